@@ -1,0 +1,158 @@
+//! Command-line arguments: what the user typed, turned into `Params` once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use neardup::params::{ErrorPolicy, Params, ShingleParams, VerifyMethod};
+
+#[derive(Parser, Debug)]
+#[command(name = "neardup", version, about = "Find near-duplicate documents in large text collections")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find near-duplicate documents and write docs.jsonl, clusters.jsonl, summary.json.
+    Dedup(DedupArgs),
+    /// Write a seeded synthetic news corpus with ground truth (for tests and benchmarks).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DedupArgs {
+    /// JSONL files (optionally .gz/.zst), text files, directories, or - for JSONL on stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output directory (created if missing).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// JSON file of parameters (the `params` object of a summary.json works); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub id_field: Option<String>,
+    #[arg(long)]
+    pub text_field: Option<String>,
+    #[arg(long)]
+    pub date_field: Option<String>,
+    #[arg(long)]
+    pub outlet_field: Option<String>,
+    /// skip: bad records get a status and are counted; stop: exit 2 at the first one.
+    #[arg(long, value_name = "skip|stop")]
+    pub on_error: Option<ErrorPolicy>,
+    /// Records longer than this many bytes are skipped as too_large.
+    #[arg(long)]
+    pub max_doc_bytes: Option<u64>,
+    /// Shingles: word:K or char:K.
+    #[arg(long, value_name = "KIND:K")]
+    pub shingle: Option<ShingleParams>,
+    /// MinHash signature length.
+    #[arg(long)]
+    pub num_perm: Option<usize>,
+    /// Seed of the MinHash bins (the shingle hash seed is in the config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Jaccard similarity at or above which documents are duplicates.
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// LSH bands (derived from the threshold when absent).
+    #[arg(long)]
+    pub bands: Option<usize>,
+    /// LSH rows per band (derived from the threshold when absent).
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Buckets larger than this are paired as a sliding window.
+    #[arg(long)]
+    pub max_bucket: Option<usize>,
+    /// exact: Jaccard of the shingle sets; estimate: the MinHash estimate.
+    #[arg(long, value_name = "exact|estimate")]
+    pub verify: Option<VerifyMethod>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Directory for the temporary shingle spill (default: the output directory).
+    #[arg(long)]
+    pub spill_dir: Option<PathBuf>,
+    /// No progress bars and no warnings on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl DedupArgs {
+    /// Defaults, then the config file, then the flags.
+    pub fn params(&self) -> anyhow::Result<Params> {
+        let mut p = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+            }
+            None => Params::default(),
+        };
+        let set = |slot: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                slot.clone_from(v);
+            }
+        };
+        set(&mut p.input.id_field, &self.id_field);
+        set(&mut p.input.text_field, &self.text_field);
+        set(&mut p.input.date_field, &self.date_field);
+        set(&mut p.input.outlet_field, &self.outlet_field);
+        if let Some(v) = self.on_error {
+            p.input.on_error = v;
+        }
+        if let Some(v) = self.max_doc_bytes {
+            p.input.max_doc_bytes = v;
+        }
+        if let Some(v) = self.shingle {
+            p.shingle.kind = v.kind;
+            p.shingle.size = v.size;
+        }
+        if let Some(v) = self.num_perm {
+            p.minhash.num_perm = v;
+        }
+        if let Some(v) = self.seed {
+            p.minhash.seed = v;
+        }
+        if let Some(v) = self.threshold {
+            p.lsh.threshold = v;
+        }
+        if self.bands.is_some() || self.rows.is_some() || self.threshold.is_some() || self.num_perm.is_some() {
+            // bands/rows in a config were derived for its threshold; new flags re-derive
+            p.lsh.bands = self.bands;
+            p.lsh.rows = self.rows;
+        }
+        if let Some(v) = self.max_bucket {
+            p.lsh.max_bucket = v;
+        }
+        if let Some(v) = self.verify {
+            p.verify.method = v;
+        }
+        Ok(p)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Number of articles (originals and copies).
+    #[arg(long)]
+    pub docs: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output JSONL; the truth goes to <OUT>.truth.jsonl.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub min_words: Option<usize>,
+    #[arg(long)]
+    pub max_words: Option<usize>,
+    #[arg(long)]
+    pub outlets: Option<usize>,
+    #[arg(long)]
+    pub syndicated_frac: Option<f64>,
+    #[arg(long)]
+    pub max_edit_rate: Option<f64>,
+}

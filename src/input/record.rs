@@ -1,0 +1,205 @@
+//! Turning one raw record into fields: the id, the text, the date and the outlet, or the
+//! reason it cannot be used.
+
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
+
+use crate::error::SkipReason;
+use crate::params::InputParams;
+
+/// One unparsed record.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    /// Index of the source in the list returned by `expand_inputs`.
+    pub source: u32,
+    /// 1-based line number for JSONL, 0 for a whole-file document.
+    pub line: u64,
+    pub raw: Raw,
+}
+
+#[derive(Debug, Clone)]
+pub enum Raw {
+    /// A JSONL line without its line terminator.
+    Line(Vec<u8>),
+    /// A record longer than `max_doc_bytes`; its bytes were never stored. A plain-text
+    /// file still has its id; a JSONL line does not.
+    Oversized { bytes: u64, id: Option<String> },
+    /// A plain-text file: one document.
+    File { id: String, bytes: Vec<u8> },
+    /// A document handed over by a library caller.
+    Document { id: String, text: String, date: Option<String>, outlet: Option<String> },
+}
+
+/// The fields of a record, or why it was skipped (`text` is then empty).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedRecord {
+    pub id: Option<String>,
+    pub text: String,
+    pub date: Option<String>,
+    pub outlet: Option<String>,
+    pub skip: Option<(SkipReason, String)>,
+}
+
+impl ParsedRecord {
+    fn skipped(id: Option<String>, reason: SkipReason, detail: impl Into<String>) -> Self {
+        ParsedRecord { id, text: String::new(), date: None, outlet: None, skip: Some((reason, detail.into())) }
+    }
+}
+
+/// Parses a raw record. Never fails: a bad record comes back with `skip` set.
+#[must_use]
+pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
+    match raw {
+        Raw::Line(bytes) => parse_line(&bytes, params),
+        Raw::Oversized { bytes, id } => ParsedRecord::skipped(
+            id,
+            SkipReason::TooLarge,
+            format!("record of {bytes} bytes exceeds max_doc_bytes = {}", params.max_doc_bytes),
+        ),
+        Raw::File { id, bytes } => {
+            if bytes.len() as u64 > params.max_doc_bytes {
+                return ParsedRecord::skipped(
+                    Some(id),
+                    SkipReason::TooLarge,
+                    format!("file of {} bytes exceeds max_doc_bytes = {}", bytes.len(), params.max_doc_bytes),
+                );
+            }
+            match String::from_utf8(bytes) {
+                Ok(mut text) => {
+                    if text.starts_with('\u{feff}') {
+                        text.drain(..3);
+                    }
+                    ParsedRecord { id: Some(id), text, date: None, outlet: None, skip: None }
+                }
+                Err(e) => ParsedRecord::skipped(
+                    Some(id),
+                    SkipReason::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+                ),
+            }
+        }
+        Raw::Document { id, text, date, outlet } => {
+            ParsedRecord { id: Some(id), text, date, outlet, skip: None }
+        }
+    }
+}
+
+fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
+    let line = match std::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            return ParsedRecord::skipped(
+                None,
+                SkipReason::InvalidUtf8,
+                format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            );
+        }
+    };
+    let fields: BTreeMap<String, &RawValue> = match serde_json::from_str(line) {
+        Ok(f) => f,
+        Err(e) => {
+            // distinguish "valid JSON, wrong shape" from "not JSON at all"
+            return match serde_json::from_str::<serde::de::IgnoredAny>(line) {
+                Ok(_) => ParsedRecord::skipped(None, SkipReason::NotAnObject, "the line is JSON but not an object"),
+                Err(_) => ParsedRecord::skipped(None, SkipReason::InvalidJson, e.to_string()),
+            };
+        }
+    };
+    let id = fields.get(&params.id_field).and_then(|v| id_text(v));
+    let date = fields.get(&params.date_field).and_then(|v| string_field(v));
+    let outlet = fields.get(&params.outlet_field).and_then(|v| string_field(v));
+    let Some(raw_text) = fields.get(&params.text_field) else {
+        return ParsedRecord::skipped(id, SkipReason::MissingText, format!("no field `{}`", params.text_field));
+    };
+    let text = match raw_text.get().as_bytes().first() {
+        Some(b'"') => match serde_json::from_str::<String>(raw_text.get()) {
+            Ok(t) => t,
+            Err(e) => return ParsedRecord::skipped(id, SkipReason::InvalidJson, e.to_string()),
+        },
+        Some(b'n') => {
+            return ParsedRecord::skipped(id, SkipReason::MissingText, format!("field `{}` is null", params.text_field));
+        }
+        _ => {
+            let kind = json_kind(raw_text.get());
+            return ParsedRecord::skipped(
+                id,
+                SkipReason::TextNotString,
+                format!("field `{}` is {kind}, not a string", params.text_field),
+            );
+        }
+    };
+    if text.len() as u64 > params.max_doc_bytes {
+        return ParsedRecord::skipped(
+            id,
+            SkipReason::TooLarge,
+            format!("text of {} bytes exceeds max_doc_bytes = {}", text.len(), params.max_doc_bytes),
+        );
+    }
+    ParsedRecord { id, text, date, outlet, skip: None }
+}
+
+fn id_text(v: &RawValue) -> Option<String> {
+    let s = v.get();
+    match s.as_bytes().first()? {
+        b'"' => serde_json::from_str(s).ok(),
+        b'n' => None,
+        _ => Some(s.to_owned()),
+    }
+}
+
+fn string_field(v: &RawValue) -> Option<String> {
+    if v.get().starts_with('"') { serde_json::from_str(v.get()).ok() } else { None }
+}
+
+fn json_kind(s: &str) -> &'static str {
+    match s.as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        _ => "a number",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &[u8]) -> ParsedRecord {
+        parse_line(line, &InputParams::default())
+    }
+
+    #[test]
+    fn reads_fields() {
+        let r = parse(br#"{"id":"a1","text":"Hello \u00e9","date":"2024-01-02","outlet":"X","n":[1,2]}"#);
+        assert_eq!(r.id.as_deref(), Some("a1"));
+        assert_eq!(r.text, "Hello é");
+        assert_eq!(r.date.as_deref(), Some("2024-01-02"));
+        assert_eq!(r.outlet.as_deref(), Some("X"));
+        assert!(r.skip.is_none());
+        assert_eq!(parse(br#"{"id":17,"text":"x"}"#).id.as_deref(), Some("17"));
+        assert_eq!(parse(br#"{"text":"x"}"#).id, None);
+    }
+
+    #[test]
+    fn reasons() {
+        let reason = |l: &[u8]| parse(l).skip.map(|s| s.0);
+        assert_eq!(reason(b"{\"id\":\"a\",\"text\":\"caf\xff\"}"), Some(SkipReason::InvalidUtf8));
+        assert_eq!(reason(br#"{"id":"a","text":"x""#), Some(SkipReason::InvalidJson));
+        assert_eq!(reason(br"[1,2]"), Some(SkipReason::NotAnObject));
+        assert_eq!(reason(br#""just a string""#), Some(SkipReason::NotAnObject));
+        assert_eq!(reason(br#"{"id":"a"}"#), Some(SkipReason::MissingText));
+        assert_eq!(reason(br#"{"id":"a","text":null}"#), Some(SkipReason::MissingText));
+        assert_eq!(reason(br#"{"id":"a","text":42}"#), Some(SkipReason::TextNotString));
+        assert_eq!(reason(br#"{"id":"a","text":["x"]}"#), Some(SkipReason::TextNotString));
+        // the id survives a bad text so the user can find the record
+        assert_eq!(parse(br#"{"id":"a","text":42}"#).id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn size_limit() {
+        let p = InputParams { max_doc_bytes: 4, ..InputParams::default() };
+        let r = parse_line(br#"{"id":"a","text":"hello"}"#, &p);
+        assert_eq!(r.skip.map(|s| s.0), Some(SkipReason::TooLarge));
+    }
+}

@@ -1,0 +1,40 @@
+//! # neardup
+//!
+//! Finds near-duplicate documents in large text collections: normalization, word or
+//! character shingles, MinHash signatures by one-permutation hashing, LSH banding,
+//! exact Jaccard verification and union-find clustering, with every input record
+//! accounted for and the same output for any thread count.
+//!
+//! ```
+//! use neardup::{Params, dedup_texts};
+//!
+//! let body = "the quick brown fox jumps over the lazy dog near the river bank today";
+//! let docs = [
+//!     ("a", body.to_string()),
+//!     ("b", format!("{body}!")),           // punctuation is normalized away
+//!     ("c", "an entirely different story about markets and rates".to_string()),
+//! ];
+//! let params = Params::default().validate()?;
+//! let out = dedup_texts(&docs, &params)?;
+//! assert_eq!(out[0].cluster, out[1].cluster);
+//! assert!(out[0].keep && !out[1].keep);
+//! assert_ne!(out[0].cluster, out[2].cluster);
+//! # Ok::<(), neardup::Error>(())
+//! ```
+
+pub mod cluster;
+pub mod error;
+pub mod generate;
+pub mod input;
+pub mod lsh;
+pub mod output;
+pub mod params;
+pub mod pipeline;
+pub mod shingle;
+pub mod sketch;
+pub mod text;
+pub mod verify;
+
+pub use error::{Error, Result, SkipReason};
+pub use params::{Params, ValidParams};
+pub use pipeline::{Assignment, NoProgress, Progress, RunOptions, Summary, dedup_texts, run};

@@ -1,0 +1,141 @@
+//! The `neardup` binary: parse arguments, run the library, report, exit 0 or 2.
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cli::{Cli, Command, DedupArgs, GenerateArgs};
+use neardup::pipeline::{Progress, RunOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("neardup: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dedup(args) => dedup(&args),
+        Command::Generate(args) => generate(&args),
+    }
+}
+
+fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
+    let params = args.params()?.validate()?;
+    let opts = RunOptions { out_dir: args.out.clone(), threads: args.threads, spill_dir: args.spill_dir.clone() };
+    let progress = Bars::new(args.quiet);
+    let summary = neardup::run(&args.inputs, &params, &opts, &progress)?;
+    let c = &summary.counts;
+    let skipped: u64 = c.skipped.values().sum();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} records: {} compared, {} empty, {} skipped; {} clusters hold {} records; {} duplicates marked; {} kept",
+        c.records, c.compared, c.empty, skipped, c.clusters, c.docs_in_clusters, c.duplicates, c.kept
+    )?;
+    writeln!(
+        out,
+        "bands x rows {} x {}, {} candidate pairs, {} verified, {} accepted; {:.2} s",
+        params.bands(),
+        params.rows(),
+        summary.candidates.pairs,
+        summary.verification.verified,
+        summary.verification.accepted,
+        summary.seconds.get("total").copied().unwrap_or_default()
+    )?;
+    writeln!(out, "wrote {}/{{docs.jsonl, clusters.jsonl, summary.json}}", args.out.display())?;
+    Ok(())
+}
+
+fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
+    let mut p = neardup::generate::GenParams { docs: args.docs, seed: args.seed, ..Default::default() };
+    if let Some(v) = args.min_words {
+        p.min_words = v;
+    }
+    if let Some(v) = args.max_words {
+        p.max_words = v;
+    }
+    if let Some(v) = args.outlets {
+        p.outlets = v;
+    }
+    if let Some(v) = args.syndicated_frac {
+        p.syndicated_frac = v;
+    }
+    if let Some(v) = args.max_edit_rate {
+        p.max_edit_rate = v;
+    }
+    let corpus = neardup::generate::generate(&p);
+    neardup::generate::write_corpus(&corpus, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
+    println!("wrote {} documents to {} (+ .truth.jsonl)", corpus.docs.len(), args.out.display());
+    Ok(())
+}
+
+/// indicatif bars on a terminal; plain warnings otherwise; nothing with --quiet.
+struct Bars {
+    quiet: bool,
+    terminal: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    fn new(quiet: bool) -> Self {
+        Bars { quiet, terminal: std::io::stderr().is_terminal(), bar: Mutex::new(None) }
+    }
+}
+
+impl Progress for Bars {
+    fn stage(&self, name: &'static str, total: Option<u64>) {
+        if self.quiet || !self.terminal {
+            return;
+        }
+        let bar = match total {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} {elapsed}")
+                    .expect("static template")
+                    .progress_chars("=> "),
+            ),
+            None => ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("{prefix:>14} {spinner} {pos} records {per_sec} {elapsed}")
+                    .expect("static template"),
+            ),
+        };
+        bar.set_prefix(name);
+        *self.bar.lock().expect("bar lock") = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = &*self.bar.lock().expect("bar lock") {
+            bar.inc(n);
+        }
+    }
+
+    fn finish_stage(&self) {
+        if let Some(bar) = self.bar.lock().expect("bar lock").take() {
+            bar.finish();
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        match &*self.bar.lock().expect("bar lock") {
+            Some(bar) => bar.println(format!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+}

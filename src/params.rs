@@ -1,0 +1,362 @@
+//! Every knob of a run, in one serializable value. `Params::validate` is the only place
+//! that checks them; the stages receive a validated copy and never re-check. The
+//! validated parameters are embedded in `summary.json`, and that object can be fed back
+//! through `--config` to repeat a run exactly.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Params {
+    pub input: InputParams,
+    pub shingle: ShingleParams,
+    pub minhash: MinHashParams,
+    pub lsh: LshParams,
+    pub verify: VerifyParams,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputParams {
+    /// JSONL field holding the record id; a record without it gets `<file>:<line>`.
+    pub id_field: String,
+    /// JSONL field holding the document text.
+    pub text_field: String,
+    /// JSONL field holding the publication date (ISO 8601), used to pick the representative.
+    pub date_field: String,
+    /// JSONL field naming the outlet, carried into `clusters.jsonl`.
+    pub outlet_field: String,
+    /// What a bad record or unreadable file does to the run.
+    pub on_error: ErrorPolicy,
+    /// Documents longer than this (in bytes of text) are skipped with status `too_large`.
+    pub max_doc_bytes: u64,
+}
+
+impl Default for InputParams {
+    fn default() -> Self {
+        InputParams {
+            id_field: "id".into(),
+            text_field: "text".into(),
+            date_field: "date".into(),
+            outlet_field: "outlet".into(),
+            on_error: ErrorPolicy::Skip,
+            max_doc_bytes: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorPolicy {
+    /// Give the record a status naming the reason, count it, go on.
+    Skip,
+    /// Stop at the first bad record or unreadable file; write no outputs.
+    Stop,
+}
+
+impl FromStr for ErrorPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "skip" => Ok(ErrorPolicy::Skip),
+            "stop" => Ok(ErrorPolicy::Stop),
+            _ => Err(format!("expected skip or stop, got {s:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShingleKind {
+    /// k consecutive normalized words.
+    Word,
+    /// k consecutive characters of the normalized text (spaces included).
+    Char,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShingleParams {
+    pub kind: ShingleKind,
+    pub size: usize,
+    /// Seed of the xxh3 hash applied to each shingle.
+    pub seed: u64,
+}
+
+impl Default for ShingleParams {
+    fn default() -> Self {
+        ShingleParams { kind: ShingleKind::Word, size: 5, seed: 0x6e65_6172_6475_7031 }
+    }
+}
+
+impl fmt::Display for ShingleParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            ShingleKind::Word => "word",
+            ShingleKind::Char => "char",
+        };
+        write!(f, "{kind}:{}", self.size)
+    }
+}
+
+/// Parses the `--shingle` syntax: `word:5`, `char:9`.
+impl FromStr for ShingleParams {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (kind, size) = s.split_once(':').ok_or_else(|| format!("expected KIND:SIZE, got {s:?}"))?;
+        let kind = match kind {
+            "word" => ShingleKind::Word,
+            "char" => ShingleKind::Char,
+            _ => return Err(format!("shingle kind must be word or char, got {kind:?}")),
+        };
+        let size = size.parse().map_err(|_| format!("shingle size must be a whole number, got {size:?}"))?;
+        Ok(ShingleParams { kind, size, ..ShingleParams::default() })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MinHashParams {
+    /// Signature length (number of one-permutation-hashing bins).
+    pub num_perm: usize,
+    pub seed: u64,
+}
+
+impl Default for MinHashParams {
+    fn default() -> Self {
+        MinHashParams { num_perm: 128, seed: 0x6d69_6e68_6173_6831 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LshParams {
+    /// Jaccard similarity at or above which two documents are near-duplicates.
+    pub threshold: f64,
+    /// Number of bands; derived from the threshold when absent.
+    pub bands: Option<usize>,
+    /// Rows per band; derived from the threshold when absent.
+    pub rows: Option<usize>,
+    /// Weight of the false-negative area when bands and rows are derived. Candidates are
+    /// verified exactly, so a false positive costs one comparison while a false negative
+    /// is a missed duplicate: the default leans heavily towards recall.
+    pub recall_weight: f64,
+    /// A bucket larger than this pairs each member only with its next `max_bucket`
+    /// neighbours (in input order) instead of with every member, so a thousand exact
+    /// copies cost linear, not quadratic, work. Components are still found through chains.
+    pub max_bucket: usize,
+}
+
+impl Default for LshParams {
+    fn default() -> Self {
+        LshParams { threshold: 0.8, bands: None, rows: None, recall_weight: 0.98, max_bucket: 256 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyMethod {
+    /// Exact Jaccard of the shingle sets (read back from a spill file).
+    Exact,
+    /// The MinHash estimate; no spill file, signatures kept in memory instead.
+    Estimate,
+}
+
+impl FromStr for VerifyMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "exact" => Ok(VerifyMethod::Exact),
+            "estimate" => Ok(VerifyMethod::Estimate),
+            _ => Err(format!("expected exact or estimate, got {s:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerifyParams {
+    pub method: VerifyMethod,
+}
+
+impl Default for VerifyParams {
+    fn default() -> Self {
+        VerifyParams { method: VerifyMethod::Exact }
+    }
+}
+
+/// Parameters after validation: bands and rows are always present.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidParams(Params);
+
+impl ValidParams {
+    #[must_use]
+    pub fn get(&self) -> &Params {
+        &self.0
+    }
+    #[must_use]
+    pub fn bands(&self) -> usize {
+        self.0.lsh.bands.expect("validated params always carry bands")
+    }
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.0.lsh.rows.expect("validated params always carry rows")
+    }
+}
+
+impl std::ops::Deref for ValidParams {
+    type Target = Params;
+    fn deref(&self) -> &Params {
+        &self.0
+    }
+}
+
+impl Params {
+    /// Checks every field once and fills in bands and rows.
+    pub fn validate(mut self) -> Result<ValidParams> {
+        let t = self.lsh.threshold;
+        if !(t > 0.0 && t <= 1.0) {
+            return Err(Error::params("lsh.threshold", format!("must be in (0, 1], got {t}")));
+        }
+        if !(1..=64).contains(&self.shingle.size) {
+            return Err(Error::params("shingle.size", format!("must be 1..=64, got {}", self.shingle.size)));
+        }
+        let k = self.minhash.num_perm;
+        if !(8..=4096).contains(&k) {
+            return Err(Error::params("minhash.num_perm", format!("must be 8..=4096, got {k}")));
+        }
+        let w = self.lsh.recall_weight;
+        if !(0.0..=1.0).contains(&w) {
+            return Err(Error::params("lsh.recall_weight", format!("must be in [0, 1], got {w}")));
+        }
+        if self.lsh.max_bucket < 2 {
+            return Err(Error::params("lsh.max_bucket", "must be at least 2"));
+        }
+        if self.input.max_doc_bytes == 0 {
+            return Err(Error::params("input.max_doc_bytes", "must be positive"));
+        }
+        if self.input.text_field.is_empty() {
+            return Err(Error::params("input.text_field", "must not be empty"));
+        }
+        let (bands, rows) = match (self.lsh.bands, self.lsh.rows) {
+            (Some(b), Some(r)) => (b, r),
+            (Some(b), None) => (b, k / b.max(1)),
+            (None, Some(r)) => (k / r.max(1), r),
+            (None, None) => optimal_bands_rows(t, k, w),
+        };
+        if bands == 0 || rows == 0 {
+            return Err(Error::params("lsh.bands", format!("bands ({bands}) and rows ({rows}) must be positive")));
+        }
+        if bands * rows > k {
+            return Err(Error::params(
+                "lsh.bands",
+                format!("bands x rows = {} exceeds minhash.num_perm = {k}", bands * rows),
+            ));
+        }
+        self.lsh.bands = Some(bands);
+        self.lsh.rows = Some(rows);
+        Ok(ValidParams(self))
+    }
+}
+
+/// Probability that a pair with Jaccard `s` shares at least one band.
+#[must_use]
+pub fn candidate_probability(s: f64, bands: usize, rows: usize) -> f64 {
+    let rows = i32::try_from(rows).unwrap_or(i32::MAX);
+    let bands = i32::try_from(bands).unwrap_or(i32::MAX);
+    1.0 - (1.0 - s.powi(rows)).powi(bands)
+}
+
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    // Simpson's rule; the integrands are smooth polynomials in s.
+    let n = 200;
+    let h = (b - a) / f64::from(n);
+    let mut sum = f(a) + f(b);
+    for i in 1..n {
+        let x = a + h * f64::from(i);
+        sum += if i % 2 == 1 { 4.0 } else { 2.0 } * f(x);
+    }
+    sum * h / 3.0
+}
+
+/// Bands and rows minimising `(1-w)*FP + w*FN`, where FP is the area under the S-curve
+/// below the threshold and FN the area above it missing from 1. Among equal scores the
+/// smaller `bands * rows` wins, which keeps band-key memory down.
+///
+/// ```
+/// let (b, r) = neardup::params::optimal_bands_rows(0.8, 128, 0.98);
+/// assert!(b * r <= 128);
+/// // a pair at Jaccard 0.85 is almost surely a candidate
+/// assert!(neardup::params::candidate_probability(0.85, b, r) > 0.99);
+/// ```
+#[must_use]
+pub fn optimal_bands_rows(threshold: f64, num_perm: usize, recall_weight: f64) -> (usize, usize) {
+    let mut best = (1, num_perm);
+    let mut best_score = f64::INFINITY;
+    for bands in 1..=num_perm {
+        for rows in 1..=num_perm / bands {
+            let fp = integrate(|s| candidate_probability(s, bands, rows), 0.0, threshold);
+            let fneg = integrate(|s| 1.0 - candidate_probability(s, bands, rows), threshold, 1.0);
+            let score = (1.0 - recall_weight) * fp + recall_weight * fneg;
+            if score < best_score - 1e-12 {
+                best_score = score;
+                best = (bands, rows);
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_derive_bands() {
+        let p = Params::default().validate().unwrap();
+        assert!(p.bands() * p.rows() <= 128);
+        assert!(candidate_probability(0.85, p.bands(), p.rows()) > 0.995);
+        // and the curve is actually selective below the threshold
+        assert!(candidate_probability(0.4, p.bands(), p.rows()) < 0.2);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let mut p = Params::default();
+        p.lsh.threshold = 1.5;
+        assert!(matches!(p.validate(), Err(Error::Params { field: "lsh.threshold", .. })));
+        let mut p = Params::default();
+        p.lsh.bands = Some(20);
+        p.lsh.rows = Some(8);
+        assert!(matches!(p.validate(), Err(Error::Params { field: "lsh.bands", .. })));
+        let mut p = Params::default();
+        p.shingle.size = 0;
+        assert!(p.validate().is_err());
+    }
+
+    #[test]
+    fn shingle_syntax() {
+        let s: ShingleParams = "char:9".parse().unwrap();
+        assert_eq!((s.kind, s.size), (ShingleKind::Char, 9));
+        assert_eq!(s.to_string(), "char:9");
+        assert!("word".parse::<ShingleParams>().is_err());
+        assert!("line:3".parse::<ShingleParams>().is_err());
+    }
+
+    #[test]
+    fn params_round_trip_through_json() {
+        let p = Params::default();
+        let j = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Params>(&j).unwrap(), p);
+        // partial configs fill the rest with defaults
+        let q: Params = serde_json::from_str(r#"{"lsh": {"threshold": 0.7}}"#).unwrap();
+        assert!((q.lsh.threshold - 0.7).abs() < 1e-12);
+        assert_eq!(q.minhash, MinHashParams::default());
+        assert!(serde_json::from_str::<Params>(r#"{"lsh": {"treshold": 0.7}}"#).is_err());
+    }
+}

@@ -1,0 +1,582 @@
+//! The whole run: inputs in, `docs.jsonl`, `clusters.jsonl` and `summary.json` out.
+//!
+//! Stages, each a plain function over plain data:
+//! 1. read + sketch (streaming): a reader thread turns files into batches of raw records;
+//!    worker threads parse, normalize, shingle and sketch each batch; the batch is then
+//!    folded in input order into a small per-record table, the band keys and the spill.
+//!    No document text outlives its batch.
+//! 2. candidates: band keys -> sorted candidate pairs.
+//! 3. verify + cluster: exact (or estimated) Jaccard per candidate, union-find.
+//! 4. assign: cluster ids, representatives, similarity of each copy to its representative.
+//! 5. write: every output to a temporary name, then renamed.
+//!
+//! Everything observable is a function of the input and the parameters: worker results
+//! are put back in input order before anything depends on them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::cluster::{RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
+use crate::error::{Error, Result, SkipReason};
+use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
+use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
+use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
+use crate::shingle::Shingler;
+use crate::sketch::MinHasher;
+use crate::text::normalize_into;
+use crate::verify::{ShingleSpill, Verifier};
+
+/// Version of the output formats; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What became of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Compared with the others.
+    Ok,
+    /// Read fine but has no words: kept as a cluster of its own, never compared.
+    Empty,
+    /// Could not be used; see the reason.
+    Skipped(SkipReason),
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Empty => "empty",
+            Status::Skipped(r) => r.as_str(),
+        }
+    }
+}
+
+/// The little that is kept per record for the whole run.
+#[derive(Debug, Clone)]
+pub struct RecordMeta {
+    pub id: Box<str>,
+    pub date: Option<Box<str>>,
+    /// Index into `Records::outlets`.
+    pub outlet: Option<u32>,
+    pub source: u32,
+    /// 1-based line in a JSONL source, 0 for a whole-file document.
+    pub line: u64,
+    pub status: Status,
+    /// Index among compared documents, for `Status::Ok`.
+    pub doc: Option<DocId>,
+}
+
+/// Per-record table of a run, in input order.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub metas: Vec<RecordMeta>,
+    /// Record index of each compared document.
+    pub doc_records: Vec<u32>,
+    pub outlets: Vec<String>,
+    outlet_index: HashMap<String, u32>,
+}
+
+impl Records {
+    fn outlet_id(&mut self, outlet: String) -> u32 {
+        if let Some(&i) = self.outlet_index.get(&outlet) {
+            return i;
+        }
+        let i = self.outlets.len() as u32;
+        self.outlets.push(outlet.clone());
+        self.outlet_index.insert(outlet, i);
+        i
+    }
+
+    #[must_use]
+    pub fn outlet(&self, meta: &RecordMeta) -> Option<&str> {
+        meta.outlet.map(|o| self.outlets[o as usize].as_str())
+    }
+}
+
+/// Where each record ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Assignment {
+    /// `None` for a record that could not be read.
+    pub cluster: Option<u64>,
+    pub keep: bool,
+    /// Record index of the representative, for a duplicate.
+    pub duplicate_of: Option<u32>,
+    /// Jaccard similarity to the representative, for a duplicate.
+    pub similarity: Option<f64>,
+}
+
+/// Receives progress from a run. The library never prints; the CLI draws bars from this.
+pub trait Progress: Sync {
+    /// A stage starts; `total` is in the stage's own units (bytes, pairs, records).
+    fn stage(&self, _name: &'static str, _total: Option<u64>) {}
+    fn advance(&self, _n: u64) {}
+    fn finish_stage(&self) {}
+    /// A record was skipped or an input needs attention.
+    fn warn(&self, _message: &str) {}
+}
+
+/// A progress sink that ignores everything.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Everything about a run that is not a parameter of the result.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub out_dir: PathBuf,
+    /// Worker threads; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Where the spill file goes; `None` uses `out_dir`.
+    pub spill_dir: Option<PathBuf>,
+}
+
+/// Counts of a run, written to `summary.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub records: u64,
+    pub compared: u64,
+    pub empty: u64,
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub duplicate_ids: u64,
+    pub dates_not_iso: u64,
+    pub clusters: u64,
+    pub docs_in_clusters: u64,
+    pub duplicates: u64,
+    pub kept: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub format_version: u32,
+    pub neardup_version: &'static str,
+    pub params: ValidParams,
+    pub inputs: Vec<FileReport>,
+    pub counts: Counts,
+    pub candidates: CandidateStats,
+    pub verification: VerifyStats,
+    pub spill_bytes: u64,
+    pub seconds: BTreeMap<&'static str, f64>,
+    /// The first messages about skipped records and inputs (all are counted above).
+    pub warnings: Vec<String>,
+}
+
+const MAX_WARNINGS: usize = 20;
+
+/// The result of the comparison stages, before anything is written.
+pub struct Dedup {
+    pub sources: Vec<Source>,
+    pub records: Records,
+    pub assignments: Vec<Assignment>,
+    pub summary: Summary,
+}
+
+/// Runs the pipeline on files and writes the outputs into `opts.out_dir`.
+pub fn run(inputs: &[PathBuf], params: &ValidParams, opts: &RunOptions, progress: &dyn Progress) -> Result<Summary> {
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
+    let probe = tempfile::NamedTempFile::new_in(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
+    drop(probe);
+    let dedup = with_threads(opts.threads, || {
+        let t0 = Instant::now();
+        let (sources, repeated) = expand_inputs(inputs)?;
+        let mut warnings = Vec::new();
+        for p in repeated {
+            let msg = format!("{}: named more than once; read once", p.display());
+            progress.warn(&msg);
+            warnings.push(msg);
+        }
+        let spill_dir = opts.spill_dir.as_deref().unwrap_or(&opts.out_dir);
+        let reader_sources = sources.clone();
+        let input = params.input.clone();
+        let mut d = dedup_stream(
+            sources,
+            |sink| read_sources(&reader_sources, &input, sink),
+            params,
+            spill_dir,
+            progress,
+        )?;
+        d.summary.warnings.splice(0..0, warnings);
+        d.summary.warnings.truncate(MAX_WARNINGS);
+        d.summary.seconds.insert("total", t0.elapsed().as_secs_f64());
+        Ok(d)
+    })?;
+    let t = Instant::now();
+    progress.stage("write", Some(dedup.records.metas.len() as u64));
+    let mut summary = dedup.summary.clone();
+    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t)?;
+    progress.finish_stage();
+    Ok(summary)
+}
+
+fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    match threads {
+        None => f(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::params("threads", e.to_string()))?
+            .install(f),
+    }
+}
+
+/// Deduplicates in-memory documents `(id, text)`, for library callers. Returns one
+/// assignment per document, in order.
+pub fn dedup_texts<S: AsRef<str> + Sync>(docs: &[(S, S)], params: &ValidParams) -> Result<Vec<Assignment>> {
+    let sources = vec![Source { path: PathBuf::from("<memory>"), kind: crate::input::SourceKind::Jsonl, doc_id: None }];
+    let spill_dir = std::env::temp_dir();
+    let d = dedup_stream(
+        sources,
+        |sink| {
+            let records = docs
+                .iter()
+                .enumerate()
+                .map(|(i, (id, text))| RawRecord {
+                    source: 0,
+                    line: i as u64 + 1,
+                    raw: Raw::Document { id: id.as_ref().to_owned(), text: text.as_ref().to_owned(), date: None, outlet: None },
+                })
+                .collect();
+            sink(crate::input::RawBatch { records })?;
+            Ok(Vec::new())
+        },
+        params,
+        &spill_dir,
+        &NoProgress,
+    )?;
+    Ok(d.assignments)
+}
+
+/// One processed record, as a worker hands it back.
+struct Processed {
+    record: RawRecordHeader,
+    id: Option<String>,
+    date: Option<String>,
+    outlet: Option<String>,
+    status: Status,
+    detail: String,
+    shingles: Vec<u64>,
+    keys: Vec<u64>,
+    signature: Vec<u32>,
+}
+
+struct RawRecordHeader {
+    source: u32,
+    line: u64,
+}
+
+struct Worker {
+    normalized: String,
+    shingler: Shingler,
+    hasher: MinHasher,
+}
+
+fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Processed {
+    let header = RawRecordHeader { source: rec.source, line: rec.line };
+    let parsed = parse_record(rec.raw, &params.input);
+    let mut out = Processed {
+        record: header,
+        id: parsed.id,
+        date: parsed.date,
+        outlet: parsed.outlet,
+        status: Status::Ok,
+        detail: String::new(),
+        shingles: Vec::new(),
+        keys: Vec::new(),
+        signature: Vec::new(),
+    };
+    if let Some((reason, detail)) = parsed.skip {
+        out.status = Status::Skipped(reason);
+        out.detail = detail;
+        return out;
+    }
+    normalize_into(&parsed.text, &mut worker.normalized);
+    drop(parsed.text);
+    worker.shingler.shingles(&worker.normalized, &params.shingle, &mut out.shingles);
+    if !worker.hasher.sketch(&out.shingles, &mut out.signature) {
+        out.status = Status::Empty;
+        return out;
+    }
+    band_keys(&out.signature, params.bands(), params.rows(), &mut out.keys);
+    out
+}
+
+/// Collects processed records in input order.
+struct Collector<'a> {
+    params: &'a ValidParams,
+    sources: &'a [Source],
+    records: Records,
+    table: BandTable,
+    spill: Option<ShingleSpill>,
+    signatures: Vec<u32>,
+    counts: Counts,
+    seen_ids: HashSet<u64>,
+    warnings: Vec<String>,
+    progress: &'a dyn Progress,
+}
+
+impl Collector<'_> {
+    fn add(&mut self, p: Processed) -> Result<()> {
+        let index = self.records.metas.len() as u64;
+        let source = &self.sources[p.record.source as usize];
+        let id = p.id.unwrap_or_else(|| {
+            if p.record.line == 0 { source.path.display().to_string() } else { format!("{}:{}", source.path.display(), p.record.line) }
+        });
+        self.counts.records += 1;
+        if let Status::Skipped(reason) = p.status {
+            let err = Error::BadRecord { path: source.path.clone(), line: p.record.line, reason, detail: p.detail };
+            if self.params.input.on_error == ErrorPolicy::Stop {
+                return Err(err);
+            }
+            *self.counts.skipped.entry(reason.as_str()).or_default() += 1;
+            self.warn(err.to_string());
+        }
+        if !self.seen_ids.insert(xxh3_64(id.as_bytes())) {
+            self.counts.duplicate_ids += 1;
+            self.warn(format!("{}:{}: duplicate id {id:?}", source.path.display(), p.record.line));
+        }
+        let date = p.date.filter(|d| {
+            let ok = is_iso_date(d);
+            if !ok {
+                self.counts.dates_not_iso += 1;
+            }
+            ok
+        });
+        let outlet = p.outlet.map(|o| self.records.outlet_id(o));
+        let mut doc = None;
+        match p.status {
+            Status::Ok => {
+                let d = self.records.doc_records.len() as DocId;
+                self.records.doc_records.push(index as u32);
+                self.table.push(&p.keys);
+                match &mut self.spill {
+                    Some(spill) => spill.push(&p.shingles)?,
+                    None => self.signatures.extend_from_slice(&p.signature),
+                }
+                self.counts.compared += 1;
+                doc = Some(d);
+            }
+            Status::Empty => self.counts.empty += 1,
+            Status::Skipped(_) => {}
+        }
+        self.records.metas.push(RecordMeta {
+            id: id.into_boxed_str(),
+            date: date.map(String::into_boxed_str),
+            outlet,
+            source: p.record.source,
+            line: p.record.line,
+            status: p.status,
+            doc,
+        });
+        Ok(())
+    }
+
+    fn warn(&mut self, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.progress.warn(&message);
+            self.warnings.push(message);
+        }
+    }
+}
+
+/// The comparison stages over a stream of raw batches produced by `read`, which runs on
+/// its own thread and returns the per-file reports.
+pub fn dedup_stream<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    spill_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Dedup>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>> + Send,
+{
+    let mut seconds = BTreeMap::new();
+    let t = Instant::now();
+    let spill = match params.verify.method {
+        VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
+        VerifyMethod::Estimate => None,
+    };
+    let mut collector = Collector {
+        params,
+        sources: &sources,
+        records: Records::default(),
+        table: BandTable::new(params.bands()),
+        spill,
+        signatures: Vec::new(),
+        counts: Counts::default(),
+        seen_ids: HashSet::new(),
+        warnings: Vec::new(),
+        progress,
+    };
+    progress.stage("read + sketch", None);
+    let reports = std::thread::scope(|scope| -> Result<Vec<FileReport>> {
+        let (tx, rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
+        let reader = scope.spawn(move || {
+            read(&mut |batch| {
+                tx.send(batch).map_err(|_| Error::Input { path: PathBuf::from("-"), message: "reading cancelled".into() })
+            })
+        });
+        let mut failure = None;
+        for batch in &rx {
+            let n = batch.records.len() as u64;
+            let processed: Vec<Processed> = batch
+                .records
+                .into_par_iter()
+                .map_init(
+                    || Worker { normalized: String::new(), shingler: Shingler::default(), hasher: MinHasher::new(&params.minhash) },
+                    |w, rec| process(w, rec, params),
+                )
+                .collect();
+            for p in processed {
+                if let Err(e) = collector.add(p) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            progress.advance(n);
+        }
+        drop(rx);
+        let read_result = reader.join().expect("the reader thread does not panic");
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        read_result
+    })?;
+    progress.finish_stage();
+    for r in &reports {
+        if let Some(e) = &r.error {
+            collector.warn(e.clone());
+        }
+    }
+    seconds.insert("read_sketch", t.elapsed().as_secs_f64());
+
+    let Collector { records, table, spill, signatures, mut counts, warnings, .. } = collector;
+    let t = Instant::now();
+    progress.stage("candidates", Some(params.bands() as u64));
+    let (pairs, cand_stats) = candidates(&table, params.lsh.max_bucket);
+    drop(table);
+    progress.finish_stage();
+    seconds.insert("candidates", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let verifier = match spill {
+        Some(s) => Verifier::Exact(s.finish()?),
+        None => Verifier::Estimate { signatures, num_perm: params.minhash.num_perm },
+    };
+    let spill_bytes = match &verifier {
+        Verifier::Exact(sets) => sets.total_bytes(),
+        Verifier::Estimate { .. } => 0,
+    };
+    progress.stage("verify", Some(pairs.len() as u64));
+    let docs = records.doc_records.len();
+    let (mut uf, verify_stats) =
+        cluster_pairs(docs, &pairs, &verifier, params.lsh.threshold, |n| progress.advance(n))?;
+    drop(pairs);
+    progress.finish_stage();
+    seconds.insert("verify", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    progress.stage("cluster", Some(records.metas.len() as u64));
+    let assignments = assign(&records, &mut uf, &verifier, &mut counts)?;
+    progress.finish_stage();
+    seconds.insert("cluster", t.elapsed().as_secs_f64());
+
+    let summary = Summary {
+        format_version: FORMAT_VERSION,
+        neardup_version: env!("CARGO_PKG_VERSION"),
+        params: params.clone(),
+        inputs: reports,
+        counts,
+        candidates: cand_stats,
+        verification: verify_stats,
+        spill_bytes,
+        seconds,
+        warnings,
+    };
+    Ok(Dedup { sources, records, assignments, summary })
+}
+
+/// Cluster ids, representatives and similarities for every record.
+fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &mut Counts) -> Result<Vec<Assignment>> {
+    let docs = uf.len();
+    // representative per root: the smallest RepresentativeKey among its members
+    let mut best: Vec<Option<DocId>> = vec![None; docs];
+    let mut size = vec![0u32; docs];
+    let key = |d: DocId| {
+        let rec = records.doc_records[d as usize];
+        let meta = &records.metas[rec as usize];
+        RepresentativeKey { undated: meta.date.is_none(), date: meta.date.as_deref().unwrap_or(""), order: u64::from(rec) }
+    };
+    let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
+    for d in 0..docs as DocId {
+        let r = roots[d as usize] as usize;
+        size[r] += 1;
+        best[r] = Some(match best[r] {
+            Some(b) if key(b) <= key(d) => b,
+            _ => d,
+        });
+    }
+    // similarity of each non-representative member to its representative
+    let sims: Vec<Option<f64>> = (0..docs as DocId)
+        .into_par_iter()
+        .map(|d| {
+            let r = roots[d as usize] as usize;
+            let rep = best[r].expect("every root has a representative");
+            if rep == d { Ok(None) } else { verifier.jaccard(d, rep, None).map(Some) }
+        })
+        .collect::<Result<_>>()?;
+
+    let mut cluster_of_root: Vec<Option<u64>> = vec![None; docs];
+    let mut next = 0u64;
+    let mut out = Vec::with_capacity(records.metas.len());
+    for meta in &records.metas {
+        let a = match (meta.status, meta.doc) {
+            (Status::Ok, Some(d)) => {
+                let r = roots[d as usize] as usize;
+                let cluster = *cluster_of_root[r].get_or_insert_with(|| {
+                    next += 1;
+                    next - 1
+                });
+                let rep = best[r].expect("every root has a representative");
+                if size[r] > 1 && rep == d {
+                    counts.clusters += 1;
+                }
+                if size[r] > 1 {
+                    counts.docs_in_clusters += 1;
+                }
+                if rep == d {
+                    Assignment { cluster: Some(cluster), keep: true, duplicate_of: None, similarity: None }
+                } else {
+                    counts.duplicates += 1;
+                    Assignment {
+                        cluster: Some(cluster),
+                        keep: false,
+                        duplicate_of: Some(records.doc_records[rep as usize]),
+                        similarity: sims[d as usize].map(round6),
+                    }
+                }
+            }
+            (Status::Empty, _) => {
+                next += 1;
+                Assignment { cluster: Some(next - 1), keep: true, duplicate_of: None, similarity: None }
+            }
+            _ => Assignment { cluster: None, keep: false, duplicate_of: None, similarity: None },
+        };
+        if a.keep {
+            counts.kept += 1;
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}

@@ -1,0 +1,145 @@
+//! Shingles: a normalized token string in, the sorted, de-duplicated set of its 64-bit
+//! shingle hashes out.
+//!
+//! A word k-shingle is the substring of the normalized text spanning k consecutive
+//! tokens (so it is literally `"w1 w2 ... wk"`); a char k-shingle is k consecutive
+//! characters. Each is hashed with seeded xxh3. A non-empty text shorter than k yields a
+//! single shingle (the whole text), so short documents still compare; an empty text
+//! yields none.
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::params::{ShingleKind, ShingleParams};
+use crate::text::token_spans;
+
+/// Reusable buffers for one worker thread.
+#[derive(Default)]
+pub struct Shingler {
+    spans: Vec<(u32, u32)>,
+    char_starts: Vec<u32>,
+}
+
+impl Shingler {
+    /// Writes the shingle set of `normalized` into `out`: sorted ascending, no duplicates.
+    pub fn shingles(&mut self, normalized: &str, params: &ShingleParams, out: &mut Vec<u64>) {
+        out.clear();
+        if normalized.is_empty() {
+            return;
+        }
+        let bytes = normalized.as_bytes();
+        let k = params.size;
+        let seed = params.seed;
+        match params.kind {
+            ShingleKind::Word => {
+                token_spans(normalized, &mut self.spans);
+                let spans = &self.spans;
+                if spans.len() < k {
+                    out.push(xxh3_64_with_seed(bytes, seed));
+                } else {
+                    out.reserve(spans.len() + 1 - k);
+                    for w in spans.windows(k) {
+                        let (start, end) = (w[0].0 as usize, w[k - 1].1 as usize);
+                        out.push(xxh3_64_with_seed(&bytes[start..end], seed));
+                    }
+                }
+            }
+            ShingleKind::Char => {
+                self.char_starts.clear();
+                self.char_starts.extend(normalized.char_indices().map(|(i, _)| i as u32));
+                self.char_starts.push(bytes.len() as u32);
+                let n = self.char_starts.len() - 1;
+                if n < k {
+                    out.push(xxh3_64_with_seed(bytes, seed));
+                } else {
+                    out.reserve(n + 1 - k);
+                    for i in 0..=n - k {
+                        let (start, end) =
+                            (self.char_starts[i] as usize, self.char_starts[i + k] as usize);
+                        out.push(xxh3_64_with_seed(&bytes[start..end], seed));
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
+/// Size of the intersection of two sorted, de-duplicated slices.
+#[must_use]
+pub fn intersection_size(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Exact Jaccard similarity of two sorted shingle sets; two empty sets are identical.
+#[must_use]
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = intersection_size(a, b);
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::normalize;
+    use std::collections::HashSet;
+
+    fn word(k: usize) -> ShingleParams {
+        ShingleParams { kind: ShingleKind::Word, size: k, ..ShingleParams::default() }
+    }
+
+    #[test]
+    fn word_shingles_are_hashes_of_joined_tokens() {
+        let text = normalize("A b c d e f. A b c d e!");
+        let mut out = Vec::new();
+        Shingler::default().shingles(&text, &word(5), &mut out);
+        let toks: Vec<&str> = text.split(' ').collect();
+        let expected: HashSet<u64> = toks
+            .windows(5)
+            .map(|w| xxh3_64_with_seed(w.join(" ").as_bytes(), word(5).seed))
+            .collect();
+        let mut expected: Vec<u64> = expected.into_iter().collect();
+        expected.sort_unstable();
+        assert_eq!(out, expected);
+        assert_eq!(out.len(), 6); // 7 windows, "a b c d e" twice
+    }
+
+    #[test]
+    fn short_and_empty_texts() {
+        let mut out = Vec::new();
+        let mut s = Shingler::default();
+        s.shingles("two words", &word(5), &mut out);
+        assert_eq!(out.len(), 1);
+        s.shingles("", &word(5), &mut out);
+        assert!(out.is_empty());
+        let c = ShingleParams { kind: ShingleKind::Char, size: 9, ..ShingleParams::default() };
+        s.shingles("北 京", &c, &mut out);
+        assert_eq!(out.len(), 1);
+        s.shingles("abcdefghij", &c, &mut out);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn jaccard_matches_hashset() {
+        let a = vec![1u64, 2, 3, 4];
+        let b = vec![3u64, 4, 5];
+        assert!((jaccard(&a, &b) - 2.0 / 5.0).abs() < 1e-12);
+        assert!((jaccard(&[], &[]) - 1.0).abs() < 1e-12);
+        assert!(jaccard(&a, &[]).abs() < 1e-12);
+    }
+}

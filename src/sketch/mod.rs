@@ -1,0 +1,5 @@
+//! Sketches: compact summaries of a shingle set from which similarity can be estimated.
+
+pub mod minhash;
+
+pub use minhash::{MinHasher, Signature, estimate_jaccard};
