@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use neardup::params::{ErrorPolicy, Params, ShingleParams, VerifyMethod};
 
 #[derive(Parser, Debug)]
-#[command(name = "neardup", version, about = "Find near-duplicate documents in large text collections")]
+#[command(
+    name = "neardup",
+    version,
+    about = "Find near-duplicate documents in large text collections"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -88,7 +92,8 @@ impl DedupArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
             }
             None => Params::default(),
         };
@@ -120,7 +125,11 @@ impl DedupArgs {
         if let Some(v) = self.threshold {
             p.lsh.threshold = v;
         }
-        if self.bands.is_some() || self.rows.is_some() || self.threshold.is_some() || self.num_perm.is_some() {
+        if self.bands.is_some()
+            || self.rows.is_some()
+            || self.threshold.is_some()
+            || self.num_perm.is_some()
+        {
             // bands/rows in a config were derived for its threshold; new flags re-derive
             p.lsh.bands = self.bands;
             p.lsh.rows = self.rows;

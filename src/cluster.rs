@@ -23,7 +23,9 @@ pub struct UnionFind {
 impl UnionFind {
     #[must_use]
     pub fn new(n: usize) -> Self {
-        UnionFind { parent: (0..n as DocId).collect() }
+        UnionFind {
+            parent: (0..n as DocId).collect(),
+        }
     }
 
     pub fn find(&mut self, mut x: DocId) -> DocId {
@@ -92,7 +94,11 @@ pub fn cluster_pairs(
         }
         let passed: Vec<bool> = todo
             .par_iter()
-            .map(|&(a, b)| verifier.jaccard(a, b, Some(threshold)).map(|j| j >= threshold))
+            .map(|&(a, b)| {
+                verifier
+                    .jaccard(a, b, Some(threshold))
+                    .map(|j| j >= threshold)
+            })
             .collect::<Result<_>>()?;
         stats.verified += todo.len() as u64;
         for (&(a, b), ok) in todo.iter().zip(passed) {
@@ -147,9 +153,21 @@ mod tests {
 
     #[test]
     fn representative_ordering() {
-        let dated = RepresentativeKey { undated: false, date: "2024-01-02", order: 9 };
-        let earlier = RepresentativeKey { undated: false, date: "2024-01-01T23:00", order: 10 };
-        let undated = RepresentativeKey { undated: true, date: "", order: 0 };
+        let dated = RepresentativeKey {
+            undated: false,
+            date: "2024-01-02",
+            order: 9,
+        };
+        let earlier = RepresentativeKey {
+            undated: false,
+            date: "2024-01-01T23:00",
+            order: 10,
+        };
+        let undated = RepresentativeKey {
+            undated: true,
+            date: "",
+            order: 0,
+        };
         let mut v = vec![undated.clone(), dated.clone(), earlier.clone()];
         v.sort();
         assert_eq!(v, vec![earlier, dated, undated]);

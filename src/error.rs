@@ -64,7 +64,12 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("{path}:{line}: {reason}: {detail}")]
-    BadRecord { path: PathBuf, line: u64, reason: SkipReason, detail: String },
+    BadRecord {
+        path: PathBuf,
+        line: u64,
+        reason: SkipReason,
+        detail: String,
+    },
     #[error(
         "{path}: the compressed stream is truncated or corrupt after line {line} \
          (records up to that line were read): {source}"
@@ -76,7 +81,10 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("invalid parameter `{field}`: {message}")]
-    Params { field: &'static str, message: String },
+    Params {
+        field: &'static str,
+        message: String,
+    },
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("output {path}: {source}")]
@@ -93,14 +101,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Output { path: path.into(), source }
+        Error::Output {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn params(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Params { field, message: message.into() }
+        Error::Params {
+            field,
+            message: message.into(),
+        }
     }
 }

@@ -45,7 +45,9 @@ pub struct BandTable {
 impl BandTable {
     #[must_use]
     pub fn new(bands: usize) -> Self {
-        BandTable { keys: vec![Vec::new(); bands] }
+        BandTable {
+            keys: vec![Vec::new(); bands],
+        }
     }
 
     /// Appends one document's band keys; documents are numbered in push order.

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return ExitCode::SUCCESS;
             }
             eprintln!("neardup: error: {e:#}");
@@ -36,7 +38,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
     let params = args.params()?.validate()?;
-    let opts = RunOptions { out_dir: args.out.clone(), threads: args.threads, spill_dir: args.spill_dir.clone() };
+    let opts = RunOptions {
+        out_dir: args.out.clone(),
+        threads: args.threads,
+        spill_dir: args.spill_dir.clone(),
+    };
     let progress = Bars::new(args.quiet);
     let summary = neardup::run(&args.inputs, &params, &opts, &progress)?;
     let c = &summary.counts;
@@ -45,7 +51,14 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "{} records: {} compared, {} empty, {} skipped; {} clusters hold {} records; {} duplicates marked; {} kept",
-        c.records, c.compared, c.empty, skipped, c.clusters, c.docs_in_clusters, c.duplicates, c.kept
+        c.records,
+        c.compared,
+        c.empty,
+        skipped,
+        c.clusters,
+        c.docs_in_clusters,
+        c.duplicates,
+        c.kept
     )?;
     writeln!(
         out,
@@ -57,12 +70,20 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         summary.verification.accepted,
         summary.seconds.get("total").copied().unwrap_or_default()
     )?;
-    writeln!(out, "wrote {}/{{docs.jsonl, clusters.jsonl, summary.json}}", args.out.display())?;
+    writeln!(
+        out,
+        "wrote {}/{{docs.jsonl, clusters.jsonl, summary.json}}",
+        args.out.display()
+    )?;
     Ok(())
 }
 
 fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
-    let mut p = neardup::generate::GenParams { docs: args.docs, seed: args.seed, ..Default::default() };
+    let mut p = neardup::generate::GenParams {
+        docs: args.docs,
+        seed: args.seed,
+        ..Default::default()
+    };
     if let Some(v) = args.min_words {
         p.min_words = v;
     }
@@ -79,8 +100,13 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         p.max_edit_rate = v;
     }
     let corpus = neardup::generate::generate(&p);
-    neardup::generate::write_corpus(&corpus, &args.out).with_context(|| format!("writing {}", args.out.display()))?;
-    println!("wrote {} documents to {} (+ .truth.jsonl)", corpus.docs.len(), args.out.display());
+    neardup::generate::write_corpus(&corpus, &args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "wrote {} documents to {} (+ .truth.jsonl)",
+        corpus.docs.len(),
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -93,7 +119,11 @@ struct Bars {
 
 impl Bars {
     fn new(quiet: bool) -> Self {
-        Bars { quiet, terminal: std::io::stderr().is_terminal(), bar: Mutex::new(None) }
+        Bars {
+            quiet,
+            terminal: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
     }
 }
 
@@ -109,8 +139,10 @@ impl Progress for Bars {
                     .progress_chars("=> "),
             ),
             None => ProgressBar::new_spinner().with_style(
-                ProgressStyle::with_template("{prefix:>14} {spinner} {pos} records {per_sec} {elapsed}")
-                    .expect("static template"),
+                ProgressStyle::with_template(
+                    "{prefix:>14} {spinner} {pos} records {per_sec} {elapsed}",
+                )
+                .expect("static template"),
             ),
         };
         bar.set_prefix(name);

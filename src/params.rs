@@ -90,7 +90,11 @@ pub struct ShingleParams {
 
 impl Default for ShingleParams {
     fn default() -> Self {
-        ShingleParams { kind: ShingleKind::Word, size: 5, seed: 0x6e65_6172_6475_7031 }
+        ShingleParams {
+            kind: ShingleKind::Word,
+            size: 5,
+            seed: 0x6e65_6172_6475_7031,
+        }
     }
 }
 
@@ -108,14 +112,22 @@ impl fmt::Display for ShingleParams {
 impl FromStr for ShingleParams {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        let (kind, size) = s.split_once(':').ok_or_else(|| format!("expected KIND:SIZE, got {s:?}"))?;
+        let (kind, size) = s
+            .split_once(':')
+            .ok_or_else(|| format!("expected KIND:SIZE, got {s:?}"))?;
         let kind = match kind {
             "word" => ShingleKind::Word,
             "char" => ShingleKind::Char,
             _ => return Err(format!("shingle kind must be word or char, got {kind:?}")),
         };
-        let size = size.parse().map_err(|_| format!("shingle size must be a whole number, got {size:?}"))?;
-        Ok(ShingleParams { kind, size, ..ShingleParams::default() })
+        let size = size
+            .parse()
+            .map_err(|_| format!("shingle size must be a whole number, got {size:?}"))?;
+        Ok(ShingleParams {
+            kind,
+            size,
+            ..ShingleParams::default()
+        })
     }
 }
 
@@ -129,7 +141,10 @@ pub struct MinHashParams {
 
 impl Default for MinHashParams {
     fn default() -> Self {
-        MinHashParams { num_perm: 128, seed: 0x6d69_6e68_6173_6831 }
+        MinHashParams {
+            num_perm: 128,
+            seed: 0x6d69_6e68_6173_6831,
+        }
     }
 }
 
@@ -154,7 +169,13 @@ pub struct LshParams {
 
 impl Default for LshParams {
     fn default() -> Self {
-        LshParams { threshold: 0.8, bands: None, rows: None, recall_weight: 0.98, max_bucket: 256 }
+        LshParams {
+            threshold: 0.8,
+            bands: None,
+            rows: None,
+            recall_weight: 0.98,
+            max_bucket: 256,
+        }
     }
 }
 
@@ -186,7 +207,9 @@ pub struct VerifyParams {
 
 impl Default for VerifyParams {
     fn default() -> Self {
-        VerifyParams { method: VerifyMethod::Exact }
+        VerifyParams {
+            method: VerifyMethod::Exact,
+        }
     }
 }
 
@@ -201,7 +224,10 @@ impl ValidParams {
     }
     #[must_use]
     pub fn bands(&self) -> usize {
-        self.0.lsh.bands.expect("validated params always carry bands")
+        self.0
+            .lsh
+            .bands
+            .expect("validated params always carry bands")
     }
     #[must_use]
     pub fn rows(&self) -> usize {
@@ -221,18 +247,30 @@ impl Params {
     pub fn validate(mut self) -> Result<ValidParams> {
         let t = self.lsh.threshold;
         if !(t > 0.0 && t <= 1.0) {
-            return Err(Error::params("lsh.threshold", format!("must be in (0, 1], got {t}")));
+            return Err(Error::params(
+                "lsh.threshold",
+                format!("must be in (0, 1], got {t}"),
+            ));
         }
         if !(1..=64).contains(&self.shingle.size) {
-            return Err(Error::params("shingle.size", format!("must be 1..=64, got {}", self.shingle.size)));
+            return Err(Error::params(
+                "shingle.size",
+                format!("must be 1..=64, got {}", self.shingle.size),
+            ));
         }
         let k = self.minhash.num_perm;
         if !(8..=4096).contains(&k) {
-            return Err(Error::params("minhash.num_perm", format!("must be 8..=4096, got {k}")));
+            return Err(Error::params(
+                "minhash.num_perm",
+                format!("must be 8..=4096, got {k}"),
+            ));
         }
         let w = self.lsh.recall_weight;
         if !(0.0..=1.0).contains(&w) {
-            return Err(Error::params("lsh.recall_weight", format!("must be in [0, 1], got {w}")));
+            return Err(Error::params(
+                "lsh.recall_weight",
+                format!("must be in [0, 1], got {w}"),
+            ));
         }
         if self.lsh.max_bucket < 2 {
             return Err(Error::params("lsh.max_bucket", "must be at least 2"));
@@ -250,12 +288,18 @@ impl Params {
             (None, None) => optimal_bands_rows(t, k, w),
         };
         if bands == 0 || rows == 0 {
-            return Err(Error::params("lsh.bands", format!("bands ({bands}) and rows ({rows}) must be positive")));
+            return Err(Error::params(
+                "lsh.bands",
+                format!("bands ({bands}) and rows ({rows}) must be positive"),
+            ));
         }
         if bands * rows > k {
             return Err(Error::params(
                 "lsh.bands",
-                format!("bands x rows = {} exceeds minhash.num_perm = {k}", bands * rows),
+                format!(
+                    "bands x rows = {} exceeds minhash.num_perm = {k}",
+                    bands * rows
+                ),
             ));
         }
         self.lsh.bands = Some(bands);
@@ -301,7 +345,11 @@ pub fn optimal_bands_rows(threshold: f64, num_perm: usize, recall_weight: f64) -
     for bands in 1..=num_perm {
         for rows in 1..=num_perm / bands {
             let fp = integrate(|s| candidate_probability(s, bands, rows), 0.0, threshold);
-            let fneg = integrate(|s| 1.0 - candidate_probability(s, bands, rows), threshold, 1.0);
+            let fneg = integrate(
+                |s| 1.0 - candidate_probability(s, bands, rows),
+                threshold,
+                1.0,
+            );
             let score = (1.0 - recall_weight) * fp + recall_weight * fneg;
             if score < best_score - 1e-12 {
                 best_score = score;
@@ -329,11 +377,23 @@ mod tests {
     fn rejects_bad_values() {
         let mut p = Params::default();
         p.lsh.threshold = 1.5;
-        assert!(matches!(p.validate(), Err(Error::Params { field: "lsh.threshold", .. })));
+        assert!(matches!(
+            p.validate(),
+            Err(Error::Params {
+                field: "lsh.threshold",
+                ..
+            })
+        ));
         let mut p = Params::default();
         p.lsh.bands = Some(20);
         p.lsh.rows = Some(8);
-        assert!(matches!(p.validate(), Err(Error::Params { field: "lsh.bands", .. })));
+        assert!(matches!(
+            p.validate(),
+            Err(Error::Params {
+                field: "lsh.bands",
+                ..
+            })
+        ));
         let mut p = Params::default();
         p.shingle.size = 0;
         assert!(p.validate().is_err());

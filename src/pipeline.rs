@@ -176,9 +176,15 @@ pub struct Dedup {
 }
 
 /// Runs the pipeline on files and writes the outputs into `opts.out_dir`.
-pub fn run(inputs: &[PathBuf], params: &ValidParams, opts: &RunOptions, progress: &dyn Progress) -> Result<Summary> {
+pub fn run(
+    inputs: &[PathBuf],
+    params: &ValidParams,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<Summary> {
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
-    let probe = tempfile::NamedTempFile::new_in(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
+    let probe = tempfile::NamedTempFile::new_in(&opts.out_dir)
+        .map_err(|e| Error::output(&opts.out_dir, e))?;
     drop(probe);
     let dedup = with_threads(opts.threads, || {
         let t0 = Instant::now();
@@ -201,7 +207,9 @@ pub fn run(inputs: &[PathBuf], params: &ValidParams, opts: &RunOptions, progress
         )?;
         d.summary.warnings.splice(0..0, warnings);
         d.summary.warnings.truncate(MAX_WARNINGS);
-        d.summary.seconds.insert("total", t0.elapsed().as_secs_f64());
+        d.summary
+            .seconds
+            .insert("total", t0.elapsed().as_secs_f64());
         Ok(d)
     })?;
     let t = Instant::now();
@@ -212,7 +220,10 @@ pub fn run(inputs: &[PathBuf], params: &ValidParams, opts: &RunOptions, progress
     Ok(summary)
 }
 
-fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     match threads {
         None => f(),
         Some(n) => rayon::ThreadPoolBuilder::new()
@@ -225,8 +236,15 @@ fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> Result<T> +
 
 /// Deduplicates in-memory documents `(id, text)`, for library callers. Returns one
 /// assignment per document, in order.
-pub fn dedup_texts<S: AsRef<str> + Sync>(docs: &[(S, S)], params: &ValidParams) -> Result<Vec<Assignment>> {
-    let sources = vec![Source { path: PathBuf::from("<memory>"), kind: crate::input::SourceKind::Jsonl, doc_id: None }];
+pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
+    docs: &[(I, T)],
+    params: &ValidParams,
+) -> Result<Vec<Assignment>> {
+    let sources = vec![Source {
+        path: PathBuf::from("<memory>"),
+        kind: crate::input::SourceKind::Jsonl,
+        doc_id: None,
+    }];
     let spill_dir = std::env::temp_dir();
     let d = dedup_stream(
         sources,
@@ -237,7 +255,12 @@ pub fn dedup_texts<S: AsRef<str> + Sync>(docs: &[(S, S)], params: &ValidParams) 
                 .map(|(i, (id, text))| RawRecord {
                     source: 0,
                     line: i as u64 + 1,
-                    raw: Raw::Document { id: id.as_ref().to_owned(), text: text.as_ref().to_owned(), date: None, outlet: None },
+                    raw: Raw::Document {
+                        id: id.as_ref().to_owned(),
+                        text: text.as_ref().to_owned(),
+                        date: None,
+                        outlet: None,
+                    },
                 })
                 .collect();
             sink(crate::input::RawBatch { records })?;
@@ -275,7 +298,10 @@ struct Worker {
 }
 
 fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Processed {
-    let header = RawRecordHeader { source: rec.source, line: rec.line };
+    let header = RawRecordHeader {
+        source: rec.source,
+        line: rec.line,
+    };
     let parsed = parse_record(rec.raw, &params.input);
     let mut out = Processed {
         record: header,
@@ -295,7 +321,9 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
     }
     normalize_into(&parsed.text, &mut worker.normalized);
     drop(parsed.text);
-    worker.shingler.shingles(&worker.normalized, &params.shingle, &mut out.shingles);
+    worker
+        .shingler
+        .shingles(&worker.normalized, &params.shingle, &mut out.shingles);
     if !worker.hasher.sketch(&out.shingles, &mut out.signature) {
         out.status = Status::Empty;
         return out;
@@ -323,11 +351,20 @@ impl Collector<'_> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
         let id = p.id.unwrap_or_else(|| {
-            if p.record.line == 0 { source.path.display().to_string() } else { format!("{}:{}", source.path.display(), p.record.line) }
+            if p.record.line == 0 {
+                source.path.display().to_string()
+            } else {
+                format!("{}:{}", source.path.display(), p.record.line)
+            }
         });
         self.counts.records += 1;
         if let Status::Skipped(reason) = p.status {
-            let err = Error::BadRecord { path: source.path.clone(), line: p.record.line, reason, detail: p.detail };
+            let err = Error::BadRecord {
+                path: source.path.clone(),
+                line: p.record.line,
+                reason,
+                detail: p.detail,
+            };
             if self.params.input.on_error == ErrorPolicy::Stop {
                 return Err(err);
             }
@@ -336,7 +373,11 @@ impl Collector<'_> {
         }
         if !self.seen_ids.insert(xxh3_64(id.as_bytes())) {
             self.counts.duplicate_ids += 1;
-            self.warn(format!("{}:{}: duplicate id {id:?}", source.path.display(), p.record.line));
+            self.warn(format!(
+                "{}:{}: duplicate id {id:?}",
+                source.path.display(),
+                p.record.line
+            ));
         }
         let date = p.date.filter(|d| {
             let ok = is_iso_date(d);
@@ -392,7 +433,8 @@ pub fn dedup_stream<R>(
     progress: &dyn Progress,
 ) -> Result<Dedup>
 where
-    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>> + Send,
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
 {
     let mut seconds = BTreeMap::new();
     let t = Instant::now();
@@ -417,7 +459,10 @@ where
         let (tx, rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
         let reader = scope.spawn(move || {
             read(&mut |batch| {
-                tx.send(batch).map_err(|_| Error::Input { path: PathBuf::from("-"), message: "reading cancelled".into() })
+                tx.send(batch).map_err(|_| Error::Input {
+                    path: PathBuf::from("-"),
+                    message: "reading cancelled".into(),
+                })
             })
         });
         let mut failure = None;
@@ -427,7 +472,11 @@ where
                 .records
                 .into_par_iter()
                 .map_init(
-                    || Worker { normalized: String::new(), shingler: Shingler::default(), hasher: MinHasher::new(&params.minhash) },
+                    || Worker {
+                        normalized: String::new(),
+                        shingler: Shingler::default(),
+                        hasher: MinHasher::new(&params.minhash),
+                    },
                     |w, rec| process(w, rec, params),
                 )
                 .collect();
@@ -457,7 +506,15 @@ where
     }
     seconds.insert("read_sketch", t.elapsed().as_secs_f64());
 
-    let Collector { records, table, spill, signatures, mut counts, warnings, .. } = collector;
+    let Collector {
+        records,
+        table,
+        spill,
+        signatures,
+        mut counts,
+        warnings,
+        ..
+    } = collector;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
     let (pairs, cand_stats) = candidates(&table, params.lsh.max_bucket);
@@ -468,7 +525,10 @@ where
     let t = Instant::now();
     let verifier = match spill {
         Some(s) => Verifier::Exact(s.finish()?),
-        None => Verifier::Estimate { signatures, num_perm: params.minhash.num_perm },
+        None => Verifier::Estimate {
+            signatures,
+            num_perm: params.minhash.num_perm,
+        },
     };
     let spill_bytes = match &verifier {
         Verifier::Exact(sets) => sets.total_bytes(),
@@ -477,7 +537,9 @@ where
     progress.stage("verify", Some(pairs.len() as u64));
     let docs = records.doc_records.len();
     let (mut uf, verify_stats) =
-        cluster_pairs(docs, &pairs, &verifier, params.lsh.threshold, |n| progress.advance(n))?;
+        cluster_pairs(docs, &pairs, &verifier, params.lsh.threshold, |n| {
+            progress.advance(n)
+        })?;
     drop(pairs);
     progress.finish_stage();
     seconds.insert("verify", t.elapsed().as_secs_f64());
@@ -500,11 +562,21 @@ where
         seconds,
         warnings,
     };
-    Ok(Dedup { sources, records, assignments, summary })
+    Ok(Dedup {
+        sources,
+        records,
+        assignments,
+        summary,
+    })
 }
 
 /// Cluster ids, representatives and similarities for every record.
-fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &mut Counts) -> Result<Vec<Assignment>> {
+fn assign(
+    records: &Records,
+    uf: &mut UnionFind,
+    verifier: &Verifier,
+    counts: &mut Counts,
+) -> Result<Vec<Assignment>> {
     let docs = uf.len();
     // representative per root: the smallest RepresentativeKey among its members
     let mut best: Vec<Option<DocId>> = vec![None; docs];
@@ -512,7 +584,11 @@ fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &m
     let key = |d: DocId| {
         let rec = records.doc_records[d as usize];
         let meta = &records.metas[rec as usize];
-        RepresentativeKey { undated: meta.date.is_none(), date: meta.date.as_deref().unwrap_or(""), order: u64::from(rec) }
+        RepresentativeKey {
+            undated: meta.date.is_none(),
+            date: meta.date.as_deref().unwrap_or(""),
+            order: u64::from(rec),
+        }
     };
     let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
     for d in 0..docs as DocId {
@@ -529,7 +605,11 @@ fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &m
         .map(|d| {
             let r = roots[d as usize] as usize;
             let rep = best[r].expect("every root has a representative");
-            if rep == d { Ok(None) } else { verifier.jaccard(d, rep, None).map(Some) }
+            if rep == d {
+                Ok(None)
+            } else {
+                verifier.jaccard(d, rep, None).map(Some)
+            }
         })
         .collect::<Result<_>>()?;
 
@@ -552,7 +632,12 @@ fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &m
                     counts.docs_in_clusters += 1;
                 }
                 if rep == d {
-                    Assignment { cluster: Some(cluster), keep: true, duplicate_of: None, similarity: None }
+                    Assignment {
+                        cluster: Some(cluster),
+                        keep: true,
+                        duplicate_of: None,
+                        similarity: None,
+                    }
                 } else {
                     counts.duplicates += 1;
                     Assignment {
@@ -565,9 +650,19 @@ fn assign(records: &Records, uf: &mut UnionFind, verifier: &Verifier, counts: &m
             }
             (Status::Empty, _) => {
                 next += 1;
-                Assignment { cluster: Some(next - 1), keep: true, duplicate_of: None, similarity: None }
+                Assignment {
+                    cluster: Some(next - 1),
+                    keep: true,
+                    duplicate_of: None,
+                    similarity: None,
+                }
             }
-            _ => Assignment { cluster: None, keep: false, duplicate_of: None, similarity: None },
+            _ => Assignment {
+                cluster: None,
+                keep: false,
+                duplicate_of: None,
+                similarity: None,
+            },
         };
         if a.keep {
             counts.kept += 1;

@@ -13,23 +13,18 @@
 //! becomes a character sequence and word k-shingles over it are character k-grams.
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
 /// Normalizes `text` into `out` (cleared first). Reusing `out` across documents keeps the
 /// hot loop free of allocations.
 pub fn normalize_into(text: &str, out: &mut String) {
-    out.clear();
-    out.reserve(text.len());
-    if text.is_ascii() {
-        normalize_ascii(text.as_bytes(), out);
-    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        normalize_chars(text.chars(), out);
-    } else {
-        normalize_chars(text.nfkc(), out);
-    }
-    if out.ends_with(' ') {
-        out.pop();
+    // Most text is already NFKC; the single pass notices when it is not and the text is
+    // composed first and normalized again.
+    if !normalize_mixed(text, out) {
+        let composed: String = text.nfkc().collect();
+        let done = normalize_mixed(&composed, out);
+        debug_assert!(done, "NFKC output is NFKC");
     }
 }
 
@@ -41,50 +36,93 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-fn normalize_ascii(bytes: &[u8], out: &mut String) {
-    // Safe-by-construction ASCII: every byte pushed is ASCII, so `out` stays valid UTF-8.
+/// ASCII letters and digits, as a table indexed by byte (bytes >= 128 are not).
+const ASCII_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+/// One pass over the text: runs of ASCII letters and digits are copied lower-cased in
+/// bulk, other characters go through the Unicode rules. The output never starts or ends
+/// with a space, and never holds two in a row. Returns false, with `out` unspecified, as
+/// soon as a character shows the text is not in NFKC (the same test as the Unicode quick
+/// check: a character not NFKC-stable, or combining marks out of canonical order).
+fn normalize_mixed(text: &str, out: &mut String) -> bool {
+    let bytes = text.as_bytes();
+    let mut buf: Vec<u8> = std::mem::take(out).into_bytes();
+    buf.clear();
+    buf.reserve(bytes.len());
     let mut need_space = false;
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() {
+    let mut last_ccc = 0u8;
+    let mut i = 0;
+    let mut clean = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if ASCII_WORD[b as usize] {
+            let start = i;
+            while i < bytes.len() && ASCII_WORD[bytes[i] as usize] {
+                i += 1;
+            }
             if need_space {
-                out.push(' ');
+                buf.push(b' ');
                 need_space = false;
             }
-            out.push(char::from(b.to_ascii_lowercase()));
-        } else if b == b'\'' {
-            // inside a word: dropped; between words it was already a separator
-        } else if !out.is_empty() {
-            need_space = true;
+            buf.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
+            last_ccc = 0;
+            continue;
         }
-    }
-}
-
-fn normalize_chars(chars: impl Iterator<Item = char>, out: &mut String) {
-    let mut need_space = false;
-    for c in chars {
+        if b < 128 {
+            if b != b'\'' {
+                need_space = !buf.is_empty();
+            }
+            last_ccc = 0;
+            i += 1;
+            continue;
+        }
+        let c = text[i..].chars().next().expect("i is on a char boundary");
+        i += c.len_utf8();
+        let ccc = canonical_combining_class(c);
+        if (ccc != 0 && last_ccc > ccc) || is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
+            clean = false;
+            break;
+        }
+        last_ccc = ccc;
         if is_apostrophe(c) {
             continue;
         }
         if c.is_alphanumeric() || is_combining_mark(c) {
             if is_scriptio_continua(c) {
-                if !out.is_empty() {
-                    out.push(' ');
+                if !buf.is_empty() {
+                    buf.push(b' ');
                 }
-                out.push(c);
+                push_char(&mut buf, c);
                 need_space = true;
                 continue;
             }
             if need_space {
-                out.push(' ');
+                buf.push(b' ');
                 need_space = false;
             }
             for l in c.to_lowercase() {
-                out.push(l);
+                push_char(&mut buf, l);
             }
-        } else if !out.is_empty() {
-            need_space = true;
+        } else {
+            need_space = !buf.is_empty();
         }
     }
+    *out = String::from_utf8(buf).expect("only whole characters and ASCII are pushed");
+    clean
+}
+
+#[inline]
+fn push_char(buf: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -127,8 +165,14 @@ mod tests {
 
     #[test]
     fn folds_case_punctuation_and_space() {
-        assert_eq!(normalize("  Hello,   WORLD!\n\tIt's  fine. "), "hello world its fine");
-        assert_eq!(normalize("Blinken’s “clear interest”"), "blinkens clear interest");
+        assert_eq!(
+            normalize("  Hello,   WORLD!\n\tIt's  fine. "),
+            "hello world its fine"
+        );
+        assert_eq!(
+            normalize("Blinken’s “clear interest”"),
+            "blinkens clear interest"
+        );
         assert_eq!(normalize(""), "");
         assert_eq!(normalize("... !!! ---"), "");
     }
@@ -148,23 +192,21 @@ mod tests {
     fn scripts_without_spaces_become_character_tokens() {
         assert_eq!(normalize("北京欢迎你"), "北 京 欢 迎 你");
         assert_eq!(normalize("東京タワー、2024年"), "東 京 タ ワ ー 2024 年");
-        assert_eq!(normalize("ภาษาไทย").split(' ').count(), "ภาษาไทย".chars().count());
+        assert_eq!(
+            normalize("ภาษาไทย").split(' ').count(),
+            "ภาษาไทย".chars().count()
+        );
     }
 
     #[test]
-    fn ascii_and_unicode_paths_agree_on_ascii_text() {
+    fn ascii_runs_inside_unicode_text_match_pure_ascii() {
         let s = "The U.S. top diplomat, (CENTCOM) said: 75 camps -- don't panic";
-        let mut a = String::new();
-        normalize_ascii(s.as_bytes(), &mut a);
-        if a.ends_with(' ') {
-            a.pop();
-        }
-        let mut b = String::new();
-        normalize_chars(s.chars(), &mut b);
-        if b.ends_with(' ') {
-            b.pop();
-        }
-        assert_eq!(a, b);
+        let with_unicode = format!("{s} \u{2014} café");
+        assert_eq!(normalize(&with_unicode), format!("{} café", normalize(s)));
+        assert_eq!(
+            normalize(s),
+            "the u s top diplomat centcom said 75 camps dont panic"
+        );
     }
 
     #[test]
@@ -172,7 +214,10 @@ mod tests {
         let n = normalize("one two  three");
         let mut spans = Vec::new();
         token_spans(&n, &mut spans);
-        let toks: Vec<&str> = spans.iter().map(|&(a, b)| &n[a as usize..b as usize]).collect();
+        let toks: Vec<&str> = spans
+            .iter()
+            .map(|&(a, b)| &n[a as usize..b as usize])
+            .collect();
         assert_eq!(toks, ["one", "two", "three"]);
     }
 }

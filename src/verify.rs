@@ -32,7 +32,12 @@ impl ShingleSpill {
     /// Creates the spill file in `dir`.
     pub fn create_in(dir: &Path) -> Result<Self> {
         let file = tempfile::tempfile_in(dir).map_err(|e| Error::output(dir, e))?;
-        Ok(ShingleSpill { path: dir.to_path_buf(), writer: BufWriter::with_capacity(1 << 20, file), offsets: vec![0], bytes: 0 })
+        Ok(ShingleSpill {
+            path: dir.to_path_buf(),
+            writer: BufWriter::with_capacity(1 << 20, file),
+            offsets: vec![0],
+            bytes: 0,
+        })
     }
 
     /// Appends the next document's sorted shingle set.
@@ -41,7 +46,9 @@ impl ShingleSpill {
         for s in set {
             bytes.extend_from_slice(&s.to_le_bytes());
         }
-        self.writer.write_all(&bytes).map_err(|e| Error::output(&self.path, e))?;
+        self.writer
+            .write_all(&bytes)
+            .map_err(|e| Error::output(&self.path, e))?;
         self.bytes += bytes.len() as u64;
         self.offsets.push(self.bytes);
         Ok(())
@@ -50,8 +57,15 @@ impl ShingleSpill {
     /// Flushes and turns the spill into a reader.
     pub fn finish(self) -> Result<ShingleSets> {
         let path = self.path;
-        let file = self.writer.into_inner().map_err(|e| Error::output(&path, e.into_error()))?;
-        Ok(ShingleSets { path, file, offsets: self.offsets })
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| Error::output(&path, e.into_error()))?;
+        Ok(ShingleSets {
+            path,
+            file,
+            offsets: self.offsets,
+        })
     }
 }
 
@@ -77,7 +91,11 @@ impl ShingleSets {
         let mut bytes = vec![0u8; (end - start) as usize];
         read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::io(&self.path, e))?;
         out.clear();
-        out.extend(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8"))));
+        out.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8"))),
+        );
         Ok(())
     }
 
@@ -110,7 +128,10 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 /// Similarity of two documents, by the method the parameters chose.
 pub enum Verifier {
     Exact(ShingleSets),
-    Estimate { signatures: Vec<u32>, num_perm: usize },
+    Estimate {
+        signatures: Vec<u32>,
+        num_perm: usize,
+    },
 }
 
 impl Verifier {
@@ -131,10 +152,16 @@ impl Verifier {
                 sets.read(b, &mut sb)?;
                 Ok(jaccard(&sa, &sb))
             }
-            Verifier::Estimate { signatures, num_perm } => {
+            Verifier::Estimate {
+                signatures,
+                num_perm,
+            } => {
                 let k = *num_perm;
                 let (a, b) = (a as usize, b as usize);
-                Ok(estimate_jaccard(&signatures[a * k..(a + 1) * k], &signatures[b * k..(b + 1) * k]))
+                Ok(estimate_jaccard(
+                    &signatures[a * k..(a + 1) * k],
+                    &signatures[b * k..(b + 1) * k],
+                ))
             }
         }
     }

@@ -51,7 +51,10 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn has_jsonl_name(path: &Path) -> bool {
     let mut p = path.to_path_buf();
-    if matches!(p.extension().and_then(|e| e.to_str()), Some("gz" | "zst" | "zstd")) {
+    if matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("gz" | "zst" | "zstd")
+    ) {
         p.set_extension("");
     }
     matches!(p.extension().and_then(|e| e.to_str()), Some(e) if JSONL_EXTENSIONS.contains(&e))
@@ -66,7 +69,11 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
     for path in paths {
         if path.as_os_str() == "-" {
             if seen.insert(PathBuf::from("-")) {
-                sources.push(Source { path: path.clone(), kind: SourceKind::Jsonl, doc_id: None });
+                sources.push(Source {
+                    path: path.clone(),
+                    kind: SourceKind::Jsonl,
+                    doc_id: None,
+                });
             } else {
                 repeated.push(path.clone());
             }
@@ -82,11 +89,22 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
                     repeated.push(file);
                     continue;
                 }
-                let kind = if has_jsonl_name(&file) { SourceKind::Jsonl } else { SourceKind::Text };
+                let kind = if has_jsonl_name(&file) {
+                    SourceKind::Jsonl
+                } else {
+                    SourceKind::Text
+                };
                 let doc_id = (kind == SourceKind::Text).then(|| {
-                    file.strip_prefix(path).unwrap_or(&file).to_string_lossy().replace('\\', "/")
+                    file.strip_prefix(path)
+                        .unwrap_or(&file)
+                        .to_string_lossy()
+                        .replace('\\', "/")
                 });
-                sources.push(Source { path: file, kind, doc_id });
+                sources.push(Source {
+                    path: file,
+                    kind,
+                    doc_id,
+                });
             }
         } else {
             let canon = path.canonicalize().map_err(|e| Error::io(path, e))?;
@@ -94,9 +112,17 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
                 repeated.push(path.clone());
                 continue;
             }
-            let kind = if has_jsonl_name(path) || sniff_jsonl(path) { SourceKind::Jsonl } else { SourceKind::Text };
+            let kind = if has_jsonl_name(path) || sniff_jsonl(path) {
+                SourceKind::Jsonl
+            } else {
+                SourceKind::Text
+            };
             let doc_id = (kind == SourceKind::Text).then(|| path.to_string_lossy().into_owned());
-            sources.push(Source { path: path.clone(), kind, doc_id });
+            sources.push(Source {
+                path: path.clone(),
+                kind,
+                doc_id,
+            });
         }
     }
     Ok((sources, repeated))
@@ -125,11 +151,21 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// True when the first non-blank byte of the (decompressed) file is `{`.
 fn sniff_jsonl(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else { return false };
-    let Ok(mut reader) = open_decompressed(Box::new(file)) else { return false };
+    let Ok(file) = File::open(path) else {
+        return false;
+    };
+    let Ok(mut reader) = open_decompressed(Box::new(file)) else {
+        return false;
+    };
     let mut buf = [0u8; 512];
-    let Ok(n) = reader.read(&mut buf) else { return false };
-    let start = if buf[..n].starts_with(b"\xef\xbb\xbf") { 3 } else { 0 };
+    let Ok(n) = reader.read(&mut buf) else {
+        return false;
+    };
+    let start = if buf[..n].starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
     buf[start..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
@@ -138,9 +174,15 @@ fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead 
     let mut buffered = BufReader::with_capacity(1 << 16, inner);
     let head = buffered.fill_buf()?;
     if head.starts_with(&GZIP_MAGIC) {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(buffered))))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        )))
     } else if head.starts_with(&ZSTD_MAGIC) {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, zstd::stream::read::Decoder::with_buffer(buffered)?)))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+        )))
     } else {
         Ok(Box::new(buffered))
     }
@@ -166,17 +208,28 @@ pub fn read_sources(
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
     let mut batch_bytes = 0usize;
     for (index, source) in sources.iter().enumerate() {
-        let mut report = FileReport { path: source.path.clone(), ..FileReport::default() };
-        let result = read_one(index as u32, source, params, &mut report, &mut |rec, bytes| {
-            batch.push(rec);
-            batch_bytes += bytes;
-            if batch.len() >= BATCH_RECORDS || batch_bytes >= BATCH_BYTES {
-                batch_bytes = 0;
-                sink(RawBatch { records: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS)) })
-            } else {
-                Ok(())
-            }
-        });
+        let mut report = FileReport {
+            path: source.path.clone(),
+            ..FileReport::default()
+        };
+        let result = read_one(
+            index as u32,
+            source,
+            params,
+            &mut report,
+            &mut |rec, bytes| {
+                batch.push(rec);
+                batch_bytes += bytes;
+                if batch.len() >= BATCH_RECORDS || batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
+                    sink(RawBatch {
+                        records: std::mem::replace(&mut batch, Vec::with_capacity(BATCH_RECORDS)),
+                    })
+                } else {
+                    Ok(())
+                }
+            },
+        );
         if let Err(e) = result {
             let file_level = matches!(e, Error::Io { .. } | Error::Truncated { .. });
             if params.on_error == ErrorPolicy::Stop || !file_level {
@@ -210,26 +263,56 @@ fn read_one(
         SourceKind::Text => {
             let mut bytes = Vec::new();
             let limit = params.max_doc_bytes;
-            (&mut reader).take(limit + 1).read_to_end(&mut bytes).map_err(|e| truncated(path, 0, e))?;
+            (&mut reader)
+                .take(limit + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| truncated(path, 0, e))?;
             report.records = 1;
             report.bytes = bytes.len() as u64;
-            let id = source.doc_id.clone().unwrap_or_else(|| path.to_string_lossy().into_owned());
+            let id = source
+                .doc_id
+                .clone()
+                .unwrap_or_else(|| path.to_string_lossy().into_owned());
             if bytes.len() as u64 > limit {
                 // count the rest without keeping it
-                let rest = io::copy(&mut reader, &mut io::sink()).map_err(|e| truncated(path, 0, e))?;
+                let rest =
+                    io::copy(&mut reader, &mut io::sink()).map_err(|e| truncated(path, 0, e))?;
                 report.bytes += rest;
-                let raw = Raw::Oversized { bytes: report.bytes, id: Some(id) };
-                return emit(RawRecord { source: index, line: 0, raw }, 0);
+                let raw = Raw::Oversized {
+                    bytes: report.bytes,
+                    id: Some(id),
+                };
+                return emit(
+                    RawRecord {
+                        source: index,
+                        line: 0,
+                        raw,
+                    },
+                    0,
+                );
             }
             let n = bytes.len();
-            emit(RawRecord { source: index, line: 0, raw: Raw::File { id, bytes } }, n)
+            emit(
+                RawRecord {
+                    source: index,
+                    line: 0,
+                    raw: Raw::File { id, bytes },
+                },
+                n,
+            )
         }
-        SourceKind::Jsonl => read_lines(index, path, &mut reader, params.max_doc_bytes, report, emit),
+        SourceKind::Jsonl => {
+            read_lines(index, path, &mut reader, params.max_doc_bytes, report, emit)
+        }
     }
 }
 
 fn truncated(path: &Path, line: u64, source: io::Error) -> Error {
-    Error::Truncated { path: path.to_path_buf(), line, source }
+    Error::Truncated {
+        path: path.to_path_buf(),
+        line,
+        source,
+    }
 }
 
 fn read_lines(
@@ -299,7 +382,17 @@ fn finish_line(
     if line_len > max_bytes.saturating_add(1 << 16) {
         report.records += 1;
         line.clear();
-        return emit(RawRecord { source: index, line: line_no, raw: Raw::Oversized { bytes: line_len, id: None } }, 0);
+        return emit(
+            RawRecord {
+                source: index,
+                line: line_no,
+                raw: Raw::Oversized {
+                    bytes: line_len,
+                    id: None,
+                },
+            },
+            0,
+        );
     }
     if line.iter().all(u8::is_ascii_whitespace) {
         report.blank_lines += 1;
@@ -309,7 +402,14 @@ fn finish_line(
     report.records += 1;
     let bytes = std::mem::take(line);
     let n = bytes.len();
-    emit(RawRecord { source: index, line: line_no, raw: Raw::Line(bytes) }, n)
+    emit(
+        RawRecord {
+            source: index,
+            line: line_no,
+            raw: Raw::Line(bytes),
+        },
+        n,
+    )
 }
 
 #[cfg(test)]
@@ -343,7 +443,10 @@ mod tests {
         let p = dir.path().join("a.jsonl");
         std::fs::write(&p, b"\xef\xbb\xbf{\"a\":1}\r\n\r\n  \n{\"b\":2}").unwrap();
         let (recs, reports) = collect(&p, &InputParams::default());
-        assert_eq!(lines(&recs), vec![(1, "{\"a\":1}".into()), (4, "{\"b\":2}".into())]);
+        assert_eq!(
+            lines(&recs),
+            vec![(1, "{\"a\":1}".into()), (4, "{\"b\":2}".into())]
+        );
         assert_eq!(reports[0].blank_lines, 2);
         assert_eq!(reports[0].records, 2);
     }
@@ -353,7 +456,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let body = b"{\"id\":\"x\",\"text\":\"t\"}\n{\"id\":\"y\",\"text\":\"u\"}\n";
         let gz = dir.path().join("data.bin");
-        let mut enc = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
         enc.write_all(body).unwrap();
         enc.finish().unwrap();
         let (recs, _) = collect(&gz, &InputParams::default());
@@ -369,7 +473,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut body = Vec::new();
         for i in 0..2000 {
-            writeln!(body, "{{\"id\":\"{i}\",\"text\":\"some text number {i} here\"}}").unwrap();
+            writeln!(
+                body,
+                "{{\"id\":\"{i}\",\"text\":\"some text number {i} here\"}}"
+            )
+            .unwrap();
         }
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&body).unwrap();
@@ -381,9 +489,15 @@ mod tests {
         let err = reports[0].error.as_deref().unwrap();
         assert!(err.contains("truncated or corrupt"), "{err}");
         assert!(err.contains("cut.jsonl.gz"), "{err}");
-        let stop = InputParams { on_error: ErrorPolicy::Stop, ..InputParams::default() };
+        let stop = InputParams {
+            on_error: ErrorPolicy::Stop,
+            ..InputParams::default()
+        };
         let (sources, _) = expand_inputs(std::slice::from_ref(&p)).unwrap();
-        assert!(matches!(read_sources(&sources, &stop, |_| Ok(())), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            read_sources(&sources, &stop, |_| Ok(())),
+            Err(Error::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -392,7 +506,10 @@ mod tests {
         let p = dir.path().join("big.jsonl");
         let big = "x".repeat(300_000);
         std::fs::write(&p, format!("{{\"text\":\"{big}\"}}\n{{\"text\":\"ok\"}}\n")).unwrap();
-        let params = InputParams { max_doc_bytes: 1000, ..InputParams::default() };
+        let params = InputParams {
+            max_doc_bytes: 1000,
+            ..InputParams::default()
+        };
         let (recs, _) = collect(&p, &params);
         assert!(matches!(recs[0].raw, Raw::Oversized { bytes, .. } if bytes > 300_000));
         assert!(matches!(&recs[1].raw, Raw::Line(b) if b.as_slice() == b"{\"text\":\"ok\"}"));

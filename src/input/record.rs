@@ -28,7 +28,12 @@ pub enum Raw {
     /// A plain-text file: one document.
     File { id: String, bytes: Vec<u8> },
     /// A document handed over by a library caller.
-    Document { id: String, text: String, date: Option<String>, outlet: Option<String> },
+    Document {
+        id: String,
+        text: String,
+        date: Option<String>,
+        outlet: Option<String>,
+    },
 }
 
 /// The fields of a record, or why it was skipped (`text` is then empty).
@@ -43,7 +48,13 @@ pub struct ParsedRecord {
 
 impl ParsedRecord {
     fn skipped(id: Option<String>, reason: SkipReason, detail: impl Into<String>) -> Self {
-        ParsedRecord { id, text: String::new(), date: None, outlet: None, skip: Some((reason, detail.into())) }
+        ParsedRecord {
+            id,
+            text: String::new(),
+            date: None,
+            outlet: None,
+            skip: Some((reason, detail.into())),
+        }
     }
 }
 
@@ -55,14 +66,21 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
         Raw::Oversized { bytes, id } => ParsedRecord::skipped(
             id,
             SkipReason::TooLarge,
-            format!("record of {bytes} bytes exceeds max_doc_bytes = {}", params.max_doc_bytes),
+            format!(
+                "record of {bytes} bytes exceeds max_doc_bytes = {}",
+                params.max_doc_bytes
+            ),
         ),
         Raw::File { id, bytes } => {
             if bytes.len() as u64 > params.max_doc_bytes {
                 return ParsedRecord::skipped(
                     Some(id),
                     SkipReason::TooLarge,
-                    format!("file of {} bytes exceeds max_doc_bytes = {}", bytes.len(), params.max_doc_bytes),
+                    format!(
+                        "file of {} bytes exceeds max_doc_bytes = {}",
+                        bytes.len(),
+                        params.max_doc_bytes
+                    ),
                 );
             }
             match String::from_utf8(bytes) {
@@ -70,7 +88,13 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
                     if text.starts_with('\u{feff}') {
                         text.drain(..3);
                     }
-                    ParsedRecord { id: Some(id), text, date: None, outlet: None, skip: None }
+                    ParsedRecord {
+                        id: Some(id),
+                        text,
+                        date: None,
+                        outlet: None,
+                        skip: None,
+                    }
                 }
                 Err(e) => ParsedRecord::skipped(
                     Some(id),
@@ -79,9 +103,18 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
                 ),
             }
         }
-        Raw::Document { id, text, date, outlet } => {
-            ParsedRecord { id: Some(id), text, date, outlet, skip: None }
-        }
+        Raw::Document {
+            id,
+            text,
+            date,
+            outlet,
+        } => ParsedRecord {
+            id: Some(id),
+            text,
+            date,
+            outlet,
+            skip: None,
+        },
     }
 }
 
@@ -101,16 +134,26 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
         Err(e) => {
             // distinguish "valid JSON, wrong shape" from "not JSON at all"
             return match serde_json::from_str::<serde::de::IgnoredAny>(line) {
-                Ok(_) => ParsedRecord::skipped(None, SkipReason::NotAnObject, "the line is JSON but not an object"),
+                Ok(_) => ParsedRecord::skipped(
+                    None,
+                    SkipReason::NotAnObject,
+                    "the line is JSON but not an object",
+                ),
                 Err(_) => ParsedRecord::skipped(None, SkipReason::InvalidJson, e.to_string()),
             };
         }
     };
     let id = fields.get(&params.id_field).and_then(|v| id_text(v));
     let date = fields.get(&params.date_field).and_then(|v| string_field(v));
-    let outlet = fields.get(&params.outlet_field).and_then(|v| string_field(v));
+    let outlet = fields
+        .get(&params.outlet_field)
+        .and_then(|v| string_field(v));
     let Some(raw_text) = fields.get(&params.text_field) else {
-        return ParsedRecord::skipped(id, SkipReason::MissingText, format!("no field `{}`", params.text_field));
+        return ParsedRecord::skipped(
+            id,
+            SkipReason::MissingText,
+            format!("no field `{}`", params.text_field),
+        );
     };
     let text = match raw_text.get().as_bytes().first() {
         Some(b'"') => match serde_json::from_str::<String>(raw_text.get()) {
@@ -118,7 +161,11 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
             Err(e) => return ParsedRecord::skipped(id, SkipReason::InvalidJson, e.to_string()),
         },
         Some(b'n') => {
-            return ParsedRecord::skipped(id, SkipReason::MissingText, format!("field `{}` is null", params.text_field));
+            return ParsedRecord::skipped(
+                id,
+                SkipReason::MissingText,
+                format!("field `{}` is null", params.text_field),
+            );
         }
         _ => {
             let kind = json_kind(raw_text.get());
@@ -133,10 +180,20 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
         return ParsedRecord::skipped(
             id,
             SkipReason::TooLarge,
-            format!("text of {} bytes exceeds max_doc_bytes = {}", text.len(), params.max_doc_bytes),
+            format!(
+                "text of {} bytes exceeds max_doc_bytes = {}",
+                text.len(),
+                params.max_doc_bytes
+            ),
         );
     }
-    ParsedRecord { id, text, date, outlet, skip: None }
+    ParsedRecord {
+        id,
+        text,
+        date,
+        outlet,
+        skip: None,
+    }
 }
 
 fn id_text(v: &RawValue) -> Option<String> {
@@ -149,7 +206,11 @@ fn id_text(v: &RawValue) -> Option<String> {
 }
 
 fn string_field(v: &RawValue) -> Option<String> {
-    if v.get().starts_with('"') { serde_json::from_str(v.get()).ok() } else { None }
+    if v.get().starts_with('"') {
+        serde_json::from_str(v.get()).ok()
+    } else {
+        None
+    }
 }
 
 fn json_kind(s: &str) -> &'static str {
@@ -171,7 +232,9 @@ mod tests {
 
     #[test]
     fn reads_fields() {
-        let r = parse(br#"{"id":"a1","text":"Hello \u00e9","date":"2024-01-02","outlet":"X","n":[1,2]}"#);
+        let r = parse(
+            br#"{"id":"a1","text":"Hello \u00e9","date":"2024-01-02","outlet":"X","n":[1,2]}"#,
+        );
         assert_eq!(r.id.as_deref(), Some("a1"));
         assert_eq!(r.text, "Hello é");
         assert_eq!(r.date.as_deref(), Some("2024-01-02"));
@@ -184,21 +247,39 @@ mod tests {
     #[test]
     fn reasons() {
         let reason = |l: &[u8]| parse(l).skip.map(|s| s.0);
-        assert_eq!(reason(b"{\"id\":\"a\",\"text\":\"caf\xff\"}"), Some(SkipReason::InvalidUtf8));
-        assert_eq!(reason(br#"{"id":"a","text":"x""#), Some(SkipReason::InvalidJson));
+        assert_eq!(
+            reason(b"{\"id\":\"a\",\"text\":\"caf\xff\"}"),
+            Some(SkipReason::InvalidUtf8)
+        );
+        assert_eq!(
+            reason(br#"{"id":"a","text":"x""#),
+            Some(SkipReason::InvalidJson)
+        );
         assert_eq!(reason(br"[1,2]"), Some(SkipReason::NotAnObject));
         assert_eq!(reason(br#""just a string""#), Some(SkipReason::NotAnObject));
         assert_eq!(reason(br#"{"id":"a"}"#), Some(SkipReason::MissingText));
-        assert_eq!(reason(br#"{"id":"a","text":null}"#), Some(SkipReason::MissingText));
-        assert_eq!(reason(br#"{"id":"a","text":42}"#), Some(SkipReason::TextNotString));
-        assert_eq!(reason(br#"{"id":"a","text":["x"]}"#), Some(SkipReason::TextNotString));
+        assert_eq!(
+            reason(br#"{"id":"a","text":null}"#),
+            Some(SkipReason::MissingText)
+        );
+        assert_eq!(
+            reason(br#"{"id":"a","text":42}"#),
+            Some(SkipReason::TextNotString)
+        );
+        assert_eq!(
+            reason(br#"{"id":"a","text":["x"]}"#),
+            Some(SkipReason::TextNotString)
+        );
         // the id survives a bad text so the user can find the record
         assert_eq!(parse(br#"{"id":"a","text":42}"#).id.as_deref(), Some("a"));
     }
 
     #[test]
     fn size_limit() {
-        let p = InputParams { max_doc_bytes: 4, ..InputParams::default() };
+        let p = InputParams {
+            max_doc_bytes: 4,
+            ..InputParams::default()
+        };
         let r = parse_line(br#"{"id":"a","text":"hello"}"#, &p);
         assert_eq!(r.skip.map(|s| s.0), Some(SkipReason::TooLarge));
     }

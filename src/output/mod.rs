@@ -64,18 +64,28 @@ impl Pending {
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(|e| Error::output(dir.join(name), e))?;
-        Ok(Pending { tmp: BufWriter::with_capacity(1 << 20, tmp), name })
+        Ok(Pending {
+            tmp: BufWriter::with_capacity(1 << 20, tmp),
+            name,
+        })
     }
 
     fn line(&mut self, dir: &Path, value: &impl Serialize) -> Result<()> {
         let w = &mut self.tmp;
-        serde_json::to_writer(&mut *w, value).map_err(|e| Error::output(dir.join(self.name), e.into()))?;
-        w.write_all(b"\n").map_err(|e| Error::output(dir.join(self.name), e))
+        serde_json::to_writer(&mut *w, value)
+            .map_err(|e| Error::output(dir.join(self.name), e.into()))?;
+        w.write_all(b"\n")
+            .map_err(|e| Error::output(dir.join(self.name), e))
     }
 
     fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
-        let file = self.tmp.into_inner().map_err(|e| Error::output(dir.join(self.name), e.into_error()))?;
-        file.as_file().sync_all().map_err(|e| Error::output(dir.join(self.name), e))?;
+        let file = self
+            .tmp
+            .into_inner()
+            .map_err(|e| Error::output(dir.join(self.name), e.into_error()))?;
+        file.as_file()
+            .sync_all()
+            .map_err(|e| Error::output(dir.join(self.name), e))?;
         Ok((file, self.name))
     }
 }
@@ -84,7 +94,11 @@ impl Pending {
 pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Instant) -> Result<()> {
     let records = &dedup.records;
     let metas = &records.metas;
-    let source_names: Vec<String> = dedup.sources.iter().map(|s| s.path.display().to_string()).collect();
+    let source_names: Vec<String> = dedup
+        .sources
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
 
     let mut docs = Pending::new(dir, "docs.jsonl")?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
@@ -107,7 +121,9 @@ pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Inst
 
     let mut clusters = Pending::new(dir, "clusters.jsonl")?;
     for (cluster, dups) in &members {
-        let rep = dedup.assignments[dups[0] as usize].duplicate_of.expect("members are duplicates");
+        let rep = dedup.assignments[dups[0] as usize]
+            .duplicate_of
+            .expect("members are duplicates");
         let mut all: Vec<u32> = dups.clone();
         all.push(rep);
         all.sort_unstable();
@@ -131,13 +147,19 @@ pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Inst
 
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
-    summary.seconds.insert("write", started.elapsed().as_secs_f64());
+    summary
+        .seconds
+        .insert("write", started.elapsed().as_secs_f64());
     let mut sum = Pending::new(dir, "summary.json")?;
-    serde_json::to_writer_pretty(&mut sum.tmp, &summary).map_err(|e| Error::output(dir.join("summary.json"), e.into()))?;
-    sum.tmp.write_all(b"\n").map_err(|e| Error::output(dir.join("summary.json"), e))?;
+    serde_json::to_writer_pretty(&mut sum.tmp, &summary)
+        .map_err(|e| Error::output(dir.join("summary.json"), e.into()))?;
+    sum.tmp
+        .write_all(b"\n")
+        .map_err(|e| Error::output(dir.join("summary.json"), e))?;
     let sum = sum.finish(dir)?;
     for (file, name) in [docs, clusters, sum] {
-        file.persist(dir.join(name)).map_err(|e| Error::output(dir.join(name), e.error))?;
+        file.persist(dir.join(name))
+            .map_err(|e| Error::output(dir.join(name), e.error))?;
     }
     Ok(())
 }

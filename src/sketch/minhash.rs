@@ -37,7 +37,11 @@ pub struct MinHasher {
 impl MinHasher {
     #[must_use]
     pub fn new(params: &MinHashParams) -> Self {
-        MinHasher { num_perm: params.num_perm, seed: params.seed, filled: vec![false; params.num_perm] }
+        MinHasher {
+            num_perm: params.num_perm,
+            seed: params.seed,
+            filled: vec![false; params.num_perm],
+        }
     }
 
     /// Fills `out` with the signature of `shingles`. Returns false (and leaves `out`
@@ -116,7 +120,10 @@ mod tests {
     #[test]
     fn tiny_sets_are_densified() {
         let s = sig(&[42]);
-        assert!(s.iter().all(|&v| v == s[0]), "one shingle fills every bin with its value");
+        assert!(
+            s.iter().all(|&v| v == s[0]),
+            "one shingle fills every bin with its value"
+        );
         let two = sig(&[1, 2]);
         assert!(two.iter().all(|&v| v != u32::MAX));
     }
