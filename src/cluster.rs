@@ -72,6 +72,14 @@ pub struct VerifyStats {
 
 const VERIFY_BATCH: usize = 1 << 14;
 
+/// A verified pair at or above the threshold: the evidence that joined two documents.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Edge {
+    pub a: DocId,
+    pub b: DocId,
+    pub jaccard: f64,
+}
+
 /// Verifies candidate pairs against `threshold` and joins the passing ones.
 pub fn cluster_pairs(
     docs: usize,
@@ -79,8 +87,9 @@ pub fn cluster_pairs(
     verifier: &Verifier,
     threshold: f64,
     mut advance: impl FnMut(u64),
-) -> Result<(UnionFind, VerifyStats)> {
+) -> Result<(UnionFind, Vec<Edge>, VerifyStats)> {
     let mut uf = UnionFind::new(docs);
+    let mut edges = Vec::new();
     let mut stats = VerifyStats::default();
     let mut todo: Vec<Pair> = Vec::with_capacity(VERIFY_BATCH);
     for batch in pairs.chunks(VERIFY_BATCH) {
@@ -92,24 +101,21 @@ pub fn cluster_pairs(
                 todo.push((a, b));
             }
         }
-        let passed: Vec<bool> = todo
+        let similarity: Vec<f64> = todo
             .par_iter()
-            .map(|&(a, b)| {
-                verifier
-                    .jaccard(a, b, Some(threshold))
-                    .map(|j| j >= threshold)
-            })
+            .map(|&(a, b)| verifier.jaccard(a, b, Some(threshold)))
             .collect::<Result<_>>()?;
         stats.verified += todo.len() as u64;
-        for (&(a, b), ok) in todo.iter().zip(passed) {
-            if ok {
+        for (&(a, b), jaccard) in todo.iter().zip(similarity) {
+            if jaccard >= threshold {
                 stats.accepted += 1;
+                edges.push(Edge { a, b, jaccard });
                 uf.union(a, b);
             }
         }
         advance(batch.len() as u64);
     }
-    Ok((uf, stats))
+    Ok((uf, edges, stats))
 }
 
 /// Ordering key of a candidate representative: dated records first, earliest date first,

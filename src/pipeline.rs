@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::cluster::{RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
+use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
 use crate::error::{Error, Result, SkipReason};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
@@ -172,6 +172,8 @@ pub struct Dedup {
     pub sources: Vec<Source>,
     pub records: Records,
     pub assignments: Vec<Assignment>,
+    /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
+    pub edges: Vec<Edge>,
     pub summary: Summary,
 }
 
@@ -234,19 +236,19 @@ fn with_threads<T: Send>(
     }
 }
 
-/// Deduplicates in-memory documents `(id, text)`, for library callers. Returns one
-/// assignment per document, in order.
+/// Deduplicates in-memory documents `(id, text)`, for library callers. The result holds
+/// one assignment per document, in order.
 pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
     docs: &[(I, T)],
     params: &ValidParams,
-) -> Result<Vec<Assignment>> {
+) -> Result<Dedup> {
     let sources = vec![Source {
         path: PathBuf::from("<memory>"),
         kind: crate::input::SourceKind::Jsonl,
         doc_id: None,
     }];
     let spill_dir = std::env::temp_dir();
-    let d = dedup_stream(
+    dedup_stream(
         sources,
         |sink| {
             let records = docs
@@ -269,8 +271,7 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
         params,
         &spill_dir,
         &NoProgress,
-    )?;
-    Ok(d.assignments)
+    )
 }
 
 /// One processed record, as a worker hands it back.
@@ -536,9 +537,9 @@ where
     };
     progress.stage("verify", Some(pairs.len() as u64));
     let docs = records.doc_records.len();
-    let (mut uf, verify_stats) =
+    let (mut uf, edges, verify_stats) =
         cluster_pairs(docs, &pairs, &verifier, params.lsh.threshold, |n| {
-            progress.advance(n)
+            progress.advance(n);
         })?;
     drop(pairs);
     progress.finish_stage();
@@ -566,6 +567,7 @@ where
         sources,
         records,
         assignments,
+        edges,
         summary,
     })
 }

@@ -1,0 +1,7 @@
+//! All integration tests, built into one test binary.
+
+mod cli;
+mod determinism;
+mod oracle;
+mod properties;
+mod util;

@@ -1,0 +1,130 @@
+//! The fast path checked against brute force: exact Jaccard over every pair.
+
+use std::collections::{HashMap, HashSet};
+
+use neardup::Params;
+use neardup::pipeline::dedup_texts;
+
+use crate::util::{exact_jaccard, small_corpus, string_shingles};
+
+struct Brute {
+    sets: Vec<HashSet<String>>,
+}
+
+impl Brute {
+    fn new(texts: &[&str], k: usize) -> Self {
+        Brute { sets: texts.iter().map(|t| string_shingles(t, k)).collect() }
+    }
+
+    /// Every pair with Jaccard >= `at_least`, skipping pairs whose sizes alone rule it out.
+    fn pairs_at_least(&self, at_least: f64) -> Vec<(usize, usize, f64)> {
+        let mut out = Vec::new();
+        for i in 0..self.sets.len() {
+            for j in i + 1..self.sets.len() {
+                let (a, b) = (self.sets[i].len(), self.sets[j].len());
+                if a == 0 || b == 0 || (a.min(b) as f64) < at_least * a.max(b) as f64 {
+                    continue;
+                }
+                let jac = exact_jaccard(&self.sets[i], &self.sets[j]);
+                if jac >= at_least {
+                    out.push((i, j, jac));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn every_pair_above_threshold_plus_margin_is_clustered_and_no_edge_is_below() {
+    let corpus = small_corpus(2500, 11);
+    let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
+    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let params = Params::default().validate().unwrap();
+    let t = params.lsh.threshold;
+    let result = dedup_texts(&docs, &params).unwrap();
+    let brute = Brute::new(&texts, params.shingle.size);
+
+    let must = brute.pairs_at_least(t + 0.05);
+    assert!(must.len() > 100, "the corpus must exercise the test: {} pairs", must.len());
+    let cluster = |i: usize| result.assignments[i].cluster;
+    let missed: Vec<_> = must.iter().filter(|&&(i, j, _)| cluster(i) != cluster(j)).collect();
+    assert!(missed.is_empty(), "pairs above t+0.05 not clustered: {missed:?}");
+
+    // every accepted edge is a real pair at or above the threshold, with the exact value
+    assert!(!result.edges.is_empty());
+    for e in &result.edges {
+        let (i, j) = (result.records.doc_records[e.a as usize] as usize, result.records.doc_records[e.b as usize] as usize);
+        let exact = exact_jaccard(&brute.sets[i], &brute.sets[j]);
+        assert!(exact >= t, "edge {i}-{j} has exact Jaccard {exact} < {t}");
+        assert!((exact - e.jaccard).abs() < 1e-9, "edge {i}-{j}: reported {} vs exact {exact}", e.jaccard);
+    }
+}
+
+#[test]
+fn lsh_candidates_cover_brute_force_pairs_at_the_rate_the_s_curve_predicts() {
+    // Recall of the candidate stage alone: brute-force pairs at J >= 0.9 must essentially all
+    // be candidates (S-curve >= 0.9999 there for the default bands and rows).
+    let corpus = small_corpus(1500, 5);
+    let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
+    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let params = Params::default().validate().unwrap();
+    let result = dedup_texts(&docs, &params).unwrap();
+    let brute = Brute::new(&texts, params.shingle.size);
+    let high = brute.pairs_at_least(0.9);
+    assert!(high.len() > 50, "{} high pairs", high.len());
+    let together = high.iter().filter(|&&(i, j, _)| result.assignments[i].cluster == result.assignments[j].cluster).count();
+    assert_eq!(together, high.len());
+}
+
+#[test]
+fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are_earliest() {
+    let corpus = small_corpus(800, 3);
+    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let params = Params::default().validate().unwrap();
+    let r = dedup_texts(&docs, &params).unwrap();
+    // components by a plain BFS over the edges
+    let n = r.records.doc_records.len();
+    let mut adj: HashMap<u32, Vec<u32>> = HashMap::new();
+    for e in &r.edges {
+        adj.entry(e.a).or_default().push(e.b);
+        adj.entry(e.b).or_default().push(e.a);
+    }
+    let mut comp = vec![usize::MAX; n];
+    for start in 0..n {
+        if comp[start] != usize::MAX {
+            continue;
+        }
+        let mut stack = vec![start as u32];
+        comp[start] = start;
+        while let Some(x) = stack.pop() {
+            for &y in adj.get(&x).map_or(&[][..], Vec::as_slice) {
+                if comp[y as usize] == usize::MAX {
+                    comp[y as usize] = start;
+                    stack.push(y);
+                }
+            }
+        }
+    }
+    for d in 0..n {
+        for e in 0..n.min(d + 40) {
+            let same_comp = comp[d] == comp[e];
+            let ra = r.records.doc_records[d] as usize;
+            let rb = r.records.doc_records[e] as usize;
+            assert_eq!(same_comp, r.assignments[ra].cluster == r.assignments[rb].cluster);
+        }
+    }
+    // without dates, the representative is the first member in input order
+    for (i, a) in r.assignments.iter().enumerate() {
+        if let Some(rep) = a.duplicate_of {
+            assert!((rep as usize) < i, "representative {rep} after member {i}");
+            assert!(r.assignments[rep as usize].keep);
+        }
+    }
+    // exactly one kept record per cluster
+    let mut kept: HashMap<u64, u32> = HashMap::new();
+    for a in &r.assignments {
+        *kept.entry(a.cluster.unwrap()).or_default() += u32::from(a.keep);
+    }
+    assert!(kept.values().all(|&k| k == 1));
+}
