@@ -443,7 +443,7 @@ where
         VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
         VerifyMethod::Estimate => None,
     };
-    let mut collector = Collector {
+    let collector = Collector {
         params,
         sources: &sources,
         records: Records::default(),
@@ -456,19 +456,32 @@ where
         progress,
     };
     progress.stage("read + sketch", None);
-    let reports = std::thread::scope(|scope| -> Result<Vec<FileReport>> {
-        let (tx, rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
+    // Three kinds of thread overlap here: the reader splits files into batches, the rayon
+    // workers process one batch while the collector thread folds the previous one into
+    // the record table and the spill, so the sequential parts do not idle the workers.
+    let (reports, collector) = std::thread::scope(|scope| -> Result<(Vec<FileReport>, Collector<'_>)> {
+        let (raw_tx, raw_rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
+        let (done_tx, done_rx) = mpsc::sync_channel::<Vec<Processed>>(2);
         let reader = scope.spawn(move || {
             read(&mut |batch| {
-                tx.send(batch).map_err(|_| Error::Input {
+                raw_tx.send(batch).map_err(|_| Error::Input {
                     path: PathBuf::from("-"),
                     message: "reading cancelled".into(),
                 })
             })
         });
-        let mut failure = None;
-        for batch in &rx {
-            let n = batch.records.len() as u64;
+        let mut collector = collector;
+        let folder = scope.spawn(move || -> Result<Collector<'_>> {
+            for batch in &done_rx {
+                let n = batch.len() as u64;
+                for p in batch {
+                    collector.add(p)?;
+                }
+                collector.progress.advance(n);
+            }
+            Ok(collector)
+        });
+        for batch in &raw_rx {
             let processed: Vec<Processed> = batch
                 .records
                 .into_par_iter()
@@ -481,24 +494,18 @@ where
                     |w, rec| process(w, rec, params),
                 )
                 .collect();
-            for p in processed {
-                if let Err(e) = collector.add(p) {
-                    failure = Some(e);
-                    break;
-                }
+            if done_tx.send(processed).is_err() {
+                break; // the collector stopped on an error; it reports it below
             }
-            if failure.is_some() {
-                break;
-            }
-            progress.advance(n);
         }
-        drop(rx);
+        drop(raw_rx);
+        drop(done_tx);
+        let folded = folder.join().expect("the collector thread does not panic");
         let read_result = reader.join().expect("the reader thread does not panic");
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        read_result
+        let collector = folded?;
+        Ok((read_result?, collector))
     })?;
+    let mut collector = collector;
     progress.finish_stage();
     for r in &reports {
         if let Some(e) = &r.error {
