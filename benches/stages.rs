@@ -8,7 +8,7 @@ use neardup::generate::{GenParams, generate};
 use neardup::lsh::band_keys;
 use neardup::shingle::Shingler;
 use neardup::sketch::MinHasher;
-use neardup::text::normalize_into;
+use neardup::text::{Normalized, normalize_into};
 
 fn corpus() -> Vec<String> {
     generate(&GenParams { docs: 2000, seed: 3, ..GenParams::default() }).docs.into_iter().map(|d| d.text).collect()
@@ -18,7 +18,14 @@ fn stages(c: &mut Criterion) {
     let texts = corpus();
     let bytes: u64 = texts.iter().map(|t| t.len() as u64).sum();
     let params = Params::default().validate().expect("defaults are valid");
-    let normalized: Vec<String> = texts.iter().map(|t| neardup::text::normalize(t)).collect();
+    let normalized: Vec<Normalized> = texts
+        .iter()
+        .map(|t| {
+            let mut n = Normalized::default();
+            normalize_into(t, &mut n);
+            n
+        })
+        .collect();
     let mut shingler = Shingler::default();
     let shingles: Vec<Vec<u64>> = normalized
         .iter()
@@ -33,7 +40,7 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(20);
     g.bench_function("normalize", |b| {
-        let mut out = String::new();
+        let mut out = Normalized::default();
         b.iter(|| {
             for t in &texts {
                 normalize_into(t, &mut out);

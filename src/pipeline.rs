@@ -29,7 +29,7 @@ use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
 use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
 use crate::sketch::MinHasher;
-use crate::text::normalize_into;
+use crate::text::{Normalized, normalize_into};
 use crate::verify::{ShingleSpill, Verifier};
 
 /// Version of the output formats; bumped on any incompatible change.
@@ -293,7 +293,7 @@ struct RawRecordHeader {
 }
 
 struct Worker {
-    normalized: String,
+    normalized: Normalized,
     shingler: Shingler,
     hasher: MinHasher,
 }
@@ -487,7 +487,7 @@ where
                 .into_par_iter()
                 .map_init(
                     || Worker {
-                        normalized: String::new(),
+                        normalized: Normalized::default(),
                         shingler: Shingler::default(),
                         hasher: MinHasher::new(&params.minhash),
                     },

@@ -11,12 +11,11 @@
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::params::{ShingleKind, ShingleParams};
-use crate::text::token_spans;
+use crate::text::Normalized;
 
 /// Reusable buffers for one worker thread.
 #[derive(Default)]
 pub struct Shingler {
-    spans: Vec<(u32, u32)>,
     token_hashes: Vec<u64>,
     char_starts: Vec<u32>,
 }
@@ -35,7 +34,8 @@ pub fn fold_tokens(window: &[u64]) -> u64 {
 
 impl Shingler {
     /// Writes the shingle set of `normalized` into `out`: sorted ascending, no duplicates.
-    pub fn shingles(&mut self, normalized: &str, params: &ShingleParams, out: &mut Vec<u64>) {
+    pub fn shingles(&mut self, normalized: &Normalized, params: &ShingleParams, out: &mut Vec<u64>) {
+        let (spans, normalized) = (&normalized.spans, normalized.text.as_str());
         out.clear();
         if normalized.is_empty() {
             return;
@@ -45,10 +45,9 @@ impl Shingler {
         let seed = params.seed;
         match params.kind {
             ShingleKind::Word => {
-                token_spans(normalized, &mut self.spans);
                 self.token_hashes.clear();
                 self.token_hashes.extend(
-                    self.spans
+                    spans
                         .iter()
                         .map(|&(a, b)| xxh3_64_with_seed(&bytes[a as usize..b as usize], seed)),
                 );
@@ -116,8 +115,14 @@ pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::normalize;
+    use crate::text::{Normalized, normalize_into};
     use std::collections::HashSet;
+
+    fn norm(text: &str) -> Normalized {
+        let mut n = Normalized::default();
+        normalize_into(text, &mut n);
+        n
+    }
 
     fn word(k: usize) -> ShingleParams {
         ShingleParams {
@@ -129,17 +134,17 @@ mod tests {
 
     #[test]
     fn word_shingles_match_distinct_token_windows() {
-        let text = normalize("A b c d e f. A b c d e! b a c d e f a b");
+        let text = norm("A b c d e f. A b c d e! b a c d e f a b");
         let mut out = Vec::new();
         Shingler::default().shingles(&text, &word(5), &mut out);
-        let toks: Vec<&str> = text.split(' ').collect();
+        let toks: Vec<&str> = text.text.split(' ').collect();
         let distinct: HashSet<String> = toks.windows(5).map(|w| w.join(" ")).collect();
         assert_eq!(out.len(), distinct.len());
         assert!(out.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
         // a permutation of a window is a different shingle
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        Shingler::default().shingles("a b c d e", &word(5), &mut x);
-        Shingler::default().shingles("b a c d e", &word(5), &mut y);
+        Shingler::default().shingles(&norm("a b c d e"), &word(5), &mut x);
+        Shingler::default().shingles(&norm("b a c d e"), &word(5), &mut y);
         assert_ne!(x, y);
     }
 
@@ -147,18 +152,18 @@ mod tests {
     fn short_and_empty_texts() {
         let mut out = Vec::new();
         let mut s = Shingler::default();
-        s.shingles("two words", &word(5), &mut out);
+        s.shingles(&norm("two words"), &word(5), &mut out);
         assert_eq!(out.len(), 1);
-        s.shingles("", &word(5), &mut out);
+        s.shingles(&norm(""), &word(5), &mut out);
         assert!(out.is_empty());
         let c = ShingleParams {
             kind: ShingleKind::Char,
             size: 9,
             ..ShingleParams::default()
         };
-        s.shingles("北 京", &c, &mut out);
+        s.shingles(&norm("北京"), &c, &mut out);
         assert_eq!(out.len(), 1);
-        s.shingles("abcdefghij", &c, &mut out);
+        s.shingles(&norm("abcdefghij"), &c, &mut out);
         assert_eq!(out.len(), 2);
     }
 

@@ -16,9 +16,23 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::{canonical_combining_class, is_combining_mark};
 use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
+/// A normalized text and the byte range of each of its tokens, found in the same pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalized {
+    pub text: String,
+    pub spans: Vec<(u32, u32)>,
+}
+
+impl Normalized {
+    /// The tokens, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = &str> {
+        self.spans.iter().map(|&(a, b)| &self.text[a as usize..b as usize])
+    }
+}
+
 /// Normalizes `text` into `out` (cleared first). Reusing `out` across documents keeps the
 /// hot loop free of allocations.
-pub fn normalize_into(text: &str, out: &mut String) {
+pub fn normalize_into(text: &str, out: &mut Normalized) {
     // Most text is already NFKC; the single pass notices when it is not and the text is
     // composed first and normalized again.
     if !normalize_mixed(text, out) {
@@ -31,9 +45,17 @@ pub fn normalize_into(text: &str, out: &mut String) {
 /// Normalizes `text` into a new string.
 #[must_use]
 pub fn normalize(text: &str) -> String {
-    let mut out = String::new();
+    let mut out = Normalized::default();
     normalize_into(text, &mut out);
-    out
+    out.text
+}
+
+/// Ends the current token and starts the next one after a single space.
+#[inline]
+fn separate(buf: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>, token_start: &mut usize) {
+    spans.push((*token_start as u32, buf.len() as u32));
+    buf.push(b' ');
+    *token_start = buf.len();
 }
 
 /// ASCII letters and digits, as a table indexed by byte (bytes >= 128 are not).
@@ -52,11 +74,14 @@ const ASCII_WORD: [bool; 256] = {
 /// with a space, and never holds two in a row. Returns false, with `out` unspecified, as
 /// soon as a character shows the text is not in NFKC (the same test as the Unicode quick
 /// check: a character not NFKC-stable, or combining marks out of canonical order).
-fn normalize_mixed(text: &str, out: &mut String) -> bool {
+fn normalize_mixed(text: &str, out: &mut Normalized) -> bool {
     let bytes = text.as_bytes();
-    let mut buf: Vec<u8> = std::mem::take(out).into_bytes();
+    let mut buf: Vec<u8> = std::mem::take(&mut out.text).into_bytes();
     buf.clear();
     buf.reserve(bytes.len());
+    let spans = &mut out.spans;
+    spans.clear();
+    let mut token_start = 0usize;
     let mut need_space = false;
     let mut last_ccc = 0u8;
     let mut i = 0;
@@ -69,7 +94,7 @@ fn normalize_mixed(text: &str, out: &mut String) -> bool {
                 i += 1;
             }
             if need_space {
-                buf.push(b' ');
+                separate(&mut buf, spans, &mut token_start);
                 need_space = false;
             }
             buf.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
@@ -98,14 +123,14 @@ fn normalize_mixed(text: &str, out: &mut String) -> bool {
         if c.is_alphanumeric() || is_combining_mark(c) {
             if is_scriptio_continua(c) {
                 if !buf.is_empty() {
-                    buf.push(b' ');
+                    separate(&mut buf, spans, &mut token_start);
                 }
                 push_char(&mut buf, c);
                 need_space = true;
                 continue;
             }
             if need_space {
-                buf.push(b' ');
+                separate(&mut buf, spans, &mut token_start);
                 need_space = false;
             }
             for l in c.to_lowercase() {
@@ -115,7 +140,10 @@ fn normalize_mixed(text: &str, out: &mut String) -> bool {
             need_space = !buf.is_empty();
         }
     }
-    *out = String::from_utf8(buf).expect("only whole characters and ASCII are pushed");
+    if !buf.is_empty() {
+        spans.push((token_start as u32, buf.len() as u32));
+    }
+    out.text = String::from_utf8(buf).expect("only whole characters and ASCII are pushed");
     clean
 }
 
@@ -142,21 +170,6 @@ fn is_scriptio_continua(c: char) -> bool {
         | 0xF900..=0xFAFF   // CJK compatibility ideographs
         | 0x20000..=0x3FFFF // CJK extensions B..
     )
-}
-
-/// Byte ranges of the tokens of a normalized string.
-pub fn token_spans(normalized: &str, spans: &mut Vec<(u32, u32)>) {
-    spans.clear();
-    let mut start = 0usize;
-    for (i, b) in normalized.bytes().enumerate() {
-        if b == b' ' {
-            spans.push((start as u32, i as u32));
-            start = i + 1;
-        }
-    }
-    if start < normalized.len() {
-        spans.push((start as u32, normalized.len() as u32));
-    }
 }
 
 #[cfg(test)]
@@ -210,14 +223,13 @@ mod tests {
     }
 
     #[test]
-    fn spans_cover_tokens() {
-        let n = normalize("one two  three");
-        let mut spans = Vec::new();
-        token_spans(&n, &mut spans);
-        let toks: Vec<&str> = spans
-            .iter()
-            .map(|&(a, b)| &n[a as usize..b as usize])
-            .collect();
-        assert_eq!(toks, ["one", "two", "three"]);
+    fn spans_are_the_space_separated_tokens() {
+        for text in ["one two  three", "北京 is big", "Don't stop, café—Ünïcode 東京タワー!", "", "  !! "] {
+            let mut n = Normalized::default();
+            normalize_into(text, &mut n);
+            let toks: Vec<&str> = n.tokens().collect();
+            let split: Vec<&str> = n.text.split(' ').filter(|t| !t.is_empty()).collect();
+            assert_eq!(toks, split, "{text:?}");
+        }
     }
 }
