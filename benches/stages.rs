@@ -11,7 +11,15 @@ use neardup::sketch::MinHasher;
 use neardup::text::{Normalized, normalize_into};
 
 fn corpus() -> Vec<String> {
-    generate(&GenParams { docs: 2000, seed: 3, ..GenParams::default() }).docs.into_iter().map(|d| d.text).collect()
+    generate(&GenParams {
+        docs: 2000,
+        seed: 3,
+        ..GenParams::default()
+    })
+    .docs
+    .into_iter()
+    .map(|d| d.text)
+    .collect()
 }
 
 fn stages(c: &mut Criterion) {
@@ -86,12 +94,23 @@ fn stages(c: &mut Criterion) {
     let mut g = c.benchmark_group("end_to_end");
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(10);
-    let docs: Vec<(String, String)> = texts.iter().enumerate().map(|(i, t)| (i.to_string(), t.clone())).collect();
+    let docs: Vec<(String, String)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i.to_string(), t.clone()))
+        .collect();
     for threads in [1usize, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
-        g.bench_with_input(BenchmarkId::new("dedup_texts", threads), &threads, |b, _| {
-            b.iter(|| pool.install(|| neardup::dedup_texts(&docs, &params).expect("runs")));
-        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool");
+        g.bench_with_input(
+            BenchmarkId::new("dedup_texts", threads),
+            &threads,
+            |b, _| {
+                b.iter(|| pool.install(|| neardup::dedup_texts(&docs, &params).expect("runs")));
+            },
+        );
     }
     g.finish();
 }

@@ -459,52 +459,53 @@ where
     // Three kinds of thread overlap here: the reader splits files into batches, the rayon
     // workers process one batch while the collector thread folds the previous one into
     // the record table and the spill, so the sequential parts do not idle the workers.
-    let (reports, collector) = std::thread::scope(|scope| -> Result<(Vec<FileReport>, Collector<'_>)> {
-        let (raw_tx, raw_rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
-        let (done_tx, done_rx) = mpsc::sync_channel::<Vec<Processed>>(2);
-        let reader = scope.spawn(move || {
-            read(&mut |batch| {
-                raw_tx.send(batch).map_err(|_| Error::Input {
-                    path: PathBuf::from("-"),
-                    message: "reading cancelled".into(),
+    let (reports, collector) =
+        std::thread::scope(|scope| -> Result<(Vec<FileReport>, Collector<'_>)> {
+            let (raw_tx, raw_rx) = mpsc::sync_channel::<crate::input::RawBatch>(4);
+            let (done_tx, done_rx) = mpsc::sync_channel::<Vec<Processed>>(2);
+            let reader = scope.spawn(move || {
+                read(&mut |batch| {
+                    raw_tx.send(batch).map_err(|_| Error::Input {
+                        path: PathBuf::from("-"),
+                        message: "reading cancelled".into(),
+                    })
                 })
-            })
-        });
-        let mut collector = collector;
-        let folder = scope.spawn(move || -> Result<Collector<'_>> {
-            for batch in &done_rx {
-                let n = batch.len() as u64;
-                for p in batch {
-                    collector.add(p)?;
+            });
+            let mut collector = collector;
+            let folder = scope.spawn(move || -> Result<Collector<'_>> {
+                for batch in &done_rx {
+                    let n = batch.len() as u64;
+                    for p in batch {
+                        collector.add(p)?;
+                    }
+                    collector.progress.advance(n);
                 }
-                collector.progress.advance(n);
+                Ok(collector)
+            });
+            for batch in &raw_rx {
+                let processed: Vec<Processed> = batch
+                    .records
+                    .into_par_iter()
+                    .map_init(
+                        || Worker {
+                            normalized: Normalized::default(),
+                            shingler: Shingler::default(),
+                            hasher: MinHasher::new(&params.minhash),
+                        },
+                        |w, rec| process(w, rec, params),
+                    )
+                    .collect();
+                if done_tx.send(processed).is_err() {
+                    break; // the collector stopped on an error; it reports it below
+                }
             }
-            Ok(collector)
-        });
-        for batch in &raw_rx {
-            let processed: Vec<Processed> = batch
-                .records
-                .into_par_iter()
-                .map_init(
-                    || Worker {
-                        normalized: Normalized::default(),
-                        shingler: Shingler::default(),
-                        hasher: MinHasher::new(&params.minhash),
-                    },
-                    |w, rec| process(w, rec, params),
-                )
-                .collect();
-            if done_tx.send(processed).is_err() {
-                break; // the collector stopped on an error; it reports it below
-            }
-        }
-        drop(raw_rx);
-        drop(done_tx);
-        let folded = folder.join().expect("the collector thread does not panic");
-        let read_result = reader.join().expect("the reader thread does not panic");
-        let collector = folded?;
-        Ok((read_result?, collector))
-    })?;
+            drop(raw_rx);
+            drop(done_tx);
+            let folded = folder.join().expect("the collector thread does not panic");
+            let read_result = reader.join().expect("the reader thread does not panic");
+            let collector = folded?;
+            Ok((read_result?, collector))
+        })?;
     let mut collector = collector;
     progress.finish_stage();
     for r in &reports {

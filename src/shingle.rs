@@ -34,7 +34,12 @@ pub fn fold_tokens(window: &[u64]) -> u64 {
 
 impl Shingler {
     /// Writes the shingle set of `normalized` into `out`: sorted ascending, no duplicates.
-    pub fn shingles(&mut self, normalized: &Normalized, params: &ShingleParams, out: &mut Vec<u64>) {
+    pub fn shingles(
+        &mut self,
+        normalized: &Normalized,
+        params: &ShingleParams,
+        out: &mut Vec<u64>,
+    ) {
         let (spans, normalized) = (&normalized.spans, normalized.text.as_str());
         out.clear();
         if normalized.is_empty() {

@@ -26,7 +26,9 @@ pub struct Normalized {
 impl Normalized {
     /// The tokens, in order.
     pub fn tokens(&self) -> impl Iterator<Item = &str> {
-        self.spans.iter().map(|&(a, b)| &self.text[a as usize..b as usize])
+        self.spans
+            .iter()
+            .map(|&(a, b)| &self.text[a as usize..b as usize])
     }
 }
 
@@ -50,64 +52,67 @@ pub fn normalize(text: &str) -> String {
     out.text
 }
 
-/// Ends the current token and starts the next one after a single space.
-#[inline]
-fn separate(buf: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>, token_start: &mut usize) {
-    spans.push((*token_start as u32, buf.len() as u32));
-    buf.push(b' ');
-    *token_start = buf.len();
-}
-
-/// ASCII letters and digits, as a table indexed by byte (bytes >= 128 are not).
-const ASCII_WORD: [bool; 256] = {
-    let mut t = [false; 256];
+/// What the ASCII loop does with each byte: 0 separates words, 1 is dropped (an
+/// apostrophe inside a word), anything else is the lower-cased byte to keep.
+const ASCII_MAP: [u8; 128] = {
+    let mut t = [0u8; 128];
     let mut b = 0;
     while b < 128 {
-        t[b] = (b as u8).is_ascii_alphanumeric();
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else if c == b'\'' {
+            1
+        } else {
+            0
+        };
         b += 1;
     }
     t
 };
 
-/// One pass over the text: runs of ASCII letters and digits are copied lower-cased in
-/// bulk, other characters go through the Unicode rules. The output never starts or ends
-/// with a space, and never holds two in a row. Returns false, with `out` unspecified, as
-/// soon as a character shows the text is not in NFKC (the same test as the Unicode quick
-/// check: a character not NFKC-stable, or combining marks out of canonical order).
+/// One pass over the text. Runs of ASCII go through a branch-free loop (a table lookup
+/// and conditional moves per byte: word boundaries in prose are too frequent and too
+/// irregular for branches to predict); other characters go through the Unicode rules.
+/// Token spans are then found with a vectorised search for the separating spaces.
+/// The output never starts or ends with a space and never holds two in a row. Returns
+/// false, with `out` unspecified, as soon as a character shows the text is not in NFKC
+/// (the Unicode quick check: a character not NFKC-stable, or combining marks out of
+/// canonical order).
 fn normalize_mixed(text: &str, out: &mut Normalized) -> bool {
     let bytes = text.as_bytes();
     let mut buf: Vec<u8> = std::mem::take(&mut out.text).into_bytes();
     buf.clear();
-    buf.reserve(bytes.len());
-    let spans = &mut out.spans;
-    spans.clear();
-    let mut token_start = 0usize;
-    let mut need_space = false;
+    buf.resize(bytes.len() + 16, 0);
+    // buf[..w] is the output so far; it ends with a space only after a word followed by a
+    // separator (the space is then kept if another word follows and dropped at the end).
+    let mut w = 0usize;
+    let mut prev_word = false;
     let mut last_ccc = 0u8;
-    let mut i = 0;
     let mut clean = true;
+    let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if ASCII_WORD[b as usize] {
-            let start = i;
-            while i < bytes.len() && ASCII_WORD[bytes[i] as usize] {
-                i += 1;
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| b >= 128)
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            if buf.len() < w + run + 16 {
+                buf.resize(w + run + 16, 0);
             }
-            if need_space {
-                separate(&mut buf, spans, &mut token_start);
-                need_space = false;
+            for &b in &bytes[i..i + run] {
+                let c = ASCII_MAP[b as usize];
+                let is_word = c > 1;
+                let skip = c == 1;
+                buf[w] = if is_word { c } else { b' ' };
+                w += usize::from((is_word || prev_word) && !skip);
+                prev_word = if skip { prev_word } else { is_word };
             }
-            buf.extend(bytes[start..i].iter().map(u8::to_ascii_lowercase));
+            i += run;
             last_ccc = 0;
-            continue;
-        }
-        if b < 128 {
-            if b != b'\'' {
-                need_space = !buf.is_empty();
+            if i == bytes.len() {
+                break;
             }
-            last_ccc = 0;
-            i += 1;
-            continue;
         }
         let c = text[i..].chars().next().expect("i is on a char boundary");
         i += c.len_utf8();
@@ -117,40 +122,52 @@ fn normalize_mixed(text: &str, out: &mut Normalized) -> bool {
             break;
         }
         last_ccc = ccc;
+        if buf.len() < w + 32 {
+            buf.resize(w + 64, 0);
+        }
         if is_apostrophe(c) {
             continue;
         }
         if c.is_alphanumeric() || is_combining_mark(c) {
             if is_scriptio_continua(c) {
-                if !buf.is_empty() {
-                    separate(&mut buf, spans, &mut token_start);
+                if w > 0 && buf[w - 1] != b' ' {
+                    buf[w] = b' ';
+                    w += 1;
                 }
-                push_char(&mut buf, c);
-                need_space = true;
+                w += c.encode_utf8(&mut buf[w..w + 4]).len();
+                buf[w] = b' ';
+                w += 1;
+                prev_word = false;
                 continue;
             }
-            if need_space {
-                separate(&mut buf, spans, &mut token_start);
-                need_space = false;
-            }
             for l in c.to_lowercase() {
-                push_char(&mut buf, l);
+                w += l.encode_utf8(&mut buf[w..w + 4]).len();
             }
+            prev_word = true;
         } else {
-            need_space = !buf.is_empty();
+            if prev_word {
+                buf[w] = b' ';
+                w += 1;
+            }
+            prev_word = false;
         }
     }
-    if !buf.is_empty() {
-        spans.push((token_start as u32, buf.len() as u32));
+    buf.truncate(w);
+    if buf.last() == Some(&b' ') {
+        buf.pop();
     }
-    out.text = String::from_utf8(buf).expect("only whole characters and ASCII are pushed");
+    let spans = &mut out.spans;
+    spans.clear();
+    let mut start = 0u32;
+    for space in memchr::memchr_iter(b' ', &buf) {
+        spans.push((start, space as u32));
+        start = space as u32 + 1;
+    }
+    if !buf.is_empty() {
+        spans.push((start, buf.len() as u32));
+    }
+    out.text = String::from_utf8(buf).expect("only whole characters and ASCII are written");
     clean
-}
-
-#[inline]
-fn push_char(buf: &mut Vec<u8>, c: char) {
-    let mut tmp = [0u8; 4];
-    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -224,7 +241,13 @@ mod tests {
 
     #[test]
     fn spans_are_the_space_separated_tokens() {
-        for text in ["one two  three", "北京 is big", "Don't stop, café—Ünïcode 東京タワー!", "", "  !! "] {
+        for text in [
+            "one two  three",
+            "北京 is big",
+            "Don't stop, café—Ünïcode 東京タワー!",
+            "",
+            "  !! ",
+        ] {
             let mut n = Normalized::default();
             normalize_into(text, &mut n);
             let toks: Vec<&str> = n.tokens().collect();

@@ -35,14 +35,23 @@ fn stable_text(s: &[u8]) -> String {
 }
 
 fn golden(case: &str) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(case);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(case);
     let work = tempfile::tempdir().unwrap();
     copy_dir(&root, work.path());
-    let args: Vec<String> = std::fs::read_to_string(root.join("args")).unwrap().lines().map(str::to_owned).collect();
+    let args: Vec<String> = std::fs::read_to_string(root.join("args"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = neardup(work.path(), &args);
     let mut actual: Vec<(String, String)> = vec![
-        ("exit".into(), format!("{}\n", out.status.code().unwrap_or(-1))),
+        (
+            "exit".into(),
+            format!("{}\n", out.status.code().unwrap_or(-1)),
+        ),
         ("stdout".into(), stable_text(&out.stdout)),
         ("stderr".into(), stable_text(&out.stderr)),
     ];
@@ -62,13 +71,21 @@ fn golden(case: &str) {
         return;
     }
     let mut expected_names: Vec<String> = std::fs::read_dir(&expected_dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with NEARDUP_BLESS=1 to create)", expected_dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with NEARDUP_BLESS=1 to create)",
+                expected_dir.display()
+            )
+        })
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     expected_names.sort();
     let mut actual_names: Vec<String> = actual.iter().map(|(n, _)| n.clone()).collect();
     actual_names.sort();
-    assert_eq!(actual_names, expected_names, "{case}: set of outputs differs");
+    assert_eq!(
+        actual_names, expected_names,
+        "{case}: set of outputs differs"
+    );
     for (name, text) in &actual {
         let want = std::fs::read_to_string(expected_dir.join(name)).unwrap();
         assert_eq!(text, &want, "{case}/{name} differs from the golden file");
@@ -93,20 +110,38 @@ fn golden_stop_on_first_bad_record() {
 #[test]
 fn no_partial_outputs_when_stopping() {
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("in.jsonl"), "{\"id\":\"a\",\"text\":\"fine\"}\nnot json\n").unwrap();
-    let out = neardup(work.path(), &["dedup", "in.jsonl", "--out", "out", "--on-error", "stop"]);
+    std::fs::write(
+        work.path().join("in.jsonl"),
+        "{\"id\":\"a\",\"text\":\"fine\"}\nnot json\n",
+    )
+    .unwrap();
+    let out = neardup(
+        work.path(),
+        &["dedup", "in.jsonl", "--out", "out", "--on-error", "stop"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("in.jsonl:2: invalid_json"), "{stderr}");
-    let left: Vec<_> = std::fs::read_dir(work.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(work.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 
 #[test]
 fn unwritable_output_directory_is_an_error_naming_it() {
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(work.path().join("in.jsonl"), "{\"id\":\"a\",\"text\":\"fine\"}\n").unwrap();
-    std::fs::write(work.path().join("blocker"), "a file where the output directory should go").unwrap();
+    std::fs::write(
+        work.path().join("in.jsonl"),
+        "{\"id\":\"a\",\"text\":\"fine\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("blocker"),
+        "a file where the output directory should go",
+    )
+    .unwrap();
     let out = neardup(work.path(), &["dedup", "in.jsonl", "--out", "blocker/out"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("blocker/out"));
@@ -132,9 +167,15 @@ fn stdin_input_and_invalid_parameters() {
         .unwrap();
     assert!(child.wait().unwrap().success());
     let docs = std::fs::read_to_string(work.path().join("out/docs.jsonl")).unwrap();
-    assert!(docs.contains(r#""id":"y","cluster":0,"keep":false,"duplicate_of":"x","similarity":1.0"#), "{docs}");
+    assert!(
+        docs.contains(r#""id":"y","cluster":0,"keep":false,"duplicate_of":"x","similarity":1.0"#),
+        "{docs}"
+    );
 
-    let bad = neardup(work.path(), &["dedup", "-", "--out", "out2", "--threshold", "1.5"]);
+    let bad = neardup(
+        work.path(),
+        &["dedup", "-", "--out", "out2", "--threshold", "1.5"],
+    );
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lsh.threshold"));
 }

@@ -10,15 +10,33 @@ fn outputs_identical_for_1_2_and_8_threads_and_across_runs() {
     let mut runs = Vec::new();
     for (i, threads) in ["1", "2", "8", "2"].iter().enumerate() {
         let out = format!("out{i}");
-        let res = neardup(work.path(), &["dedup", "c.jsonl", "--out", &out, "--threads", threads, "--quiet"]);
-        assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+        let res = neardup(
+            work.path(),
+            &[
+                "dedup",
+                "c.jsonl",
+                "--out",
+                &out,
+                "--threads",
+                threads,
+                "--quiet",
+            ],
+        );
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
         let files: Vec<String> = ["docs.jsonl", "clusters.jsonl", "summary.json"]
             .iter()
             .map(|f| read_stable(&work.path().join(&out).join(f)))
             .collect();
         runs.push(files);
     }
-    assert!(runs[0][1].lines().count() > 50, "the corpus must produce clusters");
+    assert!(
+        runs[0][1].lines().count() > 50,
+        "the corpus must produce clusters"
+    );
     for r in &runs[1..] {
         assert_eq!(r, &runs[0]);
     }
@@ -42,16 +60,26 @@ fn every_record_is_accounted_for_in_input_order() {
         }
     }
     std::fs::write(work.path().join("c.jsonl"), lines.join("\n") + "\n").unwrap();
-    let res = neardup(work.path(), &["dedup", "c.jsonl", "--out", "out", "--quiet"]);
+    let res = neardup(
+        work.path(),
+        &["dedup", "c.jsonl", "--out", "out", "--quiet"],
+    );
     assert!(res.status.success());
     let docs = std::fs::read_to_string(work.path().join("out/docs.jsonl")).unwrap();
     let got: Vec<String> = docs
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(got, ids);
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(work.path().join("out/summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(summary["counts"]["records"], ids.len());
     assert_eq!(summary["counts"]["skipped"]["text_not_string"], 11);
     assert_eq!(summary["counts"]["skipped"]["invalid_json"], 11);

@@ -13,7 +13,9 @@ struct Brute {
 
 impl Brute {
     fn new(texts: &[&str], k: usize) -> Self {
-        Brute { sets: texts.iter().map(|t| string_shingles(t, k)).collect() }
+        Brute {
+            sets: texts.iter().map(|t| string_shingles(t, k)).collect(),
+        }
     }
 
     /// Every pair with Jaccard >= `at_least`, skipping pairs whose sizes alone rule it out.
@@ -39,25 +41,46 @@ impl Brute {
 fn every_pair_above_threshold_plus_margin_is_clustered_and_no_edge_is_below() {
     let corpus = small_corpus(2500, 11);
     let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
-    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let docs: Vec<(&str, &str)> = corpus
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.text.as_str()))
+        .collect();
     let params = Params::default().validate().unwrap();
     let t = params.lsh.threshold;
     let result = dedup_texts(&docs, &params).unwrap();
     let brute = Brute::new(&texts, params.shingle.size);
 
     let must = brute.pairs_at_least(t + 0.05);
-    assert!(must.len() > 100, "the corpus must exercise the test: {} pairs", must.len());
+    assert!(
+        must.len() > 100,
+        "the corpus must exercise the test: {} pairs",
+        must.len()
+    );
     let cluster = |i: usize| result.assignments[i].cluster;
-    let missed: Vec<_> = must.iter().filter(|&&(i, j, _)| cluster(i) != cluster(j)).collect();
-    assert!(missed.is_empty(), "pairs above t+0.05 not clustered: {missed:?}");
+    let missed: Vec<_> = must
+        .iter()
+        .filter(|&&(i, j, _)| cluster(i) != cluster(j))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "pairs above t+0.05 not clustered: {missed:?}"
+    );
 
     // every accepted edge is a real pair at or above the threshold, with the exact value
     assert!(!result.edges.is_empty());
     for e in &result.edges {
-        let (i, j) = (result.records.doc_records[e.a as usize] as usize, result.records.doc_records[e.b as usize] as usize);
+        let (i, j) = (
+            result.records.doc_records[e.a as usize] as usize,
+            result.records.doc_records[e.b as usize] as usize,
+        );
         let exact = exact_jaccard(&brute.sets[i], &brute.sets[j]);
         assert!(exact >= t, "edge {i}-{j} has exact Jaccard {exact} < {t}");
-        assert!((exact - e.jaccard).abs() < 1e-9, "edge {i}-{j}: reported {} vs exact {exact}", e.jaccard);
+        assert!(
+            (exact - e.jaccard).abs() < 1e-9,
+            "edge {i}-{j}: reported {} vs exact {exact}",
+            e.jaccard
+        );
     }
 }
 
@@ -67,20 +90,31 @@ fn lsh_candidates_cover_brute_force_pairs_at_the_rate_the_s_curve_predicts() {
     // be candidates (S-curve >= 0.9999 there for the default bands and rows).
     let corpus = small_corpus(1500, 5);
     let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
-    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let docs: Vec<(&str, &str)> = corpus
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.text.as_str()))
+        .collect();
     let params = Params::default().validate().unwrap();
     let result = dedup_texts(&docs, &params).unwrap();
     let brute = Brute::new(&texts, params.shingle.size);
     let high = brute.pairs_at_least(0.9);
     assert!(high.len() > 50, "{} high pairs", high.len());
-    let together = high.iter().filter(|&&(i, j, _)| result.assignments[i].cluster == result.assignments[j].cluster).count();
+    let together = high
+        .iter()
+        .filter(|&&(i, j, _)| result.assignments[i].cluster == result.assignments[j].cluster)
+        .count();
     assert_eq!(together, high.len());
 }
 
 #[test]
 fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are_earliest() {
     let corpus = small_corpus(800, 3);
-    let docs: Vec<(&str, &str)> = corpus.docs.iter().map(|d| (d.id.as_str(), d.text.as_str())).collect();
+    let docs: Vec<(&str, &str)> = corpus
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.text.as_str()))
+        .collect();
     let params = Params::default().validate().unwrap();
     let r = dedup_texts(&docs, &params).unwrap();
     // components by a plain BFS over the edges
@@ -111,7 +145,10 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
             let same_comp = comp[d] == comp[e];
             let ra = r.records.doc_records[d] as usize;
             let rb = r.records.doc_records[e] as usize;
-            assert_eq!(same_comp, r.assignments[ra].cluster == r.assignments[rb].cluster);
+            assert_eq!(
+                same_comp,
+                r.assignments[ra].cluster == r.assignments[rb].cluster
+            );
         }
     }
     // without dates, the representative is the first member in input order

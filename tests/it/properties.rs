@@ -9,18 +9,35 @@ use neardup::params::MinHashParams;
 use neardup::sketch::{MinHasher, estimate_jaccard};
 
 fn config(cases: u32) -> Config {
-    Config { cases, rng_algorithm: RngAlgorithm::ChaCha, rng_seed: RngSeed::Fixed(0x6e64), ..Config::default() }
+    Config {
+        cases,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(0x6e64),
+        ..Config::default()
+    }
 }
 
 /// Two sets with a planted overlap: `shared` common elements, `only_a` and `only_b` private.
 fn overlapping_sets() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
-    (1usize..2000, 0usize..1500, 0usize..1500, any::<u64>()).prop_map(|(shared, only_a, only_b, salt)| {
-        let mix = |i: u64| (i ^ salt).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ salt;
-        let common = (0..shared as u64).map(mix);
-        let a: Vec<u64> = common.clone().chain((0..only_a as u64).map(|i| mix(i + 1_000_000))).collect();
-        let b: Vec<u64> = common.chain((0..only_b as u64).map(|i| mix(i + 2_000_000))).collect();
-        (a, b)
-    })
+    (1usize..2000, 0usize..1500, 0usize..1500, any::<u64>()).prop_map(
+        |(shared, only_a, only_b, salt)| {
+            let mix = |i: u64| {
+                (i ^ salt)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .rotate_left(29)
+                    ^ salt
+            };
+            let common = (0..shared as u64).map(mix);
+            let a: Vec<u64> = common
+                .clone()
+                .chain((0..only_a as u64).map(|i| mix(i + 1_000_000)))
+                .collect();
+            let b: Vec<u64> = common
+                .chain((0..only_b as u64).map(|i| mix(i + 2_000_000)))
+                .collect();
+            (a, b)
+        },
+    )
 }
 
 fn exact(a: &[u64], b: &[u64]) -> f64 {
@@ -82,11 +99,16 @@ fn mean_error_at_fixed_similarities_is_small() {
         let mut total = 0.0;
         let trials = 300;
         for t in 0..trials {
-            let params = MinHashParams { num_perm: 128, seed: t };
+            let params = MinHashParams {
+                num_perm: 128,
+                seed: t,
+            };
             let mut h = MinHasher::new(&params);
             let base = t * 10_000_000;
             let a: Vec<u64> = (base..base + shared + private).collect();
-            let b: Vec<u64> = (base..base + shared).chain(base + 5_000_000..base + 5_000_000 + private).collect();
+            let b: Vec<u64> = (base..base + shared)
+                .chain(base + 5_000_000..base + 5_000_000 + private)
+                .collect();
             let (mut sa, mut sb) = (Vec::new(), Vec::new());
             h.sketch(&a, &mut sa);
             h.sketch(&b, &mut sb);
@@ -94,6 +116,9 @@ fn mean_error_at_fixed_similarities_is_small() {
         }
         let mean = total / trials as f64;
         let expected = (j * (1.0 - j) / 128.0).sqrt() * (2.0 / std::f64::consts::PI).sqrt();
-        assert!(mean < expected * 1.3, "J={j}: mean abs error {mean} vs expected {expected}");
+        assert!(
+            mean < expected * 1.3,
+            "J={j}: mean abs error {mean} vs expected {expected}"
+        );
     }
 }

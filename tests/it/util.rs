@@ -41,7 +41,11 @@ pub fn string_shingles(text: &str, k: usize) -> HashSet<String> {
 pub fn exact_jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
     let inter = a.intersection(b).count();
     let union = a.len() + b.len() - inter;
-    if union == 0 { 1.0 } else { inter as f64 / union as f64 }
+    if union == 0 {
+        1.0
+    } else {
+        inter as f64 / union as f64
+    }
 }
 
 pub fn neardup(dir: &Path, args: &[&str]) -> Output {
