@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use neardup::params::{ErrorPolicy, Params, ShingleParams, VerifyMethod};
+use neardup::params::{ErrorPolicy, Params, ShingleParams, SplitMode, VerifyMethod};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -77,6 +77,36 @@ pub struct DedupArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The paragraph stage (repeats inside documents, boilerplate across them).
+    #[arg(long, value_name = "on|off")]
+    pub paragraphs: Option<OnOff>,
+    /// How documents are cut into paragraphs.
+    #[arg(long, value_name = "blank|line|auto")]
+    pub paragraph_split: Option<SplitMode>,
+    /// Compare articles with repeats and boilerplate removed (clean) or as they are (raw).
+    #[arg(long, value_name = "clean|raw")]
+    pub compare: Option<CompareText>,
+    /// Field with the page URL (its host stands in for a missing outlet).
+    #[arg(long)]
+    pub url_field: Option<String>,
+    /// Boilerplate: in at least this many documents of one outlet ...
+    #[arg(long)]
+    pub boilerplate_min_docs: Option<u64>,
+    /// ... and at least this fraction of them.
+    #[arg(long)]
+    pub boilerplate_min_fraction: Option<f64>,
+    /// Near-repeat paragraphs: minimum Jaccard of their char 5-gram sets.
+    #[arg(long)]
+    pub repeat_threshold: Option<f64>,
+    /// Near-repeat paragraphs: maximum SimHash Hamming distance.
+    #[arg(long)]
+    pub repeat_max_hamming: Option<u32>,
+    /// Paragraphs with fewer words are never reported as repeats.
+    #[arg(long)]
+    pub repeat_min_words: Option<usize>,
+    /// Also write clean.jsonl: kept records with repeats and boilerplate removed.
+    #[arg(long)]
+    pub emit_clean: bool,
     /// Directory for the temporary shingle spill (default: the output directory).
     #[arg(long)]
     pub spill_dir: Option<PathBuf>,
@@ -140,8 +170,51 @@ impl DedupArgs {
         if let Some(v) = self.verify {
             p.verify.method = v;
         }
+        if let Some(v) = &self.url_field {
+            p.input.url_field.clone_from(v);
+        }
+        let pp = &mut p.paragraphs;
+        if let Some(v) = self.paragraphs {
+            pp.enabled = v == OnOff::On;
+        }
+        if let Some(v) = self.paragraph_split {
+            pp.split = v;
+        }
+        if let Some(v) = self.compare {
+            pp.clean_articles = v == CompareText::Clean;
+        }
+        if let Some(v) = self.boilerplate_min_docs {
+            pp.boilerplate_min_docs = v;
+        }
+        if let Some(v) = self.boilerplate_min_fraction {
+            pp.boilerplate_min_fraction = v;
+        }
+        if let Some(v) = self.repeat_threshold {
+            pp.repeat_threshold = v;
+        }
+        if let Some(v) = self.repeat_max_hamming {
+            pp.repeat_max_hamming = v;
+        }
+        if let Some(v) = self.repeat_min_words {
+            pp.repeat_min_words = v;
+        }
+        if self.emit_clean && !pp.enabled {
+            anyhow::bail!("--emit-clean needs the paragraph stage (--paragraphs on)");
+        }
         Ok(p)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareText {
+    Clean,
+    Raw,
 }
 
 #[derive(Args, Debug)]

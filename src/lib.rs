@@ -22,12 +22,14 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod boilerplate;
 pub mod cluster;
 pub mod error;
 pub mod generate;
 pub mod input;
 pub mod lsh;
 pub mod output;
+pub mod paragraph;
 pub mod params;
 pub mod pipeline;
 pub mod shingle;

@@ -18,6 +18,7 @@ pub struct Params {
     pub minhash: MinHashParams,
     pub lsh: LshParams,
     pub verify: VerifyParams,
+    pub paragraphs: ParagraphParams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,8 +30,11 @@ pub struct InputParams {
     pub text_field: String,
     /// JSONL field holding the publication date (ISO 8601), used to pick the representative.
     pub date_field: String,
-    /// JSONL field naming the outlet, carried into `clusters.jsonl`.
+    /// JSONL field naming the outlet, carried into `clusters.jsonl`; boilerplate is
+    /// counted per outlet.
     pub outlet_field: String,
+    /// JSONL field with the page URL; its host stands in for a missing outlet.
+    pub url_field: String,
     /// What a bad record or unreadable file does to the run.
     pub on_error: ErrorPolicy,
     /// Documents longer than this (in bytes of text) are skipped with status `too_large`.
@@ -44,6 +48,7 @@ impl Default for InputParams {
             text_field: "text".into(),
             date_field: "date".into(),
             outlet_field: "outlet".into(),
+            url_field: "url".into(),
             on_error: ErrorPolicy::Skip,
             max_doc_bytes: 64 << 20,
         }
@@ -179,6 +184,67 @@ impl Default for LshParams {
     }
 }
 
+/// How a document is cut into paragraphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitMode {
+    /// Paragraphs are separated by blank (or whitespace-only) lines.
+    Blank,
+    /// Every non-blank line is a paragraph.
+    Line,
+    /// `blank` when the document has a blank line, else `line`.
+    Auto,
+}
+
+impl FromStr for SplitMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "blank" => Ok(SplitMode::Blank),
+            "line" => Ok(SplitMode::Line),
+            "auto" => Ok(SplitMode::Auto),
+            _ => Err(format!("expected blank, line or auto, got {s:?}")),
+        }
+    }
+}
+
+/// The paragraph stage: repeats inside a document and boilerplate across documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParagraphParams {
+    /// Run the paragraph stage at all.
+    pub enabled: bool,
+    pub split: SplitMode,
+    /// Compare articles with their repeats and boilerplate removed.
+    pub clean_articles: bool,
+    /// Paragraphs with fewer normalized words are never reported as repeats (a repeated
+    /// "Advertisement" or "Share" line is layout, not content).
+    pub repeat_min_words: usize,
+    /// Near repeats: SimHash (over char 5-grams) within this Hamming distance ...
+    pub repeat_max_hamming: u32,
+    /// ... and exact Jaccard of the char 5-gram sets at least this.
+    pub repeat_threshold: f64,
+    /// Boilerplate: a paragraph in at least this many documents of one outlet ...
+    pub boilerplate_min_docs: u64,
+    /// ... and in at least this fraction of the outlet's documents.
+    pub boilerplate_min_fraction: f64,
+}
+
+impl Default for ParagraphParams {
+    fn default() -> Self {
+        ParagraphParams {
+            enabled: true,
+            split: SplitMode::Auto,
+            clean_articles: true,
+            repeat_min_words: 4,
+            repeat_max_hamming: 14,
+            repeat_threshold: 0.7,
+            boilerplate_min_docs: 3,
+            boilerplate_min_fraction: 0.005,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMethod {
@@ -277,6 +343,31 @@ impl Params {
         }
         if self.input.max_doc_bytes == 0 {
             return Err(Error::params("input.max_doc_bytes", "must be positive"));
+        }
+        let pp = &self.paragraphs;
+        if !(0.0..=1.0).contains(&pp.repeat_threshold) {
+            return Err(Error::params(
+                "paragraphs.repeat_threshold",
+                "must be in [0, 1]",
+            ));
+        }
+        if pp.repeat_max_hamming > 64 {
+            return Err(Error::params(
+                "paragraphs.repeat_max_hamming",
+                "must be at most 64",
+            ));
+        }
+        if pp.boilerplate_min_docs < 2 {
+            return Err(Error::params(
+                "paragraphs.boilerplate_min_docs",
+                "must be at least 2: one document alone is never evidence of boilerplate",
+            ));
+        }
+        if !(0.0..=1.0).contains(&pp.boilerplate_min_fraction) {
+            return Err(Error::params(
+                "paragraphs.boilerplate_min_fraction",
+                "must be in [0, 1]",
+            ));
         }
         if self.input.text_field.is_empty() {
             return Err(Error::params("input.text_field", "must not be empty"));

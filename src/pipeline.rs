@@ -22,10 +22,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::boilerplate::{ParagraphIndex, ParagraphRecord, ParagraphSummary, clean_and_sketch};
 use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
 use crate::error::{Error, Result, SkipReason};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
+use crate::paragraph::{ParagraphWorker, Repeat, snippet};
 use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
 use crate::sketch::MinHasher;
@@ -80,6 +82,10 @@ pub struct Records {
     pub doc_records: Vec<u32>,
     pub outlets: Vec<String>,
     outlet_index: HashMap<String, u32>,
+    /// Paragraph repeats of the documents that have any, sorted by document.
+    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
+    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
+    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
 }
 
 impl Records {
@@ -96,6 +102,22 @@ impl Records {
     #[must_use]
     pub fn outlet(&self, meta: &RecordMeta) -> Option<&str> {
         meta.outlet.map(|o| self.outlets[o as usize].as_str())
+    }
+
+    /// The paragraph repeats of a compared document.
+    #[must_use]
+    pub fn repeats_of(&self, doc: DocId) -> &[Repeat] {
+        self.repeats
+            .binary_search_by_key(&doc, |(d, _)| *d)
+            .map_or(&[], |i| &self.repeats[i].1)
+    }
+
+    /// The boilerplate paragraphs of a compared document.
+    #[must_use]
+    pub fn boilerplate_of(&self, doc: DocId) -> &[u32] {
+        self.boilerplate
+            .binary_search_by_key(&doc, |(d, _)| *d)
+            .map_or(&[], |i| &self.boilerplate[i].1)
     }
 }
 
@@ -133,6 +155,8 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Where the spill file goes; `None` uses `out_dir`.
     pub spill_dir: Option<PathBuf>,
+    /// Also write `clean.jsonl` (reads the inputs a second time).
+    pub emit_clean: bool,
 }
 
 /// Counts of a run, written to `summary.json`.
@@ -160,6 +184,9 @@ pub struct Summary {
     pub candidates: CandidateStats,
     pub verification: VerifyStats,
     pub spill_bytes: u64,
+    /// The paragraph stage, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paragraphs: Option<ParagraphSummary>,
     pub seconds: BTreeMap<&'static str, f64>,
     /// The first messages about skipped records and inputs (all are counted above).
     pub warnings: Vec<String>,
@@ -184,6 +211,12 @@ pub fn run(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    if opts.emit_clean && inputs.iter().any(|p| p.as_os_str() == "-") {
+        return Err(Error::params(
+            "emit_clean",
+            "--emit-clean reads the inputs twice and cannot be used with - (stdin)",
+        ));
+    }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
     let probe = tempfile::NamedTempFile::new_in(&opts.out_dir)
         .map_err(|e| Error::output(&opts.out_dir, e))?;
@@ -215,9 +248,21 @@ pub fn run(
         Ok(d)
     })?;
     let t = Instant::now();
+    let mut extra = Vec::new();
+    if opts.emit_clean {
+        progress.stage("clean.jsonl", Some(dedup.records.metas.len() as u64));
+        let input = params.input.clone();
+        let sources = dedup.sources.clone();
+        extra.push(with_threads(opts.threads, || {
+            crate::output::write_clean(&opts.out_dir, &dedup, params, |sink| {
+                read_sources(&sources, &input, sink)
+            })
+        })?);
+        progress.finish_stage();
+    }
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
-    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t)?;
+    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra)?;
     progress.finish_stage();
     Ok(summary)
 }
@@ -285,6 +330,16 @@ struct Processed {
     shingles: Vec<u64>,
     keys: Vec<u64>,
     signature: Vec<u32>,
+    /// Paragraph mode: the outlet group and the spilled paragraph record.
+    group: Option<String>,
+    paragraphs: Option<ParagraphOut>,
+}
+
+struct ParagraphOut {
+    record: Vec<u8>,
+    /// Distinct paragraph hashes of the document.
+    hashes: Vec<u64>,
+    repeats: Vec<Repeat>,
 }
 
 struct RawRecordHeader {
@@ -296,6 +351,33 @@ struct Worker {
     normalized: Normalized,
     shingler: Shingler,
     hasher: MinHasher,
+    paragraphs: ParagraphWorker,
+}
+
+impl Worker {
+    fn new(params: &ValidParams) -> Self {
+        Worker {
+            normalized: Normalized::default(),
+            shingler: Shingler::default(),
+            hasher: MinHasher::new(&params.minhash),
+            paragraphs: ParagraphWorker::default(),
+        }
+    }
+}
+
+/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()?
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?;
+    let host = host.trim().to_ascii_lowercase();
+    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
 }
 
 fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Processed {
@@ -314,10 +396,47 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
         shingles: Vec::new(),
         keys: Vec::new(),
         signature: Vec::new(),
+        group: None,
+        paragraphs: None,
     };
     if let Some((reason, detail)) = parsed.skip {
         out.status = Status::Skipped(reason);
         out.detail = detail;
+        return out;
+    }
+    if params.paragraphs.enabled {
+        out.group = out
+            .outlet
+            .clone()
+            .or_else(|| parsed.url.as_deref().and_then(url_host));
+        let text = &parsed.text;
+        let paras = worker
+            .paragraphs
+            .process(text, &params.paragraphs, &params.shingle);
+        if paras.iter().all(|p| p.shingles.is_empty()) {
+            out.status = Status::Empty;
+            return out;
+        }
+        let spans = &worker.paragraphs.spans;
+        let mut record = ParagraphRecord::default();
+        let mut sketches = Vec::with_capacity(paras.len());
+        for (p, &(a, b)) in paras.into_iter().zip(spans) {
+            record.hashes.push(p.sketch.hash);
+            record.snippets.push(snippet(&text[a as usize..b as usize]));
+            record.shingles.push(p.shingles);
+            sketches.push(p.sketch);
+        }
+        let repeats = worker
+            .paragraphs
+            .find_repeats(text, &sketches, &params.paragraphs);
+        let mut hashes = record.hashes.clone();
+        hashes.sort_unstable();
+        hashes.dedup();
+        out.paragraphs = Some(ParagraphOut {
+            record: record.encode(),
+            hashes,
+            repeats,
+        });
         return out;
     }
     normalize_into(&parsed.text, &mut worker.normalized);
@@ -333,6 +452,56 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
     out
 }
 
+/// What the paragraph stage gathers in the streaming pass.
+struct ParagraphCollect {
+    spill: ShingleSpill,
+    keys: Vec<(u32, u64)>,
+    group_docs: Vec<u64>,
+    group_names: Vec<String>,
+    group_index: HashMap<String, u32>,
+    doc_groups: Vec<u32>,
+    repeats: Vec<(DocId, Box<[Repeat]>)>,
+}
+
+impl ParagraphCollect {
+    fn new(spill: ShingleSpill) -> Self {
+        // group 0 is the whole input: documents with neither outlet nor URL
+        ParagraphCollect {
+            spill,
+            keys: Vec::new(),
+            group_docs: vec![0],
+            group_names: vec![String::new()],
+            group_index: HashMap::new(),
+            doc_groups: Vec::new(),
+            repeats: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, doc: DocId, group: Option<String>, out: ParagraphOut) -> Result<()> {
+        let g = match group {
+            None => 0,
+            Some(name) => {
+                if let Some(&g) = self.group_index.get(&name) {
+                    g
+                } else {
+                    let g = self.group_names.len() as u32;
+                    self.group_names.push(name.clone());
+                    self.group_docs.push(0);
+                    self.group_index.insert(name, g);
+                    g
+                }
+            }
+        };
+        self.group_docs[g as usize] += 1;
+        self.doc_groups.push(g);
+        self.keys.extend(out.hashes.iter().map(|&h| (g, h)));
+        if !out.repeats.is_empty() {
+            self.repeats.push((doc, out.repeats.into_boxed_slice()));
+        }
+        self.spill.push_bytes(&out.record)
+    }
+}
+
 /// Collects processed records in input order.
 struct Collector<'a> {
     params: &'a ValidParams,
@@ -341,6 +510,7 @@ struct Collector<'a> {
     table: BandTable,
     spill: Option<ShingleSpill>,
     signatures: Vec<u32>,
+    paragraphs: Option<ParagraphCollect>,
     counts: Counts,
     seen_ids: HashSet<u64>,
     warnings: Vec<String>,
@@ -393,10 +563,14 @@ impl Collector<'_> {
             Status::Ok => {
                 let d = self.records.doc_records.len() as DocId;
                 self.records.doc_records.push(index as u32);
-                self.table.push(&p.keys);
-                match &mut self.spill {
-                    Some(spill) => spill.push(&p.shingles)?,
-                    None => self.signatures.extend_from_slice(&p.signature),
+                if let (Some(pc), Some(out)) = (&mut self.paragraphs, p.paragraphs) {
+                    pc.add(d, p.group, out)?;
+                } else {
+                    self.table.push(&p.keys);
+                    match &mut self.spill {
+                        Some(spill) => spill.push(&p.shingles)?,
+                        None => self.signatures.extend_from_slice(&p.signature),
+                    }
                 }
                 self.counts.compared += 1;
                 doc = Some(d);
@@ -443,6 +617,16 @@ where
         VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
         VerifyMethod::Estimate => None,
     };
+    // In paragraph mode the streaming pass spills paragraph records and the article spill
+    // is written by the cleaning pass; otherwise the article spill is written right away.
+    let (spill, paragraphs) = if params.paragraphs.enabled {
+        (
+            None,
+            Some(ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?)),
+        )
+    } else {
+        (spill, None)
+    };
     let collector = Collector {
         params,
         sources: &sources,
@@ -450,6 +634,7 @@ where
         table: BandTable::new(params.bands()),
         spill,
         signatures: Vec::new(),
+        paragraphs,
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
@@ -486,14 +671,7 @@ where
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
-                    .map_init(
-                        || Worker {
-                            normalized: Normalized::default(),
-                            shingler: Shingler::default(),
-                            hasher: MinHasher::new(&params.minhash),
-                        },
-                        |w, rec| process(w, rec, params),
-                    )
+                    .map_init(|| Worker::new(params), |w, rec| process(w, rec, params))
                     .collect();
                 if done_tx.send(processed).is_err() {
                     break; // the collector stopped on an error; it reports it below
@@ -516,14 +694,43 @@ where
     seconds.insert("read_sketch", t.elapsed().as_secs_f64());
 
     let Collector {
-        records,
-        table,
-        spill,
-        signatures,
+        mut records,
+        mut table,
+        mut spill,
+        mut signatures,
+        paragraphs,
         mut counts,
         warnings,
         ..
     } = collector;
+    let mut paragraph_summary = None;
+    if let Some(pc) = paragraphs {
+        let t = Instant::now();
+        let docs = pc.doc_groups.len() as u64;
+        progress.stage("paragraphs", Some(docs));
+        let index = ParagraphIndex {
+            spill: pc.spill.finish()?,
+            keys: pc.keys,
+            group_docs: pc.group_docs,
+            group_names: pc.group_names,
+            doc_groups: pc.doc_groups,
+            repeats: pc.repeats,
+        };
+        let article_spill = match params.verify.method {
+            VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
+            VerifyMethod::Estimate => None,
+        };
+        let mut repeats = index.repeats.clone();
+        let cleaned = clean_and_sketch(index, params, article_spill, |n| progress.advance(n))?;
+        table = cleaned.table;
+        spill = cleaned.spill;
+        signatures = cleaned.signatures;
+        records.boilerplate = cleaned.boilerplate;
+        records.repeats = std::mem::take(&mut repeats);
+        paragraph_summary = Some(cleaned.summary);
+        progress.finish_stage();
+        seconds.insert("paragraphs", t.elapsed().as_secs_f64());
+    }
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
     let (pairs, cand_stats) = candidates(&table, params.lsh.max_bucket);
@@ -568,6 +775,7 @@ where
         candidates: cand_stats,
         verification: verify_stats,
         spill_bytes,
+        paragraphs: paragraph_summary,
         seconds,
         warnings,
     };

@@ -20,6 +20,14 @@ pub struct Shingler {
     char_starts: Vec<u32>,
 }
 
+impl Shingler {
+    /// The token hashes of the last text given to `shingles` with word shingles.
+    #[must_use]
+    pub fn token_hashes(&self) -> &[u64] {
+        &self.token_hashes
+    }
+}
+
 /// Folds a window of token hashes into a shingle hash: order-sensitive, and a bijection
 /// in each token hash, so distinct windows collide only by chance (about 2^-64).
 #[inline]

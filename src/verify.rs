@@ -40,18 +40,23 @@ impl ShingleSpill {
         })
     }
 
+    /// Appends the next document's record as raw bytes.
+    pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.writer
+            .write_all(bytes)
+            .map_err(|e| Error::output(&self.path, e))?;
+        self.bytes += bytes.len() as u64;
+        self.offsets.push(self.bytes);
+        Ok(())
+    }
+
     /// Appends the next document's sorted shingle set.
     pub fn push(&mut self, set: &[u64]) -> Result<()> {
         let mut bytes = Vec::with_capacity(set.len() * 8);
         for s in set {
             bytes.extend_from_slice(&s.to_le_bytes());
         }
-        self.writer
-            .write_all(&bytes)
-            .map_err(|e| Error::output(&self.path, e))?;
-        self.bytes += bytes.len() as u64;
-        self.offsets.push(self.bytes);
-        Ok(())
+        self.push_bytes(&bytes)
     }
 
     /// Flushes and turns the spill into a reader.
@@ -97,6 +102,15 @@ impl ShingleSets {
                 .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8"))),
         );
         Ok(())
+    }
+
+    /// The raw bytes of `doc`'s record.
+    pub fn read_bytes(&self, doc: DocId) -> Result<Vec<u8>> {
+        let d = doc as usize;
+        let (start, end) = (self.offsets[d], self.offsets[d + 1]);
+        let mut bytes = vec![0u8; (end - start) as usize];
+        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::io(&self.path, e))?;
+        Ok(bytes)
     }
 
     #[must_use]

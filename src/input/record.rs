@@ -43,6 +43,7 @@ pub struct ParsedRecord {
     pub text: String,
     pub date: Option<String>,
     pub outlet: Option<String>,
+    pub url: Option<String>,
     pub skip: Option<(SkipReason, String)>,
 }
 
@@ -53,6 +54,7 @@ impl ParsedRecord {
             text: String::new(),
             date: None,
             outlet: None,
+            url: None,
             skip: Some((reason, detail.into())),
         }
     }
@@ -93,6 +95,7 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
                         text,
                         date: None,
                         outlet: None,
+                        url: None,
                         skip: None,
                     }
                 }
@@ -113,6 +116,7 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
             text,
             date,
             outlet,
+            url: None,
             skip: None,
         },
     }
@@ -187,11 +191,13 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
             ),
         );
     }
+    let url = fields.get(&params.url_field).and_then(|v| string_field(v));
     ParsedRecord {
         id,
         text,
         date,
         outlet,
+        url,
         skip: None,
     }
 }

@@ -17,8 +17,16 @@ use std::time::Instant;
 use serde::Serialize;
 use tempfile::NamedTempFile;
 
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
 use crate::error::{Error, Result};
+use crate::input::{FileReport, Raw, RawBatch};
+use crate::paragraph::{Repeat, RepeatBlock, blocks};
+use crate::paragraph::{rebuild, segment};
+use crate::params::ValidParams;
 use crate::pipeline::{Dedup, Summary};
+use crate::pipeline::{RecordMeta, Records};
 
 #[derive(Serialize)]
 struct DocLine<'a> {
@@ -31,6 +39,12 @@ struct DocLine<'a> {
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeats: Option<&'a [Repeat]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_blocks: Option<Vec<RepeatBlock>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boilerplate: Option<&'a [u32]>,
 }
 
 #[derive(Serialize)]
@@ -90,8 +104,18 @@ impl Pending {
     }
 }
 
-/// Writes every output of `dedup` into `dir`.
-pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Instant) -> Result<()> {
+/// A complete output file under a temporary name, to be renamed with the others.
+pub struct Finished(NamedTempFile, &'static str);
+
+/// Writes every output of `dedup` into `dir`; `extra` files (already complete) are renamed
+/// into place with them.
+pub fn write_all(
+    dir: &Path,
+    dedup: &Dedup,
+    summary: &mut Summary,
+    started: Instant,
+    extra: Vec<Finished>,
+) -> Result<()> {
     let records = &dedup.records;
     let metas = &records.metas;
     let source_names: Vec<String> = dedup
@@ -100,9 +124,14 @@ pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Inst
         .map(|s| s.path.display().to_string())
         .collect();
 
+    let paragraphs = dedup.summary.params.paragraphs.enabled;
     let mut docs = Pending::new(dir, "docs.jsonl")?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
+        let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
+            Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
+            None => (&[], &[]),
+        };
         let line = DocLine {
             id: &meta.id,
             cluster: a.cluster,
@@ -112,6 +141,9 @@ pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Inst
             status: meta.status.as_str(),
             file: source_names[meta.source as usize].clone(),
             line: (meta.line > 0).then_some(meta.line),
+            repeats: paragraphs.then_some(repeats),
+            repeat_blocks: paragraphs.then(|| blocks(repeats)),
+            boilerplate: paragraphs.then_some(boilerplate),
         };
         docs.line(dir, &line)?;
         if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
@@ -157,9 +189,125 @@ pub fn write_all(dir: &Path, dedup: &Dedup, summary: &mut Summary, started: Inst
         .write_all(b"\n")
         .map_err(|e| Error::output(dir.join("summary.json"), e))?;
     let sum = sum.finish(dir)?;
-    for (file, name) in [docs, clusters, sum] {
+    let extra = extra.into_iter().map(|Finished(f, n)| (f, n));
+    for (file, name) in [docs, clusters].into_iter().chain(extra).chain([sum]) {
         file.persist(dir.join(name))
             .map_err(|e| Error::output(dir.join(name), e.error))?;
     }
     Ok(())
+}
+
+/// Writes `clean.jsonl`: every kept record with its fields, its text rebuilt without its
+/// repeats and boilerplate (paragraph separators preserved). `read` replays the inputs,
+/// which must give the same records in the same order as the run did.
+pub fn write_clean(
+    dir: &Path,
+    dedup: &Dedup,
+    params: &ValidParams,
+    read: impl FnOnce(&mut dyn FnMut(RawBatch) -> Result<()>) -> Result<Vec<FileReport>>,
+) -> Result<Finished> {
+    let mut out = Pending::new(dir, "clean.jsonl")?;
+    let mut next = 0usize;
+    let metas = &dedup.records.metas;
+    let changed = |path: &Path| Error::Input {
+        path: path.to_path_buf(),
+        message: "the input changed while it was read a second time for --emit-clean".into(),
+    };
+    read(&mut |batch| {
+        let start = next;
+        next += batch.records.len();
+        let lines: Vec<Result<Option<Vec<u8>>>> = batch
+            .records
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, rec)| {
+                let index = start + k;
+                let source = &dedup.sources[rec.source as usize];
+                let Some(meta) = metas
+                    .get(index)
+                    .filter(|m| m.source == rec.source && m.line == rec.line)
+                else {
+                    return Err(changed(&source.path));
+                };
+                if !dedup.assignments[index].keep {
+                    return Ok(None);
+                }
+                Ok(Some(clean_line(rec.raw, meta, &dedup.records, params)))
+            })
+            .collect();
+        for line in lines {
+            if let Some(bytes) = line? {
+                out.tmp
+                    .write_all(&bytes)
+                    .map_err(|e| Error::output(dir.join("clean.jsonl"), e))?;
+            }
+        }
+        Ok(())
+    })?;
+    if next != metas.len() {
+        let first = dedup
+            .sources
+            .first()
+            .map_or(Path::new("-"), |s| s.path.as_path());
+        return Err(changed(first));
+    }
+    let (file, name) = out.finish(dir)?;
+    Ok(Finished(file, name))
+}
+
+/// One line of `clean.jsonl` for a kept record.
+fn clean_line(raw: Raw, meta: &RecordMeta, records: &Records, params: &ValidParams) -> Vec<u8> {
+    let mut removed: Vec<u32> = Vec::new();
+    if let Some(d) = meta.doc {
+        removed.extend(records.repeats_of(d).iter().map(|r| r.paragraph));
+        removed.extend_from_slice(records.boilerplate_of(d));
+        removed.sort_unstable();
+    }
+    let cleaned = |text: &str| {
+        let mut spans = Vec::new();
+        segment(text, params.paragraphs.split, &mut spans);
+        rebuild(text, &spans, |i| removed.binary_search(&(i as u32)).is_ok())
+    };
+    let text_field = params.input.text_field.clone();
+    let value = match raw {
+        Raw::Line(bytes) => {
+            let mut map: Map<String, Value> =
+                serde_json::from_slice(&bytes).expect("a kept record parsed in the first pass");
+            if let Some(Value::String(text)) = map.get(&text_field) {
+                let cleaned = cleaned(text);
+                map.insert(text_field, Value::String(cleaned));
+            }
+            if !map.contains_key(&params.input.id_field) {
+                map.insert(
+                    params.input.id_field.clone(),
+                    Value::String(meta.id.to_string()),
+                );
+            }
+            Value::Object(map)
+        }
+        Raw::File { bytes, .. } => {
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let mut map = Map::new();
+            map.insert(
+                params.input.id_field.clone(),
+                Value::String(meta.id.to_string()),
+            );
+            map.insert(text_field, Value::String(cleaned(text)));
+            Value::Object(map)
+        }
+        Raw::Document { text, .. } => {
+            let mut map = Map::new();
+            map.insert(
+                params.input.id_field.clone(),
+                Value::String(meta.id.to_string()),
+            );
+            map.insert(text_field, Value::String(cleaned(&text)));
+            Value::Object(map)
+        }
+        Raw::Oversized { .. } => unreachable!("an oversized record is never kept"),
+    };
+    let mut line = serde_json::to_vec(&value).expect("JSON values serialize");
+    line.push(b'\n');
+    line
 }

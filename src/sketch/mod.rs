@@ -1,5 +1,7 @@
 //! Sketches: compact summaries of a shingle set from which similarity can be estimated.
 
 pub mod minhash;
+pub mod simhash;
 
 pub use minhash::{MinHasher, Signature, estimate_jaccard};
+pub use simhash::{hamming, simhash};

@@ -3,5 +3,6 @@
 mod cli;
 mod determinism;
 mod oracle;
+mod paragraphs;
 mod properties;
 mod util;

@@ -12,10 +12,25 @@ struct Brute {
 }
 
 impl Brute {
+    /// Whole-text shingles, as the article stage uses with `--paragraphs off`.
     fn new(texts: &[&str], k: usize) -> Self {
         Brute {
             sets: texts.iter().map(|t| string_shingles(t, k)).collect(),
         }
+    }
+
+    /// The union of each paragraph's shingles, as the article stage uses when the
+    /// paragraph stage is on (and finds no repeats or boilerplate to remove).
+    fn per_paragraph(texts: &[&str], k: usize) -> Self {
+        let sets = texts
+            .iter()
+            .map(|t| {
+                t.split("\n\n")
+                    .flat_map(|p| string_shingles(p, k))
+                    .collect()
+            })
+            .collect();
+        Brute { sets }
     }
 
     /// Every pair with Jaccard >= `at_least`, skipping pairs whose sizes alone rule it out.
@@ -37,19 +52,53 @@ impl Brute {
     }
 }
 
+fn article_params() -> neardup::ValidParams {
+    let mut p = Params::default();
+    p.paragraphs.enabled = false;
+    p.validate().unwrap()
+}
+
 #[test]
 fn every_pair_above_threshold_plus_margin_is_clustered_and_no_edge_is_below() {
     let corpus = small_corpus(2500, 11);
     let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
+    let brute = Brute::new(&texts, 5);
+    check_against_brute_force(&corpus, &brute, &article_params());
+}
+
+#[test]
+fn the_same_holds_with_the_paragraph_stage_on() {
+    let corpus = neardup::generate::generate(&neardup::generate::GenParams {
+        docs: 2000,
+        seed: 12,
+        min_words: 120,
+        max_words: 300,
+        syndicated_frac: 0.35,
+        max_edit_rate: 0.025,
+        boilerplate_prob: 0.0,
+        repeat_frac: 0.0,
+        ..neardup::generate::GenParams::default()
+    });
+    let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
+    let brute = Brute::per_paragraph(&texts, 5);
+    // compare the paragraphs as they are: the oracle knows nothing of boilerplate
+    let mut params = Params::default();
+    params.paragraphs.clean_articles = false;
+    check_against_brute_force(&corpus, &brute, &params.validate().unwrap());
+}
+
+fn check_against_brute_force(
+    corpus: &neardup::generate::Corpus,
+    brute: &Brute,
+    params: &neardup::ValidParams,
+) {
     let docs: Vec<(&str, &str)> = corpus
         .docs
         .iter()
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
-    let params = Params::default().validate().unwrap();
     let t = params.lsh.threshold;
-    let result = dedup_texts(&docs, &params).unwrap();
-    let brute = Brute::new(&texts, params.shingle.size);
+    let result = dedup_texts(&docs, params).unwrap();
 
     let must = brute.pairs_at_least(t + 0.05);
     assert!(
@@ -95,7 +144,7 @@ fn lsh_candidates_cover_brute_force_pairs_at_the_rate_the_s_curve_predicts() {
         .iter()
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
-    let params = Params::default().validate().unwrap();
+    let params = article_params();
     let result = dedup_texts(&docs, &params).unwrap();
     let brute = Brute::new(&texts, params.shingle.size);
     let high = brute.pairs_at_least(0.9);
@@ -115,7 +164,7 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
         .iter()
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
-    let params = Params::default().validate().unwrap();
+    let params = article_params();
     let r = dedup_texts(&docs, &params).unwrap();
     // components by a plain BFS over the edges
     let n = r.records.doc_records.len();

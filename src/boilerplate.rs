@@ -1,0 +1,352 @@
+//! Boilerplate across documents, and the cleaned article sketches that depend on it.
+//!
+//! In: for every compared document, the paragraph record the sketch stage spilled (each
+//! paragraph's hash, a snippet and its shingles), the document's outlet group, its
+//! repeats; and one `(group, paragraph hash)` key per distinct paragraph per document.
+//! Out: which paragraphs of each document are boilerplate, and the article-level band
+//! keys and shingle sets computed without repeats and boilerplate.
+//!
+//! A paragraph is boilerplate for an outlet when it occurs in at least
+//! `boilerplate_min_docs` (default 3) of the outlet's documents and in at least
+//! `boilerplate_min_fraction` (default 0.5%) of them. The count is by document, so a
+//! paragraph printed twice in one article is not evidence, and a single document is
+//! never evidence. The outlet is the outlet field, else the host of the URL field, else
+//! one group for the whole input. The key index costs 16 bytes a paragraph in memory
+//! while it is sorted; the paragraph texts themselves are never held.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::lsh::{BandTable, DocId, band_keys};
+use crate::paragraph::Repeat;
+use crate::params::ValidParams;
+use crate::sketch::MinHasher;
+use crate::verify::{ShingleSets, ShingleSpill};
+
+/// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParagraphRecord {
+    pub hashes: Vec<u64>,
+    pub snippets: Vec<String>,
+    /// Shingle set of each paragraph (sorted, unique within the paragraph).
+    pub shingles: Vec<Vec<u64>>,
+}
+
+impl ParagraphRecord {
+    /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
+    /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let total: usize = self.shingles.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(4 + self.hashes.len() * 96 + total * 8);
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
+        for ((h, sn), sh) in self.hashes.iter().zip(&self.snippets).zip(&self.shingles) {
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&(sh.len() as u32).to_le_bytes());
+            let mut cut = sn.len().min(255);
+            while !sn.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let bytes = &sn.as_bytes()[..cut];
+            out.push(bytes.len() as u8);
+            out.extend_from_slice(bytes);
+        }
+        for sh in &self.shingles {
+            for s in sh {
+                out.extend_from_slice(&s.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Inverse of `encode`; `None` for bytes it did not write.
+    #[must_use]
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = bytes.get(at..at + n)?;
+            at += n;
+            Some(s)
+        };
+        let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let mut rec = ParagraphRecord::default();
+        let mut lens = Vec::with_capacity(n);
+        for _ in 0..n {
+            rec.hashes
+                .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
+            lens.push(u32::from_le_bytes(take(4)?.try_into().ok()?) as usize);
+            let sl = take(1)?[0] as usize;
+            rec.snippets
+                .push(String::from_utf8_lossy(take(sl)?).into_owned());
+        }
+        for len in lens {
+            let raw = take(len * 8)?;
+            rec.shingles.push(
+                raw.chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+            );
+        }
+        Some(rec)
+    }
+}
+
+/// Boilerplate statistics for `summary.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParagraphSummary {
+    pub paragraphs: u64,
+    pub repeats: u64,
+    pub repeat_blocks: u64,
+    pub docs_with_repeats: u64,
+    /// Boilerplate paragraph occurrences flagged.
+    pub boilerplate_paragraphs: u64,
+    /// Distinct (outlet, paragraph) pairs that are boilerplate.
+    pub boilerplate_texts: u64,
+    pub docs_with_boilerplate: u64,
+    /// Per outlet (or URL host; "" for the whole input), its most frequent boilerplate.
+    pub top_boilerplate: BTreeMap<String, Vec<BoilerplateText>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BoilerplateText {
+    /// First 80 characters, whitespace folded.
+    pub text: String,
+    pub docs: u64,
+}
+
+const TOP_PER_GROUP: usize = 5;
+const TOP_GROUPS: usize = 100;
+
+/// Everything the paragraph stage collected in the streaming pass.
+pub struct ParagraphIndex {
+    pub spill: ShingleSets,
+    /// One `(group, paragraph hash)` per distinct paragraph of each document.
+    pub keys: Vec<(u32, u64)>,
+    /// Documents per group.
+    pub group_docs: Vec<u64>,
+    pub group_names: Vec<String>,
+    /// Group of each compared document.
+    pub doc_groups: Vec<u32>,
+    /// Repeats of the documents that have any, sorted by document.
+    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
+}
+
+/// The article-level result of the cleaning pass.
+pub struct CleanArticles {
+    pub table: BandTable,
+    /// Cleaned shingle sets (exact verification) or signatures (estimate).
+    pub spill: Option<ShingleSpill>,
+    pub signatures: Vec<u32>,
+    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
+    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
+    pub summary: ParagraphSummary,
+}
+
+/// The `(group, hash)` pairs that are boilerplate, with their document counts.
+fn frequent_keys(
+    mut keys: Vec<(u32, u64)>,
+    group_docs: &[u64],
+    params: &ValidParams,
+) -> HashMap<(u32, u64), u64> {
+    keys.par_sort_unstable();
+    let pp = &params.paragraphs;
+    let mut out = HashMap::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let mut j = i + 1;
+        while j < keys.len() && keys[j] == keys[i] {
+            j += 1;
+        }
+        let count = (j - i) as u64;
+        let group_total = group_docs[keys[i].0 as usize] as f64;
+        if count >= pp.boilerplate_min_docs
+            && count as f64 >= pp.boilerplate_min_fraction * group_total
+        {
+            out.insert(keys[i], count);
+        }
+        i = j;
+    }
+    out
+}
+
+fn lookup_repeats(repeats: &[(DocId, Box<[Repeat]>)], doc: DocId) -> &[Repeat] {
+    repeats
+        .binary_search_by_key(&doc, |(d, _)| *d)
+        .map_or(&[], |i| &repeats[i].1)
+}
+
+const CHUNK: usize = 2048;
+
+/// One document after cleaning, as a worker hands it back.
+struct CleanedDoc {
+    keys: Vec<u64>,
+    set: Vec<u64>,
+    signature: Vec<u32>,
+    /// Boilerplate paragraph indices.
+    flagged: Vec<u32>,
+    paragraphs: u64,
+    /// Hash and snippet of each boilerplate paragraph, for the summary.
+    texts: Vec<(u64, String)>,
+}
+
+/// Finds boilerplate and sketches every document's cleaned article text.
+pub fn clean_and_sketch(
+    index: ParagraphIndex,
+    params: &ValidParams,
+    mut article_spill: Option<ShingleSpill>,
+    mut advance: impl FnMut(u64),
+) -> Result<CleanArticles> {
+    let ParagraphIndex {
+        spill,
+        keys,
+        group_docs,
+        group_names,
+        doc_groups,
+        repeats,
+    } = index;
+    let frequent = frequent_keys(keys, &group_docs, params);
+    let docs = doc_groups.len();
+    let mut table = BandTable::new(params.bands());
+    let mut signatures = Vec::new();
+    let mut boilerplate = Vec::new();
+    let mut summary = ParagraphSummary {
+        boilerplate_texts: frequent.len() as u64,
+        repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
+        repeat_blocks: repeats
+            .iter()
+            .map(|(_, r)| crate::paragraph::blocks(r).len() as u64)
+            .sum(),
+        docs_with_repeats: repeats.len() as u64,
+        ..ParagraphSummary::default()
+    };
+    let mut snippets: HashMap<(u32, u64), String> = HashMap::new();
+    let clean = params.paragraphs.clean_articles;
+    for start in (0..docs).step_by(CHUNK) {
+        let end = (start + CHUNK).min(docs);
+        let results: Vec<Result<CleanedDoc>> = (start..end)
+            .into_par_iter()
+            .map_init(
+                || MinHasher::new(&params.minhash),
+                |hasher, d| {
+                    let bytes = spill.read_bytes(d as DocId)?;
+                    let rec = ParagraphRecord::decode(&bytes)
+                        .expect("the spill holds what this run wrote");
+                    let group = doc_groups[d];
+                    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
+                        .filter(|&i| frequent.contains_key(&(group, rec.hashes[i as usize])))
+                        .collect();
+                    let reps = lookup_repeats(&repeats, d as DocId);
+                    let removed = |i: u32| {
+                        clean
+                            && (flagged.binary_search(&i).is_ok()
+                                || reps.iter().any(|r| r.paragraph == i))
+                    };
+                    let mut set: Vec<u64> = (0..rec.shingles.len() as u32)
+                        .filter(|&i| !removed(i))
+                        .flat_map(|i| rec.shingles[i as usize].iter().copied())
+                        .collect();
+                    if set.is_empty() {
+                        // a page made only of boilerplate still compares by what it holds
+                        set = rec.shingles.iter().flatten().copied().collect();
+                    }
+                    set.sort_unstable();
+                    set.dedup();
+                    let mut sig = Vec::new();
+                    hasher.sketch(&set, &mut sig);
+                    let mut keys = Vec::new();
+                    band_keys(&sig, params.bands(), params.rows(), &mut keys);
+                    let texts = flagged
+                        .iter()
+                        .map(|&i| (rec.hashes[i as usize], rec.snippets[i as usize].clone()))
+                        .collect();
+                    Ok(CleanedDoc {
+                        keys,
+                        set,
+                        signature: sig,
+                        flagged,
+                        paragraphs: rec.hashes.len() as u64,
+                        texts,
+                    })
+                },
+            )
+            .collect();
+        for (offset, r) in results.into_iter().enumerate() {
+            let CleanedDoc {
+                keys,
+                set,
+                signature: sig,
+                flagged,
+                paragraphs,
+                texts,
+            } = r?;
+            let d = (start + offset) as DocId;
+            table.push(&keys);
+            match &mut article_spill {
+                Some(s) => s.push(&set)?,
+                None => signatures.extend_from_slice(&sig),
+            }
+            summary.paragraphs += paragraphs;
+            if !flagged.is_empty() {
+                summary.boilerplate_paragraphs += flagged.len() as u64;
+                summary.docs_with_boilerplate += 1;
+                boilerplate.push((d, flagged.into_boxed_slice()));
+            }
+            let group = doc_groups[d as usize];
+            for (hash, text) in texts {
+                snippets.entry((group, hash)).or_insert(text);
+            }
+        }
+        advance((end - start) as u64);
+    }
+    // the most frequent boilerplate per group, largest groups first
+    let mut by_group: BTreeMap<u32, Vec<BoilerplateText>> = BTreeMap::new();
+    for (&(group, hash), &docs) in &frequent {
+        let text = snippets.get(&(group, hash)).cloned().unwrap_or_default();
+        by_group
+            .entry(group)
+            .or_default()
+            .push(BoilerplateText { text, docs });
+    }
+    let mut groups: Vec<(u32, Vec<BoilerplateText>)> = by_group.into_iter().collect();
+    groups.sort_by_key(|(g, _)| (std::cmp::Reverse(group_docs[*g as usize]), *g));
+    for (g, mut texts) in groups.into_iter().take(TOP_GROUPS) {
+        texts.sort_by(|a, b| b.docs.cmp(&a.docs).then_with(|| a.text.cmp(&b.text)));
+        texts.truncate(TOP_PER_GROUP);
+        summary
+            .top_boilerplate
+            .insert(group_names[g as usize].clone(), texts);
+    }
+    Ok(CleanArticles {
+        table,
+        spill: article_spill,
+        signatures,
+        boilerplate,
+        summary,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip() {
+        let rec = ParagraphRecord {
+            hashes: vec![1, 2, 3],
+            snippets: vec![
+                "Comments are moderated".into(),
+                String::new(),
+                "é".repeat(200),
+            ],
+            shingles: vec![vec![5, 6], vec![], vec![7]],
+        };
+        let back = ParagraphRecord::decode(&rec.encode()).unwrap();
+        assert_eq!(back.hashes, rec.hashes);
+        assert_eq!(back.shingles, rec.shingles);
+        assert_eq!(back.snippets[0], "Comments are moderated");
+        assert!(ParagraphRecord::decode(&[1, 0]).is_none());
+    }
+}

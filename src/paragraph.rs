@@ -1,0 +1,453 @@
+//! Paragraphs: one document's text in; its paragraphs, their fingerprints, and the
+//! paragraphs that repeat an earlier one of the same document out.
+//!
+//! Segmentation (`SplitMode`): with `blank`, a paragraph is a run of non-blank lines and
+//! blank (or whitespace-only) lines separate paragraphs; with `line`, every non-blank line
+//! is a paragraph; `auto` picks `blank` when a blank line stands between two non-blank
+//! lines, else `line`. Paragraph indices are 0-based in this order, and the byte ranges
+//! point into the original text so a cleaned text can be rebuilt with the original
+//! separators.
+//!
+//! Repeats: a paragraph repeats an earlier one when their normalized texts are equal, or
+//! when their SimHash fingerprints (over the paragraph's words) are within
+//! `repeat_max_hamming` and the exact Jaccard of their char 5-gram sets is at least
+//! `repeat_threshold`. The char 5-grams, robust to changed words and OCR noise, are
+//! computed only for the pairs the fingerprints let through. A
+//! repeat always points at the first occurrence (`copy_of` is never itself a repeat).
+//! Consecutive repeats of consecutive paragraphs form a block: the doubled-body bug.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
+use crate::shingle::{Shingler, jaccard};
+use crate::sketch::{hamming, simhash};
+use crate::text::{Normalized, normalize_into};
+
+/// Byte range of one paragraph in its document.
+pub type Span = (u32, u32);
+
+fn lines(text: &str) -> impl Iterator<Item = Span> + '_ {
+    let mut start = 0usize;
+    let bytes = text.as_bytes();
+    std::iter::from_fn(move || {
+        if start > bytes.len() || (start == bytes.len() && start > 0 && bytes[start - 1] == b'\n') {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let mut content_end = end;
+        if content_end > start && bytes[content_end - 1] == b'\r' {
+            content_end -= 1;
+        }
+        let line = (start as u32, content_end as u32);
+        start = end + 1;
+        Some(line)
+    })
+}
+
+fn is_blank(text: &str, (a, b): Span) -> bool {
+    text[a as usize..b as usize].trim().is_empty()
+}
+
+/// Cuts `text` into paragraphs (byte ranges, in order), written into `out`.
+pub fn segment(text: &str, mode: SplitMode, out: &mut Vec<Span>) {
+    out.clear();
+    let mode = match mode {
+        SplitMode::Auto => {
+            // a blank line with content on both sides
+            let mut seen_content = false;
+            let mut blank_after_content = false;
+            let mut found = false;
+            for l in lines(text) {
+                if is_blank(text, l) {
+                    blank_after_content |= seen_content;
+                } else {
+                    if blank_after_content {
+                        found = true;
+                        break;
+                    }
+                    seen_content = true;
+                }
+            }
+            if found {
+                SplitMode::Blank
+            } else {
+                SplitMode::Line
+            }
+        }
+        m => m,
+    };
+    match mode {
+        SplitMode::Line => out.extend(lines(text).filter(|&l| !is_blank(text, l))),
+        SplitMode::Blank | SplitMode::Auto => {
+            let mut current: Option<Span> = None;
+            for l in lines(text) {
+                if is_blank(text, l) {
+                    if let Some(p) = current.take() {
+                        out.push(p);
+                    }
+                } else {
+                    current = Some(match current {
+                        Some((a, _)) => (a, l.1),
+                        None => l,
+                    });
+                }
+            }
+            if let Some(p) = current {
+                out.push(p);
+            }
+        }
+    }
+}
+
+/// The text without the paragraphs for which `removed` is true. What stood before the first
+/// paragraph and after the last stays; a kept paragraph is followed by the separator that
+/// followed it in the original whenever another kept paragraph comes after it.
+#[must_use]
+pub fn rebuild(text: &str, paragraphs: &[Span], removed: impl Fn(usize) -> bool) -> String {
+    let Some(first) = paragraphs.first() else {
+        return text.to_owned();
+    };
+    let last = paragraphs.last().expect("non-empty");
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first.0 as usize]);
+    let mut pending_sep: Option<&str> = None;
+    for (i, &(a, b)) in paragraphs.iter().enumerate() {
+        if removed(i) {
+            continue;
+        }
+        if let Some(sep) = pending_sep {
+            out.push_str(sep);
+        }
+        out.push_str(&text[a as usize..b as usize]);
+        let next_start = paragraphs.get(i + 1).map_or(b, |n| n.0);
+        pending_sep = Some(&text[b as usize..next_start as usize]);
+    }
+    out.push_str(&text[last.1 as usize..]);
+    out
+}
+
+/// What is kept of one paragraph for repeat detection.
+#[derive(Debug, Clone, Default)]
+pub struct ParagraphSketch {
+    /// xxh3 of the normalized text: equal for exact repeats and for boilerplate.
+    pub hash: u64,
+    pub words: u32,
+    /// SimHash of the paragraph's word hashes (0 below `repeat_min_words`).
+    pub simhash: u64,
+}
+
+/// A paragraph that repeats an earlier paragraph of the same document.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Repeat {
+    pub paragraph: u32,
+    pub copy_of: u32,
+    /// Jaccard of the char 5-gram sets (1.0 for an exact repeat).
+    pub similarity: f64,
+}
+
+/// A run of consecutive repeats of consecutive paragraphs (first..=last repeat
+/// copy_of..=copy_of + last - first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RepeatBlock {
+    pub first: u32,
+    pub last: u32,
+    pub copy_of: u32,
+}
+
+const CHAR_GRAMS: ShingleParams = ShingleParams {
+    kind: ShingleKind::Char,
+    size: 5,
+    seed: 0x7061_7261,
+};
+
+/// Seed of the paragraph hash; fixed so that boilerplate keys are comparable across runs.
+pub const PARAGRAPH_HASH_SEED: u64 = 0x7061_7261_6772_6170;
+
+/// Paragraph-level processing of one document, reusing buffers across documents.
+#[derive(Default)]
+pub struct ParagraphWorker {
+    pub spans: Vec<Span>,
+    pub normalized: Normalized,
+    shingler: Shingler,
+    words: Vec<u64>,
+}
+
+/// One paragraph as the pipeline needs it.
+#[derive(Debug, Clone, Default)]
+pub struct ParagraphData {
+    pub sketch: ParagraphSketch,
+    /// Article-level shingles of this paragraph alone (sorted, unique).
+    pub shingles: Vec<u64>,
+}
+
+impl ParagraphWorker {
+    /// Segments `text` and fingerprints each paragraph.
+    pub fn process(
+        &mut self,
+        text: &str,
+        params: &ParagraphParams,
+        article: &ShingleParams,
+    ) -> Vec<ParagraphData> {
+        let mut spans = std::mem::take(&mut self.spans);
+        segment(text, params.split, &mut spans);
+        let mut out = Vec::with_capacity(spans.len());
+        for &(a, b) in &spans {
+            normalize_into(&text[a as usize..b as usize], &mut self.normalized);
+            let n = &self.normalized;
+            let mut shingles = Vec::new();
+            self.shingler.shingles(n, article, &mut shingles);
+            let words = n.spans.len();
+            let fingerprint = if words < params.repeat_min_words.max(1) {
+                0
+            } else if article.kind == ShingleKind::Word {
+                simhash(self.shingler.token_hashes())
+            } else {
+                self.words.clear();
+                self.words.extend(
+                    n.tokens()
+                        .map(|t| xxh3_64_with_seed(t.as_bytes(), PARAGRAPH_HASH_SEED)),
+                );
+                simhash(&self.words)
+            };
+            out.push(ParagraphData {
+                sketch: ParagraphSketch {
+                    hash: xxh3_64_with_seed(n.text.as_bytes(), PARAGRAPH_HASH_SEED),
+                    words: words as u32,
+                    simhash: fingerprint,
+                },
+                shingles,
+            });
+        }
+        self.spans = spans;
+        out
+    }
+}
+
+/// Above this many paragraphs, only exact repeats are searched (near repeats compare
+/// every pair of paragraphs).
+const NEAR_REPEAT_LIMIT: usize = 2000;
+
+impl ParagraphWorker {
+    /// Repeats among the paragraphs of `text` (as last segmented by `process`).
+    pub fn find_repeats(
+        &mut self,
+        text: &str,
+        sketches: &[ParagraphSketch],
+        params: &ParagraphParams,
+    ) -> Vec<Repeat> {
+        let spans = std::mem::take(&mut self.spans);
+        let mut cache: HashMap<u32, Vec<u64>> = HashMap::new();
+        let mut char_set = |i: u32| -> Vec<u64> {
+            cache
+                .entry(i)
+                .or_insert_with(|| {
+                    let (a, b) = spans[i as usize];
+                    normalize_into(&text[a as usize..b as usize], &mut self.normalized);
+                    let mut set = Vec::new();
+                    self.shingler
+                        .shingles(&self.normalized, &CHAR_GRAMS, &mut set);
+                    set
+                })
+                .clone()
+        };
+        let repeats = find_repeats(sketches, params, &mut char_set);
+        self.spans = spans;
+        repeats
+    }
+}
+
+/// Repeats among one document's paragraphs, in paragraph order. `char_set(i)` gives the
+/// sorted char 5-gram set of paragraph `i`; it is asked only for near-repeat candidates.
+pub fn find_repeats(
+    paragraphs: &[ParagraphSketch],
+    params: &ParagraphParams,
+    char_set: &mut dyn FnMut(u32) -> Vec<u64>,
+) -> Vec<Repeat> {
+    let mut first_by_hash: HashMap<u64, u32> = HashMap::new();
+    let mut originals: Vec<u32> = Vec::new();
+    let mut repeats = Vec::new();
+    let near = paragraphs.len() <= NEAR_REPEAT_LIMIT;
+    for (j, p) in paragraphs.iter().enumerate() {
+        if (p.words as usize) < params.repeat_min_words.max(1) {
+            continue;
+        }
+        if let Some(&i) = first_by_hash.get(&p.hash) {
+            repeats.push(Repeat {
+                paragraph: j as u32,
+                copy_of: i,
+                similarity: 1.0,
+            });
+            continue;
+        }
+        if near {
+            let mut best: Option<(f64, u32)> = None;
+            for &i in &originals {
+                let o = &paragraphs[i as usize];
+                if hamming(o.simhash, p.simhash) > params.repeat_max_hamming {
+                    continue;
+                }
+                let (small, large) = (o.words.min(p.words), o.words.max(p.words));
+                if f64::from(small) < 0.5 * f64::from(large) {
+                    continue;
+                }
+                let sim = jaccard(&char_set(i), &char_set(j as u32));
+                if sim >= params.repeat_threshold && best.is_none_or(|(s, _)| sim > s) {
+                    best = Some((sim, i));
+                }
+            }
+            if let Some((sim, i)) = best {
+                repeats.push(Repeat {
+                    paragraph: j as u32,
+                    copy_of: i,
+                    similarity: (sim * 1e6).round() / 1e6,
+                });
+                continue;
+            }
+        }
+        originals.push(j as u32);
+        first_by_hash.insert(p.hash, j as u32);
+    }
+    repeats
+}
+
+/// Blocks of two or more consecutive repeats of consecutive paragraphs.
+#[must_use]
+pub fn blocks(repeats: &[Repeat]) -> Vec<RepeatBlock> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < repeats.len() {
+        let mut j = i;
+        while j + 1 < repeats.len()
+            && repeats[j + 1].paragraph == repeats[j].paragraph + 1
+            && repeats[j + 1].copy_of == repeats[j].copy_of + 1
+        {
+            j += 1;
+        }
+        if j > i {
+            out.push(RepeatBlock {
+                first: repeats[i].paragraph,
+                last: repeats[j].paragraph,
+                copy_of: repeats[i].copy_of,
+            });
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// The first 80 characters of a paragraph with whitespace folded, for reports.
+#[must_use]
+pub fn snippet(text: &str) -> String {
+    let mut out = String::new();
+    for (n, word) in text.split_whitespace().enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.chars().count() >= 80 {
+            break;
+        }
+    }
+    out.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts<'a>(text: &'a str, spans: &[Span]) -> Vec<&'a str> {
+        spans
+            .iter()
+            .map(|&(a, b)| &text[a as usize..b as usize])
+            .collect()
+    }
+
+    #[test]
+    fn segmentation_modes() {
+        let t = "Title\n\nFirst para\nstill first\r\n\n \nSecond\n";
+        let mut s = Vec::new();
+        segment(t, SplitMode::Auto, &mut s);
+        assert_eq!(texts(t, &s), ["Title", "First para\nstill first", "Second"]);
+        segment(t, SplitMode::Line, &mut s);
+        assert_eq!(
+            texts(t, &s),
+            ["Title", "First para", "still first", "Second"]
+        );
+        let lines_only = "a\nb\n\n";
+        segment(lines_only, SplitMode::Auto, &mut s);
+        assert_eq!(texts(lines_only, &s), ["a", "b"]);
+        segment("", SplitMode::Auto, &mut s);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn rebuild_keeps_separators() {
+        let t = "lead\n\nA\n\nB\n\nC\n";
+        let mut s = Vec::new();
+        segment(t, SplitMode::Blank, &mut s);
+        assert_eq!(rebuild(t, &s, |i| i == 2), "lead\n\nA\n\nC\n");
+        assert_eq!(rebuild(t, &s, |i| i == 3), "lead\n\nA\n\nB\n");
+        assert_eq!(rebuild(t, &s, |i| i == 0), "A\n\nB\n\nC\n");
+        assert_eq!(rebuild(t, &s, |_| false), t);
+    }
+
+    fn repeats(paras: &[&str]) -> Vec<Repeat> {
+        let text = paras.join("\n\n");
+        let mut w = ParagraphWorker::default();
+        let params = ParagraphParams::default();
+        let sketches: Vec<ParagraphSketch> = w
+            .process(&text, &params, &ShingleParams::default())
+            .into_iter()
+            .map(|p| p.sketch)
+            .collect();
+        w.find_repeats(&text, &sketches, &params)
+    }
+
+    #[test]
+    fn exact_near_and_short_repeats() {
+        let a = "The council voted on Thursday to expand the northern tram line by four stations.";
+        let a_near = "The council voted on Thursday to expand the northen tram line by 4 stations.";
+        let b = "Heavy rain flooded several streets in the old town overnight, officials said.";
+        let r = repeats(&[a, b, "Share", a, "Share", a_near]);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert_eq!((r[0].paragraph, r[0].copy_of, r[0].similarity), (3, 0, 1.0));
+        assert_eq!((r[1].paragraph, r[1].copy_of), (5, 0));
+        assert!(r[1].similarity > 0.7 && r[1].similarity < 1.0);
+        // different paragraphs are not repeats
+        assert!(repeats(&[a, b]).is_empty());
+    }
+
+    #[test]
+    fn blocks_of_consecutive_repeats() {
+        let rep = |paragraph, copy_of| Repeat {
+            paragraph,
+            copy_of,
+            similarity: 1.0,
+        };
+        let r = [
+            rep(5, 1),
+            rep(6, 2),
+            rep(7, 3),
+            rep(9, 0),
+            rep(11, 4),
+            rep(12, 6),
+        ];
+        assert_eq!(
+            blocks(&r),
+            vec![RepeatBlock {
+                first: 5,
+                last: 7,
+                copy_of: 1
+            }]
+        );
+    }
+
+    #[test]
+    fn snippets_are_short_and_folded() {
+        assert_eq!(snippet("  a\n b  "), "a b");
+        assert_eq!(snippet(&"word ".repeat(40)).chars().count(), 80);
+    }
+}
