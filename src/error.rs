@@ -95,6 +95,8 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+    #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
+    Interrupted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,6 +5,8 @@ mod cli;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -13,10 +15,35 @@ use indicatif::{ProgressBar, ProgressStyle};
 use cli::{Cli, Command, DedupArgs, GenerateArgs};
 use neardup::pipeline::{Progress, RunOptions};
 
+/// Set by SIGINT/SIGTERM/SIGHUP; the library polls it between batches.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// How long a stage may take to notice the interruption before the process exits anyway
+/// (a read blocked on a silent pipe never returns). Outputs are only ever renamed into
+/// place, so exiting cannot leave a partial file under a final name.
+const GRACE: Duration = Duration::from_secs(3);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Without a handler the run still dies cleanly on a signal; the handler adds the
+    // message and removes temporary files.
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        std::thread::sleep(GRACE);
+        eprintln!("neardup: error: interrupted; no output was written");
+        std::process::exit(130);
+    });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<neardup::Error>()
+                .is_some_and(|e| matches!(e, neardup::Error::Interrupted)) =>
+        {
+            eprintln!("neardup: error: {e:#}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -160,6 +187,10 @@ impl Progress for Bars {
         if let Some(bar) = self.bar.lock().expect("bar lock").take() {
             bar.finish();
         }
+    }
+
+    fn cancelled(&self) -> bool {
+        INTERRUPTED.load(Ordering::Relaxed)
     }
 
     fn warn(&self, message: &str) {

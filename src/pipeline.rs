@@ -141,6 +141,20 @@ pub trait Progress: Sync {
     fn finish_stage(&self) {}
     /// A record was skipped or an input needs attention.
     fn warn(&self, _message: &str) {}
+    /// True once the run should stop (a signal arrived): it then returns
+    /// `Error::Interrupted` at the next batch, leaving no partial output behind.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Returns `Error::Interrupted` when the caller asked the run to stop.
+pub fn check_cancel(progress: &dyn Progress) -> Result<()> {
+    if progress.cancelled() {
+        Err(Error::Interrupted)
+    } else {
+        Ok(())
+    }
 }
 
 /// A progress sink that ignores everything.
@@ -254,7 +268,7 @@ pub fn run(
         let input = params.input.clone();
         let sources = dedup.sources.clone();
         extra.push(with_threads(opts.threads, || {
-            crate::output::write_clean(&opts.out_dir, &dedup, params, |sink| {
+            crate::output::write_clean(&opts.out_dir, &dedup, params, progress, |sink| {
                 read_sources(&sources, &input, sink)
             })
         })?);
@@ -262,7 +276,8 @@ pub fn run(
     }
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
-    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra)?;
+    check_cancel(progress)?;
+    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
     progress.finish_stage();
     Ok(summary)
 }
@@ -668,6 +683,9 @@ where
                 Ok(collector)
             });
             for batch in &raw_rx {
+                if progress.cancelled() {
+                    break; // reported after the threads are joined
+                }
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
@@ -686,6 +704,7 @@ where
         })?;
     let mut collector = collector;
     progress.finish_stage();
+    check_cancel(progress)?;
     for r in &reports {
         if let Some(e) = &r.error {
             collector.warn(e.clone());
@@ -731,6 +750,7 @@ where
         progress.finish_stage();
         seconds.insert("paragraphs", t.elapsed().as_secs_f64());
     }
+    check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
     let (pairs, cand_stats) = candidates(&table, params.lsh.max_bucket);
@@ -750,6 +770,7 @@ where
         Verifier::Exact(sets) => sets.total_bytes(),
         Verifier::Estimate { .. } => 0,
     };
+    check_cancel(progress)?;
     progress.stage("verify", Some(pairs.len() as u64));
     let docs = records.doc_records.len();
     let (mut uf, edges, verify_stats) =
@@ -760,6 +781,7 @@ where
     progress.finish_stage();
     seconds.insert("verify", t.elapsed().as_secs_f64());
 
+    check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
     let assignments = assign(&records, &mut uf, &verifier, &mut counts)?;

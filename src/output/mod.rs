@@ -25,7 +25,7 @@ use crate::input::{FileReport, Raw, RawBatch};
 use crate::paragraph::{Repeat, RepeatBlock, blocks};
 use crate::paragraph::{rebuild, segment};
 use crate::params::ValidParams;
-use crate::pipeline::{Dedup, Summary};
+use crate::pipeline::{Dedup, Progress, Summary, check_cancel};
 use crate::pipeline::{RecordMeta, Records};
 
 #[derive(Serialize)]
@@ -115,6 +115,7 @@ pub fn write_all(
     summary: &mut Summary,
     started: Instant,
     extra: Vec<Finished>,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let records = &dedup.records;
     let metas = &records.metas;
@@ -146,6 +147,9 @@ pub fn write_all(
             boilerplate: paragraphs.then_some(boilerplate),
         };
         docs.line(dir, &line)?;
+        if i % 4096 == 0 {
+            check_cancel(progress)?;
+        }
         if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
             members.entry(c).or_default().push(i as u32);
         }
@@ -177,6 +181,7 @@ pub fn write_all(
         clusters.line(dir, &line)?;
     }
 
+    check_cancel(progress)?;
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
     summary
@@ -204,6 +209,7 @@ pub fn write_clean(
     dir: &Path,
     dedup: &Dedup,
     params: &ValidParams,
+    progress: &dyn Progress,
     read: impl FnOnce(&mut dyn FnMut(RawBatch) -> Result<()>) -> Result<Vec<FileReport>>,
 ) -> Result<Finished> {
     let mut out = Pending::new(dir, "clean.jsonl")?;
@@ -214,6 +220,7 @@ pub fn write_clean(
         message: "the input changed while it was read a second time for --emit-clean".into(),
     };
     read(&mut |batch| {
+        check_cancel(progress)?;
         let start = next;
         next += batch.records.len();
         let lines: Vec<Result<Option<Vec<u8>>>> = batch

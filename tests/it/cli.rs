@@ -179,3 +179,101 @@ fn stdin_input_and_invalid_parameters() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("lsh.threshold"));
 }
+
+#[test]
+fn a_signal_mid_run_keeps_the_previous_outputs_and_exits_non_zero() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let work = tempfile::tempdir().unwrap();
+    let record = |i: usize| {
+        format!("{{\"id\":\"r{i}\",\"text\":\"record number {i} with a few words of text\"}}\n")
+    };
+    std::fs::write(
+        work.path().join("in.jsonl"),
+        (0..50).map(record).collect::<String>(),
+    )
+    .unwrap();
+    assert!(
+        neardup(
+            work.path(),
+            &["dedup", "in.jsonl", "--out", "out", "--quiet"]
+        )
+        .status
+        .success()
+    );
+    let before = std::fs::read_to_string(work.path().join("out/docs.jsonl")).unwrap();
+
+    // a second run into the same directory, stopped while it waits for more input
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neardup"))
+        .current_dir(work.path())
+        .args(["dedup", "-", "--out", "out", "--quiet"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all((0..3000).map(record).collect::<String>().as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("out/docs.jsonl")).unwrap(),
+        before
+    );
+    let mut names: Vec<String> = std::fs::read_dir(work.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["clusters.jsonl", "docs.jsonl", "summary.json"],
+        "no temporary file left behind"
+    );
+}
+
+#[test]
+fn a_cancelled_run_returns_interrupted_and_writes_nothing() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    struct CancelAfter(AtomicU64);
+    impl neardup::Progress for CancelAfter {
+        fn advance(&self, n: u64) {
+            self.0.fetch_add(n, Ordering::SeqCst);
+        }
+        fn cancelled(&self) -> bool {
+            self.0.load(Ordering::SeqCst) >= 2048
+        }
+    }
+    let work = tempfile::tempdir().unwrap();
+    let corpus = crate::util::small_corpus(6000, 1);
+    crate::util::write_jsonl(&work.path().join("c.jsonl"), &corpus);
+    let params = neardup::Params::default().validate().unwrap();
+    let opts = neardup::RunOptions {
+        out_dir: work.path().join("out"),
+        threads: Some(2),
+        spill_dir: None,
+        emit_clean: false,
+    };
+    let err = neardup::run(
+        &[work.path().join("c.jsonl")],
+        &params,
+        &opts,
+        &CancelAfter(AtomicU64::new(0)),
+    )
+    .unwrap_err();
+    assert!(matches!(err, neardup::Error::Interrupted), "{err}");
+    assert_eq!(
+        std::fs::read_dir(work.path().join("out")).unwrap().count(),
+        0
+    );
+}
