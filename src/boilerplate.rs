@@ -27,37 +27,69 @@ use crate::sketch::MinHasher;
 use crate::verify::{ShingleSets, ShingleSpill};
 
 /// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParagraphRecord {
     pub hashes: Vec<u64>,
     pub snippets: Vec<String>,
-    /// Shingle set of each paragraph (sorted, unique within the paragraph).
-    pub shingles: Vec<Vec<u64>>,
+    /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
+    pub offsets: Vec<u32>,
+    pub shingles: Vec<u64>,
+}
+
+impl Default for ParagraphRecord {
+    fn default() -> Self {
+        ParagraphRecord {
+            hashes: Vec::new(),
+            snippets: Vec::new(),
+            offsets: vec![0],
+            shingles: Vec::new(),
+        }
+    }
 }
 
 impl ParagraphRecord {
+    pub fn clear(&mut self) {
+        self.hashes.clear();
+        self.snippets.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        self.shingles.clear();
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Paragraph `i`'s shingles.
+    #[must_use]
+    pub fn paragraph_shingles(&self, i: usize) -> &[u64] {
+        &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
     /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
     /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let total: usize = self.shingles.iter().map(Vec::len).sum();
-        let mut out = Vec::with_capacity(4 + self.hashes.len() * 96 + total * 8);
+        let mut out = Vec::with_capacity(4 + self.hashes.len() * 96 + self.shingles.len() * 8);
         out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
-        for ((h, sn), sh) in self.hashes.iter().zip(&self.snippets).zip(&self.shingles) {
+        for (i, (h, sn)) in self.hashes.iter().zip(&self.snippets).enumerate() {
             out.extend_from_slice(&h.to_le_bytes());
-            out.extend_from_slice(&(sh.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(self.offsets[i + 1] - self.offsets[i]).to_le_bytes());
             let mut cut = sn.len().min(255);
             while !sn.is_char_boundary(cut) {
                 cut -= 1;
             }
-            let bytes = &sn.as_bytes()[..cut];
-            out.push(bytes.len() as u8);
-            out.extend_from_slice(bytes);
+            out.push(cut as u8);
+            out.extend_from_slice(&sn.as_bytes()[..cut]);
         }
-        for sh in &self.shingles {
-            for s in sh {
-                out.extend_from_slice(&s.to_le_bytes());
-            }
+        for s in &self.shingles {
+            out.extend_from_slice(&s.to_le_bytes());
         }
         out
     }
@@ -73,23 +105,22 @@ impl ParagraphRecord {
         };
         let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
         let mut rec = ParagraphRecord::default();
-        let mut lens = Vec::with_capacity(n);
         for _ in 0..n {
             rec.hashes
                 .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
-            lens.push(u32::from_le_bytes(take(4)?.try_into().ok()?) as usize);
+            let len = u32::from_le_bytes(take(4)?.try_into().ok()?);
+            rec.offsets
+                .push(rec.offsets.last().copied().unwrap_or(0) + len);
             let sl = take(1)?[0] as usize;
             rec.snippets
                 .push(String::from_utf8_lossy(take(sl)?).into_owned());
         }
-        for len in lens {
-            let raw = take(len * 8)?;
-            rec.shingles.push(
-                raw.chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect(),
-            );
-        }
+        let total = *rec.offsets.last().expect("starts with 0") as usize;
+        let raw = take(total * 8)?;
+        rec.shingles = raw
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
         Some(rec)
     }
 }
@@ -244,13 +275,13 @@ pub fn clean_and_sketch(
                             && (flagged.binary_search(&i).is_ok()
                                 || reps.iter().any(|r| r.paragraph == i))
                     };
-                    let mut set: Vec<u64> = (0..rec.shingles.len() as u32)
+                    let mut set: Vec<u64> = (0..rec.len() as u32)
                         .filter(|&i| !removed(i))
-                        .flat_map(|i| rec.shingles[i as usize].iter().copied())
+                        .flat_map(|i| rec.paragraph_shingles(i as usize).iter().copied())
                         .collect();
                     if set.is_empty() {
                         // a page made only of boilerplate still compares by what it holds
-                        set = rec.shingles.iter().flatten().copied().collect();
+                        set = rec.shingles;
                     }
                     set.sort_unstable();
                     set.dedup();
@@ -341,12 +372,16 @@ mod tests {
                 String::new(),
                 "é".repeat(200),
             ],
-            shingles: vec![vec![5, 6], vec![], vec![7]],
+            offsets: vec![0, 2, 2, 3],
+            shingles: vec![5, 6, 7],
         };
         let back = ParagraphRecord::decode(&rec.encode()).unwrap();
         assert_eq!(back.hashes, rec.hashes);
+        assert_eq!(back.offsets, rec.offsets);
         assert_eq!(back.shingles, rec.shingles);
+        assert_eq!(back.paragraph_shingles(0), &[5, 6]);
         assert_eq!(back.snippets[0], "Comments are moderated");
+        assert!(back.snippets[2].chars().all(|c| c == 'é'));
         assert!(ParagraphRecord::decode(&[1, 0]).is_none());
     }
 }

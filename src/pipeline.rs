@@ -27,7 +27,7 @@ use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pa
 use crate::error::{Error, Result, SkipReason};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
-use crate::paragraph::{ParagraphWorker, Repeat, snippet};
+use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
 use crate::sketch::MinHasher;
@@ -367,6 +367,7 @@ struct Worker {
     shingler: Shingler,
     hasher: MinHasher,
     paragraphs: ParagraphWorker,
+    record: ParagraphRecord,
 }
 
 impl Worker {
@@ -376,6 +377,7 @@ impl Worker {
             shingler: Shingler::default(),
             hasher: MinHasher::new(&params.minhash),
             paragraphs: ParagraphWorker::default(),
+            record: ParagraphRecord::default(),
         }
     }
 }
@@ -425,21 +427,13 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
             .clone()
             .or_else(|| parsed.url.as_deref().and_then(url_host));
         let text = &parsed.text;
-        let paras = worker
+        let record = &mut worker.record;
+        let sketches = worker
             .paragraphs
-            .process(text, &params.paragraphs, &params.shingle);
-        if paras.iter().all(|p| p.shingles.is_empty()) {
+            .process(text, &params.paragraphs, &params.shingle, record);
+        if record.shingles.is_empty() {
             out.status = Status::Empty;
             return out;
-        }
-        let spans = &worker.paragraphs.spans;
-        let mut record = ParagraphRecord::default();
-        let mut sketches = Vec::with_capacity(paras.len());
-        for (p, &(a, b)) in paras.into_iter().zip(spans) {
-            record.hashes.push(p.sketch.hash);
-            record.snippets.push(snippet(&text[a as usize..b as usize]));
-            record.shingles.push(p.shingles);
-            sketches.push(p.sketch);
         }
         let repeats = worker
             .paragraphs

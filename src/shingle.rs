@@ -48,8 +48,16 @@ impl Shingler {
         params: &ShingleParams,
         out: &mut Vec<u64>,
     ) {
-        let (spans, normalized) = (&normalized.spans, normalized.text.as_str());
         out.clear();
+        self.append(normalized, params, out);
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Appends the shingles of `normalized` to `out` in text order, repeats included: for
+    /// callers that merge several texts and sort once.
+    pub fn append(&mut self, normalized: &Normalized, params: &ShingleParams, out: &mut Vec<u64>) {
+        let (spans, normalized) = (&normalized.spans, normalized.text.as_str());
         if normalized.is_empty() {
             return;
         }
@@ -92,8 +100,6 @@ impl Shingler {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
     }
 }
 
