@@ -24,13 +24,16 @@ use crate::lsh::{BandTable, DocId, band_keys};
 use crate::paragraph::Repeat;
 use crate::params::ValidParams;
 use crate::sketch::MinHasher;
-use crate::verify::{ShingleSets, ShingleSpill};
+use crate::verify::ShingleSets;
 
 /// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParagraphRecord {
     pub hashes: Vec<u64>,
-    pub snippets: Vec<String>,
+    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
+    /// enough to show a boilerplate paragraph in the summary without keeping any text.
+    snippet_bytes: Vec<u8>,
+    snippet_ends: Vec<u32>,
     /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
     pub offsets: Vec<u32>,
     pub shingles: Vec<u64>,
@@ -40,17 +43,21 @@ impl Default for ParagraphRecord {
     fn default() -> Self {
         ParagraphRecord {
             hashes: Vec::new(),
-            snippets: Vec::new(),
+            snippet_bytes: Vec::new(),
+            snippet_ends: Vec::new(),
             offsets: vec![0],
             shingles: Vec::new(),
         }
     }
 }
 
+const SNIPPET_BYTES: usize = 255;
+
 impl ParagraphRecord {
     pub fn clear(&mut self) {
         self.hashes.clear();
-        self.snippets.clear();
+        self.snippet_bytes.clear();
+        self.snippet_ends.clear();
         self.offsets.clear();
         self.offsets.push(0);
         self.shingles.clear();
@@ -72,21 +79,42 @@ impl ParagraphRecord {
         &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
+    /// Keeps the beginning of the next paragraph's text as its snippet.
+    pub fn push_snippet(&mut self, paragraph: &str) {
+        let mut cut = paragraph.len().min(SNIPPET_BYTES);
+        while !paragraph.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.snippet_bytes
+            .extend_from_slice(&paragraph.as_bytes()[..cut]);
+        self.snippet_ends.push(self.snippet_bytes.len() as u32);
+    }
+
+    /// The beginning of paragraph `i`'s text.
+    #[must_use]
+    pub fn snippet(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.snippet_ends[i - 1] as usize
+        };
+        std::str::from_utf8(&self.snippet_bytes[start..self.snippet_ends[i] as usize]).unwrap_or("")
+    }
+
     /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
     /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(4 + self.hashes.len() * 96 + self.shingles.len() * 8);
+        let mut out = Vec::with_capacity(
+            4 + self.hashes.len() * 16 + self.snippet_bytes.len() + self.shingles.len() * 8,
+        );
         out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
-        for (i, (h, sn)) in self.hashes.iter().zip(&self.snippets).enumerate() {
+        for (i, h) in self.hashes.iter().enumerate() {
             out.extend_from_slice(&h.to_le_bytes());
             out.extend_from_slice(&(self.offsets[i + 1] - self.offsets[i]).to_le_bytes());
-            let mut cut = sn.len().min(255);
-            while !sn.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            out.push(cut as u8);
-            out.extend_from_slice(&sn.as_bytes()[..cut]);
+            let sn = self.snippet(i).as_bytes();
+            out.push(sn.len() as u8);
+            out.extend_from_slice(sn);
         }
         for s in &self.shingles {
             out.extend_from_slice(&s.to_le_bytes());
@@ -112,8 +140,8 @@ impl ParagraphRecord {
             rec.offsets
                 .push(rec.offsets.last().copied().unwrap_or(0) + len);
             let sl = take(1)?[0] as usize;
-            rec.snippets
-                .push(String::from_utf8_lossy(take(sl)?).into_owned());
+            rec.snippet_bytes.extend_from_slice(take(sl)?);
+            rec.snippet_ends.push(rec.snippet_bytes.len() as u32);
         }
         let total = *rec.offsets.last().expect("starts with 0") as usize;
         let raw = take(total * 8)?;
@@ -168,8 +196,12 @@ pub struct ParagraphIndex {
 /// The article-level result of the cleaning pass.
 pub struct CleanArticles {
     pub table: BandTable,
-    /// Cleaned shingle sets (exact verification) or signatures (estimate).
-    pub spill: Option<ShingleSpill>,
+    /// The paragraph records, from which exact verification rebuilds cleaned sets.
+    pub records: ShingleSets,
+    /// Paragraphs left out of each document's article set (boilerplate and repeats), for
+    /// the documents that have any, sorted by document.
+    pub removed: Vec<(DocId, Box<[u32]>)>,
+    /// Signatures of the cleaned articles, when estimated verification needs them.
     pub signatures: Vec<u32>,
     /// Boilerplate paragraph indices of the documents that have any, sorted by document.
     pub boilerplate: Vec<(DocId, Box<[u32]>)>,
@@ -214,7 +246,8 @@ const CHUNK: usize = 2048;
 /// One document after cleaning, as a worker hands it back.
 struct CleanedDoc {
     keys: Vec<u64>,
-    set: Vec<u64>,
+    /// Paragraphs left out of the article set.
+    removed: Vec<u32>,
     signature: Vec<u32>,
     /// Boilerplate paragraph indices.
     flagged: Vec<u32>,
@@ -223,11 +256,29 @@ struct CleanedDoc {
     texts: Vec<(u64, String)>,
 }
 
-/// Finds boilerplate and sketches every document's cleaned article text.
+/// Appends the shingles of `rec`'s paragraphs that are not in `removed` (sorted) to
+/// `out`, unsorted and with repeats. A document whose every paragraph is removed keeps
+/// them all: a page made only of boilerplate still compares by what it holds.
+pub fn kept_shingles(rec: &ParagraphRecord, removed: &[u32], out: &mut Vec<u64>) {
+    let start = out.len();
+    for i in 0..rec.len() {
+        if removed.binary_search(&(i as u32)).is_err() {
+            out.extend_from_slice(rec.paragraph_shingles(i));
+        }
+    }
+    if out.len() == start {
+        out.extend_from_slice(&rec.shingles);
+    }
+}
+
+/// Finds boilerplate and sketches every document's cleaned article text. The OPH
+/// signature needs neither sorted nor de-duplicated input (a minimum is a minimum), so no
+/// set is sorted here; exact verification later rebuilds the sorted cleaned set of the
+/// few documents that are candidates, from the same spill.
 pub fn clean_and_sketch(
     index: ParagraphIndex,
     params: &ValidParams,
-    mut article_spill: Option<ShingleSpill>,
+    keep_signatures: bool,
     mut advance: impl FnMut(u64),
 ) -> Result<CleanArticles> {
     let ParagraphIndex {
@@ -243,6 +294,7 @@ pub fn clean_and_sketch(
     let mut table = BandTable::new(params.bands());
     let mut signatures = Vec::new();
     let mut boilerplate = Vec::new();
+    let mut removed_by_doc = Vec::new();
     let mut summary = ParagraphSummary {
         boilerplate_texts: frequent.len() as u64,
         repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
@@ -269,33 +321,29 @@ pub fn clean_and_sketch(
                     let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
                         .filter(|&i| frequent.contains_key(&(group, rec.hashes[i as usize])))
                         .collect();
-                    let reps = lookup_repeats(&repeats, d as DocId);
-                    let removed = |i: u32| {
-                        clean
-                            && (flagged.binary_search(&i).is_ok()
-                                || reps.iter().any(|r| r.paragraph == i))
-                    };
-                    let mut set: Vec<u64> = (0..rec.len() as u32)
-                        .filter(|&i| !removed(i))
-                        .flat_map(|i| rec.paragraph_shingles(i as usize).iter().copied())
-                        .collect();
-                    if set.is_empty() {
-                        // a page made only of boilerplate still compares by what it holds
-                        set = rec.shingles;
+                    let mut removed: Vec<u32> = Vec::new();
+                    if clean {
+                        removed.extend_from_slice(&flagged);
+                        removed.extend(
+                            lookup_repeats(&repeats, d as DocId)
+                                .iter()
+                                .map(|r| r.paragraph),
+                        );
+                        removed.sort_unstable();
                     }
-                    set.sort_unstable();
-                    set.dedup();
+                    let mut set = Vec::with_capacity(rec.shingles.len());
+                    kept_shingles(&rec, &removed, &mut set);
                     let mut sig = Vec::new();
                     hasher.sketch(&set, &mut sig);
                     let mut keys = Vec::new();
                     band_keys(&sig, params.bands(), params.rows(), &mut keys);
                     let texts = flagged
                         .iter()
-                        .map(|&i| (rec.hashes[i as usize], rec.snippets[i as usize].clone()))
+                        .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))
                         .collect();
                     Ok(CleanedDoc {
                         keys,
-                        set,
+                        removed,
                         signature: sig,
                         flagged,
                         paragraphs: rec.hashes.len() as u64,
@@ -307,7 +355,7 @@ pub fn clean_and_sketch(
         for (offset, r) in results.into_iter().enumerate() {
             let CleanedDoc {
                 keys,
-                set,
+                removed,
                 signature: sig,
                 flagged,
                 paragraphs,
@@ -315,9 +363,11 @@ pub fn clean_and_sketch(
             } = r?;
             let d = (start + offset) as DocId;
             table.push(&keys);
-            match &mut article_spill {
-                Some(s) => s.push(&set)?,
-                None => signatures.extend_from_slice(&sig),
+            if keep_signatures {
+                signatures.extend_from_slice(&sig);
+            }
+            if !removed.is_empty() {
+                removed_by_doc.push((d, removed.into_boxed_slice()));
             }
             summary.paragraphs += paragraphs;
             if !flagged.is_empty() {
@@ -335,7 +385,10 @@ pub fn clean_and_sketch(
     // the most frequent boilerplate per group, largest groups first
     let mut by_group: BTreeMap<u32, Vec<BoilerplateText>> = BTreeMap::new();
     for (&(group, hash), &docs) in &frequent {
-        let text = snippets.get(&(group, hash)).cloned().unwrap_or_default();
+        let text = snippets
+            .get(&(group, hash))
+            .map(|t| crate::paragraph::snippet(t))
+            .unwrap_or_default();
         by_group
             .entry(group)
             .or_default()
@@ -352,7 +405,8 @@ pub fn clean_and_sketch(
     }
     Ok(CleanArticles {
         table,
-        spill: article_spill,
+        records: spill,
+        removed: removed_by_doc,
         signatures,
         boilerplate,
         summary,
@@ -365,23 +419,21 @@ mod tests {
 
     #[test]
     fn record_round_trip() {
-        let rec = ParagraphRecord {
+        let mut rec = ParagraphRecord {
             hashes: vec![1, 2, 3],
-            snippets: vec![
-                "Comments are moderated".into(),
-                String::new(),
-                "é".repeat(200),
-            ],
-            offsets: vec![0, 2, 2, 3],
-            shingles: vec![5, 6, 7],
+            ..ParagraphRecord::default()
         };
+        rec.push_snippet("Comments are moderated");
+        rec.push_snippet("");
+        rec.push_snippet(&"é".repeat(200));
+        rec.offsets = vec![0, 2, 2, 3];
+        rec.shingles = vec![5, 6, 7];
         let back = ParagraphRecord::decode(&rec.encode()).unwrap();
-        assert_eq!(back.hashes, rec.hashes);
-        assert_eq!(back.offsets, rec.offsets);
-        assert_eq!(back.shingles, rec.shingles);
+        assert_eq!(back, rec);
         assert_eq!(back.paragraph_shingles(0), &[5, 6]);
-        assert_eq!(back.snippets[0], "Comments are moderated");
-        assert!(back.snippets[2].chars().all(|c| c == 'é'));
+        assert_eq!(back.snippet(0), "Comments are moderated");
+        assert_eq!(back.snippet(1), "");
+        assert_eq!(back.snippet(2), "é".repeat(127));
         assert!(ParagraphRecord::decode(&[1, 0]).is_none());
     }
 }

@@ -218,7 +218,7 @@ impl ParagraphWorker {
             };
             let hash = xxh3_64_with_seed(n.text.as_bytes(), PARAGRAPH_HASH_SEED);
             record.hashes.push(hash);
-            record.snippets.push(snippet(paragraph));
+            record.push_snippet(paragraph);
             out.push(ParagraphSketch {
                 hash,
                 words: words as u32,

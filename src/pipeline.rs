@@ -622,19 +622,17 @@ where
 {
     let mut seconds = BTreeMap::new();
     let t = Instant::now();
-    let spill = match params.verify.method {
-        VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
-        VerifyMethod::Estimate => None,
-    };
-    // In paragraph mode the streaming pass spills paragraph records and the article spill
-    // is written by the cleaning pass; otherwise the article spill is written right away.
+    // In paragraph mode the streaming pass spills paragraph records, from which both the
+    // cleaning pass and exact verification read; otherwise it spills article sets.
     let (spill, paragraphs) = if params.paragraphs.enabled {
         (
             None,
             Some(ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?)),
         )
+    } else if params.verify.method == VerifyMethod::Exact {
+        (Some(ShingleSpill::create_in(spill_dir)?), None)
     } else {
-        (spill, None)
+        (None, None)
     };
     let collector = Collector {
         params,
@@ -709,7 +707,7 @@ where
     let Collector {
         mut records,
         mut table,
-        mut spill,
+        spill,
         mut signatures,
         paragraphs,
         mut counts,
@@ -717,6 +715,7 @@ where
         ..
     } = collector;
     let mut paragraph_summary = None;
+    let mut cleaned_sets = None;
     if let Some(pc) = paragraphs {
         let t = Instant::now();
         let docs = pc.doc_groups.len() as u64;
@@ -729,15 +728,14 @@ where
             doc_groups: pc.doc_groups,
             repeats: pc.repeats,
         };
-        let article_spill = match params.verify.method {
-            VerifyMethod::Exact => Some(ShingleSpill::create_in(spill_dir)?),
-            VerifyMethod::Estimate => None,
-        };
+        let estimate = params.verify.method == VerifyMethod::Estimate;
         let mut repeats = index.repeats.clone();
-        let cleaned = clean_and_sketch(index, params, article_spill, |n| progress.advance(n))?;
+        let cleaned = clean_and_sketch(index, params, estimate, |n| progress.advance(n))?;
         table = cleaned.table;
-        spill = cleaned.spill;
         signatures = cleaned.signatures;
+        if !estimate {
+            cleaned_sets = Some((cleaned.records, cleaned.removed));
+        }
         records.boilerplate = cleaned.boilerplate;
         records.repeats = std::mem::take(&mut repeats);
         paragraph_summary = Some(cleaned.summary);
@@ -753,15 +751,16 @@ where
     seconds.insert("candidates", t.elapsed().as_secs_f64());
 
     let t = Instant::now();
-    let verifier = match spill {
-        Some(s) => Verifier::Exact(s.finish()?),
-        None => Verifier::Estimate {
+    let verifier = match (spill, cleaned_sets) {
+        (Some(s), _) => Verifier::Exact(s.finish()?),
+        (None, Some((records, removed))) => Verifier::Cleaned { records, removed },
+        (None, None) => Verifier::Estimate {
             signatures,
             num_perm: params.minhash.num_perm,
         },
     };
     let spill_bytes = match &verifier {
-        Verifier::Exact(sets) => sets.total_bytes(),
+        Verifier::Exact(sets) | Verifier::Cleaned { records: sets, .. } => sets.total_bytes(),
         Verifier::Estimate { .. } => 0,
     };
     check_cancel(progress)?;

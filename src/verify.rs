@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::boilerplate::{ParagraphRecord, kept_shingles};
 use crate::error::{Error, Result};
 use crate::lsh::DocId;
 use crate::shingle::{intersection_size, jaccard};
@@ -141,7 +142,14 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 
 /// Similarity of two documents, by the method the parameters chose.
 pub enum Verifier {
+    /// Sorted article sets, one spill record each.
     Exact(ShingleSets),
+    /// Paragraph records; a document's set is the sorted union of its paragraphs' shingles
+    /// without the paragraphs listed in `removed` (see `boilerplate::kept_shingles`).
+    Cleaned {
+        records: ShingleSets,
+        removed: Vec<(DocId, Box<[u32]>)>,
+    },
     Estimate {
         signatures: Vec<u32>,
         num_perm: usize,
@@ -149,6 +157,31 @@ pub enum Verifier {
 }
 
 impl Verifier {
+    /// The sorted article set of `doc`, for the set-based variants.
+    fn set(&self, doc: DocId) -> Result<Vec<u64>> {
+        match self {
+            Verifier::Exact(sets) => {
+                let mut out = Vec::with_capacity(sets.len_of(doc));
+                sets.read(doc, &mut out)?;
+                Ok(out)
+            }
+            Verifier::Cleaned { records, removed } => {
+                let bytes = records.read_bytes(doc)?;
+                let rec =
+                    ParagraphRecord::decode(&bytes).expect("the spill holds what this run wrote");
+                let gone = removed
+                    .binary_search_by_key(&doc, |(d, _)| *d)
+                    .map_or(&[][..], |i| &removed[i].1);
+                let mut out = Vec::with_capacity(rec.shingles.len());
+                kept_shingles(&rec, gone, &mut out);
+                out.sort_unstable();
+                out.dedup();
+                Ok(out)
+            }
+            Verifier::Estimate { .. } => unreachable!("estimates have no sets"),
+        }
+    }
+
     /// Jaccard similarity of `a` and `b`. With `at_least`, a pair whose set sizes prove
     /// it cannot reach that value returns an upper bound below it without reading the sets.
     pub fn jaccard(&self, a: DocId, b: DocId, at_least: Option<f64>) -> Result<f64> {
@@ -161,11 +194,9 @@ impl Verifier {
                         return Ok(bound);
                     }
                 }
-                let (mut sa, mut sb) = (Vec::with_capacity(la), Vec::with_capacity(lb));
-                sets.read(a, &mut sa)?;
-                sets.read(b, &mut sb)?;
-                Ok(jaccard(&sa, &sb))
+                Ok(jaccard(&self.set(a)?, &self.set(b)?))
             }
+            Verifier::Cleaned { .. } => Ok(jaccard(&self.set(a)?, &self.set(b)?)),
             Verifier::Estimate {
                 signatures,
                 num_perm,
@@ -184,10 +215,8 @@ impl Verifier {
     /// derived from the MinHash Jaccard and the unknown sizes (taken as equal).
     pub fn containment(&self, a: DocId, b: DocId) -> Result<f64> {
         match self {
-            Verifier::Exact(sets) => {
-                let (mut sa, mut sb) = (Vec::new(), Vec::new());
-                sets.read(a, &mut sa)?;
-                sets.read(b, &mut sb)?;
+            Verifier::Exact(_) | Verifier::Cleaned { .. } => {
+                let (sa, sb) = (self.set(a)?, self.set(b)?);
                 let small = sa.len().min(sb.len()).max(1);
                 Ok(intersection_size(&sa, &sb) as f64 / small as f64)
             }
