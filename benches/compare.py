@@ -58,7 +58,7 @@ def cmd_run(a):
     shutil.rmtree(a.out, ignore_errors=True)  # never score a previous run's output
     os.makedirs(a.out)
     docs_path = os.path.join(a.out, "docs.jsonl")
-    cmd = [a.bin, "dedup", a.corpus, "--out", a.out, "--threads", str(a.threads), "--quiet"]
+    cmd = [a.bin, "dedup", a.corpus, "--out", a.out, "--threads", str(a.threads), "--quiet"] + a.extra.split()
     print("+ " + " ".join(cmd), file=sys.stderr)
     t = time.perf_counter()
     p = subprocess.Popen(["timeout", "-k", "10", str(a.limit)] + cmd, stdout=sys.stderr)
@@ -83,7 +83,7 @@ def cmd_run(a):
     except (OSError, ValueError):
         summary = {}
     mb = nbytes / 1e6
-    summ = {"peer": "neardup", "version": version, "corpus": os.path.basename(a.corpus),
+    summ = {"peer": ("neardup " + a.extra).strip(), "version": version, "corpus": os.path.basename(a.corpus),
             "docs": len(ids), "text_mb": round(mb, 2),
             "ngram": dig(summary, "params", "shingle", "size"),
             "num_perm": dig(summary, "params", "minhash", "num_perm"),
@@ -229,6 +229,7 @@ def main():
     r.add_argument("--summary-out", required=True)
     r.add_argument("--limit", type=int, default=600, help="seconds before the child is killed")
     r.add_argument("--threshold", type=float, default=0.8, help="for recall over pairs with J >= t")
+    r.add_argument("--extra", default="", help="more neardup flags; the row is labelled with them")
     t = sub.add_parser("table")
     t.add_argument("results")
     m = sub.add_parser("readme")

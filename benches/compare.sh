@@ -83,6 +83,10 @@ for rep in $(seq 1 "$REPEAT"); do
       for t in $THREADS; do  # compare.py kills neardup itself at LIMIT; the slack is for scoring
         run neardup "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
           --out "$DATA/runs/neardup-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES"
+        # the article stage alone, without the paragraph stage (repeats, boilerplate)
+        run neardup-raw "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
+          --out "$DATA/runs/neardup-raw-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \
+          --extra "--paragraphs off"
       done
     fi
   done
