@@ -26,7 +26,9 @@ fn classic(set: &[u64], k: usize, seed: u64) -> Vec<u64> {
 fn main() {
     let k = 128;
     let trials = 400u64;
-    println!("| set size | J | OPH mean abs err | classic mean abs err | OPH RMSE | classic RMSE | theory sqrt(J(1-J)/K) |");
+    println!(
+        "| set size | J | OPH mean abs err | classic mean abs err | OPH RMSE | classic RMSE | theory sqrt(J(1-J)/K) |"
+    );
     println!("|--:|--:|--:|--:|--:|--:|--:|");
     for &size in &[10usize, 50, 200, 1000, 5000] {
         for &j in &[0.5f64, 0.8, 0.9] {
@@ -37,9 +39,14 @@ fn main() {
             for t in 0..trials {
                 let base = t << 40;
                 let a: Vec<u64> = (0..size as u64).map(|x| mix(base + x)).collect();
-                let b: Vec<u64> =
-                    (0..shared).chain(size as u64..2 * size as u64 - shared).map(|x| mix(base + x)).collect();
-                let mut h = MinHasher::new(&MinHashParams { num_perm: k, seed: t });
+                let b: Vec<u64> = (0..shared)
+                    .chain(size as u64..2 * size as u64 - shared)
+                    .map(|x| mix(base + x))
+                    .collect();
+                let mut h = MinHasher::new(&MinHashParams {
+                    num_perm: k,
+                    seed: t,
+                });
                 let (mut sa, mut sb) = (Vec::new(), Vec::new());
                 h.sketch(&a, &mut sa);
                 h.sketch(&b, &mut sb);

@@ -103,7 +103,7 @@ pub fn cluster_pairs(
         }
         let similarity: Vec<f64> = todo
             .par_iter()
-            .map(|&(a, b)| verifier.jaccard(a, b, Some(threshold)))
+            .map(|&(a, b)| verifier.jaccard(a, b))
             .collect::<Result<_>>()?;
         stats.verified += todo.len() as u64;
         for (&(a, b), jaccard) in todo.iter().zip(similarity) {

@@ -26,11 +26,10 @@ use crate::boilerplate::{ParagraphIndex, ParagraphRecord, ParagraphSummary, clea
 use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
 use crate::error::{Error, Result, SkipReason};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
-use crate::lsh::{BandTable, CandidateStats, DocId, band_keys, candidates};
+use crate::lsh::{CandidateStats, DocId, candidates};
 use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
-use crate::sketch::MinHasher;
 use crate::text::{Normalized, normalize_into};
 use crate::verify::{ShingleSpill, Verifier};
 
@@ -342,10 +341,7 @@ struct Processed {
     outlet: Option<String>,
     status: Status,
     detail: String,
-    shingles: Vec<u64>,
-    keys: Vec<u64>,
-    signature: Vec<u32>,
-    /// Paragraph mode: the outlet group and the spilled paragraph record.
+    /// The outlet group (paragraph mode) and the record to spill.
     group: Option<String>,
     paragraphs: Option<ParagraphOut>,
 }
@@ -365,17 +361,15 @@ struct RawRecordHeader {
 struct Worker {
     normalized: Normalized,
     shingler: Shingler,
-    hasher: MinHasher,
     paragraphs: ParagraphWorker,
     record: ParagraphRecord,
 }
 
 impl Worker {
-    fn new(params: &ValidParams) -> Self {
+    fn new() -> Self {
         Worker {
             normalized: Normalized::default(),
             shingler: Shingler::default(),
-            hasher: MinHasher::new(&params.minhash),
             paragraphs: ParagraphWorker::default(),
             record: ParagraphRecord::default(),
         }
@@ -410,9 +404,6 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
         outlet: parsed.outlet,
         status: Status::Ok,
         detail: String::new(),
-        shingles: Vec::new(),
-        keys: Vec::new(),
-        signature: Vec::new(),
         group: None,
         paragraphs: None,
     };
@@ -421,43 +412,44 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
         out.detail = detail;
         return out;
     }
+    let text = &parsed.text;
+    let record = &mut worker.record;
+    let mut repeats = Vec::new();
+    let mut hashes = Vec::new();
     if params.paragraphs.enabled {
         out.group = out
             .outlet
             .clone()
             .or_else(|| parsed.url.as_deref().and_then(url_host));
-        let text = &parsed.text;
-        let record = &mut worker.record;
         let sketches = worker
             .paragraphs
             .process(text, &params.paragraphs, &params.shingle, record);
-        if record.shingles.is_empty() {
-            out.status = Status::Empty;
-            return out;
-        }
-        let repeats = worker
+        repeats = worker
             .paragraphs
             .find_repeats(text, &sketches, &params.paragraphs);
-        let mut hashes = record.hashes.clone();
+        hashes.extend_from_slice(&record.hashes);
         hashes.sort_unstable();
         hashes.dedup();
-        out.paragraphs = Some(ParagraphOut {
-            record: record.encode(),
-            hashes,
-            repeats,
-        });
-        return out;
+    } else {
+        // the whole text as one paragraph: the same record, sketched by the same pass
+        record.clear();
+        normalize_into(text, &mut worker.normalized);
+        worker
+            .shingler
+            .append(&worker.normalized, &params.shingle, &mut record.shingles);
+        record.offsets.push(record.shingles.len() as u32);
+        record.hashes.push(0);
+        record.push_snippet("");
     }
-    normalize_into(&parsed.text, &mut worker.normalized);
-    drop(parsed.text);
-    worker
-        .shingler
-        .shingles(&worker.normalized, &params.shingle, &mut out.shingles);
-    if !worker.hasher.sketch(&out.shingles, &mut out.signature) {
+    if record.shingles.is_empty() {
         out.status = Status::Empty;
         return out;
     }
-    band_keys(&out.signature, params.bands(), params.rows(), &mut out.keys);
+    out.paragraphs = Some(ParagraphOut {
+        record: record.encode(),
+        hashes,
+        repeats,
+    });
     out
 }
 
@@ -516,10 +508,7 @@ struct Collector<'a> {
     params: &'a ValidParams,
     sources: &'a [Source],
     records: Records,
-    table: BandTable,
-    spill: Option<ShingleSpill>,
-    signatures: Vec<u32>,
-    paragraphs: Option<ParagraphCollect>,
+    paragraphs: ParagraphCollect,
     counts: Counts,
     seen_ids: HashSet<u64>,
     warnings: Vec<String>,
@@ -572,15 +561,10 @@ impl Collector<'_> {
             Status::Ok => {
                 let d = self.records.doc_records.len() as DocId;
                 self.records.doc_records.push(index as u32);
-                if let (Some(pc), Some(out)) = (&mut self.paragraphs, p.paragraphs) {
-                    pc.add(d, p.group, out)?;
-                } else {
-                    self.table.push(&p.keys);
-                    match &mut self.spill {
-                        Some(spill) => spill.push(&p.shingles)?,
-                        None => self.signatures.extend_from_slice(&p.signature),
-                    }
-                }
+                let out = p
+                    .paragraphs
+                    .expect("a compared record carries its paragraph record");
+                self.paragraphs.add(d, p.group, out)?;
                 self.counts.compared += 1;
                 doc = Some(d);
             }
@@ -622,32 +606,20 @@ where
 {
     let mut seconds = BTreeMap::new();
     let t = Instant::now();
-    // In paragraph mode the streaming pass spills paragraph records, from which both the
-    // cleaning pass and exact verification read; otherwise it spills article sets.
-    let (spill, paragraphs) = if params.paragraphs.enabled {
-        (
-            None,
-            Some(ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?)),
-        )
-    } else if params.verify.method == VerifyMethod::Exact {
-        (Some(ShingleSpill::create_in(spill_dir)?), None)
-    } else {
-        (None, None)
-    };
+    // The streaming pass spills one paragraph record per document (with the paragraph
+    // stage off, the whole text is one paragraph); the sketch pass and exact verification
+    // both read it back.
     let collector = Collector {
         params,
         sources: &sources,
         records: Records::default(),
-        table: BandTable::new(params.bands()),
-        spill,
-        signatures: Vec::new(),
-        paragraphs,
+        paragraphs: ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?),
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
         progress,
     };
-    progress.stage("read + sketch", None);
+    progress.stage("read", None);
     // Three kinds of thread overlap here: the reader splits files into batches, the rayon
     // workers process one batch while the collector thread folds the previous one into
     // the record table and the spill, so the sequential parts do not idle the workers.
@@ -681,7 +653,7 @@ where
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
-                    .map_init(|| Worker::new(params), |w, rec| process(w, rec, params))
+                    .map_init(Worker::new, |w, rec| process(w, rec, params))
                     .collect();
                 if done_tx.send(processed).is_err() {
                     break; // the collector stopped on an error; it reports it below
@@ -702,46 +674,35 @@ where
             collector.warn(e.clone());
         }
     }
-    seconds.insert("read_sketch", t.elapsed().as_secs_f64());
+    seconds.insert("read", t.elapsed().as_secs_f64());
 
     let Collector {
         mut records,
-        mut table,
-        spill,
-        mut signatures,
-        paragraphs,
+        paragraphs: pc,
         mut counts,
         warnings,
         ..
     } = collector;
-    let mut paragraph_summary = None;
-    let mut cleaned_sets = None;
-    if let Some(pc) = paragraphs {
-        let t = Instant::now();
-        let docs = pc.doc_groups.len() as u64;
-        progress.stage("paragraphs", Some(docs));
-        let index = ParagraphIndex {
-            spill: pc.spill.finish()?,
-            keys: pc.keys,
-            group_docs: pc.group_docs,
-            group_names: pc.group_names,
-            doc_groups: pc.doc_groups,
-            repeats: pc.repeats,
-        };
-        let estimate = params.verify.method == VerifyMethod::Estimate;
-        let mut repeats = index.repeats.clone();
-        let cleaned = clean_and_sketch(index, params, estimate, |n| progress.advance(n))?;
-        table = cleaned.table;
-        signatures = cleaned.signatures;
-        if !estimate {
-            cleaned_sets = Some((cleaned.records, cleaned.removed));
-        }
-        records.boilerplate = cleaned.boilerplate;
-        records.repeats = std::mem::take(&mut repeats);
-        paragraph_summary = Some(cleaned.summary);
-        progress.finish_stage();
-        seconds.insert("paragraphs", t.elapsed().as_secs_f64());
-    }
+    let t = Instant::now();
+    let docs = pc.doc_groups.len() as u64;
+    progress.stage("sketch", Some(docs));
+    let index = ParagraphIndex {
+        spill: pc.spill.finish()?,
+        keys: pc.keys,
+        group_docs: pc.group_docs,
+        group_names: pc.group_names,
+        doc_groups: pc.doc_groups,
+        repeats: pc.repeats,
+    };
+    let estimate = params.verify.method == VerifyMethod::Estimate;
+    let mut repeats = index.repeats.clone();
+    let cleaned = clean_and_sketch(index, params, estimate, |n| progress.advance(n))?;
+    let table = cleaned.table;
+    records.boilerplate = cleaned.boilerplate;
+    records.repeats = std::mem::take(&mut repeats);
+    let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
+    progress.finish_stage();
+    seconds.insert("sketch", t.elapsed().as_secs_f64());
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
@@ -751,17 +712,17 @@ where
     seconds.insert("candidates", t.elapsed().as_secs_f64());
 
     let t = Instant::now();
-    let verifier = match (spill, cleaned_sets) {
-        (Some(s), _) => Verifier::Exact(s.finish()?),
-        (None, Some((records, removed))) => Verifier::Cleaned { records, removed },
-        (None, None) => Verifier::Estimate {
-            signatures,
+    let spill_bytes = cleaned.records.total_bytes();
+    let verifier = if estimate {
+        Verifier::Estimate {
+            signatures: cleaned.signatures,
             num_perm: params.minhash.num_perm,
-        },
-    };
-    let spill_bytes = match &verifier {
-        Verifier::Exact(sets) | Verifier::Cleaned { records: sets, .. } => sets.total_bytes(),
-        Verifier::Estimate { .. } => 0,
+        }
+    } else {
+        Verifier::Cleaned {
+            records: cleaned.records,
+            removed: cleaned.removed,
+        }
     };
     check_cancel(progress)?;
     progress.stage("verify", Some(pairs.len() as u64));
@@ -841,7 +802,7 @@ fn assign(
             if rep == d {
                 Ok(None)
             } else {
-                verifier.jaccard(d, rep, None).map(Some)
+                verifier.jaccard(d, rep).map(Some)
             }
         })
         .collect::<Result<_>>()?;

@@ -1,15 +1,15 @@
 //! Verification: candidate pairs in, their similarity out.
 //!
 //! Exact verification needs every candidate's full shingle set, but holding the sets of a
-//! whole corpus would make memory grow with the text. Instead the sketch stage appends each
-//! document's sorted shingle set (8 bytes a shingle) to an unnamed temporary file (the
-//! "spill", removed by the OS even after a crash), keeping only its offset in memory; the
-//! verifier reads the two sets of a pair back with positioned reads. Memory stays at a
-//! signature's worth per document, the operating system's page cache does the caching,
-//! and a size filter (`J <= min/max` of the set sizes) rejects hopeless pairs unread.
+//! whole corpus would make memory grow with the text. Instead the streaming pass appends
+//! each document's paragraph record (its paragraphs' shingles, 8 bytes each, unsorted) to an
+//! unnamed temporary file (the "spill", removed by the OS even after a crash), keeping only
+//! its offset in memory. The verifier reads the two records of a pair back with positioned
+//! reads and rebuilds the sorted article sets, without the paragraphs the sketch pass left
+//! out (repeats, boilerplate). Only candidates pay for sorting; memory stays at a few
+//! bytes per document and the operating system's page cache does the caching.
 //!
-//! Estimated verification keeps the MinHash signatures in memory instead and needs no
-//! spill.
+//! Estimated verification uses the MinHash signatures kept in memory instead.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -51,15 +51,6 @@ impl ShingleSpill {
         Ok(())
     }
 
-    /// Appends the next document's sorted shingle set.
-    pub fn push(&mut self, set: &[u64]) -> Result<()> {
-        let mut bytes = Vec::with_capacity(set.len() * 8);
-        for s in set {
-            bytes.extend_from_slice(&s.to_le_bytes());
-        }
-        self.push_bytes(&bytes)
-    }
-
     /// Flushes and turns the spill into a reader.
     pub fn finish(self) -> Result<ShingleSets> {
         let path = self.path;
@@ -83,28 +74,6 @@ pub struct ShingleSets {
 }
 
 impl ShingleSets {
-    /// Number of shingles of `doc`.
-    #[must_use]
-    pub fn len_of(&self, doc: DocId) -> usize {
-        let d = doc as usize;
-        ((self.offsets[d + 1] - self.offsets[d]) / 8) as usize
-    }
-
-    /// Reads the shingle set of `doc` into `out`.
-    pub fn read(&self, doc: DocId, out: &mut Vec<u64>) -> Result<()> {
-        let d = doc as usize;
-        let (start, end) = (self.offsets[d], self.offsets[d + 1]);
-        let mut bytes = vec![0u8; (end - start) as usize];
-        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::io(&self.path, e))?;
-        out.clear();
-        out.extend(
-            bytes
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8"))),
-        );
-        Ok(())
-    }
-
     /// The raw bytes of `doc`'s record.
     pub fn read_bytes(&self, doc: DocId) -> Result<Vec<u8>> {
         let d = doc as usize;
@@ -142,8 +111,6 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 
 /// Similarity of two documents, by the method the parameters chose.
 pub enum Verifier {
-    /// Sorted article sets, one spill record each.
-    Exact(ShingleSets),
     /// Paragraph records; a document's set is the sorted union of its paragraphs' shingles
     /// without the paragraphs listed in `removed` (see `boilerplate::kept_shingles`).
     Cleaned {
@@ -157,14 +124,9 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    /// The sorted article set of `doc`, for the set-based variants.
+    /// The sorted article set of `doc`.
     fn set(&self, doc: DocId) -> Result<Vec<u64>> {
         match self {
-            Verifier::Exact(sets) => {
-                let mut out = Vec::with_capacity(sets.len_of(doc));
-                sets.read(doc, &mut out)?;
-                Ok(out)
-            }
             Verifier::Cleaned { records, removed } => {
                 let bytes = records.read_bytes(doc)?;
                 let rec =
@@ -182,20 +144,9 @@ impl Verifier {
         }
     }
 
-    /// Jaccard similarity of `a` and `b`. With `at_least`, a pair whose set sizes prove
-    /// it cannot reach that value returns an upper bound below it without reading the sets.
-    pub fn jaccard(&self, a: DocId, b: DocId, at_least: Option<f64>) -> Result<f64> {
+    /// Jaccard similarity of `a` and `b`: exact, or the MinHash estimate.
+    pub fn jaccard(&self, a: DocId, b: DocId) -> Result<f64> {
         match self {
-            Verifier::Exact(sets) => {
-                let (la, lb) = (sets.len_of(a), sets.len_of(b));
-                let bound = la.min(lb) as f64 / la.max(lb).max(1) as f64;
-                if let Some(t) = at_least {
-                    if bound < t {
-                        return Ok(bound);
-                    }
-                }
-                Ok(jaccard(&self.set(a)?, &self.set(b)?))
-            }
             Verifier::Cleaned { .. } => Ok(jaccard(&self.set(a)?, &self.set(b)?)),
             Verifier::Estimate {
                 signatures,
@@ -215,13 +166,13 @@ impl Verifier {
     /// derived from the MinHash Jaccard and the unknown sizes (taken as equal).
     pub fn containment(&self, a: DocId, b: DocId) -> Result<f64> {
         match self {
-            Verifier::Exact(_) | Verifier::Cleaned { .. } => {
+            Verifier::Cleaned { .. } => {
                 let (sa, sb) = (self.set(a)?, self.set(b)?);
                 let small = sa.len().min(sb.len()).max(1);
                 Ok(intersection_size(&sa, &sb) as f64 / small as f64)
             }
             Verifier::Estimate { .. } => {
-                let j = self.jaccard(a, b, None)?;
+                let j = self.jaccard(a, b)?;
                 Ok(2.0 * j / (1.0 + j))
             }
         }
@@ -232,24 +183,36 @@ impl Verifier {
 mod tests {
     use super::*;
 
+    fn record(paragraphs: &[&[u64]]) -> Vec<u8> {
+        let mut rec = ParagraphRecord::default();
+        for (i, p) in paragraphs.iter().enumerate() {
+            rec.shingles.extend_from_slice(p);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(i as u64);
+            rec.push_snippet("");
+        }
+        rec.encode()
+    }
+
     #[test]
-    fn spill_round_trip_and_size_filter() {
+    fn sets_are_rebuilt_from_the_spill_without_removed_paragraphs() {
         let dir = tempfile::tempdir().unwrap();
         let mut spill = ShingleSpill::create_in(dir.path()).unwrap();
-        let sets: Vec<Vec<u64>> = vec![vec![1, 2, 3, 4], vec![], vec![3, 4, 5], (0..100).collect()];
-        for s in &sets {
-            spill.push(s).unwrap();
-        }
-        let reader = spill.finish().unwrap();
-        let mut out = Vec::new();
-        for (i, s) in sets.iter().enumerate() {
-            reader.read(i as DocId, &mut out).unwrap();
-            assert_eq!(&out, s);
-        }
-        let v = Verifier::Exact(reader);
-        assert!((v.jaccard(0, 2, None).unwrap() - 0.4).abs() < 1e-12);
-        // 4 vs 100 shingles: bound 0.04, never read
-        assert!(v.jaccard(0, 3, Some(0.8)).unwrap() < 0.8);
-        assert!((v.containment(2, 0).unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        // doc 0: two paragraphs (the second a footer); doc 1: the first paragraph twice
+        spill
+            .push_bytes(&record(&[&[4, 1, 2, 3, 1], &[9, 8]]))
+            .unwrap();
+        spill
+            .push_bytes(&record(&[&[1, 2, 3, 4], &[3, 2, 1, 4], &[5]]))
+            .unwrap();
+        let records = spill.finish().unwrap();
+        let v = Verifier::Cleaned {
+            records,
+            removed: vec![(0, vec![1].into_boxed_slice())],
+        };
+        assert_eq!(v.set(0).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(v.set(1).unwrap(), vec![1, 2, 3, 4, 5]);
+        assert!((v.jaccard(0, 1).unwrap() - 0.8).abs() < 1e-12);
+        assert!((v.containment(1, 0).unwrap() - 1.0).abs() < 1e-12);
     }
 }
