@@ -87,6 +87,10 @@ for rep in $(seq 1 "$REPEAT"); do
         run neardup-raw "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
           --out "$DATA/runs/neardup-raw-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \
           --extra "--paragraphs off"
+        # SimHash candidates (exact Hamming index, k = 6) instead of MinHash LSH
+        run neardup-simhash "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
+          --out "$DATA/runs/neardup-simhash-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \
+          --extra "--method simhash"
       done
     fi
   done

@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::lsh::{BandTable, DocId, band_keys};
 use crate::paragraph::Repeat;
 use crate::params::ValidParams;
-use crate::sketch::MinHasher;
+use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
 use crate::verify::ShingleSets;
 
 /// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
@@ -203,6 +203,8 @@ pub struct CleanArticles {
     pub removed: Vec<(DocId, Box<[u32]>)>,
     /// Signatures of the cleaned articles, when estimated verification needs them.
     pub signatures: Vec<u32>,
+    /// SimHash of each cleaned article, when the candidate method uses them.
+    pub fingerprints: Vec<u64>,
     /// Boilerplate paragraph indices of the documents that have any, sorted by document.
     pub boilerplate: Vec<(DocId, Box<[u32]>)>,
     pub summary: ParagraphSummary,
@@ -246,6 +248,7 @@ const CHUNK: usize = 2048;
 /// One document after cleaning, as a worker hands it back.
 struct CleanedDoc {
     keys: Vec<u64>,
+    fingerprint: u64,
     /// Paragraphs left out of the article set.
     removed: Vec<u32>,
     signature: Vec<u32>,
@@ -254,6 +257,15 @@ struct CleanedDoc {
     paragraphs: u64,
     /// Hash and snippet of each boilerplate paragraph, for the summary.
     texts: Vec<(u64, String)>,
+}
+
+/// Which article fingerprints the sketch pass computes.
+#[derive(Clone, Copy)]
+pub enum Fingerprints<'a> {
+    /// SimHash weighted by term frequency.
+    Tf,
+    /// SimHash weighted by term frequency times inverse document frequency.
+    Tfidf(&'a DocFrequency),
 }
 
 /// Appends the shingles of `rec`'s paragraphs that are not in `removed` (sorted) to
@@ -279,6 +291,7 @@ pub fn clean_and_sketch(
     index: ParagraphIndex,
     params: &ValidParams,
     keep_signatures: bool,
+    fingerprints: Option<Fingerprints<'_>>,
     mut advance: impl FnMut(u64),
 ) -> Result<CleanArticles> {
     let ParagraphIndex {
@@ -295,6 +308,7 @@ pub fn clean_and_sketch(
     let mut signatures = Vec::new();
     let mut boilerplate = Vec::new();
     let mut removed_by_doc = Vec::new();
+    let mut fps = Vec::new();
     let mut summary = ParagraphSummary {
         boilerplate_texts: frequent.len() as u64,
         repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
@@ -333,6 +347,16 @@ pub fn clean_and_sketch(
                     }
                     let mut set = Vec::with_capacity(rec.shingles.len());
                     kept_shingles(&rec, &removed, &mut set);
+                    let fingerprint = match fingerprints {
+                        None => 0,
+                        // repeats in the multiset are the term frequencies
+                        Some(Fingerprints::Tf) => simhash(&set),
+                        Some(Fingerprints::Tfidf(df)) => {
+                            let weighted: Vec<(u64, u8)> =
+                                set.iter().map(|&s| (s, df.weight(s))).collect();
+                            simhash_weighted_int(&weighted)
+                        }
+                    };
                     let mut sig = Vec::new();
                     hasher.sketch(&set, &mut sig);
                     let mut keys = Vec::new();
@@ -343,6 +367,7 @@ pub fn clean_and_sketch(
                         .collect();
                     Ok(CleanedDoc {
                         keys,
+                        fingerprint,
                         removed,
                         signature: sig,
                         flagged,
@@ -355,6 +380,7 @@ pub fn clean_and_sketch(
         for (offset, r) in results.into_iter().enumerate() {
             let CleanedDoc {
                 keys,
+                fingerprint,
                 removed,
                 signature: sig,
                 flagged,
@@ -365,6 +391,9 @@ pub fn clean_and_sketch(
             table.push(&keys);
             if keep_signatures {
                 signatures.extend_from_slice(&sig);
+            }
+            if fingerprints.is_some() {
+                fps.push(fingerprint);
             }
             if !removed.is_empty() {
                 removed_by_doc.push((d, removed.into_boxed_slice()));
@@ -408,6 +437,7 @@ pub fn clean_and_sketch(
         records: spill,
         removed: removed_by_doc,
         signatures,
+        fingerprints: fps,
         boilerplate,
         summary,
     })

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use neardup::params::{ErrorPolicy, Params, ShingleParams, SplitMode, VerifyMethod};
+use neardup::params::{
+    CandidateMethod, ErrorPolicy, Params, ShingleParams, SimHashWeights, SplitMode, VerifyMethod,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -77,6 +79,15 @@ pub struct DedupArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Where candidate pairs come from: MinHash LSH, SimHash fingerprints, or both.
+    #[arg(long, value_name = "minhash|simhash|both")]
+    pub method: Option<CandidateMethod>,
+    /// SimHash candidates: fingerprints within this many bits (0..=8).
+    #[arg(long)]
+    pub simhash_k: Option<u32>,
+    /// SimHash feature weights: tf, or tf-idf with document frequencies from the input.
+    #[arg(long, value_name = "tf|tfidf")]
+    pub simhash_weights: Option<SimHashWeights>,
     /// The paragraph stage (repeats inside documents, boilerplate across them).
     #[arg(long, value_name = "on|off")]
     pub paragraphs: Option<OnOff>,
@@ -169,6 +180,15 @@ impl DedupArgs {
         }
         if let Some(v) = self.verify {
             p.verify.method = v;
+        }
+        if let Some(v) = self.method {
+            p.candidates.method = v;
+        }
+        if let Some(v) = self.simhash_k {
+            p.simhash.max_hamming = v;
+        }
+        if let Some(v) = self.simhash_weights {
+            p.simhash.weights = v;
         }
         if let Some(v) = &self.url_field {
             p.input.url_field.clone_from(v);

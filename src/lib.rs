@@ -26,6 +26,7 @@ pub mod boilerplate;
 pub mod cluster;
 pub mod error;
 pub mod generate;
+pub mod hamming;
 pub mod input;
 pub mod lsh;
 pub mod output;

@@ -19,6 +19,8 @@ pub struct Params {
     pub lsh: LshParams,
     pub verify: VerifyParams,
     pub paragraphs: ParagraphParams,
+    pub candidates: CandidateParams,
+    pub simhash: SimHashParams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +186,83 @@ impl Default for LshParams {
     }
 }
 
+/// Where candidate pairs come from; every candidate is then verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CandidateMethod {
+    /// MinHash LSH bands.
+    MinHash,
+    /// SimHash fingerprints within `simhash.max_hamming` bits.
+    SimHash,
+    /// Both: the union of the two candidate sets.
+    Both,
+}
+
+impl FromStr for CandidateMethod {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "minhash" => Ok(CandidateMethod::MinHash),
+            "simhash" => Ok(CandidateMethod::SimHash),
+            "both" => Ok(CandidateMethod::Both),
+            _ => Err(format!("expected minhash, simhash or both, got {s:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CandidateParams {
+    pub method: CandidateMethod,
+}
+
+impl Default for CandidateParams {
+    fn default() -> Self {
+        CandidateParams {
+            method: CandidateMethod::MinHash,
+        }
+    }
+}
+
+/// How SimHash features are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimHashWeights {
+    /// By how often the shingle occurs in the document.
+    Tf,
+    /// By occurrences times the shingle's inverse document frequency in the input.
+    Tfidf,
+}
+
+impl FromStr for SimHashWeights {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "tf" => Ok(SimHashWeights::Tf),
+            "tfidf" => Ok(SimHashWeights::Tfidf),
+            _ => Err(format!("expected tf or tfidf, got {s:?}")),
+        }
+    }
+}
+
+/// Article-level SimHash (used when `candidates.method` is `simhash` or `both`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimHashParams {
+    /// Fingerprints within this many bits are candidates (0..=8: the index is exact).
+    pub max_hamming: u32,
+    pub weights: SimHashWeights,
+}
+
+impl Default for SimHashParams {
+    fn default() -> Self {
+        SimHashParams {
+            max_hamming: 6,
+            weights: SimHashWeights::Tf,
+        }
+    }
+}
+
 /// How a document is cut into paragraphs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -343,6 +422,12 @@ impl Params {
         }
         if self.input.max_doc_bytes == 0 {
             return Err(Error::params("input.max_doc_bytes", "must be positive"));
+        }
+        if self.simhash.max_hamming > 8 {
+            return Err(Error::params(
+                "simhash.max_hamming",
+                format!("must be 0..=8, got {}", self.simhash.max_hamming),
+            ));
         }
         let pp = &self.paragraphs;
         if !(0.0..=1.0).contains(&pp.repeat_threshold) {

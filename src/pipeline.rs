@@ -22,14 +22,18 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{ParagraphIndex, ParagraphRecord, ParagraphSummary, clean_and_sketch};
+use crate::boilerplate::{
+    Fingerprints, ParagraphIndex, ParagraphRecord, ParagraphSummary, clean_and_sketch,
+};
 use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
 use crate::error::{Error, Result, SkipReason};
+use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{CandidateStats, DocId, candidates};
 use crate::paragraph::{ParagraphWorker, Repeat};
-use crate::params::{ErrorPolicy, ValidParams, VerifyMethod};
+use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
+use crate::sketch::DocFrequency;
 use crate::text::{Normalized, normalize_into};
 use crate::verify::{ShingleSpill, Verifier};
 
@@ -195,6 +199,9 @@ pub struct Summary {
     pub inputs: Vec<FileReport>,
     pub counts: Counts,
     pub candidates: CandidateStats,
+    /// The SimHash index, when the candidate method uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simhash: Option<HammingStats>,
     pub verification: VerifyStats,
     pub spill_bytes: u64,
     /// The paragraph stage, when it ran.
@@ -391,7 +398,12 @@ fn url_host(url: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
-fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Processed {
+fn process(
+    worker: &mut Worker,
+    rec: RawRecord,
+    params: &ValidParams,
+    docfreq: Option<&DocFrequency>,
+) -> Processed {
     let header = RawRecordHeader {
         source: rec.source,
         line: rec.line,
@@ -444,6 +456,12 @@ fn process(worker: &mut Worker, rec: RawRecord, params: &ValidParams) -> Process
     if record.shingles.is_empty() {
         out.status = Status::Empty;
         return out;
+    }
+    if let Some(df) = docfreq {
+        let mut distinct = record.shingles.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        df.add_document(&distinct);
     }
     out.paragraphs = Some(ParagraphOut {
         record: record.encode(),
@@ -609,6 +627,10 @@ where
     // The streaming pass spills one paragraph record per document (with the paragraph
     // stage off, the whole text is one paragraph); the sketch pass and exact verification
     // both read it back.
+    // document frequencies, for SimHash weighted by tf-idf only
+    let docfreq = (params.candidates.method != CandidateMethod::MinHash
+        && params.simhash.weights == SimHashWeights::Tfidf)
+        .then(DocFrequency::default);
     let collector = Collector {
         params,
         sources: &sources,
@@ -653,7 +675,9 @@ where
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
-                    .map_init(Worker::new, |w, rec| process(w, rec, params))
+                    .map_init(Worker::new, |w, rec| {
+                        process(w, rec, params, docfreq.as_ref())
+                    })
                     .collect();
                 if done_tx.send(processed).is_err() {
                     break; // the collector stopped on an error; it reports it below
@@ -696,7 +720,15 @@ where
     };
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let mut repeats = index.repeats.clone();
-    let cleaned = clean_and_sketch(index, params, estimate, |n| progress.advance(n))?;
+    let fingerprints =
+        (params.candidates.method != CandidateMethod::MinHash).then_some(match &docfreq {
+            Some(df) => Fingerprints::Tfidf(df),
+            None => Fingerprints::Tf,
+        });
+    let cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
+        progress.advance(n);
+    })?;
+    drop(docfreq);
     let table = cleaned.table;
     records.boilerplate = cleaned.boilerplate;
     records.repeats = std::mem::take(&mut repeats);
@@ -706,8 +738,20 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
-    let (pairs, cand_stats) = candidates(&table, params.lsh.max_bucket);
+    let (mut pairs, cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
+        (Vec::new(), CandidateStats::default())
+    } else {
+        candidates(&table, params.lsh.max_bucket)
+    };
     drop(table);
+    let mut simhash_stats = None;
+    if params.candidates.method != CandidateMethod::MinHash {
+        let (near, stats) = near_pairs(&cleaned.fingerprints, params.simhash.max_hamming);
+        pairs.extend(near);
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        simhash_stats = Some(stats);
+    }
     progress.finish_stage();
     seconds.insert("candidates", t.elapsed().as_secs_f64());
 
@@ -749,6 +793,7 @@ where
         inputs: reports,
         counts,
         candidates: cand_stats,
+        simhash: simhash_stats,
         verification: verify_stats,
         spill_bytes,
         paragraphs: paragraph_summary,

@@ -4,4 +4,4 @@ pub mod minhash;
 pub mod simhash;
 
 pub use minhash::{MinHasher, Signature, estimate_jaccard};
-pub use simhash::{hamming, simhash};
+pub use simhash::{DocFrequency, hamming, simhash, simhash_weighted, simhash_weighted_int};

@@ -53,6 +53,36 @@ pub fn simhash(features: &[u64]) -> u64 {
     )
 }
 
+/// SimHash of features with small integer weights (1..=15), counted like `simhash`: a
+/// feature of weight w adds w to the counters of its set bits, and the byte-wide counters
+/// are flushed every 16 features, before 16 x 15 could overflow them.
+#[must_use]
+pub fn simhash_weighted_int(features: &[(u64, u8)]) -> u64 {
+    let mut wide = [0u32; 64];
+    let mut narrow = [0u64; 8];
+    let mut total = 0u32;
+    for chunk in features.chunks(16) {
+        for &(f, w) in chunk {
+            let w = w.clamp(1, 15);
+            total += u32::from(w);
+            let h = mix(f);
+            for (j, word) in narrow.iter_mut().enumerate() {
+                *word += SPREAD[((h >> (8 * j)) & 0xff) as usize] * u64::from(w);
+            }
+        }
+        for (j, word) in narrow.iter_mut().enumerate() {
+            for k in 0..8 {
+                wide[8 * j + k] += ((*word >> (8 * k)) & 0xff) as u32;
+            }
+            *word = 0;
+        }
+    }
+    wide.iter().enumerate().fold(
+        0u64,
+        |acc, (bit, &c)| if 2 * c > total { acc | 1 << bit } else { acc },
+    )
+}
+
 /// SimHash of `(feature, weight)` pairs.
 pub fn simhash_weighted(features: impl IntoIterator<Item = (u64, f64)>) -> u64 {
     let mut votes = [0f64; 64];
@@ -106,6 +136,15 @@ mod tests {
     }
 
     #[test]
+    fn integer_weights_equal_the_weighted_vote() {
+        let f: Vec<(u64, u8)> = (0..500u64)
+            .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15), (i % 15 + 1) as u8))
+            .collect();
+        let float = simhash_weighted(f.iter().map(|&(x, w)| (x, f64::from(w))));
+        assert_eq!(simhash_weighted_int(&f), float);
+    }
+
+    #[test]
     fn identical_inputs_distance_zero_and_order_free() {
         let f: Vec<u64> = (0..200).map(|i| i * 31 + 7).collect();
         let mut r = f.clone();
@@ -124,5 +163,95 @@ mod tests {
         let far = hamming(simhash(&a), simhash(&c));
         assert!(near <= 12, "near distance {near}");
         assert!(far >= 16, "far distance {far}");
+    }
+}
+
+/// Document frequencies of shingles, estimated with a count-min sketch (2 rows of 2^23
+/// counters, 64 MB) so that memory does not grow with the vocabulary. Counts only ever
+/// over-estimate; with hundreds of millions of (document, shingle) pairs the error lands
+/// on rare shingles, whose weight it lowers. Workers add documents concurrently; the sums
+/// do not depend on the order, so fingerprints stay deterministic.
+pub struct DocFrequency {
+    rows: Vec<Vec<std::sync::atomic::AtomicU32>>,
+    docs: std::sync::atomic::AtomicU64,
+}
+
+const CMS_ROWS: usize = 2;
+const CMS_BITS: u32 = 23;
+
+impl Default for DocFrequency {
+    fn default() -> Self {
+        DocFrequency {
+            rows: (0..CMS_ROWS)
+                .map(|_| {
+                    (0..1usize << CMS_BITS)
+                        .map(|_| std::sync::atomic::AtomicU32::new(0))
+                        .collect()
+                })
+                .collect(),
+            docs: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl DocFrequency {
+    fn slot(row: usize, shingle: u64) -> usize {
+        (mix(shingle ^ (row as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> (64 - CMS_BITS))
+            as usize
+    }
+
+    /// Counts one document; `distinct` must not repeat a shingle.
+    pub fn add_document(&self, distinct: &[u64]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.docs.fetch_add(1, Relaxed);
+        for &s in distinct {
+            for (r, row) in self.rows.iter().enumerate() {
+                row[Self::slot(r, s)].fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Estimated number of documents holding `shingle` (never less than the truth).
+    #[must_use]
+    pub fn estimate(&self, shingle: u64) -> u32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(r, row)| row[Self::slot(r, shingle)].load(Relaxed))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// The idf rounded to a SimHash weight in 1..=15.
+    #[must_use]
+    pub fn weight(&self, shingle: u64) -> u8 {
+        self.idf(shingle).round().clamp(1.0, 15.0) as u8
+    }
+
+    /// Smoothed inverse document frequency, `ln((N + 1) / (df + 1)) + 1`.
+    #[must_use]
+    pub fn idf(&self, shingle: u64) -> f64 {
+        let n = self.docs.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        ((n + 1.0) / (f64::from(self.estimate(shingle)) + 1.0)).ln() + 1.0
+    }
+}
+
+#[cfg(test)]
+mod docfreq_tests {
+    use super::*;
+
+    #[test]
+    fn counts_documents_and_never_underestimates() {
+        let df = DocFrequency::default();
+        for d in 0..50u64 {
+            let set: Vec<u64> = (0..100)
+                .map(|i| if i < 10 { i } else { d * 1000 + i })
+                .collect();
+            df.add_document(&set);
+        }
+        assert_eq!(df.estimate(3), 50);
+        assert!(df.estimate(7042) >= 1);
+        assert!(df.idf(3) < df.idf(7042));
     }
 }

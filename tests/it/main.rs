@@ -5,4 +5,5 @@ mod determinism;
 mod oracle;
 mod paragraphs;
 mod properties;
+mod simhash;
 mod util;
