@@ -71,8 +71,8 @@ pub enum Error {
         detail: String,
     },
     #[error(
-        "{path}: the compressed stream is truncated or corrupt after line {line} \
-         (records up to that line were read): {source}"
+        "{path}: reading stopped after line {line}: the stream is truncated or corrupt, or \
+         the file unreadable (the records before were kept): {source}"
     )]
     Truncated {
         path: PathBuf,
