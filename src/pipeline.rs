@@ -1,14 +1,17 @@
 //! The whole run: inputs in, `docs.jsonl`, `clusters.jsonl` and `summary.json` out.
 //!
 //! Stages, each a plain function over plain data:
-//! 1. read + sketch (streaming): a reader thread turns files into batches of raw records;
-//!    worker threads parse, normalize, shingle and sketch each batch; the batch is then
-//!    folded in input order into a small per-record table, the band keys and the spill.
-//!    No document text outlives its batch.
-//! 2. candidates: band keys -> sorted candidate pairs.
-//! 3. verify + cluster: exact (or estimated) Jaccard per candidate, union-find.
-//! 4. assign: cluster ids, representatives, similarity of each copy to its representative.
-//! 5. write: every output to a temporary name, then renamed.
+//! 1. read (streaming): a reader thread turns files into batches of raw records; worker
+//!    threads parse, segment, normalize and shingle each record and find its repeated
+//!    paragraphs; a collector thread folds each batch, in input order, into a small
+//!    per-record table, the boilerplate key index and the spill (one paragraph record per
+//!    document). No document text outlives its batch.
+//! 2. sketch: one parallel pass over the spill flags boilerplate and computes each cleaned
+//!    article's MinHash band keys (and SimHash fingerprint).
+//! 3. candidates: band keys -> sorted candidate pairs (and/or the Hamming index).
+//! 4. verify + cluster: exact (or estimated) Jaccard per candidate, union-find.
+//! 5. assign: cluster ids, representatives, similarity of each copy to its representative.
+//! 6. write: every output to a temporary name, then renamed.
 //!
 //! Everything observable is a function of the input and the parameters: worker results
 //! are put back in input order before anything depends on them.
