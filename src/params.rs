@@ -69,11 +69,7 @@ pub enum ErrorPolicy {
 impl FromStr for ErrorPolicy {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "skip" => Ok(ErrorPolicy::Skip),
-            "stop" => Ok(ErrorPolicy::Stop),
-            _ => Err(format!("expected skip or stop, got {s:?}")),
-        }
+        from_name(s)
     }
 }
 
@@ -113,6 +109,12 @@ impl fmt::Display for ShingleParams {
         };
         write!(f, "{kind}:{}", self.size)
     }
+}
+
+/// Parses a flag value by the same names the config file uses (serde's), so the two can
+/// never disagree.
+fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
 }
 
 /// Parses the `--shingle` syntax: `word:5`, `char:9`.
@@ -201,12 +203,7 @@ pub enum CandidateMethod {
 impl FromStr for CandidateMethod {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "minhash" => Ok(CandidateMethod::MinHash),
-            "simhash" => Ok(CandidateMethod::SimHash),
-            "both" => Ok(CandidateMethod::Both),
-            _ => Err(format!("expected minhash, simhash or both, got {s:?}")),
-        }
+        from_name(s)
     }
 }
 
@@ -237,11 +234,7 @@ pub enum SimHashWeights {
 impl FromStr for SimHashWeights {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "tf" => Ok(SimHashWeights::Tf),
-            "tfidf" => Ok(SimHashWeights::Tfidf),
-            _ => Err(format!("expected tf or tfidf, got {s:?}")),
-        }
+        from_name(s)
     }
 }
 
@@ -278,12 +271,7 @@ pub enum SplitMode {
 impl FromStr for SplitMode {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "blank" => Ok(SplitMode::Blank),
-            "line" => Ok(SplitMode::Line),
-            "auto" => Ok(SplitMode::Auto),
-            _ => Err(format!("expected blank, line or auto, got {s:?}")),
-        }
+        from_name(s)
     }
 }
 
@@ -336,11 +324,7 @@ pub enum VerifyMethod {
 impl FromStr for VerifyMethod {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "exact" => Ok(VerifyMethod::Exact),
-            "estimate" => Ok(VerifyMethod::Estimate),
-            _ => Err(format!("expected exact or estimate, got {s:?}")),
-        }
+        from_name(s)
     }
 }
 
