@@ -127,6 +127,7 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
     if let Some(v) = args.max_edit_rate {
         p.max_edit_rate = v;
     }
+    p.validate().map_err(|e| anyhow::anyhow!("generate: {e}"))?;
     let corpus = neardup::generate::generate(&p);
     neardup::generate::write_corpus(&corpus, &args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
