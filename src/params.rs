@@ -404,8 +404,14 @@ impl Params {
         if self.lsh.max_bucket < 2 {
             return Err(Error::params("lsh.max_bucket", "must be at least 2"));
         }
-        if self.input.max_doc_bytes == 0 {
-            return Err(Error::params("input.max_doc_bytes", "must be positive"));
+        // byte offsets inside a document are u32, which keeps per-paragraph state small
+        if self.input.max_doc_bytes == 0
+            || self.input.max_doc_bytes > u64::from(u32::MAX) - (1 << 17)
+        {
+            return Err(Error::params(
+                "input.max_doc_bytes",
+                "must be between 1 and 4 GiB - 128 KiB",
+            ));
         }
         if self.simhash.max_hamming > 8 {
             return Err(Error::params(
@@ -557,6 +563,15 @@ mod tests {
         let mut p = Params::default();
         p.shingle.size = 0;
         assert!(p.validate().is_err());
+        let mut p = Params::default();
+        p.input.max_doc_bytes = 5 << 30;
+        assert!(matches!(
+            p.validate(),
+            Err(Error::Params {
+                field: "input.max_doc_bytes",
+                ..
+            })
+        ));
     }
 
     #[test]
