@@ -689,6 +689,10 @@ where
             drop(raw_rx);
             drop(done_tx);
             let folded = folder.join().expect("the collector thread does not panic");
+            if progress.cancelled() {
+                // the reader's "cancelled" send error is a consequence, not the cause
+                return Err(Error::Interrupted);
+            }
             let read_result = reader.join().expect("the reader thread does not panic");
             let collector = folded?;
             Ok((read_result?, collector))

@@ -37,10 +37,11 @@ impl Normalized {
 pub fn normalize_into(text: &str, out: &mut Normalized) {
     // Most text is already NFKC; the single pass notices when it is not and the text is
     // composed first and normalized again.
-    if !normalize_mixed(text, out) {
+    if !normalize_mixed(text, out, true) {
         let composed: String = text.nfkc().collect();
-        let done = normalize_mixed(&composed, out);
-        debug_assert!(done, "NFKC output is NFKC");
+        // NFKC output is NFKC, but the quick check can still answer Maybe on it (Tamil and
+        // Bengali vowel signs, nukta, jamo): it must not be asked again
+        normalize_mixed(&composed, out, false);
     }
 }
 
@@ -79,7 +80,7 @@ const ASCII_MAP: [u8; 128] = {
 /// false, with `out` unspecified, as soon as a character shows the text is not in NFKC
 /// (the Unicode quick check: a character not NFKC-stable, or combining marks out of
 /// canonical order).
-fn normalize_mixed(text: &str, out: &mut Normalized) -> bool {
+fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
     let bytes = text.as_bytes();
     let mut buf: Vec<u8> = std::mem::take(&mut out.text).into_bytes();
     buf.clear();
@@ -117,7 +118,10 @@ fn normalize_mixed(text: &str, out: &mut Normalized) -> bool {
         let c = text[i..].chars().next().expect("i is on a char boundary");
         i += c.len_utf8();
         let ccc = canonical_combining_class(c);
-        if (ccc != 0 && last_ccc > ccc) || is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes {
+        if check_nfkc
+            && ((ccc != 0 && last_ccc > ccc)
+                || is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes)
+        {
             clean = false;
             break;
         }
@@ -216,6 +220,16 @@ mod tests {
         assert_eq!(normalize("مرحبا بالعالم"), "مرحبا بالعالم");
         // Devanagari vowel signs are combining marks and stay inside the word
         assert_eq!(normalize("नमस्ते दुनिया"), "नमस्ते दुनिया");
+    }
+
+    #[test]
+    fn scripts_whose_nfkc_quick_check_says_maybe_are_kept_whole() {
+        // Tamil, Bengali vowel signs and the Devanagari nukta are "Maybe" for the quick check
+        // even after NFKC; the text must still be normalized to its end
+        assert_eq!(normalize("காவல்துறை அதிகாரிகள் நேற்று").split(' ').count(), 3);
+        assert_eq!(normalize("আমার সোনার বাংলা").split(' ').count(), 3);
+        assert_eq!(normalize("क़ानून और व्यवस्था").split(' ').count(), 3);
+        assert_eq!(normalize("x\u{301} y"), "x\u{301} y");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde::Serialize;
 use tempfile::NamedTempFile;
 
 use rayon::prelude::*;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -179,6 +180,7 @@ pub fn write_all(
             members: all.into_iter().map(member).collect(),
         };
         clusters.line(dir, &line)?;
+        check_cancel(progress)?;
     }
 
     check_cancel(progress)?;
@@ -194,6 +196,18 @@ pub fn write_all(
         .write_all(b"\n")
         .map_err(|e| Error::output(dir.join("summary.json"), e))?;
     let sum = sum.finish(dir)?;
+    // An old summary.json must not vouch for a half-replaced directory: it goes first, and
+    // the new one is renamed last. A clean.jsonl this run did not write is stale: it goes.
+    for stale in ["summary.json", "clean.jsonl"] {
+        if stale == "summary.json" || !extra.iter().any(|Finished(_, n)| *n == stale) {
+            match std::fs::remove_file(dir.join(stale)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::output(dir.join(stale), e));
+                }
+                _ => {}
+            }
+        }
+    }
     let extra = extra.into_iter().map(|Finished(f, n)| (f, n));
     for (file, name) in [docs, clusters].into_iter().chain(extra).chain([sum]) {
         file.persist(dir.join(name))
@@ -262,6 +276,50 @@ pub fn write_clean(
     Ok(Finished(file, name))
 }
 
+/// A kept JSONL record with its text field replaced, every other byte as it was (field
+/// order, number formats, escapes): values are never re-parsed, so whatever the first pass
+/// accepted is written back unchanged. A record without an id gets the id it was given.
+fn clean_json_line(
+    bytes: &[u8],
+    meta: &RecordMeta,
+    params: &ValidParams,
+    cleaned: impl Fn(&str) -> String,
+) -> Vec<u8> {
+    let line = std::str::from_utf8(bytes).expect("a kept record was valid UTF-8 in the first pass");
+    let fields: BTreeMap<String, &RawValue> =
+        serde_json::from_str(line).expect("a kept record parsed the same way in the first pass");
+    let mut out = String::with_capacity(line.len() + 64);
+    let mut rest = line;
+    if !fields.contains_key(&params.input.id_field) {
+        let brace = line.find('{').expect("a kept record is an object");
+        out.push_str(&line[..=brace]);
+        out.push_str(&serde_json::to_string(&params.input.id_field).expect("strings serialize"));
+        out.push(':');
+        out.push_str(&serde_json::to_string(&*meta.id).expect("strings serialize"));
+        let after = line[brace + 1..].trim_start();
+        if !after.starts_with('}') {
+            out.push(',');
+        }
+        rest = &line[brace + 1..];
+    }
+    let text_span = fields.get(&params.input.text_field).and_then(|raw| {
+        let text: String = serde_json::from_str(raw.get()).ok()?;
+        // the raw value borrows from `line`: its position is where the text stands
+        let start = raw.get().as_ptr() as usize - rest.as_ptr() as usize;
+        Some((start, start + raw.get().len(), text))
+    });
+    match text_span {
+        Some((start, end, text)) => {
+            out.push_str(&rest[..start]);
+            out.push_str(&serde_json::to_string(&cleaned(&text)).expect("strings serialize"));
+            out.push_str(&rest[end..]);
+        }
+        None => out.push_str(rest),
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
 /// One line of `clean.jsonl` for a kept record.
 fn clean_line(raw: Raw, meta: &RecordMeta, records: &Records, params: &ValidParams) -> Vec<u8> {
     let mut removed: Vec<u32> = Vec::new();
@@ -277,21 +335,7 @@ fn clean_line(raw: Raw, meta: &RecordMeta, records: &Records, params: &ValidPara
     };
     let text_field = params.input.text_field.clone();
     let value = match raw {
-        Raw::Line(bytes) => {
-            let mut map: Map<String, Value> =
-                serde_json::from_slice(&bytes).expect("a kept record parsed in the first pass");
-            if let Some(Value::String(text)) = map.get(&text_field) {
-                let cleaned = cleaned(text);
-                map.insert(text_field, Value::String(cleaned));
-            }
-            if !map.contains_key(&params.input.id_field) {
-                map.insert(
-                    params.input.id_field.clone(),
-                    Value::String(meta.id.to_string()),
-                );
-            }
-            Value::Object(map)
-        }
+        Raw::Line(bytes) => return clean_json_line(&bytes, meta, params, cleaned),
         Raw::File { bytes, .. } => {
             let text = String::from_utf8_lossy(&bytes);
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

@@ -288,3 +288,55 @@ fn repeats_and_boilerplate_on_a_generated_corpus_match_the_truth() {
         "{other_flagged} of {other_total} body paragraphs flagged ({other_rate})"
     );
 }
+
+#[test]
+fn clean_output_keeps_every_other_byte_of_the_record_and_a_stale_one_is_removed() {
+    let work = tempfile::tempdir().unwrap();
+    let seed = seed_article();
+    let text = serde_json::to_string(&seed).unwrap();
+    // fields serde_json::Value would reject or rewrite: an out-of-range number, a lone
+    // surrogate, escapes and field order; and a record without an id
+    let lines = [
+        format!(r#"{{"id":"a","score":1e400,"note":"\ud800 x","text":{text},"z":[1.50,2]}}"#),
+        r#"{"text":"A short one without an id.","outlet":"X"}"#.to_owned(),
+    ];
+    std::fs::write(work.path().join("c.jsonl"), lines.join("\n") + "\n").unwrap();
+    let res = neardup(
+        work.path(),
+        &[
+            "dedup",
+            "c.jsonl",
+            "--out",
+            "out",
+            "--emit-clean",
+            "--quiet",
+        ],
+    );
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let clean = std::fs::read_to_string(work.path().join("out/clean.jsonl")).unwrap();
+    let got: Vec<&str> = clean.lines().collect();
+    assert!(
+        got[0].starts_with(r#"{"id":"a","score":1e400,"note":"\ud800 x","text":""#),
+        "{}",
+        &got[0][..80]
+    );
+    assert!(got[0].ends_with(r#","z":[1.50,2]}"#));
+    assert!(got[0].len() < lines[0].len(), "the repeated body is gone");
+    assert_eq!(
+        got[1],
+        r#"{"id":"c.jsonl:2","text":"A short one without an id.","outlet":"X"}"#
+    );
+
+    // a later run without --emit-clean into the same directory leaves no stale clean.jsonl
+    std::fs::write(work.path().join("d.jsonl"), lines[1].clone() + "\n").unwrap();
+    let res = neardup(
+        work.path(),
+        &["dedup", "d.jsonl", "--out", "out", "--quiet"],
+    );
+    assert!(res.status.success());
+    assert!(!work.path().join("out/clean.jsonl").exists());
+}
