@@ -111,14 +111,27 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
             text,
             date,
             outlet,
-        } => ParsedRecord {
-            id: Some(id),
-            text,
-            date,
-            outlet,
-            url: None,
-            skip: None,
-        },
+        } => {
+            if text.len() as u64 > params.max_doc_bytes {
+                return ParsedRecord::skipped(
+                    Some(id),
+                    SkipReason::TooLarge,
+                    format!(
+                        "text of {} bytes exceeds max_doc_bytes = {}",
+                        text.len(),
+                        params.max_doc_bytes
+                    ),
+                );
+            }
+            ParsedRecord {
+                id: Some(id),
+                text,
+                date,
+                outlet,
+                url: None,
+                skip: None,
+            }
+        }
     }
 }
 
@@ -278,6 +291,24 @@ mod tests {
         );
         // the id survives a bad text so the user can find the record
         assert_eq!(parse(br#"{"id":"a","text":42}"#).id.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn library_documents_obey_the_size_limit_too() {
+        let p = InputParams {
+            max_doc_bytes: 4,
+            ..InputParams::default()
+        };
+        let raw = Raw::Document {
+            id: "a".into(),
+            text: "hello".into(),
+            date: None,
+            outlet: None,
+        };
+        assert_eq!(
+            parse_record(raw, &p).skip.map(|s| s.0),
+            Some(SkipReason::TooLarge)
+        );
     }
 
     #[test]
