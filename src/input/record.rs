@@ -48,6 +48,22 @@ pub struct ParsedRecord {
 }
 
 impl ParsedRecord {
+    /// The `too_large` skip for a record of `len` bytes, when it exceeds the limit.
+    fn over_limit(
+        id: Option<String>,
+        what: &str,
+        len: usize,
+        params: &InputParams,
+    ) -> Option<Self> {
+        (len as u64 > params.max_doc_bytes).then(|| {
+            let detail = format!(
+                "{what} of {len} bytes exceeds max_doc_bytes = {}",
+                params.max_doc_bytes
+            );
+            ParsedRecord::skipped(id, SkipReason::TooLarge, detail)
+        })
+    }
+
     fn skipped(id: Option<String>, reason: SkipReason, detail: impl Into<String>) -> Self {
         ParsedRecord {
             id,
@@ -74,16 +90,10 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
             ),
         ),
         Raw::File { id, bytes } => {
-            if bytes.len() as u64 > params.max_doc_bytes {
-                return ParsedRecord::skipped(
-                    Some(id),
-                    SkipReason::TooLarge,
-                    format!(
-                        "file of {} bytes exceeds max_doc_bytes = {}",
-                        bytes.len(),
-                        params.max_doc_bytes
-                    ),
-                );
+            if let Some(skip) =
+                ParsedRecord::over_limit(Some(id.clone()), "file", bytes.len(), params)
+            {
+                return skip;
             }
             match String::from_utf8(bytes) {
                 Ok(mut text) => {
@@ -112,16 +122,10 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
             date,
             outlet,
         } => {
-            if text.len() as u64 > params.max_doc_bytes {
-                return ParsedRecord::skipped(
-                    Some(id),
-                    SkipReason::TooLarge,
-                    format!(
-                        "text of {} bytes exceeds max_doc_bytes = {}",
-                        text.len(),
-                        params.max_doc_bytes
-                    ),
-                );
+            if let Some(skip) =
+                ParsedRecord::over_limit(Some(id.clone()), "text", text.len(), params)
+            {
+                return skip;
             }
             ParsedRecord {
                 id: Some(id),
@@ -193,16 +197,8 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
             );
         }
     };
-    if text.len() as u64 > params.max_doc_bytes {
-        return ParsedRecord::skipped(
-            id,
-            SkipReason::TooLarge,
-            format!(
-                "text of {} bytes exceeds max_doc_bytes = {}",
-                text.len(),
-                params.max_doc_bytes
-            ),
-        );
+    if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params) {
+        return skip;
     }
     let url = fields.get(&params.url_field).and_then(|v| string_field(v));
     ParsedRecord {

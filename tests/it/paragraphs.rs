@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{neardup, small_corpus, write_jsonl};
+use crate::util::{neardup_ok, small_corpus, write_jsonl};
 
 fn seed_article() -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/seed-article.txt");
@@ -34,7 +34,7 @@ fn seed_doubled_body_is_one_block_and_clean_text_keeps_everything_else() {
     let work = tempfile::tempdir().unwrap();
     let seed = seed_article();
     std::fs::write(work.path().join("seed.txt"), &seed).unwrap();
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &[
             "dedup",
@@ -44,11 +44,6 @@ fn seed_doubled_body_is_one_block_and_clean_text_keeps_everything_else() {
             "--emit-clean",
             "--quiet",
         ],
-    );
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
     );
     let docs = docs_lines(&work.path().join("out"));
     assert_eq!(docs.len(), 1);
@@ -117,7 +112,7 @@ fn outlet_corpus() -> String {
 fn the_outlets_comment_policy_is_boilerplate_and_different_stories_stay_apart() {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("c.jsonl"), outlet_corpus()).unwrap();
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &[
             "dedup",
@@ -127,11 +122,6 @@ fn the_outlets_comment_policy_is_boilerplate_and_different_stories_stay_apart() 
             "--emit-clean",
             "--quiet",
         ],
-    );
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
     );
     let docs = docs_lines(&work.path().join("out"));
     // the seed: World (0), prev (2), next (3), Comments ... Post a comment (23..=28)
@@ -190,11 +180,10 @@ fn a_doubled_body_does_not_lower_the_similarity_of_a_copy() {
     ];
     let body: String = docs.iter().map(|d| d.to_string() + "\n").collect();
     std::fs::write(work.path().join("c.jsonl"), body).unwrap();
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &["dedup", "c.jsonl", "--out", "out", "--quiet"],
     );
-    assert!(res.status.success());
     let d = docs_lines(&work.path().join("out"));
     assert_eq!(d[1]["duplicate_of"], "doubled");
     assert_eq!(d[1]["similarity"].as_f64(), Some(1.0));
@@ -212,14 +201,9 @@ fn repeats_and_boilerplate_on_a_generated_corpus_match_the_truth() {
         ..neardup::generate::GenParams::default()
     });
     write_jsonl(&work.path().join("c.jsonl"), &corpus);
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &["dedup", "c.jsonl", "--out", "out", "--quiet"],
-    );
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
     );
     let docs = docs_lines(&work.path().join("out"));
     let (mut tp, mut fp, mut fneg) = (0u64, 0u64, 0u64);
@@ -301,7 +285,7 @@ fn clean_output_keeps_every_other_byte_of_the_record_and_a_stale_one_is_removed(
         r#"{"text":"A short one without an id.","outlet":"X"}"#.to_owned(),
     ];
     std::fs::write(work.path().join("c.jsonl"), lines.join("\n") + "\n").unwrap();
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &[
             "dedup",
@@ -311,11 +295,6 @@ fn clean_output_keeps_every_other_byte_of_the_record_and_a_stale_one_is_removed(
             "--emit-clean",
             "--quiet",
         ],
-    );
-    assert!(
-        res.status.success(),
-        "{}",
-        String::from_utf8_lossy(&res.stderr)
     );
     let clean = std::fs::read_to_string(work.path().join("out/clean.jsonl")).unwrap();
     let got: Vec<&str> = clean.lines().collect();
@@ -333,10 +312,9 @@ fn clean_output_keeps_every_other_byte_of_the_record_and_a_stale_one_is_removed(
 
     // a later run without --emit-clean into the same directory leaves no stale clean.jsonl
     std::fs::write(work.path().join("d.jsonl"), lines[1].clone() + "\n").unwrap();
-    let res = neardup(
+    neardup_ok(
         work.path(),
         &["dedup", "d.jsonl", "--out", "out", "--quiet"],
     );
-    assert!(res.status.success());
     assert!(!work.path().join("out/clean.jsonl").exists());
 }

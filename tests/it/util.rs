@@ -56,6 +56,17 @@ pub fn neardup(dir: &Path, args: &[&str]) -> Output {
         .expect("the neardup binary runs")
 }
 
+/// Runs the binary and insists that it succeeded.
+pub fn neardup_ok(dir: &Path, args: &[&str]) -> Output {
+    let out = neardup(dir, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn write_jsonl(path: &Path, corpus: &Corpus) {
     neardup::generate::write_corpus(corpus, path).expect("corpus written");
 }
