@@ -205,6 +205,8 @@ pub struct CleanArticles {
     pub signatures: Vec<u32>,
     /// SimHash of each cleaned article, when the candidate method uses them.
     pub fingerprints: Vec<u64>,
+    /// Compared shingles of each document, counted with repeats.
+    pub sizes: Vec<u32>,
     /// Boilerplate paragraph indices of the documents that have any, sorted by document.
     pub boilerplate: Vec<(DocId, Box<[u32]>)>,
     pub summary: ParagraphSummary,
@@ -248,6 +250,7 @@ const CHUNK: usize = 2048;
 /// One document after cleaning, as a worker hands it back.
 struct CleanedDoc {
     keys: Vec<u64>,
+    size: u32,
     fingerprint: u64,
     /// Paragraphs left out of the article set.
     removed: Vec<u32>,
@@ -309,6 +312,7 @@ pub fn clean_and_sketch(
     let mut boilerplate = Vec::new();
     let mut removed_by_doc = Vec::new();
     let mut fps = Vec::new();
+    let mut sizes = Vec::with_capacity(docs);
     let mut summary = ParagraphSummary {
         boilerplate_texts: frequent.len() as u64,
         repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
@@ -367,6 +371,7 @@ pub fn clean_and_sketch(
                         .collect();
                     Ok(CleanedDoc {
                         keys,
+                        size: u32::try_from(set.len()).unwrap_or(u32::MAX),
                         fingerprint,
                         removed,
                         signature: sig,
@@ -380,6 +385,7 @@ pub fn clean_and_sketch(
         for (offset, r) in results.into_iter().enumerate() {
             let CleanedDoc {
                 keys,
+                size,
                 fingerprint,
                 removed,
                 signature: sig,
@@ -389,6 +395,7 @@ pub fn clean_and_sketch(
             } = r?;
             let d = (start + offset) as DocId;
             table.push(&keys);
+            sizes.push(size);
             if keep_signatures {
                 signatures.extend_from_slice(&sig);
             }
@@ -438,6 +445,7 @@ pub fn clean_and_sketch(
         removed: removed_by_doc,
         signatures,
         fingerprints: fps,
+        sizes,
         boilerplate,
         summary,
     })

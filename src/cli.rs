@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use neardup::params::{
-    CandidateMethod, ErrorPolicy, Params, ShingleParams, SimHashWeights, SplitMode, VerifyMethod,
+    CandidateMethod, ClusterShape, ErrorPolicy, Params, RepresentativeRule, ShingleParams,
+    SimHashWeights, SplitMode, VerifyMethod,
 };
 
 #[derive(Parser, Debug)]
@@ -115,6 +116,28 @@ pub struct DedupArgs {
     /// Paragraphs with fewer words are never reported as repeats.
     #[arg(long)]
     pub repeat_min_words: Option<usize>,
+    /// Also match pairs by containment (|A ∩ B| / |smaller|): trimmed and wrapped copies.
+    #[arg(long, value_name = "on|off")]
+    pub containment: Option<OnOff>,
+    /// Containment at or above which a pair matches.
+    #[arg(long)]
+    pub min_containment: Option<f64>,
+    /// A pair matching by containment shares at least this many shingles.
+    #[arg(long)]
+    pub min_shared: Option<u64>,
+    /// star: members are checked against the representative (chains split);
+    /// components: connected components of the matching pairs.
+    #[arg(long, value_name = "star|components")]
+    pub cluster_shape: Option<ClusterShape>,
+    /// Star clusters: members with less containment with the representative split off.
+    #[arg(long)]
+    pub star_min_containment: Option<f64>,
+    /// Order that picks the representative (the original), comma-separated.
+    #[arg(long, value_name = "date,outlet,longest,id", value_delimiter = ',')]
+    pub representative: Option<Vec<RepresentativeRule>>,
+    /// Outlets whose copy is the original when dates tie, first preferred; comma-separated.
+    #[arg(long, value_name = "OUTLET,...", value_delimiter = ',')]
+    pub prefer_outlets: Option<Vec<String>>,
     /// Also write clean.jsonl: kept records with repeats and boilerplate removed.
     #[arg(long)]
     pub emit_clean: bool,
@@ -218,6 +241,33 @@ impl DedupArgs {
         if let Some(v) = self.repeat_min_words {
             pp.repeat_min_words = v;
         }
+        if let Some(v) = self.containment {
+            p.containment.enabled = v == OnOff::On;
+        }
+        if let Some(v) = self.min_containment {
+            p.containment.min_containment = v;
+        }
+        if let Some(v) = self.min_shared {
+            p.containment.min_shared = v;
+        }
+        if self.containment.is_some() && self.bands.is_none() && self.rows.is_none() {
+            // bands in a config were derived with containment as it was; re-derive
+            p.lsh.bands = None;
+            p.lsh.rows = None;
+        }
+        if let Some(v) = self.cluster_shape {
+            p.cluster.shape = v;
+        }
+        if let Some(v) = self.star_min_containment {
+            p.cluster.star_min_containment = v;
+        }
+        if let Some(v) = &self.representative {
+            p.cluster.representative.clone_from(v);
+        }
+        if let Some(v) = &self.prefer_outlets {
+            p.cluster.prefer_outlets = v.iter().map(|s| s.trim().to_owned()).collect();
+        }
+        let pp = &p.paragraphs;
         if self.emit_clean && !pp.enabled {
             anyhow::bail!("--emit-clean needs the paragraph stage (--paragraphs on)");
         }

@@ -7,12 +7,19 @@
 //! smallest member, and cluster ids are numbered in input order of each cluster's first
 //! record, so the result is the same whatever the thread count.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::boilerplate::ParagraphRecord;
 use crate::error::Result;
 use crate::lsh::{DocId, Pair};
-use crate::verify::Verifier;
+use crate::params::{ClusterShape, RepresentativeRule, ValidParams};
+use crate::provenance::{Compared, Provenance, align, provenance};
+use crate::verify::{PairScore, Verifier};
 
 /// Disjoint sets over documents `0..n`.
 #[derive(Debug, Clone)]
@@ -64,32 +71,95 @@ impl UnionFind {
 pub struct VerifyStats {
     /// Candidate pairs whose similarity was computed.
     pub verified: u64,
-    /// Of those, pairs at or above the threshold.
+    /// Of those, pairs that match (see `MatchRule`).
     pub accepted: u64,
+    /// Of the accepted, pairs below the Jaccard threshold that matched by containment.
+    pub by_containment: u64,
     /// Candidate pairs skipped because their documents were already connected.
     pub already_connected: u64,
+    /// Star clusters: members split off because they did not match the representative
+    /// (only a chain of others joined them).
+    pub split_off: u64,
+    /// Members kept in a cluster though they do not match its representative by the
+    /// pair rule (they pass the looser star rule); listed as weak links.
+    pub weak_links: u64,
 }
 
 const VERIFY_BATCH: usize = 1 << 14;
 
-/// A verified pair at or above the threshold: the evidence that joined two documents.
+/// A verified matching pair: the evidence that joined two documents.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Edge {
     pub a: DocId,
     pub b: DocId,
     pub jaccard: f64,
+    pub containment: f64,
 }
 
-/// Verifies candidate pairs against `threshold` and joins the passing ones.
+/// When two documents match, and when a member may stay in a star cluster.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchRule {
+    pub threshold: f64,
+    /// `(min_containment, min_shared)` when containment is on.
+    pub containment: Option<(f64, u64)>,
+    pub star_min_containment: f64,
+    pub min_shared: u64,
+}
+
+impl MatchRule {
+    #[must_use]
+    pub fn new(params: &ValidParams) -> Self {
+        let c = &params.containment;
+        MatchRule {
+            threshold: params.lsh.threshold,
+            containment: c.enabled.then_some((c.min_containment, c.min_shared)),
+            star_min_containment: params.cluster.star_min_containment,
+            min_shared: c.min_shared,
+        }
+    }
+
+    /// Jaccard at or above the threshold, or (with containment on) enough of the smaller
+    /// document inside the larger.
+    #[must_use]
+    pub fn accepts(&self, s: &PairScore) -> bool {
+        s.jaccard >= self.threshold
+            || self
+                .containment
+                .is_some_and(|(c, m)| s.shared >= m && s.containment() >= c)
+    }
+
+    /// A member matches its representative, or shares enough with it to stay in its
+    /// star as a weak link: two copies of one original, each cut and edited, overlap
+    /// less than either does with the original, yet an unrelated story chained in
+    /// through one of them shares next to nothing with the original.
+    #[must_use]
+    pub fn stays(&self, s: &PairScore) -> bool {
+        self.accepts(s)
+            || (s.shared >= self.min_shared && s.containment() >= self.star_min_containment)
+    }
+}
+
+/// What verification leaves for clustering.
+pub struct Verified {
+    pub uf: UnionFind,
+    pub edges: Vec<Edge>,
+    /// Candidate pairs not verified because their documents were already connected;
+    /// star refinement verifies the few it needs.
+    pub skipped: Vec<Pair>,
+    pub stats: VerifyStats,
+}
+
+/// Verifies candidate pairs and joins the matching ones.
 pub fn cluster_pairs(
     docs: usize,
     pairs: &[Pair],
     verifier: &Verifier,
-    threshold: f64,
+    rule: &MatchRule,
     mut advance: impl FnMut(u64),
-) -> Result<(UnionFind, Vec<Edge>, VerifyStats)> {
+) -> Result<Verified> {
     let mut uf = UnionFind::new(docs);
     let mut edges = Vec::new();
+    let mut skipped = Vec::new();
     let mut stats = VerifyStats::default();
     let mut todo: Vec<Pair> = Vec::with_capacity(VERIFY_BATCH);
     for batch in pairs.chunks(VERIFY_BATCH) {
@@ -97,34 +167,299 @@ pub fn cluster_pairs(
         for &(a, b) in batch {
             if uf.find(a) == uf.find(b) {
                 stats.already_connected += 1;
+                skipped.push((a, b));
             } else {
                 todo.push((a, b));
             }
         }
-        let similarity: Vec<f64> = todo
+        // pairs are sorted, so each run of one first document builds its set once
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < todo.len() {
+            let mut j = i + 1;
+            while j < todo.len() && todo[j].0 == todo[i].0 {
+                j += 1;
+            }
+            runs.push(i..j);
+            i = j;
+        }
+        let scores: Vec<Vec<PairScore>> = runs
             .par_iter()
-            .map(|&(a, b)| verifier.jaccard(a, b))
+            .map(|r| {
+                let a = todo[r.start].0;
+                let set = verifier.set_for_scoring(a)?;
+                let others: Vec<DocId> = todo[r.clone()].iter().map(|p| p.1).collect();
+                verifier.score_many(a, &set, &others)
+            })
             .collect::<Result<_>>()?;
         stats.verified += todo.len() as u64;
-        for (&(a, b), jaccard) in todo.iter().zip(similarity) {
-            if jaccard >= threshold {
+        for (&(a, b), s) in todo.iter().zip(scores.iter().flatten()) {
+            if rule.accepts(s) {
                 stats.accepted += 1;
-                edges.push(Edge { a, b, jaccard });
+                if s.jaccard < rule.threshold {
+                    stats.by_containment += 1;
+                }
+                edges.push(Edge {
+                    a,
+                    b,
+                    jaccard: s.jaccard,
+                    containment: s.containment(),
+                });
                 uf.union(a, b);
             }
         }
         advance(batch.len() as u64);
     }
-    Ok((uf, edges, stats))
+    Ok(Verified {
+        uf,
+        edges,
+        skipped,
+        stats,
+    })
 }
 
-/// Ordering key of a candidate representative: dated records first, earliest date first,
-/// then input order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RepresentativeKey<'a> {
-    pub undated: bool,
-    pub date: &'a str,
-    pub order: u64,
+/// Where a document ended up: its representative and how it relates to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    pub rep: DocId,
+    /// The member (a) against the representative (b); `None` for the representative.
+    pub score: Option<PairScore>,
+    /// Kept in the cluster without matching the representative by the pair rule.
+    pub weak: bool,
+    /// The representative of the cluster a chain had joined it to, before the star check
+    /// split it off.
+    pub split_from: Option<DocId>,
+    /// How a member relates to the representative; `None` for the representative.
+    pub provenance: Option<Box<Provenance>>,
+}
+
+/// Turns components into clusters around a representative, the first member in `order`.
+/// With `ClusterShape::Star` every member is scored against the representative; members
+/// that do not `stay` are split off and their own components (over the matching pairs
+/// among them) are placed the same way. Components are independent, so they are placed
+/// in parallel and the result does not depend on the thread count.
+#[allow(clippy::too_many_arguments)]
+pub fn place(
+    uf: &mut UnionFind,
+    verified_edges: &[Edge],
+    skipped: &[Pair],
+    verifier: &Verifier,
+    rule: &MatchRule,
+    shape: ClusterShape,
+    order: &OrderFn<'_>,
+    stats: &mut VerifyStats,
+) -> Result<Vec<Placement>> {
+    let docs = uf.len();
+    let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
+    let mut comp_of_root: Vec<u32> = vec![u32::MAX; docs];
+    let mut comps: Vec<Vec<DocId>> = Vec::new();
+    if !verified_edges.is_empty() {
+        let mut size = vec![0u32; docs];
+        for &r in &roots {
+            size[r as usize] += 1;
+        }
+        for d in 0..docs as DocId {
+            let r = roots[d as usize] as usize;
+            if size[r] < 2 {
+                continue;
+            }
+            if comp_of_root[r] == u32::MAX {
+                comp_of_root[r] = comps.len() as u32;
+                comps.push(Vec::new());
+            }
+            // members are pushed in ascending order: place_component relies on it
+            comps[comp_of_root[r] as usize].push(d);
+        }
+    }
+    let comp = |d: DocId| comp_of_root[roots[d as usize] as usize] as usize;
+    // links inside each component: matching pairs, and skipped pairs still to be scored
+    let mut links: Vec<Vec<(DocId, DocId, bool)>> = vec![Vec::new(); comps.len()];
+    if shape == ClusterShape::Star {
+        for e in verified_edges {
+            links[comp(e.a)].push((e.a, e.b, true));
+        }
+        for &(a, b) in skipped {
+            links[comp(a)].push((a, b, false));
+        }
+    }
+    let placed: Vec<Placed> = comps
+        .par_iter()
+        .zip(links.par_iter())
+        .map(|(members, links)| place_component(members, links, verifier, rule, shape, order))
+        .collect::<Result<_>>()?;
+    let mut out: Vec<Placement> = (0..docs as DocId)
+        .map(|d| Placement {
+            rep: d,
+            score: None,
+            weak: false,
+            split_from: None,
+            provenance: None,
+        })
+        .collect();
+    for (list, split, weak) in placed {
+        stats.split_off += split;
+        stats.weak_links += weak;
+        for (d, p) in list {
+            out[d as usize] = p;
+        }
+    }
+    Ok(out)
+}
+
+/// How much of the story each member carries: its shingles found in at least one other
+/// member. An outlet's byline, footer and word edits are its own, so they do not make a
+/// copy look longer than the original it was taken from.
+fn story_sizes<'a>(sets: impl Iterator<Item = &'a [u64]> + Clone) -> Vec<u64> {
+    // shingles are hashes already: Fx hashing them again is enough and fast
+    let mut count: FxHashMap<u64, u32> = FxHashMap::default();
+    for set in sets.clone() {
+        for &s in set {
+            *count.entry(s).or_default() += 1;
+        }
+    }
+    sets.map(|set| set.iter().filter(|s| count[s] > 1).count() as u64)
+        .collect()
+}
+
+/// Compares two candidate representatives; the third argument gives a member's length
+/// as `(story shingles, compared shingles)`.
+pub type OrderFn<'a> = dyn Fn(DocId, DocId, &dyn Fn(DocId) -> (u64, u64)) -> Ordering + Sync + 'a;
+
+/// The placements of one component, with its split-off and weak-link counts.
+type Placed = (Vec<(DocId, Placement)>, u64, u64);
+
+fn place_component(
+    members: &[DocId],
+    links: &[(DocId, DocId, bool)],
+    verifier: &Verifier,
+    rule: &MatchRule,
+    shape: ClusterShape,
+    order: &OrderFn<'_>,
+) -> Result<Placed> {
+    let mut out = Vec::with_capacity(members.len());
+    let (mut split, mut weak_links) = (0u64, 0u64);
+    let mut work: Vec<(Vec<DocId>, Option<DocId>)> = vec![(members.to_vec(), None)];
+    while let Some((set, split_from)) = work.pop() {
+        // each member is read from the spill once: its set serves the representative
+        // choice, the score and the paragraph alignment
+        let loaded: Vec<(ParagraphRecord, &[u32], Vec<u64>)> = set
+            .iter()
+            .map(|&d| verifier.load(d))
+            .collect::<Result<_>>()?;
+        let story = story_sizes(loaded.iter().map(|l| l.2.as_slice()));
+        let length = |d: DocId| {
+            let i = set.binary_search(&d).expect("a member");
+            (story[i], u64::from(verifier.size(d)))
+        };
+        let rep_index = (0..set.len())
+            .min_by(|&a, &b| order(set[a], set[b], &length))
+            .expect("components are not empty");
+        let rep = set[rep_index];
+        out.push((
+            rep,
+            Placement {
+                rep,
+                score: None,
+                weak: false,
+                split_from,
+                provenance: None,
+            },
+        ));
+        let compared = |i: usize| Compared {
+            record: &loaded[i].0,
+            removed: loaded[i].1,
+            set: &loaded[i].2,
+        };
+        let mut detached = Vec::new();
+        for (i, &m) in set.iter().enumerate() {
+            if i == rep_index {
+                continue;
+            }
+            let s = if verifier.is_estimate() {
+                verifier.score(m, rep)?
+            } else {
+                PairScore::of_sets(&loaded[i].2, &loaded[rep_index].2)
+            };
+            if shape == ClusterShape::Components || rule.stays(&s) {
+                let weak = !rule.accepts(&s);
+                weak_links += u64::from(weak);
+                let alignment = align(compared(rep_index), compared(i));
+                out.push((
+                    m,
+                    Placement {
+                        rep,
+                        score: Some(s),
+                        weak,
+                        split_from,
+                        provenance: Some(Box::new(provenance(&s, alignment, rule.threshold, weak))),
+                    },
+                ));
+            } else {
+                detached.push(m);
+            }
+        }
+        drop(loaded);
+        if detached.is_empty() {
+            continue;
+        }
+        split += detached.len() as u64;
+        // the split-off members form their own components, over the matching pairs
+        // among them (pairs skipped during verification are scored now)
+        detached.sort_unstable();
+        let local = |d: DocId| detached.binary_search(&d).ok();
+        let mut uf = UnionFind::new(detached.len());
+        for &(a, b, known) in links {
+            if let (Some(x), Some(y)) = (local(a), local(b)) {
+                if uf.find(x as DocId) != uf.find(y as DocId)
+                    && (known || rule.accepts(&verifier.score(a, b)?))
+                {
+                    uf.union(x as DocId, y as DocId);
+                }
+            }
+        }
+        let mut groups: BTreeMap<DocId, Vec<DocId>> = BTreeMap::new();
+        for (i, &d) in detached.iter().enumerate() {
+            groups.entry(uf.find(i as DocId)).or_default().push(d);
+        }
+        work.extend(groups.into_values().map(|g| (g, Some(rep))));
+    }
+    Ok((out, split, weak_links))
+}
+
+/// The representative order of `ClusterParams::representative`, then input order.
+pub struct RepresentativeOrder<'a> {
+    pub rules: &'a [RepresentativeRule],
+    /// Per document: ISO date (None when missing or not ISO).
+    pub date: Box<dyn Fn(DocId) -> Option<&'a str> + Sync + 'a>,
+    /// Per document: position of its outlet in the preference list (unlisted: after all).
+    pub outlet_rank: Box<dyn Fn(DocId) -> usize + Sync + 'a>,
+    pub id: Box<dyn Fn(DocId) -> &'a str + Sync + 'a>,
+}
+
+impl RepresentativeOrder<'_> {
+    /// `Less` when `a` is the better representative; `length` gives `(story shingles,
+    /// compared shingles)`, longest first. Document ids are in input order, which breaks
+    /// every remaining tie.
+    #[must_use]
+    pub fn compare(&self, a: DocId, b: DocId, length: &dyn Fn(DocId) -> (u64, u64)) -> Ordering {
+        for rule in self.rules {
+            let o = match rule {
+                RepresentativeRule::Date => match ((self.date)(a), (self.date)(b)) {
+                    (Some(x), Some(y)) => x.cmp(y),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => Ordering::Equal,
+                },
+                RepresentativeRule::Outlet => (self.outlet_rank)(a).cmp(&(self.outlet_rank)(b)),
+                RepresentativeRule::Longest => length(b).cmp(&length(a)),
+                RepresentativeRule::Id => (self.id)(a).cmp((self.id)(b)),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.cmp(&b)
+    }
 }
 
 /// True for dates that compare correctly as strings: `YYYY-MM-DD`, optionally followed by
@@ -159,26 +494,65 @@ mod tests {
 
     #[test]
     fn representative_ordering() {
-        let dated = RepresentativeKey {
-            undated: false,
-            date: "2024-01-02",
-            order: 9,
+        let by_outlet = [RepresentativeRule::Outlet, RepresentativeRule::Id];
+        let dates = [
+            Some("2024-01-02"),
+            Some("2024-01-01T23:00"),
+            None,
+            Some("2024-01-01T23:00"),
+        ];
+        let sizes = [10u32, 5, 100, 7];
+        let ids = ["d", "c", "b", "a"];
+        let rules = crate::params::ClusterParams::default().representative;
+        let order = RepresentativeOrder {
+            rules: &rules,
+            date: Box::new(move |d| dates[d as usize]),
+            outlet_rank: Box::new(|d| usize::from(d != 0)),
+            id: Box::new(move |d| ids[d as usize]),
         };
-        let earlier = RepresentativeKey {
-            undated: false,
-            date: "2024-01-01T23:00",
-            order: 10,
+        let length = move |d: DocId| (0, u64::from(sizes[d as usize]));
+        let mut v: Vec<DocId> = (0..4).collect();
+        v.sort_by(|&a, &b| order.compare(a, b, &length));
+        // same earliest date: the longer (3 is longer than 1) wins; undated last
+        assert_eq!(v, vec![3, 1, 0, 2]);
+        let order = RepresentativeOrder {
+            rules: &by_outlet,
+            ..order
         };
-        let undated = RepresentativeKey {
-            undated: true,
-            date: "",
-            order: 0,
-        };
-        let mut v = vec![undated.clone(), dated.clone(), earlier.clone()];
-        v.sort();
-        assert_eq!(v, vec![earlier, dated, undated]);
+        v.sort_by(|&a, &b| order.compare(a, b, &length));
+        assert_eq!(v, vec![0, 3, 2, 1]);
         assert!(is_iso_date("2024-12-09"));
         assert!(is_iso_date("2024-12-09T10:00:00Z"));
         assert!(!is_iso_date("Dec 9, 2024"));
+    }
+
+    #[test]
+    fn match_rule_needs_both_containment_and_shared_amount() {
+        let rule = MatchRule {
+            threshold: 0.8,
+            containment: Some((0.5, 50)),
+            star_min_containment: 0.2,
+            min_shared: 50,
+        };
+        let score = |shared, a, b| {
+            let j = shared as f64 / (a + b - shared) as f64;
+            PairScore {
+                jaccard: j,
+                shared,
+                size_a: a,
+                size_b: b,
+            }
+        };
+        assert!(rule.accepts(&score(90, 100, 100))); // Jaccard 0.82
+        assert!(rule.accepts(&score(200, 400, 1000))); // a copy cut to 40%, all inside
+        assert!(!rule.accepts(&score(40, 60, 1000))); // contained, but 40 shingles only
+        assert!(!rule.accepts(&score(100, 400, 1000))); // a quarter shared
+        assert!(rule.stays(&score(100, 400, 1000)));
+        assert!(!rule.stays(&score(60, 400, 1000)));
+        let raw = MatchRule {
+            containment: None,
+            ..rule
+        };
+        assert!(!raw.accepts(&score(200, 400, 1000)));
     }
 }

@@ -33,6 +33,7 @@ pub mod output;
 pub mod paragraph;
 pub mod params;
 pub mod pipeline;
+pub mod provenance;
 pub mod shingle;
 pub mod sketch;
 pub mod text;

@@ -21,6 +21,8 @@ pub struct Params {
     pub paragraphs: ParagraphParams,
     pub candidates: CandidateParams,
     pub simhash: SimHashParams,
+    pub containment: ContainmentParams,
+    pub cluster: ClusterParams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,6 +344,107 @@ impl Default for VerifyParams {
     }
 }
 
+/// Containment: a pair also matches when most of the smaller document is inside the
+/// larger one. This is what joins a syndicated copy cut from the bottom, or wrapped in
+/// another outlet's byline and footer, to its original, whose Jaccard is far below any
+/// near-duplicate threshold (a copy keeping half the original is near 0.5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainmentParams {
+    pub enabled: bool,
+    /// |A ∩ B| / min(|A|, |B|) on the compared (boilerplate-free) shingles, at least this.
+    pub min_containment: f64,
+    /// ... and at least this many shared shingles, so a short page does not attach to
+    /// every long article that happens to contain its few sentences.
+    pub min_shared: u64,
+    /// Rows per LSH band while containment is on (bands = num_perm / rows), unless bands
+    /// and rows are given explicitly. Pairs passing by containment alone have Jaccard
+    /// far below `lsh.threshold`: with 2 rows and 128 values a pair at Jaccard 0.3 is a
+    /// candidate with probability 0.998 (0.98 at 0.25, 0.93 at 0.2), an unrelated pair at 0.01 with
+    /// 0.006. One row would make nearly every pair sharing a common phrase a candidate.
+    pub rows: usize,
+}
+
+impl Default for ContainmentParams {
+    fn default() -> Self {
+        ContainmentParams {
+            enabled: true,
+            min_containment: 0.5,
+            min_shared: 50,
+            rows: 2,
+        }
+    }
+}
+
+/// The shape of a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterShape {
+    /// Every member is checked against the representative; members linked only through
+    /// a chain of others (A~B~C with A and C unrelated) are split off and clustered on
+    /// their own.
+    Star,
+    /// Connected components of the matching pairs, chains included.
+    Components,
+}
+
+impl FromStr for ClusterShape {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        from_name(s)
+    }
+}
+
+/// One criterion of the representative order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepresentativeRule {
+    /// Earliest ISO date first; undated records last.
+    Date,
+    /// Outlets in `cluster.prefer_outlets`, in that order, before all others.
+    Outlet,
+    /// Most compared shingles first (boilerplate and repeats do not count).
+    Longest,
+    /// Smallest id (byte order) first.
+    Id,
+}
+
+impl FromStr for RepresentativeRule {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        from_name(s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterParams {
+    pub shape: ClusterShape,
+    /// Star clusters: a member whose containment with the representative is below this
+    /// is split off even though a chain of matches joined it.
+    pub star_min_containment: f64,
+    /// The representative (the original) is the first member in this order; input
+    /// order breaks any remaining tie.
+    pub representative: Vec<RepresentativeRule>,
+    pub prefer_outlets: Vec<String>,
+}
+
+impl Default for ClusterParams {
+    fn default() -> Self {
+        ClusterParams {
+            shape: ClusterShape::Star,
+            star_min_containment: 0.2,
+            representative: vec![
+                RepresentativeRule::Date,
+                RepresentativeRule::Outlet,
+                RepresentativeRule::Longest,
+                RepresentativeRule::Id,
+            ],
+            prefer_outlets: Vec::new(),
+        }
+    }
+}
+
 /// Parameters after validation: bands and rows are always present.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ValidParams(Params);
@@ -447,10 +550,40 @@ impl Params {
         if self.input.text_field.is_empty() {
             return Err(Error::params("input.text_field", "must not be empty"));
         }
+        let c = &self.containment;
+        for (field, v) in [
+            ("containment.min_containment", c.min_containment),
+            (
+                "cluster.star_min_containment",
+                self.cluster.star_min_containment,
+            ),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(Error::params(field, format!("must be in (0, 1], got {v}")));
+            }
+        }
+        let mut seen = Vec::new();
+        for rule in &self.cluster.representative {
+            if seen.contains(rule) {
+                return Err(Error::params(
+                    "cluster.representative",
+                    format!("{rule:?} is listed twice"),
+                ));
+            }
+            seen.push(*rule);
+        }
+        if c.enabled && !(1..=k).contains(&c.rows) {
+            return Err(Error::params(
+                "containment.rows",
+                format!("must be 1..=minhash.num_perm, got {}", c.rows),
+            ));
+        }
         let (bands, rows) = match (self.lsh.bands, self.lsh.rows) {
             (Some(b), Some(r)) => (b, r),
             (Some(b), None) => (b, k / b.max(1)),
             (None, Some(r)) => (k / r.max(1), r),
+            // containment needs candidates far below the Jaccard threshold
+            (None, None) if c.enabled => (k / c.rows, c.rows),
             (None, None) => optimal_bands_rows(t, k, w),
         };
         if bands == 0 || rows == 0 {
@@ -532,7 +665,14 @@ mod tests {
 
     #[test]
     fn defaults_validate_and_derive_bands() {
+        // containment on: 2 rows, so pairs far below the Jaccard threshold are candidates
         let p = Params::default().validate().unwrap();
+        assert_eq!((p.bands(), p.rows()), (64, 2));
+        assert!(candidate_probability(0.3, p.bands(), p.rows()) > 0.99);
+        assert!(candidate_probability(0.01, p.bands(), p.rows()) < 0.01);
+        let mut p = Params::default();
+        p.containment.enabled = false;
+        let p = p.validate().unwrap();
         assert!(p.bands() * p.rows() <= 128);
         assert!(candidate_probability(0.85, p.bands(), p.rows()) > 0.995);
         // and the curve is actually selective below the threshold

@@ -28,13 +28,17 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::boilerplate::{
     Fingerprints, ParagraphIndex, ParagraphRecord, ParagraphSummary, clean_and_sketch,
 };
-use crate::cluster::{Edge, RepresentativeKey, UnionFind, VerifyStats, cluster_pairs, is_iso_date};
+use crate::cluster::{
+    Edge, MatchRule, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
+    is_iso_date, place,
+};
 use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{CandidateStats, DocId, candidates};
 use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
+use crate::provenance::Provenance;
 use crate::shingle::Shingler;
 use crate::sketch::DocFrequency;
 use crate::text::{Normalized, normalize_into};
@@ -87,7 +91,7 @@ pub struct Records {
     /// Record index of each compared document.
     pub doc_records: Vec<u32>,
     pub outlets: Vec<String>,
-    outlet_index: HashMap<String, u32>,
+    pub outlet_index: HashMap<String, u32>,
     /// Paragraph repeats of the documents that have any, sorted by document.
     pub repeats: Vec<(DocId, Box<[Repeat]>)>,
     /// Boilerplate paragraph indices of the documents that have any, sorted by document.
@@ -137,6 +141,23 @@ pub struct Assignment {
     pub duplicate_of: Option<u32>,
     /// Jaccard similarity to the representative, for a duplicate.
     pub similarity: Option<f64>,
+    /// |A ∩ B| / min(|A|, |B|) with the representative, for a duplicate.
+    pub containment: Option<f64>,
+    /// Record index of the representative of the cluster a chain of matches had joined
+    /// this record to, before the star check split it off.
+    pub split_from: Option<u32>,
+}
+
+impl Assignment {
+    /// A record that could not be read: no cluster, not kept.
+    pub const UNREAD: Assignment = Assignment {
+        cluster: None,
+        keep: false,
+        duplicate_of: None,
+        similarity: None,
+        containment: None,
+        split_from: None,
+    };
 }
 
 /// Receives progress from a run. The library never prints; the CLI draws bars from this.
@@ -222,6 +243,8 @@ pub struct Dedup {
     pub sources: Vec<Source>,
     pub records: Records,
     pub assignments: Vec<Assignment>,
+    /// Per record: how a duplicate relates to its representative.
+    pub provenance: Vec<Option<Box<Provenance>>>,
     /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
     pub edges: Vec<Edge>,
     pub summary: Summary,
@@ -765,23 +788,28 @@ where
     let t = Instant::now();
     let spill_bytes = cleaned.records.total_bytes();
     let verifier = if estimate {
-        Verifier::Estimate {
-            signatures: cleaned.signatures,
-            num_perm: params.minhash.num_perm,
-        }
+        Verifier::estimated(
+            cleaned.records,
+            cleaned.removed,
+            cleaned.sizes,
+            cleaned.signatures,
+            params.minhash.num_perm,
+        )
     } else {
-        Verifier::Cleaned {
-            records: cleaned.records,
-            removed: cleaned.removed,
-        }
+        Verifier::exact(cleaned.records, cleaned.removed, cleaned.sizes)
     };
     check_cancel(progress)?;
     progress.stage("verify", Some(pairs.len() as u64));
     let docs = records.doc_records.len();
-    let (mut uf, edges, verify_stats) =
-        cluster_pairs(docs, &pairs, &verifier, params.lsh.threshold, |n| {
-            progress.advance(n);
-        })?;
+    let rule = MatchRule::new(params);
+    let Verified {
+        mut uf,
+        edges,
+        skipped,
+        stats: mut verify_stats,
+    } = cluster_pairs(docs, &pairs, &verifier, &rule, |n| {
+        progress.advance(n);
+    })?;
     drop(pairs);
     progress.finish_stage();
     seconds.insert("verify", t.elapsed().as_secs_f64());
@@ -789,7 +817,40 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
-    let assignments = assign(&records, &mut uf, &verifier, &mut counts)?;
+    let placements = {
+        let outlet_rank: HashMap<u32, usize> = params
+            .cluster
+            .prefer_outlets
+            .iter()
+            .enumerate()
+            .filter_map(|(rank, name)| records.outlet_index.get(name).map(|&o| (o, rank)))
+            .collect();
+        let meta = |d: DocId| &records.metas[records.doc_records[d as usize] as usize];
+        let last = params.cluster.prefer_outlets.len();
+        let order = RepresentativeOrder {
+            rules: &params.cluster.representative,
+            date: Box::new(|d| meta(d).date.as_deref()),
+            outlet_rank: Box::new(|d| {
+                meta(d)
+                    .outlet
+                    .and_then(|o| outlet_rank.get(&o).copied())
+                    .unwrap_or(last)
+            }),
+            id: Box::new(|d| &*meta(d).id),
+        };
+        place(
+            &mut uf,
+            &edges,
+            &skipped,
+            &verifier,
+            &rule,
+            params.cluster.shape,
+            &|a, b, length| order.compare(a, b, length),
+            &mut verify_stats,
+        )?
+    };
+    drop(skipped);
+    let (assignments, provenance) = assign(&records, placements, &mut counts);
     progress.finish_stage();
     seconds.insert("cluster", t.elapsed().as_secs_f64());
 
@@ -811,6 +872,7 @@ where
         sources,
         records,
         assignments,
+        provenance,
         edges,
         summary,
     })
@@ -819,78 +881,55 @@ where
 /// Cluster ids, representatives and similarities for every record.
 fn assign(
     records: &Records,
-    uf: &mut UnionFind,
-    verifier: &Verifier,
+    mut placements: Vec<Placement>,
     counts: &mut Counts,
-) -> Result<Vec<Assignment>> {
-    let docs = uf.len();
-    // representative per root: the smallest RepresentativeKey among its members
-    let mut best: Vec<Option<DocId>> = vec![None; docs];
+) -> (Vec<Assignment>, Vec<Option<Box<Provenance>>>) {
+    let docs = placements.len();
     let mut size = vec![0u32; docs];
-    let key = |d: DocId| {
-        let rec = records.doc_records[d as usize];
-        let meta = &records.metas[rec as usize];
-        RepresentativeKey {
-            undated: meta.date.is_none(),
-            date: meta.date.as_deref().unwrap_or(""),
-            order: u64::from(rec),
-        }
-    };
-    let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
-    for d in 0..docs as DocId {
-        let r = roots[d as usize] as usize;
-        size[r] += 1;
-        best[r] = Some(match best[r] {
-            Some(b) if key(b) <= key(d) => b,
-            _ => d,
-        });
+    for p in &placements {
+        size[p.rep as usize] += 1;
     }
-    // similarity of each non-representative member to its representative
-    let sims: Vec<Option<f64>> = (0..docs as DocId)
-        .into_par_iter()
-        .map(|d| {
-            let r = roots[d as usize] as usize;
-            let rep = best[r].expect("every root has a representative");
-            if rep == d {
-                Ok(None)
-            } else {
-                verifier.jaccard(d, rep).map(Some)
-            }
-        })
-        .collect::<Result<_>>()?;
-
-    let mut cluster_of_root: Vec<Option<u64>> = vec![None; docs];
+    let mut cluster_of_rep: Vec<Option<u64>> = vec![None; docs];
     let mut next = 0u64;
     let mut out = Vec::with_capacity(records.metas.len());
+    let mut by_record = Vec::with_capacity(records.metas.len());
     for meta in &records.metas {
+        let mut prov = None;
         let a = match (meta.status, meta.doc) {
             (Status::Ok, Some(d)) => {
-                let r = roots[d as usize] as usize;
-                let cluster = *cluster_of_root[r].get_or_insert_with(|| {
+                let p = &mut placements[d as usize];
+                let rep = p.rep as usize;
+                let cluster = *cluster_of_rep[rep].get_or_insert_with(|| {
                     next += 1;
                     next - 1
                 });
-                let rep = best[r].expect("every root has a representative");
-                if size[r] > 1 && rep == d {
-                    counts.clusters += 1;
-                }
-                if size[r] > 1 {
+                if size[rep] > 1 {
                     counts.docs_in_clusters += 1;
+                    if rep == d as usize {
+                        counts.clusters += 1;
+                    }
                 }
-                if rep == d {
-                    Assignment {
+                let split_from = p.split_from.map(|r| records.doc_records[r as usize]);
+                prov = p.provenance.take();
+                match &p.score {
+                    None => Assignment {
                         cluster: Some(cluster),
                         keep: true,
                         duplicate_of: None,
                         similarity: None,
-                    }
-                } else {
-                    counts.duplicates += 1;
-                    Assignment {
-                        cluster: Some(cluster),
-                        keep: false,
-                        duplicate_of: Some(records.doc_records[rep as usize]),
-                        similarity: sims[d as usize].map(round6),
+                        containment: None,
+                        split_from,
+                    },
+                    Some(score) => {
+                        counts.duplicates += 1;
+                        Assignment {
+                            cluster: Some(cluster),
+                            keep: false,
+                            duplicate_of: Some(records.doc_records[rep]),
+                            similarity: Some(round6(score.jaccard)),
+                            containment: Some(round6(score.containment())),
+                            split_from,
+                        }
                     }
                 }
             }
@@ -899,23 +938,18 @@ fn assign(
                 Assignment {
                     cluster: Some(next - 1),
                     keep: true,
-                    duplicate_of: None,
-                    similarity: None,
+                    ..Assignment::UNREAD
                 }
             }
-            _ => Assignment {
-                cluster: None,
-                keep: false,
-                duplicate_of: None,
-                similarity: None,
-            },
+            _ => Assignment::UNREAD,
         };
         if a.keep {
             counts.kept += 1;
         }
         out.push(a);
+        by_record.push(prov);
     }
-    Ok(out)
+    (out, by_record)
 }
 
 fn round6(x: f64) -> f64 {

@@ -109,72 +109,186 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
     Ok(())
 }
 
-/// Similarity of two documents, by the method the parameters chose.
-pub enum Verifier {
-    /// Paragraph records; a document's set is the sorted union of its paragraphs' shingles
-    /// without the paragraphs listed in `removed` (see `boilerplate::kept_shingles`).
-    Cleaned {
-        records: ShingleSets,
-        removed: Vec<(DocId, Box<[u32]>)>,
-    },
-    Estimate {
-        signatures: Vec<u32>,
-        num_perm: usize,
-    },
+/// How much two documents share: enough for Jaccard and containment both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PairScore {
+    pub jaccard: f64,
+    /// Shingles in both (exact, or derived from the estimated Jaccard and the sizes).
+    pub shared: u64,
+    pub size_a: u64,
+    pub size_b: u64,
+}
+
+impl PairScore {
+    /// Exact score of two sorted, de-duplicated sets.
+    #[must_use]
+    pub fn of_sets(a: &[u64], b: &[u64]) -> Self {
+        let shared = intersection_size(a, b) as u64;
+        PairScore {
+            jaccard: jaccard(a, b),
+            shared,
+            size_a: a.len() as u64,
+            size_b: b.len() as u64,
+        }
+    }
+
+    /// |A ∩ B| / min(|A|, |B|): how much of the smaller document is in the larger.
+    #[must_use]
+    pub fn containment(&self) -> f64 {
+        self.shared as f64 / self.size_a.min(self.size_b).max(1) as f64
+    }
+
+    /// |A ∩ B| / |A|: how much of A is in B.
+    #[must_use]
+    pub fn a_in_b(&self) -> f64 {
+        self.shared as f64 / self.size_a.max(1) as f64
+    }
+
+    /// |A ∩ B| / |B|.
+    #[must_use]
+    pub fn b_in_a(&self) -> f64 {
+        self.shared as f64 / self.size_b.max(1) as f64
+    }
+
+    /// The same score seen from the other document.
+    #[must_use]
+    pub fn swapped(self) -> Self {
+        PairScore {
+            size_a: self.size_b,
+            size_b: self.size_a,
+            ..self
+        }
+    }
+}
+
+/// Similarity of documents, exact from the spill or estimated from signatures.
+pub struct Verifier {
+    records: ShingleSets,
+    /// Paragraphs left out of each document's article set (see `boilerplate::kept_shingles`),
+    /// for the documents that have any, sorted by document.
+    removed: Vec<(DocId, Box<[u32]>)>,
+    /// Compared shingles of each document (with repeats), from the sketch pass.
+    sizes: Vec<u32>,
+    /// `(signatures, num_perm)` when similarity is estimated.
+    estimate: Option<(Vec<u32>, usize)>,
 }
 
 impl Verifier {
+    #[must_use]
+    pub fn exact(records: ShingleSets, removed: Vec<(DocId, Box<[u32]>)>, sizes: Vec<u32>) -> Self {
+        Verifier {
+            records,
+            removed,
+            sizes,
+            estimate: None,
+        }
+    }
+
+    /// Scores from MinHash signatures; shared counts are derived from the estimated
+    /// Jaccard and the sizes the sketch pass counted.
+    #[must_use]
+    pub fn estimated(
+        records: ShingleSets,
+        removed: Vec<(DocId, Box<[u32]>)>,
+        sizes: Vec<u32>,
+        signatures: Vec<u32>,
+        num_perm: usize,
+    ) -> Self {
+        Verifier {
+            records,
+            removed,
+            sizes,
+            estimate: Some((signatures, num_perm)),
+        }
+    }
+
+    /// Compared shingles of `doc`, counted with repeats (an upper bound of its set size).
+    #[must_use]
+    pub fn size(&self, doc: DocId) -> u32 {
+        self.sizes[doc as usize]
+    }
+
+    /// The paragraph record of `doc` and the paragraphs left out of its article set.
+    pub fn paragraphs(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32])> {
+        let bytes = self.records.read_bytes(doc)?;
+        let rec = ParagraphRecord::decode(&bytes).expect("the spill holds what this run wrote");
+        let gone = self
+            .removed
+            .binary_search_by_key(&doc, |(d, _)| *d)
+            .map_or(&[][..], |i| &self.removed[i].1);
+        Ok((rec, gone))
+    }
+
+    /// The paragraph record, removed paragraphs and sorted article set of `doc`.
+    pub fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
+        let (rec, gone) = self.paragraphs(doc)?;
+        let mut set = Vec::with_capacity(rec.shingles.len());
+        kept_shingles(&rec, gone, &mut set);
+        set.sort_unstable();
+        set.dedup();
+        Ok((rec, gone, set))
+    }
+
+    /// True when scores come from signatures, not from the sets.
+    #[must_use]
+    pub fn is_estimate(&self) -> bool {
+        self.estimate.is_some()
+    }
+
     /// The sorted article set of `doc`.
-    fn set(&self, doc: DocId) -> Result<Vec<u64>> {
-        match self {
-            Verifier::Cleaned { records, removed } => {
-                let bytes = records.read_bytes(doc)?;
-                let rec =
-                    ParagraphRecord::decode(&bytes).expect("the spill holds what this run wrote");
-                let gone = removed
-                    .binary_search_by_key(&doc, |(d, _)| *d)
-                    .map_or(&[][..], |i| &removed[i].1);
-                let mut out = Vec::with_capacity(rec.shingles.len());
-                kept_shingles(&rec, gone, &mut out);
-                out.sort_unstable();
-                out.dedup();
-                Ok(out)
-            }
-            Verifier::Estimate { .. } => unreachable!("estimates have no sets"),
+    pub fn set(&self, doc: DocId) -> Result<Vec<u64>> {
+        let (rec, gone) = self.paragraphs(doc)?;
+        let mut out = Vec::with_capacity(rec.shingles.len());
+        kept_shingles(&rec, gone, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Scores `a` against `b`.
+    pub fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
+        match &self.estimate {
+            None => Ok(PairScore::of_sets(&self.set(a)?, &self.set(b)?)),
+            Some(_) => Ok(self.estimated_score(a, b)),
         }
     }
 
-    /// Jaccard similarity of `a` and `b`: exact, or the MinHash estimate.
-    pub fn jaccard(&self, a: DocId, b: DocId) -> Result<f64> {
-        match self {
-            Verifier::Cleaned { .. } => Ok(jaccard(&self.set(a)?, &self.set(b)?)),
-            Verifier::Estimate {
-                signatures,
-                num_perm,
-            } => {
-                let k = *num_perm;
-                let (a, b) = (a as usize, b as usize);
-                Ok(estimate_jaccard(
-                    &signatures[a * k..(a + 1) * k],
-                    &signatures[b * k..(b + 1) * k],
-                ))
-            }
+    /// Scores `a`, whose set the caller already built (empty when estimating), against
+    /// each of `others`.
+    pub fn score_many(&self, a: DocId, set_a: &[u64], others: &[DocId]) -> Result<Vec<PairScore>> {
+        others
+            .iter()
+            .map(|&b| match &self.estimate {
+                None => Ok(PairScore::of_sets(set_a, &self.set(b)?)),
+                Some(_) => Ok(self.estimated_score(a, b)),
+            })
+            .collect()
+    }
+
+    /// The set `score_many` needs for `a`.
+    pub fn set_for_scoring(&self, a: DocId) -> Result<Vec<u64>> {
+        match &self.estimate {
+            None => self.set(a),
+            Some(_) => Ok(Vec::new()),
         }
     }
 
-    /// Exact |A ∩ B| / min(|A|, |B|) when the sets are available, else the estimate
-    /// derived from the MinHash Jaccard and the unknown sizes (taken as equal).
-    pub fn containment(&self, a: DocId, b: DocId) -> Result<f64> {
-        match self {
-            Verifier::Cleaned { .. } => {
-                let (sa, sb) = (self.set(a)?, self.set(b)?);
-                let small = sa.len().min(sb.len()).max(1);
-                Ok(intersection_size(&sa, &sb) as f64 / small as f64)
-            }
-            Verifier::Estimate { .. } => {
-                let j = self.jaccard(a, b)?;
-                Ok(2.0 * j / (1.0 + j))
-            }
+    fn estimated_score(&self, a: DocId, b: DocId) -> PairScore {
+        let (signatures, k) = self.estimate.as_ref().expect("estimating");
+        let k = *k;
+        let (ia, ib) = (a as usize, b as usize);
+        let j = estimate_jaccard(
+            &signatures[ia * k..(ia + 1) * k],
+            &signatures[ib * k..(ib + 1) * k],
+        );
+        let (na, nb) = (u64::from(self.size(a)), u64::from(self.size(b)));
+        // |A ∩ B| = J (|A| + |B|) / (1 + J), never more than the smaller set
+        let shared = ((j * (na + nb) as f64 / (1.0 + j)).round() as u64).min(na.min(nb));
+        PairScore {
+            jaccard: j,
+            shared,
+            size_a: na,
+            size_b: nb,
         }
     }
 }
@@ -206,13 +320,14 @@ mod tests {
             .push_bytes(&record(&[&[1, 2, 3, 4], &[3, 2, 1, 4], &[5]]))
             .unwrap();
         let records = spill.finish().unwrap();
-        let v = Verifier::Cleaned {
-            records,
-            removed: vec![(0, vec![1].into_boxed_slice())],
-        };
+        let v = Verifier::exact(records, vec![(0, vec![1].into_boxed_slice())], vec![5, 8]);
         assert_eq!(v.set(0).unwrap(), vec![1, 2, 3, 4]);
         assert_eq!(v.set(1).unwrap(), vec![1, 2, 3, 4, 5]);
-        assert!((v.jaccard(0, 1).unwrap() - 0.8).abs() < 1e-12);
-        assert!((v.containment(1, 0).unwrap() - 1.0).abs() < 1e-12);
+        let s = v.score(0, 1).unwrap();
+        assert!((s.jaccard - 0.8).abs() < 1e-12);
+        assert_eq!((s.shared, s.size_a, s.size_b), (4, 4, 5));
+        assert!((s.containment() - 1.0).abs() < 1e-12);
+        assert!((s.b_in_a() - 0.8).abs() < 1e-12);
+        assert_eq!(s.swapped().size_a, 5);
     }
 }

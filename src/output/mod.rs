@@ -28,6 +28,7 @@ use crate::paragraph::{rebuild, segment};
 use crate::params::ValidParams;
 use crate::pipeline::{Dedup, Progress, Summary, check_cancel};
 use crate::pipeline::{RecordMeta, Records};
+use crate::provenance::Provenance;
 
 #[derive(Serialize)]
 struct DocLine<'a> {
@@ -36,6 +37,11 @@ struct DocLine<'a> {
     keep: bool,
     duplicate_of: Option<&'a str>,
     similarity: Option<f64>,
+    containment: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    split_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<&'a Provenance>,
     status: &'static str,
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +62,9 @@ struct Member<'a> {
     outlet: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     date: Option<&'a str>,
+    /// None for the representative.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<&'a Provenance>,
 }
 
 #[derive(Serialize)]
@@ -64,6 +73,10 @@ struct ClusterLine<'a> {
     size: usize,
     representative: &'a str,
     members: Vec<Member<'a>>,
+    /// Members that do not match the representative by the pair rule.
+    weak_links: Vec<&'a str>,
+    /// Records a chain of matches had joined to this cluster and the star check split off.
+    split_off: Vec<&'a str>,
 }
 
 /// A file being written under a temporary name.
@@ -129,6 +142,7 @@ pub fn write_all(
     let paragraphs = dedup.summary.params.paragraphs.enabled;
     let mut docs = Pending::new(dir, "docs.jsonl")?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
         let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
             Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
@@ -140,6 +154,9 @@ pub fn write_all(
             keep: a.keep,
             duplicate_of: a.duplicate_of.map(|r| &*metas[r as usize].id),
             similarity: a.similarity,
+            containment: a.containment,
+            split_from: a.split_from.map(|r| &*metas[r as usize].id),
+            provenance: dedup.provenance[i].as_deref(),
             status: meta.status.as_str(),
             file: source_names[meta.source as usize].clone(),
             line: (meta.line > 0).then_some(meta.line),
@@ -153,6 +170,9 @@ pub fn write_all(
         }
         if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
             members.entry(c).or_default().push(i as u32);
+        }
+        if let Some(from) = a.split_from {
+            split_off.entry(from).or_default().push(i as u32);
         }
     }
 
@@ -171,13 +191,28 @@ pub fn write_all(
                 similarity: dedup.assignments[r as usize].similarity.unwrap_or(1.0),
                 outlet: records.outlet(m),
                 date: m.date.as_deref(),
+                provenance: dedup.provenance[r as usize].as_deref(),
             }
         };
+        let weak_links = all
+            .iter()
+            .filter(|&&r| {
+                dedup.provenance[r as usize]
+                    .as_ref()
+                    .is_some_and(|p| p.weak)
+            })
+            .map(|&r| &*metas[r as usize].id)
+            .collect();
         let line = ClusterLine {
             cluster: *cluster,
             size: all.len(),
             representative: &metas[rep as usize].id,
             members: all.into_iter().map(member).collect(),
+            weak_links,
+            split_off: split_off
+                .get(&rep)
+                .map(|v| v.iter().map(|&r| &*metas[r as usize].id).collect())
+                .unwrap_or_default(),
         };
         clusters.line(dir, &line)?;
         check_cancel(progress)?;

@@ -6,4 +6,5 @@ mod oracle;
 mod paragraphs;
 mod properties;
 mod simhash;
+mod syndication;
 mod util;

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use neardup::Params;
+use neardup::params::{ClusterShape, RepresentativeRule};
 use neardup::pipeline::dedup_texts;
 
 use crate::util::{exact_jaccard, small_corpus, string_shingles};
@@ -52,9 +53,14 @@ impl Brute {
     }
 }
 
+/// Jaccard alone, connected components: the plain near-duplicate oracle.
 fn article_params() -> neardup::ValidParams {
     let mut p = Params::default();
     p.paragraphs.enabled = false;
+    p.containment.enabled = false;
+    p.cluster.shape = ClusterShape::Components;
+    // undated documents: input order then picks the representative
+    p.cluster.representative = vec![RepresentativeRule::Date];
     p.validate().unwrap()
 }
 
@@ -84,6 +90,8 @@ fn the_same_holds_with_the_paragraph_stage_on() {
     // compare the paragraphs as they are: the oracle knows nothing of boilerplate
     let mut params = Params::default();
     params.paragraphs.clean_articles = false;
+    params.containment.enabled = false;
+    params.cluster.shape = ClusterShape::Components;
     check_against_brute_force(&corpus, &brute, &params.validate().unwrap());
 }
 
@@ -213,4 +221,89 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
         *kept.entry(a.cluster.unwrap()).or_default() += u32::from(a.keep);
     }
     assert!(kept.values().all(|&k| k == 1));
+}
+
+#[test]
+fn containment_matches_agree_with_brute_force() {
+    // trimmed copies with heavier edits: many pairs match by containment alone
+    let corpus = neardup::generate::generate(&neardup::generate::GenParams {
+        docs: 1500,
+        seed: 21,
+        min_words: 150,
+        max_words: 500,
+        syndicated_frac: 0.35,
+        max_edit_rate: 0.06,
+        boilerplate_prob: 0.0,
+        repeat_frac: 0.0,
+        ..neardup::generate::GenParams::default()
+    });
+    let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
+    let brute = Brute::per_paragraph(&texts, 5);
+    let mut p = Params::default();
+    p.paragraphs.clean_articles = false;
+    p.cluster.shape = ClusterShape::Components;
+    let params = p.validate().unwrap();
+    let docs: Vec<(&str, &str)> = corpus
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.text.as_str()))
+        .collect();
+    let r = dedup_texts(&docs, &params).unwrap();
+    let (t, c, m) = (
+        params.lsh.threshold,
+        params.containment.min_containment,
+        params.containment.min_shared,
+    );
+    // every pair sharing anything, through an inverted index
+    let mut postings: HashMap<&String, Vec<usize>> = HashMap::new();
+    for (i, set) in brute.sets.iter().enumerate() {
+        for s in set {
+            postings.entry(s).or_default().push(i);
+        }
+    }
+    let mut shared: HashMap<(usize, usize), u64> = HashMap::new();
+    for docs in postings.values() {
+        for (x, &i) in docs.iter().enumerate() {
+            for &j in &docs[x + 1..] {
+                *shared.entry((i, j)).or_default() += 1;
+            }
+        }
+    }
+    let score = |i: usize, j: usize, inter: u64| {
+        let (a, b) = (brute.sets[i].len() as u64, brute.sets[j].len() as u64);
+        let jac = inter as f64 / (a + b - inter) as f64;
+        (jac, inter as f64 / a.min(b) as f64)
+    };
+    // pairs clearly inside the rule, and likely LSH candidates (J >= 0.35: P >= 0.9997)
+    let mut must = 0;
+    let mut by_containment = 0;
+    for (&(i, j), &inter) in &shared {
+        let (jac, cont) = score(i, j, inter);
+        if jac >= 0.35 && (jac >= t + 0.05 || (cont >= c + 0.05 && inter >= m + 10)) {
+            must += 1;
+            by_containment += u32::from(jac < t);
+            assert_eq!(
+                r.assignments[i].cluster, r.assignments[j].cluster,
+                "pair {i}-{j}: J {jac:.3}, containment {cont:.3}, shared {inter}"
+            );
+        }
+    }
+    assert!(
+        by_containment > 100,
+        "{by_containment} of {must} pairs by containment"
+    );
+    // every edge obeys the rule, with the exact values
+    for e in &r.edges {
+        let (i, j) = (
+            r.records.doc_records[e.a as usize] as usize,
+            r.records.doc_records[e.b as usize] as usize,
+        );
+        let inter = shared.get(&(i.min(j), i.max(j))).copied().unwrap_or(0);
+        let (jac, cont) = score(i, j, inter);
+        assert!((jac - e.jaccard).abs() < 1e-9 && (cont - e.containment).abs() < 1e-9);
+        assert!(
+            jac >= t || (cont >= c && inter >= m),
+            "edge {i}-{j}: {jac} {cont} {inter}"
+        );
+    }
 }

@@ -89,18 +89,26 @@ fn outlet_corpus() -> String {
     let seed = seed_article();
     let lines: Vec<&str> = seed.split('\n').collect();
     let footer = lines[23..].join("\n");
-    let stories = small_corpus(40, 77);
+    let corpus = small_corpus(40, 77);
+    // originals only: a syndicated copy among them would rightly join its original
+    let stories: Vec<_> = corpus
+        .docs
+        .iter()
+        .zip(&corpus.truth)
+        .filter(|(_, t)| t.role == "original")
+        .map(|(d, _)| d)
+        .collect();
     let mut out = Vec::new();
     out.push(
         serde_json::json!({"id": "seed", "outlet": "Rudaw", "date": "2024-12-10", "text": seed}),
     );
-    for (i, d) in stories.docs.iter().take(3).enumerate() {
+    for (i, d) in stories.iter().take(3).enumerate() {
         let body: Vec<&str> = d.text.split("\n\n").take(4).collect();
         let text = format!("World\nprev\nnext\n{}\n{footer}", body.join("\n"));
         out.push(serde_json::json!({"id": format!("rudaw-{i}"), "outlet": "Rudaw", "text": text}));
     }
     let shared = "Subscribe to the Small Gazette for unlimited access to local reporting and our weekend edition.";
-    for (i, d) in stories.docs.iter().skip(3).take(2).enumerate() {
+    for (i, d) in stories.iter().skip(3).take(2).enumerate() {
         let body: Vec<&str> = d.text.split("\n\n").take(3).collect();
         let text = format!("{}\n\n{shared}", body.join("\n\n"));
         out.push(serde_json::json!({"id": format!("small-{i}"), "url": "https://www.small-gazette.example/a/{i}", "text": text}));

@@ -1,0 +1,289 @@
+//! Provenance: how a copy relates to its cluster's original, paragraph by paragraph.
+//!
+//! A syndicated copy keeps a leading part of the original, cut from the bottom, with
+//! words edited, and adds a byline, a dateline or a paragraph of its own. The alignment
+//! here works on the compared paragraphs (repeats and boilerplate already left out) and
+//! their shingles: a paragraph of the original is *kept* when enough of its shingles occur
+//! anywhere in the copy, else *cut*; a paragraph of the copy is *added* when too few of
+//! its shingles occur anywhere in the original. Matching against the whole other
+//! document, not paragraph to paragraph, is what makes merged and split paragraphs
+//! come out right.
+
+use serde::Serialize;
+
+use crate::boilerplate::ParagraphRecord;
+use crate::verify::PairScore;
+
+/// A paragraph counts as present in the other document when at least this fraction of
+/// its shingles occur there. Word edits at 10% leave about 60% of 5-word shingles, while
+/// unrelated paragraphs share almost none, so a quarter separates them with room.
+pub const PARAGRAPH_PRESENT: f64 = 0.25;
+
+/// A copy is trimmed (or extended) when at least this fraction of the original's
+/// (or the copy's) shingles sit in cut (or added) paragraphs.
+pub const STRUCTURAL: f64 = 0.1;
+
+/// How a copy relates to the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relation {
+    /// The same compared shingles.
+    Identical,
+    /// Jaccard at or above the threshold.
+    NearIdentical,
+    /// Paragraphs of the original are missing, nothing substantial added.
+    Trimmed,
+    /// The whole original is there, with paragraphs added.
+    Extended,
+    /// Changed otherwise: paragraphs both cut and added, or words edited throughout.
+    Edited,
+}
+
+/// The provenance of a copy, as written to `docs.jsonl` and `clusters.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    pub relation: Relation,
+    pub jaccard: f64,
+    /// Shared shingles over the copy's: how much of the copy comes from the original.
+    pub copy_in_original: f64,
+    /// Shared shingles over the original's: how much of the original the copy carries.
+    pub original_in_copy: f64,
+    pub shared_shingles: u64,
+    /// Compared paragraphs of the original the copy kept, out of `original_paragraphs`.
+    pub kept_paragraphs: u32,
+    pub original_paragraphs: u32,
+    /// Paragraph indices (as in the original's own `docs.jsonl` numbering) not in the copy.
+    pub cut_paragraphs: Vec<u32>,
+    /// Paragraph indices of the copy not in the original.
+    pub added_paragraphs: Vec<u32>,
+    /// In the cluster without matching the original by the pair rule (a weak link).
+    pub weak: bool,
+}
+
+/// Paragraph alignment of a copy against the original.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alignment {
+    pub kept: Vec<u32>,
+    pub cut: Vec<u32>,
+    pub added: Vec<u32>,
+    /// Distinct shingles of the original's compared paragraphs, and of its cut ones.
+    pub original_shingles: u64,
+    pub cut_shingles: u64,
+    pub copy_shingles: u64,
+    pub added_shingles: u64,
+}
+
+fn compared(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u32> {
+    let all: Vec<u32> = (0..rec.len() as u32).collect();
+    let kept: Vec<u32> = all
+        .iter()
+        .copied()
+        .filter(|i| removed.binary_search(i).is_err())
+        .collect();
+    // a document made only of removed paragraphs is compared whole (see kept_shingles)
+    if kept.is_empty() { all } else { kept }
+}
+
+/// A document as compared: its paragraph record, the paragraphs left out, and its sorted
+/// article set (the shingles of the other paragraphs; see `Verifier::load`).
+#[derive(Clone, Copy)]
+pub struct Compared<'a> {
+    pub record: &'a ParagraphRecord,
+    pub removed: &'a [u32],
+    pub set: &'a [u64],
+}
+
+/// Aligns `copy` against `original`.
+#[must_use]
+pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
+    let orig_rec = original.record;
+    let copy_rec = copy.record;
+    let orig_paras = compared(orig_rec, original.removed);
+    let copy_paras = compared(copy_rec, copy.removed);
+    let (orig_set, copy_set) = (original.set, copy.set);
+    let mut out = Alignment {
+        original_shingles: orig_set.len() as u64,
+        copy_shingles: copy_set.len() as u64,
+        ..Alignment::default()
+    };
+    let mut seen = Vec::new();
+    let mut present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
+        seen.clear();
+        seen.extend_from_slice(rec.paragraph_shingles(i as usize));
+        seen.sort_unstable();
+        seen.dedup();
+        let found = seen
+            .iter()
+            .filter(|s| other.binary_search(s).is_ok())
+            .count();
+        let n = seen.len();
+        (
+            n == 0 || found as f64 >= PARAGRAPH_PRESENT * n as f64,
+            n as u64,
+        )
+    };
+    for &i in &orig_paras {
+        let (here, n) = present(orig_rec, i, copy_set);
+        if here {
+            out.kept.push(i);
+        } else {
+            out.cut.push(i);
+            out.cut_shingles += n;
+        }
+    }
+    for &i in &copy_paras {
+        let (here, n) = present(copy_rec, i, orig_set);
+        if !here {
+            out.added.push(i);
+            out.added_shingles += n;
+        }
+    }
+    out
+}
+
+/// Classifies a copy from its score against the original (copy = a, original = b) and
+/// its alignment.
+#[must_use]
+pub fn relation(score: &PairScore, alignment: &Alignment, threshold: f64) -> Relation {
+    if score.shared == score.size_a && score.shared == score.size_b || score.jaccard >= 1.0 {
+        return Relation::Identical;
+    }
+    if score.jaccard >= threshold {
+        return Relation::NearIdentical;
+    }
+    let frac = |part: u64, whole: u64| part as f64 / whole.max(1) as f64;
+    let cut = frac(alignment.cut_shingles, alignment.original_shingles) >= STRUCTURAL;
+    let added = frac(alignment.added_shingles, alignment.copy_shingles) >= STRUCTURAL;
+    match (cut, added) {
+        (true, false) => Relation::Trimmed,
+        (false, true) => Relation::Extended,
+        _ => Relation::Edited,
+    }
+}
+
+/// The provenance of a copy.
+#[must_use]
+pub fn provenance(
+    score: &PairScore,
+    alignment: Alignment,
+    threshold: f64,
+    weak: bool,
+) -> Provenance {
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    Provenance {
+        relation: relation(score, &alignment, threshold),
+        jaccard: round(score.jaccard),
+        copy_in_original: round(score.a_in_b()),
+        original_in_copy: round(score.b_in_a()),
+        shared_shingles: score.shared,
+        kept_paragraphs: alignment.kept.len() as u32,
+        original_paragraphs: (alignment.kept.len() + alignment.cut.len()) as u32,
+        cut_paragraphs: alignment.cut,
+        added_paragraphs: alignment.added,
+        weak,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
+        let mut v = Vec::new();
+        crate::boilerplate::kept_shingles(rec, removed, &mut v);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    fn align_records(
+        original: (&ParagraphRecord, &[u32]),
+        copy: (&ParagraphRecord, &[u32]),
+    ) -> Alignment {
+        let (os, cs) = (article(original.0, original.1), article(copy.0, copy.1));
+        align(
+            Compared {
+                record: original.0,
+                removed: original.1,
+                set: &os,
+            },
+            Compared {
+                record: copy.0,
+                removed: copy.1,
+                set: &cs,
+            },
+        )
+    }
+
+    fn record(paragraphs: &[std::ops::Range<u64>]) -> ParagraphRecord {
+        let mut rec = ParagraphRecord::default();
+        for (i, p) in paragraphs.iter().enumerate() {
+            rec.shingles.extend(p.clone());
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(i as u64);
+            rec.push_snippet("");
+        }
+        rec
+    }
+
+    #[test]
+    fn trimmed_copy_with_a_byline() {
+        let original = record(&[0..10, 10..30, 30..60, 60..100, 100..140]);
+        // byline, the first three paragraphs (the second one merged with the third),
+        // the rest cut; the original's last paragraph is boilerplate (removed)
+        let copy = record(&[1000..1004, 0..10, 10..60]);
+        let a = align_records((&original, &[4]), (&copy, &[]));
+        assert_eq!(a.kept, vec![0, 1, 2]);
+        assert_eq!(a.cut, vec![3]);
+        assert_eq!(a.added, vec![0]);
+        let shared = 60;
+        let score = PairScore {
+            jaccard: shared as f64 / (64 + 100 - shared) as f64,
+            shared,
+            size_a: 64,
+            size_b: 100,
+        };
+        // the byline is 4 of 64 shingles: not structural
+        assert_eq!(relation(&score, &a, 0.8), Relation::Trimmed);
+        let p = provenance(&score, a, 0.8, false);
+        assert_eq!((p.kept_paragraphs, p.original_paragraphs), (3, 4));
+        assert!((p.copy_in_original - 60.0 / 64.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn extended_identical_and_edited() {
+        let original = record(&[0..50, 50..100]);
+        let longer = record(&[0..50, 50..100, 500..560]);
+        let a = align_records((&original, &[]), (&longer, &[]));
+        let s = PairScore {
+            jaccard: 100.0 / 160.0,
+            shared: 100,
+            size_a: 160,
+            size_b: 100,
+        };
+        assert_eq!(relation(&s, &a, 0.8), Relation::Extended);
+        let same = align_records((&original, &[]), (&original, &[]));
+        let s = PairScore {
+            jaccard: 1.0,
+            shared: 100,
+            size_a: 100,
+            size_b: 100,
+        };
+        assert_eq!(relation(&s, &same, 0.8), Relation::Identical);
+        // every paragraph 60% shared: nothing cut, nothing added, yet far from identical
+        let edited = record(&[0..30, 700..720, 50..80, 800..820]);
+        let a = align_records((&original, &[]), (&edited, &[]));
+        assert!(a.cut.is_empty());
+        assert_eq!(a.added, vec![1, 3]);
+        let edited = record(&[0..30, 50..80]);
+        let a = align_records((&original, &[]), (&edited, &[]));
+        let s = PairScore {
+            jaccard: 0.6,
+            shared: 60,
+            size_a: 60,
+            size_b: 100,
+        };
+        assert!(a.cut.is_empty() && a.added.is_empty());
+        assert_eq!(relation(&s, &a, 0.8), Relation::Edited);
+    }
+}
