@@ -99,6 +99,12 @@ def cmd_run(a):
             "notes": "whole process: parse, sketch, LSH, verify, write outputs (total_s = wall_s)"}
     summ.update(evaluate(ids, clusters, a.corpus + ".truth.jsonl", a.corpus + ".pairs.jsonl",
                          a.threshold))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from syndication_quality import score
+    q = score(a.corpus, a.out)
+    summ["copies_with_original"] = {"edit_rate": q["copy_joined_original_by_edit_rate"],
+                                    "trim": q["copy_joined_original_by_trim"],
+                                    "representatives": q["representatives"]}
     line = json.dumps(summ)
     print(line, file=sys.stderr)
     with open(a.summary_out, "a") as f:
@@ -176,6 +182,24 @@ def table(results):
                "process. speed vs neardup = MB/s / neardup's MB/s on the same corpus at "
                + (", ".join(f"{t} threads ({c})" for c, (t, _) in sorted(ref.items())) or "2 threads (no neardup runs)")
                + ".")
+    breakdown = [(key, groups[key][-1]["copies_with_original"]) for key in sorted(groups)
+                 if groups[key][-1].get("copies_with_original")]
+    if breakdown:
+        out.append("\nCopies in their original's cluster (neardup runs; last pass), by the copy's word "
+                   "edit rate and by trimming (share of copies; n in parentheses):\n")
+        bands = sorted({b for _, c in breakdown for b in c["edit_rate"]})
+        out.append("| corpus | run | threads | " + " | ".join(f"edit {b}" for b in bands)
+                   + " | trimmed | whole | original is representative |")
+        out.append("|---|---|--:|" + "--:|" * (len(bands) + 3))
+        for key, c in breakdown:
+            cell = lambda v: f"{v[2]:.4f} ({v[1]:,})" if v else "-"
+            reps = c["representatives"]
+            orig = reps.get("original is representative", 0)
+            total = orig + reps.get("a copy is representative", 0)
+            rep = f"{orig / total:.4f} ({total:,})" if total else "-"
+            out.append(f"| {key[1]} | {key[2]} | {key[3]} | "
+                       + " | ".join(cell(c["edit_rate"].get(b)) for b in bands)
+                       + f" | {cell(c['trim'].get('trimmed'))} | {cell(c['trim'].get('whole'))} | {rep} |")
     if probes:
         ec = [p["effective_cores"] for p in probes]
         out.append(f"\ncpu_probe effective cores (of {probes[0]['cpus']}): "

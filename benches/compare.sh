@@ -83,10 +83,14 @@ for rep in $(seq 1 "$REPEAT"); do
       for t in $THREADS; do  # compare.py kills neardup itself at LIMIT; the slack is for scoring
         run neardup "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
           --out "$DATA/runs/neardup-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES"
-        # the article stage alone, without the paragraph stage (repeats, boilerplate)
+        # near-duplicates only: Jaccard, no containment (what the peers do)
+        run neardup-jaccard "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
+          --out "$DATA/runs/neardup-jaccard-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \
+          --extra "--containment off"
+        # and without the paragraph stage (repeats, boilerplate) either
         run neardup-raw "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
           --out "$DATA/runs/neardup-raw-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \
-          --extra "--paragraphs off"
+          --extra "--paragraphs off --containment off"
         # SimHash candidates (exact Hamming index, k = 6) instead of MinHash LSH
         run neardup-simhash "$t" "$name" $((LIMIT + 300)) python3 benches/compare.py run --bin "$BIN" --corpus "$c" \
           --out "$DATA/runs/neardup-simhash-t$t-$name" --threads "$t" --limit "$LIMIT" --summary-out "$RES" \

@@ -17,8 +17,8 @@ def c2(n):
     return n * (n - 1) // 2
 
 
-def main():
-    corpus, out = sys.argv[1], sys.argv[2]
+def score(corpus, out):
+    """The scores of the run in `out` on `corpus` (with its .truth.jsonl beside it)."""
     truth = {}
     for line in open(corpus + ".truth.jsonl", encoding="utf-8"):
         t = json.loads(line)
@@ -70,6 +70,11 @@ def main():
                                          for k, v in sorted(by_trim.items())},
         "representatives": dict(reps),
     }
+    return res
+
+
+def main():
+    res = score(sys.argv[1], sys.argv[2])
     print(json.dumps(res, indent=None if "--json" in sys.argv else 1))
 
 
