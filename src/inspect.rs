@@ -717,29 +717,34 @@ fn verdict(e: &Explanation, params: &ValidParams) -> String {
     };
     if e.same_cluster {
         if score >= t && found {
-            format!("same cluster: {score_name} {score:.2} >= threshold {t}, {how}")
+            format!("same cluster: {score_name} {score:.4} >= threshold {t}, {how}")
         } else if score >= t {
             format!(
-                "same cluster: {score_name} {score:.2} >= threshold {t}; {how}, so they were \
+                "same cluster: {score_name} {score:.4} >= threshold {t}; {how}, so they were \
                  joined through other members"
             )
         } else {
             format!(
-                "same cluster through a chain: {score_name} {score:.2} below {t}; each was \
+                "same cluster through a chain: {score_name} {score:.4} below {t}; each was \
                  joined to another member at or above it ({how})"
             )
         }
     } else if score < t {
-        format!("different clusters: {score_name} {score:.2} below {t}; {how}")
+        let rejected = if found {
+            " (a candidate, verified and rejected)"
+        } else {
+            ""
+        };
+        format!("different clusters: {score_name} {score:.4} below {t}; {how}{rejected}")
     } else if !found {
         format!(
-            "different clusters: {score_name} {score:.2} >= threshold {t} but missed: {how} \
+            "different clusters: {score_name} {score:.4} >= threshold {t} but missed: {how} \
              (collision probability at this similarity: {:.4})",
             sk.collision_probability
         )
     } else {
         format!(
-            "different clusters: {score_name} {score:.2} >= threshold {t} and {how}, but the \
+            "different clusters: {score_name} {score:.4} >= threshold {t} and {how}, but the \
              pair was not verified (a bucket larger than max_bucket = {} pairs only neighbours)",
             params.lsh.max_bucket
         )
