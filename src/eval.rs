@@ -145,13 +145,6 @@ impl Truth {
     fn from_pairs(path: &Path, lines: &[String]) -> Result<Self> {
         let mut index: HashMap<String, u32> = HashMap::new();
         let mut parent: Vec<u32> = Vec::new();
-        fn root(parent: &mut [u32], mut x: u32) -> u32 {
-            while parent[x as usize] != x {
-                parent[x as usize] = parent[parent[x as usize] as usize];
-                x = parent[x as usize];
-            }
-            x
-        }
         let mut seen_content = false;
         for (n, line) in lines.iter().enumerate() {
             let line = line.trim().trim_start_matches('\u{feff}');
@@ -214,6 +207,15 @@ impl Truth {
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.family.keys().map(String::as_str)
     }
+}
+
+/// Union-find root with path halving (the pairs file's components).
+fn root(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        parent[x as usize] = parent[parent[x as usize] as usize];
+        x = parent[x as usize];
+    }
+    x
 }
 
 /// Pairwise scores of a predicted partition against a true one.
@@ -287,7 +289,12 @@ pub fn pair_scores(labels: &[(u64, u64)]) -> PairScores {
         precision,
         recall,
         f1,
-        ari: adjusted_rand(tp, true_pairs, predicted_pairs, pairs_of(labels.len() as u64)),
+        ari: adjusted_rand(
+            tp,
+            true_pairs,
+            predicted_pairs,
+            pairs_of(labels.len() as u64),
+        ),
     }
 }
 
@@ -515,10 +522,7 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
             cluster,
         });
     }
-    dropped.truth_not_in_run = truth
-        .ids()
-        .filter(|id| !id_count.contains_key(id))
-        .count() as u64;
+    dropped.truth_not_in_run = truth.ids().filter(|id| !id_count.contains_key(id)).count() as u64;
     let labels: Vec<(u64, u64)> = scored.iter().map(|s| (s.family, s.cluster)).collect();
     let pairs = pair_scores(&labels);
     let true_families = labels.iter().map(|l| l.0).collect::<HashSet<_>>().len() as u64;
@@ -540,7 +544,11 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
         Vec::new()
     };
     wanted.extend(paragraph_docs.iter().map(|s| s.record));
-    let mistake_docs: HashSet<usize> = missed.iter().chain(&merges).flat_map(|&(a, b)| [a, b]).collect();
+    let mistake_docs: HashSet<usize> = missed
+        .iter()
+        .chain(&merges)
+        .flat_map(|&(a, b)| [a, b])
+        .collect();
     let mut views: HashMap<usize, DocView> = HashMap::new();
     let mut mapped: HashMap<usize, (Vec<u32>, bool)> = HashMap::new();
     let split = run.params.paragraphs.split;
@@ -677,10 +685,7 @@ mod tests {
         for (g, e) in got.iter().zip(expect) {
             assert!((g - e).abs() < 5e-5, "{got:?} != {expect:?}");
         }
-        assert_eq!(
-            [s.true_pairs, s.predicted_pairs, s.tp, s.fp, s.fn_],
-            counts
-        );
+        assert_eq!([s.true_pairs, s.predicted_pairs, s.tp, s.fp, s.fn_], counts);
     }
 
     #[test]
@@ -746,10 +751,7 @@ mod tests {
     #[test]
     fn truth_with_ids_missing_from_the_run() {
         let t = truth(
-            &[("d0", "f0"), ("d1", "f0"), ("d2", "f1"), ("d3", "f0"), ("d4", "f0"), ("d5", "f1"), ("d9", "f1")]
-                .iter()
-                .map(|(i, f)| format!("{{\"id\":\"{i}\",\"family\":\"{f}\"}}\n"))
-                .collect::<String>(),
+            "{\"id\":\"d0\",\"family\":\"f0\"}\n{\"id\":\"d1\",\"family\":\"f0\"}\n{\"id\":\"d2\",\"family\":\"f1\"}\n{\"id\":\"d3\",\"family\":\"f0\"}\n{\"id\":\"d4\",\"family\":\"f0\"}\n{\"id\":\"d5\",\"family\":\"f1\"}\n{\"id\":\"d9\",\"family\":\"f1\"}\n",
         );
         let line = |id: &str, cluster: u64| crate::inspect::DocLine {
             id: id.into(),
@@ -791,7 +793,10 @@ mod tests {
         assert_eq!(r.dropped.status.get("invalid_json"), Some(&1));
         let s = r.pairs;
         let third = 1.0 / 3.0;
-        for (g, e) in [s.precision, s.recall, s.f1, s.ari].into_iter().zip([third, third, third, -third]) {
+        for (g, e) in [s.precision, s.recall, s.f1, s.ari]
+            .into_iter()
+            .zip([third, third, third, -third])
+        {
             assert!((g - e).abs() < 5e-5, "{s:?}");
         }
         // d0-d2 (cluster 5, families f0/f1) and d1-d2 are false merges; d0-d3, d1-d3 missed
@@ -827,17 +832,30 @@ mod tests {
             e.to_string(),
             "t.tsv:2: expected a pair of ids (tab, comma or space separated), found 3 fields"
         );
-        let e = Truth::read(Path::new("t.jsonl"), "{\"id\":\"a\",\"family\":\"a\"}\n{\"id\":\"a\",\"family\":\"b\"}\n".as_bytes())
-            .unwrap_err();
-        assert!(e.to_string().starts_with("t.jsonl:2: id \"a\" appears twice"), "{e}");
+        let e = Truth::read(
+            Path::new("t.jsonl"),
+            "{\"id\":\"a\",\"family\":\"a\"}\n{\"id\":\"a\",\"family\":\"b\"}\n".as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.jsonl:2: id \"a\" appears twice"),
+            "{e}"
+        );
         let e = Truth::read(Path::new("t.jsonl"), "{\"id\":\"a\"}\n".as_bytes()).unwrap_err();
-        assert!(e.to_string().starts_with("t.jsonl:1: not a truth line"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.jsonl:1: not a truth line"),
+            "{e}"
+        );
     }
 
     #[test]
     fn split_indices_follow_double_newlines() {
         let text = "a b\n\nc d\ne\n\nf";
         // line mode: four lines in three parts
-        assert_eq!(split_indices(text, &[(0, 3), (5, 8), (9, 10), (12, 13)]), vec![0, 1, 1, 2]);
+        assert_eq!(
+            split_indices(text, &[(0, 3), (5, 8), (9, 10), (12, 13)]),
+            vec![0, 1, 1, 2]
+        );
     }
 }

@@ -62,7 +62,14 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             out,
             "paragraph repeats: {} true, {} predicted; TP {} FP {} FN {}; precision {:.4}  \
              recall {:.4}  F1 {:.4}",
-            pp.true_repeats, pp.predicted_repeats, pp.tp, pp.fp, pp.fn_, pp.precision, pp.recall, pp.f1
+            pp.true_repeats,
+            pp.predicted_repeats,
+            pp.tp,
+            pp.fp,
+            pp.fn_,
+            pp.precision,
+            pp.recall,
+            pp.f1
         )?;
         writeln!(
             out,

@@ -189,9 +189,9 @@ pub enum Texts {
 /// in `wanted` whose status is ok or empty. Texts passed to `visit` can only be trusted
 /// when the result is `Texts::Available`: a change is sometimes noticed only at the end
 /// (a file grew), so callers keep what they collect until then and drop it otherwise.
-pub fn read_texts(
+pub fn read_texts<S: std::hash::BuildHasher>(
     run: &RunDir,
-    wanted: &HashSet<usize>,
+    wanted: &HashSet<usize, S>,
     visit: &mut dyn FnMut(usize, &str),
 ) -> Texts {
     if wanted.is_empty() {
@@ -237,7 +237,10 @@ pub fn read_texts(
                 continue;
             }
             let Some(doc) = run.docs.get(index) else {
-                changed = Some(format!("more records than the {} of docs.jsonl", run.docs.len()));
+                changed = Some(format!(
+                    "more records than the {} of docs.jsonl",
+                    run.docs.len()
+                ));
                 continue;
             };
             let name = &names[rec.source as usize];
@@ -256,7 +259,10 @@ pub fn read_texts(
             }
             let parsed = parse_record(rec.raw, input);
             if parsed.skip.is_some() || parsed.id.as_ref().is_some_and(|id| *id != doc.id) {
-                changed = Some(format!("{name}:{}: not the record {:?} any more", rec.line, doc.id));
+                changed = Some(format!(
+                    "{name}:{}: not the record {:?} any more",
+                    rec.line, doc.id
+                ));
                 continue;
             }
             visit(index, &parsed.text);
@@ -314,7 +320,12 @@ impl DocView {
         let mut record = ParagraphRecord::default();
         let mut spans = Vec::new();
         if params.paragraphs.enabled {
-            ParagraphWorker::default().process(text, &params.paragraphs, &params.shingle, &mut record);
+            ParagraphWorker::default().process(
+                text,
+                &params.paragraphs,
+                &params.shingle,
+                &mut record,
+            );
             segment(text, params.paragraphs.split, &mut spans);
         } else {
             // the run's whole-text path: one paragraph, shingled as one normalized text

@@ -1,6 +1,7 @@
 //! `neardup eval` and `neardup explain` on a generated corpus, checked against brute force.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::path::Path;
 
 use serde_json::Value;
@@ -13,7 +14,9 @@ fn run_corpus() -> tempfile::TempDir {
     let dir = work.path();
     neardup_ok(
         dir,
-        &["generate", "--docs", "300", "--seed", "7", "--out", "c.jsonl"],
+        &[
+            "generate", "--docs", "300", "--seed", "7", "--out", "c.jsonl",
+        ],
     );
     neardup_ok(dir, &["dedup", "c.jsonl", "--out", "run", "--quiet"]);
     work
@@ -36,12 +39,22 @@ fn lines(path: &Path) -> Vec<Value> {
 fn brute_force(dir: &Path) -> (u64, u64, u64, u64) {
     let truth: HashMap<String, String> = lines(&dir.join("c.jsonl.truth.jsonl"))
         .into_iter()
-        .map(|t| (t["id"].as_str().unwrap().into(), t["family"].as_str().unwrap().into()))
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().into(),
+                t["family"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     let docs: Vec<(String, u64)> = lines(&dir.join("run/docs.jsonl"))
         .into_iter()
         .filter(|d| d["status"] == "ok" || d["status"] == "empty")
-        .map(|d| (truth[d["id"].as_str().unwrap()].clone(), d["cluster"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                truth[d["id"].as_str().unwrap()].clone(),
+                d["cluster"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
     for i in 0..docs.len() {
@@ -67,13 +80,24 @@ fn eval_agrees_with_brute_force() {
     let dir = work.path();
     let r = json(
         dir,
-        &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json", "--top", "5"],
+        &[
+            "eval",
+            "--truth",
+            "c.jsonl.truth.jsonl",
+            "run",
+            "--json",
+            "--top",
+            "5",
+        ],
     );
     let p = &r["pairs"];
     let (tp, fp, fn_, tn) = brute_force(dir);
     assert_eq!(r["records"], 300);
     assert_eq!(p["records"], 300);
-    assert_eq!((p["tp"].as_u64(), p["fp"].as_u64(), p["fn"].as_u64()), (Some(tp), Some(fp), Some(fn_)));
+    assert_eq!(
+        (p["tp"].as_u64(), p["fp"].as_u64(), p["fn"].as_u64()),
+        (Some(tp), Some(fp), Some(fn_))
+    );
     assert_eq!(p["true_pairs"].as_u64(), Some(tp + fn_));
     assert_eq!(p["predicted_pairs"].as_u64(), Some(tp + fp));
     assert!(tp > 0 && fn_ > 0, "the corpus has found and missed pairs");
@@ -90,7 +114,10 @@ fn eval_agrees_with_brute_force() {
     let missed = r["missed"].as_array().unwrap();
     assert_eq!(missed.len(), 5);
     let js: Vec<f64> = missed.iter().map(|m| f(&m["jaccard"])).collect();
-    assert!(js.windows(2).all(|w| w[0] >= w[1]), "most similar first: {js:?}");
+    assert!(
+        js.windows(2).all(|w| w[0] >= w[1]),
+        "most similar first: {js:?}"
+    );
     assert!(missed.iter().all(|m| m["a_cluster"] != m["b_cluster"]));
     assert!(
         !missed[0]["shared_passages"].as_array().unwrap().is_empty(),
@@ -119,19 +146,27 @@ fn pairs_truth_gives_the_family_result() {
     for t in &truth {
         // each copy paired with its original: the components are the families
         if t["id"] != t["family"] {
-            tsv.push_str(&format!(
-                "{}\t{}\n",
+            writeln!(
+                tsv,
+                "{}\t{}",
                 t["family"].as_str().unwrap(),
                 t["id"].as_str().unwrap()
-            ));
+            )
+            .unwrap();
         }
     }
     std::fs::write(dir.join("pairs.tsv"), tsv).unwrap();
-    let fam = json(dir, &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"]);
+    let fam = json(
+        dir,
+        &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"],
+    );
     let pairs = json(dir, &["eval", "--truth", "pairs.tsv", "run", "--json"]);
     assert_eq!(pairs["truth_format"], "pairs");
     assert_eq!(fam["pairs"], pairs["pairs"]);
-    assert!(pairs["paragraphs"].is_null(), "pairs carry no paragraph labels");
+    assert!(
+        pairs["paragraphs"].is_null(),
+        "pairs carry no paragraph labels"
+    );
 }
 
 #[test]
@@ -147,12 +182,23 @@ fn explain_names_the_collided_band_or_none() {
         .collect();
     assert!(!copies.is_empty());
     for d in copies {
-        let (a, b) = (d["id"].as_str().unwrap(), d["duplicate_of"].as_str().unwrap());
+        let (a, b) = (
+            d["id"].as_str().unwrap(),
+            d["duplicate_of"].as_str().unwrap(),
+        );
         let e = json(dir, &["explain", "run", a, b, "--json"]);
         assert_eq!(e["same_cluster"], true);
         // the Jaccard rebuilt from the inputs is the one the run verified
-        assert!((f(&e["compared"]["jaccard"]) - f(&d["similarity"])).abs() < 1e-6, "{e}");
-        assert!(!e["sketches"]["bands_collided"].as_array().unwrap().is_empty());
+        assert!(
+            (f(&e["compared"]["jaccard"]) - f(&d["similarity"])).abs() < 1e-6,
+            "{e}"
+        );
+        assert!(
+            !e["sketches"]["bands_collided"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
         let verdict = e["verdict"].as_str().unwrap();
         assert!(verdict.starts_with("same cluster: Jaccard"), "{verdict}");
         assert!(verdict.contains("collided"), "{verdict}");
@@ -168,7 +214,10 @@ fn explain_names_the_collided_band_or_none() {
     let e = json(dir, &["explain", "run", a, b, "--json"]);
     assert_eq!(e["same_cluster"], false);
     let verdict = e["verdict"].as_str().unwrap();
-    assert!(verdict.starts_with("different clusters: Jaccard"), "{verdict}");
+    assert!(
+        verdict.starts_with("different clusters: Jaccard"),
+        "{verdict}"
+    );
     assert!(verdict.contains("no band collided"), "{verdict}");
     let text = neardup_ok(dir, &["explain", "run", a, b]);
     let text = String::from_utf8(text.stdout).unwrap();
@@ -179,9 +228,15 @@ fn explain_names_the_collided_band_or_none() {
 fn eval_without_inputs_still_scores() {
     let work = run_corpus();
     let dir = work.path();
-    let before = json(dir, &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"]);
+    let before = json(
+        dir,
+        &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"],
+    );
     std::fs::rename(dir.join("c.jsonl"), dir.join("moved.jsonl")).unwrap();
-    let after = json(dir, &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"]);
+    let after = json(
+        dir,
+        &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"],
+    );
     assert_eq!(before["pairs"], after["pairs"]);
     assert_eq!(after["texts"]["state"], "unavailable");
     assert!(after["missed"][0]["jaccard"].is_null());
@@ -189,9 +244,17 @@ fn eval_without_inputs_still_scores() {
     let mut text = std::fs::read_to_string(dir.join("moved.jsonl")).unwrap();
     text.push_str("{\"id\":\"extra\",\"text\":\"one more record\"}\n");
     std::fs::write(dir.join("c.jsonl"), text).unwrap();
-    let changed = json(dir, &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"]);
+    let changed = json(
+        dir,
+        &["eval", "--truth", "c.jsonl.truth.jsonl", "run", "--json"],
+    );
     assert_eq!(changed["texts"]["state"], "unavailable");
-    assert!(changed["texts"]["reason"].as_str().unwrap().contains("changed"));
+    assert!(
+        changed["texts"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed")
+    );
 }
 
 #[test]
@@ -205,7 +268,11 @@ fn bad_truth_and_docs_lines_are_named() {
     assert!(err.contains("bad.tsv:2: expected a pair of ids"), "{err}");
 
     let docs = std::fs::read_to_string(dir.join("run/docs.jsonl")).unwrap();
-    std::fs::write(dir.join("run/docs.jsonl"), docs.replacen('\n', "\n{not json\n", 1)).unwrap();
+    std::fs::write(
+        dir.join("run/docs.jsonl"),
+        docs.replacen('\n', "\n{not json\n", 1),
+    )
+    .unwrap();
     let out = neardup(dir, &["explain", "run", "d0000000", "d0000001"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
