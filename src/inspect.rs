@@ -204,10 +204,13 @@ pub fn read_texts<S: std::hash::BuildHasher>(
     // again: a directory's text files were named relative to the directory, and a file
     // found in a directory is JSONL by its name alone, not by its first byte.
     let mut sources = Vec::with_capacity(run.inputs.len());
-    let mut first_doc = run.docs.iter();
+    let mut first_doc: HashMap<&str, &DocLine> = HashMap::new();
+    for d in &run.docs {
+        first_doc.entry(d.file.as_str()).or_insert(d);
+    }
     for input in &run.inputs {
         let name = input.path.display().to_string();
-        let doc = first_doc.find(|d| d.file == name);
+        let doc = first_doc.get(name.as_str()).copied();
         let text_file = doc.is_some_and(|d| d.line.is_none());
         if !input.path.exists() {
             return Texts::Unavailable(format!("{name}: no longer exists"));
