@@ -26,6 +26,10 @@ pub enum Command {
     Dedup(DedupArgs),
     /// Write a seeded synthetic news corpus with ground truth (for tests and benchmarks).
     Generate(GenerateArgs),
+    /// Score a run's docs.jsonl against labels: pairwise precision, recall, F1, ARI, mistakes.
+    Eval(EvalArgs),
+    /// Explain why two documents of a run are, or are not, in one cluster.
+    Explain(ExplainArgs),
 }
 
 #[derive(Args, Debug)]
@@ -307,4 +311,30 @@ pub struct GenerateArgs {
     pub syndicated_frac: Option<f64>,
     #[arg(long)]
     pub max_edit_rate: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Labels: JSONL with id and family per line, or lines of positive pairs `id_a id_b`.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// The run's output directory (docs.jsonl, summary.json).
+    pub dir: PathBuf,
+    /// How many missed pairs and false merges to list.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The run's output directory (docs.jsonl, summary.json).
+    pub dir: PathBuf,
+    pub id_a: String,
+    pub id_b: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -25,9 +25,11 @@
 pub mod boilerplate;
 pub mod cluster;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod hamming;
 pub mod input;
+pub mod inspect;
 pub mod lsh;
 pub mod output;
 pub mod paragraph;

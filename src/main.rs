@@ -1,6 +1,7 @@
 //! The `neardup` binary: parse arguments, run the library, report, exit 0 or 2.
 
 mod cli;
+mod eval_cli;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -60,6 +61,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dedup(args) => dedup(&args),
         Command::Generate(args) => generate(&args),
+        Command::Eval(args) => eval_cli::eval(&args),
+        Command::Explain(args) => eval_cli::explain(&args),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod eval;
 mod oracle;
 mod paragraphs;
 mod properties;
