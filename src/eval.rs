@@ -764,6 +764,7 @@ mod tests {
             line: Some(1),
             repeats: Vec::new(),
             boilerplate: Vec::new(),
+            split_from: None,
         };
         let mut docs: Vec<_> = [("d0", 5), ("d1", 5), ("d2", 5), ("d3", 6), ("d7", 5)]
             .iter()

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::{ParagraphRecord, kept_shingles};
+use crate::cluster::MatchRule;
 use crate::input::{Source, SourceKind, parse_record, read_sources};
 use crate::lsh::band_keys;
 use crate::paragraph::{ParagraphWorker, Span, segment, snippet};
@@ -28,6 +29,7 @@ use crate::params::{CandidateMethod, Params, ValidParams, VerifyMethod, candidat
 use crate::shingle::{Shingler, intersection_size};
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
 use crate::text::{Normalized, normalize_into};
+use crate::verify::PairScore;
 
 /// Errors of reading a run directory or a truth file. Each names the file and, for a bad
 /// line, its 1-based line number.
@@ -89,6 +91,9 @@ pub struct DocLine {
     pub repeats: Vec<RepeatLine>,
     #[serde(default)]
     pub boilerplate: Vec<u32>,
+    /// The representative whose star cluster this record was split off from.
+    #[serde(default)]
+    pub split_from: Option<String>,
 }
 
 impl DocLine {
@@ -507,6 +512,9 @@ pub struct Side {
     pub line: Option<u64>,
     pub boilerplate: Vec<u32>,
     pub repeats: Vec<RepeatLine>,
+    /// The representative the star check split this record off from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_from: Option<String>,
     /// Other records with the same id, when ids repeat (the first is explained).
     pub same_id_records: usize,
 }
@@ -582,6 +590,7 @@ fn side(run: &RunDir, id: &str) -> Result<Side> {
         line: d.line,
         boilerplate: d.boilerplate.clone(),
         repeats: d.repeats.clone(),
+        split_from: d.split_from.clone(),
         same_id_records: found.len() - 1,
     })
 }
@@ -674,6 +683,15 @@ pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
     Ok(out)
 }
 
+/// The representative a side was split off from, if the star check split it.
+fn run_split_from<'a>(e: &'a Explanation, s: &Side) -> Option<&'a str> {
+    if s.id == e.a.id {
+        e.a.split_from.as_deref()
+    } else {
+        e.b.split_from.as_deref()
+    }
+}
+
 fn verdict(e: &Explanation, params: &ValidParams) -> String {
     let t = params.lsh.threshold;
     let placement = if e.same_cluster {
@@ -695,12 +713,37 @@ fn verdict(e: &Explanation, params: &ValidParams) -> String {
     let (Some(c), Some(sk)) = (&e.compared, &e.sketches) else {
         return format!("{placement} (no similarity: texts unavailable)");
     };
-    let j = c.jaccard;
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let (score, score_name) = if estimate {
         (sk.minhash_estimate, "MinHash estimate")
     } else {
-        (j, "Jaccard")
+        (c.jaccard, "Jaccard")
+    };
+    let rule = MatchRule::new(params);
+    let pair = PairScore {
+        jaccard: score,
+        shared: c.shared as u64,
+        size_a: c.a_shingles as u64,
+        size_b: c.b_shingles as u64,
+    };
+    let matches = rule.accepts(&pair);
+    let why = if score >= t {
+        format!("{score_name} {score:.4} >= threshold {t}")
+    } else if matches {
+        let (min_c, _) = rule.containment.expect("matched by containment");
+        format!(
+            "containment {:.4} >= {min_c} with {} shared shingles ({score_name} {score:.4} \
+             below {t})",
+            c.containment, c.shared
+        )
+    } else if let Some((min_c, min_shared)) = rule.containment {
+        format!(
+            "{score_name} {score:.4} below {t}, containment {:.4} (needs {min_c}) with {} \
+             shared shingles (needs {min_shared})",
+            c.containment, c.shared
+        )
+    } else {
+        format!("{score_name} {score:.4} below {t}")
     };
     let lsh = params.candidates.method != CandidateMethod::SimHash;
     let collided = match sk.bands_collided.as_slice() {
@@ -729,37 +772,43 @@ fn verdict(e: &Explanation, params: &ValidParams) -> String {
             sk.simhash_distance, sk.simhash_k
         ),
     };
+    let split = |x: &Side, y: &Side| {
+        run_split_from(e, x).is_some_and(|from| y.representative.as_deref() == Some(from))
+    };
     if e.same_cluster {
-        if score >= t && found {
-            format!("same cluster: {score_name} {score:.4} >= threshold {t}, {how}")
-        } else if score >= t {
-            format!(
-                "same cluster: {score_name} {score:.4} >= threshold {t}; {how}, so they were \
-                 joined through other members"
-            )
+        if matches && found {
+            format!("same cluster: {why}, {how}")
+        } else if matches {
+            format!("same cluster: {why}; {how}, so they were joined through other members")
         } else {
             format!(
-                "same cluster through a chain: {score_name} {score:.4} below {t}; each was \
-                 joined to another member at or above it ({how})"
+                "same cluster without matching each other: {why}; each matches the \
+                 cluster's representative, or stays with it as a weak link ({how})"
             )
         }
-    } else if score < t {
+    } else if !matches {
         let rejected = if found {
             " (a candidate, verified and rejected)"
         } else {
             ""
         };
-        format!("different clusters: {score_name} {score:.4} below {t}; {how}{rejected}")
+        format!("different clusters: {why}; {how}{rejected}")
+    } else if split(&e.a, &e.b) || split(&e.b, &e.a) {
+        format!(
+            "different clusters: {why}, but the star check split one off: it shares too \
+             little with the other's representative (a chain of matches, not one story)"
+        )
     } else if !found {
         format!(
-            "different clusters: {score_name} {score:.4} >= threshold {t} but missed: {how} \
-             (collision probability at this similarity: {:.4})",
+            "different clusters: {why} but missed: {how} (collision probability at this \
+             similarity: {:.4})",
             sk.collision_probability
         )
     } else {
         format!(
-            "different clusters: {score_name} {score:.4} >= threshold {t} and {how}, but the \
-             pair was not verified (a bucket larger than max_bucket = {} pairs only neighbours)",
+            "different clusters: {why} and {how}, but each was placed in a star around a \
+             representative it matches better, or the pair was never verified (a bucket \
+             larger than max_bucket = {} pairs only neighbours)",
             params.lsh.max_bucket
         )
     }
