@@ -30,6 +30,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Explain why two documents of a run are, or are not, in one cluster.
     Explain(ExplainArgs),
+    /// Sweep threshold, containment and shingles on labelled input; recommend settings.
+    Tune(TuneArgs),
 }
 
 #[derive(Args, Debug)]
@@ -337,4 +339,90 @@ pub struct ExplainArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A containment setting of the sweep: `off`, or a minimum containment.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepContainment(pub Option<f64>);
+
+impl std::str::FromStr for SweepContainment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(SweepContainment(None));
+        }
+        s.parse::<f64>()
+            .map(|c| SweepContainment(Some(c)))
+            .map_err(|_| format!("expected off or a number, got {s:?}"))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TuneArgs {
+    /// Labels: JSONL with id and family per line, or lines of positive pairs `id_a id_b`.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// The labelled input: JSONL files (optionally .gz/.zst), text files, directories.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// JSON file of parameters (as for dedup); the sweep varies the rest.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Jaccard thresholds to try.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.6,0.7,0.8,0.9")]
+    pub thresholds: Vec<f64>,
+    /// Containment settings to try: off, or minimum containments.
+    #[arg(long, value_delimiter = ',', default_value = "off,0.3,0.5,0.7")]
+    pub containments: Vec<SweepContainment>,
+    /// Shingle settings to try (each is read and sketched once).
+    #[arg(long, value_delimiter = ',', default_value = "word:5")]
+    pub shingles: Vec<ShingleParams>,
+    #[arg(long)]
+    pub id_field: Option<String>,
+    #[arg(long)]
+    pub text_field: Option<String>,
+    #[arg(long)]
+    pub date_field: Option<String>,
+    #[arg(long)]
+    pub outlet_field: Option<String>,
+    /// The paragraph stage (repeats inside documents, boilerplate across them).
+    #[arg(long, value_name = "on|off")]
+    pub paragraphs: Option<OnOff>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Directory for the temporary shingle spill (default: the system's temp directory).
+    #[arg(long)]
+    pub spill_dir: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TuneArgs {
+    pub fn params(&self) -> anyhow::Result<Params> {
+        let mut p = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+            }
+            None => Params::default(),
+        };
+        for (slot, v) in [
+            (&mut p.input.id_field, &self.id_field),
+            (&mut p.input.text_field, &self.text_field),
+            (&mut p.input.date_field, &self.date_field),
+            (&mut p.input.outlet_field, &self.outlet_field),
+        ] {
+            if let Some(v) = v {
+                slot.clone_from(v);
+            }
+        }
+        if let Some(v) = self.paragraphs {
+            p.paragraphs.enabled = v == OnOff::On;
+        }
+        Ok(p)
+    }
 }

@@ -172,28 +172,9 @@ pub fn cluster_pairs(
                 todo.push((a, b));
             }
         }
-        // pairs are sorted, so each run of one first document builds its set once
-        let mut runs = Vec::new();
-        let mut i = 0;
-        while i < todo.len() {
-            let mut j = i + 1;
-            while j < todo.len() && todo[j].0 == todo[i].0 {
-                j += 1;
-            }
-            runs.push(i..j);
-            i = j;
-        }
-        let scores: Vec<Vec<PairScore>> = runs
-            .par_iter()
-            .map(|r| {
-                let a = todo[r.start].0;
-                let set = verifier.set_for_scoring(a)?;
-                let others: Vec<DocId> = todo[r.clone()].iter().map(|p| p.1).collect();
-                verifier.score_many(a, &set, &others)
-            })
-            .collect::<Result<_>>()?;
+        let scores = score_pairs(&todo, verifier)?;
         stats.verified += todo.len() as u64;
-        for (&(a, b), s) in todo.iter().zip(scores.iter().flatten()) {
+        for (&(a, b), s) in todo.iter().zip(&scores) {
             if rule.accepts(s) {
                 stats.accepted += 1;
                 if s.jaccard < rule.threshold {
@@ -216,6 +197,69 @@ pub fn cluster_pairs(
         skipped,
         stats,
     })
+}
+
+/// Scores every pair (sorted by first document, so each run of one first document builds
+/// its set once).
+pub fn score_pairs(pairs: &[Pair], verifier: &Verifier) -> Result<Vec<PairScore>> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < pairs.len() {
+        let mut j = i + 1;
+        while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+            j += 1;
+        }
+        runs.push(i..j);
+        i = j;
+    }
+    let scores: Vec<Vec<PairScore>> = runs
+        .par_iter()
+        .map(|r| {
+            let a = pairs[r.start].0;
+            let set = verifier.set_for_scoring(a)?;
+            let others: Vec<DocId> = pairs[r.clone()].iter().map(|p| p.1).collect();
+            verifier.score_many(a, &set, &others)
+        })
+        .collect::<Result<_>>()?;
+    Ok(scores.into_iter().flatten().collect())
+}
+
+/// Clusters pairs whose scores are already known (`scores[i]` belongs to `pairs[i]`): what
+/// a parameter sweep does once per setting after scoring every candidate once.
+#[must_use]
+pub fn cluster_scored(
+    docs: usize,
+    pairs: &[Pair],
+    scores: &[PairScore],
+    rule: &MatchRule,
+) -> Verified {
+    let mut uf = UnionFind::new(docs);
+    let mut edges = Vec::new();
+    let mut stats = VerifyStats {
+        verified: pairs.len() as u64,
+        ..VerifyStats::default()
+    };
+    for (&(a, b), s) in pairs.iter().zip(scores) {
+        if rule.accepts(s) {
+            stats.accepted += 1;
+            if s.jaccard < rule.threshold {
+                stats.by_containment += 1;
+            }
+            edges.push(Edge {
+                a,
+                b,
+                jaccard: s.jaccard,
+                containment: s.containment(),
+            });
+            uf.union(a, b);
+        }
+    }
+    Verified {
+        uf,
+        edges,
+        skipped: Vec::new(),
+        stats,
+    }
 }
 
 /// Where a document ended up: its representative and how it relates to it.

@@ -203,6 +203,12 @@ impl Truth {
         self.family.get(id).copied()
     }
 
+    /// True for a file of positive pairs, where unnamed records are singletons.
+    #[must_use]
+    pub fn is_pairs(&self) -> bool {
+        self.format == TruthFormat::Pairs
+    }
+
     /// Ids the truth names.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
         self.family.keys().map(String::as_str)

@@ -39,6 +39,7 @@ pub mod provenance;
 pub mod shingle;
 pub mod sketch;
 pub mod text;
+pub mod tune;
 pub mod verify;
 
 pub use error::{Error, Result, SkipReason};

@@ -2,6 +2,7 @@
 
 mod cli;
 mod eval_cli;
+mod tune_cli;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -63,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Generate(args) => generate(&args),
         Command::Eval(args) => eval_cli::eval(&args),
         Command::Explain(args) => eval_cli::explain(&args),
+        Command::Tune(args) => tune_cli::tune(&args),
     }
 }
 

@@ -30,18 +30,19 @@ use crate::boilerplate::{
 };
 use crate::cluster::{
     Edge, MatchRule, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
-    is_iso_date, place,
+    cluster_scored, is_iso_date, place,
 };
 use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
-use crate::lsh::{CandidateStats, DocId, candidates};
+use crate::lsh::{CandidateStats, DocId, Pair, candidates};
 use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::provenance::Provenance;
 use crate::shingle::Shingler;
 use crate::sketch::DocFrequency;
 use crate::text::{Normalized, normalize_into};
+use crate::verify::PairScore;
 use crate::verify::{ShingleSpill, Verifier};
 
 /// Version of the output formats; bumped on any incompatible change.
@@ -648,6 +649,91 @@ where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
         + Send,
 {
+    let Sketched {
+        sources,
+        records,
+        mut counts,
+        reports,
+        warnings,
+        verifier,
+        pairs,
+        candidates,
+        simhash,
+        paragraphs,
+        spill_bytes,
+        mut seconds,
+    } = sketch_stream(sources, read, params, spill_dir, progress)?;
+    let clustered = cluster_stage(
+        &records,
+        &verifier,
+        &pairs,
+        None,
+        params,
+        &mut counts,
+        &mut seconds,
+        progress,
+    )?;
+    let summary = Summary {
+        format_version: FORMAT_VERSION,
+        neardup_version: env!("CARGO_PKG_VERSION"),
+        params: params.clone(),
+        inputs: reports,
+        counts,
+        candidates,
+        simhash,
+        verification: clustered.stats,
+        spill_bytes,
+        paragraphs,
+        seconds,
+        warnings,
+    };
+    Ok(Dedup {
+        sources,
+        records,
+        assignments: clustered.assignments,
+        provenance: clustered.provenance,
+        edges: clustered.edges,
+        summary,
+    })
+}
+
+/// The stages up to candidate pairs: every record read and accounted for, every document
+/// sketched, the candidates found. A parameter sweep (`tune`) clusters this many times.
+pub struct Sketched {
+    pub sources: Vec<Source>,
+    pub records: Records,
+    pub counts: Counts,
+    pub reports: Vec<FileReport>,
+    pub warnings: Vec<String>,
+    pub verifier: Verifier,
+    pub pairs: Vec<Pair>,
+    pub candidates: CandidateStats,
+    pub simhash: Option<HammingStats>,
+    pub paragraphs: Option<ParagraphSummary>,
+    pub spill_bytes: u64,
+    pub seconds: BTreeMap<&'static str, f64>,
+}
+
+/// What clustering produces from the candidates.
+pub struct Clustered {
+    pub assignments: Vec<Assignment>,
+    pub provenance: Vec<Option<Box<Provenance>>>,
+    pub edges: Vec<Edge>,
+    pub stats: VerifyStats,
+}
+
+/// Reads, sketches and finds candidates (see `dedup_stream`).
+pub fn sketch_stream<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    spill_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Sketched>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
+{
     let mut seconds = BTreeMap::new();
     let t = Instant::now();
     // The streaming pass spills one paragraph record per document (with the paragraph
@@ -733,7 +819,7 @@ where
     let Collector {
         mut records,
         paragraphs: pc,
-        mut counts,
+        counts,
         warnings,
         ..
     } = collector;
@@ -785,7 +871,6 @@ where
     progress.finish_stage();
     seconds.insert("candidates", t.elapsed().as_secs_f64());
 
-    let t = Instant::now();
     let spill_bytes = cleaned.records.total_bytes();
     let verifier = if estimate {
         Verifier::estimated(
@@ -798,6 +883,37 @@ where
     } else {
         Verifier::exact(cleaned.records, cleaned.removed, cleaned.sizes)
     };
+    Ok(Sketched {
+        sources,
+        records,
+        counts,
+        reports,
+        warnings,
+        verifier,
+        pairs,
+        candidates: cand_stats,
+        simhash: simhash_stats,
+        paragraphs: paragraph_summary,
+        spill_bytes,
+        seconds,
+    })
+}
+
+/// Verifies the candidates (or takes their `scores`, one per pair, already computed),
+/// clusters and places every document. Only `params`' match rule and cluster parameters
+/// matter here; the candidates came from the sketch parameters.
+#[allow(clippy::too_many_arguments)]
+pub fn cluster_stage(
+    records: &Records,
+    verifier: &Verifier,
+    pairs: &[Pair],
+    scores: Option<&[PairScore]>,
+    params: &ValidParams,
+    counts: &mut Counts,
+    seconds: &mut BTreeMap<&'static str, f64>,
+    progress: &dyn Progress,
+) -> Result<Clustered> {
+    let t = Instant::now();
     check_cancel(progress)?;
     progress.stage("verify", Some(pairs.len() as u64));
     let docs = records.doc_records.len();
@@ -807,10 +923,12 @@ where
         edges,
         skipped,
         stats: mut verify_stats,
-    } = cluster_pairs(docs, &pairs, &verifier, &rule, |n| {
-        progress.advance(n);
-    })?;
-    drop(pairs);
+    } = match scores {
+        None => cluster_pairs(docs, pairs, verifier, &rule, |n| {
+            progress.advance(n);
+        })?,
+        Some(scores) => cluster_scored(docs, pairs, scores, &rule),
+    };
     progress.finish_stage();
     seconds.insert("verify", t.elapsed().as_secs_f64());
 
@@ -842,7 +960,7 @@ where
             &mut uf,
             &edges,
             &skipped,
-            &verifier,
+            verifier,
             &rule,
             params.cluster.shape,
             &|a, b, length| order.compare(a, b, length),
@@ -850,31 +968,14 @@ where
         )?
     };
     drop(skipped);
-    let (assignments, provenance) = assign(&records, placements, &mut counts);
+    let (assignments, provenance) = assign(records, placements, counts);
     progress.finish_stage();
     seconds.insert("cluster", t.elapsed().as_secs_f64());
-
-    let summary = Summary {
-        format_version: FORMAT_VERSION,
-        neardup_version: env!("CARGO_PKG_VERSION"),
-        params: params.clone(),
-        inputs: reports,
-        counts,
-        candidates: cand_stats,
-        simhash: simhash_stats,
-        verification: verify_stats,
-        spill_bytes,
-        paragraphs: paragraph_summary,
-        seconds,
-        warnings,
-    };
-    Ok(Dedup {
-        sources,
-        records,
+    Ok(Clustered {
         assignments,
         provenance,
         edges,
-        summary,
+        stats: verify_stats,
     })
 }
 

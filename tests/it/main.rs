@@ -8,4 +8,5 @@ mod paragraphs;
 mod properties;
 mod simhash;
 mod syndication;
+mod tune;
 mod util;
