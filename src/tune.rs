@@ -249,7 +249,12 @@ fn distance_to_defaults(r: &SweepRow) -> f64 {
         Some(c) => (c - p.containment.min_containment).abs(),
         None => 1.0,
     };
-    (r.threshold - p.lsh.threshold).abs() + c
+    let shingle = if r.shingle == p.shingle.to_string() {
+        0.0
+    } else {
+        0.5
+    };
+    (r.threshold - p.lsh.threshold).abs() + c + shingle
 }
 
 /// A small text plot of precision (P), recall (R) and F1 (F) against the threshold, for
