@@ -1,11 +1,14 @@
-//! Clustering: verified pairs in, clusters with one representative each out.
+//! Clustering: verified pairs in, clusters around one representative each out.
 //!
-//! Union-find over the pairs that pass verification. Pairs are visited in sorted order in
-//! fixed-size batches, and a pair whose ends are already connected is not verified again:
-//! that saves most of the work inside large groups of copies without changing the
-//! components, which depend only on the set of passing pairs. Roots are always the
-//! smallest member, and cluster ids are numbered in input order of each cluster's first
-//! record, so the result is the same whatever the thread count.
+//! Candidate pairs are scored and those the `MatchRule` accepts (Jaccard, or containment
+//! with a minimum shared amount) are joined by union-find. Pairs are visited in sorted
+//! order in fixed-size batches, and a pair whose ends are already connected is not scored
+//! again: that saves most of the work inside large groups of copies without changing the
+//! components, which depend only on the set of matching pairs. `place` then shapes each
+//! component as a star around its representative (the original): members are scored
+//! against it and those joined only through others are split off. Cluster ids are
+//! numbered in input order of each cluster's first record, so the result is the same
+//! whatever the thread count.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

@@ -93,14 +93,19 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         c.duplicates,
         c.kept
     )?;
+    let v = &summary.verification;
     writeln!(
         out,
-        "bands x rows {} x {}, {} candidate pairs, {} verified, {} accepted; {:.2} s",
+        "bands x rows {} x {}, {} candidate pairs, {} verified, {} accepted ({} by containment); \
+         {} split off, {} weak links; {:.2} s",
         params.bands(),
         params.rows(),
         summary.candidates.pairs,
-        summary.verification.verified,
-        summary.verification.accepted,
+        v.verified,
+        v.accepted,
+        v.by_containment,
+        v.split_off,
+        v.weak_links,
         summary.seconds.get("total").copied().unwrap_or_default()
     )?;
     writeln!(
