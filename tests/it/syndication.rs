@@ -136,6 +136,32 @@ fn two_stories_with_the_same_three_paragraph_footer_stay_apart() {
 }
 
 #[test]
+fn two_stories_quoting_the_same_long_statement_stay_apart() {
+    let work = tempfile::tempdir().unwrap();
+    let s = stories(3, 505);
+    // a 60-word statement both stories quote in full: more than min_shared shingles in
+    // common, but a small part of either
+    let quote: String = s[2]
+        .join(" ")
+        .split(' ')
+        .take(60)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let with_quote = |p: &[String]| {
+        let mut v = p.to_vec();
+        v.insert(3, format!("\u{201c}{quote}\u{201d}"));
+        v.join("\n\n")
+    };
+    let docs = vec![
+        json!({"id": "a", "outlet": "North", "text": with_quote(&s[0])}),
+        json!({"id": "b", "outlet": "South", "text": with_quote(&s[1])}),
+    ];
+    let (docs, clusters, _) = run(work.path(), &docs, &[]);
+    assert!(clusters.is_empty(), "{clusters:?}");
+    assert_ne!(docs[0]["cluster"], docs[1]["cluster"]);
+}
+
+#[test]
 fn a_chain_of_unrelated_stories_is_split_at_the_representative() {
     let work = tempfile::tempdir().unwrap();
     let s = stories(2, 303);
@@ -211,6 +237,7 @@ fn generated_news(dir: &Path, docs: usize, seed: u64) -> std::path::PathBuf {
             .arg("--out")
             .arg(&out)
             .arg("--no-pair-jaccard")
+            .stdout(std::process::Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
     if !shared {
