@@ -112,6 +112,18 @@ fn stages(c: &mut Criterion) {
             },
         );
     }
+    // what containment (64 x 2 bands, more candidates, star placement, provenance) costs
+    // against Jaccard alone (17 x 7 bands) on the same documents
+    let mut jaccard_only = Params::default();
+    jaccard_only.containment.enabled = false;
+    let jaccard_only = jaccard_only.validate().expect("valid");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    g.bench_function(BenchmarkId::new("dedup_texts containment off", 2), |b| {
+        b.iter(|| pool.install(|| neardup::dedup_texts(&docs, &jaccard_only).expect("runs")));
+    });
     g.finish();
 }
 
