@@ -51,10 +51,10 @@ impl Writer {
     }
 
     pub fn cluster(&mut self, line: &ClusterLine) -> Result<()> {
-        let original = line.original();
         fn field(f: Option<&Option<String>>) -> &str {
             f.and_then(Option::as_deref).unwrap_or("")
         }
+        let original = line.original();
         let cluster = line.cluster.to_string();
         for copy in line.copies() {
             let p = copy.provenance.as_ref();
@@ -77,7 +77,9 @@ impl Writer {
                 int(|p| p.original_paragraphs),
                 p.map(|p| p.weak.to_string()).unwrap_or_default(),
             ];
-            self.out.write_record(&row).map_err(|e| err(&self.path, e))?;
+            self.out
+                .write_record(&row)
+                .map_err(|e| err(&self.path, e))?;
         }
         Ok(())
     }

@@ -50,10 +50,10 @@ nav a{margin-right:12px}
 .notices{background:#fef7e0;border:1px solid #f9ab00;border-radius:6px;padding:8px 14px;margin:12px 0}
 .notices h2{border:0;margin:4px 0;font-size:17px}
 #js-errors{background:var(--cut);border:1px solid var(--cut-b);padding:8px;white-space:pre-wrap}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px}
-.fig{border:1px solid var(--line);border-radius:6px;padding:8px 10px}
-.fig b{display:block;font-size:22px;font-variant-numeric:tabular-nums}
-.fig span{color:var(--muted);font-size:13px}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(118px,1fr));gap:6px}
+.fig{border:1px solid var(--line);border-radius:6px;padding:5px 8px}
+.fig b{display:block;font-size:19px;font-variant-numeric:tabular-nums}
+.fig span{color:var(--muted);font-size:12px;line-height:1.25;display:block}
 table{border-collapse:collapse;font-size:13.5px;margin:6px 0}
 th,td{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f8f9fa}
@@ -74,7 +74,8 @@ tr.original td{background:#f8f9fa;font-weight:600}
 details.copy{border-top:1px solid var(--line);padding:6px 0}
 details.copy>summary{cursor:pointer}
 .legend{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0 4px;font-size:13px}
-.legend span{padding:1px 8px;border-radius:4px}
+.legend>span{padding:1px 8px;border-radius:4px;border-left:5px solid transparent}
+.legend>span.removed{border-left-style:dashed}
 .sbs{display:grid;grid-template-columns:1fr 1fr;gap:4px 14px;margin-top:8px}
 .sbs .head{font-weight:600;font-size:13px;color:var(--muted);border-bottom:1px solid var(--line)}
 .p{border-left:5px solid transparent;padding:4px 8px;white-space:pre-wrap;overflow-wrap:anywhere;
@@ -85,7 +86,7 @@ padding:0 5px;border-radius:3px;background:#fff;border:1px solid currentColor;wh
 .kept{background:var(--kept);border-left-color:var(--kept-b)}.kept .tag{color:var(--kept-b)}
 .cut{background:var(--cut);border-left-color:var(--cut-b)}.cut .tag{color:var(--cut-b)}
 .added{background:var(--add);border-left-color:var(--add-b)}.added .tag{color:var(--add-b)}
-.removed{background:var(--bp);border-left:5px dashed var(--bp-b);color:#5f6368}.removed .tag{color:#5f6368}
+.removed{background:var(--bp);border-left-color:var(--bp-b);border-left-style:dashed;color:#5f6368}.removed .tag{color:#5f6368}
 .missing{color:var(--muted);font-style:italic}
 svg text{font-family:system-ui,sans-serif}
 footer{margin-top:32px;color:var(--muted);font-size:13px}
@@ -96,16 +97,16 @@ footer{margin-top:32px;color:var(--muted);font-size:13px}
 
 /// Records script errors into the page (the headless check reads them back) and opens
 /// every collapsed copy before printing.
-const HEAD_SCRIPT: &str = r#"
+const HEAD_SCRIPT: &str = r"
 window.reportErrors=[];
 window.addEventListener('error',function(e){window.reportErrors.push(String(e.message||e));});
 window.addEventListener('beforeprint',function(){
 document.querySelectorAll('details').forEach(function(d){d.open=true;});});
-"#;
+";
 
 /// Marks a complete render: `data-rendered="ok"` on <body> when the end of the page was
 /// reached, every chart is there and no script error happened; the errors otherwise.
-const TAIL_SCRIPT: &str = r#"
+const TAIL_SCRIPT: &str = r"
 window.addEventListener('load',function(){
 var charts=document.querySelectorAll('svg.chart').length;
 var want=Number(document.body.getAttribute('data-charts'));
@@ -115,12 +116,16 @@ if(window.reportErrors.length){box.hidden=false;
 window.reportErrors.forEach(function(m){var d=document.createElement('div');d.className='js-error';d.textContent=m;box.appendChild(d);});
 document.body.setAttribute('data-rendered','error');}else{document.body.setAttribute('data-rendered','ok');}
 });
-"#;
+";
 
 pub(crate) fn render(r: &Report) -> String {
     let mut o = String::with_capacity(1 << 20);
     let dir = r.dir.display().to_string();
-    let charts = 1 + r.shown.iter().filter(|s| has_dates(&s.line.members)).count();
+    let charts = 1 + r
+        .shown
+        .iter()
+        .filter(|s| has_dates(&s.line.members))
+        .count();
     w!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -162,7 +167,12 @@ pub(crate) fn render(r: &Report) -> String {
 }
 
 fn fig(o: &mut String, value: &str, label: &str) {
-    w!(o, "<div class=\"fig\"><b>{}</b><span>{}</span></div>", Esc(value), Esc(label));
+    w!(
+        o,
+        "<div class=\"fig\"><b>{}</b><span>{}</span></div>",
+        Esc(value),
+        Esc(label)
+    );
 }
 
 fn summary(o: &mut String, r: &Report) {
@@ -184,13 +194,21 @@ fn summary(o: &mut String, r: &Report) {
         fig(o, &r.figure(ptr), label);
     }
     let skipped = r.skipped();
-    let total: u64 = skipped.iter().filter_map(|(_, n)| n.parse::<u64>().ok()).sum();
+    let total: u64 = skipped
+        .iter()
+        .filter_map(|(_, n)| n.parse::<u64>().ok())
+        .sum();
     fig(o, &total.to_string(), "skipped");
     o.push_str("</div>");
     if !skipped.is_empty() {
         o.push_str("<h3>Skipped records by reason</h3><table><tr><th>reason</th><th class=\"n\">records</th></tr>");
         for (reason, n) in &skipped {
-            w!(o, "<tr><td>{}</td><td class=\"n\">{}</td></tr>", Esc(reason), Esc(n));
+            w!(
+                o,
+                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+                Esc(reason),
+                Esc(n)
+            );
         }
         o.push_str("</table>");
     }
@@ -199,7 +217,11 @@ fn summary(o: &mut String, r: &Report) {
         for (rel, n) in &r.relations {
             w!(o, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", Esc(rel));
         }
-        w!(o, "<tr><td>of which weak links</td><td class=\"n\">{}</td></tr></table>", r.weak_copies);
+        w!(
+            o,
+            "<tr><td>of which weak links</td><td class=\"n\">{}</td></tr></table>",
+            r.weak_copies
+        );
     }
     o.push_str("<h3>Paragraph stage</h3><div class=\"figures\">");
     for (ptr, label) in [
@@ -207,15 +229,29 @@ fn summary(o: &mut String, r: &Report) {
         ("/paragraphs/repeats", "repeated paragraphs"),
         ("/paragraphs/repeat_blocks", "repeat blocks"),
         ("/paragraphs/docs_with_repeats", "records with repeats"),
-        ("/paragraphs/boilerplate_paragraphs", "boilerplate paragraphs"),
-        ("/paragraphs/boilerplate_texts", "distinct boilerplate texts"),
-        ("/paragraphs/docs_with_boilerplate", "records with boilerplate"),
+        (
+            "/paragraphs/boilerplate_paragraphs",
+            "boilerplate paragraphs",
+        ),
+        (
+            "/paragraphs/boilerplate_texts",
+            "distinct boilerplate texts",
+        ),
+        (
+            "/paragraphs/docs_with_boilerplate",
+            "records with boilerplate",
+        ),
     ] {
         fig(o, &r.figure(ptr), label);
     }
     o.push_str("</div><details><summary>Parameters of the run</summary><div class=\"params\">");
     for (k, v) in r.params() {
-        w!(o, "<div><code>{}</code> = <code>{}</code></div>", Esc(&k), Esc(&v));
+        w!(
+            o,
+            "<div><code>{}</code> = <code>{}</code></div>",
+            Esc(&k),
+            Esc(&v)
+        );
     }
     o.push_str("</div></details></section>\n");
 }
@@ -233,7 +269,10 @@ fn bin_of(size: usize) -> (usize, &'static str) {
     if size <= 10 {
         return (size, "");
     }
-    let k = RANGES.iter().position(|(hi, _)| size <= *hi).expect("the last range is unbounded");
+    let k = RANGES
+        .iter()
+        .position(|(hi, _)| size <= *hi)
+        .expect("the last range is unbounded");
     (11 + k, RANGES[k].1)
 }
 
@@ -242,11 +281,15 @@ fn sizes(o: &mut String, r: &Report) {
     let mut bins: BTreeMap<usize, (String, u64)> = BTreeMap::new();
     for (&size, &n) in &r.sizes {
         let (k, label) = bin_of(size);
-        let label = if label.is_empty() { size.to_string() } else { label.to_owned() };
+        let label = if label.is_empty() {
+            size.to_string()
+        } else {
+            label.to_owned()
+        };
         bins.entry(k).or_insert((label, 0)).1 += n;
     }
     let max = bins.values().map(|b| b.1).max().unwrap_or(0).max(1);
-    let (bar, gap, h, top, bottom, left) = (44.0, 14.0, 200.0, 22.0, 40.0, 10.0);
+    let (bar, gap, h, top, bottom, left) = (44.0, 14.0, 130.0, 22.0, 40.0, 10.0);
     let width = left * 2.0 + bins.len().max(1) as f64 * (bar + gap);
     w!(
         o,
@@ -325,7 +368,12 @@ fn matrix(o: &mut String, r: &Report) {
     }
     o.push_str("<th class=\"n\">row total</th></tr>");
     for a in &m.outlets {
-        w!(o, "<tr><th class=\"row\" title=\"{}\">{}</th>", Esc(a), Esc(a));
+        w!(
+            o,
+            "<tr><th class=\"row\" title=\"{}\">{}</th>",
+            Esc(a),
+            Esc(a)
+        );
         let mut total = 0;
         for b in &m.outlets {
             let n = cell(a, b);
@@ -350,7 +398,9 @@ fn matrix(o: &mut String, r: &Report) {
 }
 
 fn has_dates(members: &[Member]) -> bool {
-    members.iter().any(|m| m.date.as_deref().and_then(days).is_some())
+    members
+        .iter()
+        .any(|m| m.date.as_deref().and_then(days).is_some())
 }
 
 fn clusters(o: &mut String, r: &Report) {
@@ -365,7 +415,10 @@ fn clusters(o: &mut String, r: &Report) {
         r.shown.len(),
         r.clusters,
         if r.omitted() > 0 {
-            format!("; {} omitted (raise <code>--max-clusters</code> to see them)", r.omitted())
+            format!(
+                "; {} omitted (raise <code>--max-clusters</code> to see them)",
+                r.omitted()
+            )
         } else {
             String::new()
         }
@@ -409,7 +462,12 @@ fn outlet(m: &Member) -> &str {
 fn by_date(members: &[Member]) -> Vec<&Member> {
     let mut v: Vec<&Member> = members.iter().collect();
     v.sort_by(|a, b| {
-        let key = |m: &Member| (m.date.as_deref().and_then(days).unwrap_or(i64::MAX), m.id.clone());
+        let key = |m: &Member| {
+            (
+                m.date.as_deref().and_then(days).unwrap_or(i64::MAX),
+                m.id.clone(),
+            )
+        };
         key(a).cmp(&key(b))
     });
     v
@@ -438,7 +496,11 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
         );
     }
     if !c.weak_links.is_empty() {
-        w!(o, " <span class=\"badge weak\">{} weak link(s)</span>", c.weak_links.len());
+        w!(
+            o,
+            " <span class=\"badge weak\">{} weak link(s)</span>",
+            c.weak_links.len()
+        );
     }
     if !c.split_off.is_empty() {
         o.push_str(" <span class=\"badge\">split off by the star check:");
@@ -514,7 +576,11 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
 
 /// 1-based paragraph numbers, as the page shows them.
 pub(crate) fn numbers(indices: &[u32]) -> String {
-    indices.iter().map(|i| format!("¶{}", i + 1)).collect::<Vec<_>>().join(" ")
+    indices
+        .iter()
+        .map(|i| format!("¶{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn timeline(o: &mut String, cluster: u64, members: &[Member], representative: &str) {
@@ -660,7 +726,12 @@ fn paragraph(o: &mut String, doc: &DocView, i: u32, m: Mark, side: &str) {
 /// The original's paragraphs beside the copy's. Rows pair the next paragraph of each side
 /// in order, so a copy that kept the original's order lines up; paragraphs merged or split
 /// by the copy can shift a row, but every paragraph carries its own mark.
-fn side_by_side(o: &mut String, original: Option<&DocView>, copy: Option<&DocView>, p: Option<&Prov>) {
+fn side_by_side(
+    o: &mut String,
+    original: Option<&DocView>,
+    copy: Option<&DocView>,
+    p: Option<&Prov>,
+) {
     let (Some(orig), Some(copy), Some(p)) = (
         original.filter(|d| d.text.is_some()),
         copy.filter(|d| d.text.is_some()),
@@ -685,7 +756,9 @@ fn side_by_side(o: &mut String, original: Option<&DocView>, copy: Option<&DocVie
     let right: Vec<Mark> = (0..copy.spans.len() as u32)
         .map(|i| mark(copy, i, &added, Mark::Added))
         .collect();
-    o.push_str("<div class=\"sbs\"><div class=\"head\">Original</div><div class=\"head\">Copy</div>");
+    o.push_str(
+        "<div class=\"sbs\"><div class=\"head\">Original</div><div class=\"head\">Copy</div>",
+    );
     let (mut i, mut j) = (0usize, 0usize);
     let empty = "<div class=\"p empty\"></div>";
     while i < left.len() || j < right.len() {
@@ -721,7 +794,11 @@ fn side_by_side(o: &mut String, original: Option<&DocView>, copy: Option<&DocVie
 }
 
 fn or_none(s: &str) -> String {
-    if s.is_empty() { "none".into() } else { s.to_owned() }
+    if s.is_empty() {
+        "none".into()
+    } else {
+        s.to_owned()
+    }
 }
 
 #[cfg(test)]

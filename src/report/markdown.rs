@@ -40,8 +40,16 @@ fn first_words(doc: Option<&DocView>, i: u32) -> String {
         return format!("¶{}", i + 1);
     };
     let words: Vec<&str> = text.split_whitespace().collect();
-    let more = if words.len() > FIRST_WORDS { " …" } else { "" };
-    format!("¶{} “{}{more}”", i + 1, words[..words.len().min(FIRST_WORDS)].join(" "))
+    let more = if words.len() > FIRST_WORDS {
+        " …"
+    } else {
+        ""
+    };
+    format!(
+        "¶{} “{}{more}”",
+        i + 1,
+        words[..words.len().min(FIRST_WORDS)].join(" ")
+    )
 }
 
 pub(crate) fn render(r: &Report) -> String {
@@ -73,9 +81,18 @@ pub(crate) fn render(r: &Report) -> String {
         ("/paragraphs/paragraphs", "paragraphs"),
         ("/paragraphs/repeats", "repeated paragraphs"),
         ("/paragraphs/repeat_blocks", "repeat blocks"),
-        ("/paragraphs/boilerplate_paragraphs", "boilerplate paragraphs"),
-        ("/paragraphs/boilerplate_texts", "distinct boilerplate texts"),
-        ("/paragraphs/docs_with_boilerplate", "records with boilerplate"),
+        (
+            "/paragraphs/boilerplate_paragraphs",
+            "boilerplate paragraphs",
+        ),
+        (
+            "/paragraphs/boilerplate_texts",
+            "distinct boilerplate texts",
+        ),
+        (
+            "/paragraphs/docs_with_boilerplate",
+            "records with boilerplate",
+        ),
     ] {
         w!(o, "| {label} | {} |\n", cell(&r.figure(ptr)));
     }

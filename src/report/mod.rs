@@ -223,7 +223,10 @@ impl Report {
     /// Records skipped, by reason.
     pub fn skipped(&self) -> Vec<(String, String)> {
         match self.summary.pointer("/counts/skipped") {
-            Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -259,7 +262,8 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
     let summary_path = dir.join("summary.json");
     let summary: Value = {
-        let text = std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+        let text =
+            std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
         serde_json::from_str(&text).map_err(|e| bad(&summary_path, 0, &e))?
     };
     let input = section::<InputParams>(&summary, "input", &summary_path)?;
@@ -281,7 +285,8 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
     };
     let mut pairs: HashMap<(String, String), u64> = HashMap::new();
     let mut largest: Vec<ClusterLine> = Vec::new();
-    let by_size = |a: &ClusterLine, b: &ClusterLine| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster));
+    let by_size =
+        |a: &ClusterLine, b: &ClusterLine| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster));
     for_lines(&dir.join("clusters.jsonl"), |line: ClusterLine| {
         report.clusters += 1;
         *report.sizes.entry(line.size).or_default() += 1;
@@ -321,9 +326,14 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
     let md = finished(dir, "report.md", md.as_bytes())?;
     let csv = csv_out.finish()?;
     let mut files = Vec::new();
-    for (tmp, name) in [(html, "report.html"), (md, "report.md"), (csv, "syndication.csv")] {
+    for (tmp, name) in [
+        (html, "report.html"),
+        (md, "report.md"),
+        (csv, "syndication.csv"),
+    ] {
         let path = dir.join(name);
-        tmp.persist(&path).map_err(|e| Error::output(&path, e.error))?;
+        tmp.persist(&path)
+            .map_err(|e| Error::output(&path, e.error))?;
         files.push(path);
     }
     Ok(ReportOutcome {
@@ -410,9 +420,16 @@ fn read_texts(
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
     for ((cluster, id), d) in docs.iter() {
-        wanted.insert((d.file.clone(), d.line.unwrap_or(0)), (*cluster, id.clone()));
+        wanted.insert(
+            (d.file.clone(), d.line.unwrap_or(0)),
+            (*cluster, id.clone()),
+        );
         if seen_files.insert(d.file.clone()) {
-            let kind = if d.line.is_some() { SourceKind::Jsonl } else { SourceKind::Text };
+            let kind = if d.line.is_some() {
+                SourceKind::Jsonl
+            } else {
+                SourceKind::Text
+            };
             files.push((d.file.clone(), kind));
         }
     }
@@ -427,13 +444,21 @@ fn read_texts(
                     .into(),
             );
         } else if !path.is_file() {
-            let listed = if declared.contains(&file) { "" } else { " (not listed in summary.json)" };
+            let listed = if declared.contains(&file) {
+                ""
+            } else {
+                " (not listed in summary.json)"
+            };
             notices.push(format!(
                 "Input file {file}{listed} was not found (relative paths are taken from the \
                  directory the report is made in): texts of its records are not shown."
             ));
         } else {
-            sources.push(Source { path, kind, doc_id: None });
+            sources.push(Source {
+                path,
+                kind,
+                doc_id: None,
+            });
         }
     }
     // file-level problems are this report's notices, never the end of it
@@ -456,7 +481,9 @@ fn read_texts(
                 (Some(got), SourceKind::Jsonl) => *got == id,
                 (None, SourceKind::Jsonl) => format!("{file}:{}", rec.line) == id,
             };
-            let view = docs.get_mut(&(cluster, id)).expect("wanted docs are in the map");
+            let view = docs
+                .get_mut(&(cluster, id))
+                .expect("wanted docs are in the map");
             if parsed.skip.is_some() || !expected_id {
                 *changed.entry(file).or_default() += 1;
                 continue;
@@ -562,7 +589,11 @@ fn section<T: serde::de::DeserializeOwned + Default>(
 }
 
 fn bad(path: &Path, line: u64, e: &serde_json::Error) -> Error {
-    let at = if line > 0 { format!("line {line}: ") } else { String::new() };
+    let at = if line > 0 {
+        format!("line {line}: ")
+    } else {
+        String::new()
+    };
     Error::Input {
         path: path.to_path_buf(),
         message: format!("{at}not a neardup output ({e})"),

@@ -5,6 +5,7 @@ mod determinism;
 mod oracle;
 mod paragraphs;
 mod properties;
+mod report;
 mod simhash;
 mod syndication;
 mod util;
