@@ -15,6 +15,7 @@ if [ -z "$browser" ]; then
   echo "check-report: no chromium found (apt-get install -y chromium)" >&2
   exit 1
 fi
+mkdir -p "$(dirname "$shot")"
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 # No network is needed or wanted: the report is self-contained, and the flags keep
