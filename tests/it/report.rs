@@ -68,8 +68,12 @@ fn assert_self_contained(html: &str) {
 
 fn no_temporaries(out: &Path) {
     for e in std::fs::read_dir(out).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.ends_with(".tmp"), "{name} left behind");
+        let path = e.unwrap().path();
+        assert!(
+            path.extension().is_none_or(|x| x != "tmp"),
+            "{} left behind",
+            path.display()
+        );
     }
 }
 
