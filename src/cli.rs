@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Find near-duplicate documents and write docs.jsonl, clusters.jsonl, summary.json.
     Dedup(DedupArgs),
+    /// Write report.html, report.md and syndication.csv for the run in a dedup output directory.
+    Report(ReportArgs),
     /// Write a seeded synthetic news corpus with ground truth (for tests and benchmarks).
     Generate(GenerateArgs),
     /// Score a run's docs.jsonl against labels: pairwise precision, recall, F1, ARI, mistakes.
@@ -153,6 +155,18 @@ pub struct DedupArgs {
     /// No progress bars and no warnings on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// After the run, also write the report (report.html, report.md, syndication.csv).
+    #[arg(long)]
+    pub report: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The output directory of a `neardup dedup` run.
+    pub dir: PathBuf,
+    /// Clusters shown in detail, largest first.
+    #[arg(long, default_value_t = 100)]
+    pub max_clusters: usize,
 }
 
 impl DedupArgs {

@@ -785,6 +785,7 @@ mod tests {
             dir: PathBuf::from("run"),
             params: crate::Params::default().validate().unwrap(),
             inputs: Vec::new(),
+            working_dir: None,
             docs,
         };
         let opts = EvalOptions {

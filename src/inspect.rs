@@ -121,6 +121,8 @@ pub struct RunDir {
     pub dir: PathBuf,
     pub params: ValidParams,
     pub inputs: Vec<InputReport>,
+    /// Where the run was started (relative input paths are relative to it).
+    pub working_dir: Option<PathBuf>,
     pub docs: Vec<DocLine>,
 }
 
@@ -141,10 +143,12 @@ impl RunDir {
         let inputs: Vec<InputReport> = serde_json::from_value(value["inputs"].clone())
             .map_err(|e| bad(format!("inputs: {e}")))?;
         let docs = read_docs(&dir.join("docs.jsonl"))?;
+        let working_dir = value["working_dir"].as_str().map(PathBuf::from);
         Ok(RunDir {
             dir: dir.to_path_buf(),
             params,
             inputs,
+            working_dir,
             docs,
         })
     }
@@ -190,6 +194,17 @@ pub enum Texts {
     Unavailable(String),
 }
 
+/// An input path as the run saw it: relative paths are relative to the directory the run
+/// was started in (`summary.json`'s `working_dir`, absent in older runs: then the current
+/// directory).
+#[must_use]
+pub fn resolve(working_dir: Option<&Path>, path: &Path) -> PathBuf {
+    match working_dir {
+        Some(dir) if path.is_relative() && path.as_os_str() != "-" => dir.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
 /// Streams the run's inputs once and calls `visit(record, text)` for every record index
 /// in `wanted` whose status is ok or empty. Texts passed to `visit` can only be trusted
 /// when the result is `Texts::Available`: a change is sometimes noticed only at the end
@@ -217,11 +232,12 @@ pub fn read_texts<S: std::hash::BuildHasher>(
         let name = input.path.display().to_string();
         let doc = first_doc.get(name.as_str()).copied();
         let text_file = doc.is_some_and(|d| d.line.is_none());
-        if !input.path.exists() {
+        let path = resolve(run.working_dir.as_deref(), &input.path);
+        if !path.exists() {
             return Texts::Unavailable(format!("{name}: no longer exists"));
         }
         sources.push(Source {
-            path: input.path.clone(),
+            path,
             kind: if text_file {
                 SourceKind::Text
             } else {
@@ -230,9 +246,11 @@ pub fn read_texts<S: std::hash::BuildHasher>(
             doc_id: doc.filter(|_| text_file).map(|d| d.id.clone()),
         });
     }
-    let names: Vec<String> = sources
+    // the names the run wrote into docs.jsonl: the paths as typed
+    let names: Vec<String> = run
+        .inputs
         .iter()
-        .map(|s| s.path.display().to_string())
+        .map(|i| i.path.display().to_string())
         .collect();
     let mut next = 0usize;
     let mut changed: Option<String> = None;

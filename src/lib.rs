@@ -36,6 +36,7 @@ pub mod paragraph;
 pub mod params;
 pub mod pipeline;
 pub mod provenance;
+pub mod report;
 pub mod shingle;
 pub mod sketch;
 pub mod text;

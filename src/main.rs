@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, DedupArgs, GenerateArgs};
+use cli::{Cli, Command, DedupArgs, GenerateArgs, ReportArgs};
 use neardup::pipeline::{Progress, RunOptions};
 
 /// Set by SIGINT/SIGTERM/SIGHUP; the library polls it between batches.
@@ -65,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval_cli::eval(&args),
         Command::Explain(args) => eval_cli::explain(&args),
         Command::Tune(args) => tune_cli::tune(&args),
+        Command::Report(args) => report(&args),
     }
 }
 
@@ -113,6 +114,31 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         "wrote {}/{{docs.jsonl, clusters.jsonl, summary.json}}",
         args.out.display()
     )?;
+    if args.report {
+        drop(out);
+        report(&ReportArgs {
+            dir: args.out.clone(),
+            max_clusters: neardup::report::ReportOptions::default().max_clusters,
+        })?;
+    }
+    Ok(())
+}
+
+fn report(args: &ReportArgs) -> anyhow::Result<()> {
+    let options = neardup::report::ReportOptions {
+        max_clusters: args.max_clusters,
+    };
+    let outcome = neardup::report::write_report(&args.dir, &options)?;
+    for notice in &outcome.notices {
+        eprintln!("warning: {notice}");
+    }
+    println!(
+        "report: {} clusters ({} shown), {} copies; wrote {}/{{report.html, report.md, syndication.csv}}",
+        outcome.clusters,
+        outcome.shown,
+        outcome.copies,
+        args.dir.display()
+    );
     Ok(())
 }
 

@@ -220,6 +220,9 @@ pub struct Counts {
 pub struct Summary {
     pub format_version: u32,
     pub neardup_version: &'static str,
+    /// The directory the run was started in: relative input paths (kept as typed in
+    /// `inputs` and `docs.jsonl`, so they join back) are relative to it.
+    pub working_dir: Option<PathBuf>,
     pub params: ValidParams,
     pub inputs: Vec<FileReport>,
     pub counts: Counts,
@@ -676,6 +679,7 @@ where
     let summary = Summary {
         format_version: FORMAT_VERSION,
         neardup_version: env!("CARGO_PKG_VERSION"),
+        working_dir: std::env::current_dir().ok(),
         params: params.clone(),
         inputs: reports,
         counts,

@@ -85,13 +85,26 @@ struct Pending {
     name: &'static str,
 }
 
+/// A temporary file beside the final `name` (so the rename cannot cross filesystems),
+/// readable by others like any file the user writes: the 0600 that temporary files get by
+/// default is for secrets, and these are data to share and join back.
+pub fn temp_beside(dir: &Path, name: &str) -> Result<NamedTempFile> {
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder
+        .tempfile_in(dir)
+        .map_err(|e| Error::output(dir.join(name), e))
+}
+
 impl Pending {
     fn new(dir: &Path, name: &'static str) -> Result<Self> {
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::output(dir.join(name), e))?;
+        let tmp = temp_beside(dir, name)?;
         Ok(Pending {
             tmp: BufWriter::with_capacity(1 << 20, tmp),
             name,

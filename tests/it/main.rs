@@ -6,6 +6,7 @@ mod eval;
 mod oracle;
 mod paragraphs;
 mod properties;
+mod report;
 mod simhash;
 mod syndication;
 mod tune;

@@ -78,6 +78,7 @@ pub fn read_stable(path: &PathBuf) -> String {
         let mut v: serde_json::Value = serde_json::from_str(&text).expect("summary is JSON");
         v["seconds"] = serde_json::Value::Null;
         v["neardup_version"] = serde_json::Value::Null;
+        v["working_dir"] = serde_json::Value::Null;
         return serde_json::to_string_pretty(&v).expect("serializable") + "\n";
     }
     text

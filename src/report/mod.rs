@@ -1,0 +1,692 @@
+//! Report: the files of a finished run in, a human-readable report out.
+//!
+//! Reads `summary.json`, `clusters.jsonl` and `docs.jsonl` from a run's output directory
+//! (never re-clustering) and writes, into the same directory, `report.html` (one
+//! self-contained page: inline CSS, JS and SVG), `report.md` and `syndication.csv` (one
+//! row per copy). The texts are not in the outputs, so the input files named in
+//! `summary.json` are read once more, and only the records of the clusters shown are kept:
+//! memory grows with `max_clusters`, not with the corpus. Paragraph indices are cut with
+//! the run's own segmentation (`paragraph::segment` with the run's `paragraphs.split`, or
+//! the whole text as paragraph 0 when the paragraph stage was off), so they mean what the
+//! run meant. An input that is gone or changed costs the side-by-side text, not the
+//! report: the page says so.
+//!
+//! Invariant: the three files are written under temporary names in the directory and
+//! renamed into place only when all three are complete.
+
+mod csv;
+mod html;
+mod markdown;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+use crate::input::{Source, SourceKind, parse_record, read_sources};
+use crate::paragraph::{Span, segment};
+use crate::params::{ErrorPolicy, InputParams, ParagraphParams};
+
+/// Outlets shown in the outlet-by-outlet matrix (by number of copies they take part in).
+pub const MATRIX_OUTLETS: usize = 20;
+
+/// Copies of one cluster shown side by side with the original; the rest are in its table.
+/// A wire story picked up by hundreds of outlets would otherwise make a page nobody reads.
+pub const SIDE_BY_SIDE_PER_CLUSTER: usize = 25;
+
+/// What to put in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Clusters shown in detail, largest first.
+    pub max_clusters: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { max_clusters: 100 }
+    }
+}
+
+/// What `write_report` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutcome {
+    /// The files written, in the order html, markdown, csv.
+    pub files: Vec<PathBuf>,
+    pub clusters: u64,
+    pub copies: u64,
+    pub shown: usize,
+    /// Why some or all texts could not be shown (a missing or changed input), as in the page.
+    pub notices: Vec<String>,
+}
+
+/// A copy's provenance as `clusters.jsonl` has it. Mirrors `provenance::Provenance`, read
+/// leniently: the relation stays a string so a newer relation does not break old reports.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Prov {
+    pub relation: String,
+    pub jaccard: f64,
+    pub copy_in_original: f64,
+    pub original_in_copy: f64,
+    #[serde(default)]
+    pub kept_paragraphs: u32,
+    #[serde(default)]
+    pub original_paragraphs: u32,
+    #[serde(default)]
+    pub cut_paragraphs: Vec<u32>,
+    #[serde(default)]
+    pub added_paragraphs: Vec<u32>,
+    #[serde(default)]
+    pub weak: bool,
+}
+
+impl Prov {
+    /// |A ∩ B| / |smaller set|, the containment `docs.jsonl` reports.
+    pub fn containment(&self) -> f64 {
+        self.copy_in_original.max(self.original_in_copy)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Member {
+    pub id: String,
+    #[serde(default)]
+    pub outlet: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub provenance: Option<Prov>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ClusterLine {
+    pub cluster: u64,
+    pub size: usize,
+    pub representative: String,
+    pub members: Vec<Member>,
+    #[serde(default)]
+    pub weak_links: Vec<String>,
+    #[serde(default)]
+    pub split_off: Vec<String>,
+}
+
+impl ClusterLine {
+    pub fn original(&self) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == self.representative)
+    }
+
+    /// Every member but the representative, in the file's order.
+    pub fn copies(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.id != self.representative)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct RepeatLine {
+    paragraph: u32,
+    copy_of: u32,
+}
+
+/// The part of a `docs.jsonl` line the report uses.
+#[derive(Debug, Deserialize)]
+struct DocLine {
+    id: String,
+    cluster: Option<u64>,
+    file: String,
+    #[serde(default)]
+    line: Option<u64>,
+    #[serde(default)]
+    repeats: Option<Vec<RepeatLine>>,
+    #[serde(default)]
+    boilerplate: Option<Vec<u32>>,
+}
+
+/// One shown document: where it came from, what the paragraph stage removed, and, when the
+/// input could be read again, its text cut into the run's paragraphs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DocView {
+    pub file: String,
+    pub line: Option<u64>,
+    /// Paragraph index -> the paragraph it repeats.
+    pub repeats: BTreeMap<u32, u32>,
+    pub boilerplate: HashSet<u32>,
+    pub text: Option<String>,
+    pub spans: Vec<Span>,
+}
+
+impl DocView {
+    pub fn paragraph(&self, i: usize) -> Option<&str> {
+        let text = self.text.as_deref()?;
+        let &(a, b) = self.spans.get(i)?;
+        text.get(a as usize..b as usize)
+    }
+}
+
+/// A cluster shown in detail, with its documents by id.
+pub(crate) struct Shown {
+    pub line: ClusterLine,
+    pub docs: HashMap<String, DocView>,
+}
+
+impl Shown {
+    pub fn doc(&self, id: &str) -> Option<&DocView> {
+        self.docs.get(id)
+    }
+}
+
+/// Counts of copies from the outlet of the original (row) to the outlet of the copy.
+#[derive(Default)]
+pub(crate) struct Matrix {
+    /// The outlets shown, by volume (copies they take part in), largest first.
+    pub outlets: Vec<String>,
+    pub cells: HashMap<(String, String), u64>,
+    pub total_outlets: usize,
+    /// Copies whose original or copy outlet is not among `outlets`.
+    pub copies_not_shown: u64,
+}
+
+/// Everything the renderers need.
+pub(crate) struct Report {
+    pub dir: PathBuf,
+    pub summary: Value,
+    pub clusters: u64,
+    pub copies: u64,
+    /// Cluster size -> number of clusters.
+    pub sizes: BTreeMap<usize, u64>,
+    pub relations: BTreeMap<String, u64>,
+    pub weak_copies: u64,
+    pub matrix: Matrix,
+    pub shown: Vec<Shown>,
+    pub notices: Vec<String>,
+}
+
+impl Report {
+    pub fn omitted(&self) -> u64 {
+        self.clusters - self.shown.len() as u64
+    }
+
+    /// A number (or string) from `summary.json` by JSON pointer, as text; "–" when absent,
+    /// so a summary from another version still renders.
+    pub fn figure(&self, pointer: &str) -> String {
+        match self.summary.pointer(pointer) {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => "–".into(),
+        }
+    }
+
+    /// Records skipped, by reason.
+    pub fn skipped(&self) -> Vec<(String, String)> {
+        match self.summary.pointer("/counts/skipped") {
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every parameter as `section.name = value`, in the summary's order.
+    pub fn params(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(p) = self.summary.get("params") {
+            flatten("", p, &mut out);
+        }
+        out
+    }
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+/// Reads the run in `dir` and writes `report.html`, `report.md` and `syndication.csv` into it.
+pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
+    let summary_path = dir.join("summary.json");
+    let summary: Value = {
+        let text =
+            std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
+        serde_json::from_str(&text).map_err(|e| bad(&summary_path, 0, &e))?
+    };
+    let input = section::<InputParams>(&summary, "input", &summary_path)?;
+    let paragraphs = section::<ParagraphParams>(&summary, "paragraphs", &summary_path)?;
+
+    // one pass over clusters.jsonl: the CSV, the figures, the largest clusters
+    let mut csv_out = self::csv::Writer::new(dir)?;
+    let mut report = Report {
+        dir: dir.to_path_buf(),
+        summary,
+        clusters: 0,
+        copies: 0,
+        sizes: BTreeMap::new(),
+        relations: BTreeMap::new(),
+        weak_copies: 0,
+        matrix: Matrix::default(),
+        shown: Vec::new(),
+        notices: Vec::new(),
+    };
+    let mut pairs: HashMap<(String, String), u64> = HashMap::new();
+    let mut largest: Vec<ClusterLine> = Vec::new();
+    let by_size =
+        |a: &ClusterLine, b: &ClusterLine| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster));
+    for_lines(&dir.join("clusters.jsonl"), |line: ClusterLine| {
+        report.clusters += 1;
+        *report.sizes.entry(line.size).or_default() += 1;
+        let original = line.original();
+        let from = outlet_name(original.and_then(|m| m.outlet.as_deref()));
+        for copy in line.copies() {
+            report.copies += 1;
+            if let Some(p) = &copy.provenance {
+                *report.relations.entry(p.relation.clone()).or_default() += 1;
+                report.weak_copies += u64::from(p.weak);
+            }
+            let to = outlet_name(copy.outlet.as_deref());
+            *pairs.entry((from.clone(), to)).or_default() += 1;
+        }
+        csv_out.cluster(&line)?;
+        if options.max_clusters > 0 {
+            largest.push(line);
+            // keep the work bounded: sort and cut whenever twice the shown count is held
+            if largest.len() >= options.max_clusters.saturating_mul(2).max(64) {
+                largest.sort_by(by_size);
+                largest.truncate(options.max_clusters);
+            }
+        }
+        Ok(())
+    })?;
+    largest.sort_by(by_size);
+    largest.truncate(options.max_clusters);
+    report.matrix = matrix(pairs);
+
+    let mut docs = shown_docs(dir, &largest)?;
+    report.notices = read_texts(&report.summary, &input, &paragraphs, &mut docs)?;
+    report.shown = assemble(largest, docs);
+
+    let html = html::render(&report);
+    let md = markdown::render(&report);
+    let html = finished(dir, "report.html", html.as_bytes())?;
+    let md = finished(dir, "report.md", md.as_bytes())?;
+    let csv = csv_out.finish()?;
+    let mut files = Vec::new();
+    for (tmp, name) in [
+        (html, "report.html"),
+        (md, "report.md"),
+        (csv, "syndication.csv"),
+    ] {
+        let path = dir.join(name);
+        tmp.persist(&path)
+            .map_err(|e| Error::output(&path, e.error))?;
+        files.push(path);
+    }
+    Ok(ReportOutcome {
+        files,
+        clusters: report.clusters,
+        copies: report.copies,
+        shown: report.shown.len(),
+        notices: report.notices,
+    })
+}
+
+/// Documents of the shown clusters, keyed by (cluster, id): ids need not be unique across
+/// a corpus, but a cluster and an id name one record.
+type ShownDocs = HashMap<(u64, String), DocView>;
+
+fn shown_docs(dir: &Path, shown: &[ClusterLine]) -> Result<ShownDocs> {
+    let wanted: HashSet<u64> = shown.iter().map(|c| c.cluster).collect();
+    let mut docs = ShownDocs::new();
+    if wanted.is_empty() {
+        return Ok(docs);
+    }
+    for_lines(&dir.join("docs.jsonl"), |d: DocLine| {
+        if let Some(c) = d.cluster.filter(|c| wanted.contains(c)) {
+            let view = DocView {
+                file: d.file,
+                line: d.line,
+                repeats: d
+                    .repeats
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| (r.paragraph, r.copy_of))
+                    .collect(),
+                boilerplate: d.boilerplate.unwrap_or_default().into_iter().collect(),
+                text: None,
+                spans: Vec::new(),
+            };
+            docs.entry((c, d.id)).or_insert(view);
+        }
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+fn assemble(clusters: Vec<ClusterLine>, mut docs: ShownDocs) -> Vec<Shown> {
+    clusters
+        .into_iter()
+        .map(|line| {
+            let docs = line
+                .members
+                .iter()
+                .filter_map(|m| {
+                    docs.remove(&(line.cluster, m.id.clone()))
+                        .map(|d| (m.id.clone(), d))
+                })
+                .collect();
+            Shown { line, docs }
+        })
+        .collect()
+}
+
+/// Reads the texts of `docs` from the run's inputs, streaming each needed file once.
+/// Returns notices for whatever could not be shown.
+fn read_texts(
+    summary: &Value,
+    input: &InputParams,
+    paragraphs: &ParagraphParams,
+    docs: &mut ShownDocs,
+) -> Result<Vec<String>> {
+    let mut notices = Vec::new();
+    if docs.is_empty() {
+        return Ok(notices);
+    }
+    let declared: Vec<String> = summary
+        .get("inputs")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.get("path").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
+    let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
+    let mut files: Vec<(String, SourceKind)> = Vec::new();
+    let mut seen_files = HashSet::new();
+    for ((cluster, id), d) in docs.iter() {
+        wanted.insert(
+            (d.file.clone(), d.line.unwrap_or(0)),
+            (*cluster, id.clone()),
+        );
+        if seen_files.insert(d.file.clone()) {
+            let kind = if d.line.is_some() {
+                SourceKind::Jsonl
+            } else {
+                SourceKind::Text
+            };
+            files.push((d.file.clone(), kind));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let working_dir = summary
+        .get("working_dir")
+        .and_then(Value::as_str)
+        .map(PathBuf::from);
+    let mut sources = Vec::new();
+    // the names the run wrote into docs.jsonl, one per source
+    let mut names: Vec<String> = Vec::new();
+    for (file, kind) in files {
+        let path = crate::inspect::resolve(working_dir.as_deref(), Path::new(&file));
+        if file == "-" {
+            notices.push(
+                "The run read standard input, which cannot be read again: texts of its \
+                 records are not shown."
+                    .into(),
+            );
+        } else if !path.is_file() {
+            let listed = if declared.contains(&file) {
+                ""
+            } else {
+                " (not listed in summary.json)"
+            };
+            notices.push(format!(
+                "Input file {file}{listed} was not found (as {}): texts of its records are \
+                 not shown.",
+                path.display()
+            ));
+        } else {
+            names.push(file.clone());
+            sources.push(Source {
+                path,
+                kind,
+                doc_id: None,
+            });
+        }
+    }
+    // file-level problems are this report's notices, never the end of it
+    let params = InputParams {
+        on_error: ErrorPolicy::Skip,
+        ..input.clone()
+    };
+    let mut changed: BTreeMap<String, u64> = BTreeMap::new();
+    let reports = read_sources(&sources, &params, |batch| {
+        for rec in batch.records {
+            let file = names[rec.source as usize].clone();
+            let Some((cluster, id)) = wanted.remove(&(file.clone(), rec.line)) else {
+                continue;
+            };
+            let kind = sources[rec.source as usize].kind;
+            let parsed = parse_record(rec.raw, &params);
+            let expected_id = match (&parsed.id, kind) {
+                // a text file's id was its path relative to the directory the run was given
+                (_, SourceKind::Text) => true,
+                (Some(got), SourceKind::Jsonl) => *got == id,
+                (None, SourceKind::Jsonl) => format!("{file}:{}", rec.line) == id,
+            };
+            let view = docs
+                .get_mut(&(cluster, id))
+                .expect("wanted docs are in the map");
+            if parsed.skip.is_some() || !expected_id {
+                *changed.entry(file).or_default() += 1;
+                continue;
+            }
+            let text = parsed.text;
+            if paragraphs.enabled {
+                segment(&text, paragraphs.split, &mut view.spans);
+            } else {
+                view.spans = vec![(0, text.len() as u32)];
+            }
+            view.text = Some(text);
+        }
+        Ok(())
+    })?;
+    for r in reports {
+        if let Some(e) = r.error {
+            notices.push(format!(
+                "Input file {} could not be read to its end ({e}): texts after the damage are \
+                 not shown.",
+                r.path.display()
+            ));
+        }
+    }
+    for ((file, _), _) in wanted {
+        if names.contains(&file) {
+            *changed.entry(file).or_default() += 1;
+        }
+    }
+    // an index past the paragraphs found means the text is not the one the run saw
+    for ((_, _), view) in docs.iter_mut() {
+        if view.text.is_some() {
+            let n = view.spans.len() as u32;
+            let max = view
+                .boilerplate
+                .iter()
+                .chain(view.repeats.keys())
+                .copied()
+                .max();
+            if max.is_some_and(|m| m >= n) {
+                view.text = None;
+                *changed.entry(view.file.clone()).or_default() += 1;
+            }
+        }
+    }
+    for (file, n) in changed {
+        notices.push(format!(
+            "Input file {file} changed since the run: {n} shown record(s) were not found as \
+             they were, and their texts are not shown."
+        ));
+    }
+    Ok(notices)
+}
+
+/// The shown outlets and the copies between them.
+fn matrix(pairs: HashMap<(String, String), u64>) -> Matrix {
+    let mut volume: HashMap<&str, u64> = HashMap::new();
+    for ((from, to), n) in &pairs {
+        *volume.entry(from).or_default() += n;
+        if to != from {
+            *volume.entry(to).or_default() += n;
+        }
+    }
+    let mut ranked: Vec<(&str, u64)> = volume.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let total_outlets = ranked.len();
+    let outlets: Vec<String> = ranked
+        .iter()
+        .take(MATRIX_OUTLETS)
+        .map(|(o, _)| (*o).to_owned())
+        .collect();
+    let top: HashSet<&str> = outlets.iter().map(String::as_str).collect();
+    let copies_not_shown = pairs
+        .iter()
+        .filter(|((f, t), _)| !top.contains(f.as_str()) || !top.contains(t.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    Matrix {
+        outlets,
+        cells: pairs,
+        total_outlets,
+        copies_not_shown,
+    }
+}
+
+pub(crate) const NO_OUTLET: &str = "(no outlet)";
+
+fn outlet_name(outlet: Option<&str>) -> String {
+    outlet.unwrap_or(NO_OUTLET).to_owned()
+}
+
+fn section<T: serde::de::DeserializeOwned + Default>(
+    summary: &Value,
+    name: &str,
+    path: &Path,
+) -> Result<T> {
+    match summary.get("params").and_then(|p| p.get(name)) {
+        Some(v) => T::deserialize(v).map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            message: format!("params.{name}: {e}"),
+        }),
+        None => Ok(T::default()),
+    }
+}
+
+fn bad(path: &Path, line: u64, e: &serde_json::Error) -> Error {
+    let at = if line > 0 {
+        format!("line {line}: ")
+    } else {
+        String::new()
+    };
+    Error::Input {
+        path: path.to_path_buf(),
+        message: format!("{at}not a neardup output ({e})"),
+    }
+}
+
+/// Calls `f` with each line of a JSONL output file, parsed.
+fn for_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mut f: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut buf = String::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        if reader.read_line(&mut buf).map_err(|e| Error::io(path, e))? == 0 {
+            return Ok(());
+        }
+        line += 1;
+        if buf.trim().is_empty() {
+            continue;
+        }
+        f(serde_json::from_str(&buf).map_err(|e| bad(path, line, &e))?)?;
+    }
+}
+
+/// `bytes` in a temporary file of `dir`, synced, to be renamed to `name`.
+fn finished(dir: &Path, name: &str, bytes: &[u8]) -> Result<NamedTempFile> {
+    let mut tmp = temp(dir, name)?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::output(dir.join(name), e))?;
+    Ok(tmp)
+}
+
+/// A temporary file beside the final `name`, so that the rename cannot cross filesystems.
+fn temp(dir: &Path, name: &str) -> Result<NamedTempFile> {
+    crate::output::temp_beside(dir, name)
+}
+
+/// Days since 1970-01-01 of an ISO date's `YYYY-MM-DD` prefix.
+pub(crate) fn days(date: &str) -> Option<i64> {
+    let y: i64 = date.get(0..4)?.parse().ok()?;
+    let m: i64 = date.get(5..7)?.parse().ok()?;
+    let d: i64 = date.get(8..10)?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_from_dates() {
+        assert_eq!(days("1970-01-01"), Some(0));
+        assert_eq!(days("2024-03-01T10:00:00Z"), Some(19_783));
+        assert_eq!(days("2024-02-29").map(|d| d + 1), days("2024-03-01"));
+        assert_eq!(days("2024-13-01"), None);
+        assert_eq!(days("March 3"), None);
+    }
+
+    #[test]
+    fn matrix_keeps_the_busiest_outlets() {
+        let mut pairs = HashMap::new();
+        for i in 0..30u64 {
+            pairs.insert((format!("o{i:02}"), "wire".to_owned()), i + 1);
+        }
+        let m = matrix(pairs);
+        assert_eq!(m.total_outlets, 31);
+        assert_eq!(m.outlets.len(), MATRIX_OUTLETS);
+        assert_eq!(m.outlets[0], "wire");
+        assert_eq!(m.outlets[1], "o29");
+        // o00..o10 (11 outlets, 1..=11 copies) are left out
+        assert_eq!(m.copies_not_shown, (1..=11).sum::<u64>());
+    }
+}
