@@ -172,15 +172,7 @@ pub struct ReportArgs {
 impl DedupArgs {
     /// Defaults, then the config file, then the flags.
     pub fn params(&self) -> anyhow::Result<Params> {
-        let mut p = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
-            }
-            None => Params::default(),
-        };
+        let mut p = config_params(self.config.as_deref())?;
         let set = |slot: &mut String, v: &Option<String>| {
             if let Some(v) = v {
                 slot.clone_from(v);
@@ -293,6 +285,16 @@ impl DedupArgs {
         }
         Ok(p)
     }
+}
+
+/// The defaults, overridden by a JSON config file when one is given.
+fn config_params(config: Option<&std::path::Path>) -> anyhow::Result<Params> {
+    let Some(path) = config else {
+        return Ok(Params::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -415,15 +417,7 @@ pub struct TuneArgs {
 
 impl TuneArgs {
     pub fn params(&self) -> anyhow::Result<Params> {
-        let mut p = match &self.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-                serde_json::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
-            }
-            None => Params::default(),
-        };
+        let mut p = config_params(self.config.as_deref())?;
         for (slot, v) in [
             (&mut p.input.id_field, &self.id_field),
             (&mut p.input.text_field, &self.text_field),

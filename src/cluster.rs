@@ -177,20 +177,8 @@ pub fn cluster_pairs(
         }
         let scores = score_pairs(&todo, verifier)?;
         stats.verified += todo.len() as u64;
-        for (&(a, b), s) in todo.iter().zip(&scores) {
-            if rule.accepts(s) {
-                stats.accepted += 1;
-                if s.jaccard < rule.threshold {
-                    stats.by_containment += 1;
-                }
-                edges.push(Edge {
-                    a,
-                    b,
-                    jaccard: s.jaccard,
-                    containment: s.containment(),
-                });
-                uf.union(a, b);
-            }
+        for (&pair, s) in todo.iter().zip(&scores) {
+            join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
         }
         advance(batch.len() as u64);
     }
@@ -242,26 +230,38 @@ pub fn cluster_scored(
         verified: pairs.len() as u64,
         ..VerifyStats::default()
     };
-    for (&(a, b), s) in pairs.iter().zip(scores) {
-        if rule.accepts(s) {
-            stats.accepted += 1;
-            if s.jaccard < rule.threshold {
-                stats.by_containment += 1;
-            }
-            edges.push(Edge {
-                a,
-                b,
-                jaccard: s.jaccard,
-                containment: s.containment(),
-            });
-            uf.union(a, b);
-        }
+    for (&pair, s) in pairs.iter().zip(scores) {
+        join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
     }
     Verified {
         uf,
         edges,
         skipped: Vec::new(),
         stats,
+    }
+}
+
+/// Joins a scored pair's documents when the rule accepts it, keeping the edge as evidence.
+fn join_if_match(
+    rule: &MatchRule,
+    (a, b): Pair,
+    s: &PairScore,
+    uf: &mut UnionFind,
+    edges: &mut Vec<Edge>,
+    stats: &mut VerifyStats,
+) {
+    if rule.accepts(s) {
+        stats.accepted += 1;
+        if s.jaccard < rule.threshold {
+            stats.by_containment += 1;
+        }
+        edges.push(Edge {
+            a,
+            b,
+            jaccard: s.jaccard,
+            containment: s.containment(),
+        });
+        uf.union(a, b);
     }
 }
 
