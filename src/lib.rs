@@ -36,6 +36,7 @@ pub mod pipeline;
 pub mod provenance;
 pub mod shingle;
 pub mod sketch;
+pub mod stages;
 pub mod text;
 pub mod verify;
 
