@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     own, rest = split_args(argv)
     from pyspark.sql import SparkSession
 
-    from . import _core
-    from .spark import cluster_records, read_lines
+    from neardup import _core
+    from neardup.spark import cluster_records, read_lines
 
     try:
         inputs, out, params = _core.Params.parse_dedup_args(rest)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if own["--input-format"] == "parquet":
             df = spark.read.parquet(*inputs)
-            from .spark import dedup
+            from neardup.spark import dedup
 
             result = dedup(df, params.id_field, params.text_field, params, max_rounds=int(own["--max-rounds"]))
         else:
