@@ -2,7 +2,7 @@
 
     spark-submit --master spark://host:7077 "$(python -c 'import neardup.cli as c; print(c.__file__)')" \\
         INPUT.jsonl... --out OUT [neardup dedup flags] [--output-format jsonl|parquet]
-        [--input-format jsonl|parquet] [--max-rounds N]
+        [--input-format jsonl|parquet] [--max-rounds N] [--broadcast-mb MB]
 
 Writes `OUT/docs/` (Spark part files, one line or row per input record in input order:
 `id, cluster, keep, duplicate_of, similarity, status, file, line`, as the CLI's
@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-OWN = {"--output-format": "jsonl", "--input-format": "jsonl", "--max-rounds": "64"}
+OWN = {"--output-format": "jsonl", "--input-format": "jsonl", "--max-rounds": "64", "--broadcast-mb": "256"}
 
 
 def split_args(argv: list[str]) -> tuple[dict, list[str]]:
@@ -65,11 +65,20 @@ def main(argv: list[str] | None = None) -> int:
             df = spark.read.parquet(*inputs)
             from neardup.spark import dedup
 
-            result = dedup(df, params.id_field, params.text_field, params, max_rounds=int(own["--max-rounds"]))
+            result = dedup(
+                df,
+                params.id_field,
+                params.text_field,
+                params,
+                max_rounds=int(own["--max-rounds"]),
+                broadcast_mb=float(own["--broadcast-mb"]),
+            )
         else:
             records = read_lines(spark, inputs)
             result = (
-                cluster_records(spark, records, "lines", params, int(own["--max-rounds"]))
+                cluster_records(
+                    spark, records, "lines", params, int(own["--max-rounds"]), float(own["--broadcast-mb"])
+                )
                 .orderBy("idx")
                 .drop("idx")
             )

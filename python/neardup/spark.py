@@ -181,20 +181,39 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return spark.createDataFrame(buckets.rdd.mapPartitions(pairs), _EDGE).distinct()
 
 
-def _verify(pairs: DataFrame, sketched: DataFrame, params: _core.Params) -> DataFrame:
+def _verify(pairs: DataFrame, sketched: DataFrame, params: _core.Params, broadcast_mb: float) -> DataFrame:
+    """The accepted pairs. When all sets together are at most `broadcast_mb` MB they are
+    broadcast and each pair is scored where it is; otherwise both sets of every pair are
+    joined to it (scales with the cluster, costs a shuffle of two sets per pair)."""
+    spark = pairs.sparkSession
+
+    def score(batch, sets_of):
+        res = _core.verify_pairs([sets_of(a, b) for a, b in batch], params)
+        for (a, b), (ok, _j, _c) in zip(batch, res, strict=True):
+            if ok:
+                yield (a, b)
+
+    total = sketched.select(F.sum(F.length("set"))).first()[0] or 0
+    if total <= broadcast_mb * 2**20:
+        bc = spark.sparkContext.broadcast(dict(sketched.select("idx", "set").rdd.map(lambda r: (r[0], bytes(r[1]))).collect()))
+
+        def run_broadcast(it):
+            s = bc.value
+            for batch in _batches(it, 1024):
+                yield from score(batch, lambda a, b: (s[a], s[b]))
+
+        return spark.createDataFrame(pairs.rdd.map(tuple).mapPartitions(run_broadcast), _EDGE)
     sets = sketched.select("idx", "set")
     a = sets.withColumnRenamed("idx", "a").withColumnRenamed("set", "sa")
     b = sets.withColumnRenamed("idx", "b").withColumnRenamed("set", "sb")
     joined = pairs.join(a, "a").join(b, "b").select("a", "b", "sa", "sb")
 
-    def run(it):
+    def run_joined(it):
         for batch in _batches(it, 512):
-            res = _core.verify_pairs([(bytes(r[2]), bytes(r[3])) for r in batch], params)
-            for r, (ok, _j, _c) in zip(batch, res, strict=True):
-                if ok:
-                    yield (r[0], r[1])
+            sets_of = {(r[0], r[1]): (bytes(r[2]), bytes(r[3])) for r in batch}
+            yield from score([(r[0], r[1]) for r in batch], lambda x, y: sets_of[(x, y)])
 
-    return pairs.sparkSession.createDataFrame(joined.rdd.mapPartitions(run), _EDGE)
+    return spark.createDataFrame(joined.rdd.mapPartitions(run_joined), _EDGE)
 
 
 def _canonical(e: DataFrame) -> DataFrame:
@@ -254,6 +273,7 @@ def cluster_records(
     kind: str,
     flags: _core.Params | Sequence[str] | None = None,
     max_rounds: int = 64,
+    broadcast_mb: float = 256,
 ) -> DataFrame:
     """The core of the job on an RDD of `(idx, payload)`, `idx` the position in input
     order: `kind` "lines" (payload `(file, line_no, bytes)`) or "docs" (payload `(id,
@@ -274,7 +294,7 @@ def cluster_records(
         _SKETCHED,
     ).persist(StorageLevel.MEMORY_AND_DISK)
     pairs = _candidates(sketched, params)
-    edges = _verify(pairs, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = _verify(pairs, sketched, params, broadcast_mb).persist(StorageLevel.MEMORY_AND_DISK)
     comps = connected_components(edges, max_rounds)
     members = (
         comps.join(analyzed, comps["node"] == analyzed["idx"])
@@ -338,11 +358,14 @@ def dedup(
     outlet_col: str | None = None,
     url_col: str | None = None,
     max_rounds: int = 64,
+    broadcast_mb: float = 256,
 ) -> DataFrame:
     """`df` with `cluster`, `keep`, `duplicate_of` and `similarity` added, the same as
     `neardup dedup` gives for the same documents in the same order. `params`: a
     `neardup.Params` or the CLI's flags (`["--paragraphs", "off"]`). The date, outlet
-    and URL columns default to the parameters' field names when `df` has them."""
+    and URL columns default to the parameters' field names when `df` has them.
+    Exact verification broadcasts the article sets when they total at most
+    `broadcast_mb` MB (about 1.6 x the text), else joins them to the pairs."""
     p = make_params(params)
     cols = set(df.columns)
 
@@ -358,7 +381,7 @@ def dedup(
     names = [id_col, text_col, date_col, outlet_col, url_col]
     cast = [F.col(n).cast("string") if n is not None else F.lit(None).cast("string") for n in names]
     payload = df.select(*cast).rdd.map(tuple).zipWithIndex().map(lambda t: (t[1], t[0]))
-    result = cluster_records(spark, payload, "docs", p, max_rounds).select(
+    result = cluster_records(spark, payload, "docs", p, max_rounds, broadcast_mb).select(
         F.col("idx").alias("__neardup_idx"), "cluster", "keep", "duplicate_of", "similarity"
     )
     indexed_schema = T.StructType(df.schema.fields + [T.StructField("__neardup_idx", T.LongType(), False)])
