@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::lsh::{BandTable, DocId, band_keys};
+use crate::lsh::{BandTable, DocId};
 use crate::paragraph::Repeat;
 use crate::params::ValidParams;
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
@@ -212,6 +212,77 @@ pub struct CleanArticles {
     pub summary: ParagraphSummary,
 }
 
+/// True when a paragraph found in `count` of its outlet group's `group_docs` documents is
+/// the group's boilerplate.
+#[must_use]
+pub fn is_boilerplate(count: u64, group_docs: u64, params: &ValidParams) -> bool {
+    let pp = &params.paragraphs;
+    count >= pp.boilerplate_min_docs
+        && count as f64 >= pp.boilerplate_min_fraction * group_docs as f64
+}
+
+/// The paragraphs left out of a document's article set, sorted: its boilerplate
+/// (`flagged`) and its repeated paragraphs, when articles are compared clean; none
+/// otherwise.
+#[must_use]
+pub fn removed_paragraphs(
+    flagged: &[u32],
+    repeated: impl IntoIterator<Item = u32>,
+    params: &ValidParams,
+) -> Vec<u32> {
+    let mut removed: Vec<u32> = Vec::new();
+    if params.paragraphs.clean_articles {
+        removed.extend_from_slice(flagged);
+        removed.extend(repeated);
+        removed.sort_unstable();
+    }
+    removed
+}
+
+/// One document of the sketch pass: its boilerplate, what is left out, and the sketch of
+/// the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanDocument {
+    /// Boilerplate paragraph indices.
+    pub flagged: Vec<u32>,
+    /// Paragraphs left out of the article set (sorted).
+    pub removed: Vec<u32>,
+    /// The article's shingles, unsorted and with repeats (see `kept_shingles`).
+    pub set: Vec<u64>,
+    pub signature: Vec<u32>,
+    pub band_keys: Vec<u64>,
+}
+
+/// Flags a document's boilerplate (`is_frequent` says whether a paragraph hash is its
+/// group's boilerplate), leaves it and the `repeated` paragraphs out, and sketches the
+/// rest: MinHash signature and LSH band keys. The OPH signature needs neither sorted nor
+/// de-duplicated input (a minimum is a minimum), so the set is not sorted here.
+pub fn clean_document(
+    rec: &ParagraphRecord,
+    is_frequent: impl Fn(u64) -> bool,
+    repeated: impl IntoIterator<Item = u32>,
+    hasher: &mut MinHasher,
+    params: &ValidParams,
+) -> CleanDocument {
+    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
+        .filter(|&i| is_frequent(rec.hashes[i as usize]))
+        .collect();
+    let removed = removed_paragraphs(&flagged, repeated, params);
+    let mut set = Vec::with_capacity(rec.shingles.len());
+    kept_shingles(rec, &removed, &mut set);
+    let mut signature = Vec::new();
+    hasher.sketch(&set, &mut signature);
+    let mut band_keys = Vec::new();
+    crate::lsh::band_keys(&signature, params.bands(), params.rows(), &mut band_keys);
+    CleanDocument {
+        flagged,
+        removed,
+        set,
+        signature,
+        band_keys,
+    }
+}
+
 /// The `(group, hash)` pairs that are boilerplate, with their document counts.
 fn frequent_keys(
     mut keys: Vec<(u32, u64)>,
@@ -219,7 +290,6 @@ fn frequent_keys(
     params: &ValidParams,
 ) -> HashMap<(u32, u64), u64> {
     keys.par_sort_unstable();
-    let pp = &params.paragraphs;
     let mut out = HashMap::new();
     let mut i = 0;
     while i < keys.len() {
@@ -228,10 +298,7 @@ fn frequent_keys(
             j += 1;
         }
         let count = (j - i) as u64;
-        let group_total = group_docs[keys[i].0 as usize] as f64;
-        if count >= pp.boilerplate_min_docs
-            && count as f64 >= pp.boilerplate_min_fraction * group_total
-        {
+        if is_boilerplate(count, group_docs[keys[i].0 as usize], params) {
             out.insert(keys[i], count);
         }
         i = j;
@@ -324,7 +391,6 @@ pub fn clean_and_sketch(
         ..ParagraphSummary::default()
     };
     let mut snippets: HashMap<(u32, u64), String> = HashMap::new();
-    let clean = params.paragraphs.clean_articles;
     for start in (0..docs).step_by(CHUNK) {
         let end = (start + CHUNK).min(docs);
         let results: Vec<Result<CleanedDoc>> = (start..end)
@@ -336,21 +402,21 @@ pub fn clean_and_sketch(
                     let rec = ParagraphRecord::decode(&bytes)
                         .expect("the spill holds what this run wrote");
                     let group = doc_groups[d];
-                    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
-                        .filter(|&i| frequent.contains_key(&(group, rec.hashes[i as usize])))
-                        .collect();
-                    let mut removed: Vec<u32> = Vec::new();
-                    if clean {
-                        removed.extend_from_slice(&flagged);
-                        removed.extend(
-                            lookup_repeats(&repeats, d as DocId)
-                                .iter()
-                                .map(|r| r.paragraph),
-                        );
-                        removed.sort_unstable();
-                    }
-                    let mut set = Vec::with_capacity(rec.shingles.len());
-                    kept_shingles(&rec, &removed, &mut set);
+                    let CleanDocument {
+                        flagged,
+                        removed,
+                        set,
+                        signature: sig,
+                        band_keys: keys,
+                    } = clean_document(
+                        &rec,
+                        |h| frequent.contains_key(&(group, h)),
+                        lookup_repeats(&repeats, d as DocId)
+                            .iter()
+                            .map(|r| r.paragraph),
+                        hasher,
+                        params,
+                    );
                     let fingerprint = match fingerprints {
                         None => 0,
                         // repeats in the multiset are the term frequencies
@@ -361,10 +427,6 @@ pub fn clean_and_sketch(
                             simhash_weighted_int(&weighted)
                         }
                     };
-                    let mut sig = Vec::new();
-                    hasher.sketch(&set, &mut sig);
-                    let mut keys = Vec::new();
-                    band_keys(&sig, params.bands(), params.rows(), &mut keys);
                     let texts = flagged
                         .iter()
                         .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))

@@ -373,12 +373,43 @@ fn story_sizes<'a>(sets: impl Iterator<Item = &'a [u64]> + Clone) -> Vec<u64> {
 pub type OrderFn<'a> = dyn Fn(DocId, DocId, &dyn Fn(DocId) -> (u64, u64)) -> Ordering + Sync + 'a;
 
 /// The placements of one component, with its split-off and weak-link counts.
-type Placed = (Vec<(DocId, Placement)>, u64, u64);
+pub type Placed = (Vec<(DocId, Placement)>, u64, u64);
 
-fn place_component(
+/// What placing a component needs to know about its members: the spill-backed
+/// `Verifier` of a run, or the members of one component held in memory by a caller that
+/// distributes the work (see `stages`).
+pub trait Members: Sync {
+    /// The paragraph record, removed paragraphs and sorted article set of `doc`.
+    fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)>;
+    /// Compared shingles of `doc`, counted with repeats.
+    fn size(&self, doc: DocId) -> u32;
+    /// Scores `a` against `b`.
+    fn score(&self, a: DocId, b: DocId) -> Result<PairScore>;
+    /// True when scores come from signatures, not from the sets.
+    fn is_estimate(&self) -> bool;
+}
+
+impl Members for Verifier {
+    fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
+        Verifier::load(self, doc)
+    }
+    fn size(&self, doc: DocId) -> u32 {
+        Verifier::size(self, doc)
+    }
+    fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
+        Verifier::score(self, a, b)
+    }
+    fn is_estimate(&self) -> bool {
+        Verifier::is_estimate(self)
+    }
+}
+
+/// Places one component: `members` in ascending order, `links` the matching pairs among
+/// them (`true`) and the candidate pairs not verified yet (`false`). See `place`.
+pub fn place_component<V: Members + ?Sized>(
     members: &[DocId],
     links: &[(DocId, DocId, bool)],
-    verifier: &Verifier,
+    verifier: &V,
     rule: &MatchRule,
     shape: ClusterShape,
     order: &OrderFn<'_>,

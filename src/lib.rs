@@ -39,6 +39,7 @@ pub mod provenance;
 pub mod report;
 pub mod shingle;
 pub mod sketch;
+pub mod stages;
 pub mod text;
 pub mod tune;
 pub mod verify;

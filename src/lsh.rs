@@ -71,6 +71,22 @@ pub struct CandidateStats {
     pub capped_buckets: u64,
 }
 
+/// The candidate pairs of one bucket (documents sharing a key in one band), given in
+/// ascending document order: every pair, or for a bucket of more than `max_bucket`
+/// documents, each member with its next `max_bucket - 1` members only. Appended to `out`.
+pub fn bucket_pairs<T>(
+    bucket: &[T],
+    doc: impl Fn(&T) -> DocId,
+    max_bucket: usize,
+    out: &mut Vec<Pair>,
+) {
+    for (i, a) in bucket.iter().enumerate() {
+        let reach = (i + max_bucket).min(bucket.len());
+        let a = doc(a);
+        out.extend(bucket[i + 1..reach].iter().map(|b| (a, doc(b))));
+    }
+}
+
 /// All pairs of documents sharing a band key, sorted, without duplicates. A bucket of
 /// more than `max_bucket` documents pairs each member with its next `max_bucket - 1`
 /// members only (see `LshParams::max_bucket`).
@@ -96,12 +112,7 @@ pub fn candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, Candidate
             if bucket.len() > max_bucket {
                 stats.capped_buckets += 1;
             }
-            for (i, &(_, a)) in bucket.iter().enumerate() {
-                let reach = (i + max_bucket).min(bucket.len());
-                for &(_, b) in &bucket[i + 1..reach] {
-                    pairs.push((a, b));
-                }
-            }
+            bucket_pairs(bucket, |&(_, d)| d, max_bucket, &mut pairs);
             start = end;
         }
         // keep the list from holding one copy of each pair per band

@@ -25,9 +25,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{
-    Fingerprints, ParagraphIndex, ParagraphRecord, ParagraphSummary, clean_and_sketch,
-};
+use crate::boilerplate::{Fingerprints, ParagraphIndex, ParagraphSummary, clean_and_sketch};
 use crate::cluster::{
     Edge, MatchRule, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
     cluster_scored, is_iso_date, place,
@@ -36,12 +34,11 @@ use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{CandidateStats, DocId, Pair, candidates};
-use crate::paragraph::{ParagraphWorker, Repeat};
+use crate::paragraph::Repeat;
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::provenance::Provenance;
-use crate::shingle::Shingler;
 use crate::sketch::DocFrequency;
-use crate::text::{Normalized, normalize_into};
+use crate::stages::{Analyzer, DocumentAnalysis, outlet_group, round6};
 use crate::verify::PairScore;
 use crate::verify::{ShingleSpill, Verifier};
 
@@ -380,14 +377,7 @@ struct Processed {
     detail: String,
     /// The outlet group (paragraph mode) and the record to spill.
     group: Option<String>,
-    paragraphs: Option<ParagraphOut>,
-}
-
-struct ParagraphOut {
-    record: Vec<u8>,
-    /// Distinct paragraph hashes of the document.
-    hashes: Vec<u64>,
-    repeats: Vec<Repeat>,
+    paragraphs: Option<DocumentAnalysis>,
 }
 
 struct RawRecordHeader {
@@ -395,41 +385,8 @@ struct RawRecordHeader {
     line: u64,
 }
 
-struct Worker {
-    normalized: Normalized,
-    shingler: Shingler,
-    paragraphs: ParagraphWorker,
-    record: ParagraphRecord,
-}
-
-impl Worker {
-    fn new() -> Self {
-        Worker {
-            normalized: Normalized::default(),
-            shingler: Shingler::default(),
-            paragraphs: ParagraphWorker::default(),
-            record: ParagraphRecord::default(),
-        }
-    }
-}
-
-/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()?
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?;
-    let host = host.trim().to_ascii_lowercase();
-    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
-    (!host.is_empty()).then_some(host)
-}
-
 fn process(
-    worker: &mut Worker,
+    worker: &mut Analyzer,
     rec: RawRecord,
     params: &ValidParams,
     docfreq: Option<&DocFrequency>,
@@ -454,50 +411,20 @@ fn process(
         out.detail = detail;
         return out;
     }
-    let text = &parsed.text;
-    let record = &mut worker.record;
-    let mut repeats = Vec::new();
-    let mut hashes = Vec::new();
     if params.paragraphs.enabled {
-        out.group = out
-            .outlet
-            .clone()
-            .or_else(|| parsed.url.as_deref().and_then(url_host));
-        let sketches = worker
-            .paragraphs
-            .process(text, &params.paragraphs, &params.shingle, record);
-        repeats = worker
-            .paragraphs
-            .find_repeats(text, &sketches, &params.paragraphs);
-        hashes.extend_from_slice(&record.hashes);
-        hashes.sort_unstable();
-        hashes.dedup();
-    } else {
-        // the whole text as one paragraph: the same record, sketched by the same pass
-        record.clear();
-        normalize_into(text, &mut worker.normalized);
-        worker
-            .shingler
-            .append(&worker.normalized, &params.shingle, &mut record.shingles);
-        record.offsets.push(record.shingles.len() as u32);
-        record.hashes.push(0);
-        record.push_snippet("");
+        out.group = outlet_group(out.outlet.as_deref(), parsed.url.as_deref());
     }
-    if record.shingles.is_empty() {
+    let Some(analysis) = worker.analyze(&parsed.text, params) else {
         out.status = Status::Empty;
         return out;
-    }
+    };
     if let Some(df) = docfreq {
-        let mut distinct = record.shingles.clone();
+        let mut distinct = worker.record().shingles.clone();
         distinct.sort_unstable();
         distinct.dedup();
         df.add_document(&distinct);
     }
-    out.paragraphs = Some(ParagraphOut {
-        record: record.encode(),
-        hashes,
-        repeats,
-    });
+    out.paragraphs = Some(analysis);
     out
 }
 
@@ -526,7 +453,7 @@ impl ParagraphCollect {
         }
     }
 
-    fn add(&mut self, doc: DocId, group: Option<String>, out: ParagraphOut) -> Result<()> {
+    fn add(&mut self, doc: DocId, group: Option<String>, out: DocumentAnalysis) -> Result<()> {
         let g = match group {
             None => 0,
             Some(name) => {
@@ -791,7 +718,7 @@ where
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
-                    .map_init(Worker::new, |w, rec| {
+                    .map_init(Analyzer::default, |w, rec| {
                         process(w, rec, params, docfreq.as_ref())
                     })
                     .collect();
@@ -1055,8 +982,4 @@ fn assign(
         by_record.push(prov);
     }
     (out, by_record)
-}
-
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
