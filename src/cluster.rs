@@ -424,8 +424,10 @@ pub fn place_component<V: Members + ?Sized>(
             .iter()
             .map(|&d| verifier.load(d))
             .collect::<Result<_>>()?;
-        let story = story_sizes(loaded.iter().map(|l| l.2.as_slice()));
+        // counted only if the order gets that far (dates and preferred outlets tie)
+        let story = std::cell::OnceCell::new();
         let length = |d: DocId| {
+            let story = story.get_or_init(|| story_sizes(loaded.iter().map(|l| l.2.as_slice())));
             let i = set.binary_search(&d).expect("a member");
             (story[i], u64::from(verifier.size(d)))
         };

@@ -195,7 +195,12 @@ impl ParagraphWorker {
             let paragraph = &text[a as usize..b as usize];
             normalize_into(paragraph, &mut self.normalized);
             let n = &self.normalized;
+            let start = record.shingles.len();
             self.shingler.append(n, article, &mut record.shingles);
+            // sorted here, in the parallel streaming pass, once per paragraph: an article
+            // set is then a merge of sorted runs, which verification and placement rebuild
+            // for every pair and member (repeats are kept: they are SimHash's frequencies)
+            record.shingles[start..].sort_unstable();
             record.offsets.push(record.shingles.len() as u32);
             let words = n.spans.len();
             let fingerprint = if words < params.repeat_min_words.max(1) {

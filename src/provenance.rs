@@ -110,7 +110,9 @@ pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
     let mut present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
         seen.clear();
         seen.extend_from_slice(rec.paragraph_shingles(i as usize));
-        seen.sort_unstable();
+        // already sorted by the streaming pass: the stable sort only checks that
+        #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
+        seen.sort();
         seen.dedup();
         let found = seen
             .iter()

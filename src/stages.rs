@@ -81,6 +81,8 @@ impl Analyzer {
             normalize_into(text, &mut self.normalized);
             self.shingler
                 .append(&self.normalized, &params.shingle, &mut record.shingles);
+            // sorted once here (see `ParagraphWorker::process`)
+            record.shingles.sort_unstable();
             record.offsets.push(record.shingles.len() as u32);
             record.hashes.push(0);
             record.push_snippet("");
@@ -130,7 +132,10 @@ fn url_host(url: &str) -> Option<String> {
 pub fn sorted_set(record: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
     let mut set = Vec::with_capacity(record.shingles.len());
     kept_shingles(record, removed, &mut set);
-    set.sort_unstable();
+    // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort merges
+    // them in linear passes
+    #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
+    set.sort();
     set.dedup();
     set
 }

@@ -15,11 +15,12 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::boilerplate::{ParagraphRecord, kept_shingles};
+use crate::boilerplate::ParagraphRecord;
 use crate::error::{Error, Result};
 use crate::lsh::DocId;
 use crate::shingle::{intersection_size, jaccard};
 use crate::sketch::estimate_jaccard;
+use crate::stages::sorted_set;
 
 /// Writer side of the spill file.
 pub struct ShingleSpill {
@@ -222,10 +223,7 @@ impl Verifier {
     /// The paragraph record, removed paragraphs and sorted article set of `doc`.
     pub fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
         let (rec, gone) = self.paragraphs(doc)?;
-        let mut set = Vec::with_capacity(rec.shingles.len());
-        kept_shingles(&rec, gone, &mut set);
-        set.sort_unstable();
-        set.dedup();
+        let set = sorted_set(&rec, gone);
         Ok((rec, gone, set))
     }
 
@@ -238,11 +236,7 @@ impl Verifier {
     /// The sorted article set of `doc`.
     pub fn set(&self, doc: DocId) -> Result<Vec<u64>> {
         let (rec, gone) = self.paragraphs(doc)?;
-        let mut out = Vec::with_capacity(rec.shingles.len());
-        kept_shingles(&rec, gone, &mut out);
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+        Ok(sorted_set(&rec, gone))
     }
 
     /// Scores `a` against `b`.
