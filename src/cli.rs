@@ -47,14 +47,8 @@ pub struct DedupArgs {
     /// JSON file of parameters (the `params` object of a summary.json works); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    #[arg(long)]
-    pub id_field: Option<String>,
-    #[arg(long)]
-    pub text_field: Option<String>,
-    #[arg(long)]
-    pub date_field: Option<String>,
-    #[arg(long)]
-    pub outlet_field: Option<String>,
+    #[command(flatten)]
+    pub fields: FieldArgs,
     /// skip: bad records get a status and are counted; stop: exit 2 at the first one.
     #[arg(long, value_name = "skip|stop")]
     pub on_error: Option<ErrorPolicy>,
@@ -173,15 +167,7 @@ impl DedupArgs {
     /// Defaults, then the config file, then the flags.
     pub fn params(&self) -> anyhow::Result<Params> {
         let mut p = config_params(self.config.as_deref())?;
-        let set = |slot: &mut String, v: &Option<String>| {
-            if let Some(v) = v {
-                slot.clone_from(v);
-            }
-        };
-        set(&mut p.input.id_field, &self.id_field);
-        set(&mut p.input.text_field, &self.text_field);
-        set(&mut p.input.date_field, &self.date_field);
-        set(&mut p.input.outlet_field, &self.outlet_field);
+        self.fields.apply(&mut p);
         if let Some(v) = self.on_error {
             p.input.on_error = v;
         }
@@ -284,6 +270,35 @@ impl DedupArgs {
             anyhow::bail!("--emit-clean needs the paragraph stage (--paragraphs on)");
         }
         Ok(p)
+    }
+}
+
+/// Which JSONL fields hold the id, text, date and outlet (dedup and tune alike).
+#[derive(Args, Debug)]
+#[allow(clippy::struct_field_names)] // the field names are the flags: --id-field, ...
+pub struct FieldArgs {
+    #[arg(long)]
+    pub id_field: Option<String>,
+    #[arg(long)]
+    pub text_field: Option<String>,
+    #[arg(long)]
+    pub date_field: Option<String>,
+    #[arg(long)]
+    pub outlet_field: Option<String>,
+}
+
+impl FieldArgs {
+    fn apply(&self, p: &mut Params) {
+        for (slot, v) in [
+            (&mut p.input.id_field, &self.id_field),
+            (&mut p.input.text_field, &self.text_field),
+            (&mut p.input.date_field, &self.date_field),
+            (&mut p.input.outlet_field, &self.outlet_field),
+        ] {
+            if let Some(v) = v {
+                slot.clone_from(v);
+            }
+        }
     }
 }
 
@@ -393,14 +408,8 @@ pub struct TuneArgs {
     /// Shingle settings to try (each is read and sketched once).
     #[arg(long, value_delimiter = ',', default_value = "word:5")]
     pub shingles: Vec<ShingleParams>,
-    #[arg(long)]
-    pub id_field: Option<String>,
-    #[arg(long)]
-    pub text_field: Option<String>,
-    #[arg(long)]
-    pub date_field: Option<String>,
-    #[arg(long)]
-    pub outlet_field: Option<String>,
+    #[command(flatten)]
+    pub fields: FieldArgs,
     /// The paragraph stage (repeats inside documents, boilerplate across them).
     #[arg(long, value_name = "on|off")]
     pub paragraphs: Option<OnOff>,
@@ -418,16 +427,7 @@ pub struct TuneArgs {
 impl TuneArgs {
     pub fn params(&self) -> anyhow::Result<Params> {
         let mut p = config_params(self.config.as_deref())?;
-        for (slot, v) in [
-            (&mut p.input.id_field, &self.id_field),
-            (&mut p.input.text_field, &self.text_field),
-            (&mut p.input.date_field, &self.date_field),
-            (&mut p.input.outlet_field, &self.outlet_field),
-        ] {
-            if let Some(v) = v {
-                slot.clone_from(v);
-            }
-        }
+        self.fields.apply(&mut p);
         if let Some(v) = self.paragraphs {
             p.paragraphs.enabled = v == OnOff::On;
         }

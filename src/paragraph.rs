@@ -315,7 +315,7 @@ pub fn find_repeats(
                 repeats.push(Repeat {
                     paragraph: j as u32,
                     copy_of: i,
-                    similarity: (sim * 1e6).round() / 1e6,
+                    similarity: crate::stages::round6(sim),
                 });
                 continue;
             }

@@ -12,6 +12,7 @@
 use serde::Serialize;
 
 use crate::boilerplate::ParagraphRecord;
+use crate::stages::round6;
 use crate::verify::PairScore;
 
 /// A paragraph counts as present in the other document when at least this fraction of
@@ -171,12 +172,11 @@ pub fn provenance(
     threshold: f64,
     weak: bool,
 ) -> Provenance {
-    let round = |x: f64| (x * 1e6).round() / 1e6;
     Provenance {
         relation: relation(score, &alignment, threshold),
-        jaccard: round(score.jaccard),
-        copy_in_original: round(score.a_in_b()),
-        original_in_copy: round(score.b_in_a()),
+        jaccard: round6(score.jaccard),
+        copy_in_original: round6(score.a_in_b()),
+        original_in_copy: round6(score.b_in_a()),
         shared_shingles: score.shared,
         kept_paragraphs: alignment.kept.len() as u32,
         original_paragraphs: (alignment.kept.len() + alignment.cut.len()) as u32,

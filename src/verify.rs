@@ -150,16 +150,6 @@ impl PairScore {
     pub fn b_in_a(&self) -> f64 {
         self.shared as f64 / self.size_b.max(1) as f64
     }
-
-    /// The same score seen from the other document.
-    #[must_use]
-    pub fn swapped(self) -> Self {
-        PairScore {
-            size_a: self.size_b,
-            size_b: self.size_a,
-            ..self
-        }
-    }
 }
 
 /// Similarity of documents, exact from the spill or estimated from signatures.
@@ -322,6 +312,5 @@ mod tests {
         assert_eq!((s.shared, s.size_a, s.size_b), (4, 4, 5));
         assert!((s.containment() - 1.0).abs() < 1e-12);
         assert!((s.b_in_a() - 0.8).abs() < 1e-12);
-        assert_eq!(s.swapped().size_a, 5);
     }
 }

@@ -224,24 +224,7 @@ fn summary(o: &mut String, r: &Report) {
         );
     }
     o.push_str("<h3>Paragraph stage</h3><div class=\"figures\">");
-    for (ptr, label) in [
-        ("/paragraphs/paragraphs", "paragraphs"),
-        ("/paragraphs/repeats", "repeated paragraphs"),
-        ("/paragraphs/repeat_blocks", "repeat blocks"),
-        ("/paragraphs/docs_with_repeats", "records with repeats"),
-        (
-            "/paragraphs/boilerplate_paragraphs",
-            "boilerplate paragraphs",
-        ),
-        (
-            "/paragraphs/boilerplate_texts",
-            "distinct boilerplate texts",
-        ),
-        (
-            "/paragraphs/docs_with_boilerplate",
-            "records with boilerplate",
-        ),
-    ] {
+    for (ptr, label) in super::PARAGRAPH_FIGURES {
         fig(o, &r.figure(ptr), label);
     }
     o.push_str("</div><details><summary>Parameters of the run</summary><div class=\"params\">");

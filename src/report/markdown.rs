@@ -78,22 +78,10 @@ pub(crate) fn render(r: &Report) -> String {
         ("/verification/by_containment", "matched by containment"),
         ("/verification/split_off", "split off"),
         ("/verification/weak_links", "weak links"),
-        ("/paragraphs/paragraphs", "paragraphs"),
-        ("/paragraphs/repeats", "repeated paragraphs"),
-        ("/paragraphs/repeat_blocks", "repeat blocks"),
-        (
-            "/paragraphs/boilerplate_paragraphs",
-            "boilerplate paragraphs",
-        ),
-        (
-            "/paragraphs/boilerplate_texts",
-            "distinct boilerplate texts",
-        ),
-        (
-            "/paragraphs/docs_with_boilerplate",
-            "records with boilerplate",
-        ),
-    ] {
+    ]
+    .into_iter()
+    .chain(super::PARAGRAPH_FIGURES)
+    {
         w!(o, "| {label} | {} |\n", cell(&r.figure(ptr)));
     }
     for (reason, n) in r.skipped() {

@@ -578,6 +578,26 @@ fn matrix(pairs: HashMap<(String, String), u64>) -> Matrix {
 
 pub(crate) const NO_OUTLET: &str = "(no outlet)";
 
+/// The paragraph stage's figures in `summary.json`, with their labels, for both pages.
+pub(crate) const PARAGRAPH_FIGURES: [(&str, &str); 7] = [
+    ("/paragraphs/paragraphs", "paragraphs"),
+    ("/paragraphs/repeats", "repeated paragraphs"),
+    ("/paragraphs/repeat_blocks", "repeat blocks"),
+    ("/paragraphs/docs_with_repeats", "records with repeats"),
+    (
+        "/paragraphs/boilerplate_paragraphs",
+        "boilerplate paragraphs",
+    ),
+    (
+        "/paragraphs/boilerplate_texts",
+        "distinct boilerplate texts",
+    ),
+    (
+        "/paragraphs/docs_with_boilerplate",
+        "records with boilerplate",
+    ),
+];
+
 fn outlet_name(outlet: Option<&str>) -> String {
     outlet.unwrap_or(NO_OUTLET).to_owned()
 }

@@ -53,6 +53,27 @@ impl Brute {
     }
 }
 
+/// Many syndicated copies, no boilerplate and no repeats: the oracle's per-paragraph sets
+/// are then exactly what the article stage compares.
+fn syndicated_without_boilerplate(
+    docs: usize,
+    seed: u64,
+    (min_words, max_words): (usize, usize),
+    max_edit_rate: f64,
+) -> neardup::generate::Corpus {
+    neardup::generate::generate(&neardup::generate::GenParams {
+        docs,
+        seed,
+        min_words,
+        max_words,
+        syndicated_frac: 0.35,
+        max_edit_rate,
+        boilerplate_prob: 0.0,
+        repeat_frac: 0.0,
+        ..neardup::generate::GenParams::default()
+    })
+}
+
 /// Jaccard alone, connected components: the plain near-duplicate oracle.
 fn article_params() -> neardup::ValidParams {
     let mut p = Params::default();
@@ -74,17 +95,7 @@ fn every_pair_above_threshold_plus_margin_is_clustered_and_no_edge_is_below() {
 
 #[test]
 fn the_same_holds_with_the_paragraph_stage_on() {
-    let corpus = neardup::generate::generate(&neardup::generate::GenParams {
-        docs: 2000,
-        seed: 12,
-        min_words: 120,
-        max_words: 300,
-        syndicated_frac: 0.35,
-        max_edit_rate: 0.025,
-        boilerplate_prob: 0.0,
-        repeat_frac: 0.0,
-        ..neardup::generate::GenParams::default()
-    });
+    let corpus = syndicated_without_boilerplate(2000, 12, (120, 300), 0.025);
     let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
     let brute = Brute::per_paragraph(&texts, 5);
     // compare the paragraphs as they are: the oracle knows nothing of boilerplate
@@ -226,17 +237,7 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
 #[test]
 fn containment_matches_agree_with_brute_force() {
     // trimmed copies with heavier edits: many pairs match by containment alone
-    let corpus = neardup::generate::generate(&neardup::generate::GenParams {
-        docs: 1500,
-        seed: 21,
-        min_words: 150,
-        max_words: 500,
-        syndicated_frac: 0.35,
-        max_edit_rate: 0.06,
-        boilerplate_prob: 0.0,
-        repeat_frac: 0.0,
-        ..neardup::generate::GenParams::default()
-    });
+    let corpus = syndicated_without_boilerplate(1500, 21, (150, 500), 0.06);
     let texts: Vec<&str> = corpus.docs.iter().map(|d| d.text.as_str()).collect();
     let brute = Brute::per_paragraph(&texts, 5);
     let mut p = Params::default();
