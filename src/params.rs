@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod flags;
+mod patch;
+
+pub use flags::{FLAGS, Flag, flag};
+pub use patch::{
+    CandidatePatch, ClusterPatch, ContainmentPatch, InputPatch, LshPatch, MinHashPatch,
+    ParagraphPatch, ParamsPatch, ShinglePatch, SimHashPatch, VerifyPatch,
+};
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
@@ -69,8 +78,8 @@ pub enum ErrorPolicy {
 }
 
 impl FromStr for ErrorPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -115,25 +124,34 @@ impl fmt::Display for ShingleParams {
 
 /// Parses a flag value by the same names the config file uses (serde's), so the two can
 /// never disagree.
-fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| Error::value(s, e.to_string()))
 }
 
 /// Parses the `--shingle` syntax: `word:5`, `char:9`.
 impl FromStr for ShingleParams {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         let (kind, size) = s
             .split_once(':')
-            .ok_or_else(|| format!("expected KIND:SIZE, got {s:?}"))?;
+            .ok_or_else(|| Error::value(s, format!("expected KIND:SIZE, got {s:?}")))?;
         let kind = match kind {
             "word" => ShingleKind::Word,
             "char" => ShingleKind::Char,
-            _ => return Err(format!("shingle kind must be word or char, got {kind:?}")),
+            _ => {
+                return Err(Error::value(
+                    s,
+                    format!("shingle kind must be word or char, got {kind:?}"),
+                ));
+            }
         };
-        let size = size
-            .parse()
-            .map_err(|_| format!("shingle size must be a whole number, got {size:?}"))?;
+        let size = size.parse().map_err(|_| {
+            Error::value(
+                s,
+                format!("shingle size must be a whole number, got {size:?}"),
+            )
+        })?;
         Ok(ShingleParams {
             kind,
             size,
@@ -203,8 +221,8 @@ pub enum CandidateMethod {
 }
 
 impl FromStr for CandidateMethod {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -234,8 +252,8 @@ pub enum SimHashWeights {
 }
 
 impl FromStr for SimHashWeights {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -271,8 +289,8 @@ pub enum SplitMode {
 }
 
 impl FromStr for SplitMode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -324,8 +342,8 @@ pub enum VerifyMethod {
 }
 
 impl FromStr for VerifyMethod {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -389,8 +407,8 @@ pub enum ClusterShape {
 }
 
 impl FromStr for ClusterShape {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -410,8 +428,8 @@ pub enum RepresentativeRule {
 }
 
 impl FromStr for RepresentativeRule {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
