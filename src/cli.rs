@@ -317,3 +317,149 @@ impl Display for SweepContainment {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neardup::params::RepresentativeRule;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["neardup"].iter().chain(args))
+    }
+
+    fn dedup_params(args: &[&str]) -> anyhow::Result<Params> {
+        let mut argv = vec!["dedup", "-", "--out", "o"];
+        argv.extend(args);
+        let Command::Dedup(d) = parse(&argv)?.command else {
+            unreachable!("parsed as dedup")
+        };
+        d.params()
+    }
+
+    #[test]
+    fn flags_override_the_config_and_rederive_its_banding() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.json");
+        std::fs::write(
+            &config,
+            r#"{"lsh": {"threshold": 0.7, "bands": 64, "rows": 2}, "paragraphs": {"enabled": false}}"#,
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let p = dedup_params(&["--config", config]).unwrap();
+        assert_eq!(
+            (p.lsh.threshold, p.lsh.bands, p.lsh.rows),
+            (0.7, Some(64), Some(2))
+        );
+        assert!(!p.paragraphs.enabled);
+        // a flag the banding depends on drops the config's bands and rows
+        for flags in [
+            &["--threshold", "0.9"][..],
+            &["--num-perm", "256"],
+            &["--containment", "off"],
+        ] {
+            let mut args = vec!["--config", config];
+            args.extend(flags);
+            let p = dedup_params(&args).unwrap();
+            assert_eq!((p.lsh.bands, p.lsh.rows), (None, None), "{flags:?}");
+        }
+        let p = dedup_params(&["--config", config, "--bands", "10"]).unwrap();
+        assert_eq!((p.lsh.bands, p.lsh.rows), (Some(10), None));
+        // other flags keep them, and the flag wins over the config
+        let p = dedup_params(&[
+            "--config",
+            config,
+            "--paragraphs",
+            "on",
+            "--max-bucket",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(
+            (p.lsh.bands, p.lsh.rows, p.lsh.max_bucket),
+            (Some(64), Some(2), 9)
+        );
+        assert!(p.paragraphs.enabled);
+    }
+
+    #[test]
+    fn list_flags_split_at_commas_and_add_up() {
+        let p = dedup_params(&[
+            "--representative",
+            "id",
+            "--representative",
+            "date,longest",
+            "--prefer-outlets",
+            " wire , paper",
+        ])
+        .unwrap();
+        assert_eq!(
+            p.cluster.representative,
+            [
+                RepresentativeRule::Id,
+                RepresentativeRule::Date,
+                RepresentativeRule::Longest
+            ]
+        );
+        assert_eq!(p.cluster.prefer_outlets, ["wire", "paper"]);
+    }
+
+    #[test]
+    fn bad_values_are_clap_errors_naming_the_flag() {
+        let e = parse(&["dedup", "-", "--out", "o", "--threshold", "high"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "invalid value 'high' for '--threshold <THRESHOLD>': invalid float literal"
+            ),
+            "{text}"
+        );
+        let e = parse(&["dedup", "-", "--out", "o", "--paragraphs", "maybe"]).unwrap_err();
+        assert!(e.to_string().contains("[possible values: on, off]"), "{e}");
+        let e = parse(&[
+            "dedup",
+            "-",
+            "--out",
+            "o",
+            "--threshold",
+            "0.5",
+            "--threshold",
+            "0.6",
+        ])
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+        // tune takes only its share of the parameter flags
+        assert!(parse(&["tune", "--truth", "t", "in", "--threshold", "0.5"]).is_err());
+        assert!(dedup_params(&["--emit-clean", "--paragraphs", "off"]).is_err());
+    }
+
+    #[test]
+    fn tune_takes_fields_and_paragraphs_and_the_library_defaults() {
+        let Command::Tune(t) = parse(&[
+            "tune",
+            "--truth",
+            "t",
+            "in",
+            "--paragraphs",
+            "off",
+            "--text-field",
+            "body",
+        ])
+        .unwrap()
+        .command
+        else {
+            unreachable!("parsed as tune")
+        };
+        let p = t.params().unwrap();
+        assert!(!p.paragraphs.enabled);
+        assert_eq!(p.input.text_field, "body");
+        let d = TuneOptions::default();
+        assert_eq!(t.thresholds, d.thresholds);
+        assert_eq!(t.shingles, d.shingles);
+        assert_eq!(
+            t.containments.iter().map(|c| c.0).collect::<Vec<_>>(),
+            d.containments
+        );
+    }
+}

@@ -50,7 +50,9 @@ impl Flag {
     /// the items to what the patch already has.
     pub fn set(&self, patch: &mut ParamsPatch, value: &str) -> Result<()> {
         if self.list {
-            value.split(',').try_for_each(|item| (self.set)(patch, item))
+            value
+                .split(',')
+                .try_for_each(|item| (self.set)(patch, item))
         } else {
             (self.set)(patch, value)
         }
@@ -82,7 +84,8 @@ fn number<T: FromStr>(v: &str) -> Result<T>
 where
     T::Err: Display,
 {
-    v.parse().map_err(|e: T::Err| Error::value(v, e.to_string()))
+    v.parse()
+        .map_err(|e: T::Err| Error::value(v, e.to_string()))
 }
 
 fn switch(v: &str, on: &str, off: &str) -> Result<bool> {
@@ -91,7 +94,10 @@ fn switch(v: &str, on: &str, off: &str) -> Result<bool> {
     } else if v == off {
         Ok(false)
     } else {
-        Err(Error::value(v, format!("expected {on} or {off}, got {v:?}")))
+        Err(Error::value(
+            v,
+            format!("expected {on} or {off}, got {v:?}"),
+        ))
     }
 }
 
@@ -481,7 +487,10 @@ pub const FLAGS: &[Flag] = &[
         help: "Order that picks the representative (the original), comma-separated",
         set: |p, v| {
             let rule = v.parse()?;
-            p.cluster.representative.get_or_insert_with(Vec::new).push(rule);
+            p.cluster
+                .representative
+                .get_or_insert_with(Vec::new)
+                .push(rule);
             Ok(())
         },
     },
@@ -630,7 +639,13 @@ mod tests {
         let e = patch(&[("verify", "maybe")]).unwrap_err();
         assert!(e.to_string().contains("unknown variant `maybe`"), "{e}");
         let e = patch(&[("representative", "date,size")]).unwrap_err();
-        assert!(matches!(e, Error::FlagValue { flag: "representative", .. }));
+        assert!(matches!(
+            e,
+            Error::FlagValue {
+                flag: "representative",
+                ..
+            }
+        ));
         let e = patch(&[("threads", "4")]).unwrap_err();
         assert!(matches!(&e, Error::UnknownFlag { flag } if flag == "threads"));
     }

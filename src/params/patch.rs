@@ -9,10 +9,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CandidateMethod, CandidateParams, ClusterParams, ClusterShape, ContainmentParams,
-    ErrorPolicy, InputParams, MinHashParams, ParagraphParams, Params, RepresentativeRule,
-    ShingleKind, ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod,
-    VerifyParams,
+    CandidateMethod, CandidateParams, ClusterParams, ClusterShape, ContainmentParams, ErrorPolicy,
+    InputParams, MinHashParams, ParagraphParams, Params, RepresentativeRule, ShingleKind,
+    ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod, VerifyParams,
 };
 use crate::error::{Error, Result};
 
@@ -314,7 +313,10 @@ mod tests {
         let e = ParamsPatch::from_config_file(&path).unwrap_err();
         assert!(matches!(&e, Error::Config { path: p, .. } if *p == path));
         let text = e.to_string();
-        assert!(text.contains("c.json") && text.contains("unknown field `treshold`"), "{text}");
+        assert!(
+            text.contains("c.json") && text.contains("unknown field `treshold`"),
+            "{text}"
+        );
         let missing = ParamsPatch::from_config_file(&dir.path().join("nope.json")).unwrap_err();
         assert!(matches!(missing, Error::Config { .. }));
     }
@@ -338,6 +340,9 @@ mod tests {
         other.lsh.max_bucket = Some(9);
         other.paragraphs.enabled = Some(false);
         let p = other.apply(base);
-        assert_eq!((p.lsh.bands, p.lsh.rows, p.lsh.max_bucket), (Some(64), Some(2), 9));
+        assert_eq!(
+            (p.lsh.bands, p.lsh.rows, p.lsh.max_bucket),
+            (Some(64), Some(2), 9)
+        );
     }
 }
