@@ -2,6 +2,9 @@
 //! that checks them; the stages receive a validated copy and never re-check. The
 //! validated parameters are embedded in `summary.json`, and that object can be fed back
 //! through `--config` to repeat a run exactly.
+//!
+//! A config file and the command-line flags are overrides, [`ParamsPatch`]es applied to
+//! the defaults in that order; [`FLAGS`] says which field each flag sets.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,21 +22,35 @@ pub use patch::{
     ParagraphPatch, ParamsPatch, ShinglePatch, SimHashPatch, VerifyPatch,
 };
 
+/// Every parameter of a run, in sections; `Default` is what `neardup dedup` runs with.
+/// Build one from a config file and flags with [`Params::from_config_and_flags`], and
+/// check it with [`Params::validate`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Which fields of an input record hold what, and what a bad record does.
     pub input: InputParams,
+    /// How the compared text is cut into shingles.
     pub shingle: ShingleParams,
+    /// The MinHash signatures.
     pub minhash: MinHashParams,
+    /// The Jaccard threshold and the LSH banding that finds candidates for it.
     pub lsh: LshParams,
+    /// How candidate pairs are scored.
     pub verify: VerifyParams,
+    /// The paragraph stage: repeats and boilerplate.
     pub paragraphs: ParagraphParams,
+    /// Where candidate pairs come from.
     pub candidates: CandidateParams,
+    /// Article-level SimHash candidates.
     pub simhash: SimHashParams,
+    /// Matching by containment as well as by Jaccard.
     pub containment: ContainmentParams,
+    /// The shape of clusters and the choice of their representative.
     pub cluster: ClusterParams,
 }
 
+/// Which fields of an input record hold what, and what a bad record does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InputParams {
@@ -68,6 +85,7 @@ impl Default for InputParams {
     }
 }
 
+/// What a bad record or an unreadable file does to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorPolicy {
@@ -84,6 +102,7 @@ impl FromStr for ErrorPolicy {
     }
 }
 
+/// What a shingle is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ShingleKind {
@@ -93,10 +112,13 @@ pub enum ShingleKind {
     Char,
 }
 
+/// How the compared text is cut into shingles (`word:5` on the command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShingleParams {
+    /// Words or characters.
     pub kind: ShingleKind,
+    /// How many words or characters make one shingle (k).
     pub size: usize,
     /// Seed of the xxh3 hash applied to each shingle.
     pub seed: u64,
@@ -160,11 +182,13 @@ impl FromStr for ShingleParams {
     }
 }
 
+/// The MinHash signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MinHashParams {
     /// Signature length (number of one-permutation-hashing bins).
     pub num_perm: usize,
+    /// Seed of the hash that assigns shingles to bins.
     pub seed: u64,
 }
 
@@ -177,6 +201,7 @@ impl Default for MinHashParams {
     }
 }
 
+/// The Jaccard threshold and the LSH banding that finds candidates for it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LshParams {
@@ -227,9 +252,11 @@ impl FromStr for CandidateMethod {
     }
 }
 
+/// Where candidate pairs come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CandidateParams {
+    /// MinHash LSH, SimHash, or both.
     pub method: CandidateMethod,
 }
 
@@ -264,6 +291,7 @@ impl FromStr for SimHashWeights {
 pub struct SimHashParams {
     /// Fingerprints within this many bits are candidates (0..=8: the index is exact).
     pub max_hamming: u32,
+    /// How features are weighted.
     pub weights: SimHashWeights,
 }
 
@@ -301,6 +329,7 @@ impl FromStr for SplitMode {
 pub struct ParagraphParams {
     /// Run the paragraph stage at all.
     pub enabled: bool,
+    /// How a document is cut into paragraphs.
     pub split: SplitMode,
     /// Compare articles with their repeats and boilerplate removed.
     pub clean_articles: bool,
@@ -332,6 +361,7 @@ impl Default for ParagraphParams {
     }
 }
 
+/// How candidate pairs are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMethod {
@@ -348,9 +378,11 @@ impl FromStr for VerifyMethod {
     }
 }
 
+/// How candidate pairs are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifyParams {
+    /// Exact Jaccard or the MinHash estimate.
     pub method: VerifyMethod,
 }
 
@@ -369,6 +401,7 @@ impl Default for VerifyParams {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContainmentParams {
+    /// Match by containment at all.
     pub enabled: bool,
     /// |A ∩ B| / min(|A|, |B|) on the compared (boilerplate-free) shingles, at least this.
     pub min_containment: f64,
@@ -434,9 +467,11 @@ impl FromStr for RepresentativeRule {
     }
 }
 
+/// The shape of clusters and the choice of their representative.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterParams {
+    /// Star or connected components.
     pub shape: ClusterShape,
     /// Star clusters: a member whose containment with the representative is below this
     /// is split off even though a chain of matches joined it.
@@ -444,6 +479,7 @@ pub struct ClusterParams {
     /// The representative (the original) is the first member in this order; input
     /// order breaks any remaining tie.
     pub representative: Vec<RepresentativeRule>,
+    /// Outlets whose copy is the original (rule `outlet`), first preferred.
     pub prefer_outlets: Vec<String>,
 }
 
@@ -468,10 +504,12 @@ impl Default for ClusterParams {
 pub struct ValidParams(Params);
 
 impl ValidParams {
+    /// The parameters, bands and rows filled in.
     #[must_use]
     pub fn get(&self) -> &Params {
         &self.0
     }
+    /// LSH bands.
     #[must_use]
     pub fn bands(&self) -> usize {
         self.0
@@ -479,6 +517,7 @@ impl ValidParams {
             .bands
             .expect("validated params always carry bands")
     }
+    /// LSH rows per band.
     #[must_use]
     pub fn rows(&self) -> usize {
         self.0.lsh.rows.expect("validated params always carry rows")
