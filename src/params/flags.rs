@@ -80,12 +80,23 @@ pub fn flag(name: &str) -> Option<&'static Flag> {
     FLAGS.iter().find(|f| f.name == name)
 }
 
-fn number<T: FromStr>(v: &str) -> Result<T>
+/// A value read with its type's `FromStr` (numbers, and the enums by their config names).
+fn parse<T: FromStr>(v: &str) -> Result<T>
 where
     T::Err: Display,
 {
     v.parse()
         .map_err(|e: T::Err| Error::value(v, e.to_string()))
+}
+
+#[allow(clippy::unnecessary_wraps)] // a reader like the others
+fn text(v: &str) -> Result<String> {
+    Ok(v.to_owned())
+}
+
+#[allow(clippy::unnecessary_wraps)]
+fn trimmed(v: &str) -> Result<String> {
+    Ok(v.trim().to_owned())
 }
 
 fn switch(v: &str, on: &str, off: &str) -> Result<bool> {
@@ -101,80 +112,70 @@ fn switch(v: &str, on: &str, off: &str) -> Result<bool> {
     }
 }
 
+fn on_off(v: &str) -> Result<bool> {
+    switch(v, "on", "off")
+}
+
+fn clean_raw(v: &str) -> Result<bool> {
+    switch(v, "clean", "raw")
+}
+
+/// A table row for a flag that sets `section.field` to its value read by `read`; with
+/// `list`, the values are added to the field's list. The field path is written once, so
+/// the table cannot name one field and set another.
+macro_rules! flag {
+    ($name:literal, $section:ident . $field:ident, $value_name:literal, $read:expr, $help:expr) => {
+        flag!($name, $section.$field, $value_name, &[], $read, $help)
+    };
+    ($name:literal, $section:ident . $field:ident, $value_name:literal, $choices:expr, $read:expr,
+     $help:expr) => {
+        Flag {
+            name: $name,
+            fields: &[concat!(stringify!($section), ".", stringify!($field))],
+            value_name: $value_name,
+            choices: $choices,
+            list: false,
+            help: $help,
+            set: |p, v| {
+                p.$section.$field = Some($read(v)?);
+                Ok(())
+            },
+        }
+    };
+    (list $name:literal, $section:ident . $field:ident, $value_name:literal, $read:expr,
+     $help:expr) => {
+        Flag {
+            name: $name,
+            fields: &[concat!(stringify!($section), ".", stringify!($field))],
+            value_name: $value_name,
+            choices: &[],
+            list: true,
+            help: $help,
+            set: |p, v| {
+                p.$section
+                    .$field
+                    .get_or_insert_with(Vec::new)
+                    .push($read(v)?);
+                Ok(())
+            },
+        }
+    };
+}
+
 /// Every parameter flag, in the order `neardup dedup --help` lists them.
+#[rustfmt::skip] // a table: one flag to a row
 pub const FLAGS: &[Flag] = &[
-    Flag {
-        name: "id-field",
-        fields: &["input.id_field"],
-        value_name: "ID_FIELD",
-        choices: &[],
-        list: false,
-        help: "Field with the record id (a record without one gets FILE:LINE)",
-        set: |p, v| {
-            p.input.id_field = Some(v.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "text-field",
-        fields: &["input.text_field"],
-        value_name: "TEXT_FIELD",
-        choices: &[],
-        list: false,
-        help: "Field with the document text",
-        set: |p, v| {
-            p.input.text_field = Some(v.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "date-field",
-        fields: &["input.date_field"],
-        value_name: "DATE_FIELD",
-        choices: &[],
-        list: false,
-        help: "Field with the publication date (ISO 8601), used to pick the original",
-        set: |p, v| {
-            p.input.date_field = Some(v.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "outlet-field",
-        fields: &["input.outlet_field"],
-        value_name: "OUTLET_FIELD",
-        choices: &[],
-        list: false,
-        help: "Field with the outlet (boilerplate is counted per outlet)",
-        set: |p, v| {
-            p.input.outlet_field = Some(v.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "on-error",
-        fields: &["input.on_error"],
-        value_name: "skip|stop",
-        choices: &[],
-        list: false,
-        help: "skip: bad records get a status and are counted; stop: exit 2 at the first one",
-        set: |p, v| {
-            p.input.on_error = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "max-doc-bytes",
-        fields: &["input.max_doc_bytes"],
-        value_name: "MAX_DOC_BYTES",
-        choices: &[],
-        list: false,
-        help: "Records longer than this many bytes are skipped as too_large",
-        set: |p, v| {
-            p.input.max_doc_bytes = Some(number(v)?);
-            Ok(())
-        },
-    },
+    flag!("id-field", input.id_field, "ID_FIELD", text,
+        "Field with the record id (a record without one gets FILE:LINE)"),
+    flag!("text-field", input.text_field, "TEXT_FIELD", text, "Field with the document text"),
+    flag!("date-field", input.date_field, "DATE_FIELD", text,
+        "Field with the publication date (ISO 8601), used to pick the original"),
+    flag!("outlet-field", input.outlet_field, "OUTLET_FIELD", text,
+        "Field with the outlet (boilerplate is counted per outlet)"),
+    flag!("on-error", input.on_error, "skip|stop", parse,
+        "skip: bad records get a status and are counted; stop: exit 2 at the first one"),
+    flag!("max-doc-bytes", input.max_doc_bytes, "MAX_DOC_BYTES", parse,
+        "Records longer than this many bytes are skipped as too_large"),
     Flag {
         name: "shingle",
         fields: &["shingle.kind", "shingle.size"],
@@ -189,324 +190,58 @@ pub const FLAGS: &[Flag] = &[
             Ok(())
         },
     },
-    Flag {
-        name: "num-perm",
-        fields: &["minhash.num_perm"],
-        value_name: "NUM_PERM",
-        choices: &[],
-        list: false,
-        help: "MinHash signature length",
-        set: |p, v| {
-            p.minhash.num_perm = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "seed",
-        fields: &["minhash.seed"],
-        value_name: "SEED",
-        choices: &[],
-        list: false,
-        help: "Seed of the MinHash bins (the shingle hash seed is in the config)",
-        set: |p, v| {
-            p.minhash.seed = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "threshold",
-        fields: &["lsh.threshold"],
-        value_name: "THRESHOLD",
-        choices: &[],
-        list: false,
-        help: "Jaccard similarity at or above which documents are duplicates",
-        set: |p, v| {
-            p.lsh.threshold = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "bands",
-        fields: &["lsh.bands"],
-        value_name: "BANDS",
-        choices: &[],
-        list: false,
-        help: "LSH bands (derived from the threshold when absent)",
-        set: |p, v| {
-            p.lsh.bands = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "rows",
-        fields: &["lsh.rows"],
-        value_name: "ROWS",
-        choices: &[],
-        list: false,
-        help: "LSH rows per band (derived from the threshold when absent)",
-        set: |p, v| {
-            p.lsh.rows = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "max-bucket",
-        fields: &["lsh.max_bucket"],
-        value_name: "MAX_BUCKET",
-        choices: &[],
-        list: false,
-        help: "Buckets larger than this are paired as a sliding window",
-        set: |p, v| {
-            p.lsh.max_bucket = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "verify",
-        fields: &["verify.method"],
-        value_name: "exact|estimate",
-        choices: &[],
-        list: false,
-        help: "exact: Jaccard of the shingle sets; estimate: the MinHash estimate",
-        set: |p, v| {
-            p.verify.method = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "method",
-        fields: &["candidates.method"],
-        value_name: "minhash|simhash|both",
-        choices: &[],
-        list: false,
-        help: "Where candidate pairs come from: MinHash LSH, SimHash fingerprints, or both",
-        set: |p, v| {
-            p.candidates.method = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "simhash-k",
-        fields: &["simhash.max_hamming"],
-        value_name: "SIMHASH_K",
-        choices: &[],
-        list: false,
-        help: "SimHash candidates: fingerprints within this many bits (0..=8)",
-        set: |p, v| {
-            p.simhash.max_hamming = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "simhash-weights",
-        fields: &["simhash.weights"],
-        value_name: "tf|tfidf",
-        choices: &[],
-        list: false,
-        help: "SimHash feature weights: tf, or tf-idf with document frequencies from the input",
-        set: |p, v| {
-            p.simhash.weights = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "paragraphs",
-        fields: &["paragraphs.enabled"],
-        value_name: "on|off",
-        choices: &["on", "off"],
-        list: false,
-        help: "The paragraph stage (repeats inside documents, boilerplate across them)",
-        set: |p, v| {
-            p.paragraphs.enabled = Some(switch(v, "on", "off")?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "paragraph-split",
-        fields: &["paragraphs.split"],
-        value_name: "blank|line|auto",
-        choices: &[],
-        list: false,
-        help: "How documents are cut into paragraphs",
-        set: |p, v| {
-            p.paragraphs.split = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "compare",
-        fields: &["paragraphs.clean_articles"],
-        value_name: "clean|raw",
-        choices: &["clean", "raw"],
-        list: false,
-        help: "Compare articles with repeats and boilerplate removed (clean) or as they are (raw)",
-        set: |p, v| {
-            p.paragraphs.clean_articles = Some(switch(v, "clean", "raw")?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "url-field",
-        fields: &["input.url_field"],
-        value_name: "URL_FIELD",
-        choices: &[],
-        list: false,
-        help: "Field with the page URL (its host stands in for a missing outlet)",
-        set: |p, v| {
-            p.input.url_field = Some(v.to_owned());
-            Ok(())
-        },
-    },
-    Flag {
-        name: "boilerplate-min-docs",
-        fields: &["paragraphs.boilerplate_min_docs"],
-        value_name: "BOILERPLATE_MIN_DOCS",
-        choices: &[],
-        list: false,
-        help: "Boilerplate: in at least this many documents of one outlet ...",
-        set: |p, v| {
-            p.paragraphs.boilerplate_min_docs = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "boilerplate-min-fraction",
-        fields: &["paragraphs.boilerplate_min_fraction"],
-        value_name: "BOILERPLATE_MIN_FRACTION",
-        choices: &[],
-        list: false,
-        help: "... and at least this fraction of them",
-        set: |p, v| {
-            p.paragraphs.boilerplate_min_fraction = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "repeat-threshold",
-        fields: &["paragraphs.repeat_threshold"],
-        value_name: "REPEAT_THRESHOLD",
-        choices: &[],
-        list: false,
-        help: "Near-repeat paragraphs: minimum Jaccard of their char 5-gram sets",
-        set: |p, v| {
-            p.paragraphs.repeat_threshold = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "repeat-max-hamming",
-        fields: &["paragraphs.repeat_max_hamming"],
-        value_name: "REPEAT_MAX_HAMMING",
-        choices: &[],
-        list: false,
-        help: "Near-repeat paragraphs: maximum SimHash Hamming distance",
-        set: |p, v| {
-            p.paragraphs.repeat_max_hamming = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "repeat-min-words",
-        fields: &["paragraphs.repeat_min_words"],
-        value_name: "REPEAT_MIN_WORDS",
-        choices: &[],
-        list: false,
-        help: "Paragraphs with fewer words are never reported as repeats",
-        set: |p, v| {
-            p.paragraphs.repeat_min_words = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "containment",
-        fields: &["containment.enabled"],
-        value_name: "on|off",
-        choices: &["on", "off"],
-        list: false,
-        help: "Also match pairs by containment (|A ∩ B| / |smaller|): trimmed and wrapped copies",
-        set: |p, v| {
-            p.containment.enabled = Some(switch(v, "on", "off")?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "min-containment",
-        fields: &["containment.min_containment"],
-        value_name: "MIN_CONTAINMENT",
-        choices: &[],
-        list: false,
-        help: "Containment at or above which a pair matches",
-        set: |p, v| {
-            p.containment.min_containment = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "min-shared",
-        fields: &["containment.min_shared"],
-        value_name: "MIN_SHARED",
-        choices: &[],
-        list: false,
-        help: "A pair matching by containment shares at least this many shingles",
-        set: |p, v| {
-            p.containment.min_shared = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "cluster-shape",
-        fields: &["cluster.shape"],
-        value_name: "star|components",
-        choices: &[],
-        list: false,
-        help: "star: members are checked against the representative (chains split); \
-               components: connected components of the matching pairs",
-        set: |p, v| {
-            p.cluster.shape = Some(v.parse()?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "star-min-containment",
-        fields: &["cluster.star_min_containment"],
-        value_name: "STAR_MIN_CONTAINMENT",
-        choices: &[],
-        list: false,
-        help: "Star clusters: members with less containment with the representative split off",
-        set: |p, v| {
-            p.cluster.star_min_containment = Some(number(v)?);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "representative",
-        fields: &["cluster.representative"],
-        value_name: "date,outlet,longest,id",
-        choices: &[],
-        list: true,
-        help: "Order that picks the representative (the original), comma-separated",
-        set: |p, v| {
-            let rule = v.parse()?;
-            p.cluster
-                .representative
-                .get_or_insert_with(Vec::new)
-                .push(rule);
-            Ok(())
-        },
-    },
-    Flag {
-        name: "prefer-outlets",
-        fields: &["cluster.prefer_outlets"],
-        value_name: "OUTLET,...",
-        choices: &[],
-        list: true,
-        help: "Outlets whose copy is the original when dates tie, first preferred; comma-separated",
-        set: |p, v| {
-            let outlets = p.cluster.prefer_outlets.get_or_insert_with(Vec::new);
-            outlets.push(v.trim().to_owned());
-            Ok(())
-        },
-    },
+    flag!("num-perm", minhash.num_perm, "NUM_PERM", parse, "MinHash signature length"),
+    flag!("seed", minhash.seed, "SEED", parse,
+        "Seed of the MinHash bins (the shingle hash seed is in the config)"),
+    flag!("threshold", lsh.threshold, "THRESHOLD", parse,
+        "Jaccard similarity at or above which documents are duplicates"),
+    flag!("bands", lsh.bands, "BANDS", parse,
+        "LSH bands (derived from the threshold when absent)"),
+    flag!("rows", lsh.rows, "ROWS", parse,
+        "LSH rows per band (derived from the threshold when absent)"),
+    flag!("max-bucket", lsh.max_bucket, "MAX_BUCKET", parse,
+        "Buckets larger than this are paired as a sliding window"),
+    flag!("verify", verify.method, "exact|estimate", parse,
+        "exact: Jaccard of the shingle sets; estimate: the MinHash estimate"),
+    flag!("method", candidates.method, "minhash|simhash|both", parse,
+        "Where candidate pairs come from: MinHash LSH, SimHash fingerprints, or both"),
+    flag!("simhash-k", simhash.max_hamming, "SIMHASH_K", parse,
+        "SimHash candidates: fingerprints within this many bits (0..=8)"),
+    flag!("simhash-weights", simhash.weights, "tf|tfidf", parse,
+        "SimHash feature weights: tf, or tf-idf with document frequencies from the input"),
+    flag!("paragraphs", paragraphs.enabled, "on|off", &["on", "off"], on_off,
+        "The paragraph stage (repeats inside documents, boilerplate across them)"),
+    flag!("paragraph-split", paragraphs.split, "blank|line|auto", parse,
+        "How documents are cut into paragraphs"),
+    flag!("compare", paragraphs.clean_articles, "clean|raw", &["clean", "raw"], clean_raw,
+        "Compare articles with repeats and boilerplate removed (clean) or as they are (raw)"),
+    flag!("url-field", input.url_field, "URL_FIELD", text,
+        "Field with the page URL (its host stands in for a missing outlet)"),
+    flag!("boilerplate-min-docs", paragraphs.boilerplate_min_docs, "BOILERPLATE_MIN_DOCS",
+        parse, "Boilerplate: in at least this many documents of one outlet ..."),
+    flag!("boilerplate-min-fraction", paragraphs.boilerplate_min_fraction,
+        "BOILERPLATE_MIN_FRACTION", parse, "... and at least this fraction of them"),
+    flag!("repeat-threshold", paragraphs.repeat_threshold, "REPEAT_THRESHOLD", parse,
+        "Near-repeat paragraphs: minimum Jaccard of their char 5-gram sets"),
+    flag!("repeat-max-hamming", paragraphs.repeat_max_hamming, "REPEAT_MAX_HAMMING", parse,
+        "Near-repeat paragraphs: maximum SimHash Hamming distance"),
+    flag!("repeat-min-words", paragraphs.repeat_min_words, "REPEAT_MIN_WORDS", parse,
+        "Paragraphs with fewer words are never reported as repeats"),
+    flag!("containment", containment.enabled, "on|off", &["on", "off"], on_off,
+        "Also match pairs by containment (|A ∩ B| / |smaller|): trimmed and wrapped copies"),
+    flag!("min-containment", containment.min_containment, "MIN_CONTAINMENT", parse,
+        "Containment at or above which a pair matches"),
+    flag!("min-shared", containment.min_shared, "MIN_SHARED", parse,
+        "A pair matching by containment shares at least this many shingles"),
+    flag!("cluster-shape", cluster.shape, "star|components", parse,
+        "star: members are checked against the representative (chains split); \
+         components: connected components of the matching pairs"),
+    flag!("star-min-containment", cluster.star_min_containment, "STAR_MIN_CONTAINMENT",
+        parse, "Star clusters: members with less containment with the representative split off"),
+    flag!(list "representative", cluster.representative, "date,outlet,longest,id", parse,
+        "Order that picks the representative (the original), comma-separated"),
+    flag!(list "prefer-outlets", cluster.prefer_outlets, "OUTLET,...", trimmed,
+        "Outlets whose copy is the original when dates tie, first preferred; comma-separated"),
 ];
 
 #[cfg(test)]
