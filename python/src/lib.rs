@@ -14,8 +14,8 @@ use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::lsh::DocId;
 use neardup::params::{Params, ParamsPatch, ValidParams};
 use neardup::stages::{
-    Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document,
-    is_boilerplate, outlet_group, place_members, round6, sorted_set,
+    Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document, is_boilerplate,
+    outlet_group, place_members, round6, sorted_set,
 };
 use neardup::verify::PairScore;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -177,7 +177,9 @@ impl DedupLine {
                 "-o" => ("out", None),
                 "-q" => ("quiet", None),
                 a => match a.strip_prefix("--") {
-                    Some(long) => long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v))),
+                    Some(long) => long
+                        .split_once('=')
+                        .map_or((long, None), |(n, v)| (n, Some(v))),
                     None if a == "-" || !a.starts_with('-') => {
                         inputs.push(arg.clone());
                         continue;
@@ -290,14 +292,16 @@ fn analyze_parsed(analyzer: &mut Analyzer, parsed: ParsedRecord, params: &ValidP
 
 fn to_py(py: Python<'_>, rows: Vec<Analyzed>) -> Vec<Py<PyAny>> {
     rows.into_iter()
-        .map(|(id, date, outlet, status, group, record, hashes, repeated)| {
-            let record = record.map(|r| PyBytes::new(py, &r).unbind());
-            (id, date, outlet, status, group, record, hashes, repeated)
-                .into_pyobject(py)
-                .expect("tuples of plain values convert")
-                .into_any()
-                .unbind()
-        })
+        .map(
+            |(id, date, outlet, status, group, record, hashes, repeated)| {
+                let record = record.map(|r| PyBytes::new(py, &r).unbind());
+                (id, date, outlet, status, group, record, hashes, repeated)
+                    .into_pyobject(py)
+                    .expect("tuples of plain values convert")
+                    .into_any()
+                    .unbind()
+            },
+        )
         .collect()
 }
 
@@ -331,7 +335,11 @@ fn analyze_lines(
                 } else {
                     Raw::Line(bytes.to_vec())
                 };
-                Some(analyze_parsed(&mut analyzer, parse_record(raw, &p.input), p))
+                Some(analyze_parsed(
+                    &mut analyzer,
+                    parse_record(raw, &p.input),
+                    p,
+                ))
             })
             .collect()
     });
@@ -367,10 +375,7 @@ fn analyze_docs(
                         date,
                         outlet,
                         url,
-                        skip: Some((
-                            neardup::SkipReason::MissingText,
-                            "missing text".to_owned(),
-                        )),
+                        skip: Some((neardup::SkipReason::MissingText, "missing text".to_owned())),
                     },
                     Some(text) => {
                         let mut parsed = parse_record(
