@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::inspect::{DocView, InspectError, Passage, Result, RunDir, Similarity, Texts};
+use crate::error::{Error, Result};
+use crate::inspect::{DocView, Passage, RunDir, Similarity, Texts};
 use crate::inspect::{read_texts, shared_passages};
 use crate::paragraph::segment;
 
@@ -77,7 +78,7 @@ const PAIR_HEADERS: [&str; 6] = ["id_a", "id1", "a", "left", "source", "doc_a"];
 impl Truth {
     /// Reads a truth file, detecting its format.
     pub fn load(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| InspectError::Io {
+        let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -88,7 +89,7 @@ impl Truth {
     pub fn read(path: &Path, reader: impl BufRead) -> Result<Self> {
         let mut lines = Vec::new();
         for line in reader.lines() {
-            lines.push(line.map_err(|source| InspectError::Io {
+            lines.push(line.map_err(|source| Error::Io {
                 path: path.to_path_buf(),
                 source,
             })?);
@@ -102,7 +103,7 @@ impl Truth {
     }
 
     fn from_families(path: &Path, lines: &[String]) -> Result<Self> {
-        let bad = |n: usize, message: String| InspectError::BadLine {
+        let bad = |n: usize, message: String| Error::BadLine {
             path: path.to_path_buf(),
             line: n as u64 + 1,
             message,
@@ -162,7 +163,7 @@ impl Truth {
                 continue;
             }
             if fields.len() != 2 {
-                return Err(InspectError::BadLine {
+                return Err(Error::BadLine {
                     path: path.to_path_buf(),
                     line: n as u64 + 1,
                     message: format!(

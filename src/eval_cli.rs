@@ -12,6 +12,7 @@ fn open(dir: &std::path::Path) -> anyhow::Result<RunDir> {
     RunDir::open(dir).with_context(|| format!("reading the run in {}", dir.display()))
 }
 
+/// Scores a run against labels and prints the scores and the listed mistakes.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let run = open(&args.dir)?;
     let truth = Truth::load(&args.truth)?;
@@ -131,6 +132,7 @@ fn print_mistake(out: &mut impl Write, m: &Mistake) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints why two records of a run are, or are not, in one cluster.
 pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
     let run = open(&args.dir)?;
     let e = neardup::inspect::explain(&run, &args.id_a, &args.id_b)?;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::{ParagraphRecord, kept_shingles};
 use crate::cluster::MatchRule;
+use crate::error::{Error, Result};
 use crate::input::{Source, SourceKind, parse_record, read_sources};
 use crate::lsh::band_keys;
 use crate::paragraph::{ParagraphWorker, Span, segment, snippet};
@@ -31,35 +32,8 @@ use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
 use crate::text::{Normalized, normalize_into};
 use crate::verify::PairScore;
 
-/// Errors of reading a run directory or a truth file. Each names the file and, for a bad
-/// line, its 1-based line number.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InspectError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    BadLine {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    BadFile { path: PathBuf, message: String },
-    #[error("{path}: no record with id {id:?}")]
-    UnknownId { path: PathBuf, id: String },
-    #[error(transparent)]
-    Run(#[from] crate::Error),
-}
-
-pub type Result<T, E = InspectError> = std::result::Result<T, E>;
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InspectError + '_ {
-    move |source| InspectError::Io {
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
         path: path.to_path_buf(),
         source,
     }
@@ -131,7 +105,7 @@ impl RunDir {
     pub fn open(dir: &Path) -> Result<Self> {
         let summary_path = dir.join("summary.json");
         let text = std::fs::read_to_string(&summary_path).map_err(io_err(&summary_path))?;
-        let bad = |message: String| InspectError::BadFile {
+        let bad = |message: String| Error::Input {
             path: summary_path.clone(),
             message,
         };
@@ -175,7 +149,7 @@ pub fn read_docs(path: &Path) -> Result<Vec<DocLine>> {
         if line.trim().is_empty() {
             continue;
         }
-        let doc: DocLine = serde_json::from_str(&line).map_err(|e| InspectError::BadLine {
+        let doc: DocLine = serde_json::from_str(&line).map_err(|e| Error::BadLine {
             path: path.to_path_buf(),
             line: n as u64 + 1,
             message: e.to_string(),
@@ -587,7 +561,7 @@ pub struct Explanation {
 fn side(run: &RunDir, id: &str) -> Result<Side> {
     let found = run.find(id);
     let Some(&record) = found.first() else {
-        return Err(InspectError::UnknownId {
+        return Err(Error::UnknownId {
             path: run.docs_path(),
             id: id.to_owned(),
         });

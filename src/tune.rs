@@ -180,16 +180,7 @@ pub fn tune(
         }
     }
     let (best, recommended, reason) = recommend(&rows, opts.f1_tolerance);
-    let r = &rows[recommended];
-    let flags = format!(
-        "--shingle {} --threshold {} {}",
-        r.shingle,
-        r.threshold,
-        match r.min_containment {
-            None => "--containment off".to_owned(),
-            Some(c) => format!("--containment on --min-containment {c}"),
-        }
-    );
+    let flags = dedup_flags(&rows[recommended]);
     Ok(TuneReport {
         rows,
         sketches,
@@ -198,6 +189,19 @@ pub fn tune(
         reason,
         flags,
     })
+}
+
+/// The `neardup dedup` flags (names from `params::FLAGS`) that reproduce a setting.
+fn dedup_flags(r: &SweepRow) -> String {
+    format!(
+        "--shingle {} --threshold {} {}",
+        r.shingle,
+        r.threshold,
+        match r.min_containment {
+            None => "--containment off".to_owned(),
+            Some(c) => format!("--containment on --min-containment {c}"),
+        }
+    )
 }
 
 /// The best row by F1, and the recommended one: among rows within `tolerance` of the best
@@ -338,6 +342,29 @@ mod tests {
             },
             clusters: 1,
             seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_recommended_flags_are_parameter_flags_giving_the_setting() {
+        for containment in [None, Some(0.3)] {
+            let mut r = row(0.65, 0.9, 0.9);
+            r.shingle = "char:7".into();
+            r.min_containment = containment;
+            let flags = dedup_flags(&r);
+            let words: Vec<&str> = flags.split(' ').collect();
+            let mut patch = crate::params::ParamsPatch::default();
+            for pair in words.chunks(2) {
+                let name = pair[0].strip_prefix("--").unwrap();
+                patch.set_flag(name, pair[1]).unwrap();
+            }
+            let p = patch.apply(Params::default());
+            assert_eq!(p.shingle.to_string(), "char:7");
+            assert!((p.lsh.threshold - 0.65).abs() < 1e-12);
+            assert_eq!(p.containment.enabled, containment.is_some());
+            if let Some(c) = containment {
+                assert!((p.containment.min_containment - c).abs() < 1e-12);
+            }
         }
     }
 
