@@ -10,4 +10,5 @@ mod report;
 mod simhash;
 mod syndication;
 mod tune;
+mod unchanged;
 mod util;
