@@ -20,11 +20,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::lsh::{BandTable, DocId};
+use crate::ids::DocId;
+use crate::lsh::BandTable;
 use crate::paragraph::Repeat;
 use crate::params::ValidParams;
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
-use crate::verify::ShingleSets;
+use crate::spill::ShingleSets;
 
 /// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use crate::boilerplate::ParagraphRecord;
 use crate::error::Result;
-use crate::lsh::{DocId, Pair};
-use crate::params::{ClusterShape, RepresentativeRule, ValidParams};
+use crate::ids::{DocId, Pair};
+use crate::params::{ClusterShape, RepresentativeRule};
 use crate::provenance::{Compared, Provenance, align, provenance};
-use crate::verify::{PairScore, Verifier};
+use crate::verify::{Match, MatchRule, PairScore, Verifier};
 
 /// Disjoint sets over documents `0..n`.
 #[derive(Debug, Clone)]
@@ -97,49 +97,6 @@ pub struct Edge {
     pub b: DocId,
     pub jaccard: f64,
     pub containment: f64,
-}
-
-/// When two documents match, and when a member may stay in a star cluster.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MatchRule {
-    pub threshold: f64,
-    /// `(min_containment, min_shared)` when containment is on.
-    pub containment: Option<(f64, u64)>,
-    pub star_min_containment: f64,
-    pub min_shared: u64,
-}
-
-impl MatchRule {
-    #[must_use]
-    pub fn new(params: &ValidParams) -> Self {
-        let c = &params.containment;
-        MatchRule {
-            threshold: params.lsh.threshold,
-            containment: c.enabled.then_some((c.min_containment, c.min_shared)),
-            star_min_containment: params.cluster.star_min_containment,
-            min_shared: c.min_shared,
-        }
-    }
-
-    /// Jaccard at or above the threshold, or (with containment on) enough of the smaller
-    /// document inside the larger.
-    #[must_use]
-    pub fn accepts(&self, s: &PairScore) -> bool {
-        s.jaccard >= self.threshold
-            || self
-                .containment
-                .is_some_and(|(c, m)| s.shared >= m && s.containment() >= c)
-    }
-
-    /// A member matches its representative, or shares enough with it to stay in its
-    /// star as a weak link: two copies of one original, each cut and edited, overlap
-    /// less than either does with the original, yet an unrelated story chained in
-    /// through one of them shares next to nothing with the original.
-    #[must_use]
-    pub fn stays(&self, s: &PairScore) -> bool {
-        self.accepts(s)
-            || (s.shared >= self.min_shared && s.containment() >= self.star_min_containment)
-    }
 }
 
 /// What verification leaves for clustering.
@@ -252,7 +209,7 @@ fn join_if_match(
 ) {
     if rule.accepts(s) {
         stats.accepted += 1;
-        if s.jaccard < rule.threshold {
+        if rule.matches(s) == Some(Match::Containment) {
             stats.by_containment += 1;
         }
         edges.push(Edge {
@@ -471,7 +428,7 @@ pub fn place_component<V: Members + ?Sized>(
                         score: Some(s),
                         weak,
                         split_from,
-                        provenance: Some(Box::new(provenance(&s, alignment, rule.threshold, weak))),
+                        provenance: Some(Box::new(provenance(&s, alignment, rule, weak))),
                     },
                 ));
             } else {
@@ -604,35 +561,5 @@ mod tests {
         assert!(is_iso_date("2024-12-09"));
         assert!(is_iso_date("2024-12-09T10:00:00Z"));
         assert!(!is_iso_date("Dec 9, 2024"));
-    }
-
-    #[test]
-    fn match_rule_needs_both_containment_and_shared_amount() {
-        let rule = MatchRule {
-            threshold: 0.8,
-            containment: Some((0.5, 50)),
-            star_min_containment: 0.2,
-            min_shared: 50,
-        };
-        let score = |shared, a, b| {
-            let j = shared as f64 / (a + b - shared) as f64;
-            PairScore {
-                jaccard: j,
-                shared,
-                size_a: a,
-                size_b: b,
-            }
-        };
-        assert!(rule.accepts(&score(90, 100, 100))); // Jaccard 0.82
-        assert!(rule.accepts(&score(200, 400, 1000))); // a copy cut to 40%, all inside
-        assert!(!rule.accepts(&score(40, 60, 1000))); // contained, but 40 shingles only
-        assert!(!rule.accepts(&score(100, 400, 1000))); // a quarter shared
-        assert!(rule.stays(&score(100, 400, 1000)));
-        assert!(!rule.stays(&score(60, 400, 1000)));
-        let raw = MatchRule {
-            containment: None,
-            ..rule
-        };
-        assert!(!raw.accepts(&score(200, 400, 1000)));
     }
 }

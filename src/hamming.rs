@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::lsh::{DocId, Pair};
+use crate::ids::{DocId, Pair};
 
 /// The table layout chosen for a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

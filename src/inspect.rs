@@ -21,15 +21,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::{ParagraphRecord, kept_shingles};
-use crate::cluster::MatchRule;
 use crate::input::{Source, SourceKind, parse_record, read_sources};
 use crate::lsh::band_keys;
 use crate::paragraph::{ParagraphWorker, Span, segment, snippet};
 use crate::params::{CandidateMethod, Params, ValidParams, VerifyMethod, candidate_probability};
-use crate::shingle::{Shingler, intersection_size};
+use crate::shingle::Shingler;
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
 use crate::text::{Normalized, normalize_into};
-use crate::verify::PairScore;
+use crate::verify::score::{PairScore, intersection_size, jaccard};
+use crate::verify::rule::{Match, MatchRule};
 
 /// Errors of reading a run directory or a truth file. Each names the file and, for a bad
 /// line, its 1-based line number.
@@ -431,7 +431,7 @@ impl Similarity {
         let shared = intersection_size(a, b);
         let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
         Similarity {
-            jaccard: crate::shingle::jaccard(a, b),
+            jaccard: jaccard(a, b),
             containment: ratio(shared, a.len().min(b.len())),
             a_in_b: ratio(shared, a.len()),
             b_in_a: ratio(shared, b.len()),
@@ -697,7 +697,7 @@ pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
         out.a_paragraphs = fates(&va, da, &vb);
         out.b_paragraphs = fates(&vb, db, &va);
     }
-    out.verdict = verdict(&out, params);
+    out.verdict = verdict(&out, params, &MatchRule::new(params));
     Ok(out)
 }
 
@@ -710,8 +710,8 @@ fn run_split_from<'a>(e: &'a Explanation, s: &Side) -> Option<&'a str> {
     }
 }
 
-fn verdict(e: &Explanation, params: &ValidParams) -> String {
-    let t = params.lsh.threshold;
+fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
+    let t = rule.threshold;
     let placement = if e.same_cluster {
         "same cluster"
     } else {
@@ -737,24 +737,27 @@ fn verdict(e: &Explanation, params: &ValidParams) -> String {
     } else {
         (c.jaccard, "Jaccard")
     };
-    let rule = MatchRule::new(params);
     let pair = PairScore {
         jaccard: score,
         shared: c.shared as u64,
         size_a: c.a_shingles as u64,
         size_b: c.b_shingles as u64,
     };
-    let matches = rule.accepts(&pair);
-    let why = if score >= t {
+    let matched = rule.matches(&pair);
+    let matches = matched.is_some();
+    let why = if matched == Some(Match::Jaccard) {
         format!("{score_name} {score:.4} >= threshold {t}")
     } else if matches {
-        let (min_c, _) = rule.containment.expect("matched by containment");
+        let min_c = rule
+            .min_containment
+            .expect("a containment match needs containment on");
         format!(
             "containment {:.4} >= {min_c} with {} shared shingles ({score_name} {score:.4} \
              below {t})",
             c.containment, c.shared
         )
-    } else if let Some((min_c, min_shared)) = rule.containment {
+    } else if let Some(min_c) = rule.min_containment {
+        let min_shared = rule.min_shared;
         format!(
             "{score_name} {score:.4} below {t}, containment {:.4} (needs {min_c}) with {} \
              shared shingles (needs {min_shared})",

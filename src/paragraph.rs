@@ -23,9 +23,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::boilerplate::ParagraphRecord;
 use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
-use crate::shingle::{Shingler, fold_tokens, jaccard};
+use crate::shingle::{Shingler, fold_tokens};
 use crate::sketch::{hamming, simhash};
 use crate::text::{Normalized, normalize_into};
+use crate::verify::score::jaccard;
 
 /// Byte range of one paragraph in its document.
 pub type Span = (u32, u32);

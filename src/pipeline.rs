@@ -27,20 +27,21 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::boilerplate::{Fingerprints, ParagraphIndex, ParagraphSummary, clean_and_sketch};
 use crate::cluster::{
-    Edge, MatchRule, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
+    Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
     cluster_scored, is_iso_date, place,
 };
 use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
-use crate::lsh::{CandidateStats, DocId, Pair, candidates};
+use crate::ids::{DocId, Pair};
+use crate::lsh::{CandidateStats, candidates};
 use crate::paragraph::Repeat;
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::provenance::Provenance;
 use crate::sketch::DocFrequency;
-use crate::stages::{Analyzer, DocumentAnalysis, outlet_group, round6};
-use crate::verify::PairScore;
-use crate::verify::{ShingleSpill, Verifier};
+use crate::spill::ShingleSpill;
+use crate::stages::{Analyzer, DocumentAnalysis, outlet_group};
+use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
 /// Version of the output formats; bumped on any incompatible change.
 pub const FORMAT_VERSION: u32 = 1;

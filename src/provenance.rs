@@ -12,8 +12,8 @@
 use serde::Serialize;
 
 use crate::boilerplate::ParagraphRecord;
-use crate::stages::round6;
-use crate::verify::PairScore;
+use crate::verify::rule::{Match, MatchRule};
+use crate::verify::score::{PairScore, round6};
 
 /// A paragraph counts as present in the other document when at least this fraction of
 /// its shingles occur there. Word edits at 10% leave about 60% of 5-word shingles, while
@@ -145,13 +145,13 @@ pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
 }
 
 /// Classifies a copy from its score against the original (copy = a, original = b) and
-/// its alignment.
+/// its alignment: a copy that matches by Jaccard under `rule` is near-identical.
 #[must_use]
-pub fn relation(score: &PairScore, alignment: &Alignment, threshold: f64) -> Relation {
+pub fn relation(score: &PairScore, alignment: &Alignment, rule: &MatchRule) -> Relation {
     if score.shared == score.size_a && score.shared == score.size_b || score.jaccard >= 1.0 {
         return Relation::Identical;
     }
-    if score.jaccard >= threshold {
+    if rule.matches(score) == Some(Match::Jaccard) {
         return Relation::NearIdentical;
     }
     let frac = |part: u64, whole: u64| part as f64 / whole.max(1) as f64;
@@ -169,11 +169,11 @@ pub fn relation(score: &PairScore, alignment: &Alignment, threshold: f64) -> Rel
 pub fn provenance(
     score: &PairScore,
     alignment: Alignment,
-    threshold: f64,
+    rule: &MatchRule,
     weak: bool,
 ) -> Provenance {
     Provenance {
-        relation: relation(score, &alignment, threshold),
+        relation: relation(score, &alignment, rule),
         jaccard: round6(score.jaccard),
         copy_in_original: round6(score.a_in_b()),
         original_in_copy: round6(score.b_in_a()),
@@ -189,6 +189,13 @@ pub fn provenance(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const RULE: MatchRule = MatchRule {
+        threshold: 0.8,
+        min_containment: None,
+        min_shared: 50,
+        star_min_containment: 0.2,
+    };
 
     fn article(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
         let mut v = Vec::new();
@@ -246,8 +253,8 @@ mod tests {
             size_b: 100,
         };
         // the byline is 4 of 64 shingles: not structural
-        assert_eq!(relation(&score, &a, 0.8), Relation::Trimmed);
-        let p = provenance(&score, a, 0.8, false);
+        assert_eq!(relation(&score, &a, &RULE), Relation::Trimmed);
+        let p = provenance(&score, a, &RULE, false);
         assert_eq!((p.kept_paragraphs, p.original_paragraphs), (3, 4));
         assert!((p.copy_in_original - 60.0 / 64.0).abs() < 1e-6);
     }
@@ -263,7 +270,7 @@ mod tests {
             size_a: 160,
             size_b: 100,
         };
-        assert_eq!(relation(&s, &a, 0.8), Relation::Extended);
+        assert_eq!(relation(&s, &a, &RULE), Relation::Extended);
         let same = align_records((&original, &[]), (&original, &[]));
         let s = PairScore {
             jaccard: 1.0,
@@ -271,7 +278,7 @@ mod tests {
             size_a: 100,
             size_b: 100,
         };
-        assert_eq!(relation(&s, &same, 0.8), Relation::Identical);
+        assert_eq!(relation(&s, &same, &RULE), Relation::Identical);
         // every paragraph 60% shared: nothing cut, nothing added, yet far from identical
         let edited = record(&[0..30, 700..720, 50..80, 800..820]);
         let a = align_records((&original, &[]), (&edited, &[]));
@@ -286,6 +293,6 @@ mod tests {
             size_b: 100,
         };
         assert!(a.cut.is_empty() && a.added.is_empty());
-        assert_eq!(relation(&s, &a, 0.8), Relation::Edited);
+        assert_eq!(relation(&s, &a, &RULE), Relation::Edited);
     }
 }

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use crate::boilerplate::ParagraphRecord;
 use crate::cluster::{Members, Placement, RepresentativeOrder, is_iso_date, place_component};
 use crate::error::{Error, Result};
-use crate::lsh::DocId;
+use crate::ids::DocId;
 use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
 use crate::shingle::Shingler;
@@ -34,9 +34,9 @@ use crate::verify::PairScore;
 pub use crate::boilerplate::{
     CleanDocument, clean_document, is_boilerplate, kept_shingles, removed_paragraphs,
 };
-pub use crate::cluster::MatchRule;
 pub use crate::lsh::bucket_pairs;
 pub use crate::sketch::MinHasher;
+pub use crate::verify::{MatchRule, round6};
 
 /// One document through the paragraph stage: what the streaming pass keeps of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,12 +138,6 @@ pub fn sorted_set(record: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
     set.sort();
     set.dedup();
     set
-}
-
-/// A similarity as the outputs print it: 6 decimals.
-#[must_use]
-pub fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 /// The distributed stages support what the default run does: MinHash candidates and

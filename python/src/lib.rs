@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use neardup::boilerplate::ParagraphRecord;
 use neardup::input::{ParsedRecord, Raw, parse_record};
-use neardup::lsh::DocId;
+use neardup::ids::DocId;
 use neardup::params::{Params, ValidParams};
 use neardup::stages::{
     Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document,
