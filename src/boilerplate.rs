@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::document::ParagraphRecord;
 use crate::error::Result;
 use crate::ids::DocId;
 use crate::lsh::BandTable;
@@ -26,133 +27,6 @@ use crate::paragraph::Repeat;
 use crate::params::ValidParams;
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
 use crate::spill::ShingleSets;
-
-/// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParagraphRecord {
-    pub hashes: Vec<u64>,
-    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
-    /// enough to show a boilerplate paragraph in the summary without keeping any text.
-    snippet_bytes: Vec<u8>,
-    snippet_ends: Vec<u32>,
-    /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
-    pub offsets: Vec<u32>,
-    pub shingles: Vec<u64>,
-}
-
-impl Default for ParagraphRecord {
-    fn default() -> Self {
-        ParagraphRecord {
-            hashes: Vec::new(),
-            snippet_bytes: Vec::new(),
-            snippet_ends: Vec::new(),
-            offsets: vec![0],
-            shingles: Vec::new(),
-        }
-    }
-}
-
-const SNIPPET_BYTES: usize = 255;
-
-impl ParagraphRecord {
-    pub fn clear(&mut self) {
-        self.hashes.clear();
-        self.snippet_bytes.clear();
-        self.snippet_ends.clear();
-        self.offsets.clear();
-        self.offsets.push(0);
-        self.shingles.clear();
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
-    /// Paragraph `i`'s shingles.
-    #[must_use]
-    pub fn paragraph_shingles(&self, i: usize) -> &[u64] {
-        &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-
-    /// Keeps the beginning of the next paragraph's text as its snippet.
-    pub fn push_snippet(&mut self, paragraph: &str) {
-        let mut cut = paragraph.len().min(SNIPPET_BYTES);
-        while !paragraph.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.snippet_bytes
-            .extend_from_slice(&paragraph.as_bytes()[..cut]);
-        self.snippet_ends.push(self.snippet_bytes.len() as u32);
-    }
-
-    /// The beginning of paragraph `i`'s text.
-    #[must_use]
-    pub fn snippet(&self, i: usize) -> &str {
-        let start = if i == 0 {
-            0
-        } else {
-            self.snippet_ends[i - 1] as usize
-        };
-        std::str::from_utf8(&self.snippet_bytes[start..self.snippet_ends[i] as usize]).unwrap_or("")
-    }
-
-    /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
-    /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
-    #[must_use]
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            4 + self.hashes.len() * 16 + self.snippet_bytes.len() + self.shingles.len() * 8,
-        );
-        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
-        for (i, h) in self.hashes.iter().enumerate() {
-            out.extend_from_slice(&h.to_le_bytes());
-            out.extend_from_slice(&(self.offsets[i + 1] - self.offsets[i]).to_le_bytes());
-            let sn = self.snippet(i).as_bytes();
-            out.push(sn.len() as u8);
-            out.extend_from_slice(sn);
-        }
-        for s in &self.shingles {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-        out
-    }
-
-    /// Inverse of `encode`; `None` for bytes it did not write.
-    #[must_use]
-    pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let s = bytes.get(at..at + n)?;
-            at += n;
-            Some(s)
-        };
-        let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-        let mut rec = ParagraphRecord::default();
-        for _ in 0..n {
-            rec.hashes
-                .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
-            let len = u32::from_le_bytes(take(4)?.try_into().ok()?);
-            rec.offsets
-                .push(rec.offsets.last().copied().unwrap_or(0) + len);
-            let sl = take(1)?[0] as usize;
-            rec.snippet_bytes.extend_from_slice(take(sl)?);
-            rec.snippet_ends.push(rec.snippet_bytes.len() as u32);
-        }
-        let total = *rec.offsets.last().expect("starts with 0") as usize;
-        let raw = take(total * 8)?;
-        rec.shingles = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        Some(rec)
-    }
-}
 
 /// Boilerplate statistics for `summary.json`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -248,7 +122,8 @@ pub struct CleanDocument {
     pub flagged: Vec<u32>,
     /// Paragraphs left out of the article set (sorted).
     pub removed: Vec<u32>,
-    /// The article's shingles, unsorted and with repeats (see `kept_shingles`).
+    /// The article's shingles, unsorted and with repeats (see
+    /// `ParagraphRecord::kept_shingles`).
     pub set: Vec<u64>,
     pub signature: Vec<u32>,
     pub band_keys: Vec<u64>,
@@ -270,7 +145,7 @@ pub fn clean_document(
         .collect();
     let removed = removed_paragraphs(&flagged, repeated, params);
     let mut set = Vec::with_capacity(rec.shingles.len());
-    kept_shingles(rec, &removed, &mut set);
+    rec.kept_shingles(&removed, &mut set);
     let mut signature = Vec::new();
     hasher.sketch(&set, &mut signature);
     let mut band_keys = Vec::new();
@@ -337,21 +212,6 @@ pub enum Fingerprints<'a> {
     Tf,
     /// SimHash weighted by term frequency times inverse document frequency.
     Tfidf(&'a DocFrequency),
-}
-
-/// Appends the shingles of `rec`'s paragraphs that are not in `removed` (sorted) to
-/// `out`, unsorted and with repeats. A document whose every paragraph is removed keeps
-/// them all: a page made only of boilerplate still compares by what it holds.
-pub fn kept_shingles(rec: &ParagraphRecord, removed: &[u32], out: &mut Vec<u64>) {
-    let start = out.len();
-    for i in 0..rec.len() {
-        if removed.binary_search(&(i as u32)).is_err() {
-            out.extend_from_slice(rec.paragraph_shingles(i));
-        }
-    }
-    if out.len() == start {
-        out.extend_from_slice(&rec.shingles);
-    }
 }
 
 /// Finds boilerplate and sketches every document's cleaned article text. The OPH
@@ -512,29 +372,4 @@ pub fn clean_and_sketch(
         boilerplate,
         summary,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn record_round_trip() {
-        let mut rec = ParagraphRecord {
-            hashes: vec![1, 2, 3],
-            ..ParagraphRecord::default()
-        };
-        rec.push_snippet("Comments are moderated");
-        rec.push_snippet("");
-        rec.push_snippet(&"é".repeat(200));
-        rec.offsets = vec![0, 2, 2, 3];
-        rec.shingles = vec![5, 6, 7];
-        let back = ParagraphRecord::decode(&rec.encode()).unwrap();
-        assert_eq!(back, rec);
-        assert_eq!(back.paragraph_shingles(0), &[5, 6]);
-        assert_eq!(back.snippet(0), "Comments are moderated");
-        assert_eq!(back.snippet(1), "");
-        assert_eq!(back.snippet(2), "é".repeat(127));
-        assert!(ParagraphRecord::decode(&[1, 0]).is_none());
-    }
 }

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::boilerplate::ParagraphRecord;
+use crate::document::ParagraphRecord;
 use crate::error::Result;
 use crate::ids::{DocId, Pair};
 use crate::params::{ClusterShape, RepresentativeRule};

@@ -9,7 +9,7 @@
 //! unavailable and nothing computed from them is used.
 //!
 //! Invariant: a document's compared shingle set is rebuilt with the same library
-//! functions the run used (segmentation, normalization, `Shingler`, `kept_shingles`), with
+//! functions the run used (segmentation, normalization, `Shingler`, `ParagraphRecord::kept_shingles`), with
 //! the paragraphs `docs.jsonl` lists as boilerplate and repeats removed, so the Jaccard
 //! shown here is the Jaccard the run verified.
 
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::boilerplate::{ParagraphRecord, kept_shingles};
+use crate::document::ParagraphRecord;
 use crate::input::{Source, SourceKind, parse_record, read_sources};
 use crate::lsh::band_keys;
 use crate::paragraph::{ParagraphWorker, Span, segment, snippet};
@@ -270,11 +270,12 @@ pub fn read_texts<S: std::hash::BuildHasher>(
                 continue;
             };
             let name = &names[rec.source as usize];
-            if doc.file != *name || doc.line.unwrap_or(0) != rec.line {
+            let line = rec.position.line().unwrap_or(0);
+            if doc.file != *name || doc.line.unwrap_or(0) != line {
                 changed = Some(format!(
                     "record {} is {name}:{} now, {}:{} in the run",
                     index + 1,
-                    rec.line,
+                    line,
                     doc.file,
                     doc.line.unwrap_or(0)
                 ));
@@ -287,7 +288,7 @@ pub fn read_texts<S: std::hash::BuildHasher>(
             if parsed.skip.is_some() || parsed.id.as_ref().is_some_and(|id| *id != doc.id) {
                 changed = Some(format!(
                     "{name}:{}: not the record {:?} any more",
-                    rec.line, doc.id
+                    line, doc.id
                 ));
                 continue;
             }
@@ -371,7 +372,7 @@ impl DocView {
             removed.dedup();
         }
         let mut multiset = Vec::with_capacity(record.shingles.len());
-        kept_shingles(&record, &removed, &mut multiset);
+        record.kept_shingles(&removed, &mut multiset);
         let simhash = simhash(&multiset);
         let mut compared = multiset;
         compared.sort_unstable();

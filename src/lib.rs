@@ -24,6 +24,7 @@
 
 pub mod boilerplate;
 pub mod cluster;
+pub mod document;
 pub mod error;
 pub mod eval;
 pub mod generate;

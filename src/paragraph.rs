@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::boilerplate::ParagraphRecord;
+use crate::document::ParagraphRecord;
 use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
 use crate::shingle::{Shingler, fold_tokens};
 use crate::sketch::{hamming, simhash};

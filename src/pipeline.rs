@@ -30,6 +30,7 @@ use crate::cluster::{
     Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
     cluster_scored, is_iso_date, place,
 };
+use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
@@ -76,8 +77,8 @@ pub struct RecordMeta {
     /// Index into `Records::outlets`.
     pub outlet: Option<u32>,
     pub source: u32,
-    /// 1-based line in a JSONL source, 0 for a whole-file document.
-    pub line: u64,
+    /// Where the record stands in its source.
+    pub position: PackedPosition,
     pub status: Status,
     /// Index among compared documents, for `Status::Ok`.
     pub doc: Option<DocId>,
@@ -350,7 +351,7 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
                 .enumerate()
                 .map(|(i, (id, text))| RawRecord {
                     source: 0,
-                    line: i as u64 + 1,
+                    position: Position::Line(i as u64 + 1),
                     raw: Raw::Document {
                         id: id.as_ref().to_owned(),
                         text: text.as_ref().to_owned(),
@@ -383,7 +384,7 @@ struct Processed {
 
 struct RawRecordHeader {
     source: u32,
-    line: u64,
+    position: Position,
 }
 
 fn process(
@@ -394,7 +395,7 @@ fn process(
 ) -> Processed {
     let header = RawRecordHeader {
         source: rec.source,
-        line: rec.line,
+        position: rec.position,
     };
     let parsed = parse_record(rec.raw, &params.input);
     let mut out = Processed {
@@ -495,18 +496,16 @@ impl Collector<'_> {
     fn add(&mut self, p: Processed) -> Result<()> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
-        let id = p.id.unwrap_or_else(|| {
-            if p.record.line == 0 {
-                source.path.display().to_string()
-            } else {
-                format!("{}:{}", source.path.display(), p.record.line)
-            }
-        });
+        let id = p
+            .id
+            .unwrap_or_else(|| p.record.position.name_in(&source.path.display().to_string()));
+        // messages name a whole-file document's line as 0, as they always have
+        let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
         if let Status::Skipped(reason) = p.status {
             let err = Error::BadRecord {
                 path: source.path.clone(),
-                line: p.record.line,
+                line,
                 reason,
                 detail: p.detail,
             };
@@ -521,7 +520,7 @@ impl Collector<'_> {
             self.warn(format!(
                 "{}:{}: duplicate id {id:?}",
                 source.path.display(),
-                p.record.line
+                line
             ));
         }
         let date = p.date.filter(|d| {
@@ -552,7 +551,7 @@ impl Collector<'_> {
             date: date.map(String::into_boxed_str),
             outlet,
             source: p.record.source,
-            line: p.record.line,
+            position: p.record.position.pack(),
             status: p.status,
             doc,
         });

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::boilerplate::ParagraphRecord;
+use crate::document::ParagraphRecord;
 use crate::verify::rule::{Match, MatchRule};
 use crate::verify::score::{PairScore, round6};
 
@@ -81,7 +81,7 @@ fn compared(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u32> {
         .copied()
         .filter(|i| removed.binary_search(i).is_err())
         .collect();
-    // a document made only of removed paragraphs is compared whole (see kept_shingles)
+    // a document made only of removed paragraphs is compared whole (see `ParagraphRecord::kept_shingles`)
     if kept.is_empty() { all } else { kept }
 }
 
@@ -199,7 +199,7 @@ mod tests {
 
     fn article(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
         let mut v = Vec::new();
-        crate::boilerplate::kept_shingles(rec, removed, &mut v);
+        rec.kept_shingles(removed, &mut v);
         v.sort_unstable();
         v.dedup();
         v

@@ -21,8 +21,8 @@
 
 use std::collections::HashMap;
 
-use crate::boilerplate::ParagraphRecord;
 use crate::cluster::{Members, Placement, RepresentativeOrder, is_iso_date, place_component};
+use crate::document::ParagraphRecord;
 use crate::error::{Error, Result};
 use crate::ids::DocId;
 use crate::paragraph::{ParagraphWorker, Repeat};
@@ -32,7 +32,7 @@ use crate::text::{Normalized, normalize_into};
 use crate::verify::PairScore;
 
 pub use crate::boilerplate::{
-    CleanDocument, clean_document, is_boilerplate, kept_shingles, removed_paragraphs,
+    CleanDocument, clean_document, is_boilerplate, removed_paragraphs,
 };
 pub use crate::lsh::bucket_pairs;
 pub use crate::sketch::MinHasher;
@@ -130,14 +130,13 @@ fn url_host(url: &str) -> Option<String> {
 /// record and its removed paragraphs (as `Verifier::set` rebuilds it from the spill).
 #[must_use]
 pub fn sorted_set(record: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
-    let mut set = Vec::with_capacity(record.shingles.len());
-    kept_shingles(record, removed, &mut set);
-    // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort merges
-    // them in linear passes
-    #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
-    set.sort();
-    set.dedup();
-    set
+    record.article_set(removed)
+}
+
+/// Appends the shingles of `record`'s paragraphs not in `removed` to `out` (see
+/// `ParagraphRecord::kept_shingles`).
+pub fn kept_shingles(record: &ParagraphRecord, removed: &[u32], out: &mut Vec<u64>) {
+    record.kept_shingles(removed, out);
 }
 
 /// The distributed stages support what the default run does: MinHash candidates and

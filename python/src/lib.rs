@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use neardup::boilerplate::ParagraphRecord;
+use neardup::document::ParagraphRecord;
 use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::ids::DocId;
 use neardup::params::{Params, ValidParams};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::record::{Raw, RawRecord};
+use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::params::{ErrorPolicy, InputParams};
 
@@ -285,7 +286,7 @@ fn read_one(
                 return emit(
                     RawRecord {
                         source: index,
-                        line: 0,
+                        position: Position::File,
                         raw,
                     },
                     0,
@@ -295,7 +296,7 @@ fn read_one(
             emit(
                 RawRecord {
                     source: index,
-                    line: 0,
+                    position: Position::File,
                     raw: Raw::File { id, bytes },
                 },
                 n,
@@ -385,7 +386,7 @@ fn finish_line(
         return emit(
             RawRecord {
                 source: index,
-                line: line_no,
+                position: Position::Line(line_no),
                 raw: Raw::Oversized {
                     bytes: line_len,
                     id: None,
@@ -405,7 +406,7 @@ fn finish_line(
     emit(
         RawRecord {
             source: index,
-            line: line_no,
+            position: Position::Line(line_no),
             raw: Raw::Line(bytes),
         },
         n,
@@ -428,11 +429,15 @@ mod tests {
         (out, reports)
     }
 
+    fn line(r: &RawRecord) -> u64 {
+        r.position.line().unwrap_or(0)
+    }
+
     fn lines(recs: &[RawRecord]) -> Vec<(u64, String)> {
         recs.iter()
             .map(|r| match &r.raw {
-                Raw::Line(b) => (r.line, String::from_utf8_lossy(b).into_owned()),
-                other => (r.line, format!("{other:?}")),
+                Raw::Line(b) => (line(r), String::from_utf8_lossy(b).into_owned()),
+                other => (line(r), format!("{other:?}")),
             })
             .collect()
     }

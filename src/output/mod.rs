@@ -172,7 +172,7 @@ pub fn write_all(
             provenance: dedup.provenance[i].as_deref(),
             status: meta.status.as_str(),
             file: source_names[meta.source as usize].clone(),
-            line: (meta.line > 0).then_some(meta.line),
+            line: meta.position.unpack().line(),
             repeats: paragraphs.then_some(repeats),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(boilerplate),
@@ -294,7 +294,7 @@ pub fn write_clean(
                 let source = &dedup.sources[rec.source as usize];
                 let Some(meta) = metas
                     .get(index)
-                    .filter(|m| m.source == rec.source && m.line == rec.line)
+                    .filter(|m| m.source == rec.source && m.position.unpack() == rec.position)
                 else {
                     return Err(changed(&source.path));
                 };

@@ -478,7 +478,8 @@ fn read_texts(
     let reports = read_sources(&sources, &params, |batch| {
         for rec in batch.records {
             let file = names[rec.source as usize].clone();
-            let Some((cluster, id)) = wanted.remove(&(file.clone(), rec.line)) else {
+            let line = rec.position.line().unwrap_or(0);
+            let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
                 continue;
             };
             let kind = sources[rec.source as usize].kind;
@@ -487,7 +488,7 @@ fn read_texts(
                 // a text file's id was its path relative to the directory the run was given
                 (_, SourceKind::Text) => true,
                 (Some(got), SourceKind::Jsonl) => *got == id,
-                (None, SourceKind::Jsonl) => format!("{file}:{}", rec.line) == id,
+                (None, SourceKind::Jsonl) => rec.position.name_in(&file) == id,
             };
             let view = docs
                 .get_mut(&(cluster, id))

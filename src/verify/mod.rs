@@ -20,17 +20,16 @@ pub mod score;
 pub use rule::{Match, MatchRule};
 pub use score::{PairScore, intersection_size, jaccard, round6};
 
-use crate::boilerplate::ParagraphRecord;
+use crate::document::ParagraphRecord;
 use crate::error::Result;
 use crate::ids::DocId;
 use crate::sketch::estimate_jaccard;
 use crate::spill::ShingleSets;
-use crate::stages::sorted_set;
 
 /// Similarity of documents, exact from the spill or estimated from signatures.
 pub struct Verifier {
     records: ShingleSets,
-    /// Paragraphs left out of each document's article set (see `boilerplate::kept_shingles`),
+    /// Paragraphs left out of each document's article set (see `ParagraphRecord::kept_shingles`),
     /// for the documents that have any, sorted by document.
     removed: Vec<(DocId, Box<[u32]>)>,
     /// Compared shingles of each document (with repeats), from the sketch pass.
@@ -88,7 +87,7 @@ impl Verifier {
     /// The paragraph record, removed paragraphs and sorted article set of `doc`.
     pub fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
         let (rec, gone) = self.paragraphs(doc)?;
-        let set = sorted_set(&rec, gone);
+        let set = rec.article_set(gone);
         Ok((rec, gone, set))
     }
 
@@ -101,7 +100,7 @@ impl Verifier {
     /// The sorted article set of `doc`.
     pub fn set(&self, doc: DocId) -> Result<Vec<u64>> {
         let (rec, gone) = self.paragraphs(doc)?;
-        Ok(sorted_set(&rec, gone))
+        Ok(rec.article_set(gone))
     }
 
     /// Scores `a` against `b`.
