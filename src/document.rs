@@ -45,7 +45,10 @@ impl Position {
             Position::Row(n) => (3, n),
         };
         // no source holds 2^62 lines, bytes or rows
-        debug_assert!(value <= PackedPosition::VALUE, "position {value} out of range");
+        debug_assert!(
+            value <= PackedPosition::VALUE,
+            "position {value} out of range"
+        );
         PackedPosition(kind << 62 | value & PackedPosition::VALUE)
     }
 }

@@ -28,8 +28,8 @@ use crate::params::{CandidateMethod, Params, ValidParams, VerifyMethod, candidat
 use crate::shingle::Shingler;
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
 use crate::text::{Normalized, normalize_into};
-use crate::verify::score::{PairScore, intersection_size, jaccard};
 use crate::verify::rule::{Match, MatchRule};
+use crate::verify::score::{PairScore, intersection_size, jaccard};
 
 /// Errors of reading a run directory or a truth file. Each names the file and, for a bad
 /// line, its 1-based line number.

@@ -22,6 +22,7 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod analyze;
 pub mod boilerplate;
 pub mod cluster;
 pub mod document;

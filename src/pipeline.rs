@@ -25,23 +25,24 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{Fingerprints, ParagraphIndex, ParagraphSummary, clean_and_sketch};
+use crate::analyze::{Analyzer, DocumentAnalysis};
+use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
-    cluster_scored, is_iso_date, place,
+    Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
+    is_iso_date, place,
 };
 use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::hamming::{HammingStats, near_pairs};
-use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::ids::{DocId, Pair};
+use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{CandidateStats, candidates};
 use crate::paragraph::Repeat;
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::provenance::Provenance;
 use crate::sketch::DocFrequency;
+use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
 use crate::spill::ShingleSpill;
-use crate::stages::{Analyzer, DocumentAnalysis, outlet_group};
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
 /// Version of the output formats; bumped on any incompatible change.
@@ -430,62 +431,12 @@ fn process(
     out
 }
 
-/// What the paragraph stage gathers in the streaming pass.
-struct ParagraphCollect {
-    spill: ShingleSpill,
-    keys: Vec<(u32, u64)>,
-    group_docs: Vec<u64>,
-    group_names: Vec<String>,
-    group_index: HashMap<String, u32>,
-    doc_groups: Vec<u32>,
-    repeats: Vec<(DocId, Box<[Repeat]>)>,
-}
-
-impl ParagraphCollect {
-    fn new(spill: ShingleSpill) -> Self {
-        // group 0 is the whole input: documents with neither outlet nor URL
-        ParagraphCollect {
-            spill,
-            keys: Vec::new(),
-            group_docs: vec![0],
-            group_names: vec![String::new()],
-            group_index: HashMap::new(),
-            doc_groups: Vec::new(),
-            repeats: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, doc: DocId, group: Option<String>, out: DocumentAnalysis) -> Result<()> {
-        let g = match group {
-            None => 0,
-            Some(name) => {
-                if let Some(&g) = self.group_index.get(&name) {
-                    g
-                } else {
-                    let g = self.group_names.len() as u32;
-                    self.group_names.push(name.clone());
-                    self.group_docs.push(0);
-                    self.group_index.insert(name, g);
-                    g
-                }
-            }
-        };
-        self.group_docs[g as usize] += 1;
-        self.doc_groups.push(g);
-        self.keys.extend(out.hashes.iter().map(|&h| (g, h)));
-        if !out.repeats.is_empty() {
-            self.repeats.push((doc, out.repeats.into_boxed_slice()));
-        }
-        self.spill.push_bytes(&out.record)
-    }
-}
-
 /// Collects processed records in input order.
 struct Collector<'a> {
     params: &'a ValidParams,
     sources: &'a [Source],
     records: Records,
-    paragraphs: ParagraphCollect,
+    paragraphs: IndexBuilder,
     counts: Counts,
     seen_ids: HashSet<u64>,
     warnings: Vec<String>,
@@ -496,9 +447,11 @@ impl Collector<'_> {
     fn add(&mut self, p: Processed) -> Result<()> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
-        let id = p
-            .id
-            .unwrap_or_else(|| p.record.position.name_in(&source.path.display().to_string()));
+        let id = p.id.unwrap_or_else(|| {
+            p.record
+                .position
+                .name_in(&source.path.display().to_string())
+        });
         // messages name a whole-file document's line as 0, as they always have
         let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
@@ -678,7 +631,7 @@ where
         params,
         sources: &sources,
         records: Records::default(),
-        paragraphs: ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?),
+        paragraphs: IndexBuilder::new(ShingleSpill::create_in(spill_dir)?),
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
@@ -755,16 +708,8 @@ where
         ..
     } = collector;
     let t = Instant::now();
-    let docs = pc.doc_groups.len() as u64;
-    progress.stage("sketch", Some(docs));
-    let index = ParagraphIndex {
-        spill: pc.spill.finish()?,
-        keys: pc.keys,
-        group_docs: pc.group_docs,
-        group_names: pc.group_names,
-        doc_groups: pc.doc_groups,
-        repeats: pc.repeats,
-    };
+    progress.stage("sketch", Some(pc.docs() as u64));
+    let index = pc.finish()?;
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let mut repeats = index.repeats.clone();
     let fingerprints =

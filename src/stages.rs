@@ -25,106 +25,15 @@ use crate::cluster::{Members, Placement, RepresentativeOrder, is_iso_date, place
 use crate::document::ParagraphRecord;
 use crate::error::{Error, Result};
 use crate::ids::DocId;
-use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
-use crate::shingle::Shingler;
-use crate::text::{Normalized, normalize_into};
 use crate::verify::PairScore;
 
-pub use crate::boilerplate::{
-    CleanDocument, clean_document, is_boilerplate, removed_paragraphs,
-};
+pub use crate::analyze::{Analyzer, DocumentAnalysis};
+pub use crate::boilerplate::{is_boilerplate, outlet_group, removed_paragraphs};
 pub use crate::lsh::bucket_pairs;
 pub use crate::sketch::MinHasher;
+pub use crate::sketch::pass::{CleanDocument, clean_document};
 pub use crate::verify::{MatchRule, round6};
-
-/// One document through the paragraph stage: what the streaming pass keeps of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocumentAnalysis {
-    /// The encoded `ParagraphRecord` (see `ParagraphRecord::encode`).
-    pub record: Vec<u8>,
-    /// Distinct paragraph hashes, sorted; empty with the paragraph stage off.
-    pub hashes: Vec<u64>,
-    pub repeats: Vec<Repeat>,
-}
-
-/// Reusable buffers of the per-document stage; one per thread.
-#[derive(Default)]
-pub struct Analyzer {
-    normalized: Normalized,
-    shingler: Shingler,
-    paragraphs: ParagraphWorker,
-    record: ParagraphRecord,
-}
-
-impl Analyzer {
-    /// Normalizes, segments and shingles `text` and finds its repeated paragraphs (with
-    /// the paragraph stage off, the whole text is one paragraph). `None` when the text
-    /// has no words: the document is `empty`, kept and never compared.
-    pub fn analyze(&mut self, text: &str, params: &ValidParams) -> Option<DocumentAnalysis> {
-        let record = &mut self.record;
-        let mut repeats = Vec::new();
-        let mut hashes = Vec::new();
-        if params.paragraphs.enabled {
-            let sketches =
-                self.paragraphs
-                    .process(text, &params.paragraphs, &params.shingle, record);
-            repeats = self
-                .paragraphs
-                .find_repeats(text, &sketches, &params.paragraphs);
-            hashes.extend_from_slice(&record.hashes);
-            hashes.sort_unstable();
-            hashes.dedup();
-        } else {
-            // the whole text as one paragraph: the same record, sketched by the same pass
-            record.clear();
-            normalize_into(text, &mut self.normalized);
-            self.shingler
-                .append(&self.normalized, &params.shingle, &mut record.shingles);
-            // sorted once here (see `ParagraphWorker::process`)
-            record.shingles.sort_unstable();
-            record.offsets.push(record.shingles.len() as u32);
-            record.hashes.push(0);
-            record.push_snippet("");
-        }
-        if record.shingles.is_empty() {
-            return None;
-        }
-        Some(DocumentAnalysis {
-            record: record.encode(),
-            hashes,
-            repeats,
-        })
-    }
-
-    /// The paragraph record of the last analyzed document.
-    #[must_use]
-    pub fn record(&self) -> &ParagraphRecord {
-        &self.record
-    }
-}
-
-/// The boilerplate group of a document: its outlet, else the host of its URL, else
-/// `None` (one group for all such documents, the whole input).
-#[must_use]
-pub fn outlet_group(outlet: Option<&str>, url: Option<&str>) -> Option<String> {
-    outlet.map(str::to_owned).or_else(|| url.and_then(url_host))
-}
-
-/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()?
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?;
-    let host = host.trim().to_ascii_lowercase();
-    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
-    (!host.is_empty()).then_some(host)
-}
 
 /// The sorted, de-duplicated article set that exact verification compares, from the
 /// record and its removed paragraphs (as `Verifier::set` rebuilds it from the spill).

@@ -76,7 +76,10 @@ fn digests(out: &Path, input: &str) -> Vec<String> {
             let path = out.join(name);
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            format!("{:032x}", xxh3_128(normalized(name, &text, input).as_bytes()))
+            format!(
+                "{:032x}",
+                xxh3_128(normalized(name, &text, input).as_bytes())
+            )
         })
         .collect()
 }
