@@ -22,7 +22,6 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::analyze::{Analyzer, DocumentAnalysis};
@@ -31,163 +30,21 @@ use crate::cluster::{
     Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
     is_iso_date, place,
 };
-use crate::document::{PackedPosition, Position};
-use crate::error::{Error, Result, SkipReason};
+use crate::document::Position;
+use crate::error::{Error, Result};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::ids::{DocId, Pair};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
 use crate::lsh::{CandidateStats, candidates};
-use crate::paragraph::Repeat;
+use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
+use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::provenance::Provenance;
+use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
 use crate::spill::ShingleSpill;
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
-
-/// Version of the output formats; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// What became of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Compared with the others.
-    Ok,
-    /// Read fine but has no words: kept as a cluster of its own, never compared.
-    Empty,
-    /// Could not be used; see the reason.
-    Skipped(SkipReason),
-}
-
-impl Status {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Empty => "empty",
-            Status::Skipped(r) => r.as_str(),
-        }
-    }
-}
-
-/// The little that is kept per record for the whole run.
-#[derive(Debug, Clone)]
-pub struct RecordMeta {
-    pub id: Box<str>,
-    pub date: Option<Box<str>>,
-    /// Index into `Records::outlets`.
-    pub outlet: Option<u32>,
-    pub source: u32,
-    /// Where the record stands in its source.
-    pub position: PackedPosition,
-    pub status: Status,
-    /// Index among compared documents, for `Status::Ok`.
-    pub doc: Option<DocId>,
-}
-
-/// Per-record table of a run, in input order.
-#[derive(Debug, Default)]
-pub struct Records {
-    pub metas: Vec<RecordMeta>,
-    /// Record index of each compared document.
-    pub doc_records: Vec<u32>,
-    pub outlets: Vec<String>,
-    pub outlet_index: HashMap<String, u32>,
-    /// Paragraph repeats of the documents that have any, sorted by document.
-    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
-    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
-    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
-}
-
-impl Records {
-    fn outlet_id(&mut self, outlet: String) -> u32 {
-        if let Some(&i) = self.outlet_index.get(&outlet) {
-            return i;
-        }
-        let i = self.outlets.len() as u32;
-        self.outlets.push(outlet.clone());
-        self.outlet_index.insert(outlet, i);
-        i
-    }
-
-    #[must_use]
-    pub fn outlet(&self, meta: &RecordMeta) -> Option<&str> {
-        meta.outlet.map(|o| self.outlets[o as usize].as_str())
-    }
-
-    /// The paragraph repeats of a compared document.
-    #[must_use]
-    pub fn repeats_of(&self, doc: DocId) -> &[Repeat] {
-        self.repeats
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[], |i| &self.repeats[i].1)
-    }
-
-    /// The boilerplate paragraphs of a compared document.
-    #[must_use]
-    pub fn boilerplate_of(&self, doc: DocId) -> &[u32] {
-        self.boilerplate
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[], |i| &self.boilerplate[i].1)
-    }
-}
-
-/// Where each record ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Assignment {
-    /// `None` for a record that could not be read.
-    pub cluster: Option<u64>,
-    pub keep: bool,
-    /// Record index of the representative, for a duplicate.
-    pub duplicate_of: Option<u32>,
-    /// Jaccard similarity to the representative, for a duplicate.
-    pub similarity: Option<f64>,
-    /// |A ∩ B| / min(|A|, |B|) with the representative, for a duplicate.
-    pub containment: Option<f64>,
-    /// Record index of the representative of the cluster a chain of matches had joined
-    /// this record to, before the star check split it off.
-    pub split_from: Option<u32>,
-}
-
-impl Assignment {
-    /// A record that could not be read: no cluster, not kept.
-    pub const UNREAD: Assignment = Assignment {
-        cluster: None,
-        keep: false,
-        duplicate_of: None,
-        similarity: None,
-        containment: None,
-        split_from: None,
-    };
-}
-
-/// Receives progress from a run. The library never prints; the CLI draws bars from this.
-pub trait Progress: Sync {
-    /// A stage starts; `total` is in the stage's own units (bytes, pairs, records).
-    fn stage(&self, _name: &'static str, _total: Option<u64>) {}
-    fn advance(&self, _n: u64) {}
-    fn finish_stage(&self) {}
-    /// A record was skipped or an input needs attention.
-    fn warn(&self, _message: &str) {}
-    /// True once the run should stop (a signal arrived): it then returns
-    /// `Error::Interrupted` at the next batch, leaving no partial output behind.
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// Returns `Error::Interrupted` when the caller asked the run to stop.
-pub fn check_cancel(progress: &dyn Progress) -> Result<()> {
-    if progress.cancelled() {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-/// A progress sink that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 /// Everything about a run that is not a parameter of the result.
 #[derive(Debug, Clone)]
@@ -201,58 +58,7 @@ pub struct RunOptions {
     pub emit_clean: bool,
 }
 
-/// Counts of a run, written to `summary.json`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    pub records: u64,
-    pub compared: u64,
-    pub empty: u64,
-    pub skipped: BTreeMap<&'static str, u64>,
-    pub duplicate_ids: u64,
-    pub dates_not_iso: u64,
-    pub clusters: u64,
-    pub docs_in_clusters: u64,
-    pub duplicates: u64,
-    pub kept: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub format_version: u32,
-    pub neardup_version: &'static str,
-    /// The directory the run was started in: relative input paths (kept as typed in
-    /// `inputs` and `docs.jsonl`, so they join back) are relative to it.
-    pub working_dir: Option<PathBuf>,
-    pub params: ValidParams,
-    pub inputs: Vec<FileReport>,
-    pub counts: Counts,
-    pub candidates: CandidateStats,
-    /// The SimHash index, when the candidate method uses it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub simhash: Option<HammingStats>,
-    pub verification: VerifyStats,
-    pub spill_bytes: u64,
-    /// The paragraph stage, when it ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paragraphs: Option<ParagraphSummary>,
-    pub seconds: BTreeMap<&'static str, f64>,
-    /// The first messages about skipped records and inputs (all are counted above).
-    pub warnings: Vec<String>,
-}
-
 const MAX_WARNINGS: usize = 20;
-
-/// The result of the comparison stages, before anything is written.
-pub struct Dedup {
-    pub sources: Vec<Source>,
-    pub records: Records,
-    pub assignments: Vec<Assignment>,
-    /// Per record: how a duplicate relates to its representative.
-    pub provenance: Vec<Option<Box<Provenance>>>,
-    /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
-    pub edges: Vec<Edge>,
-    pub summary: Summary,
-}
 
 /// Runs the pipeline on files and writes the outputs into `opts.out_dir`.
 pub fn run(

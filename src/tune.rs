@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::eval::{PairScores, Truth, pair_scores};
 use crate::input::{expand_inputs, read_sources};
 use crate::params::{Params, ShingleParams};
-use crate::pipeline::{NoProgress, Progress, Sketched, cluster_stage, sketch_stream};
+use crate::pipeline::{Sketched, cluster_stage, sketch_stream};
+use crate::progress::{NoProgress, Progress};
 
 /// What to sweep.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use crate::cli::TuneArgs;
+use neardup::NoProgress;
 use neardup::eval::Truth;
-use neardup::pipeline::NoProgress;
 use neardup::tune::{SweepRow, TuneOptions, plot, tune as sweep};
 
 fn containment_label(c: Option<f64>) -> String {

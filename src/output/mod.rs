@@ -9,6 +9,8 @@
 //! `summary.json` is fresh holds a complete, consistent result, and an interrupted run
 //! never leaves a partial file under a final name.
 
+pub mod schema;
+
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -23,12 +25,13 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::input::{FileReport, Raw, RawBatch};
+use crate::output::schema::Summary;
 use crate::paragraph::{Repeat, RepeatBlock, blocks};
 use crate::paragraph::{rebuild, segment};
 use crate::params::ValidParams;
-use crate::pipeline::{Dedup, Progress, Summary, check_cancel};
-use crate::pipeline::{RecordMeta, Records};
+use crate::progress::{Progress, check_cancel};
 use crate::provenance::Provenance;
+use crate::records::{Dedup, RecordMeta, Records};
 
 #[derive(Serialize)]
 struct DocLine<'a> {
