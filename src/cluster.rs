@@ -11,16 +11,16 @@
 //! whatever the thread count.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::document::ParagraphRecord;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{DocId, Pair};
-use crate::params::{ClusterShape, RepresentativeRule};
+use crate::params::{ClusterParams, ClusterShape, RepresentativeRule, ValidParams};
 use crate::provenance::{Compared, Provenance, align, provenance};
 use crate::verify::{Match, MatchRule, PairScore, Verifier};
 
@@ -463,17 +463,140 @@ pub fn place_component<V: Members + ?Sized>(
     Ok((out, split, weak_links))
 }
 
+/// One member of a component, as `place_members` needs it.
+#[derive(Debug, Clone)]
+pub struct ComponentMember {
+    /// Position in input order.
+    pub doc: DocId,
+    /// Its id.
+    pub id: String,
+    /// The raw date field; only ISO dates count, as in the pipeline.
+    pub date: Option<String>,
+    /// Its outlet.
+    pub outlet: Option<String>,
+    /// Its paragraph record.
+    pub record: ParagraphRecord,
+    /// Paragraphs left out of its article set (from `clean_document`).
+    pub removed: Vec<u32>,
+    /// Compared shingles counted with repeats (`CleanDocument::set.len()`).
+    pub size: u32,
+}
+
+/// The members of one component held in memory.
+struct InMemory {
+    /// Sorted by document.
+    docs: Vec<ComponentMember>,
+    sets: Vec<Vec<u64>>,
+}
+
+impl InMemory {
+    fn index(&self, doc: DocId) -> Result<usize> {
+        self.docs
+            .binary_search_by_key(&doc, |m| m.doc)
+            .map_err(|_| Error::params("links", format!("document {doc} is not a member")))
+    }
+}
+
+impl Members for InMemory {
+    fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
+        let i = self.index(doc)?;
+        let m = &self.docs[i];
+        Ok((m.record.clone(), &m.removed, self.sets[i].clone()))
+    }
+    fn size(&self, doc: DocId) -> u32 {
+        self.index(doc).map_or(0, |i| self.docs[i].size)
+    }
+    fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
+        Ok(PairScore::of_sets(
+            &self.sets[self.index(a)?],
+            &self.sets[self.index(b)?],
+        ))
+    }
+    fn is_estimate(&self) -> bool {
+        false
+    }
+}
+
+/// Places one connected component of accepted pairs exactly as `cluster::place` does on
+/// one machine: the representative is the first member in the representative order,
+/// and with star clusters the members that do not stay are split off and re-clustered
+/// over the accepted pairs among them. `links` are the accepted pairs inside the
+/// component (any order; the set of accepted pairs, not which were verified first,
+/// decides the result). Returns each member's placement, in no particular order.
+pub fn place_members(
+    mut members: Vec<ComponentMember>,
+    links: &[(DocId, DocId)],
+    params: &ValidParams,
+) -> Result<Vec<(DocId, Placement)>> {
+    members.sort_by_key(|m| m.doc);
+    let sets = members
+        .iter()
+        .map(|m| m.record.article_set(&m.removed))
+        .collect();
+    let data = InMemory {
+        docs: members,
+        sets,
+    };
+    let docs: Vec<DocId> = data.docs.iter().map(|m| m.doc).collect();
+    let links: Vec<(DocId, DocId, bool)> = links.iter().map(|&(a, b)| (a, b, true)).collect();
+    let member = |d: DocId| &data.docs[data.index(d).expect("a member")];
+    let order = RepresentativeOrder::new(
+        &params.cluster,
+        move |d| member(d).date.as_deref(),
+        move |d| member(d).outlet.as_deref(),
+        move |d| member(d).id.as_str(),
+    );
+    let rule = MatchRule::new(params);
+    let (placed, _, _) = place_component(
+        &docs,
+        &links,
+        &data,
+        &rule,
+        params.cluster.shape,
+        &|a, b, length| order.compare(a, b, length),
+    )?;
+    Ok(placed)
+}
+
 /// The representative order of `ClusterParams::representative`, then input order.
 pub struct RepresentativeOrder<'a> {
+    /// The rules, in order; input order breaks the remaining ties.
     pub rules: &'a [RepresentativeRule],
     /// Per document: ISO date (None when missing or not ISO).
     pub date: Box<dyn Fn(DocId) -> Option<&'a str> + Sync + 'a>,
     /// Per document: position of its outlet in the preference list (unlisted: after all).
     pub outlet_rank: Box<dyn Fn(DocId) -> usize + Sync + 'a>,
+    /// Per document: its id.
     pub id: Box<dyn Fn(DocId) -> &'a str + Sync + 'a>,
 }
 
-impl RepresentativeOrder<'_> {
+impl<'a> RepresentativeOrder<'a> {
+    /// The order of `params.representative` over documents described by `date` (the date
+    /// field as read; only ISO dates count), `outlet` (its name; its rank comes from
+    /// `params.prefer_outlets`) and `id`.
+    pub fn new(
+        params: &'a ClusterParams,
+        date: impl Fn(DocId) -> Option<&'a str> + Sync + 'a,
+        outlet: impl Fn(DocId) -> Option<&'a str> + Sync + 'a,
+        id: impl Fn(DocId) -> &'a str + Sync + 'a,
+    ) -> Self {
+        let rank: HashMap<&'a str, usize> = params
+            .prefer_outlets
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| (name.as_str(), rank))
+            .collect();
+        let last = params.prefer_outlets.len();
+        RepresentativeOrder {
+            rules: &params.representative,
+            date: Box::new(move |d| date(d).filter(|s| is_iso_date(s))),
+            outlet_rank: Box::new(move |d| {
+                outlet(d).and_then(|o| rank.get(o).copied()).unwrap_or(last)
+            }),
+            id: Box::new(id),
+        }
+    }
+
     /// `Less` when `a` is the better representative; `length` gives `(story shingles,
     /// compared shingles)`, longest first. Document ids are in input order, which breaks
     /// every remaining tie.

@@ -16,7 +16,7 @@
 //! Everything observable is a function of the input and the parameters: worker results
 //! are put back in input order before anything depends on them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -124,7 +124,9 @@ pub fn run(
     Ok(summary)
 }
 
-fn with_threads<T: Send>(
+/// Runs `f` on a pool of `threads` worker threads (`None`: rayon's global pool, one thread
+/// a core). Every parallel stage of the run, and of a sweep, runs inside it.
+pub fn with_threads<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
@@ -618,26 +620,13 @@ pub fn cluster_stage(
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
     let placements = {
-        let outlet_rank: HashMap<u32, usize> = params
-            .cluster
-            .prefer_outlets
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, name)| records.outlet_index.get(name).map(|&o| (o, rank)))
-            .collect();
         let meta = |d: DocId| &records.metas[records.doc_records[d as usize] as usize];
-        let last = params.cluster.prefer_outlets.len();
-        let order = RepresentativeOrder {
-            rules: &params.cluster.representative,
-            date: Box::new(|d| meta(d).date.as_deref()),
-            outlet_rank: Box::new(|d| {
-                meta(d)
-                    .outlet
-                    .and_then(|o| outlet_rank.get(&o).copied())
-                    .unwrap_or(last)
-            }),
-            id: Box::new(|d| &*meta(d).id),
-        };
+        let order = RepresentativeOrder::new(
+            &params.cluster,
+            move |d| meta(d).date.as_deref(),
+            move |d| records.outlet(meta(d)),
+            move |d| &*meta(d).id,
+        );
         place(
             &mut uf,
             &edges,

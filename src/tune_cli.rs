@@ -18,26 +18,18 @@ pub fn tune(args: &TuneArgs) -> anyhow::Result<()> {
         thresholds: args.thresholds.clone(),
         shingles: args.shingles.clone(),
         containments: args.containments.iter().map(|c| c.0).collect(),
+        threads: args.threads,
         ..TuneOptions::default()
     };
     let spill_dir = args.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let run = || {
-        sweep(
-            &args.inputs,
-            &params,
-            &truth,
-            &opts,
-            &spill_dir,
-            &NoProgress,
-        )
-    };
-    let report = match args.threads {
-        None => run()?,
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()?
-            .install(run)?,
-    };
+    let report = sweep(
+        &args.inputs,
+        &params,
+        &truth,
+        &opts,
+        &spill_dir,
+        &NoProgress,
+    )?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

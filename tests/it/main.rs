@@ -1,6 +1,7 @@
 //! All integration tests, built into one test binary.
 
 mod cli;
+mod defaults;
 mod determinism;
 mod eval;
 mod oracle;
