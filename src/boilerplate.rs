@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::params::ValidParams;
 
@@ -43,25 +43,33 @@ fn url_host(url: &str) -> Option<String> {
 }
 
 /// Boilerplate statistics for `summary.json`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParagraphSummary {
+    /// Paragraphs of the compared documents.
     pub paragraphs: u64,
+    /// Paragraphs that repeat an earlier one of their document.
     pub repeats: u64,
+    /// Runs of consecutive repeats.
     pub repeat_blocks: u64,
+    /// Documents with at least one repeat.
     pub docs_with_repeats: u64,
     /// Boilerplate paragraph occurrences flagged.
     pub boilerplate_paragraphs: u64,
     /// Distinct (outlet, paragraph) pairs that are boilerplate.
     pub boilerplate_texts: u64,
+    /// Documents with at least one boilerplate paragraph.
     pub docs_with_boilerplate: u64,
     /// Per outlet (or URL host; "" for the whole input), its most frequent boilerplate.
     pub top_boilerplate: BTreeMap<String, Vec<BoilerplateText>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One boilerplate text of a group, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoilerplateText {
     /// First 80 characters, whitespace folded.
     pub text: String,
+    /// Documents of the group it occurs in.
     pub docs: u64,
 }
 

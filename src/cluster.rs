@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::document::ParagraphRecord;
 use crate::error::{Error, Result};
@@ -70,7 +70,8 @@ impl UnionFind {
 }
 
 /// Counts from the verification stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VerifyStats {
     /// Candidate pairs whose similarity was computed.
     pub verified: u64,

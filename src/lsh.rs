@@ -61,6 +61,7 @@ impl BandTable {
 
 /// Statistics of the candidate stage, reported in `summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CandidateStats {
     pub pairs: u64,
     pub largest_bucket: u64,

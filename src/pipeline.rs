@@ -100,7 +100,7 @@ pub fn run(
         d.summary.warnings.truncate(MAX_WARNINGS);
         d.summary
             .seconds
-            .insert("total", t0.elapsed().as_secs_f64());
+            .insert("total".into(), t0.elapsed().as_secs_f64());
         Ok(d)
     })?;
     let t = Instant::now();
@@ -273,7 +273,11 @@ impl Collector<'_> {
             if self.params.input.on_error == ErrorPolicy::Stop {
                 return Err(err);
             }
-            *self.counts.skipped.entry(reason.as_str()).or_default() += 1;
+            *self
+                .counts
+                .skipped
+                .entry(reason.as_str().to_owned())
+                .or_default() += 1;
             self.warn(err.to_string());
         }
         if !self.seen_ids.insert(xxh3_64(id.as_bytes())) {
@@ -366,9 +370,9 @@ where
     )?;
     let summary = Summary {
         format_version: FORMAT_VERSION,
-        neardup_version: env!("CARGO_PKG_VERSION"),
+        neardup_version: env!("CARGO_PKG_VERSION").into(),
         working_dir: std::env::current_dir().ok(),
-        params: params.clone(),
+        params: params.get().clone(),
         inputs: reports,
         counts,
         candidates,
@@ -403,7 +407,7 @@ pub struct Sketched {
     pub simhash: Option<HammingStats>,
     pub paragraphs: Option<ParagraphSummary>,
     pub spill_bytes: u64,
-    pub seconds: BTreeMap<&'static str, f64>,
+    pub seconds: BTreeMap<String, f64>,
 }
 
 /// What clustering produces from the candidates.
@@ -506,7 +510,7 @@ where
             collector.warn(e.clone());
         }
     }
-    seconds.insert("read", t.elapsed().as_secs_f64());
+    seconds.insert("read".into(), t.elapsed().as_secs_f64());
 
     let Collector {
         mut records,
@@ -534,7 +538,7 @@ where
     records.repeats = std::mem::take(&mut repeats);
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
-    seconds.insert("sketch", t.elapsed().as_secs_f64());
+    seconds.insert("sketch".into(), t.elapsed().as_secs_f64());
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
@@ -553,7 +557,7 @@ where
         simhash_stats = Some(stats);
     }
     progress.finish_stage();
-    seconds.insert("candidates", t.elapsed().as_secs_f64());
+    seconds.insert("candidates".into(), t.elapsed().as_secs_f64());
 
     let spill_bytes = cleaned.records.total_bytes();
     let verifier = if estimate {
@@ -594,7 +598,7 @@ pub fn cluster_stage(
     scores: Option<&[PairScore]>,
     params: &ValidParams,
     counts: &mut Counts,
-    seconds: &mut BTreeMap<&'static str, f64>,
+    seconds: &mut BTreeMap<String, f64>,
     progress: &dyn Progress,
 ) -> Result<Clustered> {
     let t = Instant::now();
@@ -614,7 +618,7 @@ pub fn cluster_stage(
         Some(scores) => cluster_scored(docs, pairs, scores, &rule),
     };
     progress.finish_stage();
-    seconds.insert("verify", t.elapsed().as_secs_f64());
+    seconds.insert("verify".into(), t.elapsed().as_secs_f64());
 
     check_cancel(progress)?;
     let t = Instant::now();
@@ -641,7 +645,7 @@ pub fn cluster_stage(
     drop(skipped);
     let (assignments, provenance) = assign(records, placements, counts);
     progress.finish_stage();
-    seconds.insert("cluster", t.elapsed().as_secs_f64());
+    seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
         assignments,
         provenance,

@@ -9,7 +9,7 @@
 //! document, not paragraph to paragraph, is what makes merged and split paragraphs
 //! come out right.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::document::ParagraphRecord;
 use crate::verify::rule::{Match, MatchRule};
@@ -25,7 +25,7 @@ pub const PARAGRAPH_PRESENT: f64 = 0.25;
 pub const STRUCTURAL: f64 = 0.1;
 
 /// How a copy relates to the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Relation {
     /// The same compared shingles.
@@ -40,25 +40,58 @@ pub enum Relation {
     Edited,
 }
 
+impl Relation {
+    /// The relation as the outputs write it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Identical => "identical",
+            Relation::NearIdentical => "near-identical",
+            Relation::Trimmed => "trimmed",
+            Relation::Extended => "extended",
+            Relation::Edited => "edited",
+        }
+    }
+}
+
 /// The provenance of a copy, as written to `docs.jsonl` and `clusters.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// How the copy relates to the original.
     pub relation: Relation,
+    /// Jaccard of the two, rounded to 6 decimals.
     pub jaccard: f64,
     /// Shared shingles over the copy's: how much of the copy comes from the original.
     pub copy_in_original: f64,
     /// Shared shingles over the original's: how much of the original the copy carries.
     pub original_in_copy: f64,
+    /// Shingles in both.
+    #[serde(default)]
     pub shared_shingles: u64,
     /// Compared paragraphs of the original the copy kept, out of `original_paragraphs`.
+    #[serde(default)]
     pub kept_paragraphs: u32,
+    /// Compared paragraphs of the original.
+    #[serde(default)]
     pub original_paragraphs: u32,
     /// Paragraph indices (as in the original's own `docs.jsonl` numbering) not in the copy.
+    #[serde(default)]
     pub cut_paragraphs: Vec<u32>,
     /// Paragraph indices of the copy not in the original.
+    #[serde(default)]
     pub added_paragraphs: Vec<u32>,
     /// In the cluster without matching the original by the pair rule (a weak link).
+    #[serde(default)]
     pub weak: bool,
+}
+
+impl Provenance {
+    /// |A ∩ B| / |smaller set|, the containment `docs.jsonl` reports, from the rounded
+    /// shares.
+    #[must_use]
+    pub fn containment(&self) -> f64 {
+        self.copy_in_original.max(self.original_in_copy)
+    }
 }
 
 /// Paragraph alignment of a copy against the original.

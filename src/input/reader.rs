@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::record::{Raw, RawRecord};
 use crate::document::Position;
@@ -36,13 +36,20 @@ impl Source {
 }
 
 /// What happened to one source, for `summary.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
+    /// The path as given (`-` for standard input).
     pub path: PathBuf,
+    /// Records read.
     pub records: u64,
+    /// Blank lines skipped.
+    #[serde(default)]
     pub blank_lines: u64,
+    /// Bytes read (after decompression).
+    #[serde(default)]
     pub bytes: u64,
     /// Set when the file could not be read to its end (unreadable, truncated, corrupt).
+    #[serde(default)]
     pub error: Option<String>,
 }
 
