@@ -95,6 +95,13 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
+    /// A line of a file neardup reads back (an output of a run) that does not parse.
+    #[error("{path}:{line}: {message}")]
+    BadLine {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,
 }
