@@ -486,16 +486,11 @@ pub fn split_indices(text: &str, spans: &[(u32, u32)]) -> Vec<u32> {
 
 /// Scores the run in `run` against `truth`.
 pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Report> {
-    evaluate_docs(run, &run.docs()?, truth, opts)
+    Ok(evaluate_docs(run, &run.docs()?, truth, opts))
 }
 
 /// Scores the run whose `docs.jsonl` lines are `docs` against `truth`.
-fn evaluate_docs(
-    run: &RunDir,
-    docs: &[DocLine<'_>],
-    truth: &Truth,
-    opts: &EvalOptions,
-) -> Result<Report> {
+fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalOptions) -> Report {
     let mut id_count: HashMap<&str, u32> = HashMap::with_capacity(docs.len());
     for d in docs {
         *id_count.entry(&d.id).or_default() += 1;
@@ -670,7 +665,7 @@ fn evaluate_docs(
     }
     missed.truncate(opts.top);
     false_merges.truncate(opts.top);
-    Ok(Report {
+    Report {
         truth: truth.path.clone(),
         truth_format: truth.format,
         run: run.dir.clone(),
@@ -686,7 +681,7 @@ fn evaluate_docs(
         mistakes_examined: examined,
         missed,
         false_merges,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -804,7 +799,7 @@ mod tests {
             top: 10,
             similarity: false,
         };
-        let r = evaluate_docs(&run, &docs, &t, &opts).unwrap();
+        let r = evaluate_docs(&run, &docs, &t, &opts);
         assert_eq!(r.records, 6);
         assert_eq!(r.labelled, 4);
         assert_eq!(r.pairs.records, 4);

@@ -1,5 +1,6 @@
 //! All integration tests, built into one test binary.
 
+mod architecture;
 mod cli;
 mod defaults;
 mod determinism;
