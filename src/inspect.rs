@@ -20,15 +20,14 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::analyze::Analyzer;
 use crate::document::ParagraphRecord;
 use crate::lsh::band_keys;
 use crate::output::rundir::{RunDir, Texts};
 use crate::output::schema::DocLine;
-use crate::paragraph::{ParagraphWorker, Repeat, Span, segment, snippet};
+use crate::paragraph::{Repeat, Span, segment, snippet};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod, candidate_probability};
-use crate::shingle::Shingler;
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
-use crate::text::{Normalized, normalize_into};
 use crate::verify::rule::{Match, MatchRule};
 use crate::verify::score::PairScore;
 
@@ -81,24 +80,13 @@ impl DocView {
     /// Rebuilds what the run compared for `doc`, from its text.
     #[must_use]
     pub fn new(text: &str, doc: &DocLine<'_>, params: &ValidParams) -> Self {
-        let mut record = ParagraphRecord::default();
+        // the run's own analysis; with the paragraph stage off the whole text is one
+        // paragraph
+        let record = Analyzer::default().record_of(text, params).clone();
         let mut spans = Vec::new();
         if params.paragraphs.enabled {
-            ParagraphWorker::default().process(
-                text,
-                &params.paragraphs,
-                &params.shingle,
-                &mut record,
-            );
             segment(text, params.paragraphs.split, &mut spans);
         } else {
-            // the run's whole-text path: one paragraph, shingled as one normalized text
-            let mut normalized = Normalized::default();
-            normalize_into(text, &mut normalized);
-            Shingler::default().append(&normalized, &params.shingle, &mut record.shingles);
-            record.offsets.push(record.shingles.len() as u32);
-            record.hashes.push(0);
-            record.push_snippet("");
             spans.push((0, text.len() as u32));
         }
         let mut removed = Vec::new();

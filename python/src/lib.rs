@@ -8,15 +8,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use neardup::document::ParagraphRecord;
 use neardup::input::{ParsedRecord, Raw, parse_record};
-use neardup::ids::DocId;
 use neardup::params::{Params, ValidParams};
 use neardup::stages::{
-    Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document,
-    is_boilerplate, outlet_group, place_members, round6, sorted_set,
+    Analyzer, ComponentMember, DocId, MatchRule, MinHasher, PairScore, ParagraphRecord,
+    bucket_pairs, clean_document, is_boilerplate, outlet_group, place_members, round6,
+    sorted_set,
 };
-use neardup::verify::PairScore;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
