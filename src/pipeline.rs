@@ -49,6 +49,7 @@ use crate::verify::{MatchRule, PairScore, Verifier, round6};
 /// Everything about a run that is not a parameter of the result.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Where the outputs go.
     pub out_dir: PathBuf,
     /// Worker threads; `None` uses every core.
     pub threads: Option<usize>,
@@ -396,25 +397,41 @@ where
 /// The stages up to candidate pairs: every record read and accounted for, every document
 /// sketched, the candidates found. A parameter sweep (`tune`) clusters this many times.
 pub struct Sketched {
+    /// The inputs, in reading order.
     pub sources: Vec<Source>,
+    /// The per-record table.
     pub records: Records,
+    /// The counts so far (clustering adds its own).
     pub counts: Counts,
+    /// What happened to each input.
     pub reports: Vec<FileReport>,
+    /// The first messages about skipped records and inputs.
     pub warnings: Vec<String>,
+    /// Scores pairs from the spill (or the signatures).
     pub verifier: Verifier,
+    /// The candidate pairs, sorted.
     pub pairs: Vec<Pair>,
+    /// The candidate stage's figures.
     pub candidates: CandidateStats,
+    /// The SimHash index's figures, when it ran.
     pub simhash: Option<HammingStats>,
+    /// The paragraph stage's figures, when it ran.
     pub paragraphs: Option<ParagraphSummary>,
+    /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
 
 /// What clustering produces from the candidates.
 pub struct Clustered {
+    /// Where each record ended up, in input order.
     pub assignments: Vec<Assignment>,
+    /// Per record: how a copy relates to its representative.
     pub provenance: Vec<Option<Box<Provenance>>>,
+    /// The accepted pairs.
     pub edges: Vec<Edge>,
+    /// What verification and placement did.
     pub stats: VerifyStats,
 }
 
