@@ -71,12 +71,8 @@ impl Analyzer {
     /// repeats: what `explain` rebuilds a document's compared set from.
     pub fn record_of(&mut self, text: &str, params: &ValidParams) -> &ParagraphRecord {
         if params.paragraphs.enabled {
-            self.paragraphs.process(
-                text,
-                &params.paragraphs,
-                &params.shingle,
-                &mut self.record,
-            );
+            self.paragraphs
+                .process(text, &params.paragraphs, &params.shingle, &mut self.record);
         } else {
             self.whole_text(text, params);
         }
