@@ -1,10 +1,9 @@
-//! Boilerplate across documents, and the cleaned article sketches that depend on it.
+//! Boilerplate across documents: the paragraphs an outlet prints on many of its pages.
 //!
-//! In: for every compared document, the paragraph record the sketch stage spilled (each
-//! paragraph's hash, a snippet and its shingles), the document's outlet group, its
-//! repeats; and one `(group, paragraph hash)` key per distinct paragraph per document.
-//! Out: which paragraphs of each document are boilerplate, and the article-level band
-//! keys and shingle sets computed without repeats and boilerplate.
+//! In: one `(group, paragraph hash)` key per distinct paragraph of each compared document,
+//! and the number of documents in each group. Out: the keys that are boilerplate with
+//! their document counts, the paragraphs each article set leaves out, and the figures
+//! `summary.json` reports (the sketch pass, `sketch::pass`, applies them).
 //!
 //! A paragraph is boilerplate for an outlet when it occurs in at least
 //! `boilerplate_min_docs` (default 3) of the outlet's documents and in at least
@@ -15,202 +14,70 @@
 //! while it is sorted; the paragraph texts themselves are never held.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
-use crate::lsh::{BandTable, DocId};
-use crate::paragraph::Repeat;
 use crate::params::ValidParams;
-use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
-use crate::verify::ShingleSets;
 
-/// A compact binary record of one document's paragraphs, as spilled by the sketch stage.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParagraphRecord {
-    pub hashes: Vec<u64>,
-    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
-    /// enough to show a boilerplate paragraph in the summary without keeping any text.
-    snippet_bytes: Vec<u8>,
-    snippet_ends: Vec<u32>,
-    /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
-    pub offsets: Vec<u32>,
-    pub shingles: Vec<u64>,
+/// The boilerplate group of a document: its outlet, else the host of its URL, else
+/// `None` (one group for all such documents, the whole input).
+#[must_use]
+pub fn outlet_group(outlet: Option<&str>, url: Option<&str>) -> Option<String> {
+    outlet.map(str::to_owned).or_else(|| url.and_then(url_host))
 }
 
-impl Default for ParagraphRecord {
-    fn default() -> Self {
-        ParagraphRecord {
-            hashes: Vec::new(),
-            snippet_bytes: Vec::new(),
-            snippet_ends: Vec::new(),
-            offsets: vec![0],
-            shingles: Vec::new(),
-        }
-    }
-}
-
-const SNIPPET_BYTES: usize = 255;
-
-impl ParagraphRecord {
-    pub fn clear(&mut self) {
-        self.hashes.clear();
-        self.snippet_bytes.clear();
-        self.snippet_ends.clear();
-        self.offsets.clear();
-        self.offsets.push(0);
-        self.shingles.clear();
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
-    /// Paragraph `i`'s shingles.
-    #[must_use]
-    pub fn paragraph_shingles(&self, i: usize) -> &[u64] {
-        &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-
-    /// Keeps the beginning of the next paragraph's text as its snippet.
-    pub fn push_snippet(&mut self, paragraph: &str) {
-        let mut cut = paragraph.len().min(SNIPPET_BYTES);
-        while !paragraph.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        self.snippet_bytes
-            .extend_from_slice(&paragraph.as_bytes()[..cut]);
-        self.snippet_ends.push(self.snippet_bytes.len() as u32);
-    }
-
-    /// The beginning of paragraph `i`'s text.
-    #[must_use]
-    pub fn snippet(&self, i: usize) -> &str {
-        let start = if i == 0 {
-            0
-        } else {
-            self.snippet_ends[i - 1] as usize
-        };
-        std::str::from_utf8(&self.snippet_bytes[start..self.snippet_ends[i] as usize]).unwrap_or("")
-    }
-
-    /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
-    /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
-    #[must_use]
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            4 + self.hashes.len() * 16 + self.snippet_bytes.len() + self.shingles.len() * 8,
-        );
-        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
-        for (i, h) in self.hashes.iter().enumerate() {
-            out.extend_from_slice(&h.to_le_bytes());
-            out.extend_from_slice(&(self.offsets[i + 1] - self.offsets[i]).to_le_bytes());
-            let sn = self.snippet(i).as_bytes();
-            out.push(sn.len() as u8);
-            out.extend_from_slice(sn);
-        }
-        for s in &self.shingles {
-            out.extend_from_slice(&s.to_le_bytes());
-        }
-        out
-    }
-
-    /// Inverse of `encode`; `None` for bytes it did not write.
-    #[must_use]
-    pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let mut at = 0usize;
-        let mut take = |n: usize| -> Option<&[u8]> {
-            let s = bytes.get(at..at + n)?;
-            at += n;
-            Some(s)
-        };
-        let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-        let mut rec = ParagraphRecord::default();
-        for _ in 0..n {
-            rec.hashes
-                .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
-            let len = u32::from_le_bytes(take(4)?.try_into().ok()?);
-            rec.offsets
-                .push(rec.offsets.last().copied().unwrap_or(0) + len);
-            let sl = take(1)?[0] as usize;
-            rec.snippet_bytes.extend_from_slice(take(sl)?);
-            rec.snippet_ends.push(rec.snippet_bytes.len() as u32);
-        }
-        let total = *rec.offsets.last().expect("starts with 0") as usize;
-        let raw = take(total * 8)?;
-        rec.shingles = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        Some(rec)
-    }
+/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()?
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?;
+    let host = host.trim().to_ascii_lowercase();
+    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
+    (!host.is_empty()).then_some(host)
 }
 
 /// Boilerplate statistics for `summary.json`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParagraphSummary {
+    /// Paragraphs of the compared documents.
     pub paragraphs: u64,
+    /// Paragraphs that repeat an earlier one of their document.
     pub repeats: u64,
+    /// Runs of consecutive repeats.
     pub repeat_blocks: u64,
+    /// Documents with at least one repeat.
     pub docs_with_repeats: u64,
     /// Boilerplate paragraph occurrences flagged.
     pub boilerplate_paragraphs: u64,
     /// Distinct (outlet, paragraph) pairs that are boilerplate.
     pub boilerplate_texts: u64,
+    /// Documents with at least one boilerplate paragraph.
     pub docs_with_boilerplate: u64,
     /// Per outlet (or URL host; "" for the whole input), its most frequent boilerplate.
     pub top_boilerplate: BTreeMap<String, Vec<BoilerplateText>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One boilerplate text of a group, for the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoilerplateText {
     /// First 80 characters, whitespace folded.
     pub text: String,
+    /// Documents of the group it occurs in.
     pub docs: u64,
 }
 
-const TOP_PER_GROUP: usize = 5;
-const TOP_GROUPS: usize = 100;
-
-/// Everything the paragraph stage collected in the streaming pass.
-pub struct ParagraphIndex {
-    pub spill: ShingleSets,
-    /// One `(group, paragraph hash)` per distinct paragraph of each document.
-    pub keys: Vec<(u32, u64)>,
-    /// Documents per group.
-    pub group_docs: Vec<u64>,
-    pub group_names: Vec<String>,
-    /// Group of each compared document.
-    pub doc_groups: Vec<u32>,
-    /// Repeats of the documents that have any, sorted by document.
-    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
-}
-
-/// The article-level result of the cleaning pass.
-pub struct CleanArticles {
-    pub table: BandTable,
-    /// The paragraph records, from which exact verification rebuilds cleaned sets.
-    pub records: ShingleSets,
-    /// Paragraphs left out of each document's article set (boilerplate and repeats), for
-    /// the documents that have any, sorted by document.
-    pub removed: Vec<(DocId, Box<[u32]>)>,
-    /// Signatures of the cleaned articles, when estimated verification needs them.
-    pub signatures: Vec<u32>,
-    /// SimHash of each cleaned article, when the candidate method uses them.
-    pub fingerprints: Vec<u64>,
-    /// Compared shingles of each document, counted with repeats.
-    pub sizes: Vec<u32>,
-    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
-    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
-    pub summary: ParagraphSummary,
-}
+/// Texts shown per group in the summary.
+pub const TOP_PER_GROUP: usize = 5;
+/// Groups shown in the summary, largest first.
+pub const TOP_GROUPS: usize = 100;
 
 /// True when a paragraph found in `count` of its outlet group's `group_docs` documents is
 /// the group's boilerplate.
@@ -239,52 +106,9 @@ pub fn removed_paragraphs(
     removed
 }
 
-/// One document of the sketch pass: its boilerplate, what is left out, and the sketch of
-/// the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CleanDocument {
-    /// Boilerplate paragraph indices.
-    pub flagged: Vec<u32>,
-    /// Paragraphs left out of the article set (sorted).
-    pub removed: Vec<u32>,
-    /// The article's shingles, unsorted and with repeats (see `kept_shingles`).
-    pub set: Vec<u64>,
-    pub signature: Vec<u32>,
-    pub band_keys: Vec<u64>,
-}
-
-/// Flags a document's boilerplate (`is_frequent` says whether a paragraph hash is its
-/// group's boilerplate), leaves it and the `repeated` paragraphs out, and sketches the
-/// rest: MinHash signature and LSH band keys. The OPH signature needs neither sorted nor
-/// de-duplicated input (a minimum is a minimum), so the set is not sorted here.
-pub fn clean_document(
-    rec: &ParagraphRecord,
-    is_frequent: impl Fn(u64) -> bool,
-    repeated: impl IntoIterator<Item = u32>,
-    hasher: &mut MinHasher,
-    params: &ValidParams,
-) -> CleanDocument {
-    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
-        .filter(|&i| is_frequent(rec.hashes[i as usize]))
-        .collect();
-    let removed = removed_paragraphs(&flagged, repeated, params);
-    let mut set = Vec::with_capacity(rec.shingles.len());
-    kept_shingles(rec, &removed, &mut set);
-    let mut signature = Vec::new();
-    hasher.sketch(&set, &mut signature);
-    let mut band_keys = Vec::new();
-    crate::lsh::band_keys(&signature, params.bands(), params.rows(), &mut band_keys);
-    CleanDocument {
-        flagged,
-        removed,
-        set,
-        signature,
-        band_keys,
-    }
-}
-
-/// The `(group, hash)` pairs that are boilerplate, with their document counts.
-fn frequent_keys(
+/// The `(group, hash)` keys that are boilerplate, with their document counts.
+#[must_use]
+pub fn frequent_keys(
     mut keys: Vec<(u32, u64)>,
     group_docs: &[u64],
     params: &ValidParams,
@@ -306,183 +130,20 @@ fn frequent_keys(
     out
 }
 
-fn lookup_repeats(repeats: &[(DocId, Box<[Repeat]>)], doc: DocId) -> &[Repeat] {
-    repeats
-        .binary_search_by_key(&doc, |(d, _)| *d)
-        .map_or(&[], |i| &repeats[i].1)
-}
-
-const CHUNK: usize = 2048;
-
-/// One document after cleaning, as a worker hands it back.
-struct CleanedDoc {
-    keys: Vec<u64>,
-    size: u32,
-    fingerprint: u64,
-    /// Paragraphs left out of the article set.
-    removed: Vec<u32>,
-    signature: Vec<u32>,
-    /// Boilerplate paragraph indices.
-    flagged: Vec<u32>,
-    paragraphs: u64,
-    /// Hash and snippet of each boilerplate paragraph, for the summary.
-    texts: Vec<(u64, String)>,
-}
-
-/// Which article fingerprints the sketch pass computes.
-#[derive(Clone, Copy)]
-pub enum Fingerprints<'a> {
-    /// SimHash weighted by term frequency.
-    Tf,
-    /// SimHash weighted by term frequency times inverse document frequency.
-    Tfidf(&'a DocFrequency),
-}
-
-/// Appends the shingles of `rec`'s paragraphs that are not in `removed` (sorted) to
-/// `out`, unsorted and with repeats. A document whose every paragraph is removed keeps
-/// them all: a page made only of boilerplate still compares by what it holds.
-pub fn kept_shingles(rec: &ParagraphRecord, removed: &[u32], out: &mut Vec<u64>) {
-    let start = out.len();
-    for i in 0..rec.len() {
-        if removed.binary_search(&(i as u32)).is_err() {
-            out.extend_from_slice(rec.paragraph_shingles(i));
-        }
-    }
-    if out.len() == start {
-        out.extend_from_slice(&rec.shingles);
-    }
-}
-
-/// Finds boilerplate and sketches every document's cleaned article text. The OPH
-/// signature needs neither sorted nor de-duplicated input (a minimum is a minimum), so no
-/// set is sorted here; exact verification later rebuilds the sorted cleaned set of the
-/// few documents that are candidates, from the same spill.
-pub fn clean_and_sketch(
-    index: ParagraphIndex,
-    params: &ValidParams,
-    keep_signatures: bool,
-    fingerprints: Option<Fingerprints<'_>>,
-    mut advance: impl FnMut(u64),
-) -> Result<CleanArticles> {
-    let ParagraphIndex {
-        spill,
-        keys,
-        group_docs,
-        group_names,
-        doc_groups,
-        repeats,
-    } = index;
-    let frequent = frequent_keys(keys, &group_docs, params);
-    let docs = doc_groups.len();
-    let mut table = BandTable::new(params.bands());
-    let mut signatures = Vec::new();
-    let mut boilerplate = Vec::new();
-    let mut removed_by_doc = Vec::new();
-    let mut fps = Vec::new();
-    let mut sizes = Vec::with_capacity(docs);
-    let mut summary = ParagraphSummary {
-        boilerplate_texts: frequent.len() as u64,
-        repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
-        repeat_blocks: repeats
-            .iter()
-            .map(|(_, r)| crate::paragraph::blocks(r).len() as u64)
-            .sum(),
-        docs_with_repeats: repeats.len() as u64,
-        ..ParagraphSummary::default()
-    };
-    let mut snippets: HashMap<(u32, u64), String> = HashMap::new();
-    for start in (0..docs).step_by(CHUNK) {
-        let end = (start + CHUNK).min(docs);
-        let results: Vec<Result<CleanedDoc>> = (start..end)
-            .into_par_iter()
-            .map_init(
-                || MinHasher::new(&params.minhash),
-                |hasher, d| {
-                    let bytes = spill.read_bytes(d as DocId)?;
-                    let rec = ParagraphRecord::decode(&bytes)
-                        .expect("the spill holds what this run wrote");
-                    let group = doc_groups[d];
-                    let CleanDocument {
-                        flagged,
-                        removed,
-                        set,
-                        signature: sig,
-                        band_keys: keys,
-                    } = clean_document(
-                        &rec,
-                        |h| frequent.contains_key(&(group, h)),
-                        lookup_repeats(&repeats, d as DocId)
-                            .iter()
-                            .map(|r| r.paragraph),
-                        hasher,
-                        params,
-                    );
-                    let fingerprint = match fingerprints {
-                        None => 0,
-                        // repeats in the multiset are the term frequencies
-                        Some(Fingerprints::Tf) => simhash(&set),
-                        Some(Fingerprints::Tfidf(df)) => {
-                            let weighted: Vec<(u64, u8)> =
-                                set.iter().map(|&s| (s, df.weight(s))).collect();
-                            simhash_weighted_int(&weighted)
-                        }
-                    };
-                    let texts = flagged
-                        .iter()
-                        .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))
-                        .collect();
-                    Ok(CleanedDoc {
-                        keys,
-                        size: u32::try_from(set.len()).unwrap_or(u32::MAX),
-                        fingerprint,
-                        removed,
-                        signature: sig,
-                        flagged,
-                        paragraphs: rec.hashes.len() as u64,
-                        texts,
-                    })
-                },
-            )
-            .collect();
-        for (offset, r) in results.into_iter().enumerate() {
-            let CleanedDoc {
-                keys,
-                size,
-                fingerprint,
-                removed,
-                signature: sig,
-                flagged,
-                paragraphs,
-                texts,
-            } = r?;
-            let d = (start + offset) as DocId;
-            table.push(&keys);
-            sizes.push(size);
-            if keep_signatures {
-                signatures.extend_from_slice(&sig);
-            }
-            if fingerprints.is_some() {
-                fps.push(fingerprint);
-            }
-            if !removed.is_empty() {
-                removed_by_doc.push((d, removed.into_boxed_slice()));
-            }
-            summary.paragraphs += paragraphs;
-            if !flagged.is_empty() {
-                summary.boilerplate_paragraphs += flagged.len() as u64;
-                summary.docs_with_boilerplate += 1;
-                boilerplate.push((d, flagged.into_boxed_slice()));
-            }
-            let group = doc_groups[d as usize];
-            for (hash, text) in texts {
-                snippets.entry((group, hash)).or_insert(text);
-            }
-        }
-        advance((end - start) as u64);
-    }
+/// The most frequent boilerplate of each group, for the summary: at most
+/// `TOP_PER_GROUP` texts (most documents first) of each of the `TOP_GROUPS` largest
+/// groups. `frequent` are the boilerplate keys with their document counts, `snippets` the
+/// beginning of each key's text as one of its documents had it.
+#[must_use]
+pub fn top_boilerplate<S: BuildHasher>(
+    frequent: &HashMap<(u32, u64), u64, S>,
+    snippets: &HashMap<(u32, u64), String, S>,
+    group_docs: &[u64],
+    group_names: &[String],
+) -> BTreeMap<String, Vec<BoilerplateText>> {
     // the most frequent boilerplate per group, largest groups first
     let mut by_group: BTreeMap<u32, Vec<BoilerplateText>> = BTreeMap::new();
-    for (&(group, hash), &docs) in &frequent {
+    for (&(group, hash), &docs) in frequent {
         let text = snippets
             .get(&(group, hash))
             .map(|t| crate::paragraph::snippet(t))
@@ -493,24 +154,14 @@ pub fn clean_and_sketch(
             .push(BoilerplateText { text, docs });
     }
     let mut groups: Vec<(u32, Vec<BoilerplateText>)> = by_group.into_iter().collect();
+    let mut top = BTreeMap::new();
     groups.sort_by_key(|(g, _)| (std::cmp::Reverse(group_docs[*g as usize]), *g));
     for (g, mut texts) in groups.into_iter().take(TOP_GROUPS) {
         texts.sort_by(|a, b| b.docs.cmp(&a.docs).then_with(|| a.text.cmp(&b.text)));
         texts.truncate(TOP_PER_GROUP);
-        summary
-            .top_boilerplate
-            .insert(group_names[g as usize].clone(), texts);
+        top.insert(group_names[g as usize].clone(), texts);
     }
-    Ok(CleanArticles {
-        table,
-        records: spill,
-        removed: removed_by_doc,
-        signatures,
-        fingerprints: fps,
-        sizes,
-        boilerplate,
-        summary,
-    })
+    top
 }
 
 #[cfg(test)]
@@ -518,22 +169,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_round_trip() {
-        let mut rec = ParagraphRecord {
-            hashes: vec![1, 2, 3],
-            ..ParagraphRecord::default()
-        };
-        rec.push_snippet("Comments are moderated");
-        rec.push_snippet("");
-        rec.push_snippet(&"é".repeat(200));
-        rec.offsets = vec![0, 2, 2, 3];
-        rec.shingles = vec![5, 6, 7];
-        let back = ParagraphRecord::decode(&rec.encode()).unwrap();
-        assert_eq!(back, rec);
-        assert_eq!(back.paragraph_shingles(0), &[5, 6]);
-        assert_eq!(back.snippet(0), "Comments are moderated");
-        assert_eq!(back.snippet(1), "");
-        assert_eq!(back.snippet(2), "é".repeat(127));
-        assert!(ParagraphRecord::decode(&[1, 0]).is_none());
+    fn groups_are_outlets_else_url_hosts() {
+        assert_eq!(
+            outlet_group(None, Some("https://www.Example.com/x")).as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            outlet_group(Some("Wire"), Some("https://example.com")).as_deref(),
+            Some("Wire")
+        );
+        assert_eq!(
+            outlet_group(None, Some("http://user@host:8080/a")).as_deref(),
+            Some("host")
+        );
+        assert_eq!(outlet_group(None, None), None);
+    }
+
+    #[test]
+    fn boilerplate_needs_enough_documents_of_its_group() {
+        let params = crate::Params::default().validate().unwrap();
+        // at least 3 documents and 0.5% of the group
+        assert!(is_boilerplate(3, 600, &params));
+        assert!(!is_boilerplate(3, 601, &params));
+        assert!(!is_boilerplate(2, 10, &params));
+        let keys = vec![(1, 7), (1, 7), (1, 7), (2, 7), (2, 7), (2, 7), (1, 8)];
+        let frequent = frequent_keys(keys, &[0, 10, 1000], &params);
+        assert_eq!(frequent.len(), 1);
+        assert_eq!(frequent.get(&(1, 7)), Some(&3));
     }
 }

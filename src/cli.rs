@@ -1,5 +1,5 @@
 //! Command-line arguments: what the user typed, turned into `Params` once. The parameter
-//! flags are the library's table (`neardup::params::FLAGS`), read into a `ParamsPatch`;
+//! flags are the library's table (`neardup::overrides::FLAGS`), read into a `ParamsPatch`;
 //! the flags declared here are about this process (where to write, threads, output).
 
 use std::fmt::Display;
@@ -10,7 +10,8 @@ use clap::builder::PossibleValuesParser;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
-use neardup::params::{FLAGS, Flag, Params, ParamsPatch, ShingleParams};
+use neardup::overrides::{FLAGS, Flag, ParamsPatch};
+use neardup::params::{Params, ShingleParams};
 use neardup::report::ReportOptions;
 use neardup::tune::TuneOptions;
 

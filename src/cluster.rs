@@ -11,18 +11,18 @@
 //! whatever the thread count.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::boilerplate::ParagraphRecord;
-use crate::error::Result;
-use crate::lsh::{DocId, Pair};
-use crate::params::{ClusterShape, RepresentativeRule, ValidParams};
+use crate::document::ParagraphRecord;
+use crate::error::{Error, Result};
+use crate::ids::{DocId, Pair};
+use crate::params::{ClusterParams, ClusterShape, RepresentativeRule, ValidParams};
 use crate::provenance::{Compared, Provenance, align, provenance};
-use crate::verify::{PairScore, Verifier};
+use crate::verify::{Match, MatchRule, PairScore, Verifier};
 
 /// Disjoint sets over documents `0..n`.
 #[derive(Debug, Clone)]
@@ -31,6 +31,7 @@ pub struct UnionFind {
 }
 
 impl UnionFind {
+    /// `n` documents, each a set of its own.
     #[must_use]
     pub fn new(n: usize) -> Self {
         UnionFind {
@@ -38,6 +39,7 @@ impl UnionFind {
         }
     }
 
+    /// The root of `x`'s set, halving the path on the way.
     pub fn find(&mut self, mut x: DocId) -> DocId {
         while self.parent[x as usize] != x {
             let grand = self.parent[self.parent[x as usize] as usize];
@@ -58,11 +60,13 @@ impl UnionFind {
         true
     }
 
+    /// Number of documents.
     #[must_use]
     pub fn len(&self) -> usize {
         self.parent.len()
     }
 
+    /// True without documents.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.parent.is_empty()
@@ -70,7 +74,8 @@ impl UnionFind {
 }
 
 /// Counts from the verification stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VerifyStats {
     /// Candidate pairs whose similarity was computed.
     pub verified: u64,
@@ -93,62 +98,26 @@ const VERIFY_BATCH: usize = 1 << 14;
 /// A verified matching pair: the evidence that joined two documents.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Edge {
+    /// The smaller document.
     pub a: DocId,
+    /// The larger document.
     pub b: DocId,
+    /// Their Jaccard similarity.
     pub jaccard: f64,
+    /// |A ∩ B| / min(|A|, |B|).
     pub containment: f64,
-}
-
-/// When two documents match, and when a member may stay in a star cluster.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MatchRule {
-    pub threshold: f64,
-    /// `(min_containment, min_shared)` when containment is on.
-    pub containment: Option<(f64, u64)>,
-    pub star_min_containment: f64,
-    pub min_shared: u64,
-}
-
-impl MatchRule {
-    #[must_use]
-    pub fn new(params: &ValidParams) -> Self {
-        let c = &params.containment;
-        MatchRule {
-            threshold: params.lsh.threshold,
-            containment: c.enabled.then_some((c.min_containment, c.min_shared)),
-            star_min_containment: params.cluster.star_min_containment,
-            min_shared: c.min_shared,
-        }
-    }
-
-    /// Jaccard at or above the threshold, or (with containment on) enough of the smaller
-    /// document inside the larger.
-    #[must_use]
-    pub fn accepts(&self, s: &PairScore) -> bool {
-        s.jaccard >= self.threshold
-            || self
-                .containment
-                .is_some_and(|(c, m)| s.shared >= m && s.containment() >= c)
-    }
-
-    /// A member matches its representative, or shares enough with it to stay in its
-    /// star as a weak link: two copies of one original, each cut and edited, overlap
-    /// less than either does with the original, yet an unrelated story chained in
-    /// through one of them shares next to nothing with the original.
-    #[must_use]
-    pub fn stays(&self, s: &PairScore) -> bool {
-        self.accepts(s)
-            || (s.shared >= self.min_shared && s.containment() >= self.star_min_containment)
-    }
 }
 
 /// What verification leaves for clustering.
 pub struct Verified {
+    /// The components of the accepted pairs.
     pub uf: UnionFind,
+    /// The accepted pairs, in candidate order.
     pub edges: Vec<Edge>,
     /// Candidate pairs not verified because their documents were already connected;
     /// star refinement verifies the few it needs.
     pub skipped: Vec<Pair>,
+    /// What verification did.
     pub stats: VerifyStats,
 }
 
@@ -252,7 +221,7 @@ fn join_if_match(
 ) {
     if rule.accepts(s) {
         stats.accepted += 1;
-        if s.jaccard < rule.threshold {
+        if rule.matches(s) == Some(Match::Containment) {
             stats.by_containment += 1;
         }
         edges.push(Edge {
@@ -268,6 +237,7 @@ fn join_if_match(
 /// Where a document ended up: its representative and how it relates to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
+    /// The representative of its cluster (itself for a representative).
     pub rep: DocId,
     /// The member (a) against the representative (b); `None` for the representative.
     pub score: Option<PairScore>,
@@ -471,7 +441,7 @@ pub fn place_component<V: Members + ?Sized>(
                         score: Some(s),
                         weak,
                         split_from,
-                        provenance: Some(Box::new(provenance(&s, alignment, rule.threshold, weak))),
+                        provenance: Some(Box::new(provenance(&s, alignment, rule, weak))),
                     },
                 ));
             } else {
@@ -506,17 +476,140 @@ pub fn place_component<V: Members + ?Sized>(
     Ok((out, split, weak_links))
 }
 
+/// One member of a component, as `place_members` needs it.
+#[derive(Debug, Clone)]
+pub struct ComponentMember {
+    /// Position in input order.
+    pub doc: DocId,
+    /// Its id.
+    pub id: String,
+    /// The raw date field; only ISO dates count, as in the pipeline.
+    pub date: Option<String>,
+    /// Its outlet.
+    pub outlet: Option<String>,
+    /// Its paragraph record.
+    pub record: ParagraphRecord,
+    /// Paragraphs left out of its article set (from `clean_document`).
+    pub removed: Vec<u32>,
+    /// Compared shingles counted with repeats (`CleanDocument::set.len()`).
+    pub size: u32,
+}
+
+/// The members of one component held in memory.
+struct InMemory {
+    /// Sorted by document.
+    docs: Vec<ComponentMember>,
+    sets: Vec<Vec<u64>>,
+}
+
+impl InMemory {
+    fn index(&self, doc: DocId) -> Result<usize> {
+        self.docs
+            .binary_search_by_key(&doc, |m| m.doc)
+            .map_err(|_| Error::params("links", format!("document {doc} is not a member")))
+    }
+}
+
+impl Members for InMemory {
+    fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
+        let i = self.index(doc)?;
+        let m = &self.docs[i];
+        Ok((m.record.clone(), &m.removed, self.sets[i].clone()))
+    }
+    fn size(&self, doc: DocId) -> u32 {
+        self.index(doc).map_or(0, |i| self.docs[i].size)
+    }
+    fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
+        Ok(PairScore::of_sets(
+            &self.sets[self.index(a)?],
+            &self.sets[self.index(b)?],
+        ))
+    }
+    fn is_estimate(&self) -> bool {
+        false
+    }
+}
+
+/// Places one connected component of accepted pairs exactly as `cluster::place` does on
+/// one machine: the representative is the first member in the representative order,
+/// and with star clusters the members that do not stay are split off and re-clustered
+/// over the accepted pairs among them. `links` are the accepted pairs inside the
+/// component (any order; the set of accepted pairs, not which were verified first,
+/// decides the result). Returns each member's placement, in no particular order.
+pub fn place_members(
+    mut members: Vec<ComponentMember>,
+    links: &[(DocId, DocId)],
+    params: &ValidParams,
+) -> Result<Vec<(DocId, Placement)>> {
+    members.sort_by_key(|m| m.doc);
+    let sets = members
+        .iter()
+        .map(|m| m.record.article_set(&m.removed))
+        .collect();
+    let data = InMemory {
+        docs: members,
+        sets,
+    };
+    let docs: Vec<DocId> = data.docs.iter().map(|m| m.doc).collect();
+    let links: Vec<(DocId, DocId, bool)> = links.iter().map(|&(a, b)| (a, b, true)).collect();
+    let member = |d: DocId| &data.docs[data.index(d).expect("a member")];
+    let order = RepresentativeOrder::new(
+        &params.cluster,
+        move |d| member(d).date.as_deref(),
+        move |d| member(d).outlet.as_deref(),
+        move |d| member(d).id.as_str(),
+    );
+    let rule = MatchRule::new(params);
+    let (placed, _, _) = place_component(
+        &docs,
+        &links,
+        &data,
+        &rule,
+        params.cluster.shape,
+        &|a, b, length| order.compare(a, b, length),
+    )?;
+    Ok(placed)
+}
+
 /// The representative order of `ClusterParams::representative`, then input order.
 pub struct RepresentativeOrder<'a> {
+    /// The rules, in order; input order breaks the remaining ties.
     pub rules: &'a [RepresentativeRule],
     /// Per document: ISO date (None when missing or not ISO).
     pub date: Box<dyn Fn(DocId) -> Option<&'a str> + Sync + 'a>,
     /// Per document: position of its outlet in the preference list (unlisted: after all).
     pub outlet_rank: Box<dyn Fn(DocId) -> usize + Sync + 'a>,
+    /// Per document: its id.
     pub id: Box<dyn Fn(DocId) -> &'a str + Sync + 'a>,
 }
 
-impl RepresentativeOrder<'_> {
+impl<'a> RepresentativeOrder<'a> {
+    /// The order of `params.representative` over documents described by `date` (the date
+    /// field as read; only ISO dates count), `outlet` (its name; its rank comes from
+    /// `params.prefer_outlets`) and `id`.
+    pub fn new(
+        params: &'a ClusterParams,
+        date: impl Fn(DocId) -> Option<&'a str> + Sync + 'a,
+        outlet: impl Fn(DocId) -> Option<&'a str> + Sync + 'a,
+        id: impl Fn(DocId) -> &'a str + Sync + 'a,
+    ) -> Self {
+        let rank: HashMap<&'a str, usize> = params
+            .prefer_outlets
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| (name.as_str(), rank))
+            .collect();
+        let last = params.prefer_outlets.len();
+        RepresentativeOrder {
+            rules: &params.representative,
+            date: Box::new(move |d| date(d).filter(|s| is_iso_date(s))),
+            outlet_rank: Box::new(move |d| {
+                outlet(d).and_then(|o| rank.get(o).copied()).unwrap_or(last)
+            }),
+            id: Box::new(id),
+        }
+    }
+
     /// `Less` when `a` is the better representative; `length` gives `(story shingles,
     /// compared shingles)`, longest first. Document ids are in input order, which breaks
     /// every remaining tie.
@@ -604,35 +697,5 @@ mod tests {
         assert!(is_iso_date("2024-12-09"));
         assert!(is_iso_date("2024-12-09T10:00:00Z"));
         assert!(!is_iso_date("Dec 9, 2024"));
-    }
-
-    #[test]
-    fn match_rule_needs_both_containment_and_shared_amount() {
-        let rule = MatchRule {
-            threshold: 0.8,
-            containment: Some((0.5, 50)),
-            star_min_containment: 0.2,
-            min_shared: 50,
-        };
-        let score = |shared, a, b| {
-            let j = shared as f64 / (a + b - shared) as f64;
-            PairScore {
-                jaccard: j,
-                shared,
-                size_a: a,
-                size_b: b,
-            }
-        };
-        assert!(rule.accepts(&score(90, 100, 100))); // Jaccard 0.82
-        assert!(rule.accepts(&score(200, 400, 1000))); // a copy cut to 40%, all inside
-        assert!(!rule.accepts(&score(40, 60, 1000))); // contained, but 40 shingles only
-        assert!(!rule.accepts(&score(100, 400, 1000))); // a quarter shared
-        assert!(rule.stays(&score(100, 400, 1000)));
-        assert!(!rule.stays(&score(60, 400, 1000)));
-        let raw = MatchRule {
-            containment: None,
-            ..rule
-        };
-        assert!(!raw.accepts(&score(200, 400, 1000)));
     }
 }

@@ -6,7 +6,9 @@ use anyhow::Context;
 
 use crate::cli::{EvalArgs, ExplainArgs};
 use neardup::eval::{EvalOptions, Mistake, Truth, evaluate};
-use neardup::inspect::{Explanation, ParagraphFate, RunDir, Side, Similarity, Texts};
+use neardup::inspect::{Explanation, ParagraphFate, Side};
+use neardup::output::rundir::{RunDir, Texts};
+use neardup::verify::PairScore;
 
 fn open(dir: &std::path::Path) -> anyhow::Result<RunDir> {
     RunDir::open(dir).with_context(|| format!("reading the run in {}", dir.display()))
@@ -183,10 +185,15 @@ fn print_side(out: &mut impl Write, s: &Side) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sim_line(name: &str, s: &Similarity) -> String {
+fn sim_line(name: &str, s: &PairScore) -> String {
     format!(
         "{name}: Jaccard {:.4}, containment A in B {:.4}, B in A {:.4} ({} shared of {} / {} shingles)",
-        s.jaccard, s.a_in_b, s.b_in_a, s.shared, s.a_shingles, s.b_shingles
+        s.jaccard,
+        s.a_in_b(),
+        s.b_in_a(),
+        s.shared,
+        s.size_a,
+        s.size_b
     )
 }
 

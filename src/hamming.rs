@@ -11,9 +11,9 @@
 //! exact for any `k` (the oracle test checks k = 0..=8 against brute force).
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::lsh::{DocId, Pair};
+use crate::ids::{DocId, Pair};
 
 /// The table layout chosen for a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,13 +25,18 @@ pub struct HammingPlan {
 }
 
 /// Counts from one search, for `summary.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HammingStats {
+    /// Blocks the 64 bits were cut into.
     pub blocks: u32,
+    /// Tables probed.
     pub tables: u64,
+    /// Bits in the smallest table key.
     pub key_bits: u32,
     /// Fingerprint pairs compared with a popcount.
     pub compared: u64,
+    /// Pairs within the distance.
     pub pairs: u64,
 }
 

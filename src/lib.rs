@@ -5,6 +5,11 @@
 //! exact Jaccard verification and union-find clustering, with every input record
 //! accounted for and the same output for any thread count.
 //!
+//! The modules follow the data in layers, from the types every stage shares (`document`,
+//! `ids`, `verify::score`) through the stages (`input`, `paragraph`, `sketch`, `lsh`,
+//! `verify`, `cluster`) and the run's outputs (`output`) to the `pipeline` that composes
+//! them; `docs/architecture.md` has the layer table and the module graph.
+//!
 //! ```
 //! use neardup::{Params, dedup_texts};
 //!
@@ -22,28 +27,38 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+pub mod analyze;
 pub mod boilerplate;
 pub mod cluster;
+pub mod document;
 pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod hamming;
+pub mod ids;
 pub mod input;
 pub mod inspect;
 pub mod lsh;
 pub mod output;
+pub mod overrides;
 pub mod paragraph;
 pub mod params;
 pub mod pipeline;
+pub mod progress;
 pub mod provenance;
+pub mod records;
 pub mod report;
 pub mod shingle;
 pub mod sketch;
+pub mod spill;
 pub mod stages;
 pub mod text;
 pub mod tune;
 pub mod verify;
 
 pub use error::{Error, Result, SkipReason};
+pub use output::schema::Summary;
 pub use params::{Params, ValidParams};
-pub use pipeline::{Assignment, NoProgress, Progress, RunOptions, Summary, dedup_texts, run};
+pub use pipeline::{RunOptions, dedup_texts, run};
+pub use progress::{NoProgress, Progress};
+pub use records::Assignment;

@@ -10,11 +10,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// Index of a sketched document, dense from 0 in input order.
-pub type DocId = u32;
-
-/// A candidate pair, always `(smaller, larger)`.
-pub type Pair = (DocId, DocId);
+use crate::ids::{DocId, Pair};
 
 /// Writes the `bands` band keys of `sig` into `out`.
 pub fn band_keys(sig: &[u32], bands: usize, rows: usize, out: &mut Vec<u64>) {
@@ -65,6 +61,7 @@ impl BandTable {
 
 /// Statistics of the candidate stage, reported in `summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CandidateStats {
     pub pairs: u64,
     pub largest_bucket: u64,

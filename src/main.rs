@@ -15,7 +15,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use cli::{Cli, Command, DedupArgs, GenerateArgs, ReportArgs};
-use neardup::pipeline::{Progress, RunOptions};
+use neardup::{Progress, RunOptions};
 
 /// Set by SIGINT/SIGTERM/SIGHUP; the library polls it between batches.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);

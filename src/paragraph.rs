@@ -18,14 +18,15 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::boilerplate::ParagraphRecord;
+use crate::document::ParagraphRecord;
 use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
-use crate::shingle::{Shingler, fold_tokens, jaccard};
+use crate::shingle::{Shingler, fold_tokens};
 use crate::sketch::{hamming, simhash};
 use crate::text::{Normalized, normalize_into};
+use crate::verify::score::{jaccard, round6};
 
 /// Byte range of one paragraph in its document.
 pub type Span = (u32, u32);
@@ -141,9 +142,11 @@ pub struct ParagraphSketch {
 }
 
 /// A paragraph that repeats an earlier paragraph of the same document.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Repeat {
+    /// The repeating paragraph.
     pub paragraph: u32,
+    /// The earlier paragraph it repeats (never itself a repeat).
     pub copy_of: u32,
     /// Jaccard of the char 5-gram sets (1.0 for an exact repeat).
     pub similarity: f64,
@@ -151,10 +154,13 @@ pub struct Repeat {
 
 /// A run of consecutive repeats of consecutive paragraphs (first..=last repeat
 /// copy_of..=copy_of + last - first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepeatBlock {
+    /// The first repeat of the run.
     pub first: u32,
+    /// The last repeat of the run.
     pub last: u32,
+    /// The paragraph `first` repeats.
     pub copy_of: u32,
 }
 
@@ -315,7 +321,7 @@ pub fn find_repeats(
                 repeats.push(Repeat {
                     paragraph: j as u32,
                     copy_of: i,
-                    similarity: crate::stages::round6(sim),
+                    similarity: round6(sim),
                 });
                 continue;
             }

@@ -3,8 +3,8 @@
 //! validated parameters are embedded in `summary.json`, and that object can be fed back
 //! through `--config` to repeat a run exactly.
 //!
-//! A config file and the command-line flags are overrides, [`ParamsPatch`]es applied to
-//! the defaults in that order; [`FLAGS`] says which field each flag sets.
+//! A config file and the command-line flags are overrides, [`ParamsPatch`](crate::overrides::ParamsPatch)es applied to
+//! the defaults in that order; [`FLAGS`](crate::overrides::FLAGS) says which field each flag sets.
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,15 +12,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-mod flags;
-mod patch;
-
-pub use flags::{FLAGS, Flag, flag};
-pub use patch::{
-    CandidatePatch, ClusterPatch, ContainmentPatch, InputPatch, LshPatch, MinHashPatch,
-    ParagraphPatch, ParamsPatch, ShinglePatch, SimHashPatch, VerifyPatch,
-};
 
 /// Every parameter of a run, in sections; `Default` is what `neardup dedup` runs with.
 /// Build one from a config file and flags with [`Params::from_config_and_flags`], and

@@ -16,179 +16,40 @@
 //! Everything observable is a function of the input and the parameters: worker results
 //! are put back in input order before anything depends on them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::boilerplate::{Fingerprints, ParagraphIndex, ParagraphSummary, clean_and_sketch};
+use crate::analyze::{Analyzer, DocumentAnalysis};
+use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Edge, MatchRule, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs,
-    cluster_scored, is_iso_date, place,
+    Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
+    is_iso_date, place,
 };
-use crate::error::{Error, Result, SkipReason};
+use crate::document::Position;
+use crate::error::{Error, Result};
 use crate::hamming::{HammingStats, near_pairs};
+use crate::ids::{DocId, Pair};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
-use crate::lsh::{CandidateStats, DocId, Pair, candidates};
-use crate::paragraph::Repeat;
+use crate::lsh::{CandidateStats, candidates};
+use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
+use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::provenance::Provenance;
+use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
-use crate::stages::{Analyzer, DocumentAnalysis, outlet_group, round6};
-use crate::verify::PairScore;
-use crate::verify::{ShingleSpill, Verifier};
-
-/// Version of the output formats; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// What became of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Compared with the others.
-    Ok,
-    /// Read fine but has no words: kept as a cluster of its own, never compared.
-    Empty,
-    /// Could not be used; see the reason.
-    Skipped(SkipReason),
-}
-
-impl Status {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Empty => "empty",
-            Status::Skipped(r) => r.as_str(),
-        }
-    }
-}
-
-/// The little that is kept per record for the whole run.
-#[derive(Debug, Clone)]
-pub struct RecordMeta {
-    pub id: Box<str>,
-    pub date: Option<Box<str>>,
-    /// Index into `Records::outlets`.
-    pub outlet: Option<u32>,
-    pub source: u32,
-    /// 1-based line in a JSONL source, 0 for a whole-file document.
-    pub line: u64,
-    pub status: Status,
-    /// Index among compared documents, for `Status::Ok`.
-    pub doc: Option<DocId>,
-}
-
-/// Per-record table of a run, in input order.
-#[derive(Debug, Default)]
-pub struct Records {
-    pub metas: Vec<RecordMeta>,
-    /// Record index of each compared document.
-    pub doc_records: Vec<u32>,
-    pub outlets: Vec<String>,
-    pub outlet_index: HashMap<String, u32>,
-    /// Paragraph repeats of the documents that have any, sorted by document.
-    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
-    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
-    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
-}
-
-impl Records {
-    fn outlet_id(&mut self, outlet: String) -> u32 {
-        if let Some(&i) = self.outlet_index.get(&outlet) {
-            return i;
-        }
-        let i = self.outlets.len() as u32;
-        self.outlets.push(outlet.clone());
-        self.outlet_index.insert(outlet, i);
-        i
-    }
-
-    #[must_use]
-    pub fn outlet(&self, meta: &RecordMeta) -> Option<&str> {
-        meta.outlet.map(|o| self.outlets[o as usize].as_str())
-    }
-
-    /// The paragraph repeats of a compared document.
-    #[must_use]
-    pub fn repeats_of(&self, doc: DocId) -> &[Repeat] {
-        self.repeats
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[], |i| &self.repeats[i].1)
-    }
-
-    /// The boilerplate paragraphs of a compared document.
-    #[must_use]
-    pub fn boilerplate_of(&self, doc: DocId) -> &[u32] {
-        self.boilerplate
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[], |i| &self.boilerplate[i].1)
-    }
-}
-
-/// Where each record ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Assignment {
-    /// `None` for a record that could not be read.
-    pub cluster: Option<u64>,
-    pub keep: bool,
-    /// Record index of the representative, for a duplicate.
-    pub duplicate_of: Option<u32>,
-    /// Jaccard similarity to the representative, for a duplicate.
-    pub similarity: Option<f64>,
-    /// |A ∩ B| / min(|A|, |B|) with the representative, for a duplicate.
-    pub containment: Option<f64>,
-    /// Record index of the representative of the cluster a chain of matches had joined
-    /// this record to, before the star check split it off.
-    pub split_from: Option<u32>,
-}
-
-impl Assignment {
-    /// A record that could not be read: no cluster, not kept.
-    pub const UNREAD: Assignment = Assignment {
-        cluster: None,
-        keep: false,
-        duplicate_of: None,
-        similarity: None,
-        containment: None,
-        split_from: None,
-    };
-}
-
-/// Receives progress from a run. The library never prints; the CLI draws bars from this.
-pub trait Progress: Sync {
-    /// A stage starts; `total` is in the stage's own units (bytes, pairs, records).
-    fn stage(&self, _name: &'static str, _total: Option<u64>) {}
-    fn advance(&self, _n: u64) {}
-    fn finish_stage(&self) {}
-    /// A record was skipped or an input needs attention.
-    fn warn(&self, _message: &str) {}
-    /// True once the run should stop (a signal arrived): it then returns
-    /// `Error::Interrupted` at the next batch, leaving no partial output behind.
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
-/// Returns `Error::Interrupted` when the caller asked the run to stop.
-pub fn check_cancel(progress: &dyn Progress) -> Result<()> {
-    if progress.cancelled() {
-        Err(Error::Interrupted)
-    } else {
-        Ok(())
-    }
-}
-
-/// A progress sink that ignores everything.
-pub struct NoProgress;
-impl Progress for NoProgress {}
+use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
+use crate::spill::ShingleSpill;
+use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
 /// Everything about a run that is not a parameter of the result.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Where the outputs go.
     pub out_dir: PathBuf,
     /// Worker threads; `None` uses every core.
     pub threads: Option<usize>,
@@ -198,58 +59,7 @@ pub struct RunOptions {
     pub emit_clean: bool,
 }
 
-/// Counts of a run, written to `summary.json`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Counts {
-    pub records: u64,
-    pub compared: u64,
-    pub empty: u64,
-    pub skipped: BTreeMap<&'static str, u64>,
-    pub duplicate_ids: u64,
-    pub dates_not_iso: u64,
-    pub clusters: u64,
-    pub docs_in_clusters: u64,
-    pub duplicates: u64,
-    pub kept: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub format_version: u32,
-    pub neardup_version: &'static str,
-    /// The directory the run was started in: relative input paths (kept as typed in
-    /// `inputs` and `docs.jsonl`, so they join back) are relative to it.
-    pub working_dir: Option<PathBuf>,
-    pub params: ValidParams,
-    pub inputs: Vec<FileReport>,
-    pub counts: Counts,
-    pub candidates: CandidateStats,
-    /// The SimHash index, when the candidate method uses it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub simhash: Option<HammingStats>,
-    pub verification: VerifyStats,
-    pub spill_bytes: u64,
-    /// The paragraph stage, when it ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paragraphs: Option<ParagraphSummary>,
-    pub seconds: BTreeMap<&'static str, f64>,
-    /// The first messages about skipped records and inputs (all are counted above).
-    pub warnings: Vec<String>,
-}
-
 const MAX_WARNINGS: usize = 20;
-
-/// The result of the comparison stages, before anything is written.
-pub struct Dedup {
-    pub sources: Vec<Source>,
-    pub records: Records,
-    pub assignments: Vec<Assignment>,
-    /// Per record: how a duplicate relates to its representative.
-    pub provenance: Vec<Option<Box<Provenance>>>,
-    /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
-    pub edges: Vec<Edge>,
-    pub summary: Summary,
-}
 
 /// Runs the pipeline on files and writes the outputs into `opts.out_dir`.
 pub fn run(
@@ -291,7 +101,7 @@ pub fn run(
         d.summary.warnings.truncate(MAX_WARNINGS);
         d.summary
             .seconds
-            .insert("total", t0.elapsed().as_secs_f64());
+            .insert("total".into(), t0.elapsed().as_secs_f64());
         Ok(d)
     })?;
     let t = Instant::now();
@@ -315,7 +125,9 @@ pub fn run(
     Ok(summary)
 }
 
-fn with_threads<T: Send>(
+/// Runs `f` on a pool of `threads` worker threads (`None`: rayon's global pool, one thread
+/// a core). Every parallel stage of the run, and of a sweep, runs inside it.
+pub fn with_threads<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
@@ -349,7 +161,7 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
                 .enumerate()
                 .map(|(i, (id, text))| RawRecord {
                     source: 0,
-                    line: i as u64 + 1,
+                    position: Position::Line(i as u64 + 1),
                     raw: Raw::Document {
                         id: id.as_ref().to_owned(),
                         text: text.as_ref().to_owned(),
@@ -382,7 +194,7 @@ struct Processed {
 
 struct RawRecordHeader {
     source: u32,
-    line: u64,
+    position: Position,
 }
 
 fn process(
@@ -393,7 +205,7 @@ fn process(
 ) -> Processed {
     let header = RawRecordHeader {
         source: rec.source,
-        line: rec.line,
+        position: rec.position,
     };
     let parsed = parse_record(rec.raw, &params.input);
     let mut out = Processed {
@@ -428,62 +240,12 @@ fn process(
     out
 }
 
-/// What the paragraph stage gathers in the streaming pass.
-struct ParagraphCollect {
-    spill: ShingleSpill,
-    keys: Vec<(u32, u64)>,
-    group_docs: Vec<u64>,
-    group_names: Vec<String>,
-    group_index: HashMap<String, u32>,
-    doc_groups: Vec<u32>,
-    repeats: Vec<(DocId, Box<[Repeat]>)>,
-}
-
-impl ParagraphCollect {
-    fn new(spill: ShingleSpill) -> Self {
-        // group 0 is the whole input: documents with neither outlet nor URL
-        ParagraphCollect {
-            spill,
-            keys: Vec::new(),
-            group_docs: vec![0],
-            group_names: vec![String::new()],
-            group_index: HashMap::new(),
-            doc_groups: Vec::new(),
-            repeats: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, doc: DocId, group: Option<String>, out: DocumentAnalysis) -> Result<()> {
-        let g = match group {
-            None => 0,
-            Some(name) => {
-                if let Some(&g) = self.group_index.get(&name) {
-                    g
-                } else {
-                    let g = self.group_names.len() as u32;
-                    self.group_names.push(name.clone());
-                    self.group_docs.push(0);
-                    self.group_index.insert(name, g);
-                    g
-                }
-            }
-        };
-        self.group_docs[g as usize] += 1;
-        self.doc_groups.push(g);
-        self.keys.extend(out.hashes.iter().map(|&h| (g, h)));
-        if !out.repeats.is_empty() {
-            self.repeats.push((doc, out.repeats.into_boxed_slice()));
-        }
-        self.spill.push_bytes(&out.record)
-    }
-}
-
 /// Collects processed records in input order.
 struct Collector<'a> {
     params: &'a ValidParams,
     sources: &'a [Source],
     records: Records,
-    paragraphs: ParagraphCollect,
+    paragraphs: IndexBuilder,
     counts: Counts,
     seen_ids: HashSet<u64>,
     warnings: Vec<String>,
@@ -495,24 +257,28 @@ impl Collector<'_> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
         let id = p.id.unwrap_or_else(|| {
-            if p.record.line == 0 {
-                source.path.display().to_string()
-            } else {
-                format!("{}:{}", source.path.display(), p.record.line)
-            }
+            p.record
+                .position
+                .name_in(&source.path.display().to_string())
         });
+        // messages name a whole-file document's line as 0, as they always have
+        let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
         if let Status::Skipped(reason) = p.status {
             let err = Error::BadRecord {
                 path: source.path.clone(),
-                line: p.record.line,
+                line,
                 reason,
                 detail: p.detail,
             };
             if self.params.input.on_error == ErrorPolicy::Stop {
                 return Err(err);
             }
-            *self.counts.skipped.entry(reason.as_str()).or_default() += 1;
+            *self
+                .counts
+                .skipped
+                .entry(reason.as_str().to_owned())
+                .or_default() += 1;
             self.warn(err.to_string());
         }
         if !self.seen_ids.insert(xxh3_64(id.as_bytes())) {
@@ -520,7 +286,7 @@ impl Collector<'_> {
             self.warn(format!(
                 "{}:{}: duplicate id {id:?}",
                 source.path.display(),
-                p.record.line
+                line
             ));
         }
         let date = p.date.filter(|d| {
@@ -551,7 +317,7 @@ impl Collector<'_> {
             date: date.map(String::into_boxed_str),
             outlet,
             source: p.record.source,
-            line: p.record.line,
+            position: p.record.position.pack(),
             status: p.status,
             doc,
         });
@@ -605,9 +371,9 @@ where
     )?;
     let summary = Summary {
         format_version: FORMAT_VERSION,
-        neardup_version: env!("CARGO_PKG_VERSION"),
+        neardup_version: env!("CARGO_PKG_VERSION").into(),
         working_dir: std::env::current_dir().ok(),
-        params: params.clone(),
+        params: params.get().clone(),
         inputs: reports,
         counts,
         candidates,
@@ -631,25 +397,41 @@ where
 /// The stages up to candidate pairs: every record read and accounted for, every document
 /// sketched, the candidates found. A parameter sweep (`tune`) clusters this many times.
 pub struct Sketched {
+    /// The inputs, in reading order.
     pub sources: Vec<Source>,
+    /// The per-record table.
     pub records: Records,
+    /// The counts so far (clustering adds its own).
     pub counts: Counts,
+    /// What happened to each input.
     pub reports: Vec<FileReport>,
+    /// The first messages about skipped records and inputs.
     pub warnings: Vec<String>,
+    /// Scores pairs from the spill (or the signatures).
     pub verifier: Verifier,
+    /// The candidate pairs, sorted.
     pub pairs: Vec<Pair>,
+    /// The candidate stage's figures.
     pub candidates: CandidateStats,
+    /// The SimHash index's figures, when it ran.
     pub simhash: Option<HammingStats>,
+    /// The paragraph stage's figures, when it ran.
     pub paragraphs: Option<ParagraphSummary>,
+    /// Bytes spilled.
     pub spill_bytes: u64,
-    pub seconds: BTreeMap<&'static str, f64>,
+    /// Seconds of each stage so far.
+    pub seconds: BTreeMap<String, f64>,
 }
 
 /// What clustering produces from the candidates.
 pub struct Clustered {
+    /// Where each record ended up, in input order.
     pub assignments: Vec<Assignment>,
+    /// Per record: how a copy relates to its representative.
     pub provenance: Vec<Option<Box<Provenance>>>,
+    /// The accepted pairs.
     pub edges: Vec<Edge>,
+    /// What verification and placement did.
     pub stats: VerifyStats,
 }
 
@@ -678,7 +460,7 @@ where
         params,
         sources: &sources,
         records: Records::default(),
-        paragraphs: ParagraphCollect::new(ShingleSpill::create_in(spill_dir)?),
+        paragraphs: IndexBuilder::new(ShingleSpill::create_in(spill_dir)?),
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
@@ -745,7 +527,7 @@ where
             collector.warn(e.clone());
         }
     }
-    seconds.insert("read", t.elapsed().as_secs_f64());
+    seconds.insert("read".into(), t.elapsed().as_secs_f64());
 
     let Collector {
         mut records,
@@ -755,16 +537,8 @@ where
         ..
     } = collector;
     let t = Instant::now();
-    let docs = pc.doc_groups.len() as u64;
-    progress.stage("sketch", Some(docs));
-    let index = ParagraphIndex {
-        spill: pc.spill.finish()?,
-        keys: pc.keys,
-        group_docs: pc.group_docs,
-        group_names: pc.group_names,
-        doc_groups: pc.doc_groups,
-        repeats: pc.repeats,
-    };
+    progress.stage("sketch", Some(pc.docs() as u64));
+    let index = pc.finish()?;
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let mut repeats = index.repeats.clone();
     let fingerprints =
@@ -781,7 +555,7 @@ where
     records.repeats = std::mem::take(&mut repeats);
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
-    seconds.insert("sketch", t.elapsed().as_secs_f64());
+    seconds.insert("sketch".into(), t.elapsed().as_secs_f64());
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
@@ -800,7 +574,7 @@ where
         simhash_stats = Some(stats);
     }
     progress.finish_stage();
-    seconds.insert("candidates", t.elapsed().as_secs_f64());
+    seconds.insert("candidates".into(), t.elapsed().as_secs_f64());
 
     let spill_bytes = cleaned.records.total_bytes();
     let verifier = if estimate {
@@ -841,7 +615,7 @@ pub fn cluster_stage(
     scores: Option<&[PairScore]>,
     params: &ValidParams,
     counts: &mut Counts,
-    seconds: &mut BTreeMap<&'static str, f64>,
+    seconds: &mut BTreeMap<String, f64>,
     progress: &dyn Progress,
 ) -> Result<Clustered> {
     let t = Instant::now();
@@ -861,32 +635,19 @@ pub fn cluster_stage(
         Some(scores) => cluster_scored(docs, pairs, scores, &rule),
     };
     progress.finish_stage();
-    seconds.insert("verify", t.elapsed().as_secs_f64());
+    seconds.insert("verify".into(), t.elapsed().as_secs_f64());
 
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
     let placements = {
-        let outlet_rank: HashMap<u32, usize> = params
-            .cluster
-            .prefer_outlets
-            .iter()
-            .enumerate()
-            .filter_map(|(rank, name)| records.outlet_index.get(name).map(|&o| (o, rank)))
-            .collect();
         let meta = |d: DocId| &records.metas[records.doc_records[d as usize] as usize];
-        let last = params.cluster.prefer_outlets.len();
-        let order = RepresentativeOrder {
-            rules: &params.cluster.representative,
-            date: Box::new(|d| meta(d).date.as_deref()),
-            outlet_rank: Box::new(|d| {
-                meta(d)
-                    .outlet
-                    .and_then(|o| outlet_rank.get(&o).copied())
-                    .unwrap_or(last)
-            }),
-            id: Box::new(|d| &*meta(d).id),
-        };
+        let order = RepresentativeOrder::new(
+            &params.cluster,
+            move |d| meta(d).date.as_deref(),
+            move |d| records.outlet(meta(d)),
+            move |d| &*meta(d).id,
+        );
         place(
             &mut uf,
             &edges,
@@ -901,7 +662,7 @@ pub fn cluster_stage(
     drop(skipped);
     let (assignments, provenance) = assign(records, placements, counts);
     progress.finish_stage();
-    seconds.insert("cluster", t.elapsed().as_secs_f64());
+    seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
         assignments,
         provenance,

@@ -9,11 +9,11 @@
 //! document, not paragraph to paragraph, is what makes merged and split paragraphs
 //! come out right.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::boilerplate::ParagraphRecord;
-use crate::stages::round6;
-use crate::verify::PairScore;
+use crate::document::ParagraphRecord;
+use crate::verify::rule::{Match, MatchRule};
+use crate::verify::score::{PairScore, round6};
 
 /// A paragraph counts as present in the other document when at least this fraction of
 /// its shingles occur there. Word edits at 10% leave about 60% of 5-word shingles, while
@@ -25,7 +25,7 @@ pub const PARAGRAPH_PRESENT: f64 = 0.25;
 pub const STRUCTURAL: f64 = 0.1;
 
 /// How a copy relates to the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Relation {
     /// The same compared shingles.
@@ -40,25 +40,58 @@ pub enum Relation {
     Edited,
 }
 
+impl Relation {
+    /// The relation as the outputs write it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Identical => "identical",
+            Relation::NearIdentical => "near-identical",
+            Relation::Trimmed => "trimmed",
+            Relation::Extended => "extended",
+            Relation::Edited => "edited",
+        }
+    }
+}
+
 /// The provenance of a copy, as written to `docs.jsonl` and `clusters.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
+    /// How the copy relates to the original.
     pub relation: Relation,
+    /// Jaccard of the two, rounded to 6 decimals.
     pub jaccard: f64,
     /// Shared shingles over the copy's: how much of the copy comes from the original.
     pub copy_in_original: f64,
     /// Shared shingles over the original's: how much of the original the copy carries.
     pub original_in_copy: f64,
+    /// Shingles in both.
+    #[serde(default)]
     pub shared_shingles: u64,
     /// Compared paragraphs of the original the copy kept, out of `original_paragraphs`.
+    #[serde(default)]
     pub kept_paragraphs: u32,
+    /// Compared paragraphs of the original.
+    #[serde(default)]
     pub original_paragraphs: u32,
     /// Paragraph indices (as in the original's own `docs.jsonl` numbering) not in the copy.
+    #[serde(default)]
     pub cut_paragraphs: Vec<u32>,
     /// Paragraph indices of the copy not in the original.
+    #[serde(default)]
     pub added_paragraphs: Vec<u32>,
     /// In the cluster without matching the original by the pair rule (a weak link).
+    #[serde(default)]
     pub weak: bool,
+}
+
+impl Provenance {
+    /// |A ∩ B| / |smaller set|, the containment `docs.jsonl` reports, from the rounded
+    /// shares.
+    #[must_use]
+    pub fn containment(&self) -> f64 {
+        self.copy_in_original.max(self.original_in_copy)
+    }
 }
 
 /// Paragraph alignment of a copy against the original.
@@ -81,7 +114,7 @@ fn compared(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u32> {
         .copied()
         .filter(|i| removed.binary_search(i).is_err())
         .collect();
-    // a document made only of removed paragraphs is compared whole (see kept_shingles)
+    // a document made only of removed paragraphs is compared whole (see `ParagraphRecord::kept_shingles`)
     if kept.is_empty() { all } else { kept }
 }
 
@@ -145,13 +178,13 @@ pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
 }
 
 /// Classifies a copy from its score against the original (copy = a, original = b) and
-/// its alignment.
+/// its alignment: a copy that matches by Jaccard under `rule` is near-identical.
 #[must_use]
-pub fn relation(score: &PairScore, alignment: &Alignment, threshold: f64) -> Relation {
+pub fn relation(score: &PairScore, alignment: &Alignment, rule: &MatchRule) -> Relation {
     if score.shared == score.size_a && score.shared == score.size_b || score.jaccard >= 1.0 {
         return Relation::Identical;
     }
-    if score.jaccard >= threshold {
+    if rule.matches(score) == Some(Match::Jaccard) {
         return Relation::NearIdentical;
     }
     let frac = |part: u64, whole: u64| part as f64 / whole.max(1) as f64;
@@ -169,11 +202,11 @@ pub fn relation(score: &PairScore, alignment: &Alignment, threshold: f64) -> Rel
 pub fn provenance(
     score: &PairScore,
     alignment: Alignment,
-    threshold: f64,
+    rule: &MatchRule,
     weak: bool,
 ) -> Provenance {
     Provenance {
-        relation: relation(score, &alignment, threshold),
+        relation: relation(score, &alignment, rule),
         jaccard: round6(score.jaccard),
         copy_in_original: round6(score.a_in_b()),
         original_in_copy: round6(score.b_in_a()),
@@ -190,9 +223,16 @@ pub fn provenance(
 mod tests {
     use super::*;
 
+    const RULE: MatchRule = MatchRule {
+        threshold: 0.8,
+        min_containment: None,
+        min_shared: 50,
+        star_min_containment: 0.2,
+    };
+
     fn article(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
         let mut v = Vec::new();
-        crate::boilerplate::kept_shingles(rec, removed, &mut v);
+        rec.kept_shingles(removed, &mut v);
         v.sort_unstable();
         v.dedup();
         v
@@ -246,8 +286,8 @@ mod tests {
             size_b: 100,
         };
         // the byline is 4 of 64 shingles: not structural
-        assert_eq!(relation(&score, &a, 0.8), Relation::Trimmed);
-        let p = provenance(&score, a, 0.8, false);
+        assert_eq!(relation(&score, &a, &RULE), Relation::Trimmed);
+        let p = provenance(&score, a, &RULE, false);
         assert_eq!((p.kept_paragraphs, p.original_paragraphs), (3, 4));
         assert!((p.copy_in_original - 60.0 / 64.0).abs() < 1e-6);
     }
@@ -263,7 +303,7 @@ mod tests {
             size_a: 160,
             size_b: 100,
         };
-        assert_eq!(relation(&s, &a, 0.8), Relation::Extended);
+        assert_eq!(relation(&s, &a, &RULE), Relation::Extended);
         let same = align_records((&original, &[]), (&original, &[]));
         let s = PairScore {
             jaccard: 1.0,
@@ -271,7 +311,7 @@ mod tests {
             size_a: 100,
             size_b: 100,
         };
-        assert_eq!(relation(&s, &same, 0.8), Relation::Identical);
+        assert_eq!(relation(&s, &same, &RULE), Relation::Identical);
         // every paragraph 60% shared: nothing cut, nothing added, yet far from identical
         let edited = record(&[0..30, 700..720, 50..80, 800..820]);
         let a = align_records((&original, &[]), (&edited, &[]));
@@ -286,6 +326,6 @@ mod tests {
             size_b: 100,
         };
         assert!(a.cut.is_empty() && a.added.is_empty());
-        assert_eq!(relation(&s, &a, 0.8), Relation::Edited);
+        assert_eq!(relation(&s, &a, &RULE), Relation::Edited);
     }
 }

@@ -103,34 +103,6 @@ impl Shingler {
     }
 }
 
-/// Size of the intersection of two sorted, de-duplicated slices.
-#[must_use]
-pub fn intersection_size(a: &[u64], b: &[u64]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
-}
-
-/// Exact Jaccard similarity of two sorted shingle sets; two empty sets are identical.
-#[must_use]
-pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 1.0;
-    }
-    let inter = intersection_size(a, b);
-    inter as f64 / (a.len() + b.len() - inter) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,14 +156,5 @@ mod tests {
         assert_eq!(out.len(), 1);
         s.shingles(&norm("abcdefghij"), &c, &mut out);
         assert_eq!(out.len(), 2);
-    }
-
-    #[test]
-    fn jaccard_matches_hashset() {
-        let a = vec![1u64, 2, 3, 4];
-        let b = vec![3u64, 4, 5];
-        assert!((jaccard(&a, &b) - 2.0 / 5.0).abs() < 1e-12);
-        assert!((jaccard(&[], &[]) - 1.0).abs() < 1e-12);
-        assert!(jaccard(&a, &[]).abs() < 1e-12);
     }
 }

@@ -18,132 +18,36 @@
 //!
 //! Document ids (`DocId`) must be in input order: they break every remaining tie, in the
 //! representative order and in capped buckets.
+//!
+//! This module is a facade: everything here is a re-export or a thin wrapper of the
+//! module that owns it, apart from `check_supported`, the facade's own contract (which
+//! parameters the distributed stages honour). Nothing in the library imports from it.
 
-use std::collections::HashMap;
-
-use crate::boilerplate::ParagraphRecord;
-use crate::cluster::{Members, Placement, RepresentativeOrder, is_iso_date, place_component};
 use crate::error::{Error, Result};
-use crate::lsh::DocId;
-use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
-use crate::shingle::Shingler;
-use crate::text::{Normalized, normalize_into};
-use crate::verify::PairScore;
 
-pub use crate::boilerplate::{
-    CleanDocument, clean_document, is_boilerplate, kept_shingles, removed_paragraphs,
-};
-pub use crate::cluster::MatchRule;
+pub use crate::analyze::{Analyzer, DocumentAnalysis};
+pub use crate::boilerplate::{is_boilerplate, outlet_group, removed_paragraphs};
+pub use crate::cluster::{ComponentMember, Placement};
+pub use crate::document::ParagraphRecord;
+pub use crate::ids::{DocId, Pair};
 pub use crate::lsh::bucket_pairs;
+pub use crate::paragraph::Repeat;
 pub use crate::sketch::MinHasher;
-
-/// One document through the paragraph stage: what the streaming pass keeps of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocumentAnalysis {
-    /// The encoded `ParagraphRecord` (see `ParagraphRecord::encode`).
-    pub record: Vec<u8>,
-    /// Distinct paragraph hashes, sorted; empty with the paragraph stage off.
-    pub hashes: Vec<u64>,
-    pub repeats: Vec<Repeat>,
-}
-
-/// Reusable buffers of the per-document stage; one per thread.
-#[derive(Default)]
-pub struct Analyzer {
-    normalized: Normalized,
-    shingler: Shingler,
-    paragraphs: ParagraphWorker,
-    record: ParagraphRecord,
-}
-
-impl Analyzer {
-    /// Normalizes, segments and shingles `text` and finds its repeated paragraphs (with
-    /// the paragraph stage off, the whole text is one paragraph). `None` when the text
-    /// has no words: the document is `empty`, kept and never compared.
-    pub fn analyze(&mut self, text: &str, params: &ValidParams) -> Option<DocumentAnalysis> {
-        let record = &mut self.record;
-        let mut repeats = Vec::new();
-        let mut hashes = Vec::new();
-        if params.paragraphs.enabled {
-            let sketches =
-                self.paragraphs
-                    .process(text, &params.paragraphs, &params.shingle, record);
-            repeats = self
-                .paragraphs
-                .find_repeats(text, &sketches, &params.paragraphs);
-            hashes.extend_from_slice(&record.hashes);
-            hashes.sort_unstable();
-            hashes.dedup();
-        } else {
-            // the whole text as one paragraph: the same record, sketched by the same pass
-            record.clear();
-            normalize_into(text, &mut self.normalized);
-            self.shingler
-                .append(&self.normalized, &params.shingle, &mut record.shingles);
-            // sorted once here (see `ParagraphWorker::process`)
-            record.shingles.sort_unstable();
-            record.offsets.push(record.shingles.len() as u32);
-            record.hashes.push(0);
-            record.push_snippet("");
-        }
-        if record.shingles.is_empty() {
-            return None;
-        }
-        Some(DocumentAnalysis {
-            record: record.encode(),
-            hashes,
-            repeats,
-        })
-    }
-
-    /// The paragraph record of the last analyzed document.
-    #[must_use]
-    pub fn record(&self) -> &ParagraphRecord {
-        &self.record
-    }
-}
-
-/// The boilerplate group of a document: its outlet, else the host of its URL, else
-/// `None` (one group for all such documents, the whole input).
-#[must_use]
-pub fn outlet_group(outlet: Option<&str>, url: Option<&str>) -> Option<String> {
-    outlet.map(str::to_owned).or_else(|| url.and_then(url_host))
-}
-
-/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
-fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()?
-        .rsplit('@')
-        .next()?
-        .split(':')
-        .next()?;
-    let host = host.trim().to_ascii_lowercase();
-    let host = host.strip_prefix("www.").map(str::to_owned).unwrap_or(host);
-    (!host.is_empty()).then_some(host)
-}
+pub use crate::sketch::pass::{CleanDocument, clean_document};
+pub use crate::verify::{MatchRule, PairScore, round6};
 
 /// The sorted, de-duplicated article set that exact verification compares, from the
-/// record and its removed paragraphs (as `Verifier::set` rebuilds it from the spill).
+/// record and its removed paragraphs (see `ParagraphRecord::article_set`).
 #[must_use]
 pub fn sorted_set(record: &ParagraphRecord, removed: &[u32]) -> Vec<u64> {
-    let mut set = Vec::with_capacity(record.shingles.len());
-    kept_shingles(record, removed, &mut set);
-    // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort merges
-    // them in linear passes
-    #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
-    set.sort();
-    set.dedup();
-    set
+    record.article_set(removed)
 }
 
-/// A similarity as the outputs print it: 6 decimals.
-#[must_use]
-pub fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
+/// Appends the shingles of `record`'s paragraphs not in `removed` to `out` (see
+/// `ParagraphRecord::kept_shingles`).
+pub fn kept_shingles(record: &ParagraphRecord, removed: &[u32], out: &mut Vec<u64>) {
+    record.kept_shingles(removed, out);
 }
 
 /// The distributed stages support what the default run does: MinHash candidates and
@@ -164,111 +68,15 @@ pub fn check_supported(params: &ValidParams) -> Result<()> {
     Ok(())
 }
 
-/// One member of a component, as `place_members` needs it.
-#[derive(Debug, Clone)]
-pub struct ComponentMember {
-    /// Position in input order.
-    pub doc: DocId,
-    pub id: String,
-    /// The raw date field; only ISO dates count, as in the pipeline.
-    pub date: Option<String>,
-    pub outlet: Option<String>,
-    pub record: ParagraphRecord,
-    /// Paragraphs left out of its article set (from `clean_document`).
-    pub removed: Vec<u32>,
-    /// Compared shingles counted with repeats (`CleanDocument::set.len()`).
-    pub size: u32,
-}
-
-/// The members of one component held in memory.
-struct InMemory {
-    /// Sorted by document.
-    docs: Vec<ComponentMember>,
-    sets: Vec<Vec<u64>>,
-}
-
-impl InMemory {
-    fn index(&self, doc: DocId) -> Result<usize> {
-        self.docs
-            .binary_search_by_key(&doc, |m| m.doc)
-            .map_err(|_| Error::params("links", format!("document {doc} is not a member")))
-    }
-}
-
-impl Members for InMemory {
-    fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
-        let i = self.index(doc)?;
-        let m = &self.docs[i];
-        Ok((m.record.clone(), &m.removed, self.sets[i].clone()))
-    }
-    fn size(&self, doc: DocId) -> u32 {
-        self.index(doc).map_or(0, |i| self.docs[i].size)
-    }
-    fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
-        Ok(PairScore::of_sets(
-            &self.sets[self.index(a)?],
-            &self.sets[self.index(b)?],
-        ))
-    }
-    fn is_estimate(&self) -> bool {
-        false
-    }
-}
-
-/// Places one connected component of accepted pairs exactly as `cluster::place` does on
-/// one machine: the representative is the first member in the representative order,
-/// and with star clusters the members that do not stay are split off and re-clustered
-/// over the accepted pairs among them. `links` are the accepted pairs inside the
-/// component (any order; the set of accepted pairs, not which were verified first,
-/// decides the result). Returns each member's placement, in no particular order.
+/// Places one connected component of accepted pairs exactly as the pipeline does (see
+/// `cluster::place_members`), for the parameters the distributed stages support.
 pub fn place_members(
-    mut members: Vec<ComponentMember>,
+    members: Vec<ComponentMember>,
     links: &[(DocId, DocId)],
     params: &ValidParams,
 ) -> Result<Vec<(DocId, Placement)>> {
     check_supported(params)?;
-    members.sort_by_key(|m| m.doc);
-    let sets = members
-        .iter()
-        .map(|m| sorted_set(&m.record, &m.removed))
-        .collect();
-    let data = InMemory {
-        docs: members,
-        sets,
-    };
-    let docs: Vec<DocId> = data.docs.iter().map(|m| m.doc).collect();
-    let links: Vec<(DocId, DocId, bool)> = links.iter().map(|&(a, b)| (a, b, true)).collect();
-    let last = params.cluster.prefer_outlets.len();
-    let outlet_rank: HashMap<&str, usize> = params
-        .cluster
-        .prefer_outlets
-        .iter()
-        .enumerate()
-        .map(|(rank, name)| (name.as_str(), rank))
-        .collect();
-    let member = |d: DocId| &data.docs[data.index(d).expect("a member")];
-    let order = RepresentativeOrder {
-        rules: &params.cluster.representative,
-        date: Box::new(|d| member(d).date.as_deref().filter(|s| is_iso_date(s))),
-        outlet_rank: Box::new(|d| {
-            member(d)
-                .outlet
-                .as_deref()
-                .and_then(|o| outlet_rank.get(o).copied())
-                .unwrap_or(last)
-        }),
-        id: Box::new(|d| member(d).id.as_str()),
-    };
-    let rule = MatchRule::new(params);
-    let (placed, _, _) = place_component(
-        &docs,
-        &links,
-        &data,
-        &rule,
-        params.cluster.shape,
-        &|a, b, length| order.compare(a, b, length),
-    )?;
-    Ok(placed)
+    crate::cluster::place_members(members, links, params)
 }
 
 #[cfg(test)]

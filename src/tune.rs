@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::eval::{PairScores, Truth, pair_scores};
 use crate::input::{expand_inputs, read_sources};
 use crate::params::{Params, ShingleParams};
-use crate::pipeline::{NoProgress, Progress, Sketched, cluster_stage, sketch_stream};
+use crate::pipeline::{Sketched, cluster_stage, sketch_stream, with_threads};
+use crate::progress::{NoProgress, Progress};
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct TuneOptions {
     /// Settings whose F1 is within this of the best count as equally good; among them the
     /// one with the highest precision is recommended.
     pub f1_tolerance: f64,
+    /// Worker threads; `None` uses every core.
+    pub threads: Option<usize>,
 }
 
 impl Default for TuneOptions {
@@ -39,6 +42,7 @@ impl Default for TuneOptions {
             shingles: vec![ShingleParams::default()],
             containments: vec![None, Some(0.3), Some(0.5), Some(0.7)],
             f1_tolerance: 0.005,
+            threads: None,
         }
     }
 }
@@ -78,8 +82,22 @@ pub struct TuneReport {
     pub flags: String,
 }
 
-/// Sweeps `opts` over `inputs`, scoring every setting against `truth`.
+/// Sweeps `opts` over `inputs`, scoring every setting against `truth`, on `opts.threads`
+/// worker threads.
 pub fn tune(
+    inputs: &[PathBuf],
+    base: &Params,
+    truth: &Truth,
+    opts: &TuneOptions,
+    spill_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<TuneReport> {
+    with_threads(opts.threads, || {
+        sweep(inputs, base, truth, opts, spill_dir, progress)
+    })
+}
+
+fn sweep(
     inputs: &[PathBuf],
     base: &Params,
     truth: &Truth,
@@ -191,7 +209,7 @@ pub fn tune(
     })
 }
 
-/// The `neardup dedup` flags (names from `params::FLAGS`) that reproduce a setting.
+/// The `neardup dedup` flags (names from `overrides::FLAGS`) that reproduce a setting.
 fn dedup_flags(r: &SweepRow) -> String {
     format!(
         "--shingle {} --threshold {} {}",
@@ -353,7 +371,7 @@ mod tests {
             r.min_containment = containment;
             let flags = dedup_flags(&r);
             let words: Vec<&str> = flags.split(' ').collect();
-            let mut patch = crate::params::ParamsPatch::default();
+            let mut patch = crate::overrides::ParamsPatch::default();
             for pair in words.chunks(2) {
                 let name = pair[0].strip_prefix("--").unwrap();
                 patch.set_flag(name, pair[1]).unwrap();

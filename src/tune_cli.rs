@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use crate::cli::TuneArgs;
+use neardup::NoProgress;
 use neardup::eval::Truth;
-use neardup::pipeline::NoProgress;
 use neardup::tune::{SweepRow, TuneOptions, plot, tune as sweep};
 
 fn containment_label(c: Option<f64>) -> String {
@@ -19,26 +19,18 @@ pub fn tune(args: &TuneArgs) -> anyhow::Result<()> {
         thresholds: args.thresholds.clone(),
         shingles: args.shingles.clone(),
         containments: args.containments.iter().map(|c| c.0).collect(),
+        threads: args.threads,
         ..TuneOptions::default()
     };
     let spill_dir = args.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let run = || {
-        sweep(
-            &args.inputs,
-            &params,
-            &truth,
-            &opts,
-            &spill_dir,
-            &NoProgress,
-        )
-    };
-    let report = match args.threads {
-        None => run()?,
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()?
-            .install(run)?,
-    };
+    let report = sweep(
+        &args.inputs,
+        &params,
+        &truth,
+        &opts,
+        &spill_dir,
+        &NoProgress,
+    )?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

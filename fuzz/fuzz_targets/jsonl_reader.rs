@@ -19,8 +19,9 @@ fuzz_target!(|data: &[u8]| {
     let mut last_line = 0;
     let _ = read_sources(&sources, &params, |batch| {
         for rec in batch.records {
-            assert!(rec.line > last_line, "line numbers increase");
-            last_line = rec.line;
+            let line = rec.position.line().expect("a JSONL record has a line");
+            assert!(line > last_line, "line numbers increase");
+            last_line = line;
             let parsed = parse_record(rec.raw, &params);
             if parsed.skip.is_none() {
                 assert!(parsed.text.len() as u64 <= params.max_doc_bytes);

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use neardup::boilerplate::ParagraphRecord;
+use neardup::document::ParagraphRecord;
 use neardup::paragraph::{ParagraphWorker, rebuild, segment};
 use neardup::params::{ParagraphParams, ShingleParams, SplitMode};
 

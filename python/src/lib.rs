@@ -9,15 +9,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-use neardup::boilerplate::ParagraphRecord;
 use neardup::input::{ParsedRecord, Raw, parse_record};
-use neardup::lsh::DocId;
-use neardup::params::{Params, ParamsPatch, ValidParams};
+use neardup::overrides::ParamsPatch;
+use neardup::params::{Params, ValidParams};
 use neardup::stages::{
-    Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document, is_boilerplate,
-    outlet_group, place_members, round6, sorted_set,
+    Analyzer, ComponentMember, DocId, MatchRule, MinHasher, PairScore, ParagraphRecord,
+    bucket_pairs, clean_document, is_boilerplate, outlet_group, place_members, round6,
+    sorted_set,
 };
-use neardup::verify::PairScore;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
@@ -149,7 +148,7 @@ impl NeardupParams {
 }
 
 /// A `neardup dedup` command line, read as the CLI reads it: the parameter flags through
-/// the library's table (`neardup::params::FLAGS`, which the CLI's flags are built from),
+/// the library's table (`neardup::overrides::FLAGS`, which the CLI's flags are built from),
 /// over the defaults and `--config`. Of the CLI's other flags, `--out`/`-o` is kept and
 /// `--threads`, `--spill-dir`, `--quiet`/`-q`, `--report` and `--emit-clean` (which needs
 /// the paragraph stage, as in the CLI) are about one machine and ignored.
@@ -187,7 +186,7 @@ impl DedupLine {
                     None => return Err(value_error(format!("unexpected argument '{a}'"))),
                 },
             };
-            let list = neardup::params::flag(name).is_some_and(|f| f.list);
+            let list = neardup::overrides::flag(name).is_some_and(|f| f.list);
             if !list && !given.insert(name) {
                 return Err(value_error(format!(
                     "the argument '--{name}' cannot be used multiple times"

@@ -9,7 +9,8 @@
 //!
 //! Records are not parsed here: a JSONL line stays bytes until a worker thread parses it,
 //! so reading stays a cheap sequential pass. Every record carries its source index and
-//! line number, which is all the accounting later stages need.
+//! its `Position` there (a line, or the whole file), which is all the accounting later
+//! stages need.
 
 mod reader;
 mod record;

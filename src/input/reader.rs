@@ -4,9 +4,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::record::{Raw, RawRecord};
+use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::params::{ErrorPolicy, InputParams};
 
@@ -35,13 +36,20 @@ impl Source {
 }
 
 /// What happened to one source, for `summary.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
+    /// The path as given (`-` for standard input).
     pub path: PathBuf,
+    /// Records read.
     pub records: u64,
+    /// Blank lines skipped.
+    #[serde(default)]
     pub blank_lines: u64,
+    /// Bytes read (after decompression).
+    #[serde(default)]
     pub bytes: u64,
     /// Set when the file could not be read to its end (unreadable, truncated, corrupt).
+    #[serde(default)]
     pub error: Option<String>,
 }
 
@@ -285,7 +293,7 @@ fn read_one(
                 return emit(
                     RawRecord {
                         source: index,
-                        line: 0,
+                        position: Position::File,
                         raw,
                     },
                     0,
@@ -295,7 +303,7 @@ fn read_one(
             emit(
                 RawRecord {
                     source: index,
-                    line: 0,
+                    position: Position::File,
                     raw: Raw::File { id, bytes },
                 },
                 n,
@@ -385,7 +393,7 @@ fn finish_line(
         return emit(
             RawRecord {
                 source: index,
-                line: line_no,
+                position: Position::Line(line_no),
                 raw: Raw::Oversized {
                     bytes: line_len,
                     id: None,
@@ -405,7 +413,7 @@ fn finish_line(
     emit(
         RawRecord {
             source: index,
-            line: line_no,
+            position: Position::Line(line_no),
             raw: Raw::Line(bytes),
         },
         n,
@@ -428,11 +436,15 @@ mod tests {
         (out, reports)
     }
 
+    fn line(r: &RawRecord) -> u64 {
+        r.position.line().unwrap_or(0)
+    }
+
     fn lines(recs: &[RawRecord]) -> Vec<(u64, String)> {
         recs.iter()
             .map(|r| match &r.raw {
-                Raw::Line(b) => (r.line, String::from_utf8_lossy(b).into_owned()),
-                other => (r.line, format!("{other:?}")),
+                Raw::Line(b) => (line(r), String::from_utf8_lossy(b).into_owned()),
+                other => (line(r), format!("{other:?}")),
             })
             .collect()
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
+use crate::document::Position;
 use crate::error::SkipReason;
 use crate::params::InputParams;
 
@@ -13,8 +14,8 @@ use crate::params::InputParams;
 pub struct RawRecord {
     /// Index of the source in the list returned by `expand_inputs`.
     pub source: u32,
-    /// 1-based line number for JSONL, 0 for a whole-file document.
-    pub line: u64,
+    /// Where it stands in the source.
+    pub position: Position,
     pub raw: Raw,
 }
 

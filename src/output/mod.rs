@@ -8,7 +8,13 @@
 //! place only after all of them are complete, `summary.json` last: a directory whose
 //! `summary.json` is fresh holds a complete, consistent result, and an interrupted run
 //! never leaves a partial file under a final name.
+//!
+//! The files' formats are in `schema`; `rundir` reads a finished run back.
 
+pub mod rundir;
+pub mod schema;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -23,61 +29,12 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::input::{FileReport, Raw, RawBatch};
-use crate::paragraph::{Repeat, RepeatBlock, blocks};
+use crate::output::schema::{ClusterLine, ClusterMember, DocLine, Summary};
+use crate::paragraph::{Repeat, blocks};
 use crate::paragraph::{rebuild, segment};
 use crate::params::ValidParams;
-use crate::pipeline::{Dedup, Progress, Summary, check_cancel};
-use crate::pipeline::{RecordMeta, Records};
-use crate::provenance::Provenance;
-
-#[derive(Serialize)]
-struct DocLine<'a> {
-    id: &'a str,
-    cluster: Option<u64>,
-    keep: bool,
-    duplicate_of: Option<&'a str>,
-    similarity: Option<f64>,
-    containment: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    split_from: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provenance: Option<&'a Provenance>,
-    status: &'static str,
-    file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repeats: Option<&'a [Repeat]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    repeat_blocks: Option<Vec<RepeatBlock>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    boilerplate: Option<&'a [u32]>,
-}
-
-#[derive(Serialize)]
-struct Member<'a> {
-    id: &'a str,
-    similarity: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outlet: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    date: Option<&'a str>,
-    /// None for the representative.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provenance: Option<&'a Provenance>,
-}
-
-#[derive(Serialize)]
-struct ClusterLine<'a> {
-    cluster: u64,
-    size: usize,
-    representative: &'a str,
-    members: Vec<Member<'a>>,
-    /// Members that do not match the representative by the pair rule.
-    weak_links: Vec<&'a str>,
-    /// Records a chain of matches had joined to this cluster and the star check split off.
-    split_off: Vec<&'a str>,
-}
+use crate::progress::{Progress, check_cancel};
+use crate::records::{Dedup, RecordMeta, Records};
 
 /// A file being written under a temporary name.
 struct Pending {
@@ -162,20 +119,22 @@ pub fn write_all(
             None => (&[], &[]),
         };
         let line = DocLine {
-            id: &meta.id,
+            id: Cow::Borrowed(&meta.id),
             cluster: a.cluster,
             keep: a.keep,
-            duplicate_of: a.duplicate_of.map(|r| &*metas[r as usize].id),
+            duplicate_of: a
+                .duplicate_of
+                .map(|r| Cow::Borrowed(&*metas[r as usize].id)),
             similarity: a.similarity,
             containment: a.containment,
-            split_from: a.split_from.map(|r| &*metas[r as usize].id),
-            provenance: dedup.provenance[i].as_deref(),
-            status: meta.status.as_str(),
-            file: source_names[meta.source as usize].clone(),
-            line: (meta.line > 0).then_some(meta.line),
-            repeats: paragraphs.then_some(repeats),
+            split_from: a.split_from.map(|r| Cow::Borrowed(&*metas[r as usize].id)),
+            provenance: dedup.provenance[i].as_deref().map(Cow::Borrowed),
+            status: Cow::Borrowed(meta.status.as_str()),
+            file: Cow::Borrowed(&source_names[meta.source as usize]),
+            line: meta.position.unpack().line(),
+            repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
-            boilerplate: paragraphs.then_some(boilerplate),
+            boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
         };
         docs.line(dir, &line)?;
         if i % 4096 == 0 {
@@ -199,12 +158,12 @@ pub fn write_all(
         all.sort_unstable();
         let member = |r: u32| {
             let m = &metas[r as usize];
-            Member {
-                id: &m.id,
+            ClusterMember {
+                id: Cow::Borrowed(&m.id),
                 similarity: dedup.assignments[r as usize].similarity.unwrap_or(1.0),
-                outlet: records.outlet(m),
-                date: m.date.as_deref(),
-                provenance: dedup.provenance[r as usize].as_deref(),
+                outlet: records.outlet(m).map(Cow::Borrowed),
+                date: m.date.as_deref().map(Cow::Borrowed),
+                provenance: dedup.provenance[r as usize].as_deref().map(Cow::Borrowed),
             }
         };
         let weak_links = all
@@ -214,17 +173,21 @@ pub fn write_all(
                     .as_ref()
                     .is_some_and(|p| p.weak)
             })
-            .map(|&r| &*metas[r as usize].id)
+            .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
             .collect();
         let line = ClusterLine {
             cluster: *cluster,
             size: all.len(),
-            representative: &metas[rep as usize].id,
+            representative: Cow::Borrowed(&metas[rep as usize].id),
             members: all.into_iter().map(member).collect(),
             weak_links,
             split_off: split_off
                 .get(&rep)
-                .map(|v| v.iter().map(|&r| &*metas[r as usize].id).collect())
+                .map(|v| {
+                    v.iter()
+                        .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         clusters.line(dir, &line)?;
@@ -236,7 +199,7 @@ pub fn write_all(
     let clusters = clusters.finish(dir)?;
     summary
         .seconds
-        .insert("write", started.elapsed().as_secs_f64());
+        .insert("write".into(), started.elapsed().as_secs_f64());
     let mut sum = Pending::new(dir, "summary.json")?;
     serde_json::to_writer_pretty(&mut sum.tmp, &summary)
         .map_err(|e| Error::output(dir.join("summary.json"), e.into()))?;
@@ -294,7 +257,7 @@ pub fn write_clean(
                 let source = &dedup.sources[rec.source as usize];
                 let Some(meta) = metas
                     .get(index)
-                    .filter(|m| m.source == rec.source && m.line == rec.line)
+                    .filter(|m| m.source == rec.source && m.position.unpack() == rec.position)
                 else {
                     return Err(changed(&source.path));
                 };

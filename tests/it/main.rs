@@ -1,6 +1,8 @@
 //! All integration tests, built into one test binary.
 
+mod architecture;
 mod cli;
+mod defaults;
 mod determinism;
 mod docs;
 mod eval;
@@ -11,4 +13,5 @@ mod report;
 mod simhash;
 mod syndication;
 mod tune;
+mod unchanged;
 mod util;

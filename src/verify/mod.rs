@@ -10,152 +10,26 @@
 //! bytes per document and the operating system's page cache does the caching.
 //!
 //! Estimated verification uses the MinHash signatures kept in memory instead.
+//!
+//! What a pair's score is (`score`) and when a pair matches (`rule`) live here too: every
+//! stage that compares two documents asks these.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+pub mod rule;
+pub mod score;
 
-use crate::boilerplate::ParagraphRecord;
-use crate::error::{Error, Result};
-use crate::lsh::DocId;
-use crate::shingle::{intersection_size, jaccard};
+pub use rule::{Match, MatchRule};
+pub use score::{PairScore, intersection_size, jaccard, round6};
+
+use crate::document::ParagraphRecord;
+use crate::error::Result;
+use crate::ids::DocId;
 use crate::sketch::estimate_jaccard;
-use crate::stages::sorted_set;
-
-/// Writer side of the spill file.
-pub struct ShingleSpill {
-    path: PathBuf,
-    writer: BufWriter<File>,
-    offsets: Vec<u64>,
-    bytes: u64,
-}
-
-impl ShingleSpill {
-    /// Creates the spill file in `dir`.
-    pub fn create_in(dir: &Path) -> Result<Self> {
-        let file = tempfile::tempfile_in(dir).map_err(|e| Error::output(dir, e))?;
-        Ok(ShingleSpill {
-            path: dir.to_path_buf(),
-            writer: BufWriter::with_capacity(1 << 20, file),
-            offsets: vec![0],
-            bytes: 0,
-        })
-    }
-
-    /// Appends the next document's record as raw bytes.
-    pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer
-            .write_all(bytes)
-            .map_err(|e| Error::output(&self.path, e))?;
-        self.bytes += bytes.len() as u64;
-        self.offsets.push(self.bytes);
-        Ok(())
-    }
-
-    /// Flushes and turns the spill into a reader.
-    pub fn finish(self) -> Result<ShingleSets> {
-        let path = self.path;
-        let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| Error::output(&path, e.into_error()))?;
-        Ok(ShingleSets {
-            path,
-            file,
-            offsets: self.offsets,
-        })
-    }
-}
-
-/// Read side of the spill file: the shingle set of any document by index.
-pub struct ShingleSets {
-    path: PathBuf,
-    file: File,
-    offsets: Vec<u64>,
-}
-
-impl ShingleSets {
-    /// The raw bytes of `doc`'s record.
-    pub fn read_bytes(&self, doc: DocId) -> Result<Vec<u8>> {
-        let d = doc as usize;
-        let (start, end) = (self.offsets[d], self.offsets[d + 1]);
-        let mut bytes = vec![0u8; (end - start) as usize];
-        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::io(&self.path, e))?;
-        Ok(bytes)
-    }
-
-    #[must_use]
-    pub fn total_bytes(&self) -> u64 {
-        *self.offsets.last().expect("offsets start with 0")
-    }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
-    use std::os::windows::fs::FileExt;
-    while !buf.is_empty() {
-        match file.seek_read(buf, offset)? {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// How much two documents share: enough for Jaccard and containment both ways.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct PairScore {
-    pub jaccard: f64,
-    /// Shingles in both (exact, or derived from the estimated Jaccard and the sizes).
-    pub shared: u64,
-    pub size_a: u64,
-    pub size_b: u64,
-}
-
-impl PairScore {
-    /// Exact score of two sorted, de-duplicated sets.
-    #[must_use]
-    pub fn of_sets(a: &[u64], b: &[u64]) -> Self {
-        let shared = intersection_size(a, b) as u64;
-        PairScore {
-            jaccard: jaccard(a, b),
-            shared,
-            size_a: a.len() as u64,
-            size_b: b.len() as u64,
-        }
-    }
-
-    /// |A ∩ B| / min(|A|, |B|): how much of the smaller document is in the larger.
-    #[must_use]
-    pub fn containment(&self) -> f64 {
-        self.shared as f64 / self.size_a.min(self.size_b).max(1) as f64
-    }
-
-    /// |A ∩ B| / |A|: how much of A is in B.
-    #[must_use]
-    pub fn a_in_b(&self) -> f64 {
-        self.shared as f64 / self.size_a.max(1) as f64
-    }
-
-    /// |A ∩ B| / |B|.
-    #[must_use]
-    pub fn b_in_a(&self) -> f64 {
-        self.shared as f64 / self.size_b.max(1) as f64
-    }
-}
+use crate::spill::ShingleSets;
 
 /// Similarity of documents, exact from the spill or estimated from signatures.
 pub struct Verifier {
     records: ShingleSets,
-    /// Paragraphs left out of each document's article set (see `boilerplate::kept_shingles`),
+    /// Paragraphs left out of each document's article set (see `ParagraphRecord::kept_shingles`),
     /// for the documents that have any, sorted by document.
     removed: Vec<(DocId, Box<[u32]>)>,
     /// Compared shingles of each document (with repeats), from the sketch pass.
@@ -165,6 +39,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Exact scores, from the sets rebuilt from the spill.
     #[must_use]
     pub fn exact(records: ShingleSets, removed: Vec<(DocId, Box<[u32]>)>, sizes: Vec<u32>) -> Self {
         Verifier {
@@ -213,7 +88,7 @@ impl Verifier {
     /// The paragraph record, removed paragraphs and sorted article set of `doc`.
     pub fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
         let (rec, gone) = self.paragraphs(doc)?;
-        let set = sorted_set(&rec, gone);
+        let set = rec.article_set(gone);
         Ok((rec, gone, set))
     }
 
@@ -226,7 +101,7 @@ impl Verifier {
     /// The sorted article set of `doc`.
     pub fn set(&self, doc: DocId) -> Result<Vec<u64>> {
         let (rec, gone) = self.paragraphs(doc)?;
-        Ok(sorted_set(&rec, gone))
+        Ok(rec.article_set(gone))
     }
 
     /// Scores `a` against `b`.
@@ -280,6 +155,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spill::ShingleSpill;
 
     fn record(paragraphs: &[&[u64]]) -> Vec<u8> {
         let mut rec = ParagraphRecord::default();

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
+use crate::error::{Error, Result};
+use crate::params::{
     CandidateMethod, CandidateParams, ClusterParams, ClusterShape, ContainmentParams, ErrorPolicy,
     InputParams, MinHashParams, ParagraphParams, Params, RepresentativeRule, ShingleKind,
     ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod, VerifyParams,
 };
-use crate::error::{Error, Result};
 
 /// One section of the patch: the same fields as its section of `Params`, each optional.
 /// Applying it replaces the fields it has and leaves the others.
@@ -76,7 +76,7 @@ section_patch! {
     }
 }
 
-/// Overrides of [`LshParams`](super::LshParams). Bands and rows are not replaced one by
+/// Overrides of [`LshParams`](crate::params::LshParams). Bands and rows are not replaced one by
 /// one: see [`ParamsPatch::apply`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -157,7 +157,8 @@ section_patch! {
 /// Overrides of [`Params`], section by section; an empty patch changes nothing.
 ///
 /// ```
-/// use neardup::params::{Params, ParamsPatch};
+/// use neardup::overrides::ParamsPatch;
+/// use neardup::params::Params;
 ///
 /// let config: ParamsPatch = serde_json::from_str(r#"{"lsh": {"threshold": 0.7}}"#).unwrap();
 /// let mut flags = ParamsPatch::default();

@@ -14,7 +14,7 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
-use super::ParamsPatch;
+use super::patch::ParamsPatch;
 use crate::error::{Error, Result};
 
 /// A command-line flag that sets parameters.
@@ -184,7 +184,7 @@ pub const FLAGS: &[Flag] = &[
         list: false,
         help: "Shingles: word:K or char:K",
         set: |p, v| {
-            let s: super::ShingleParams = v.parse()?;
+            let s: crate::params::ShingleParams = v.parse()?;
             p.shingle.kind = Some(s.kind);
             p.shingle.size = Some(s.size);
             Ok(())

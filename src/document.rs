@@ -1,0 +1,327 @@
+//! A document as the stages after reading see it: where it came from (`Position`) and
+//! what the streaming pass keeps of its text (`ParagraphRecord`).
+//!
+//! In: a reader's place in its source; one document's paragraphs (hashes, snippets,
+//! shingles). Out: a compact position for the run's record table, and a binary record the
+//! spill stores and every later stage (sketch pass, verification, provenance, `explain`,
+//! the distributed stages) decodes.
+//!
+//! Invariant: `ParagraphRecord::decode(&r.encode()) == Some(r)`, and a paragraph's
+//! shingles are a sorted run, so an article set is a merge of sorted runs.
+
+use std::fmt;
+
+/// Where a record stands in its source: what lets a user open the bad record directly,
+/// and what a second pass over the inputs checks it meets the same record at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// The whole file is one document (a plain-text file).
+    File,
+    /// 1-based line of a line-delimited source (JSONL).
+    Line(u64),
+    /// Byte offset of the record in the (decompressed) stream (WARC).
+    Offset(u64),
+    /// 0-based row of a table (Parquet, Arrow).
+    Row(u64),
+}
+
+impl Position {
+    /// The line, for a line-delimited source: what `docs.jsonl` prints as `line`.
+    #[must_use]
+    pub fn line(self) -> Option<u64> {
+        match self {
+            Position::Line(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The position packed into 8 bytes, for tables that hold one per record.
+    #[must_use]
+    pub fn pack(self) -> PackedPosition {
+        let (kind, value) = match self {
+            Position::File => (0, 0),
+            Position::Line(n) => (1, n),
+            Position::Offset(n) => (2, n),
+            Position::Row(n) => (3, n),
+        };
+        // no source holds 2^62 lines, bytes or rows
+        debug_assert!(
+            value <= PackedPosition::VALUE,
+            "position {value} out of range"
+        );
+        PackedPosition(kind << 62 | value & PackedPosition::VALUE)
+    }
+}
+
+impl Position {
+    /// The name of a record without an id: its source and, for a record that is not the
+    /// whole file, where in it (`path:line`, `path@byte`, `path#row`).
+    #[must_use]
+    pub fn name_in(self, source: &str) -> String {
+        match self {
+            Position::File => source.to_owned(),
+            Position::Line(n) => format!("{source}:{n}"),
+            Position::Offset(n) => format!("{source}@{n}"),
+            Position::Row(n) => format!("{source}#{n}"),
+        }
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::File => f.write_str("the whole file"),
+            Position::Line(n) => write!(f, "line {n}"),
+            Position::Offset(n) => write!(f, "byte {n}"),
+            Position::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// A `Position` in 8 bytes (2 bits of kind, 62 of value): the run keeps one per record,
+/// and a plain enum would take 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PackedPosition(u64);
+
+impl PackedPosition {
+    const VALUE: u64 = (1 << 62) - 1;
+
+    /// The position it holds.
+    #[must_use]
+    pub fn unpack(self) -> Position {
+        let value = self.0 & Self::VALUE;
+        match self.0 >> 62 {
+            0 => Position::File,
+            1 => Position::Line(value),
+            2 => Position::Offset(value),
+            _ => Position::Row(value),
+        }
+    }
+}
+
+impl From<Position> for PackedPosition {
+    fn from(p: Position) -> Self {
+        p.pack()
+    }
+}
+
+/// A compact binary record of one document's paragraphs, as the streaming pass spills it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParagraphRecord {
+    /// Each paragraph's hash (of its normalized text): the boilerplate key.
+    pub hashes: Vec<u64>,
+    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
+    /// enough to show a boilerplate paragraph in the summary without keeping any text.
+    snippet_bytes: Vec<u8>,
+    snippet_ends: Vec<u32>,
+    /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
+    pub offsets: Vec<u32>,
+    /// Every paragraph's shingles, back to back; each paragraph's run sorted.
+    pub shingles: Vec<u64>,
+}
+
+impl Default for ParagraphRecord {
+    fn default() -> Self {
+        ParagraphRecord {
+            hashes: Vec::new(),
+            snippet_bytes: Vec::new(),
+            snippet_ends: Vec::new(),
+            offsets: vec![0],
+            shingles: Vec::new(),
+        }
+    }
+}
+
+const SNIPPET_BYTES: usize = 255;
+
+impl ParagraphRecord {
+    /// Empties the record for the next document, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.hashes.clear();
+        self.snippet_bytes.clear();
+        self.snippet_ends.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        self.shingles.clear();
+    }
+
+    /// Number of paragraphs.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// True for a record without paragraphs.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Paragraph `i`'s shingles.
+    #[must_use]
+    pub fn paragraph_shingles(&self, i: usize) -> &[u64] {
+        &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Keeps the beginning of the next paragraph's text as its snippet.
+    pub fn push_snippet(&mut self, paragraph: &str) {
+        let mut cut = paragraph.len().min(SNIPPET_BYTES);
+        while !paragraph.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.snippet_bytes
+            .extend_from_slice(&paragraph.as_bytes()[..cut]);
+        self.snippet_ends.push(self.snippet_bytes.len() as u32);
+    }
+
+    /// The beginning of paragraph `i`'s text.
+    #[must_use]
+    pub fn snippet(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.snippet_ends[i - 1] as usize
+        };
+        std::str::from_utf8(&self.snippet_bytes[start..self.snippet_ends[i] as usize]).unwrap_or("")
+    }
+
+    /// Appends the shingles of the paragraphs not in `removed` (sorted) to `out`, unsorted
+    /// and with repeats. A document whose every paragraph is removed keeps them all: a
+    /// page made only of boilerplate still compares by what it holds.
+    pub fn kept_shingles(&self, removed: &[u32], out: &mut Vec<u64>) {
+        let start = out.len();
+        for i in 0..self.len() {
+            if removed.binary_search(&(i as u32)).is_err() {
+                out.extend_from_slice(self.paragraph_shingles(i));
+            }
+        }
+        if out.len() == start {
+            out.extend_from_slice(&self.shingles);
+        }
+    }
+
+    /// The article set exact verification compares: the kept shingles (see
+    /// `kept_shingles`), sorted and de-duplicated.
+    #[must_use]
+    pub fn article_set(&self, removed: &[u32]) -> Vec<u64> {
+        let mut set = Vec::with_capacity(self.shingles.len());
+        self.kept_shingles(removed, &mut set);
+        // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort
+        // merges them in linear passes
+        #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
+        set.sort();
+        set.dedup();
+        set
+    }
+
+    /// Layout, little-endian: `n: u32`, then per paragraph `hash: u64, shingles: u32,
+    /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            4 + self.hashes.len() * 16 + self.snippet_bytes.len() + self.shingles.len() * 8,
+        );
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
+        for (i, h) in self.hashes.iter().enumerate() {
+            out.extend_from_slice(&h.to_le_bytes());
+            out.extend_from_slice(&(self.offsets[i + 1] - self.offsets[i]).to_le_bytes());
+            let sn = self.snippet(i).as_bytes();
+            out.push(sn.len() as u8);
+            out.extend_from_slice(sn);
+        }
+        for s in &self.shingles {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+
+    /// Inverse of `encode`; `None` for bytes it did not write.
+    #[must_use]
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = bytes.get(at..at + n)?;
+            at += n;
+            Some(s)
+        };
+        let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let mut rec = ParagraphRecord::default();
+        for _ in 0..n {
+            rec.hashes
+                .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
+            let len = u32::from_le_bytes(take(4)?.try_into().ok()?);
+            rec.offsets
+                .push(rec.offsets.last().copied().unwrap_or(0) + len);
+            let sl = take(1)?[0] as usize;
+            rec.snippet_bytes.extend_from_slice(take(sl)?);
+            rec.snippet_ends.push(rec.snippet_bytes.len() as u32);
+        }
+        let total = *rec.offsets.last().expect("starts with 0") as usize;
+        let raw = take(total * 8)?;
+        rec.shingles = raw
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        Some(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trip() {
+        let mut rec = ParagraphRecord {
+            hashes: vec![1, 2, 3],
+            ..ParagraphRecord::default()
+        };
+        rec.push_snippet("Comments are moderated");
+        rec.push_snippet("");
+        rec.push_snippet(&"é".repeat(200));
+        rec.offsets = vec![0, 2, 2, 3];
+        rec.shingles = vec![5, 6, 7];
+        let back = ParagraphRecord::decode(&rec.encode()).unwrap();
+        assert_eq!(back, rec);
+        assert_eq!(back.paragraph_shingles(0), &[5, 6]);
+        assert_eq!(back.snippet(0), "Comments are moderated");
+        assert_eq!(back.snippet(1), "");
+        assert_eq!(back.snippet(2), "é".repeat(127));
+        assert!(ParagraphRecord::decode(&[1, 0]).is_none());
+    }
+
+    #[test]
+    fn article_sets_leave_removed_paragraphs_out_unless_all_are() {
+        let mut rec = ParagraphRecord::default();
+        for p in [&[4u64, 1, 2, 3, 1][..], &[9, 8], &[2, 7]] {
+            rec.shingles.extend_from_slice(p);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(0);
+            rec.push_snippet("");
+        }
+        assert_eq!(rec.article_set(&[1]), vec![1, 2, 3, 4, 7]);
+        let mut kept = Vec::new();
+        rec.kept_shingles(&[0, 2], &mut kept);
+        assert_eq!(kept, vec![9, 8]);
+        assert_eq!(rec.article_set(&[0, 1, 2]), vec![1, 2, 3, 4, 7, 8, 9]);
+    }
+
+    #[test]
+    fn positions_pack_into_eight_bytes() {
+        for p in [
+            Position::File,
+            Position::Line(1),
+            Position::Offset(0),
+            Position::Row(u64::from(u32::MAX) * 7),
+            Position::Line((1 << 62) - 1),
+        ] {
+            assert_eq!(p.pack().unpack(), p);
+        }
+        assert_eq!(std::mem::size_of::<PackedPosition>(), 8);
+        assert_eq!(Position::Line(3).line(), Some(3));
+        assert_eq!(Position::Row(3).line(), None);
+        assert_eq!(Position::Offset(12).to_string(), "byte 12");
+        assert_eq!(Position::Line(12).name_in("a.jsonl"), "a.jsonl:12");
+        assert_eq!(Position::File.name_in("a.txt"), "a.txt");
+    }
+}

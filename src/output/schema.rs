@@ -1,0 +1,201 @@
+//! The output files' formats: one serde struct per line of `docs.jsonl` and
+//! `clusters.jsonl`, and one for `summary.json`, used by the writer (`output`) and by
+//! every reader (`inspect`, `eval`, `report`, through `output::rundir`).
+//!
+//! Strings are `Cow`: the writer borrows them from the run's tables, a reader owns them
+//! (`DocLine<'static>`). Unknown fields are ignored when reading, so that a newer run
+//! still loads.
+//!
+//! Invariant: a field is added with `#[serde(default)]` so that older outputs still read;
+//! anything incompatible bumps `FORMAT_VERSION`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::boilerplate::ParagraphSummary;
+use crate::cluster::VerifyStats;
+use crate::hamming::HammingStats;
+use crate::input::FileReport;
+use crate::lsh::CandidateStats;
+use crate::paragraph::{Repeat, RepeatBlock};
+use crate::params::Params;
+use crate::provenance::Provenance;
+
+/// Version of the output formats; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One line of `docs.jsonl`: one input record, in input order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocLine<'a> {
+    /// The record's id (or its name in its source, when it has none).
+    pub id: Cow<'a, str>,
+    /// Its cluster; `None` for a record that could not be read.
+    pub cluster: Option<u64>,
+    /// The representative of its cluster, or a record of its own.
+    pub keep: bool,
+    /// The id of its cluster's representative, for a copy.
+    #[serde(default)]
+    pub duplicate_of: Option<Cow<'a, str>>,
+    /// Jaccard similarity to the representative, for a copy.
+    #[serde(default)]
+    pub similarity: Option<f64>,
+    /// |A ∩ B| / min(|A|, |B|) with the representative, for a copy.
+    #[serde(default)]
+    pub containment: Option<f64>,
+    /// The representative whose star cluster this record was split off from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_from: Option<Cow<'a, str>>,
+    /// How a copy relates to its representative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Cow<'a, Provenance>>,
+    /// `ok`, `empty`, or why the record was skipped.
+    pub status: Cow<'a, str>,
+    /// The input the record came from, as the run was given it.
+    pub file: Cow<'a, str>,
+    /// Its 1-based line, in a line-delimited input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Paragraphs that repeat an earlier one (with the paragraph stage on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Cow<'a, [Repeat]>>,
+    /// Runs of consecutive repeats (with the paragraph stage on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_blocks: Option<Vec<RepeatBlock>>,
+    /// Boilerplate paragraph indices (with the paragraph stage on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boilerplate: Option<Cow<'a, [u32]>>,
+}
+
+impl DocLine<'_> {
+    /// Compared or empty: the records that have a cluster and can be scored.
+    #[must_use]
+    pub fn is_scored(&self) -> bool {
+        self.status == "ok" || self.status == "empty"
+    }
+
+    /// Its repeated paragraphs; none without the paragraph stage.
+    #[must_use]
+    pub fn repeats(&self) -> &[Repeat] {
+        self.repeats.as_deref().unwrap_or_default()
+    }
+
+    /// Its boilerplate paragraphs; none without the paragraph stage.
+    #[must_use]
+    pub fn boilerplate(&self) -> &[u32] {
+        self.boilerplate.as_deref().unwrap_or_default()
+    }
+}
+
+/// One line of `clusters.jsonl`: one cluster of two or more records, in cluster order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterLine<'a> {
+    /// The cluster's id, as in `docs.jsonl`.
+    pub cluster: u64,
+    /// Members, the representative included.
+    pub size: usize,
+    /// The representative's id.
+    pub representative: Cow<'a, str>,
+    /// Every member, the representative included, in input order.
+    pub members: Vec<ClusterMember<'a>>,
+    /// Members that do not match the representative by the pair rule.
+    #[serde(default)]
+    pub weak_links: Vec<Cow<'a, str>>,
+    /// Records a chain of matches had joined to this cluster and the star check split off.
+    #[serde(default)]
+    pub split_off: Vec<Cow<'a, str>>,
+}
+
+impl ClusterLine<'_> {
+    /// The representative's member entry.
+    #[must_use]
+    pub fn original(&self) -> Option<&ClusterMember<'_>> {
+        self.members.iter().find(|m| m.id == self.representative)
+    }
+
+    /// Every member but the representative, in the file's order.
+    pub fn copies(&self) -> impl Iterator<Item = &ClusterMember<'_>> {
+        self.members.iter().filter(|m| m.id != self.representative)
+    }
+}
+
+/// A member of a cluster, as `clusters.jsonl` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterMember<'a> {
+    /// Its id.
+    pub id: Cow<'a, str>,
+    /// Jaccard similarity to the representative (1 for the representative).
+    pub similarity: f64,
+    /// Its outlet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<Cow<'a, str>>,
+    /// Its date, when it is an ISO date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Cow<'a, str>>,
+    /// How it relates to the representative; `None` for the representative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Cow<'a, Provenance>>,
+}
+
+/// Counts of a run, written to `summary.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counts {
+    /// Records read.
+    pub records: u64,
+    /// Records compared (status `ok`).
+    pub compared: u64,
+    /// Records without words: kept, never compared.
+    pub empty: u64,
+    /// Records skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Records whose id an earlier record had.
+    pub duplicate_ids: u64,
+    /// Records whose date is not ISO (ignored for ordering).
+    pub dates_not_iso: u64,
+    /// Clusters of two or more records.
+    pub clusters: u64,
+    /// Records in those clusters.
+    pub docs_in_clusters: u64,
+    /// Records marked as copies.
+    pub duplicates: u64,
+    /// Records kept.
+    pub kept: u64,
+}
+
+/// `summary.json`: what a run did, with which parameters, on which inputs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Summary {
+    /// `FORMAT_VERSION` of the writer.
+    pub format_version: u32,
+    /// The version of neardup that wrote it.
+    pub neardup_version: Cow<'static, str>,
+    /// The directory the run was started in: relative input paths (kept as typed in
+    /// `inputs` and `docs.jsonl`, so they join back) are relative to it.
+    pub working_dir: Option<PathBuf>,
+    /// The parameters, as validated (`Params::validate` gives them back validated).
+    pub params: Params,
+    /// Every input file, in the order read.
+    pub inputs: Vec<FileReport>,
+    /// What became of the records.
+    pub counts: Counts,
+    /// The candidate stage.
+    pub candidates: CandidateStats,
+    /// The SimHash index, when the candidate method uses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simhash: Option<HammingStats>,
+    /// The verification stage.
+    pub verification: VerifyStats,
+    /// Bytes of paragraph records spilled to disk.
+    pub spill_bytes: u64,
+    /// The paragraph stage, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paragraphs: Option<ParagraphSummary>,
+    /// Wall-clock seconds of each stage and of the whole run.
+    pub seconds: BTreeMap<String, f64>,
+    /// The first messages about skipped records and inputs (all are counted above).
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,356 @@
+//! The sketch pass: the paragraph records the streaming pass spilled in; each document's
+//! boilerplate, and the MinHash band keys (and SimHash fingerprint) of its cleaned article,
+//! out.
+//!
+//! The streaming pass hands each compared document to an `IndexBuilder`: its record goes
+//! to the spill, its distinct paragraph hashes to the boilerplate key index. Once every
+//! document is in, `clean_and_sketch` finds the boilerplate keys (`boilerplate`), then
+//! reads each record back in parallel chunks, leaves its boilerplate and repeated
+//! paragraphs out (when articles are compared clean) and sketches the rest.
+//!
+//! Invariant: documents are sketched in `DocId` order whatever the thread count, so the
+//! band table, and every candidate pair, is the same for any number of threads.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::analyze::DocumentAnalysis;
+use crate::boilerplate::{ParagraphSummary, frequent_keys, removed_paragraphs, top_boilerplate};
+use crate::document::ParagraphRecord;
+use crate::error::Result;
+use crate::ids::DocId;
+use crate::lsh::BandTable;
+use crate::paragraph::Repeat;
+use crate::params::ValidParams;
+use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
+use crate::spill::{ShingleSets, ShingleSpill};
+
+/// What the streaming pass gathers for the sketch pass, one compared document at a time,
+/// in `DocId` order.
+pub struct IndexBuilder {
+    spill: ShingleSpill,
+    keys: Vec<(u32, u64)>,
+    group_docs: Vec<u64>,
+    group_names: Vec<String>,
+    group_index: HashMap<String, u32>,
+    doc_groups: Vec<u32>,
+    repeats: Vec<(DocId, Box<[Repeat]>)>,
+}
+
+impl IndexBuilder {
+    /// An empty index whose records go to `spill`.
+    #[must_use]
+    pub fn new(spill: ShingleSpill) -> Self {
+        // group 0 is the whole input: documents with neither outlet nor URL
+        IndexBuilder {
+            spill,
+            keys: Vec::new(),
+            group_docs: vec![0],
+            group_names: vec![String::new()],
+            group_index: HashMap::new(),
+            doc_groups: Vec::new(),
+            repeats: Vec::new(),
+        }
+    }
+
+    /// Adds the next compared document `doc`, of the outlet group `group` (see
+    /// `boilerplate::outlet_group`).
+    pub fn add(&mut self, doc: DocId, group: Option<String>, out: DocumentAnalysis) -> Result<()> {
+        let g = match group {
+            None => 0,
+            Some(name) => {
+                if let Some(&g) = self.group_index.get(&name) {
+                    g
+                } else {
+                    let g = self.group_names.len() as u32;
+                    self.group_names.push(name.clone());
+                    self.group_docs.push(0);
+                    self.group_index.insert(name, g);
+                    g
+                }
+            }
+        };
+        self.group_docs[g as usize] += 1;
+        self.doc_groups.push(g);
+        self.keys.extend(out.hashes.iter().map(|&h| (g, h)));
+        if !out.repeats.is_empty() {
+            self.repeats.push((doc, out.repeats.into_boxed_slice()));
+        }
+        self.spill.push_bytes(&out.record)
+    }
+
+    /// Documents added so far.
+    #[must_use]
+    pub fn docs(&self) -> usize {
+        self.doc_groups.len()
+    }
+
+    /// Flushes the spill: the index is complete.
+    pub fn finish(self) -> Result<ParagraphIndex> {
+        Ok(ParagraphIndex {
+            spill: self.spill.finish()?,
+            keys: self.keys,
+            group_docs: self.group_docs,
+            group_names: self.group_names,
+            doc_groups: self.doc_groups,
+            repeats: self.repeats,
+        })
+    }
+}
+
+/// Everything the paragraph stage collected in the streaming pass.
+pub struct ParagraphIndex {
+    /// The paragraph record of every compared document.
+    pub spill: ShingleSets,
+    /// One `(group, paragraph hash)` per distinct paragraph of each document.
+    pub keys: Vec<(u32, u64)>,
+    /// Documents per group.
+    pub group_docs: Vec<u64>,
+    /// Each group's name: its outlet or URL host ("" for the whole input).
+    pub group_names: Vec<String>,
+    /// Group of each compared document.
+    pub doc_groups: Vec<u32>,
+    /// Repeats of the documents that have any, sorted by document.
+    pub repeats: Vec<(DocId, Box<[Repeat]>)>,
+}
+
+/// The article-level result of the cleaning pass.
+pub struct CleanArticles {
+    /// Every document's band keys, band-major.
+    pub table: BandTable,
+    /// The paragraph records, from which exact verification rebuilds cleaned sets.
+    pub records: ShingleSets,
+    /// Paragraphs left out of each document's article set (boilerplate and repeats), for
+    /// the documents that have any, sorted by document.
+    pub removed: Vec<(DocId, Box<[u32]>)>,
+    /// Signatures of the cleaned articles, when estimated verification needs them.
+    pub signatures: Vec<u32>,
+    /// SimHash of each cleaned article, when the candidate method uses them.
+    pub fingerprints: Vec<u64>,
+    /// Compared shingles of each document, counted with repeats.
+    pub sizes: Vec<u32>,
+    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
+    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
+    /// The paragraph figures of `summary.json`.
+    pub summary: ParagraphSummary,
+}
+
+/// One document of the sketch pass: its boilerplate, what is left out, and the sketch of
+/// the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanDocument {
+    /// Boilerplate paragraph indices.
+    pub flagged: Vec<u32>,
+    /// Paragraphs left out of the article set (sorted).
+    pub removed: Vec<u32>,
+    /// The article's shingles, unsorted and with repeats (see
+    /// `ParagraphRecord::kept_shingles`).
+    pub set: Vec<u64>,
+    /// MinHash signature of `set`.
+    pub signature: Vec<u32>,
+    /// LSH band keys of `signature`.
+    pub band_keys: Vec<u64>,
+}
+
+/// Flags a document's boilerplate (`is_frequent` says whether a paragraph hash is its
+/// group's boilerplate), leaves it and the `repeated` paragraphs out, and sketches the
+/// rest: MinHash signature and LSH band keys. The OPH signature needs neither sorted nor
+/// de-duplicated input (a minimum is a minimum), so the set is not sorted here.
+pub fn clean_document(
+    rec: &ParagraphRecord,
+    is_frequent: impl Fn(u64) -> bool,
+    repeated: impl IntoIterator<Item = u32>,
+    hasher: &mut MinHasher,
+    params: &ValidParams,
+) -> CleanDocument {
+    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
+        .filter(|&i| is_frequent(rec.hashes[i as usize]))
+        .collect();
+    let removed = removed_paragraphs(&flagged, repeated, params);
+    let mut set = Vec::with_capacity(rec.shingles.len());
+    rec.kept_shingles(&removed, &mut set);
+    let mut signature = Vec::new();
+    hasher.sketch(&set, &mut signature);
+    let mut band_keys = Vec::new();
+    crate::lsh::band_keys(&signature, params.bands(), params.rows(), &mut band_keys);
+    CleanDocument {
+        flagged,
+        removed,
+        set,
+        signature,
+        band_keys,
+    }
+}
+
+fn lookup_repeats(repeats: &[(DocId, Box<[Repeat]>)], doc: DocId) -> &[Repeat] {
+    repeats
+        .binary_search_by_key(&doc, |(d, _)| *d)
+        .map_or(&[], |i| &repeats[i].1)
+}
+
+const CHUNK: usize = 2048;
+
+/// One document after cleaning, as a worker hands it back.
+struct CleanedDoc {
+    keys: Vec<u64>,
+    size: u32,
+    fingerprint: u64,
+    /// Paragraphs left out of the article set.
+    removed: Vec<u32>,
+    signature: Vec<u32>,
+    /// Boilerplate paragraph indices.
+    flagged: Vec<u32>,
+    paragraphs: u64,
+    /// Hash and snippet of each boilerplate paragraph, for the summary.
+    texts: Vec<(u64, String)>,
+}
+
+/// Which article fingerprints the sketch pass computes.
+#[derive(Clone, Copy)]
+pub enum Fingerprints<'a> {
+    /// SimHash weighted by term frequency.
+    Tf,
+    /// SimHash weighted by term frequency times inverse document frequency.
+    Tfidf(&'a DocFrequency),
+}
+
+/// Finds boilerplate and sketches every document's cleaned article text. The OPH
+/// signature needs neither sorted nor de-duplicated input (a minimum is a minimum), so no
+/// set is sorted here; exact verification later rebuilds the sorted cleaned set of the
+/// few documents that are candidates, from the same spill.
+pub fn clean_and_sketch(
+    index: ParagraphIndex,
+    params: &ValidParams,
+    keep_signatures: bool,
+    fingerprints: Option<Fingerprints<'_>>,
+    mut advance: impl FnMut(u64),
+) -> Result<CleanArticles> {
+    let ParagraphIndex {
+        spill,
+        keys,
+        group_docs,
+        group_names,
+        doc_groups,
+        repeats,
+    } = index;
+    let frequent = frequent_keys(keys, &group_docs, params);
+    let docs = doc_groups.len();
+    let mut table = BandTable::new(params.bands());
+    let mut signatures = Vec::new();
+    let mut boilerplate = Vec::new();
+    let mut removed_by_doc = Vec::new();
+    let mut fps = Vec::new();
+    let mut sizes = Vec::with_capacity(docs);
+    let mut summary = ParagraphSummary {
+        boilerplate_texts: frequent.len() as u64,
+        repeats: repeats.iter().map(|(_, r)| r.len() as u64).sum(),
+        repeat_blocks: repeats
+            .iter()
+            .map(|(_, r)| crate::paragraph::blocks(r).len() as u64)
+            .sum(),
+        docs_with_repeats: repeats.len() as u64,
+        ..ParagraphSummary::default()
+    };
+    let mut snippets: HashMap<(u32, u64), String> = HashMap::new();
+    for start in (0..docs).step_by(CHUNK) {
+        let end = (start + CHUNK).min(docs);
+        let results: Vec<Result<CleanedDoc>> = (start..end)
+            .into_par_iter()
+            .map_init(
+                || MinHasher::new(&params.minhash),
+                |hasher, d| {
+                    let bytes = spill.read_bytes(d as DocId)?;
+                    let rec = ParagraphRecord::decode(&bytes)
+                        .expect("the spill holds what this run wrote");
+                    let group = doc_groups[d];
+                    let CleanDocument {
+                        flagged,
+                        removed,
+                        set,
+                        signature: sig,
+                        band_keys: keys,
+                    } = clean_document(
+                        &rec,
+                        |h| frequent.contains_key(&(group, h)),
+                        lookup_repeats(&repeats, d as DocId)
+                            .iter()
+                            .map(|r| r.paragraph),
+                        hasher,
+                        params,
+                    );
+                    let fingerprint = match fingerprints {
+                        None => 0,
+                        // repeats in the multiset are the term frequencies
+                        Some(Fingerprints::Tf) => simhash(&set),
+                        Some(Fingerprints::Tfidf(df)) => {
+                            let weighted: Vec<(u64, u8)> =
+                                set.iter().map(|&s| (s, df.weight(s))).collect();
+                            simhash_weighted_int(&weighted)
+                        }
+                    };
+                    let texts = flagged
+                        .iter()
+                        .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))
+                        .collect();
+                    Ok(CleanedDoc {
+                        keys,
+                        size: u32::try_from(set.len()).unwrap_or(u32::MAX),
+                        fingerprint,
+                        removed,
+                        signature: sig,
+                        flagged,
+                        paragraphs: rec.hashes.len() as u64,
+                        texts,
+                    })
+                },
+            )
+            .collect();
+        for (offset, r) in results.into_iter().enumerate() {
+            let CleanedDoc {
+                keys,
+                size,
+                fingerprint,
+                removed,
+                signature: sig,
+                flagged,
+                paragraphs,
+                texts,
+            } = r?;
+            let d = (start + offset) as DocId;
+            table.push(&keys);
+            sizes.push(size);
+            if keep_signatures {
+                signatures.extend_from_slice(&sig);
+            }
+            if fingerprints.is_some() {
+                fps.push(fingerprint);
+            }
+            if !removed.is_empty() {
+                removed_by_doc.push((d, removed.into_boxed_slice()));
+            }
+            summary.paragraphs += paragraphs;
+            if !flagged.is_empty() {
+                summary.boilerplate_paragraphs += flagged.len() as u64;
+                summary.docs_with_boilerplate += 1;
+                boilerplate.push((d, flagged.into_boxed_slice()));
+            }
+            let group = doc_groups[d as usize];
+            for (hash, text) in texts {
+                snippets.entry((group, hash)).or_insert(text);
+            }
+        }
+        advance((end - start) as u64);
+    }
+    summary.top_boilerplate = top_boilerplate(&frequent, &snippets, &group_docs, &group_names);
+    Ok(CleanArticles {
+        table,
+        records: spill,
+        removed: removed_by_doc,
+        signatures,
+        fingerprints: fps,
+        sizes,
+        boilerplate,
+        summary,
+    })
+}

@@ -1,0 +1,144 @@
+//! The score of a pair: two sorted shingle sets in; how much they share out (Jaccard,
+//! containment both ways), and the rounding every output prints similarities with.
+//!
+//! Invariant: a score's `shared` never exceeds either size, so every ratio is in 0..=1.
+
+use serde::Serialize;
+
+/// How much two documents share: enough for Jaccard and containment both ways. It
+/// serializes with the ratios derived from it, as `explain --json` shows a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(into = "ScoreFields")]
+pub struct PairScore {
+    /// |A ∩ B| / |A ∪ B|, exact or estimated.
+    pub jaccard: f64,
+    /// Shingles in both (exact, or derived from the estimated Jaccard and the sizes).
+    pub shared: u64,
+    /// |A|: distinct shingles of the first document.
+    pub size_a: u64,
+    /// |B|: distinct shingles of the second document.
+    pub size_b: u64,
+}
+
+impl PairScore {
+    /// Exact score of two sorted, de-duplicated sets.
+    #[must_use]
+    pub fn of_sets(a: &[u64], b: &[u64]) -> Self {
+        let shared = intersection_size(a, b) as u64;
+        PairScore {
+            jaccard: jaccard(a, b),
+            shared,
+            size_a: a.len() as u64,
+            size_b: b.len() as u64,
+        }
+    }
+
+    /// |A ∩ B| / min(|A|, |B|): how much of the smaller document is in the larger.
+    #[must_use]
+    pub fn containment(&self) -> f64 {
+        self.shared as f64 / self.size_a.min(self.size_b).max(1) as f64
+    }
+
+    /// |A ∩ B| / |A|: how much of A is in B.
+    #[must_use]
+    pub fn a_in_b(&self) -> f64 {
+        self.shared as f64 / self.size_a.max(1) as f64
+    }
+
+    /// |A ∩ B| / |B|.
+    #[must_use]
+    pub fn b_in_a(&self) -> f64 {
+        self.shared as f64 / self.size_b.max(1) as f64
+    }
+}
+
+/// A score as the outputs show it: what it holds, and what follows from it.
+#[derive(Serialize)]
+struct ScoreFields {
+    jaccard: f64,
+    containment: f64,
+    a_in_b: f64,
+    b_in_a: f64,
+    shared: u64,
+    a_shingles: u64,
+    b_shingles: u64,
+}
+
+impl From<PairScore> for ScoreFields {
+    fn from(s: PairScore) -> Self {
+        ScoreFields {
+            jaccard: s.jaccard,
+            containment: s.containment(),
+            a_in_b: s.a_in_b(),
+            b_in_a: s.b_in_a(),
+            shared: s.shared,
+            a_shingles: s.size_a,
+            b_shingles: s.size_b,
+        }
+    }
+}
+
+/// Size of the intersection of two sorted, de-duplicated slices.
+#[must_use]
+pub fn intersection_size(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Exact Jaccard similarity of two sorted shingle sets; two empty sets are identical.
+#[must_use]
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = intersection_size(a, b);
+    inter as f64 / (a.len() + b.len() - inter) as f64
+}
+
+/// A similarity as the outputs print it: 6 decimals.
+#[must_use]
+pub fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaccard_matches_hashset() {
+        let a = vec![1u64, 2, 3, 4];
+        let b = vec![3u64, 4, 5];
+        assert!((jaccard(&a, &b) - 2.0 / 5.0).abs() < 1e-12);
+        assert!((jaccard(&[], &[]) - 1.0).abs() < 1e-12);
+        assert!(jaccard(&a, &[]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn scores_both_ways() {
+        let s = PairScore::of_sets(&[1, 2, 3, 4], &[3, 4, 5]);
+        assert_eq!((s.shared, s.size_a, s.size_b), (2, 4, 3));
+        assert!((s.containment() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((s.a_in_b() - 0.5).abs() < 1e-12);
+        assert!((s.b_in_a() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            "{\"jaccard\":0.4,\"containment\":0.6666666666666666,\"a_in_b\":0.5,\
+             \"b_in_a\":0.6666666666666666,\"shared\":2,\"a_shingles\":4,\"b_shingles\":3}"
+        );
+        let empty = PairScore::of_sets(&[], &[1]);
+        assert!(empty.containment().abs() < 1e-12, "no division by zero");
+        assert!((round6(0.123_456_789) - 0.123_457).abs() < 1e-15);
+    }
+}
