@@ -169,18 +169,7 @@ fn sweep(
                 }
                 let v = v.validate()?;
                 let t = Instant::now();
-                let mut counts = sketched.counts.clone();
-                let mut seconds = std::collections::BTreeMap::new();
-                let clustered = cluster_stage(
-                    &sketched.records,
-                    &sketched.verifier,
-                    &sketched.pairs,
-                    Some(&scores),
-                    &v,
-                    &mut counts,
-                    &mut seconds,
-                    &NoProgress,
-                )?;
+                let clustered = cluster_stage(&sketched, Some(&scores), &v, &NoProgress)?;
                 let labels: Vec<(u64, u64)> = families
                     .iter()
                     .zip(&clustered.assignments)
@@ -191,7 +180,7 @@ fn sweep(
                     threshold,
                     min_containment: containment,
                     scores: pair_scores(&labels),
-                    clusters: counts.clusters,
+                    clusters: clustered.counts.clusters,
                     seconds: t.elapsed().as_secs_f64(),
                 });
             }
