@@ -11,8 +11,10 @@
 //! so reading stays a cheap sequential pass. Every record carries its source index and
 //! line number, which is all the accounting later stages need.
 
+pub mod html;
 mod reader;
 mod record;
+pub mod warc;
 
 pub use reader::{FileReport, RawBatch, Source, SourceKind, expand_inputs, read_sources};
 pub use record::{ParsedRecord, Raw, RawRecord, parse_record};
