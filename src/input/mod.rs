@@ -11,6 +11,7 @@
 //! so reading stays a cheap sequential pass. Every record carries its source index and
 //! line number, which is all the accounting later stages need.
 
+pub mod columnar;
 pub mod html;
 mod reader;
 mod record;
