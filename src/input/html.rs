@@ -339,18 +339,15 @@ fn charset_in_content(content: &[u8]) -> Option<&'static Encoding> {
     let at = memchr::memmem::find(&lower, b"charset")?;
     let mut rest = content[at + 7..].trim_ascii_start();
     rest = rest.strip_prefix(b"=")?.trim_ascii_start();
-    let value = match rest.first() {
-        Some(&q @ (b'"' | b'\'')) => {
-            let inner = &rest[1..];
-            &inner[..memchr::memchr(q, inner)?]
-        }
-        _ => {
-            let end = rest
-                .iter()
-                .position(|&b| matches!(b, b';' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        }
+    let value = if let Some(&q @ (b'"' | b'\'')) = rest.first() {
+        let inner = &rest[1..];
+        &inner[..memchr::memchr(q, inner)?]
+    } else {
+        let end = rest
+            .iter()
+            .position(|&b| matches!(b, b';' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'))
+            .unwrap_or(rest.len());
+        &rest[..end]
     };
     Encoding::for_label(value)
 }
@@ -825,6 +822,8 @@ fn is_integration_point(tag: &Tag, math: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write;
+
     use super::*;
     use crate::paragraph::segment;
     use crate::params::SplitMode;
@@ -1055,5 +1054,112 @@ mod tests {
         assert_eq!(meta_charset(b"<meta charset=utf-16le>"), Some(UTF_8));
         assert_eq!(meta_charset(b"<meta name=x><p>no charset"), None);
         assert_eq!(meta_charset(b"<meta charset="), None);
+    }
+
+    /// The seed article as its site serves it: navigation as a list, the photo caption in
+    /// a figure, the slider's prev/next, the doubled body as paragraphs with links,
+    /// entities and an ad script between them, and the comment footer; windows-1252 bytes
+    /// declared by the HTTP header, inside a WARC response record.
+    fn seed_article_html(lines: &[&str]) -> String {
+        let escape = |s: &str, entities: bool| {
+            let s = s
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            if entities {
+                s.replace('\u{201c}', "&ldquo;")
+                    .replace('\u{201d}', "&#8221;")
+                    .replace('\u{2019}', "&rsquo;")
+                    .replace('\u{2013}', "&#x2013;")
+            } else {
+                s
+            }
+        };
+        let mut html = String::from(
+            "<!DOCTYPE html>\n<html lang=en><head><title>Blinken: US determined to prevent ISIS \
+             resurgence</title><style>.nav li{display:inline}</style>\
+             <script>window.dataLayer=[];</script></head>\n<body>\n",
+        );
+        write!(
+            html,
+            "<header><nav class=menu><ul>\n  <li class=active><a href=\"/world\">{}</a></li>\n</ul></nav></header>\n",
+            lines[0]
+        ).expect("writing to a String");
+        writeln!(
+            html,
+            "<figure><img src=\"blinken.jpg\" alt=\"Blinken\"><figcaption>{}</figcaption></figure>",
+            escape(lines[1], true)
+        )
+        .expect("writing to a String");
+        write!(
+            html,
+            "<div class=slider><div><span>{}</span></div><div><span>{}</span></div></div>\n\
+             <svg width=10 height=10><path d=\"M0 0\"/><text>arrow</text></svg>\n<article>\n",
+            lines[2], lines[3]
+        )
+        .expect("writing to a String");
+        for (i, line) in lines[4..23].iter().enumerate() {
+            let mut p = escape(line, i % 2 == 0);
+            // an inline link inside a sentence must not split it
+            if let Some(at) = p.find("Blinken") {
+                p.replace_range(at..at + 7, "<a href=\"/tag/blinken\">Blinken</a>");
+            }
+            write!(html, "  <p>\n    {p}\n  </p>\n").expect("writing to a String");
+            if i == 9 {
+                html.push_str("  <div class=ad><script>document.write('<p>Advertisement</p>')</script><noscript><p>Enable JS</p></noscript></div>\n");
+            }
+        }
+        write!(
+            html,
+            "</article>\n<footer><section class=comments><h3>{}</h3>\n<ul>",
+            lines[23]
+        )
+        .expect("writing to a String");
+        for line in &lines[24..28] {
+            writeln!(html, "<li>{}", escape(line, true)).expect("writing to a String");
+        }
+        write!(
+            html,
+            "</ul><div class=form><textarea hidden></textarea><button>{}</button></div></section></footer>\n\
+             <iframe src=\"/social\"><p>Share</p></iframe><template><p>Reply</p></template></body></html>\n",
+            lines[28]
+        ).expect("writing to a String");
+        html
+    }
+
+    #[test]
+    fn seed_article_html_gives_the_text_versions_paragraphs() {
+        let text = include_str!("../../data/seed-article.txt");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 29);
+        let html = seed_article_html(&lines);
+        let (body, _, unmappable) = encoding_rs::WINDOWS_1252.encode(&html);
+        assert!(!unmappable, "the article is all windows-1252");
+        let warc = crate::input::warc::writer::response(
+            "<urn:uuid:seed>",
+            "https://www.rudaw.net/english/world/09122024",
+            "Content-Type: text/html; charset=windows-1252\r\n",
+            &body,
+        );
+        let record = crate::input::warc::WarcReader::open(&warc[..])
+            .expect("open")
+            .next()
+            .expect("one record")
+            .expect("valid");
+        let http = record.http_response().expect("http");
+        assert_eq!(http.is_html(), Ok(true));
+        let payload = http.payload().expect("payload");
+        let out = extract(&payload, http.charset().as_deref());
+        assert_eq!(out.stats.charset_source, CharsetSource::Http);
+        assert_eq!(out.stats.replaced, 0);
+        // head, title, style, the head's script, svg, the ad's script and noscript, iframe,
+        // template
+        assert_eq!(out.stats.dropped_elements, 9);
+        assert_eq!(
+            paragraphs(&out.text, SplitMode::Auto),
+            paragraphs(text, SplitMode::Auto)
+        );
+        assert_eq!(paragraphs(&out.text, SplitMode::Auto), lines);
+        assert_eq!(out.stats.paragraphs, 29);
     }
 }

@@ -286,16 +286,14 @@ impl WarcRecord {
 
 /// `bytes` as UTF-8, each invalid sequence replaced by U+FFFD, and how many were.
 fn lossy_utf8(bytes: &[u8]) -> (Cow<'_, str>, u64) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (Cow::Borrowed(s), 0),
-        Err(_) => {
-            let replaced = bytes
-                .utf8_chunks()
-                .filter(|c| !c.invalid().is_empty())
-                .count();
-            (String::from_utf8_lossy(bytes), replaced as u64)
-        }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return (Cow::Borrowed(s), 0);
     }
+    let replaced = bytes
+        .utf8_chunks()
+        .filter(|c| !c.invalid().is_empty())
+        .count();
+    (String::from_utf8_lossy(bytes), replaced as u64)
 }
 
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -512,11 +510,6 @@ pub fn parse_content_type(value: &str) -> (String, Option<String>) {
 /// `<p`, `<div`... followed by a space or `>`, or a comment.
 #[must_use]
 pub fn sniff_html(payload: &[u8]) -> bool {
-    let start = payload.strip_prefix(b"\xef\xbb\xbf").unwrap_or(payload);
-    let start = start.trim_ascii_start();
-    if start.starts_with(b"<!--") {
-        return true;
-    }
     const TAGS: [&[u8]; 17] = [
         b"<!doctype html",
         b"<html",
@@ -536,6 +529,11 @@ pub fn sniff_html(payload: &[u8]) -> bool {
         b"<p",
         b"<meta",
     ];
+    let start = payload.strip_prefix(b"\xef\xbb\xbf").unwrap_or(payload);
+    let start = start.trim_ascii_start();
+    if start.starts_with(b"<!--") {
+        return true;
+    }
     TAGS.iter().any(|tag| {
         start.len() > tag.len()
             && start[..tag.len()].eq_ignore_ascii_case(tag)
@@ -965,7 +963,7 @@ impl<R: BufRead> WarcReader<R> {
                 break;
             }
         }
-        if ends.iter().filter(|&&b| b == b'\n').count() >= 2 {
+        if memchr::memchr_iter(b'\n', &ends).count() >= 2 {
             return Ok(true);
         }
         let next = self.input.peek(5)?;
@@ -1179,7 +1177,7 @@ mod tests {
         let (_, records) = three();
         for delta in [-5i64, 7, 400] {
             let raw = String::from_utf8_lossy(&records[1]).into_owned();
-            let length = records[1].len() as i64;
+            let length = i64::try_from(records[1].len()).expect("small");
             let real = raw
                 .split("Content-Length: ")
                 .nth(1)
@@ -1192,7 +1190,7 @@ mod tests {
                 &format!("Content-Length: {wrong}"),
                 1,
             );
-            assert!(broken.len() as i64 >= length - 1);
+            assert!(i64::try_from(broken.len()).expect("small") >= length - 1);
             let bytes = [records[0].clone(), broken.into_bytes(), records[2].clone()].concat();
             let got = read_all(&bytes);
             let ok: Vec<u64> = got
@@ -1204,7 +1202,7 @@ mod tests {
             assert_eq!(
                 got.iter()
                     .filter_map(|r| r.as_ref().ok())
-                    .last()
+                    .next_back()
                     .map(WarcRecord::record_id),
                 Some(Some("<urn:uuid:2>")),
                 "delta {delta}: the record after is still read: {got:?}"
