@@ -1162,4 +1162,34 @@ mod tests {
         assert_eq!(paragraphs(&out.text, SplitMode::Auto), lines);
         assert_eq!(out.stats.paragraphs, 29);
     }
+
+    #[test]
+    fn a_50_mb_page() {
+        let mut html = String::from("<html><body>");
+        let mut n = 0u64;
+        while html.len() < 50 << 20 {
+            writeln!(
+                html,
+                "<div><p>Paragraph {n} of a long page, with <b>inline</b> markup &amp; an \
+                 entity.</p><script>var n = {n};</script></div>"
+            )
+            .expect("writing to a String");
+            n += 1;
+        }
+        let out = extract(html.as_bytes(), None);
+        assert_eq!(out.stats.paragraphs, n);
+        assert_eq!(out.stats.dropped_elements, n);
+        let mut paragraphs = out.text.split("\n\n");
+        assert_eq!(
+            paragraphs.next(),
+            Some("Paragraph 0 of a long page, with inline markup & an entity.")
+        );
+        assert_eq!(
+            paragraphs.last().map(str::to_owned),
+            Some(format!(
+                "Paragraph {} of a long page, with inline markup & an entity.",
+                n - 1
+            ))
+        );
+    }
 }
