@@ -48,10 +48,15 @@ pub const BATCH_ROWS: usize = 4096;
 /// The five record fields a column can be named for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The record's id (`--id-field`).
     Id,
+    /// The text to compare (`--text-field`).
     Text,
+    /// Its date (`--date-field`).
     Date,
+    /// Its outlet or site (`--outlet-field`).
     Outlet,
+    /// Its URL (`--url-field`).
     Url,
 }
 
@@ -81,10 +86,15 @@ impl Field {
 /// Which column holds each field; only `text` is required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
+    /// The text column.
     pub text: String,
+    /// The id column, if any.
     pub id: Option<String>,
+    /// The date column, if any.
     pub date: Option<String>,
+    /// The outlet column, if any.
     pub outlet: Option<String>,
+    /// The URL column, if any.
     pub url: Option<String>,
 }
 
@@ -115,9 +125,11 @@ impl Columns {
 /// The formats read here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Apache Parquet.
     Parquet,
     /// The Arrow IPC file format, which Feather v2 is.
     ArrowFile,
+    /// The Arrow IPC stream format.
     ArrowStream,
 }
 
@@ -305,11 +317,17 @@ pub struct RowBatch {
 /// null, or a field no column was named for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Row<'a> {
+    /// 0-based row number in the file.
     pub row: u64,
+    /// The id column's value.
     pub id: Option<&'a str>,
+    /// The text column's value.
     pub text: Option<&'a str>,
+    /// The date column's value.
     pub date: Option<&'a str>,
+    /// The outlet column's value.
     pub outlet: Option<&'a str>,
+    /// The URL column's value.
     pub url: Option<&'a str>,
 }
 

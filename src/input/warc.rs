@@ -168,13 +168,21 @@ impl WarcError {
 /// The WARC-Type of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKind {
+    /// Describes the WARC file itself.
     Warcinfo,
+    /// A server's response: an HTTP response, whose payload may be a document.
     Response,
+    /// A resource fetched without a protocol response (e.g. a file).
     Resource,
+    /// The request a response answered.
     Request,
+    /// Metadata about another record.
     Metadata,
+    /// A response seen again, stored as a reference to an earlier one.
     Revisit,
+    /// Another record's content converted, e.g. extracted text (WET).
     Conversion,
+    /// A later segment of a record split over several.
     Continuation,
     /// A type this reader does not know (or none): its value as written.
     Other(String),
