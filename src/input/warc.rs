@@ -304,6 +304,25 @@ fn lossy_utf8(bytes: &[u8]) -> (Cow<'_, str>, u64) {
     (String::from_utf8_lossy(bytes), replaced as u64)
 }
 
+/// Adds one header line (`Name: value`, or a continuation of the previous value starting
+/// with a space or tab) to `headers`; false when it is neither. Bytes that are not UTF-8
+/// are replaced.
+fn push_header(headers: &mut Vec<(String, String)>, line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    if matches!(line.first(), Some(b' ' | b'\t')) {
+        if let Some(last) = headers.last_mut() {
+            last.1.push(' ');
+            last.1.push_str(text.trim());
+            return true;
+        }
+    }
+    let Some((name, value)) = text.split_once(':') else {
+        return false;
+    };
+    headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    true
+}
+
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -372,18 +391,8 @@ impl<'a> HttpResponse<'a> {
                 ended = true;
                 break;
             }
-            if matches!(content.first(), Some(b' ' | b'\t')) {
-                if let Some(last) = headers.last_mut() {
-                    last.1.push(' ');
-                    last.1
-                        .push_str(String::from_utf8_lossy(content.trim_ascii()).as_ref());
-                }
-                continue;
-            }
-            let text = String::from_utf8_lossy(content);
-            if let Some((name, value)) = text.split_once(':') {
-                headers.push((name.trim().to_owned(), value.trim().to_owned()));
-            }
+            // a line that is no header is ignored, as HTTP clients do
+            let _ = push_header(&mut headers, content);
         }
         if !ended {
             return Err(HttpError::NoHeaderEnd);
@@ -877,19 +886,13 @@ impl<R: BufRead> WarcReader<R> {
                 self.version = Some((line.bytes, at));
                 return Err(bad("a `WARC/1.` line inside the headers".to_owned()));
             }
-            let text = String::from_utf8_lossy(line.bytes.trim_ascii_end());
-            if matches!(text.as_bytes().first(), Some(b' ' | b'\t')) {
-                if let Some(last) = headers.last_mut() {
-                    last.1.push(' ');
-                    last.1.push_str(text.trim());
-                    continue;
-                }
-            }
-            let Some((name, value)) = text.split_once(':') else {
-                let shown: String = text.chars().take(80).collect();
+            if !push_header(&mut headers, line.bytes.trim_ascii_end()) {
+                let shown: String = String::from_utf8_lossy(&line.bytes)
+                    .chars()
+                    .take(80)
+                    .collect();
                 return Err(bad(format!("not a `Name: value` line: {shown:?}")));
-            };
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
         }
     }
 
