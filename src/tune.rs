@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::eval::{PairScores, Truth, pair_scores};
 use crate::input::{expand_inputs, read_sources};
 use crate::params::{Params, ShingleParams};
-use crate::pipeline::{Sketched, cluster_stage, sketch_stream, with_threads};
+use crate::pipeline::{Sketched, capped_threads, cluster_stage, sketch_stream, with_threads};
 use crate::progress::{NoProgress, Progress};
 
 /// What to sweep.
@@ -92,7 +92,11 @@ pub fn tune(
     spill_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<TuneReport> {
-    with_threads(opts.threads, || {
+    let (threads, lowered) = capped_threads(opts.threads);
+    if let Some(msg) = lowered {
+        progress.warn(&msg);
+    }
+    with_threads(threads, || {
         sweep(inputs, base, truth, opts, spill_dir, progress)
     })
 }

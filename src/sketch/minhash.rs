@@ -90,7 +90,7 @@ impl MinHasher {
         if self.filled[first_filled + 1..].iter().all(|&f| !f) {
             // one filled bin: every sequence ends there
             let v = sig[first_filled];
-            sig.iter_mut().for_each(|s| *s = v);
+            sig.fill(v);
             return;
         }
         // next_filled[b]: the first filled bin at or after b, wrapping around
@@ -182,16 +182,14 @@ mod tests {
             sig[bin] = sig[bin].min(h as u32);
             filled[bin] = true;
         }
-        for bin in 0..k {
-            let mut attempt = 0u64;
-            while !filled[bin] {
+        for bin in (0..k).filter(|&bin| !filled[bin]) {
+            for attempt in 0u64.. {
                 let h = mix64(params.seed.rotate_left(17) ^ ((bin as u64) << 32) ^ attempt);
                 let donor = (((h >> 32) * k as u64) >> 32) as usize;
                 if filled[donor] {
                     sig[bin] = sig[donor];
                     break;
                 }
-                attempt += 1;
             }
         }
         sig
