@@ -37,6 +37,7 @@ pub mod lsh;
 pub mod output;
 pub mod paragraph;
 pub mod params;
+pub mod paths;
 pub mod pipeline;
 pub mod progress;
 pub mod provenance;

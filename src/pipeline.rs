@@ -34,7 +34,10 @@ use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::ids::{DocId, Pair};
-use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
+use crate::input::{
+    FileReport, Inputs, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources,
+    rereadable,
+};
 use crate::lsh::{CandidateStats, candidates};
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
@@ -67,10 +70,16 @@ pub fn run(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
-    if opts.emit_clean && inputs.iter().any(|p| p.as_os_str() == "-") {
+    if opts.emit_clean
+        && let Some(p) = inputs.iter().find(|p| !p.is_dir() && !rereadable(p))
+    {
         return Err(Error::params(
             "emit_clean",
-            "--emit-clean reads the inputs twice and cannot be used with - (stdin)",
+            format!(
+                "--emit-clean reads the inputs twice, and {} cannot be read twice (standard \
+                 input, a pipe or a FIFO)",
+                crate::paths::text(p)
+            ),
         ));
     }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
@@ -80,7 +89,11 @@ pub fn run(
     let (threads, lowered) = capped_threads(opts.threads);
     let dedup = with_threads(threads, || {
         let t0 = Instant::now();
-        let (sources, repeated) = expand_inputs(inputs)?;
+        let Inputs {
+            sources,
+            repeated,
+            unread,
+        } = expand_inputs(inputs, params.input.on_error)?;
         let mut warnings = Vec::new();
         if let Some(msg) = lowered {
             progress.warn(&msg);
@@ -90,6 +103,10 @@ pub fn run(
             let msg = format!("{}: named more than once; read once", p.display());
             progress.warn(&msg);
             warnings.push(msg);
+        }
+        for entry in &unread {
+            progress.warn(&entry.message);
+            warnings.push(entry.message.clone());
         }
         let spill_dir = opts.spill_dir.as_deref().unwrap_or(&opts.out_dir);
         let reader_sources = sources.clone();
@@ -101,6 +118,15 @@ pub fn run(
             spill_dir,
             progress,
         )?;
+        for entry in &unread {
+            let counts = if entry.reason.is_error() {
+                &mut d.summary.counts.input_errors
+            } else {
+                &mut d.summary.counts.inputs_skipped
+            };
+            *counts.entry(entry.reason.as_str().to_owned()).or_default() += 1;
+        }
+        d.summary.unread_inputs = unread;
         d.summary.warnings.splice(0..0, warnings);
         d.summary.warnings.truncate(MAX_WARNINGS);
         d.summary
@@ -288,11 +314,8 @@ impl Collector<'_> {
     fn add(&mut self, p: Processed) -> Result<()> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
-        let id = p.id.unwrap_or_else(|| {
-            p.record
-                .position
-                .name_in(&source.path.display().to_string())
-        });
+        let id =
+            p.id.unwrap_or_else(|| p.record.position.name_in(&crate::paths::text(&source.path)));
         // messages name a whole-file document's line as 0, as they always have
         let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
@@ -401,12 +424,15 @@ where
         &mut seconds,
         progress,
     )?;
+    let working_dir = std::env::current_dir().ok();
     let summary = Summary {
         format_version: FORMAT_VERSION,
         neardup_version: env!("CARGO_PKG_VERSION").into(),
-        working_dir: std::env::current_dir().ok(),
+        working_dir_hex: working_dir.as_deref().and_then(crate::paths::hex),
+        working_dir,
         params: params.get().clone(),
         inputs: reports,
+        unread_inputs: Vec::new(),
         counts,
         candidates,
         simhash,
@@ -541,6 +567,13 @@ where
     for r in &reports {
         if let Some(e) = &r.error {
             collector.warn(e.clone());
+        }
+        if let Some(reason) = r.reason {
+            *collector
+                .counts
+                .input_errors
+                .entry(reason.as_str().to_owned())
+                .or_default() += 1;
         }
     }
     seconds.insert("read".into(), t.elapsed().as_secs_f64());

@@ -128,7 +128,7 @@ fn sweep(
         p.lsh.rows = None;
         let sketch_params = p.validate()?;
         let t = Instant::now();
-        let (sources, _) = expand_inputs(inputs)?;
+        let sources = expand_inputs(inputs, sketch_params.input.on_error)?.sources;
         let reader_sources = sources.clone();
         let input = sketch_params.input.clone();
         let sketched: Sketched = sketch_stream(

@@ -486,7 +486,7 @@ fn read_texts(
             let parsed = parse_record(rec.raw, &params);
             let expected_id = match (&parsed.id, kind) {
                 // a text file's id was its path relative to the directory the run was given
-                (_, SourceKind::Text) => true,
+                (_, SourceKind::Text | SourceKind::Sniffed) => true,
                 (Some(got), SourceKind::Jsonl) => *got == id,
                 (None, SourceKind::Jsonl) => rec.position.name_in(&file) == id,
             };
