@@ -71,13 +71,15 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<Summary> {
     if opts.emit_clean
-        && let Some(p) = inputs.iter().find(|p| !p.is_dir() && !rereadable(p))
+        && let Some(p) = inputs
+            .iter()
+            .find(|p| !rereadable(p) && (p.as_os_str() == "-" || p.exists() && !p.is_dir()))
     {
         return Err(Error::params(
             "emit_clean",
             format!(
-                "--emit-clean reads the inputs twice, and {} cannot be read twice (standard \
-                 input, a pipe or a FIFO)",
+                "--emit-clean reads the inputs twice; {} cannot be read twice (it is standard \
+                 input, a pipe, a FIFO or a device)",
                 crate::paths::text(p)
             ),
         ));

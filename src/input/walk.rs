@@ -183,7 +183,14 @@ fn walk_entries(
             Ok(m) => m,
             Err(e) => {
                 let reason = link_problem(&path, &e);
-                problem(out, on_error, path, reason, &e)?;
+                let target = std::fs::read_link(&path).ok();
+                match target.filter(|_| reason == InputProblem::DanglingLink) {
+                    Some(t) => {
+                        let cause = format!("{} does not exist", t.display());
+                        problem(out, on_error, path, reason, &cause)?;
+                    }
+                    None => problem(out, on_error, path, reason, &e)?,
+                }
                 continue;
             }
         };
@@ -369,7 +376,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "{}: a dangling symbolic link: No such file or directory (os error 2)",
+                "{}: a dangling symbolic link: /nonexistent/neardup does not exist",
                 d.join("dangling").display()
             )
         );
