@@ -31,6 +31,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Result};
+
 /// Generation parameters; the defaults are those of `gen_corpus.py`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -81,25 +83,32 @@ impl Default for GenParams {
 }
 
 impl GenParams {
-    /// Checks the parameters [`generate`] cannot work with (it would loop forever or panic).
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the parameters [`generate`] cannot work with (it would loop forever or panic);
+    /// the error names the field.
+    pub fn validate(&self) -> Result<()> {
         if self.vocab == 0 {
-            return Err("vocab must be at least 1".into());
+            return Err(Error::params("vocab", "must be at least 1"));
         }
         if !self.zipf_s.is_finite() {
-            return Err("zipf_s must be finite".into());
+            return Err(Error::params("zipf_s", "must be finite"));
         }
         if self.outlets == 0 || self.outlets > MAX_OUTLETS {
-            return Err(format!("outlets must be in 1..={MAX_OUTLETS}"));
+            return Err(Error::params(
+                "outlets",
+                format!("must be in 1..={MAX_OUTLETS}"),
+            ));
         }
         if self.outlets < 2 && self.syndicated_frac > 0.0 && self.max_copies > 0 {
-            return Err("copies need at least 2 outlets (set syndicated_frac = 0)".into());
+            return Err(Error::params(
+                "outlets",
+                "copies need at least 2 outlets (set syndicated_frac = 0)",
+            ));
         }
         if self.min_words > self.max_words {
-            return Err("min_words > max_words".into());
+            return Err(Error::params("min_words", "must not exceed max_words"));
         }
         if self.min_paras > self.max_paras {
-            return Err("min_paras > max_paras".into());
+            return Err(Error::params("min_paras", "must not exceed max_paras"));
         }
         for (name, p) in [
             ("syndicated_frac", self.syndicated_frac),
@@ -108,7 +117,7 @@ impl GenParams {
             ("boilerplate_prob", self.boilerplate_prob),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("{name} must be in [0, 1]"));
+                return Err(Error::params(name, "must be in [0, 1]"));
             }
         }
         Ok(())
@@ -313,12 +322,13 @@ pub fn generate(params: &GenParams) -> Corpus {
 }
 
 /// Writes `out` (JSONL: id, outlet, date, text) and `<out>.truth.jsonl`, each atomically.
-pub fn write_corpus(corpus: &Corpus, out: &Path) -> io::Result<()> {
+pub fn write_corpus(corpus: &Corpus, out: &Path) -> Result<()> {
     let mut truth_path = out.as_os_str().to_owned();
     truth_path.push(".truth.jsonl");
+    let truth_path = Path::new(&truth_path);
     // Truth first: whoever sees the corpus file appear can rely on its truth being there.
-    write_jsonl_atomic(&corpus.truth, Path::new(&truth_path))?;
-    write_jsonl_atomic(&corpus.docs, out)
+    write_jsonl_atomic(&corpus.truth, truth_path).map_err(|e| Error::output(truth_path, e))?;
+    write_jsonl_atomic(&corpus.docs, out).map_err(|e| Error::output(out, e))
 }
 
 fn write_jsonl_atomic<T: Serialize>(records: &[T], path: &Path) -> io::Result<()> {

@@ -27,7 +27,7 @@ use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
 use crate::shingle::{Shingler, fold_tokens};
 use crate::sketch::simhash;
 use crate::text::{Normalized, normalize_into};
-use crate::verify::score::jaccard_at_least;
+use crate::verify::score::{jaccard_at_least, round6};
 
 /// Byte range of one paragraph in its document.
 pub type Span = (u32, u32);
@@ -339,7 +339,7 @@ pub fn find_repeats(
                 repeats.push(Repeat {
                     paragraph: j as u32,
                     copy_of: i,
-                    similarity: crate::stages::round6(sim),
+                    similarity: round6(sim),
                 });
                 continue;
             }
@@ -510,7 +510,7 @@ mod tests {
                 repeats.push(Repeat {
                     paragraph: j as u32,
                     copy_of: i,
-                    similarity: crate::stages::round6(sim),
+                    similarity: round6(sim),
                 });
                 continue;
             }
