@@ -306,7 +306,8 @@ fn special_kind(_t: std::fs::FileType) -> (InputProblem, &'static str) {
     (InputProblem::Device, "a special file")
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::{PermissionsExt, symlink};
