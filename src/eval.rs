@@ -371,8 +371,10 @@ pub struct Mistake {
 /// The result of `evaluate`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    #[serde(with = "crate::paths::as_text")]
     pub truth: PathBuf,
     pub truth_format: TruthFormat,
+    #[serde(with = "crate::paths::as_text")]
     pub run: PathBuf,
     /// Records in `docs.jsonl`.
     pub records: u64,

@@ -10,6 +10,8 @@
 //! collisions to check); the tables are sorted and probed in parallel. The result is
 //! exact for any `k` (the oracle test checks k = 0..=8 against brute force).
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -169,9 +171,124 @@ pub fn near_pairs(fingerprints: &[u64], k: u32) -> (Vec<Pair>, HammingStats) {
     (pairs, stats)
 }
 
+/// The same search, one fingerprint at a time: fingerprints are added with increasing
+/// ids, and each query returns the ids added so far within distance `k`, ascending. Used
+/// among the paragraphs of one document, where a pair is looked at only once its second
+/// paragraph arrives. When the plan for `k` and the expected count would cost more than
+/// comparing every pair (large `k`, few fingerprints), it keeps a plain list instead; the
+/// answer is the same either way.
+#[derive(Debug, Clone)]
+pub struct NearIndex {
+    k: u32,
+    /// One key mask a table; empty for the plain list.
+    masks: Vec<u64>,
+    tables: Vec<HashMap<u64, Vec<u32>>>,
+    /// Every (id, fingerprint) added, in order.
+    all: Vec<(u32, u64)>,
+}
+
+impl NearIndex {
+    /// An empty index for distance `k` (at most 63) sized for about `expected` fingerprints.
+    #[must_use]
+    pub fn new(k: u32, expected: usize) -> Self {
+        let k = k.min(63);
+        let plan = plan(k, expected);
+        let n = expected.max(2) as f64;
+        let indexed = plan.tables as f64 * n * n.log2()
+            + plan.tables as f64 * n * n
+                / 2f64.powi(i32::try_from(plan.key_bits).unwrap_or(64) + 1);
+        let masks = if indexed < n * n / 2.0 {
+            table_masks(plan.blocks, k)
+        } else {
+            Vec::new()
+        };
+        NearIndex {
+            k,
+            tables: vec![HashMap::new(); masks.len()],
+            masks,
+            all: Vec::new(),
+        }
+    }
+
+    /// Adds fingerprint `f` as `id`, larger than every id added before.
+    pub fn insert(&mut self, id: u32, f: u64) {
+        debug_assert!(self.all.last().is_none_or(|&(last, _)| last < id));
+        self.all.push((id, f));
+        for (table, &mask) in self.tables.iter_mut().zip(&self.masks) {
+            table.entry(f & mask).or_default().push(id);
+        }
+    }
+
+    /// The ids added so far whose fingerprint is within distance `k` of `f`, ascending,
+    /// written into `out`.
+    pub fn near(&self, f: u64, out: &mut Vec<u32>) {
+        out.clear();
+        if self.masks.is_empty() {
+            out.extend(
+                self.all
+                    .iter()
+                    .filter(|&&(_, g)| (f ^ g).count_ones() <= self.k)
+                    .map(|&(id, _)| id),
+            );
+            return;
+        }
+        for (table, &mask) in self.tables.iter().zip(&self.masks) {
+            if let Some(ids) = table.get(&(f & mask)) {
+                out.extend_from_slice(ids);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&id| {
+            let i = self.all.partition_point(|&(other, _)| other < id);
+            (f ^ self.all[i].1).count_ones() <= self.k
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_incremental_index_finds_what_a_scan_finds() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let base = next();
+        // clusters of fingerprints a few bits apart, and random ones
+        let prints: Vec<u64> = (0..600)
+            .map(|i| {
+                if i % 3 == 0 {
+                    next()
+                } else {
+                    let r = next();
+                    base ^ (1u64 << (r % 64))
+                        ^ (1u64 << ((r >> 8) % 64))
+                        ^ (1u64 << ((r >> 16) % 64))
+                }
+            })
+            .collect();
+        for k in [0, 3, 6, 14, 40] {
+            let mut index = NearIndex::new(k, prints.len());
+            let indexed = !index.masks.is_empty();
+            let mut got = Vec::new();
+            for (j, &f) in prints.iter().enumerate() {
+                index.near(f, &mut got);
+                let want: Vec<u32> = (0..j)
+                    .filter(|&i| (prints[i] ^ f).count_ones() <= k)
+                    .map(|i| i as u32)
+                    .collect();
+                assert_eq!(got, want, "k = {k}, fingerprint {j}");
+                index.insert(j as u32, f);
+            }
+            assert_eq!(indexed, k <= 6, "k = {k}: tables only where they pay");
+        }
+    }
 
     #[test]
     fn masks_partition_the_bits_and_tables_enumerate_combinations() {

@@ -43,6 +43,7 @@ pub mod output;
 pub mod overrides;
 pub mod paragraph;
 pub mod params;
+pub mod paths;
 pub mod pipeline;
 pub mod progress;
 pub mod provenance;

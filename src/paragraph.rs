@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::document::ParagraphRecord;
+use crate::hamming::NearIndex;
 use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
 use crate::shingle::{Shingler, fold_tokens};
-use crate::sketch::{hamming, simhash};
+use crate::sketch::simhash;
 use crate::text::{Normalized, normalize_into};
-use crate::verify::score::{jaccard, round6};
+use crate::verify::score::{jaccard_at_least, round6};
 
 /// Byte range of one paragraph in its document.
 pub type Span = (u32, u32);
@@ -245,8 +246,7 @@ impl ParagraphWorker {
 /// this ratio are not compared.
 const MIN_WORD_RATIO: f64 = 0.75;
 
-/// Above this many paragraphs, only exact repeats are searched (near repeats compare
-/// every pair of paragraphs).
+/// Above this many paragraphs, only exact repeats are searched.
 const NEAR_REPEAT_LIMIT: usize = 2000;
 
 impl ParagraphWorker {
@@ -258,19 +258,13 @@ impl ParagraphWorker {
         params: &ParagraphParams,
     ) -> Vec<Repeat> {
         let spans = std::mem::take(&mut self.spans);
-        let mut cache: HashMap<u32, Vec<u64>> = HashMap::new();
         let mut char_set = |i: u32| -> Vec<u64> {
-            cache
-                .entry(i)
-                .or_insert_with(|| {
-                    let (a, b) = spans[i as usize];
-                    normalize_into(&text[a as usize..b as usize], &mut self.normalized);
-                    let mut set = Vec::new();
-                    self.shingler
-                        .shingles(&self.normalized, &CHAR_GRAMS, &mut set);
-                    set
-                })
-                .clone()
+            let (a, b) = spans[i as usize];
+            normalize_into(&text[a as usize..b as usize], &mut self.normalized);
+            let mut set = Vec::new();
+            self.shingler
+                .shingles(&self.normalized, &CHAR_GRAMS, &mut set);
+            set
         };
         let repeats = find_repeats(sketches, params, &mut char_set);
         self.spans = spans;
@@ -279,16 +273,27 @@ impl ParagraphWorker {
 }
 
 /// Repeats among one document's paragraphs, in paragraph order. `char_set(i)` gives the
-/// sorted char 5-gram set of paragraph `i`; it is asked only for near-repeat candidates.
+/// sorted char 5-gram set of paragraph `i`; it is asked only for near-repeat candidates,
+/// and at most once a paragraph.
+///
+/// A paragraph is compared only with the earlier originals within `repeat_max_hamming` of
+/// its fingerprint, which a `NearIndex` finds without looking at the others, and each
+/// comparison stops once the pair cannot beat the best one so far; the answer is the one
+/// comparing every pair in order gives.
 pub fn find_repeats(
     paragraphs: &[ParagraphSketch],
     params: &ParagraphParams,
     char_set: &mut dyn FnMut(u32) -> Vec<u64>,
 ) -> Vec<Repeat> {
     let mut first_by_hash: HashMap<u64, u32> = HashMap::new();
-    let mut originals: Vec<u32> = Vec::new();
     let mut repeats = Vec::new();
     let near = paragraphs.len() <= NEAR_REPEAT_LIMIT;
+    let mut originals = NearIndex::new(
+        params.repeat_max_hamming,
+        if near { paragraphs.len() } else { 0 },
+    );
+    let mut sets: Vec<Option<Vec<u64>>> = Vec::new();
+    let mut candidates = Vec::new();
     for (j, p) in paragraphs.iter().enumerate() {
         if (p.words as usize) < params.repeat_min_words.max(1) {
             continue;
@@ -302,18 +307,31 @@ pub fn find_repeats(
             continue;
         }
         if near {
+            if sets.is_empty() {
+                sets.resize(paragraphs.len(), None);
+            }
             let mut best: Option<(f64, u32)> = None;
-            for &i in &originals {
+            originals.near(p.simhash, &mut candidates);
+            for &i in &candidates {
                 let o = &paragraphs[i as usize];
-                if hamming(o.simhash, p.simhash) > params.repeat_max_hamming {
-                    continue;
-                }
                 let (small, large) = (o.words.min(p.words), o.words.max(p.words));
                 if f64::from(small) < MIN_WORD_RATIO * f64::from(large) {
                     continue;
                 }
-                let sim = jaccard(&char_set(i), &char_set(j as u32));
-                if sim >= params.repeat_threshold && best.is_none_or(|(s, _)| sim > s) {
+                for k in [i, j as u32] {
+                    if sets[k as usize].is_none() {
+                        sets[k as usize] = Some(char_set(k));
+                    }
+                }
+                let a = sets[i as usize].as_deref().expect("filled above");
+                let b = sets[j].as_deref().expect("filled above");
+                // a later original replaces the best only when strictly more similar
+                let floor = best.map_or(params.repeat_threshold, |(s, _)| {
+                    s.max(params.repeat_threshold)
+                });
+                if let Some(sim) = jaccard_at_least(a, b, floor)
+                    && best.is_none_or(|(s, _)| sim > s)
+                {
                     best = Some((sim, i));
                 }
             }
@@ -325,8 +343,8 @@ pub fn find_repeats(
                 });
                 continue;
             }
+            originals.insert(j as u32, p.simhash);
         }
-        originals.push(j as u32);
         first_by_hash.insert(p.hash, j as u32);
     }
     repeats
@@ -452,6 +470,117 @@ mod tests {
         assert!(repeats(&[a, b]).is_empty());
     }
 
+    /// The search before the index: every earlier original, in order, full Jaccard.
+    fn scan_every_pair(
+        paragraphs: &[ParagraphSketch],
+        params: &ParagraphParams,
+        sets: &[Vec<u64>],
+    ) -> Vec<Repeat> {
+        let mut first_by_hash: HashMap<u64, u32> = HashMap::new();
+        let mut originals: Vec<u32> = Vec::new();
+        let mut repeats = Vec::new();
+        for (j, p) in paragraphs.iter().enumerate() {
+            if (p.words as usize) < params.repeat_min_words.max(1) {
+                continue;
+            }
+            if let Some(&i) = first_by_hash.get(&p.hash) {
+                repeats.push(Repeat {
+                    paragraph: j as u32,
+                    copy_of: i,
+                    similarity: 1.0,
+                });
+                continue;
+            }
+            let mut best: Option<(f64, u32)> = None;
+            for &i in &originals {
+                let o = &paragraphs[i as usize];
+                if crate::sketch::hamming(o.simhash, p.simhash) > params.repeat_max_hamming {
+                    continue;
+                }
+                let (small, large) = (o.words.min(p.words), o.words.max(p.words));
+                if f64::from(small) < MIN_WORD_RATIO * f64::from(large) {
+                    continue;
+                }
+                let sim = crate::verify::score::jaccard(&sets[i as usize], &sets[j]);
+                if sim >= params.repeat_threshold && best.is_none_or(|(s, _)| sim > s) {
+                    best = Some((sim, i));
+                }
+            }
+            if let Some((sim, i)) = best {
+                repeats.push(Repeat {
+                    paragraph: j as u32,
+                    copy_of: i,
+                    similarity: round6(sim),
+                });
+                continue;
+            }
+            originals.push(j as u32);
+            first_by_hash.insert(p.hash, j as u32);
+        }
+        repeats
+    }
+
+    #[test]
+    fn the_indexed_search_finds_what_comparing_every_pair_finds() {
+        let mut x = 0x0dd_ba11_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut near_repeats = 0;
+        for doc in 0..12u64 {
+            // a few themes; each paragraph is a theme with some bits and some grams changed
+            let themes: Vec<(u64, Vec<u64>)> = (0..4)
+                .map(|_| (next(), (0..40).map(|_| next() % 200).collect()))
+                .collect();
+            let n = 150 + 10 * doc as usize;
+            let mut sketches = Vec::new();
+            let mut sets = Vec::new();
+            for _ in 0..n {
+                let (print, grams) = &themes[(next() % 4) as usize];
+                let mut flipped = *print;
+                for _ in 0..next() % 20 {
+                    flipped ^= 1 << (next() % 64);
+                }
+                let mut set: Vec<u64> = grams
+                    .iter()
+                    .map(|&g| if next() % 4 == 0 { next() % 200 } else { g })
+                    .collect();
+                set.sort_unstable();
+                set.dedup();
+                sketches.push(ParagraphSketch {
+                    // a few exact repeats
+                    hash: next() % (n as u64 * 4),
+                    words: 3 + (next() % 8) as u32,
+                    simhash: flipped,
+                });
+                sets.push(set);
+            }
+            for (max_hamming, threshold) in [(0, 0.7), (4, 0.5), (14, 0.7), (14, 0.9), (64, 0.3)] {
+                let params = ParagraphParams {
+                    repeat_max_hamming: max_hamming,
+                    repeat_threshold: threshold,
+                    ..ParagraphParams::default()
+                };
+                let mut asked = vec![0u32; n];
+                let got = find_repeats(&sketches, &params, &mut |i| {
+                    asked[i as usize] += 1;
+                    sets[i as usize].clone()
+                });
+                assert_eq!(
+                    got,
+                    scan_every_pair(&sketches, &params, &sets),
+                    "document {doc}, hamming {max_hamming}, threshold {threshold}"
+                );
+                assert!(asked.iter().all(|&a| a <= 1), "a set is computed once");
+                near_repeats += got.iter().filter(|r| r.similarity < 1.0).count();
+            }
+        }
+        assert!(near_repeats > 100, "{near_repeats}");
+    }
+
     #[test]
     fn blocks_of_consecutive_repeats() {
         let rep = |paragraph, copy_of| Repeat {
@@ -486,6 +615,7 @@ mod tests {
 #[cfg(test)]
 mod discrimination {
     use super::*;
+    use crate::sketch::hamming;
 
     /// The fingerprints must keep unrelated paragraphs of one article out of the near-repeat
     /// check: in 200 generated articles no pair of different paragraphs of comparable length

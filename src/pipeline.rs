@@ -34,7 +34,10 @@ use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::ids::{DocId, Pair};
-use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
+use crate::input::{
+    FileReport, Inputs, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources,
+    rereadable,
+};
 use crate::lsh::{CandidateStats, candidates};
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
@@ -68,24 +71,45 @@ pub fn run(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
-    if opts.emit_clean && inputs.iter().any(|p| p.as_os_str() == "-") {
+    if opts.emit_clean
+        && let Some(p) = inputs
+            .iter()
+            .find(|p| !rereadable(p) && (p.as_os_str() == "-" || p.exists() && !p.is_dir()))
+    {
         return Err(Error::params(
             "emit_clean",
-            "--emit-clean reads the inputs twice and cannot be used with - (stdin)",
+            format!(
+                "--emit-clean reads the inputs twice; {} cannot be read twice (it is standard \
+                 input, a pipe, a FIFO or a device)",
+                crate::paths::text(p)
+            ),
         ));
     }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
     let probe = tempfile::NamedTempFile::new_in(&opts.out_dir)
         .map_err(|e| Error::output(&opts.out_dir, e))?;
     drop(probe);
-    let dedup = with_threads(opts.threads, || {
+    let (threads, lowered) = capped_threads(opts.threads);
+    let dedup = with_threads(threads, || {
         let t0 = Instant::now();
-        let (sources, repeated) = expand_inputs(inputs)?;
+        let Inputs {
+            sources,
+            repeated,
+            unread,
+        } = expand_inputs(inputs, params.input.on_error)?;
         let mut warnings = Vec::new();
+        if let Some(msg) = lowered {
+            progress.warn(&msg);
+            warnings.push(msg);
+        }
         for p in repeated {
             let msg = format!("{}: named more than once; read once", p.display());
             progress.warn(&msg);
             warnings.push(msg);
+        }
+        for entry in &unread {
+            progress.warn(&entry.message);
+            warnings.push(entry.message.clone());
         }
         let spill_dir = opts.spill_dir.as_deref().unwrap_or(&opts.out_dir);
         let reader_sources = sources.clone();
@@ -97,6 +121,15 @@ pub fn run(
             spill_dir,
             progress,
         )?;
+        for entry in &unread {
+            let counts = if entry.reason.is_error() {
+                &mut d.summary.counts.input_errors
+            } else {
+                &mut d.summary.counts.inputs_skipped
+            };
+            *counts.entry(entry.reason.as_str().to_owned()).or_default() += 1;
+        }
+        d.summary.unread_inputs = unread;
         d.summary.warnings.splice(0..0, warnings);
         d.summary.warnings.truncate(MAX_WARNINGS);
         d.summary
@@ -110,7 +143,7 @@ pub fn run(
         progress.stage("clean.jsonl", Some(dedup.records.metas.len() as u64));
         let input = params.input.clone();
         let sources = dedup.sources.clone();
-        extra.push(with_threads(opts.threads, || {
+        extra.push(with_threads(threads, || {
             crate::output::write_clean(&opts.out_dir, &dedup, params, progress, |sink| {
                 read_sources(&sources, &input, sink)
             })
@@ -125,13 +158,41 @@ pub fn run(
     Ok(summary)
 }
 
+/// The most worker threads a run starts: four a core, and never more than 1024. The work
+/// is cut into batches whatever the count, so more threads only add their stacks and
+/// their start-up (5,000 threads took 20 s on 20 records).
+#[must_use]
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_mul(4)
+        .min(1024)
+}
+
+/// The worker threads for a request of `requested` (`None`: one a core), lowered to
+/// `max_threads()`, with the message to show when it was lowered.
+#[must_use]
+pub fn capped_threads(requested: Option<usize>) -> (Option<usize>, Option<String>) {
+    let max = max_threads();
+    match requested {
+        Some(n) if n > max => (
+            Some(max),
+            Some(format!(
+                "--threads {n}: using {max} threads, four per available core (at most 1024)"
+            )),
+        ),
+        other => (other, None),
+    }
+}
+
 /// Runs `f` on a pool of `threads` worker threads (`None`: rayon's global pool, one thread
-/// a core). Every parallel stage of the run, and of a sweep, runs inside it.
+/// a core), at most `max_threads()`. Every parallel stage of the run, and of a sweep, runs
+/// inside it.
 pub fn with_threads<T: Send>(
     threads: Option<usize>,
     f: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
-    match threads {
+    match capped_threads(threads).0 {
         None => f(),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -256,11 +317,8 @@ impl Collector<'_> {
     fn add(&mut self, p: Processed) -> Result<()> {
         let index = self.records.metas.len() as u64;
         let source = &self.sources[p.record.source as usize];
-        let id = p.id.unwrap_or_else(|| {
-            p.record
-                .position
-                .name_in(&source.path.display().to_string())
-        });
+        let id =
+            p.id.unwrap_or_else(|| p.record.position.name_in(&crate::paths::text(&source.path)));
         // messages name a whole-file document's line as 0, as they always have
         let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
@@ -361,12 +419,15 @@ where
         ..
     } = sketched;
     seconds.extend(clustered.seconds);
+    let working_dir = std::env::current_dir().ok();
     let summary = Summary {
         format_version: FORMAT_VERSION,
         neardup_version: env!("CARGO_PKG_VERSION").into(),
-        working_dir: std::env::current_dir().ok(),
+        working_dir_hex: working_dir.as_deref().and_then(crate::paths::hex),
+        working_dir,
         params: params.get().clone(),
         inputs: reports,
+        unread_inputs: Vec::new(),
         counts: clustered.counts,
         candidates,
         simhash,
@@ -521,6 +582,13 @@ where
     for r in &reports {
         if let Some(e) = &r.error {
             collector.warn(e.clone());
+        }
+        if let Some(reason) = r.reason {
+            *collector
+                .counts
+                .input_errors
+                .entry(reason.as_str().to_owned())
+                .or_default() += 1;
         }
     }
     seconds.insert("read".into(), t.elapsed().as_secs_f64());

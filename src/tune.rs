@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::eval::{PairScores, Truth, pair_scores};
 use crate::input::{expand_inputs, read_sources};
 use crate::params::{Params, ShingleParams};
-use crate::pipeline::{Sketched, cluster_stage, sketch_stream, with_threads};
+use crate::pipeline::{Sketched, capped_threads, cluster_stage, sketch_stream, with_threads};
 use crate::progress::{NoProgress, Progress};
 
 /// What to sweep.
@@ -92,7 +92,11 @@ pub fn tune(
     spill_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<TuneReport> {
-    with_threads(opts.threads, || {
+    let (threads, lowered) = capped_threads(opts.threads);
+    if let Some(msg) = lowered {
+        progress.warn(&msg);
+    }
+    with_threads(threads, || {
         sweep(inputs, base, truth, opts, spill_dir, progress)
     })
 }
@@ -124,7 +128,7 @@ fn sweep(
         p.lsh.rows = None;
         let sketch_params = p.validate()?;
         let t = Instant::now();
-        let (sources, _) = expand_inputs(inputs)?;
+        let sources = expand_inputs(inputs, sketch_params.input.on_error)?.sources;
         let reader_sources = sources.clone();
         let input = sketch_params.input.clone();
         let sketched: Sketched = sketch_stream(

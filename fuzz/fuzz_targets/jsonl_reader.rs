@@ -5,13 +5,15 @@
 
 use libfuzzer_sys::fuzz_target;
 use neardup::input::{expand_inputs, parse_record, read_sources};
-use neardup::params::InputParams;
+use neardup::params::{ErrorPolicy, InputParams};
 
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("input.jsonl");
     std::fs::write(&path, data).expect("write");
-    let (sources, _) = expand_inputs(&[path]).expect("the file exists");
+    let sources = expand_inputs(&[path], ErrorPolicy::Skip)
+        .expect("the file exists")
+        .sources;
     let params = InputParams {
         max_doc_bytes: 4096,
         ..InputParams::default()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::record::{Raw, RawRecord};
+use super::walk::{FileId, InputProblem, UnreadInput, walk};
 use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::params::{ErrorPolicy, InputParams};
@@ -16,11 +17,16 @@ use crate::params::{ErrorPolicy, InputParams};
 pub enum SourceKind {
     Jsonl,
     Text,
+    /// A file named directly without a JSONL name: JSONL when its first non-blank byte
+    /// (after decompression) is `{`, else one text document. Decided while reading, from
+    /// the bytes read, so that a pipe is read once.
+    Sniffed,
 }
 
 /// One input file (or standard input), as the user will see it named in messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
+    #[serde(with = "crate::paths::as_text")]
     pub path: PathBuf,
     pub kind: SourceKind,
     /// For a plain-text document: its id.
@@ -38,8 +44,12 @@ impl Source {
 /// What happened to one source, for `summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileReport {
-    /// The path as given (`-` for standard input).
+    /// The path as given (`-` for standard input), as text (see `crate::paths`).
+    #[serde(with = "crate::paths::as_text")]
     pub path: PathBuf,
+    /// The path's exact bytes, for a path that is not UTF-8 (see `crate::paths`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     /// Records read.
     pub records: u64,
     /// Blank lines skipped.
@@ -51,11 +61,31 @@ pub struct FileReport {
     /// Set when the file could not be read to its end (unreadable, truncated, corrupt).
     #[serde(default)]
     pub error: Option<String>,
+    /// Why, when `error` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<InputProblem>,
+}
+
+impl FileReport {
+    /// An empty report for the source at `path`.
+    #[must_use]
+    pub fn new(path: &Path) -> Self {
+        FileReport {
+            path: path.to_path_buf(),
+            path_hex: crate::paths::hex(path),
+            ..FileReport::default()
+        }
+    }
+
+    /// The source's path, exact even when it is not UTF-8.
+    #[must_use]
+    pub fn source_path(&self) -> PathBuf {
+        crate::paths::from_output(&crate::paths::text(&self.path), self.path_hex.as_deref())
+    }
 }
 
 const JSONL_EXTENSIONS: [&str; 3] = ["jsonl", "ndjson", "json"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn has_jsonl_name(path: &Path) -> bool {
     let mut p = path.to_path_buf();
@@ -68,33 +98,47 @@ fn has_jsonl_name(path: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some(e) if JSONL_EXTENSIONS.contains(&e))
 }
 
-/// Resolves the user's paths into sources. A path named twice (after resolving links) is
-/// read once; the repeats are returned as the second value so the caller can warn.
-pub fn expand_inputs(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
-    let mut sources = Vec::new();
+/// The user's paths resolved into sources, and what else the resolving found.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Every file to read, in order.
+    pub sources: Vec<Source>,
+    /// Paths that name a file already among the sources (after following links): read
+    /// once, for the caller to warn about.
+    pub repeated: Vec<PathBuf>,
+    /// Directory entries not read: errors (under `ErrorPolicy::Skip`) and skipped FIFOs,
+    /// sockets and devices.
+    pub unread: Vec<UnreadInput>,
+}
+
+/// Resolves the user's paths into sources. A path named twice (the same file, through
+/// any link) is read once. A path named directly that cannot be looked at is an error;
+/// an entry of a directory that cannot is one under `on_error` (see `walk`).
+pub fn expand_inputs(paths: &[PathBuf], on_error: ErrorPolicy) -> Result<Inputs> {
+    let mut out = Inputs::default();
     let mut seen = std::collections::HashSet::new();
-    let mut repeated = Vec::new();
+    let mut stdin_seen = false;
     for path in paths {
         if path.as_os_str() == "-" {
-            if seen.insert(PathBuf::from("-")) {
-                sources.push(Source {
+            if std::mem::replace(&mut stdin_seen, true) {
+                out.repeated.push(path.clone());
+            } else {
+                out.sources.push(Source {
                     path: path.clone(),
                     kind: SourceKind::Jsonl,
                     doc_id: None,
                 });
-            } else {
-                repeated.push(path.clone());
             }
             continue;
         }
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files)?;
-            for file in files {
-                let canon = file.canonicalize().map_err(|e| Error::io(&file, e))?;
-                if !seen.insert(canon) {
-                    repeated.push(file);
+            let found = walk(path, &meta, on_error)?;
+            out.unread.extend(found.unread);
+            for (file, meta) in found.files {
+                let id = FileId::of(&file, &meta).map_err(|e| Error::io(&file, e))?;
+                if !seen.insert(id) {
+                    out.repeated.push(file);
                     continue;
                 }
                 let kind = if has_jsonl_name(&file) {
@@ -102,98 +146,128 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<PathBuf>)> {
                 } else {
                     SourceKind::Text
                 };
-                let doc_id = (kind == SourceKind::Text).then(|| {
-                    file.strip_prefix(path)
-                        .unwrap_or(&file)
-                        .to_string_lossy()
-                        .replace('\\', "/")
-                });
-                sources.push(Source {
+                let doc_id = (kind == SourceKind::Text).then(|| relative_id(path, &file));
+                out.sources.push(Source {
                     path: file,
                     kind,
                     doc_id,
                 });
             }
         } else {
-            let canon = path.canonicalize().map_err(|e| Error::io(path, e))?;
-            if !seen.insert(canon) {
-                repeated.push(path.clone());
+            let id = FileId::of(path, &meta).map_err(|e| Error::io(path, e))?;
+            if !seen.insert(id) {
+                out.repeated.push(path.clone());
                 continue;
             }
-            let kind = if has_jsonl_name(path) || sniff_jsonl(path) {
+            let kind = if has_jsonl_name(path) {
                 SourceKind::Jsonl
             } else {
-                SourceKind::Text
+                SourceKind::Sniffed
             };
-            let doc_id = (kind == SourceKind::Text).then(|| path.to_string_lossy().into_owned());
-            sources.push(Source {
+            let doc_id = (kind != SourceKind::Jsonl).then(|| crate::paths::text(path).into_owned());
+            out.sources.push(Source {
                 path: path.clone(),
                 kind,
                 doc_id,
             });
         }
     }
-    Ok((sources, repeated))
+    Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .collect::<io::Result<Vec<_>>>()
-        .map_err(|e| Error::io(dir, e))?;
-    entries.sort_by_key(std::fs::DirEntry::file_name);
-    for entry in entries {
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-        if meta.is_dir() {
-            walk(&path, out)?;
-        } else if meta.is_file() {
-            out.push(path);
+/// The id of a text file found under `dir`: its path below `dir`, names joined by `/`
+/// whatever the system's separator, each written as `crate::paths` writes a name.
+fn relative_id(dir: &Path, file: &Path) -> String {
+    let below = file.strip_prefix(dir).unwrap_or(file);
+    let names: Vec<_> = below
+        .components()
+        .map(|c| crate::paths::os_text(c.as_os_str()))
+        .collect();
+    names.join("/")
+}
+
+/// Whether `path` can be opened again and give the same bytes: a regular file, or a link
+/// to one. Standard input, pipes, FIFOs, sockets and devices cannot. Asking does not open
+/// the path, so it never blocks.
+#[must_use]
+pub fn rereadable(path: &Path) -> bool {
+    path.as_os_str() != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// A stream with its head put back in front.
+type Replay<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+/// Reads from `inner` until `done` accepts what was read, `limit` bytes were read, or the
+/// stream ends. Returns those bytes and a reader that gives them again, then the rest:
+/// a look at the head of a stream (a pipe too) without reopening it.
+fn peek<R: Read>(
+    mut inner: R,
+    limit: usize,
+    done: impl Fn(&[u8]) -> bool,
+) -> io::Result<(Vec<u8>, Replay<R>)> {
+    let mut head = vec![0u8; limit];
+    let mut n = 0;
+    while n < limit && !done(&head[..n]) {
+        match inner.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(())
+    head.truncate(n);
+    let seen = head.clone();
+    Ok((seen, io::Cursor::new(head).chain(inner)))
 }
 
-/// True when the first non-blank byte of the (decompressed) file is `{`.
-fn sniff_jsonl(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
+/// Whether `head` starts a zstd frame: a compressed frame (this format or a legacy one the
+/// decoder reads) or a skippable frame, which pzstd and seekable zstd put first.
+fn is_zstd(head: &[u8]) -> bool {
+    let Some(&[first, b1, b2, b3]) = head.get(..4) else {
         return false;
     };
-    let Ok(mut reader) = open_decompressed(Box::new(file)) else {
-        return false;
-    };
-    let mut buf = [0u8; 512];
-    let Ok(n) = reader.read(&mut buf) else {
-        return false;
-    };
-    let start = if buf[..n].starts_with(b"\xef\xbb\xbf") {
-        3
-    } else {
-        0
-    };
-    buf[start..n].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+    let frame = [b1, b2, b3] == [0xb5, 0x2f, 0xfd] && (0x1e..=0x28).contains(&first);
+    let skippable = [b1, b2, b3] == [0x2a, 0x4d, 0x18] && first & 0xf0 == 0x50;
+    frame || skippable
 }
 
 /// Wraps a reader in a gzip or zstd decoder when its first bytes say so.
 fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
-    let mut buffered = BufReader::with_capacity(1 << 16, inner);
-    let head = buffered.fill_buf()?;
+    let (head, stream) = peek(inner, 4, |h| h.len() >= 4)?;
     if head.starts_with(&GZIP_MAGIC) {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::bufread::MultiGzDecoder::new(buffered),
+            flate2::read::MultiGzDecoder::new(stream),
         )))
-    } else if head.starts_with(&ZSTD_MAGIC) {
+    } else if is_zstd(&head) {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            zstd::stream::read::Decoder::with_buffer(buffered)?,
+            zstd::stream::read::Decoder::new(stream)?,
         )))
     } else {
-        Ok(Box::new(buffered))
+        Ok(Box::new(BufReader::with_capacity(1 << 16, stream)))
     }
+}
+
+/// Bytes a sniffed source may start with before its first non-blank byte decides.
+const SNIFF_BYTES: usize = 512;
+
+/// The kind of a `Sniffed` source from its decompressed head: JSONL when the first
+/// non-blank byte (after a BOM) is `{`. Returns the kind and the stream, whole.
+fn sniff(reader: Box<dyn BufRead + Send>) -> io::Result<(SourceKind, Box<dyn BufRead + Send>)> {
+    let first_non_blank = |h: &[u8]| {
+        let h = h.strip_prefix(b"\xef\xbb\xbf").unwrap_or(h);
+        h.iter().find(|b| !b.is_ascii_whitespace()).copied()
+    };
+    // a BOM cut in the middle is not blank: wait for the third byte
+    let decided = |h: &[u8]| h.len() >= 3 && first_non_blank(h).is_some();
+    let (head, stream) = peek(reader, SNIFF_BYTES, decided)?;
+    let kind = if first_non_blank(&head) == Some(b'{') {
+        SourceKind::Jsonl
+    } else {
+        SourceKind::Text
+    };
+    Ok((kind, Box::new(BufReader::with_capacity(1 << 16, stream))))
 }
 
 /// A batch of raw records handed from the reader thread to the workers.
@@ -216,10 +290,7 @@ pub fn read_sources(
     let mut batch = Vec::with_capacity(BATCH_RECORDS);
     let mut batch_bytes = 0usize;
     for (index, source) in sources.iter().enumerate() {
-        let mut report = FileReport {
-            path: source.path.clone(),
-            ..FileReport::default()
-        };
+        let mut report = FileReport::new(&source.path);
         let result = read_one(
             index as u32,
             source,
@@ -239,11 +310,16 @@ pub fn read_sources(
             },
         );
         if let Err(e) = result {
-            let file_level = matches!(e, Error::Io { .. } | Error::Truncated { .. });
-            if params.on_error == ErrorPolicy::Stop || !file_level {
+            let reason = match e {
+                Error::Io { .. } => InputProblem::Unreadable,
+                Error::Truncated { .. } => InputProblem::Truncated,
+                _ => return Err(e),
+            };
+            if params.on_error == ErrorPolicy::Stop {
                 return Err(e);
             }
             report.error = Some(e.to_string());
+            report.reason = Some(reason);
         }
         reports.push(report);
     }
@@ -267,8 +343,12 @@ fn read_one(
         Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
     };
     let mut reader = open_decompressed(inner).map_err(|e| Error::io(path, e))?;
-    match source.kind {
-        SourceKind::Text => {
+    let mut kind = source.kind;
+    if kind == SourceKind::Sniffed {
+        (kind, reader) = sniff(reader).map_err(|e| truncated(path, 0, e))?;
+    }
+    match kind {
+        SourceKind::Text | SourceKind::Sniffed => {
             let mut bytes = Vec::new();
             let limit = params.max_doc_bytes;
             (&mut reader)
@@ -280,7 +360,7 @@ fn read_one(
             let id = source
                 .doc_id
                 .clone()
-                .unwrap_or_else(|| path.to_string_lossy().into_owned());
+                .unwrap_or_else(|| crate::paths::text(path).into_owned());
             if bytes.len() as u64 > limit {
                 // count the rest without keeping it
                 let rest =
@@ -426,7 +506,9 @@ mod tests {
     use std::io::Write;
 
     fn collect(path: &Path, params: &InputParams) -> (Vec<RawRecord>, Vec<FileReport>) {
-        let (sources, _) = expand_inputs(&[path.to_path_buf()]).unwrap();
+        let sources = expand_inputs(&[path.to_path_buf()], ErrorPolicy::Skip)
+            .unwrap()
+            .sources;
         let mut out = Vec::new();
         let reports = read_sources(&sources, params, |b| {
             out.extend(b.records);
@@ -480,6 +562,55 @@ mod tests {
         assert_eq!(recs.len(), 2);
     }
 
+    /// A reader that hands out one byte a call, as a slow pipe may.
+    struct Trickle(io::Cursor<Vec<u8>>);
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn a_stream_read_a_byte_at_a_time_is_recognised_and_read_whole() {
+        let body = b"\xef\xbb\xbf  \n{\"id\":\"x\",\"text\":\"t\"}\n";
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).unwrap();
+        let gz = enc.finish().unwrap();
+        for bytes in [body.to_vec(), gz, zstd::encode_all(&body[..], 3).unwrap()] {
+            let reader = open_decompressed(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
+            let (kind, mut reader) = sniff(reader).unwrap();
+            assert_eq!(kind, SourceKind::Jsonl);
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).unwrap();
+            assert_eq!(all, body, "nothing looked at is lost");
+        }
+        let (kind, _) = sniff(Box::new(io::Cursor::new(b"  plain words".to_vec()))).unwrap();
+        assert_eq!(kind, SourceKind::Text);
+        let (kind, _) = sniff(Box::new(io::Cursor::new(Vec::new()))).unwrap();
+        assert_eq!(kind, SourceKind::Text);
+    }
+
+    #[test]
+    fn zstd_after_a_skippable_frame_and_in_several_frames() {
+        let body = b"{\"id\":\"x\",\"text\":\"t\"}\n{\"id\":\"y\",\"text\":\"u\"}\n";
+        // what pzstd writes first: a skippable frame (magic 0x184D2A50, length, payload)
+        let mut bytes = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+        bytes.extend(zstd::encode_all(&body[..20], 3).unwrap());
+        bytes.extend([0x5e, 0x2a, 0x4d, 0x18, 0, 0, 0, 0]);
+        bytes.extend(zstd::encode_all(&body[20..], 3).unwrap());
+        assert!(is_zstd(&bytes));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pzstd-output");
+        std::fs::write(&p, &bytes).unwrap();
+        let (recs, reports) = collect(&p, &InputParams::default());
+        assert_eq!(lines(&recs).len(), 2, "{:?}", lines(&recs));
+        assert_eq!(reports[0].bytes, body.len() as u64);
+        assert_eq!(reports[0].error, None);
+        assert!(!is_zstd(b"\x50\x2a\x4d"));
+        assert!(!is_zstd(b"\x60\x2a\x4d\x18"));
+    }
+
     #[test]
     fn truncated_gzip_is_reported_with_the_line() {
         let dir = tempfile::tempdir().unwrap();
@@ -499,13 +630,16 @@ mod tests {
         let (recs, reports) = collect(&p, &InputParams::default());
         assert!(!recs.is_empty() && recs.len() < 2000);
         let err = reports[0].error.as_deref().unwrap();
+        assert_eq!(reports[0].reason, Some(InputProblem::Truncated));
         assert!(err.contains("truncated or corrupt"), "{err}");
         assert!(err.contains("cut.jsonl.gz"), "{err}");
         let stop = InputParams {
             on_error: ErrorPolicy::Stop,
             ..InputParams::default()
         };
-        let (sources, _) = expand_inputs(std::slice::from_ref(&p)).unwrap();
+        let sources = expand_inputs(std::slice::from_ref(&p), ErrorPolicy::Skip)
+            .unwrap()
+            .sources;
         assert!(matches!(
             read_sources(&sources, &stop, |_| Ok(())),
             Err(Error::Truncated { .. })
@@ -535,7 +669,9 @@ mod tests {
         std::fs::write(dir.path().join("a.txt"), "alpha").unwrap();
         std::fs::write(dir.path().join(".hidden"), "no").unwrap();
         std::fs::write(dir.path().join("c.jsonl"), "{\"text\":\"gamma\"}\n").unwrap();
-        let (sources, _) = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+        let sources = expand_inputs(&[dir.path().to_path_buf()], ErrorPolicy::Skip)
+            .unwrap()
+            .sources;
         let ids: Vec<_> = sources.iter().map(|s| (s.kind, s.doc_id.clone())).collect();
         assert_eq!(
             ids,
@@ -547,13 +683,44 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn names_that_are_not_utf8_give_distinct_ids_and_exact_reports() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let e9 = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+        let e8 = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe8.txt"));
+        std::fs::write(&e9, "some words").unwrap();
+        std::fs::write(&e8, "other words").unwrap();
+        let (recs, reports) = collect(dir.path(), &InputParams::default());
+        let ids: Vec<_> = recs
+            .iter()
+            .map(|r| match &r.raw {
+                Raw::File { id, .. } => id.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["caf\\xE8.txt", "caf\\xE9.txt"]);
+        let json = serde_json::to_value(&reports[1]).unwrap();
+        assert!(
+            json["path"].as_str().unwrap().ends_with("/caf\\xE9.txt"),
+            "{json}"
+        );
+        let back: FileReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back.source_path(), e9);
+        assert_eq!(
+            std::fs::read_to_string(back.source_path()).unwrap(),
+            "some words"
+        );
+    }
+
     #[test]
     fn input_named_twice_is_read_once() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.jsonl");
         std::fs::write(&p, "{\"text\":\"x\"}\n").unwrap();
-        let (sources, repeated) = expand_inputs(&[p.clone(), p.clone()]).unwrap();
-        assert_eq!(sources.len(), 1);
-        assert_eq!(repeated, vec![p]);
+        let inputs = expand_inputs(&[p.clone(), p.clone()], ErrorPolicy::Skip).unwrap();
+        assert_eq!(inputs.sources.len(), 1);
+        assert_eq!(inputs.repeated, vec![p]);
     }
 }

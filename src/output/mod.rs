@@ -106,7 +106,7 @@ pub fn write_all(
     let source_names: Vec<String> = dedup
         .sources
         .iter()
-        .map(|s| s.path.display().to_string())
+        .map(|s| crate::paths::text(&s.path).into_owned())
         .collect();
 
     let paragraphs = dedup.summary.params.paragraphs.enabled;

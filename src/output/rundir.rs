@@ -22,10 +22,11 @@ use serde::Serialize;
 use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::input::{
-    FileReport, ParsedRecord, RawRecord, Source, SourceKind, parse_record, read_sources,
+    FileReport, ParsedRecord, RawRecord, Source, SourceKind, parse_record, read_sources, rereadable,
 };
 use crate::output::schema::{ClusterLine, DocLine, Summary};
 use crate::params::{InputParams, ValidParams};
+use crate::paths;
 
 /// A run's output directory, with its summary read and its parameters validated.
 #[derive(Debug, Clone)]
@@ -91,15 +92,25 @@ impl RunDir {
     /// An input path as the run saw it (see `resolve`).
     #[must_use]
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        resolve(self.summary.working_dir.as_deref(), path)
+        let working_dir = self.summary.working_dir.as_deref().map(|dir| {
+            paths::from_output(&paths::text(dir), self.summary.working_dir_hex.as_deref())
+        });
+        resolve(working_dir.as_deref(), path)
     }
 
-    /// The source to read an input of the run again: `name` as the run wrote it, resolved;
-    /// a text file's record gets the id the run gave it.
+    /// The source to read an input of the run again: `name` as the run wrote it (the
+    /// exact path when `summary.json` lists it, even one that is not UTF-8), resolved; a
+    /// text file's record gets the id the run gave it.
     #[must_use]
     pub fn source(&self, name: &str, kind: SourceKind, doc_id: Option<String>) -> Source {
+        let path = self
+            .summary
+            .inputs
+            .iter()
+            .find(|i| paths::text(&i.path) == name)
+            .map_or_else(|| PathBuf::from(name), FileReport::source_path);
         Source {
-            path: self.resolve(Path::new(name)),
+            path: self.resolve(&path),
             kind,
             doc_id,
         }
@@ -147,7 +158,7 @@ impl RunDir {
         // the names the run wrote into docs.jsonl: the paths as typed
         let names: Vec<String> = inputs
             .iter()
-            .map(|i| i.path.display().to_string())
+            .map(|i| paths::text(&i.path).into_owned())
             .collect();
         let mut sources = Vec::with_capacity(inputs.len());
         for name in &names {
@@ -164,6 +175,13 @@ impl RunDir {
             );
             if !source.path.exists() {
                 return Texts::Unavailable(format!("{name}: no longer exists"));
+            }
+            // looked at without opening it: opening a FIFO waits for a writer
+            if !rereadable(&source.path) {
+                return Texts::Unavailable(format!(
+                    "{name}: not a regular file (a pipe, a FIFO or a device), so it cannot \
+                     be read again"
+                ));
             }
             sources.push(source);
         }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::boilerplate::ParagraphSummary;
 use crate::cluster::VerifyStats;
 use crate::hamming::HammingStats;
-use crate::input::FileReport;
+use crate::input::{FileReport, UnreadInput};
 use crate::lsh::CandidateStats;
 use crate::paragraph::{Repeat, RepeatBlock};
 use crate::params::Params;
@@ -155,6 +155,11 @@ pub struct Counts {
     pub duplicate_ids: u64,
     /// Records whose date is not ISO (ignored for ordering).
     pub dates_not_iso: u64,
+    /// Inputs not read, or not to their end, by reason (`dangling_link`, `link_loop`,
+    /// `unreadable`, `truncated`).
+    pub input_errors: BTreeMap<String, u64>,
+    /// Directory entries skipped by design, by reason (`fifo`, `socket`, `device`).
+    pub inputs_skipped: BTreeMap<String, u64>,
     /// Clusters of two or more records.
     pub clusters: u64,
     /// Records in those clusters.
@@ -175,11 +180,17 @@ pub struct Summary {
     pub neardup_version: Cow<'static, str>,
     /// The directory the run was started in: relative input paths (kept as typed in
     /// `inputs` and `docs.jsonl`, so they join back) are relative to it.
+    #[serde(with = "crate::paths::as_text_opt")]
     pub working_dir: Option<PathBuf>,
+    /// `working_dir`'s exact bytes, when it is not UTF-8 (see `crate::paths`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir_hex: Option<String>,
     /// The parameters, as validated (`Params::validate` gives them back validated).
     pub params: Params,
     /// Every input file, in the order read.
     pub inputs: Vec<FileReport>,
+    /// Directory entries that were not read: walk errors and skipped special files.
+    pub unread_inputs: Vec<UnreadInput>,
     /// What became of the records.
     pub counts: Counts,
     /// The candidate stage.

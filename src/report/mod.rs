@@ -324,7 +324,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         .summary
         .inputs
         .iter()
-        .map(|f| f.path.display().to_string())
+        .map(|f| crate::paths::text(&f.path).into_owned())
         .collect();
     // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
     let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
@@ -360,6 +360,12 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
                  records are not shown."
                     .into(),
             );
+        } else if source.path.exists() && !source.path.is_file() {
+            // looked at without opening it: opening a FIFO waits for a writer
+            notices.push(format!(
+                "Input {file} is not a regular file (a pipe, a FIFO or a device), which \
+                 cannot be read again: texts of its records are not shown."
+            ));
         } else if !source.path.is_file() {
             let listed = if declared.contains(&file) {
                 ""

@@ -106,6 +106,54 @@ pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
     inter as f64 / (a.len() + b.len() - inter) as f64
 }
 
+/// `jaccard(a, b)`, the same value, when it is at least `floor`; `None` otherwise. The
+/// merge stops as soon as the shingles left cannot lift the intersection to `floor`, so a
+/// pair far below it costs a fraction of a merge.
+#[must_use]
+pub fn jaccard_at_least(a: &[u64], b: &[u64], floor: f64) -> Option<f64> {
+    if a.is_empty() && b.is_empty() {
+        return (1.0 >= floor).then_some(1.0);
+    }
+    let total = a.len() + b.len();
+    let smaller = a.len().min(b.len());
+    // the exact expression of `jaccard`: rounding keeps its order, so an intersection below
+    // `need` can only give a value below `floor`
+    let ratio = |inter: usize| inter as f64 / (total - inter) as f64;
+    let mut need = if floor > 0.0 {
+        ((floor * total as f64) / (1.0 + floor)) as usize
+    } else {
+        0
+    }
+    .min(smaller + 1);
+    while need > 0 && ratio(need - 1) >= floor {
+        need -= 1;
+    }
+    while need <= smaller && ratio(need) < floor {
+        need += 1;
+    }
+    if need > smaller {
+        return None;
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+                continue;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+        if inter + (a.len() - i).min(b.len() - j) < need {
+            return None;
+        }
+    }
+    let value = ratio(inter);
+    (value >= floor).then_some(value)
+}
+
 /// A similarity as the outputs print it: 6 decimals.
 #[must_use]
 pub fn round6(x: f64) -> f64 {
@@ -115,6 +163,36 @@ pub fn round6(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jaccard_at_least_is_jaccard_above_the_floor_and_none_below() {
+        let mut x = 88_172_645_463_325_252u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..400 {
+            let universe = 2 + round % 60;
+            let mut set = |n: u64| {
+                let mut v: Vec<u64> = (0..n).map(|_| next() % universe).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let (a, b) = (set(round % 37), set(round % 23));
+            let exact = jaccard(&a, &b);
+            for floor in [0.0, 0.1, 1.0 / 3.0, 0.5, 0.7, exact, 0.99, 1.0] {
+                let got = jaccard_at_least(&a, &b, floor);
+                let want = (exact >= floor).then_some(exact);
+                assert_eq!(got, want, "{a:?} {b:?} floor {floor}");
+            }
+        }
+        assert_eq!(jaccard_at_least(&[], &[], 1.0), Some(1.0));
+        assert_eq!(jaccard_at_least(&[1], &[], 0.0), Some(0.0));
+        assert_eq!(jaccard_at_least(&[1], &[], 0.1), None);
+    }
 
     #[test]
     fn jaccard_matches_hashset() {

@@ -23,7 +23,7 @@ const LAYERS: [(&str, &str, &[&str]); 7] = [
     (
         "foundation",
         "types every layer shares, importing nothing of the crate but errors",
-        &["error", "ids", "text", "document", "verify::score"],
+        &["error", "ids", "text", "document", "paths", "verify::score"],
     ),
     (
         "primitives",

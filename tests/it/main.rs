@@ -6,6 +6,7 @@ mod defaults;
 mod determinism;
 mod docs;
 mod eval;
+mod hostile_input;
 mod oracle;
 mod paragraphs;
 mod properties;
