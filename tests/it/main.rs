@@ -6,6 +6,7 @@ mod defaults;
 mod determinism;
 mod docs;
 mod eval;
+mod hostile_output;
 mod oracle;
 mod paragraphs;
 mod properties;

@@ -5,9 +5,10 @@
 //! `summary.json`. Only what differs between two honest runs is normalised away: the
 //! timings (`summary.json`'s `seconds`), the directory the run started in (`working_dir`)
 //! and the input's path as typed (the `file` of every `docs.jsonl` line and the summary's
-//! `inputs`). A deliberate change of the outputs updates the digests below in the same
-//! commit, and says why. The digests were taken from the outputs of the c2c9c37 release
-//! binary (xxh3-128 of each normalised file), before any code moved.
+//! `inputs`, and so the digests of summary.json's `outputs`). A deliberate change of the
+//! outputs updates the digests below in the same commit, and says why. The digests were taken from the outputs of the c2c9c37 release
+//! binary (xxh3-128 of each normalised file), before any code moved; summary.json's two
+//! since gained `outputs` (issue 13: the digests that tell one run from a mixture).
 
 use std::path::Path;
 
@@ -21,14 +22,14 @@ const OUTPUTS: [&str; 3] = ["docs.jsonl", "clusters.jsonl", "summary.json"];
 const SAMPLE: [&str; 3] = [
     "90da3683fc5b6f75c93327968bbb0768",
     "9cd1b457bbbe883ace5c5c9430930a3e",
-    "a74ac7a99a102c6b0ed33c2e2cbfa3fc",
+    "0bbbd38dad8b08aadeb7dafaccb63b6a",
 ];
 
 /// `neardup generate --docs 20000 --seed 20`, then `neardup dedup` on it.
 const GENERATED_20K: [&str; 3] = [
     "6bcd94bf5eb12e3f5cf0798a1486e63d",
     "eb2dae73bb62051609a3386a772c3f9a",
-    "391f8e6ed7107ebf230a1b573c120172",
+    "1b2b0855d4fbf7f2e71120dd03d061af",
 ];
 
 /// The parts of an output that differ between two runs of the same input, replaced by
@@ -48,10 +49,15 @@ fn normalized(name: &str, text: &str, input: &str) -> String {
     };
     let mut out = String::with_capacity(text.len());
     let mut in_seconds = false;
+    // The digests of the other files: docs.jsonl's holds the input's path as typed, and
+    // both files are digested above on their own.
+    let mut in_outputs = false;
     for line in text.lines() {
         let field = line.trim_start();
         let line = if in_seconds && !field.starts_with('}') {
             blank(line, "\"<seconds>\"")
+        } else if in_outputs && !field.starts_with('}') {
+            blank(line, "\"<digest>\"")
         } else if field.starts_with("\"working_dir\": ") {
             blank(line, "\"<dir>\"")
         } else {
@@ -59,8 +65,11 @@ fn normalized(name: &str, text: &str, input: &str) -> String {
         };
         if field.starts_with("\"seconds\": {") {
             in_seconds = true;
+        } else if field.starts_with("\"outputs\": {") {
+            in_outputs = true;
         } else if field.starts_with('}') {
             in_seconds = false;
+            in_outputs = false;
         }
         out.push_str(&line);
         out.push('\n');
