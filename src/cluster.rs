@@ -459,12 +459,11 @@ pub fn place_component<V: Members + ?Sized>(
         let local = |d: DocId| detached.binary_search(&d).ok();
         let mut uf = UnionFind::new(detached.len());
         for &(a, b, known) in links {
-            if let (Some(x), Some(y)) = (local(a), local(b)) {
-                if uf.find(x as DocId) != uf.find(y as DocId)
-                    && (known || rule.accepts(&verifier.score(a, b)?))
-                {
-                    uf.union(x as DocId, y as DocId);
-                }
+            if let (Some(x), Some(y)) = (local(a), local(b))
+                && uf.find(x as DocId) != uf.find(y as DocId)
+                && (known || rule.accepts(&verifier.score(a, b)?))
+            {
+                uf.union(x as DocId, y as DocId);
             }
         }
         let mut groups: BTreeMap<DocId, Vec<DocId>> = BTreeMap::new();

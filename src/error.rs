@@ -175,6 +175,17 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// An output directory another run holds the lock of (`output::DirLock`).
+    #[error(
+        "output directory {dir} is in use by another neardup run ({holder}); wait for it to \
+         finish or choose another --out"
+    )]
+    Busy {
+        /// The output directory.
+        dir: PathBuf,
+        /// Who holds it, as its lock file says (`pid N`).
+        holder: String,
+    },
     /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,

@@ -86,6 +86,9 @@ pub fn run(
         ));
     }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
+    // Held to the end of the run, past the last rename: a second run into the same
+    // directory fails here, before it reads anything.
+    let _lock = crate::output::DirLock::acquire(&opts.out_dir)?;
     let probe = tempfile::NamedTempFile::new_in(&opts.out_dir)
         .map_err(|e| Error::output(&opts.out_dir, e))?;
     drop(probe);
@@ -436,6 +439,7 @@ where
         paragraphs,
         seconds,
         warnings,
+        outputs: BTreeMap::new(),
     };
     Ok(Dedup {
         sources,

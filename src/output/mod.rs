@@ -10,13 +10,19 @@
 //! never leaves a partial file under a final name.
 //!
 //! The files' formats are in `schema`; `rundir` reads a finished run back.
+//!
+//! A run holds `DirLock` on its output directory from before it reads its first input to
+//! after its last rename, so two runs into one directory cannot interleave their renames;
+//! and `summary.json` records the xxh3-128 digest of every other file it was written with
+//! (`Summary::outputs`), so a reader can tell a directory that holds one run from a mixture.
 
 pub mod rundir;
 pub mod schema;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -35,6 +41,72 @@ use crate::paragraph::{rebuild, segment};
 use crate::params::ValidParams;
 use crate::progress::{Progress, check_cancel};
 use crate::records::{Dedup, RecordMeta, Records};
+
+/// The lock file in an output directory: its advisory lock is held by the run writing
+/// there, its text is that run's pid (for the message a second run gives).
+pub const LOCK_FILE: &str = ".neardup.lock";
+
+/// The advisory lock of an output directory, held until dropped. `std`'s `File::try_lock`
+/// (`flock` on Unix, `LockFileEx` on Windows) is enough: the operating system releases it
+/// when the process ends however it ends, so a killed run never leaves the directory locked,
+/// and no extra crate is needed. The lock file itself stays: removing it would let a third
+/// run lock a fresh file while a second still holds the old one.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Locks `dir` (which must exist) for this process, or fails at once with
+    /// `Error::Busy` naming the pid of the run that holds it.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::output(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may be between truncating and writing its pid: say so rather
+                // than fail on a lock file we only read for the message.
+                let holder = match file.read_to_string(&mut text) {
+                    Ok(_) if !text.trim().is_empty() => text.trim().to_owned(),
+                    _ => "pid unknown".to_owned(),
+                };
+                return Err(Error::Busy {
+                    dir: dir.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::output(&path, e)),
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "pid {}", std::process::id()))
+            .map_err(|e| Error::output(&path, e))?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
+pub fn digest_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:032x}", hasher.digest128()))
+}
 
 /// A file being written under a temporary name.
 struct Pending {
@@ -197,6 +269,15 @@ pub fn write_all(
     check_cancel(progress)?;
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
+    summary.outputs.clear();
+    for (file, name) in [&docs, &clusters]
+        .into_iter()
+        .map(|(f, n)| (f, *n))
+        .chain(extra.iter().map(|Finished(f, n)| (f, *n)))
+    {
+        let digest = digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?;
+        summary.outputs.insert(name.to_owned(), digest);
+    }
     summary
         .seconds
         .insert("write".into(), started.elapsed().as_secs_f64());

@@ -40,13 +40,30 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    /// Reads `summary.json` in `dir`.
+    /// Reads `summary.json` in `dir`, and checks that every file it was written with
+    /// (`Summary::outputs`) is still the one it was: a mixture of two runs is an error
+    /// naming the file.
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join("summary.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let summary: Summary =
             serde_json::from_str(&text).map_err(|e| not_an_output(&path, 0, &e))?;
         let params = summary.params.clone().validate()?;
+        for (name, digest) in &summary.outputs {
+            let file = dir.join(name);
+            let found = crate::output::digest_file(&file).map_err(|e| Error::io(&file, e))?;
+            if &found != digest {
+                return Err(Error::Input {
+                    path: file,
+                    message: format!(
+                        "does not belong to the run of {} (its digest differs from the one \
+                         recorded there): the directory mixes the outputs of two runs; run \
+                         dedup again",
+                        path.display()
+                    ),
+                });
+            }
+        }
         Ok(RunDir {
             dir: dir.to_path_buf(),
             summary,

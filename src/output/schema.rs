@@ -209,4 +209,10 @@ pub struct Summary {
     pub seconds: BTreeMap<String, f64>,
     /// The first messages about skipped records and inputs (all are counted above).
     pub warnings: Vec<String>,
+    /// Every other file written with this summary (`docs.jsonl`, `clusters.jsonl`,
+    /// `clean.jsonl`), by name, with the xxh3-128 digest of its bytes in hex: readers
+    /// (`RunDir::open`) refuse a file whose digest differs, as a mixture of two runs.
+    /// Empty in runs written before it existed, which are read unchecked.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, String>,
 }

@@ -328,18 +328,18 @@ fn modules() -> BTreeMap<String, PathBuf> {
             .filter(|w| !w.is_empty())
             .collect();
         for w in words.windows(2) {
-            if w[0] == "mod" {
-                if let Some(child) = w[1].strip_suffix(';') {
-                    let path = if name.is_empty() {
-                        child.to_owned()
-                    } else {
-                        format!("{name}::{child}")
-                    };
-                    let flat = dir.join(format!("{child}.rs"));
-                    let nested = dir.join(child).join("mod.rs");
-                    let child_file = if flat.exists() { flat } else { nested };
-                    todo.push((path, child_file));
-                }
+            if w[0] == "mod"
+                && let Some(child) = w[1].strip_suffix(';')
+            {
+                let path = if name.is_empty() {
+                    child.to_owned()
+                } else {
+                    format!("{name}::{child}")
+                };
+                let flat = dir.join(format!("{child}.rs"));
+                let nested = dir.join(child).join("mod.rs");
+                let child_file = if flat.exists() { flat } else { nested };
+                todo.push((path, child_file));
             }
         }
         if !name.is_empty() {
@@ -378,10 +378,10 @@ fn resolve(
     anchor: &str,
     segments: &[String],
 ) -> Option<String> {
-    if anchor == "crate" {
-        if let Some(module) = segments.first().and_then(|s| exports.get(s)) {
-            return Some(module.clone());
-        }
+    if anchor == "crate"
+        && let Some(module) = segments.first().and_then(|s| exports.get(s))
+    {
+        return Some(module.clone());
     }
     let parent = |m: &str| {
         m.rsplit_once("::")

@@ -7,6 +7,7 @@ mod determinism;
 mod docs;
 mod eval;
 mod hostile_input;
+mod hostile_output;
 mod oracle;
 mod paragraphs;
 mod properties;

@@ -5,9 +5,10 @@
 //! `summary.json`. Only what differs between two honest runs is normalised away: the
 //! timings (`summary.json`'s `seconds`), the directory the run started in (`working_dir`)
 //! and the input's path as typed (the `file` of every `docs.jsonl` line and the summary's
-//! `inputs`). A deliberate change of the outputs updates the digests below in the same
-//! commit, and says why. The digests were taken from the outputs of the c2c9c37 release
-//! binary (xxh3-128 of each normalised file), before any code moved.
+//! `inputs`, and so the digests of summary.json's `outputs`). A deliberate change of the
+//! outputs updates the digests below in the same commit, and says why. The digests were taken from the outputs of the c2c9c37 release
+//! binary (xxh3-128 of each normalised file), before any code moved; summary.json's two
+//! since gained `outputs` (issue 13: the digests that tell one run from a mixture).
 
 use std::path::Path;
 
@@ -52,10 +53,15 @@ fn normalized(name: &str, text: &str, input: &str) -> String {
     };
     let mut out = String::with_capacity(text.len());
     let mut in_seconds = false;
+    // The digests of the other files: docs.jsonl's holds the input's path as typed, and
+    // both files are digested above on their own.
+    let mut in_outputs = false;
     for line in text.lines() {
         let field = line.trim_start();
         let line = if in_seconds && !field.starts_with('}') {
             blank(line, "\"<seconds>\"")
+        } else if in_outputs && !field.starts_with('}') {
+            blank(line, "\"<digest>\"")
         } else if field.starts_with("\"working_dir\": ") {
             blank(line, "\"<dir>\"")
         } else {
@@ -63,8 +69,11 @@ fn normalized(name: &str, text: &str, input: &str) -> String {
         };
         if field.starts_with("\"seconds\": {") {
             in_seconds = true;
+        } else if field.starts_with("\"outputs\": {") {
+            in_outputs = true;
         } else if field.starts_with('}') {
             in_seconds = false;
+            in_outputs = false;
         }
         out.push_str(&line);
         out.push('\n');

@@ -1,0 +1,132 @@
+//! The catalogue of hostile and careless use, outputs and runs (docs/catalogue.md,
+//! "Outputs and runs"): each test is one situation with its exact outcome.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::util::{neardup, neardup_ok};
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.jsonl")
+}
+
+fn truth() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.jsonl.truth.jsonl")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("directory readable")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Item 7: a second run into a directory whose lock another process holds fails at once
+/// with exit 2, naming that process's pid, and writes nothing.
+#[test]
+fn a_second_run_into_a_locked_directory_fails_naming_the_first() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let out = work.path().join("o");
+    std::fs::create_dir(&out).expect("out dir");
+    let mut lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(out.join(".neardup.lock"))
+        .expect("lock file");
+    lock.try_lock().expect("the test takes the lock first");
+    writeln!(lock, "pid 4242").expect("pid written");
+
+    let sample = sample();
+    let run = neardup(
+        work.path(),
+        &[
+            "dedup",
+            sample.to_str().expect("utf-8"),
+            "--out",
+            "o",
+            "--quiet",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    let msg = stderr(&run);
+    assert!(
+        msg.contains("output directory o is in use by another neardup run (pid 4242)"),
+        "{msg}"
+    );
+    assert_eq!(names(&out), [".neardup.lock"]);
+
+    // Released, the same directory takes a run, and the lock file then names that run.
+    drop(lock);
+    neardup_ok(
+        work.path(),
+        &[
+            "dedup",
+            sample.to_str().expect("utf-8"),
+            "--out",
+            "o",
+            "--quiet",
+        ],
+    );
+    let text = std::fs::read_to_string(out.join(".neardup.lock")).expect("lock file");
+    assert!(text.starts_with("pid "), "{text}");
+    File::open(out.join("docs.jsonl")).expect("the second attempt wrote its outputs");
+}
+
+/// Item 7: `docs.jsonl` of one run beside `summary.json` of another (what interleaved
+/// renames left) is refused by `report`, `eval` and `explain`, exit 2, naming the file.
+#[test]
+fn report_eval_and_explain_refuse_a_mixture_of_two_runs() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let sample = sample();
+    let sample = sample.to_str().expect("utf-8");
+    neardup_ok(work.path(), &["dedup", sample, "--out", "a", "--quiet"]);
+    neardup_ok(
+        work.path(),
+        &[
+            "dedup",
+            sample,
+            "--out",
+            "b",
+            "--quiet",
+            "--threshold",
+            "0.5",
+        ],
+    );
+    let a = work.path().join("a");
+    assert_ne!(
+        std::fs::read(a.join("docs.jsonl")).expect("a"),
+        std::fs::read(work.path().join("b/docs.jsonl")).expect("b"),
+        "the two runs must differ for the mixture to be one"
+    );
+    std::fs::copy(work.path().join("b/docs.jsonl"), a.join("docs.jsonl")).expect("mixed");
+
+    let truth = truth();
+    let expected = "a/docs.jsonl: does not belong to the run of a/summary.json";
+    for args in [
+        vec!["report", "a"],
+        vec!["eval", "--truth", truth.to_str().expect("utf-8"), "a"],
+        vec!["explain", "a", "d0000000", "d0000001"],
+    ] {
+        let run = neardup(work.path(), &args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert!(
+            stderr(&run).contains(expected),
+            "{args:?}: {}",
+            stderr(&run)
+        );
+    }
+    assert!(!a.join("report.html").exists(), "no report from a mixture");
+
+    // The run's own file back in place, the directory is one run again.
+    neardup_ok(work.path(), &["dedup", sample, "--out", "a", "--quiet"]);
+    neardup_ok(work.path(), &["report", "a"]);
+}
