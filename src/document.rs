@@ -200,6 +200,21 @@ impl ParagraphRecord {
         }
     }
 
+    /// The indices of the paragraphs not in `removed` (sorted), in order: the paragraphs
+    /// an article set is made of. A document whose every paragraph is removed is compared
+    /// whole (see `kept_shingles`).
+    #[must_use]
+    pub fn compared_paragraphs(&self, removed: &[u32]) -> Vec<u32> {
+        let kept: Vec<u32> = (0..self.len() as u32)
+            .filter(|i| removed.binary_search(i).is_err())
+            .collect();
+        if kept.is_empty() {
+            (0..self.len() as u32).collect()
+        } else {
+            kept
+        }
+    }
+
     /// The article set exact verification compares: the kept shingles (see
     /// `kept_shingles`), sorted and de-duplicated.
     #[must_use]
@@ -264,6 +279,18 @@ impl ParagraphRecord {
             .collect();
         Some(rec)
     }
+}
+
+/// A document as exact verification compares it: its paragraph record, the paragraphs
+/// left out of its article set (sorted), and that set, sorted and de-duplicated.
+#[derive(Debug, Clone, Copy)]
+pub struct Compared<'a> {
+    /// Every paragraph's shingles.
+    pub record: &'a ParagraphRecord,
+    /// The paragraphs left out (boilerplate, repeats), sorted.
+    pub removed: &'a [u32],
+    /// The article set: the other paragraphs' shingles, sorted and de-duplicated.
+    pub set: &'a [u64],
 }
 
 #[cfg(test)]

@@ -167,7 +167,10 @@ impl GenParams {
             ));
         }
         if self.vocab == 0 || self.vocab > MAX_VOCAB {
-            return Err(Error::params("vocab", format!("must be in 1..={MAX_VOCAB}")));
+            return Err(Error::params(
+                "vocab",
+                format!("must be in 1..={MAX_VOCAB}"),
+            ));
         }
         if !self.zipf_s.is_finite() {
             return Err(Error::params("zipf_s", "must be finite"));
@@ -490,11 +493,16 @@ pub fn generate(params: &GenParams) -> Corpus {
         docs: Vec::new(),
         truth: Vec::new(),
     };
-    build(params, Memory::default(), Memory::default(), |doc, truth| {
-        corpus.docs.push(doc);
-        corpus.truth.push(truth);
-        Ok(())
-    })
+    build(
+        params,
+        Memory::default(),
+        Memory::default(),
+        |doc, truth| {
+            corpus.docs.push(doc);
+            corpus.truth.push(truth);
+            Ok(())
+        },
+    )
     .expect("generating in memory does no I/O");
     corpus
 }
@@ -561,7 +569,10 @@ impl AtomicJsonl {
     fn create(path: &Path) -> Result<Self> {
         let dir = parent_dir(path);
         let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::output(&dir, e))?;
-        let file = tmp.as_file().try_clone().map_err(|e| Error::output(path, e))?;
+        let file = tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::output(path, e))?;
         Ok(AtomicJsonl {
             path: path.to_owned(),
             tmp,
@@ -1314,8 +1325,7 @@ impl<'p> Gen<'p> {
                 fam.push(item);
             }
         }
-        if self.hard.chance(p.digest_frac) && self.recent.len() >= DIGEST_MIN && fam.len() < room
-        {
+        if self.hard.chance(p.digest_frac) && self.recent.len() >= DIGEST_MIN && fam.len() < room {
             let index = produced + fam.len();
             let d = self.digest(index);
             fam.push(d);
@@ -1819,7 +1829,6 @@ fn iso_date(days: u32) -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
 }
-
 
 /// `s` with its first letter in upper case.
 fn capitalized(s: &str) -> String {

@@ -743,6 +743,7 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
         shared: c.shared as u64,
         size_a: c.a_shingles as u64,
         size_b: c.b_shingles as u64,
+        shared_text: None,
     };
     let matched = rule.matches(&pair);
     let matches = matched.is_some();

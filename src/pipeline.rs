@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 use crate::hamming::{HammingStats, near_pairs};
 use crate::ids::{DocId, Pair};
 use crate::input::{FileReport, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources};
-use crate::lsh::{CandidateStats, candidates};
+use crate::lsh::{CandidateStats, candidates, key_candidates};
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
@@ -529,7 +529,7 @@ where
             Some(df) => Fingerprints::Tfidf(df),
             None => Fingerprints::Tf,
         });
-    let cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
+    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
         progress.advance(n);
     })?;
     drop(docfreq);
@@ -542,12 +542,23 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
-    let (mut pairs, cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
+    let (mut pairs, mut cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
         (Vec::new(), CandidateStats::default())
     } else {
         candidates(&table, params.lsh.max_bucket)
     };
     drop(table);
+    if !cleaned.openings.is_empty() {
+        let (opening, stats) =
+            key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);
+        cand_stats.opening_pairs = stats.pairs;
+        cand_stats.largest_bucket = cand_stats.largest_bucket.max(stats.largest_bucket);
+        cand_stats.capped_buckets += stats.capped_buckets;
+        pairs.extend(opening);
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        cand_stats.pairs = pairs.len() as u64;
+    }
     let mut simhash_stats = None;
     if params.candidates.method != CandidateMethod::MinHash {
         let (near, stats) = near_pairs(&cleaned.fingerprints, params.simhash.max_hamming);
