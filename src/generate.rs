@@ -473,8 +473,9 @@ const DIRECTIONS: &[&str] = &[
 const COMMODITIES: &[&str] = &[
     "wheat", "barley", "diesel", "milk", "beef", "timber", "copper", "wool",
 ];
-/// Recent stories a digest may list.
-const RECENT: usize = 32;
+/// Recent stories a digest may list: a wide pool, so that two digests rarely list the
+/// same few stories.
+const RECENT: usize = 128;
 /// Fewest stories a digest lists (a page listing two stories is not a digest).
 const DIGEST_MIN: usize = 5;
 const DIGEST_MAX: usize = 8;
@@ -1018,6 +1019,17 @@ impl Codec for Assembled {
     }
 }
 
+/// What the items of one template batch share, and the city each has of its own.
+#[derive(Clone, Copy)]
+struct Slots {
+    /// 0 results, 1 prices, 2 weather.
+    which: usize,
+    weekday: &'static str,
+    /// The commodity of a prices batch.
+    what: &'static str,
+    city: &'static str,
+}
+
 /// A story the hard cases draw on: what a digest lists of it.
 struct Story {
     index: usize,
@@ -1319,9 +1331,18 @@ impl<'p> Gen<'p> {
             let first = produced + fam.len();
             let which = self.hard.below(3);
             let weekday = self.hard.pick(WEEKDAYS);
-            for j in 0..n {
+            let what = self.hard.pick(COMMODITIES);
+            // one city each: items of a batch differ in their variable words
+            let cities = self.hard.sample(CITIES.len(), n);
+            for (j, &city) in cities.iter().enumerate() {
                 let related = (first..first + n).filter(|&t| t != first + j).collect();
-                let item = self.template(which, weekday, day, first + j, related);
+                let slots = Slots {
+                    which,
+                    weekday,
+                    what,
+                    city: CITIES[city],
+                };
+                let item = self.template(slots, day, first + j, related);
                 fam.push(item);
             }
         }
@@ -1489,16 +1510,17 @@ impl<'p> Gen<'p> {
         }
     }
 
-    /// One item of template `which` (0 results, 1 prices, 2 weather): a headline and a
-    /// paragraph whose fixed words every item of the batch shares.
-    fn template(
-        &mut self,
-        which: usize,
-        weekday: &str,
-        day: u32,
-        index: usize,
-        related: Vec<usize>,
-    ) -> Article {
+    /// One item of a template batch: a headline and a paragraph whose fixed words every
+    /// item of the batch shares.
+    fn template(&mut self, slots: Slots, day: u32, index: usize, related: Vec<usize>) -> Article {
+        let Slots {
+            which,
+            weekday,
+            what,
+            city,
+        } = slots;
+        let day = day + self.hard.range(0, 1) as u32;
+        let date = iso_date(day);
         let h = &mut self.hard;
         let w = &self.words;
         let team = |h: &mut PortableRng| format!("{} {}", w.name(h), h.pick(TEAM_KINDS));
@@ -1513,7 +1535,7 @@ impl<'p> Gen<'p> {
                 (
                     format!("{t1} {s1} {t2} {s2}"),
                     format!(
-                        "{t1} beat {t2} {s1}-{s2} at {ground} on {weekday}. {scorer} scored \
+                        "{t1} beat {t2} {s1}-{s2} at {ground} on {weekday} {date}. {scorer} scored \
                          the winner {minute} minutes into the game. The result leaves {t1} in \
                          {place}th place with {left} games of the season left to play, and \
                          {t2} are at home to {t3} next week. Full match reports, line-ups and \
@@ -1522,14 +1544,12 @@ impl<'p> Gen<'p> {
                 )
             }
             1 => {
-                let what = h.pick(COMMODITIES);
-                let city = h.pick(CITIES);
                 let (price, change) = (h.range(100, 900), h.range(1, 40));
                 let dir = if h.chance(0.5) { "up" } else { "down" };
                 (
                     format!("{} prices in {city}, {weekday}", capitalized(what)),
                     format!(
-                        "Wholesale {what} in {city} closed at {price} a tonne on {weekday}, \
+                        "Wholesale {what} in {city} closed at {price} a tonne on {weekday} {date}, \
                          {dir} {change} on the week. Dealers at the {city} market reported \
                          steady demand from local buyers and said supplies were adequate for \
                          the time of year. Prices are indicative and are collected from \
@@ -1538,14 +1558,13 @@ impl<'p> Gen<'p> {
                 )
             }
             _ => {
-                let city = h.pick(CITIES);
                 let cond = h.pick(CONDITIONS);
                 let (high, low) = (h.range(8, 30), h.range(0, 7));
                 let (dir, wind) = (h.pick(DIRECTIONS), h.range(5, 60));
                 (
                     format!("Weather for {city}, {weekday}"),
                     format!(
-                        "{city} can expect {cond} on {weekday}, with a high of {high} degrees \
+                        "{city} can expect {cond} on {weekday} {date}, with a high of {high} degrees \
                          and a low of {low} overnight. Winds will blow from the {dir} at {wind} \
                          kilometres an hour. The regional forecast service says the outlook \
                          for the rest of the week remains changeable, with further spells of \
@@ -1556,7 +1575,7 @@ impl<'p> Gen<'p> {
         };
         Article {
             outlet: pick_outlet(&self.outlet_cdf, &mut self.hard, &[]),
-            day: day + self.hard.range(0, 1) as u32,
+            day,
             body: vec![title, text],
             family: index,
             edit_rate: 0.0,
