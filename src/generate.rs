@@ -813,6 +813,8 @@ impl Decoder<'_> {
         self.0 = rest;
         String::from_utf8(head.to_vec()).ok()
     }
+    // outer: whether the bytes parse; inner: whether the field is there
+    #[allow(clippy::option_option)]
     fn opt_str(&mut self) -> Option<Option<String>> {
         match self.u64()? {
             0 => Some(None),
@@ -823,6 +825,7 @@ impl Decoder<'_> {
         let n = self.usize()?;
         (0..n).map(|_| self.usize()).collect()
     }
+    #[allow(clippy::option_option)] // as `opt_str`
     fn kind(&mut self) -> Option<Option<Kind>> {
         match self.usize()? {
             0 => Some(None),

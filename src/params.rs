@@ -371,12 +371,11 @@ pub struct ContainmentParams {
     pub short_min_containment: Option<f64>,
     /// ... and they share at least this many shingles: a headline alone is not evidence.
     pub short_min_shared: u64,
-    /// Opening candidates: each document's opening paragraphs (those starting within
-    /// `verify::rule::MAX_LEAD` shingles of its start, with at least
-    /// `OPENING_MIN_SHINGLES`) are sketched on their own into this many LSH bands of
-    /// `OPENING_ROWS` rows, so that a short copy, whose Jaccard with its original is far
-    /// below what the article bands find (0.02-0.1), is still a candidate. 0 turns them
-    /// off.
+    /// Opening candidates: each document's first `OPENING_PARAGRAPHS` paragraphs with at
+    /// least `OPENING_MIN_SHINGLES` shingles (its lede, where a copy's shared text begins)
+    /// are sketched on their own into this many LSH bands of `OPENING_ROWS` rows, so that
+    /// a short copy, whose Jaccard with its original is far below what the article bands
+    /// find (0.02-0.1), is still a candidate. 0 turns them off.
     pub opening_bands: usize,
 }
 
@@ -387,9 +386,13 @@ pub const MAX_OPENING_BANDS: usize = 32;
 /// with a word edited (Jaccard 0.8 between the two paragraphs) in at least one of 4 bands
 /// with probability 0.98.
 pub const OPENING_ROWS: usize = 2;
-/// Opening paragraphs with fewer distinct shingles are not sketched: a headline or a
-/// "Share this" line would put unrelated documents in one bucket.
+/// Paragraphs with fewer distinct shingles are not sketched as openings, nor counted as
+/// a passage the shared text spans: a headline, a byline or a "Share this" line would put
+/// unrelated documents in one bucket.
 pub const OPENING_MIN_SHINGLES: usize = 8;
+/// Paragraphs of a document sketched as its opening: the lede and the one after it (a
+/// copy's own byline or dateline may come first when it is long enough to count).
+pub const OPENING_PARAGRAPHS: usize = 2;
 
 impl Default for ContainmentParams {
     fn default() -> Self {

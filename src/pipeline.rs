@@ -146,36 +146,62 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
     docs: &[(I, T)],
     params: &ValidParams,
 ) -> Result<Dedup> {
-    let sources = vec![Source {
-        path: PathBuf::from("<memory>"),
-        kind: crate::input::SourceKind::Jsonl,
-        doc_id: None,
-    }];
     let spill_dir = std::env::temp_dir();
     dedup_stream(
-        sources,
-        |sink| {
-            let records = docs
-                .iter()
-                .enumerate()
-                .map(|(i, (id, text))| RawRecord {
-                    source: 0,
-                    position: Position::Line(i as u64 + 1),
-                    raw: Raw::Document {
-                        id: id.as_ref().to_owned(),
-                        text: text.as_ref().to_owned(),
-                        date: None,
-                        outlet: None,
-                    },
-                })
-                .collect();
-            sink(crate::input::RawBatch { records })?;
-            Ok(Vec::new())
-        },
+        memory_sources(),
+        |sink| read_memory(docs, sink),
         params,
         &spill_dir,
         &NoProgress,
     )
+}
+
+/// The stages up to candidate pairs on in-memory documents `(id, text)`: for callers that
+/// look at the candidates and the verifier themselves (a brute-force check of the
+/// candidates, a sweep).
+pub fn sketch_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
+    docs: &[(I, T)],
+    params: &ValidParams,
+) -> Result<Sketched> {
+    let spill_dir = std::env::temp_dir();
+    sketch_stream(
+        memory_sources(),
+        |sink| read_memory(docs, sink),
+        params,
+        &spill_dir,
+        &NoProgress,
+    )
+}
+
+fn memory_sources() -> Vec<Source> {
+    vec![Source {
+        path: PathBuf::from("<memory>"),
+        kind: crate::input::SourceKind::Jsonl,
+        doc_id: None,
+    }]
+}
+
+/// Hands in-memory documents to the stages as one batch of records.
+fn read_memory<I: AsRef<str>, T: AsRef<str>>(
+    docs: &[(I, T)],
+    sink: &mut dyn FnMut(crate::input::RawBatch) -> Result<()>,
+) -> Result<Vec<FileReport>> {
+    let records = docs
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text))| RawRecord {
+            source: 0,
+            position: Position::Line(i as u64 + 1),
+            raw: Raw::Document {
+                id: id.as_ref().to_owned(),
+                text: text.as_ref().to_owned(),
+                date: None,
+                outlet: None,
+            },
+        })
+        .collect();
+    sink(crate::input::RawBatch { records })?;
+    Ok(Vec::new())
 }
 
 /// One processed record, as a worker hands it back.

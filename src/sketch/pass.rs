@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::ids::DocId;
 use crate::lsh::{BandTable, append_band_keys};
 use crate::paragraph::Repeat;
-use crate::params::{MinHashParams, OPENING_MIN_SHINGLES, OPENING_ROWS, ValidParams};
+use crate::params::{MinHashParams, OPENING_ROWS, ValidParams};
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
 use crate::spill::{ShingleSets, ShingleSpill};
 use crate::verify::rule::opening_paragraphs;
@@ -202,9 +202,8 @@ pub fn opening_hasher(params: &ValidParams) -> MinHasher {
 }
 
 /// Appends the opening keys of a document (its record and the paragraphs left out of its
-/// article set) to `out`: every opening paragraph (`verify::rule::opening_paragraphs`)
-/// with at least `OPENING_MIN_SHINGLES` distinct shingles, sketched on its own into
-/// `containment.opening_bands` band keys. A short copy that kept its original's headline
+/// article set) to `out`: each opening paragraph (`verify::rule::opening_paragraphs`)
+/// sketched on its own into `containment.opening_bands` band keys. A short copy that kept its original's headline
 /// and lede shares them with the original whatever the rest of either holds. Nothing when
 /// containment is off or the paragraph stage is (the whole text would be one paragraph).
 pub fn opening_keys(
@@ -219,10 +218,7 @@ pub fn opening_keys(
         return;
     }
     let mut sig = Vec::new();
-    for (i, distinct) in opening_paragraphs(record, removed) {
-        if distinct < OPENING_MIN_SHINGLES as u64 {
-            continue;
-        }
+    for (i, _) in opening_paragraphs(record, removed) {
         hasher.sketch(record.paragraph_shingles(i as usize), &mut sig);
         append_band_keys(&sig, c.opening_bands, OPENING_ROWS, OPENING_SEED, out);
     }

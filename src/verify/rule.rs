@@ -28,8 +28,8 @@
 //! when they still share `min_shared` shingles and `star_min_containment` of the smaller.
 
 use crate::document::{Compared, ParagraphRecord};
-use crate::params::OPENING_MIN_SHINGLES;
 use crate::params::ValidParams;
+use crate::params::{OPENING_MIN_SHINGLES, OPENING_PARAGRAPHS};
 use crate::verify::score::{PairScore, SharedText};
 
 /// A paragraph counts as present in the other document when at least this fraction of
@@ -251,26 +251,20 @@ pub fn lead(doc: Compared<'_>, other: &[u64]) -> u32 {
     placement(doc, other).0
 }
 
-/// The compared paragraphs (indices, in order) that begin within `MAX_LEAD` distinct
-/// shingles of the document's start, paragraphs without shingles skipped: where the text
-/// a document shares with a match of the containment or short clause must begin. The
-/// opening candidates (`sketch::pass::opening_keys`) sketch these.
+/// The first `OPENING_PARAGRAPHS` compared paragraphs with at least
+/// `OPENING_MIN_SHINGLES` distinct shingles, with their distinct shingles: where the text a
+/// document shares with a match of the short or the containment clause begins (a headline
+/// and a byline are smaller; what follows them is the lede). The opening candidates
+/// (`sketch::pass::opening_keys`) sketch these.
 #[must_use]
 pub fn opening_paragraphs(record: &ParagraphRecord, removed: &[u32]) -> Vec<(u32, u64)> {
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    for i in record.compared_paragraphs(removed) {
-        if offset > u64::from(MAX_LEAD) {
-            break;
-        }
-        let distinct = distinct(record.paragraph_shingles(i as usize));
-        if distinct == 0 {
-            continue;
-        }
-        out.push((i, distinct));
-        offset += distinct;
-    }
-    out
+    record
+        .compared_paragraphs(removed)
+        .into_iter()
+        .map(|i| (i, distinct(record.paragraph_shingles(i as usize))))
+        .filter(|&(_, n)| n >= OPENING_MIN_SHINGLES as u64)
+        .take(OPENING_PARAGRAPHS)
+        .collect()
 }
 
 /// Where the shared text sits in each of `a` and `b`.
@@ -322,6 +316,8 @@ mod tests {
     }
 
     /// Leads of a and b, and the substantial paragraphs of each the other has.
+    // a scored pair's evidence is optional: the helper builds it as a score holds it
+    #[allow(clippy::unnecessary_wraps)]
     fn at(lead_a: u32, lead_b: u32, paragraphs_a: u32, paragraphs_b: u32) -> Option<SharedText> {
         Some(SharedText {
             lead_a,
