@@ -38,31 +38,25 @@ impl Analyzer {
     /// the paragraph stage off, the whole text is one paragraph). `None` when the text
     /// has no words: the document is `empty`, kept and never compared.
     pub fn analyze(&mut self, text: &str, params: &ValidParams) -> Option<DocumentAnalysis> {
-        let record = &mut self.record;
         let mut repeats = Vec::new();
         let mut hashes = Vec::new();
         if params.paragraphs.enabled {
-            let sketches =
-                self.paragraphs
-                    .process(text, &params.paragraphs, &params.shingle, record);
+            let sketches = self.paragraphs.process(
+                text,
+                &params.paragraphs,
+                &params.shingle,
+                &mut self.record,
+            );
             repeats = self
                 .paragraphs
                 .find_repeats(text, &sketches, &params.paragraphs);
-            hashes.extend_from_slice(&record.hashes);
+            hashes.extend_from_slice(&self.record.hashes);
             hashes.sort_unstable();
             hashes.dedup();
         } else {
-            // the whole text as one paragraph: the same record, sketched by the same pass
-            record.clear();
-            normalize_into(text, &mut self.normalized);
-            self.shingler
-                .append(&self.normalized, &params.shingle, &mut record.shingles);
-            // sorted once here (see `ParagraphWorker::process`)
-            record.shingles.sort_unstable();
-            record.offsets.push(record.shingles.len() as u32);
-            record.hashes.push(0);
-            record.push_snippet("");
+            self.whole_text(text, params);
         }
+        let record = &self.record;
         if record.shingles.is_empty() {
             return None;
         }
@@ -71,6 +65,33 @@ impl Analyzer {
             hashes,
             repeats,
         })
+    }
+
+    /// The paragraph record of `text` as the streaming pass spills it, without looking for
+    /// repeats: what `explain` rebuilds a document's compared set from.
+    pub fn record_of(&mut self, text: &str, params: &ValidParams) -> &ParagraphRecord {
+        if params.paragraphs.enabled {
+            self.paragraphs
+                .process(text, &params.paragraphs, &params.shingle, &mut self.record);
+        } else {
+            self.whole_text(text, params);
+        }
+        &self.record
+    }
+
+    /// The whole text as one paragraph: the same kind of record, so that every later stage
+    /// treats it alike.
+    fn whole_text(&mut self, text: &str, params: &ValidParams) {
+        let record = &mut self.record;
+        record.clear();
+        normalize_into(text, &mut self.normalized);
+        self.shingler
+            .append(&self.normalized, &params.shingle, &mut record.shingles);
+        // sorted once here (see `ParagraphWorker::process`)
+        record.shingles.sort_unstable();
+        record.offsets.push(record.shingles.len() as u32);
+        record.hashes.push(0);
+        record.push_snippet("");
     }
 
     /// The paragraph record of the last analyzed document.

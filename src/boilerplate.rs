@@ -14,6 +14,7 @@
 //! while it is sorted; the paragraph texts themselves are never held.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -106,6 +107,7 @@ pub fn removed_paragraphs(
 }
 
 /// The `(group, hash)` keys that are boilerplate, with their document counts.
+#[must_use]
 pub fn frequent_keys(
     mut keys: Vec<(u32, u64)>,
     group_docs: &[u64],
@@ -133,9 +135,9 @@ pub fn frequent_keys(
 /// groups. `frequent` are the boilerplate keys with their document counts, `snippets` the
 /// beginning of each key's text as one of its documents had it.
 #[must_use]
-pub fn top_boilerplate(
-    frequent: &HashMap<(u32, u64), u64>,
-    snippets: &HashMap<(u32, u64), String>,
+pub fn top_boilerplate<S: BuildHasher>(
+    frequent: &HashMap<(u32, u64), u64, S>,
+    snippets: &HashMap<(u32, u64), String, S>,
     group_docs: &[u64],
     group_names: &[String],
 ) -> BTreeMap<String, Vec<BoilerplateText>> {

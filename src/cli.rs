@@ -1,13 +1,19 @@
-//! Command-line arguments: what the user typed, turned into `Params` once.
+//! Command-line arguments: what the user typed, turned into `Params` once. The parameter
+//! flags are the library's table (`neardup::overrides::FLAGS`), read into a `ParamsPatch`;
+//! the flags declared here are about this process (where to write, threads, output).
 
+use std::fmt::Display;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::PossibleValuesParser;
+use clap::error::ErrorKind;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 
-use neardup::params::{
-    CandidateMethod, ClusterShape, ErrorPolicy, Params, RepresentativeRule, ShingleParams,
-    SimHashWeights, SplitMode, VerifyMethod,
-};
+use neardup::overrides::{FLAGS, Flag, ParamsPatch};
+use neardup::params::{Params, ShingleParams};
+use neardup::report::ReportOptions;
+use neardup::tune::TuneOptions;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,98 +54,10 @@ pub struct DedupArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub fields: FieldArgs,
-    /// skip: bad records get a status and are counted; stop: exit 2 at the first one.
-    #[arg(long, value_name = "skip|stop")]
-    pub on_error: Option<ErrorPolicy>,
-    /// Records longer than this many bytes are skipped as too_large.
-    #[arg(long)]
-    pub max_doc_bytes: Option<u64>,
-    /// Shingles: word:K or char:K.
-    #[arg(long, value_name = "KIND:K")]
-    pub shingle: Option<ShingleParams>,
-    /// MinHash signature length.
-    #[arg(long)]
-    pub num_perm: Option<usize>,
-    /// Seed of the MinHash bins (the shingle hash seed is in the config).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Jaccard similarity at or above which documents are duplicates.
-    #[arg(long)]
-    pub threshold: Option<f64>,
-    /// LSH bands (derived from the threshold when absent).
-    #[arg(long)]
-    pub bands: Option<usize>,
-    /// LSH rows per band (derived from the threshold when absent).
-    #[arg(long)]
-    pub rows: Option<usize>,
-    /// Buckets larger than this are paired as a sliding window.
-    #[arg(long)]
-    pub max_bucket: Option<usize>,
-    /// exact: Jaccard of the shingle sets; estimate: the MinHash estimate.
-    #[arg(long, value_name = "exact|estimate")]
-    pub verify: Option<VerifyMethod>,
+    pub params: ParamFlags<AllFlags>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Where candidate pairs come from: MinHash LSH, SimHash fingerprints, or both.
-    #[arg(long, value_name = "minhash|simhash|both")]
-    pub method: Option<CandidateMethod>,
-    /// SimHash candidates: fingerprints within this many bits (0..=8).
-    #[arg(long)]
-    pub simhash_k: Option<u32>,
-    /// SimHash feature weights: tf, or tf-idf with document frequencies from the input.
-    #[arg(long, value_name = "tf|tfidf")]
-    pub simhash_weights: Option<SimHashWeights>,
-    /// The paragraph stage (repeats inside documents, boilerplate across them).
-    #[arg(long, value_name = "on|off")]
-    pub paragraphs: Option<OnOff>,
-    /// How documents are cut into paragraphs.
-    #[arg(long, value_name = "blank|line|auto")]
-    pub paragraph_split: Option<SplitMode>,
-    /// Compare articles with repeats and boilerplate removed (clean) or as they are (raw).
-    #[arg(long, value_name = "clean|raw")]
-    pub compare: Option<CompareText>,
-    /// Field with the page URL (its host stands in for a missing outlet).
-    #[arg(long)]
-    pub url_field: Option<String>,
-    /// Boilerplate: in at least this many documents of one outlet ...
-    #[arg(long)]
-    pub boilerplate_min_docs: Option<u64>,
-    /// ... and at least this fraction of them.
-    #[arg(long)]
-    pub boilerplate_min_fraction: Option<f64>,
-    /// Near-repeat paragraphs: minimum Jaccard of their char 5-gram sets.
-    #[arg(long)]
-    pub repeat_threshold: Option<f64>,
-    /// Near-repeat paragraphs: maximum SimHash Hamming distance.
-    #[arg(long)]
-    pub repeat_max_hamming: Option<u32>,
-    /// Paragraphs with fewer words are never reported as repeats.
-    #[arg(long)]
-    pub repeat_min_words: Option<usize>,
-    /// Also match pairs by containment (|A ∩ B| / |smaller|): trimmed and wrapped copies.
-    #[arg(long, value_name = "on|off")]
-    pub containment: Option<OnOff>,
-    /// Containment at or above which a pair matches.
-    #[arg(long)]
-    pub min_containment: Option<f64>,
-    /// A pair matching by containment shares at least this many shingles.
-    #[arg(long)]
-    pub min_shared: Option<u64>,
-    /// star: members are checked against the representative (chains split);
-    /// components: connected components of the matching pairs.
-    #[arg(long, value_name = "star|components")]
-    pub cluster_shape: Option<ClusterShape>,
-    /// Star clusters: members with less containment with the representative split off.
-    #[arg(long)]
-    pub star_min_containment: Option<f64>,
-    /// Order that picks the representative (the original), comma-separated.
-    #[arg(long, value_name = "date,outlet,longest,id", value_delimiter = ',')]
-    pub representative: Option<Vec<RepresentativeRule>>,
-    /// Outlets whose copy is the original when dates tie, first preferred; comma-separated.
-    #[arg(long, value_name = "OUTLET,...", value_delimiter = ',')]
-    pub prefer_outlets: Option<Vec<String>>,
     /// Also write clean.jsonl: kept records with repeats and boilerplate removed.
     #[arg(long)]
     pub emit_clean: bool,
@@ -159,169 +77,113 @@ pub struct ReportArgs {
     /// The output directory of a `neardup dedup` run.
     pub dir: PathBuf,
     /// Clusters shown in detail, largest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = ReportOptions::default().max_clusters)]
     pub max_clusters: usize,
 }
 
 impl DedupArgs {
     /// Defaults, then the config file, then the flags.
     pub fn params(&self) -> anyhow::Result<Params> {
-        let mut p = config_params(self.config.as_deref())?;
-        self.fields.apply(&mut p);
-        if let Some(v) = self.on_error {
-            p.input.on_error = v;
-        }
-        if let Some(v) = self.max_doc_bytes {
-            p.input.max_doc_bytes = v;
-        }
-        if let Some(v) = self.shingle {
-            p.shingle.kind = v.kind;
-            p.shingle.size = v.size;
-        }
-        if let Some(v) = self.num_perm {
-            p.minhash.num_perm = v;
-        }
-        if let Some(v) = self.seed {
-            p.minhash.seed = v;
-        }
-        if let Some(v) = self.threshold {
-            p.lsh.threshold = v;
-        }
-        if self.bands.is_some()
-            || self.rows.is_some()
-            || self.threshold.is_some()
-            || self.num_perm.is_some()
-        {
-            // bands/rows in a config were derived for its threshold; new flags re-derive
-            p.lsh.bands = self.bands;
-            p.lsh.rows = self.rows;
-        }
-        if let Some(v) = self.max_bucket {
-            p.lsh.max_bucket = v;
-        }
-        if let Some(v) = self.verify {
-            p.verify.method = v;
-        }
-        if let Some(v) = self.method {
-            p.candidates.method = v;
-        }
-        if let Some(v) = self.simhash_k {
-            p.simhash.max_hamming = v;
-        }
-        if let Some(v) = self.simhash_weights {
-            p.simhash.weights = v;
-        }
-        if let Some(v) = &self.url_field {
-            p.input.url_field.clone_from(v);
-        }
-        let pp = &mut p.paragraphs;
-        if let Some(v) = self.paragraphs {
-            pp.enabled = v == OnOff::On;
-        }
-        if let Some(v) = self.paragraph_split {
-            pp.split = v;
-        }
-        if let Some(v) = self.compare {
-            pp.clean_articles = v == CompareText::Clean;
-        }
-        if let Some(v) = self.boilerplate_min_docs {
-            pp.boilerplate_min_docs = v;
-        }
-        if let Some(v) = self.boilerplate_min_fraction {
-            pp.boilerplate_min_fraction = v;
-        }
-        if let Some(v) = self.repeat_threshold {
-            pp.repeat_threshold = v;
-        }
-        if let Some(v) = self.repeat_max_hamming {
-            pp.repeat_max_hamming = v;
-        }
-        if let Some(v) = self.repeat_min_words {
-            pp.repeat_min_words = v;
-        }
-        if let Some(v) = self.containment {
-            p.containment.enabled = v == OnOff::On;
-        }
-        if let Some(v) = self.min_containment {
-            p.containment.min_containment = v;
-        }
-        if let Some(v) = self.min_shared {
-            p.containment.min_shared = v;
-        }
-        if self.containment.is_some() && self.bands.is_none() && self.rows.is_none() {
-            // bands in a config were derived with containment as it was; re-derive
-            p.lsh.bands = None;
-            p.lsh.rows = None;
-        }
-        if let Some(v) = self.cluster_shape {
-            p.cluster.shape = v;
-        }
-        if let Some(v) = self.star_min_containment {
-            p.cluster.star_min_containment = v;
-        }
-        if let Some(v) = &self.representative {
-            p.cluster.representative.clone_from(v);
-        }
-        if let Some(v) = &self.prefer_outlets {
-            p.cluster.prefer_outlets = v.iter().map(|s| s.trim().to_owned()).collect();
-        }
-        let pp = &p.paragraphs;
-        if self.emit_clean && !pp.enabled {
+        let p = Params::from_config_and_flags(self.config.as_deref(), self.params.patch.clone())?;
+        if self.emit_clean && !p.paragraphs.enabled {
             anyhow::bail!("--emit-clean needs the paragraph stage (--paragraphs on)");
         }
         Ok(p)
     }
 }
 
-/// Which JSONL fields hold the id, text, date and outlet (dedup and tune alike).
-#[derive(Args, Debug)]
-#[allow(clippy::struct_field_names)] // the field names are the flags: --id-field, ...
-pub struct FieldArgs {
-    #[arg(long)]
-    pub id_field: Option<String>,
-    #[arg(long)]
-    pub text_field: Option<String>,
-    #[arg(long)]
-    pub date_field: Option<String>,
-    #[arg(long)]
-    pub outlet_field: Option<String>,
+/// Which of the library's parameter flags a subcommand takes.
+pub trait FlagSet {
+    /// Whether the subcommand takes `flag`.
+    fn takes(flag: &Flag) -> bool;
 }
 
-impl FieldArgs {
-    fn apply(&self, p: &mut Params) {
-        for (slot, v) in [
-            (&mut p.input.id_field, &self.id_field),
-            (&mut p.input.text_field, &self.text_field),
-            (&mut p.input.date_field, &self.date_field),
-            (&mut p.input.outlet_field, &self.outlet_field),
-        ] {
-            if let Some(v) = v {
-                slot.clone_from(v);
-            }
-        }
+/// `dedup`: every parameter flag.
+#[derive(Debug, Clone)]
+pub struct AllFlags;
+
+impl FlagSet for AllFlags {
+    fn takes(_: &Flag) -> bool {
+        true
     }
 }
 
-/// The defaults, overridden by a JSON config file when one is given.
-fn config_params(config: Option<&std::path::Path>) -> anyhow::Result<Params> {
-    let Some(path) = config else {
-        return Ok(Params::default());
+/// `tune`: the input fields and the paragraph stage; it sweeps shingles, threshold and
+/// containment itself.
+#[derive(Debug, Clone)]
+pub struct TuneFlags;
+
+impl FlagSet for TuneFlags {
+    fn takes(flag: &Flag) -> bool {
+        matches!(
+            flag.name,
+            "id-field" | "text-field" | "date-field" | "outlet-field" | "paragraphs"
+        )
+    }
+}
+
+/// The parameter flags of a subcommand, as the patch they make.
+#[derive(Debug, Clone)]
+pub struct ParamFlags<S> {
+    /// What the flags given set.
+    pub patch: ParamsPatch,
+    set: PhantomData<S>,
+}
+
+/// A clap argument for one parameter flag. Values are checked while parsing, by the
+/// table's own reader, so a bad one gets clap's usual error naming the flag.
+fn flag_arg(flag: &'static Flag) -> Arg {
+    let arg = Arg::new(flag.name)
+        .long(flag.name)
+        .value_name(flag.value_name)
+        .help(flag.help);
+    let arg = if flag.choices.is_empty() {
+        arg.value_parser(move |v: &str| {
+            flag.set(&mut ParamsPatch::default(), v)
+                .map(|()| v.to_owned())
+        })
+    } else {
+        arg.value_parser(PossibleValuesParser::new(flag.choices))
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))
+    if flag.list {
+        arg.action(ArgAction::Append).value_delimiter(',')
+    } else {
+        arg.action(ArgAction::Set)
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OnOff {
-    On,
-    Off,
+impl<S: FlagSet> FromArgMatches for ParamFlags<S> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut patch = ParamsPatch::default();
+        for flag in FLAGS.iter().filter(|f| S::takes(f)) {
+            for value in matches.get_many::<String>(flag.name).into_iter().flatten() {
+                flag.set(&mut patch, value)
+                    .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, e))?;
+            }
+        }
+        Ok(ParamFlags {
+            patch,
+            set: PhantomData,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CompareText {
-    Clean,
-    Raw,
+impl<S: FlagSet> Args for ParamFlags<S> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        FLAGS
+            .iter()
+            .filter(|f| S::takes(f))
+            .fold(cmd, |cmd, f| cmd.arg(flag_arg(f)))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -432,19 +294,16 @@ pub struct TuneArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Jaccard thresholds to try.
-    #[arg(long, value_delimiter = ',', default_value = "0.5,0.6,0.7,0.8,0.9")]
+    #[arg(long, value_delimiter = ',', default_value = joined(&TuneOptions::default().thresholds))]
     pub thresholds: Vec<f64>,
     /// Containment settings to try: off, or minimum containments.
-    #[arg(long, value_delimiter = ',', default_value = "off,0.3,0.5,0.7")]
+    #[arg(long, value_delimiter = ',', default_value = joined(&default_containments()))]
     pub containments: Vec<SweepContainment>,
     /// Shingle settings to try (each is read and sketched once).
-    #[arg(long, value_delimiter = ',', default_value = "word:5")]
+    #[arg(long, value_delimiter = ',', default_value = joined(&TuneOptions::default().shingles))]
     pub shingles: Vec<ShingleParams>,
     #[command(flatten)]
-    pub fields: FieldArgs,
-    /// The paragraph stage (repeats inside documents, boilerplate across them).
-    #[arg(long, value_name = "on|off")]
-    pub paragraphs: Option<OnOff>,
+    pub params: ParamFlags<TuneFlags>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -457,12 +316,183 @@ pub struct TuneArgs {
 }
 
 impl TuneArgs {
+    /// Defaults, then the config file, then the flags; the sweep varies the rest.
     pub fn params(&self) -> anyhow::Result<Params> {
-        let mut p = config_params(self.config.as_deref())?;
-        self.fields.apply(&mut p);
-        if let Some(v) = self.paragraphs {
-            p.paragraphs.enabled = v == OnOff::On;
+        Ok(Params::from_config_and_flags(
+            self.config.as_deref(),
+            self.params.patch.clone(),
+        )?)
+    }
+}
+
+/// A list default as the user would type it: `0.5,0.6,0.7`.
+fn joined<T: Display>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn default_containments() -> Vec<SweepContainment> {
+    TuneOptions::default()
+        .containments
+        .into_iter()
+        .map(SweepContainment)
+        .collect()
+}
+
+impl Display for SweepContainment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            None => f.write_str("off"),
+            Some(c) => write!(f, "{c}"),
         }
-        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neardup::params::RepresentativeRule;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["neardup"].iter().chain(args))
+    }
+
+    fn dedup_params(args: &[&str]) -> anyhow::Result<Params> {
+        let mut argv = vec!["dedup", "-", "--out", "o"];
+        argv.extend(args);
+        let Command::Dedup(d) = parse(&argv)?.command else {
+            unreachable!("parsed as dedup")
+        };
+        d.params()
+    }
+
+    #[test]
+    fn flags_override_the_config_and_rederive_its_banding() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.json");
+        std::fs::write(
+            &config,
+            r#"{"lsh": {"threshold": 0.7, "bands": 64, "rows": 2}, "paragraphs": {"enabled": false}}"#,
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+        let p = dedup_params(&["--config", config]).unwrap();
+        assert_eq!(
+            (p.lsh.threshold, p.lsh.bands, p.lsh.rows),
+            (0.7, Some(64), Some(2))
+        );
+        assert!(!p.paragraphs.enabled);
+        // a flag the banding depends on drops the config's bands and rows
+        for flags in [
+            &["--threshold", "0.9"][..],
+            &["--num-perm", "256"],
+            &["--containment", "off"],
+        ] {
+            let mut args = vec!["--config", config];
+            args.extend(flags);
+            let p = dedup_params(&args).unwrap();
+            assert_eq!((p.lsh.bands, p.lsh.rows), (None, None), "{flags:?}");
+        }
+        let p = dedup_params(&["--config", config, "--bands", "10"]).unwrap();
+        assert_eq!((p.lsh.bands, p.lsh.rows), (Some(10), None));
+        // other flags keep them, and the flag wins over the config
+        let p = dedup_params(&[
+            "--config",
+            config,
+            "--paragraphs",
+            "on",
+            "--max-bucket",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(
+            (p.lsh.bands, p.lsh.rows, p.lsh.max_bucket),
+            (Some(64), Some(2), 9)
+        );
+        assert!(p.paragraphs.enabled);
+    }
+
+    #[test]
+    fn list_flags_split_at_commas_and_add_up() {
+        let p = dedup_params(&[
+            "--representative",
+            "id",
+            "--representative",
+            "date,longest",
+            "--prefer-outlets",
+            " wire , paper",
+        ])
+        .unwrap();
+        assert_eq!(
+            p.cluster.representative,
+            [
+                RepresentativeRule::Id,
+                RepresentativeRule::Date,
+                RepresentativeRule::Longest
+            ]
+        );
+        assert_eq!(p.cluster.prefer_outlets, ["wire", "paper"]);
+    }
+
+    #[test]
+    fn bad_values_are_clap_errors_naming_the_flag() {
+        let e = parse(&["dedup", "-", "--out", "o", "--threshold", "high"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "invalid value 'high' for '--threshold <THRESHOLD>': invalid float literal"
+            ),
+            "{text}"
+        );
+        let e = parse(&["dedup", "-", "--out", "o", "--paragraphs", "maybe"]).unwrap_err();
+        assert!(e.to_string().contains("[possible values: on, off]"), "{e}");
+        let e = parse(&[
+            "dedup",
+            "-",
+            "--out",
+            "o",
+            "--threshold",
+            "0.5",
+            "--threshold",
+            "0.6",
+        ])
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ArgumentConflict);
+        // tune takes only its share of the parameter flags
+        assert!(parse(&["tune", "--truth", "t", "in", "--threshold", "0.5"]).is_err());
+        assert!(dedup_params(&["--emit-clean", "--paragraphs", "off"]).is_err());
+    }
+
+    #[test]
+    fn tune_takes_fields_and_paragraphs_and_the_library_defaults() {
+        let Command::Tune(t) = parse(&[
+            "tune",
+            "--truth",
+            "t",
+            "in",
+            "--paragraphs",
+            "off",
+            "--text-field",
+            "body",
+        ])
+        .unwrap()
+        .command
+        else {
+            unreachable!("parsed as tune")
+        };
+        let p = t.params().unwrap();
+        assert!(!p.paragraphs.enabled);
+        assert_eq!(p.input.text_field, "body");
+        let d = TuneOptions::default();
+        assert_eq!(t.thresholds, d.thresholds);
+        assert_eq!(t.shingles, d.shingles);
+        assert_eq!(
+            t.containments.iter().map(|c| c.0).collect::<Vec<_>>(),
+            d.containments
+        );
     }
 }

@@ -31,6 +31,7 @@ pub struct UnionFind {
 }
 
 impl UnionFind {
+    /// `n` documents, each a set of its own.
     #[must_use]
     pub fn new(n: usize) -> Self {
         UnionFind {
@@ -38,6 +39,7 @@ impl UnionFind {
         }
     }
 
+    /// The root of `x`'s set, halving the path on the way.
     pub fn find(&mut self, mut x: DocId) -> DocId {
         while self.parent[x as usize] != x {
             let grand = self.parent[self.parent[x as usize] as usize];
@@ -58,11 +60,13 @@ impl UnionFind {
         true
     }
 
+    /// Number of documents.
     #[must_use]
     pub fn len(&self) -> usize {
         self.parent.len()
     }
 
+    /// True without documents.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.parent.is_empty()
@@ -98,19 +102,26 @@ const VERIFY_BATCH: usize = 1 << 14;
 /// A verified matching pair: the evidence that joined two documents.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Edge {
+    /// The smaller document.
     pub a: DocId,
+    /// The larger document.
     pub b: DocId,
+    /// Their Jaccard similarity.
     pub jaccard: f64,
+    /// |A ∩ B| / min(|A|, |B|).
     pub containment: f64,
 }
 
 /// What verification leaves for clustering.
 pub struct Verified {
+    /// The components of the accepted pairs.
     pub uf: UnionFind,
+    /// The accepted pairs, in candidate order.
     pub edges: Vec<Edge>,
     /// Candidate pairs not verified because their documents were already connected;
     /// star refinement verifies the few it needs.
     pub skipped: Vec<Pair>,
+    /// What verification did.
     pub stats: VerifyStats,
 }
 
@@ -232,6 +243,7 @@ fn join_if_match(
 /// Where a document ended up: its representative and how it relates to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
+    /// The representative of its cluster (itself for a representative).
     pub rep: DocId,
     /// The member (a) against the representative (b); `None` for the representative.
     pub score: Option<PairScore>,

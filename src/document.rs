@@ -51,9 +51,7 @@ impl Position {
         );
         PackedPosition(kind << 62 | value & PackedPosition::VALUE)
     }
-}
 
-impl Position {
     /// The name of a record without an id: its source and, for a record that is not the
     /// whole file, where in it (`path:line`, `path@byte`, `path#row`).
     #[must_use]

@@ -26,6 +26,7 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    /// Every reason, for callers that list or count them all.
     pub const ALL: [SkipReason; 6] = [
         SkipReason::InvalidUtf8,
         SkipReason::InvalidJson,
@@ -35,6 +36,7 @@ impl SkipReason {
         SkipReason::TooLarge,
     ];
 
+    /// The name `docs.jsonl` uses as the record's status.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,51 +56,131 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// Everything the library reports as an error. Variants about input name the file and,
+/// where there is one, the line; variants about a parameter name its field or flag and
+/// the value given.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A file or directory could not be opened or read.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// An input record that cannot be compared, when the run stops at the first one
+    /// (`on_error = stop`).
     #[error("{path}:{line}: {reason}: {detail}")]
     BadRecord {
+        /// The input file.
         path: PathBuf,
+        /// Its 1-based line (or record) number.
         line: u64,
+        /// Why the record cannot be compared.
         reason: SkipReason,
+        /// The parser's words.
         detail: String,
     },
+    /// An input stream that ended early or became unreadable after `line`.
     #[error(
         "{path}: reading stopped after line {line}: the stream is truncated or corrupt, or \
          the file unreadable (the records before were kept): {source}"
     )]
     Truncated {
+        /// The input file.
         path: PathBuf,
+        /// The last line read whole.
         line: u64,
+        /// What the decompressor or the operating system said.
         #[source]
         source: std::io::Error,
     },
-    #[error("invalid parameter `{field}`: {message}")]
-    Params {
-        field: &'static str,
+    /// A line of a file the library reads back (a run's `docs.jsonl`, a truth file) that
+    /// does not hold what it should.
+    #[error("{path}:{line}: {message}")]
+    BadLine {
+        /// The file.
+        path: PathBuf,
+        /// Its 1-based line number.
+        line: u64,
+        /// What is wrong with it.
         message: String,
     },
+    /// An id asked for that a run's `docs.jsonl` does not have.
+    #[error("{path}: no record with id {id:?}")]
+    UnknownId {
+        /// The run's `docs.jsonl`.
+        path: PathBuf,
+        /// The id asked for.
+        id: String,
+    },
+    /// A parameter outside its range, or parameters that do not fit together.
+    #[error("invalid parameter `{field}`: {message}")]
+    Params {
+        /// The field, as a path into `Params` (`lsh.threshold`).
+        field: &'static str,
+        /// What it must be.
+        message: String,
+    },
+    /// A value that does not parse as what it should be (a number, `word:5`, `on`).
+    #[error("{message}")]
+    Value {
+        /// The value given.
+        value: String,
+        /// What it should have been.
+        message: String,
+    },
+    /// A parameter flag's value that does not parse.
+    #[error("invalid value '{value}' for '--{flag}': {message}")]
+    FlagValue {
+        /// The flag, without the leading `--`.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// What it should have been.
+        message: String,
+    },
+    /// A flag that sets no parameter.
+    #[error("unknown flag '--{flag}'")]
+    UnknownFlag {
+        /// The flag as given, without the leading `--`.
+        flag: String,
+    },
+    /// A parameter file (`--config`) that cannot be read or does not parse.
     #[error("config file {path}: {message}")]
-    Config { path: PathBuf, message: String },
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, with the line and column of a parse error.
+        message: String,
+    },
+    /// An output file or directory that could not be written.
     #[error("output {path}: {source}")]
     Output {
+        /// The file or directory.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// A file that does not hold what it should (a run's `summary.json`), or an input
+    /// that could not be read to the end.
     #[error("{path}: {message}")]
-    Input { path: PathBuf, message: String },
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,
 }
 
+/// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
@@ -119,6 +201,13 @@ impl Error {
     pub(crate) fn params(field: &'static str, message: impl Into<String>) -> Self {
         Error::Params {
             field,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn value(value: &str, message: impl Into<String>) -> Self {
+        Error::Value {
+            value: value.to_owned(),
             message: message.into(),
         }
     }

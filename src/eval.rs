@@ -20,9 +20,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::inspect::{DocView, InspectError, Passage, Result, RunDir, Similarity, Texts};
-use crate::inspect::{read_texts, shared_passages};
+use crate::error::{Error, Result};
+use crate::inspect::{DocView, Passage, shared_passages};
+use crate::output::rundir::{RunDir, Texts};
+use crate::output::schema::DocLine;
 use crate::paragraph::segment;
+use crate::verify::score::PairScore;
 
 /// How a truth file was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,7 +80,7 @@ const PAIR_HEADERS: [&str; 6] = ["id_a", "id1", "a", "left", "source", "doc_a"];
 impl Truth {
     /// Reads a truth file, detecting its format.
     pub fn load(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|source| InspectError::Io {
+        let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -88,7 +91,7 @@ impl Truth {
     pub fn read(path: &Path, reader: impl BufRead) -> Result<Self> {
         let mut lines = Vec::new();
         for line in reader.lines() {
-            lines.push(line.map_err(|source| InspectError::Io {
+            lines.push(line.map_err(|source| Error::Io {
                 path: path.to_path_buf(),
                 source,
             })?);
@@ -102,7 +105,7 @@ impl Truth {
     }
 
     fn from_families(path: &Path, lines: &[String]) -> Result<Self> {
-        let bad = |n: usize, message: String| InspectError::BadLine {
+        let bad = |n: usize, message: String| Error::BadLine {
             path: path.to_path_buf(),
             line: n as u64 + 1,
             message,
@@ -162,7 +165,7 @@ impl Truth {
                 continue;
             }
             if fields.len() != 2 {
-                return Err(InspectError::BadLine {
+                return Err(Error::BadLine {
                     path: path.to_path_buf(),
                     line: n as u64 + 1,
                     message: format!(
@@ -484,7 +487,11 @@ pub fn split_indices(text: &str, spans: &[(u32, u32)]) -> Vec<u32> {
 
 /// Scores the run in `run` against `truth`.
 pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Report> {
-    let docs = &run.docs;
+    Ok(evaluate_docs(run, &run.docs()?, truth, opts))
+}
+
+/// Scores the run whose `docs.jsonl` lines are `docs` against `truth`.
+fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalOptions) -> Report {
     let mut id_count: HashMap<&str, u32> = HashMap::with_capacity(docs.len());
     for d in docs {
         *id_count.entry(&d.id).or_default() += 1;
@@ -500,10 +507,10 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
             labelled += 1;
         }
         if !d.is_scored() {
-            *dropped.status.entry(d.status.clone()).or_default() += 1;
+            *dropped.status.entry(d.status.to_string()).or_default() += 1;
             continue;
         }
-        if id_count[d.id.as_str()] > 1 {
+        if id_count[&*d.id] > 1 {
             dropped.duplicate_ids += 1;
             continue;
         }
@@ -519,7 +526,7 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
             }
         };
         let Some(cluster) = d.cluster else {
-            *dropped.status.entry(d.status.clone()).or_default() += 1;
+            *dropped.status.entry(d.status.to_string()).or_default() += 1;
             continue;
         };
         scored.push(Scored {
@@ -544,7 +551,7 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
     let paragraph_docs: Vec<&Scored> = if truth.repeated.is_some() {
         scored
             .iter()
-            .filter(|s| !docs[s.record].repeats.is_empty())
+            .filter(|s| !docs[s.record].repeats().is_empty())
             .collect()
     } else {
         Vec::new()
@@ -561,19 +568,19 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
     let texts = if wanted.is_empty() {
         Texts::Available
     } else {
-        read_texts(run, &wanted, &mut |i, text| {
+        run.read_texts(docs, &wanted, &mut |i, text| {
             let doc = &docs[i];
             if opts.similarity && mistake_docs.contains(&i) {
                 views.insert(i, DocView::new(text, doc, &run.params));
             }
-            if !doc.repeats.is_empty() && truth.repeated.is_some() {
+            if !doc.repeats().is_empty() && truth.repeated.is_some() {
                 let mut spans = Vec::new();
                 segment(text, split, &mut spans);
                 let parts = split_indices(text, &spans);
                 let same = parts.len() == text.split("\n\n").count()
                     && parts.iter().enumerate().all(|(k, &p)| p as usize == k);
                 let m = doc
-                    .repeats
+                    .repeats()
                     .iter()
                     .filter_map(|r| parts.get(r.paragraph as usize).copied())
                     .collect();
@@ -591,13 +598,13 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
         let (mut t, mut p, mut tp, mut differ) = (0u64, 0u64, 0u64, 0u64);
         for s in &scored {
             let d = &docs[s.record];
-            let truth_set: &[u32] = repeated.get(&d.id).map_or(&[], Vec::as_slice);
+            let truth_set: &[u32] = repeated.get(&*d.id).map_or(&[], Vec::as_slice);
             let mut predicted: Vec<u32> = match mapped.get(&s.record) {
                 Some((m, same)) => {
                     differ += u64::from(!same);
                     m.clone()
                 }
-                None => d.repeats.iter().map(|r| r.paragraph).collect(),
+                None => d.repeats().iter().map(|r| r.paragraph).collect(),
             };
             predicted.sort_unstable();
             predicted.dedup();
@@ -632,8 +639,8 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
     let mistake = |&(a, b): &(usize, usize)| {
         let (da, db) = (&docs[a], &docs[b]);
         let mut m = Mistake {
-            a: da.id.clone(),
-            b: db.id.clone(),
+            a: da.id.to_string(),
+            b: db.id.to_string(),
             a_cluster: da.cluster.unwrap_or_default(),
             b_cluster: db.cluster.unwrap_or_default(),
             jaccard: None,
@@ -641,9 +648,9 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
             shared_passages: Vec::new(),
         };
         if let (Some(va), Some(vb)) = (views.get(&a), views.get(&b)) {
-            let s = Similarity::of(&va.compared, &vb.compared);
+            let s = PairScore::of_sets(&va.compared, &vb.compared);
             m.jaccard = Some(s.jaccard);
-            m.containment = Some(s.containment);
+            m.containment = Some(s.containment());
             m.shared_passages = shared_passages(va, vb);
         }
         m
@@ -659,7 +666,7 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
     }
     missed.truncate(opts.top);
     false_merges.truncate(opts.top);
-    Ok(Report {
+    Report {
         truth: truth.path.clone(),
         truth_format: truth.format,
         run: run.dir.clone(),
@@ -675,7 +682,7 @@ pub fn evaluate(run: &RunDir, truth: &Truth, opts: &EvalOptions) -> Result<Repor
         mistakes_examined: examined,
         missed,
         false_merges,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -759,40 +766,41 @@ mod tests {
         let t = truth(
             "{\"id\":\"d0\",\"family\":\"f0\"}\n{\"id\":\"d1\",\"family\":\"f0\"}\n{\"id\":\"d2\",\"family\":\"f1\"}\n{\"id\":\"d3\",\"family\":\"f0\"}\n{\"id\":\"d4\",\"family\":\"f0\"}\n{\"id\":\"d5\",\"family\":\"f1\"}\n{\"id\":\"d9\",\"family\":\"f1\"}\n",
         );
-        let line = |id: &str, cluster: u64| crate::inspect::DocLine {
-            id: id.into(),
+        let line = |id: &str, cluster: u64| DocLine {
+            id: id.to_owned().into(),
             cluster: Some(cluster),
             keep: true,
             duplicate_of: None,
             similarity: None,
+            containment: None,
+            split_from: None,
+            provenance: None,
             status: "ok".into(),
             file: "x.jsonl".into(),
             line: Some(1),
-            repeats: Vec::new(),
-            boilerplate: Vec::new(),
-            split_from: None,
+            repeats: None,
+            repeat_blocks: None,
+            boilerplate: None,
         };
         let mut docs: Vec<_> = [("d0", 5), ("d1", 5), ("d2", 5), ("d3", 6), ("d7", 5)]
             .iter()
             .map(|&(i, c)| line(i, c))
             .collect();
-        docs.push(crate::inspect::DocLine {
+        docs.push(DocLine {
             status: "invalid_json".into(),
             cluster: None,
             ..line("d8", 0)
         });
         let run = RunDir {
             dir: PathBuf::from("run"),
+            summary: crate::Summary::default(),
             params: crate::Params::default().validate().unwrap(),
-            inputs: Vec::new(),
-            working_dir: None,
-            docs,
         };
         let opts = EvalOptions {
             top: 10,
             similarity: false,
         };
-        let r = evaluate(&run, &t, &opts).unwrap();
+        let r = evaluate_docs(&run, &docs, &t, &opts);
         assert_eq!(r.records, 6);
         assert_eq!(r.labelled, 4);
         assert_eq!(r.pairs.records, 4);

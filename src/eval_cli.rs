@@ -6,12 +6,15 @@ use anyhow::Context;
 
 use crate::cli::{EvalArgs, ExplainArgs};
 use neardup::eval::{EvalOptions, Mistake, Truth, evaluate};
-use neardup::inspect::{Explanation, ParagraphFate, RunDir, Side, Similarity, Texts};
+use neardup::inspect::{Explanation, ParagraphFate, Side};
+use neardup::output::rundir::{RunDir, Texts};
+use neardup::verify::PairScore;
 
 fn open(dir: &std::path::Path) -> anyhow::Result<RunDir> {
     RunDir::open(dir).with_context(|| format!("reading the run in {}", dir.display()))
 }
 
+/// Scores a run against labels and prints the scores and the listed mistakes.
 pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
     let run = open(&args.dir)?;
     let truth = Truth::load(&args.truth)?;
@@ -131,6 +134,7 @@ fn print_mistake(out: &mut impl Write, m: &Mistake) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints why two records of a run are, or are not, in one cluster.
 pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
     let run = open(&args.dir)?;
     let e = neardup::inspect::explain(&run, &args.id_a, &args.id_b)?;
@@ -181,10 +185,15 @@ fn print_side(out: &mut impl Write, s: &Side) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sim_line(name: &str, s: &Similarity) -> String {
+fn sim_line(name: &str, s: &PairScore) -> String {
     format!(
         "{name}: Jaccard {:.4}, containment A in B {:.4}, B in A {:.4} ({} shared of {} / {} shingles)",
-        s.jaccard, s.a_in_b, s.b_in_a, s.shared, s.a_shingles, s.b_shingles
+        s.jaccard,
+        s.a_in_b(),
+        s.b_in_a(),
+        s.shared,
+        s.size_a,
+        s.size_b
     )
 }
 

@@ -1,326 +1,35 @@
 //! Looking into a finished run: its output directory in; its parameters, its per-record
 //! lines, the texts of chosen records, and what the run compared for any two of them out.
 //!
-//! A run directory holds `summary.json` (the validated parameters and the input files) and
-//! `docs.jsonl` (one line per input record, in input order). Texts are not stored there:
-//! they are read back from the inputs named in the summary, in one streaming pass with the
-//! run's own reader, and only the records asked for are kept. If the inputs are gone or
-//! differ from what the run read (record count, bytes, ids), the texts are reported as
-//! unavailable and nothing computed from them is used.
+//! A run directory (`output::rundir::RunDir`) holds `summary.json` (the validated
+//! parameters and the input files) and `docs.jsonl` (one line per input record, in input
+//! order). Texts are not stored there: they are read back from the inputs named in the
+//! summary, in one streaming pass with the run's own reader (`RunDir::read_texts`), and
+//! only the records asked for are kept. If the inputs are gone or differ from what the run
+//! read (record count, bytes, ids), the texts are reported as unavailable and nothing
+//! computed from them is used.
 //!
 //! Invariant: a document's compared shingle set is rebuilt with the same library
-//! functions the run used (segmentation, normalization, `Shingler`, `ParagraphRecord::kept_shingles`), with
-//! the paragraphs `docs.jsonl` lists as boilerplate and repeats removed, so the Jaccard
-//! shown here is the Jaccard the run verified.
+//! functions the run used (segmentation, normalization, `Shingler`,
+//! `ParagraphRecord::kept_shingles`), with the paragraphs `docs.jsonl` lists as
+//! boilerplate and repeats removed, so the Jaccard shown here is the Jaccard the run
+//! verified, and whether it matches is decided by the run's own `MatchRule`.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::analyze::Analyzer;
 use crate::document::ParagraphRecord;
-use crate::input::{Source, SourceKind, parse_record, read_sources};
+use crate::error::{Error, Result};
 use crate::lsh::band_keys;
-use crate::paragraph::{ParagraphWorker, Span, segment, snippet};
-use crate::params::{CandidateMethod, Params, ValidParams, VerifyMethod, candidate_probability};
-use crate::shingle::Shingler;
+use crate::output::rundir::{RunDir, Texts};
+use crate::output::schema::DocLine;
+use crate::paragraph::{Repeat, Span, segment, snippet};
+use crate::params::{CandidateMethod, ValidParams, VerifyMethod, candidate_probability};
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
-use crate::text::{Normalized, normalize_into};
 use crate::verify::rule::{Match, MatchRule};
-use crate::verify::score::{PairScore, intersection_size, jaccard};
-
-/// Errors of reading a run directory or a truth file. Each names the file and, for a bad
-/// line, its 1-based line number.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum InspectError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    BadLine {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    BadFile { path: PathBuf, message: String },
-    #[error("{path}: no record with id {id:?}")]
-    UnknownId { path: PathBuf, id: String },
-    #[error(transparent)]
-    Run(#[from] crate::Error),
-}
-
-pub type Result<T, E = InspectError> = std::result::Result<T, E>;
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InspectError + '_ {
-    move |source| InspectError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// A paragraph repeat as `docs.jsonl` lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RepeatLine {
-    pub paragraph: u32,
-    pub copy_of: u32,
-    pub similarity: f64,
-}
-
-/// One line of `docs.jsonl`. Unknown fields are ignored so that newer runs still load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocLine {
-    pub id: String,
-    pub cluster: Option<u64>,
-    pub keep: bool,
-    #[serde(default)]
-    pub duplicate_of: Option<String>,
-    #[serde(default)]
-    pub similarity: Option<f64>,
-    pub status: String,
-    pub file: String,
-    #[serde(default)]
-    pub line: Option<u64>,
-    #[serde(default)]
-    pub repeats: Vec<RepeatLine>,
-    #[serde(default)]
-    pub boilerplate: Vec<u32>,
-    /// The representative whose star cluster this record was split off from.
-    #[serde(default)]
-    pub split_from: Option<String>,
-}
-
-impl DocLine {
-    /// Compared or empty: the records that have a cluster and can be scored.
-    #[must_use]
-    pub fn is_scored(&self) -> bool {
-        self.status == "ok" || self.status == "empty"
-    }
-}
-
-/// One input file as `summary.json` reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputReport {
-    pub path: PathBuf,
-    pub records: u64,
-    #[serde(default)]
-    pub bytes: u64,
-    #[serde(default)]
-    pub error: Option<String>,
-}
-
-/// A loaded run directory.
-#[derive(Debug, Clone)]
-pub struct RunDir {
-    pub dir: PathBuf,
-    pub params: ValidParams,
-    pub inputs: Vec<InputReport>,
-    /// Where the run was started (relative input paths are relative to it).
-    pub working_dir: Option<PathBuf>,
-    pub docs: Vec<DocLine>,
-}
-
-impl RunDir {
-    /// Reads `summary.json` and `docs.jsonl` from `dir`.
-    pub fn open(dir: &Path) -> Result<Self> {
-        let summary_path = dir.join("summary.json");
-        let text = std::fs::read_to_string(&summary_path).map_err(io_err(&summary_path))?;
-        let bad = |message: String| InspectError::BadFile {
-            path: summary_path.clone(),
-            message,
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        let params: Params = serde_json::from_value(value["params"].clone())
-            .map_err(|e| bad(format!("params: {e}")))?;
-        let params = params.validate()?;
-        let inputs: Vec<InputReport> = serde_json::from_value(value["inputs"].clone())
-            .map_err(|e| bad(format!("inputs: {e}")))?;
-        let docs = read_docs(&dir.join("docs.jsonl"))?;
-        let working_dir = value["working_dir"].as_str().map(PathBuf::from);
-        Ok(RunDir {
-            dir: dir.to_path_buf(),
-            params,
-            inputs,
-            working_dir,
-            docs,
-        })
-    }
-
-    /// Record indices of the lines with this id (more than one when ids repeat).
-    #[must_use]
-    pub fn find(&self, id: &str) -> Vec<usize> {
-        (0..self.docs.len())
-            .filter(|&i| self.docs[i].id == id)
-            .collect()
-    }
-
-    fn docs_path(&self) -> PathBuf {
-        self.dir.join("docs.jsonl")
-    }
-}
-
-/// Reads every line of a `docs.jsonl`.
-pub fn read_docs(path: &Path) -> Result<Vec<DocLine>> {
-    let file = File::open(path).map_err(io_err(path))?;
-    let mut docs = Vec::new();
-    for (n, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-        let line = line.map_err(io_err(path))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let doc: DocLine = serde_json::from_str(&line).map_err(|e| InspectError::BadLine {
-            path: path.to_path_buf(),
-            line: n as u64 + 1,
-            message: e.to_string(),
-        })?;
-        docs.push(doc);
-    }
-    Ok(docs)
-}
-
-/// Whether the texts read back are the ones the run read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
-pub enum Texts {
-    Available,
-    /// Why not: the inputs are gone, were standard input, or changed since the run.
-    Unavailable(String),
-}
-
-/// An input path as the run saw it: relative paths are relative to the directory the run
-/// was started in (`summary.json`'s `working_dir`, absent in older runs: then the current
-/// directory).
-#[must_use]
-pub fn resolve(working_dir: Option<&Path>, path: &Path) -> PathBuf {
-    match working_dir {
-        Some(dir) if path.is_relative() && path.as_os_str() != "-" => dir.join(path),
-        _ => path.to_path_buf(),
-    }
-}
-
-/// Streams the run's inputs once and calls `visit(record, text)` for every record index
-/// in `wanted` whose status is ok or empty. Texts passed to `visit` can only be trusted
-/// when the result is `Texts::Available`: a change is sometimes noticed only at the end
-/// (a file grew), so callers keep what they collect until then and drop it otherwise.
-pub fn read_texts<S: std::hash::BuildHasher>(
-    run: &RunDir,
-    wanted: &HashSet<usize, S>,
-    visit: &mut dyn FnMut(usize, &str),
-) -> Texts {
-    if wanted.is_empty() {
-        return Texts::Available;
-    }
-    if run.inputs.iter().any(|i| i.path.as_os_str() == "-") {
-        return Texts::Unavailable("the run read standard input".into());
-    }
-    // Sources are rebuilt from the run's own account rather than by expanding the paths
-    // again: a directory's text files were named relative to the directory, and a file
-    // found in a directory is JSONL by its name alone, not by its first byte.
-    let mut sources = Vec::with_capacity(run.inputs.len());
-    let mut first_doc: HashMap<&str, &DocLine> = HashMap::new();
-    for d in &run.docs {
-        first_doc.entry(d.file.as_str()).or_insert(d);
-    }
-    for input in &run.inputs {
-        let name = input.path.display().to_string();
-        let doc = first_doc.get(name.as_str()).copied();
-        let text_file = doc.is_some_and(|d| d.line.is_none());
-        let path = resolve(run.working_dir.as_deref(), &input.path);
-        if !path.exists() {
-            return Texts::Unavailable(format!("{name}: no longer exists"));
-        }
-        sources.push(Source {
-            path,
-            kind: if text_file {
-                SourceKind::Text
-            } else {
-                SourceKind::Jsonl
-            },
-            doc_id: doc.filter(|_| text_file).map(|d| d.id.clone()),
-        });
-    }
-    // the names the run wrote into docs.jsonl: the paths as typed
-    let names: Vec<String> = run
-        .inputs
-        .iter()
-        .map(|i| i.path.display().to_string())
-        .collect();
-    let mut next = 0usize;
-    let mut changed: Option<String> = None;
-    let input = &run.params.input;
-    let result = read_sources(&sources, input, |batch| {
-        for rec in batch.records {
-            let index = next;
-            next += 1;
-            if changed.is_some() {
-                continue;
-            }
-            let Some(doc) = run.docs.get(index) else {
-                changed = Some(format!(
-                    "more records than the {} of docs.jsonl",
-                    run.docs.len()
-                ));
-                continue;
-            };
-            let name = &names[rec.source as usize];
-            let line = rec.position.line().unwrap_or(0);
-            if doc.file != *name || doc.line.unwrap_or(0) != line {
-                changed = Some(format!(
-                    "record {} is {name}:{} now, {}:{} in the run",
-                    index + 1,
-                    line,
-                    doc.file,
-                    doc.line.unwrap_or(0)
-                ));
-                continue;
-            }
-            if !wanted.contains(&index) || !doc.is_scored() {
-                continue;
-            }
-            let parsed = parse_record(rec.raw, input);
-            if parsed.skip.is_some() || parsed.id.as_ref().is_some_and(|id| *id != doc.id) {
-                changed = Some(format!(
-                    "{name}:{}: not the record {:?} any more",
-                    line, doc.id
-                ));
-                continue;
-            }
-            visit(index, &parsed.text);
-        }
-        Ok(())
-    });
-    let reports = match result {
-        Ok(r) => r,
-        Err(e) => return Texts::Unavailable(e.to_string()),
-    };
-    if let Some(why) = changed {
-        return Texts::Unavailable(format!("the inputs changed since the run: {why}"));
-    }
-    if next != run.docs.len() {
-        return Texts::Unavailable(format!(
-            "the inputs changed since the run: {next} records now, {} then",
-            run.docs.len()
-        ));
-    }
-    for (now, then) in reports.iter().zip(&run.inputs) {
-        if now.bytes != then.bytes || now.records != then.records {
-            return Texts::Unavailable(format!(
-                "the inputs changed since the run: {} has {} bytes now, {} then",
-                then.path.display(),
-                now.bytes,
-                then.bytes
-            ));
-        }
-    }
-    Texts::Available
-}
+use crate::verify::score::PairScore;
 
 /// One document as the run compared it.
 #[derive(Debug, Clone)]
@@ -343,31 +52,20 @@ pub struct DocView {
 impl DocView {
     /// Rebuilds what the run compared for `doc`, from its text.
     #[must_use]
-    pub fn new(text: &str, doc: &DocLine, params: &ValidParams) -> Self {
-        let mut record = ParagraphRecord::default();
+    pub fn new(text: &str, doc: &DocLine<'_>, params: &ValidParams) -> Self {
+        // the run's own analysis; with the paragraph stage off the whole text is one
+        // paragraph
+        let record = Analyzer::default().record_of(text, params).clone();
         let mut spans = Vec::new();
         if params.paragraphs.enabled {
-            ParagraphWorker::default().process(
-                text,
-                &params.paragraphs,
-                &params.shingle,
-                &mut record,
-            );
             segment(text, params.paragraphs.split, &mut spans);
         } else {
-            // the run's whole-text path: one paragraph, shingled as one normalized text
-            let mut normalized = Normalized::default();
-            normalize_into(text, &mut normalized);
-            Shingler::default().append(&normalized, &params.shingle, &mut record.shingles);
-            record.offsets.push(record.shingles.len() as u32);
-            record.hashes.push(0);
-            record.push_snippet("");
             spans.push((0, text.len() as u32));
         }
         let mut removed = Vec::new();
         if params.paragraphs.enabled && params.paragraphs.clean_articles {
-            removed.extend_from_slice(&doc.boilerplate);
-            removed.extend(doc.repeats.iter().map(|r| r.paragraph));
+            removed.extend_from_slice(doc.boilerplate());
+            removed.extend(doc.repeats().iter().map(|r| r.paragraph));
             removed.sort_unstable();
             removed.dedup();
         }
@@ -408,38 +106,6 @@ impl DocView {
         s.sort_unstable();
         s.dedup();
         s
-    }
-}
-
-/// Set similarity of two sorted shingle sets.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Similarity {
-    pub jaccard: f64,
-    /// |A ∩ B| / min(|A|, |B|): high when one document is (mostly) inside the other.
-    pub containment: f64,
-    /// |A ∩ B| / |A|.
-    pub a_in_b: f64,
-    /// |A ∩ B| / |B|.
-    pub b_in_a: f64,
-    pub shared: usize,
-    pub a_shingles: usize,
-    pub b_shingles: usize,
-}
-
-impl Similarity {
-    #[must_use]
-    pub fn of(a: &[u64], b: &[u64]) -> Self {
-        let shared = intersection_size(a, b);
-        let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-        Similarity {
-            jaccard: jaccard(a, b),
-            containment: ratio(shared, a.len().min(b.len())),
-            a_in_b: ratio(shared, a.len()),
-            b_in_a: ratio(shared, b.len()),
-            shared,
-            a_shingles: a.len(),
-            b_shingles: b.len(),
-        }
     }
 }
 
@@ -530,7 +196,7 @@ pub struct Side {
     pub file: String,
     pub line: Option<u64>,
     pub boilerplate: Vec<u32>,
-    pub repeats: Vec<RepeatLine>,
+    pub repeats: Vec<Repeat>,
     /// The representative the star check split this record off from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub split_from: Option<String>,
@@ -576,51 +242,56 @@ pub struct Explanation {
     pub threshold: f64,
     pub texts: Texts,
     /// On the compared (cleaned) sets; `None` without texts or for an uncompared record.
-    pub compared: Option<Similarity>,
+    pub compared: Option<PairScore>,
     /// On every paragraph's shingles.
-    pub raw: Option<Similarity>,
+    pub raw: Option<PairScore>,
     pub sketches: Option<Sketches>,
     pub a_paragraphs: Vec<ParagraphFate>,
     pub b_paragraphs: Vec<ParagraphFate>,
     pub verdict: String,
 }
 
-fn side(run: &RunDir, id: &str) -> Result<Side> {
-    let found = run.find(id);
+/// Record indices of the lines with this id (more than one when ids repeat).
+fn find(docs: &[DocLine<'_>], id: &str) -> Vec<usize> {
+    (0..docs.len()).filter(|&i| docs[i].id == id).collect()
+}
+
+fn side(run: &RunDir, docs: &[DocLine<'_>], id: &str) -> Result<Side> {
+    let found = find(docs, id);
     let Some(&record) = found.first() else {
-        return Err(InspectError::UnknownId {
+        return Err(Error::UnknownId {
             path: run.docs_path(),
             id: id.to_owned(),
         });
     };
-    let d = &run.docs[record];
+    let d = &docs[record];
     let representative = match (&d.duplicate_of, d.cluster) {
-        (Some(r), _) => Some(r.clone()),
-        (None, Some(_)) => Some(d.id.clone()),
+        (Some(r), _) => Some(r.to_string()),
+        (None, Some(_)) => Some(d.id.to_string()),
         (None, None) => None,
     };
     Ok(Side {
-        id: d.id.clone(),
+        id: d.id.to_string(),
         record,
-        status: d.status.clone(),
+        status: d.status.to_string(),
         cluster: d.cluster,
         representative,
-        file: d.file.clone(),
+        file: d.file.to_string(),
         line: d.line,
-        boilerplate: d.boilerplate.clone(),
-        repeats: d.repeats.clone(),
-        split_from: d.split_from.clone(),
+        boilerplate: d.boilerplate().to_vec(),
+        repeats: d.repeats().to_vec(),
+        split_from: d.split_from.as_deref().map(str::to_owned),
         same_id_records: found.len() - 1,
     })
 }
 
-fn fates(this: &DocView, doc: &DocLine, other: &DocView) -> Vec<ParagraphFate> {
+fn fates(this: &DocView, doc: &DocLine<'_>, other: &DocView) -> Vec<ParagraphFate> {
     let matches = match_paragraphs(this, other);
     matches
         .into_iter()
         .enumerate()
         .map(|(i, m)| {
-            let fate = if doc.boilerplate.contains(&(i as u32)) && this.is_removed(i) {
+            let fate = if doc.boilerplate().contains(&(i as u32)) && this.is_removed(i) {
                 "boilerplate"
             } else if this.is_removed(i) {
                 "repeat"
@@ -646,11 +317,12 @@ fn fates(this: &DocView, doc: &DocLine, other: &DocView) -> Vec<ParagraphFate> {
 /// Explains the pair `(id_a, id_b)` of the run in `run`.
 pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
     let params = &run.params;
-    let (a, b) = (side(run, id_a)?, side(run, id_b)?);
+    let docs = run.docs()?;
+    let (a, b) = (side(run, &docs, id_a)?, side(run, &docs, id_b)?);
     let same_cluster = a.cluster.is_some() && a.cluster == b.cluster;
     let wanted: HashSet<usize> = [a.record, b.record].into_iter().collect();
     let mut texts: HashMap<usize, String> = HashMap::new();
-    let state = read_texts(run, &wanted, &mut |i, t| {
+    let state = run.read_texts(&docs, &wanted, &mut |i, t| {
         texts.insert(i, t.to_owned());
     });
     let mut out = Explanation {
@@ -668,11 +340,11 @@ pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
     };
     let both_ok = out.a.status == "ok" && out.b.status == "ok";
     if state == Texts::Available && both_ok {
-        let (da, db) = (&run.docs[out.a.record], &run.docs[out.b.record]);
+        let (da, db) = (&docs[out.a.record], &docs[out.b.record]);
         let va = DocView::new(&texts[&out.a.record], da, params);
         let vb = DocView::new(&texts[&out.b.record], db, params);
-        let compared = Similarity::of(&va.compared, &vb.compared);
-        out.raw = Some(Similarity::of(&va.raw, &vb.raw));
+        let compared = PairScore::of_sets(&va.compared, &vb.compared);
+        out.raw = Some(PairScore::of_sets(&va.raw, &vb.raw));
         let mut hasher = MinHasher::new(&params.minhash);
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
         hasher.sketch(&va.compared, &mut sa);
@@ -740,10 +412,7 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
     };
     let pair = PairScore {
         jaccard: score,
-        shared: c.shared as u64,
-        size_a: c.a_shingles as u64,
-        size_b: c.b_shingles as u64,
-        shared_text: None,
+        ..*c
     };
     let matched = rule.matches(&pair);
     let matches = matched.is_some();
@@ -756,14 +425,16 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
         format!(
             "containment {:.4} >= {min_c} with {} shared shingles ({score_name} {score:.4} \
              below {t})",
-            c.containment, c.shared
+            c.containment(),
+            c.shared
         )
     } else if let Some(min_c) = rule.min_containment {
         let min_shared = rule.min_shared;
         format!(
             "{score_name} {score:.4} below {t}, containment {:.4} (needs {min_c}) with {} \
              shared shingles (needs {min_shared})",
-            c.containment, c.shared
+            c.containment(),
+            c.shared
         )
     } else {
         format!("{score_name} {score:.4} below {t}")

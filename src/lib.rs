@@ -5,6 +5,11 @@
 //! exact Jaccard verification and union-find clustering, with every input record
 //! accounted for and the same output for any thread count.
 //!
+//! The modules follow the data in layers, from the types every stage shares (`document`,
+//! `ids`, `verify::score`) through the stages (`input`, `paragraph`, `sketch`, `lsh`,
+//! `verify`, `cluster`) and the run's outputs (`output`) to the `pipeline` that composes
+//! them; `docs/architecture.md` has the layer table and the module graph.
+//!
 //! ```
 //! use neardup::{Params, dedup_texts};
 //!
@@ -35,6 +40,7 @@ pub mod input;
 pub mod inspect;
 pub mod lsh;
 pub mod output;
+pub mod overrides;
 pub mod paragraph;
 pub mod params;
 pub mod pipeline;

@@ -4,7 +4,7 @@ mod cli;
 mod eval_cli;
 mod tune_cli;
 
-use std::io::{IsTerminal, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,28 +34,63 @@ fn main() -> ExitCode {
             return;
         }
         std::thread::sleep(GRACE);
-        eprintln!("neardup: error: interrupted; no output was written");
+        say_error("interrupted; no output was written");
         std::process::exit(130);
     });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e)
-            if e.downcast_ref::<neardup::Error>()
-                .is_some_and(|e| matches!(e, neardup::Error::Interrupted)) =>
-        {
-            eprintln!("neardup: error: {e:#}");
-            ExitCode::from(130)
-        }
+        // the reader of our output has gone (`neardup ... | head`): nothing left to do
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
+            say_error(&message(&e));
+            if in_chain::<neardup::Error>(&e, |e| matches!(e, neardup::Error::Interrupted)) {
+                ExitCode::from(130)
+            } else {
+                ExitCode::from(2)
             }
-            eprintln!("neardup: error: {e:#}");
-            ExitCode::from(2)
         }
     }
+}
+
+/// Whether any error in `e`'s chain is an `E` that `test` accepts.
+fn in_chain<E: std::error::Error + 'static>(e: &anyhow::Error, test: impl Fn(&E) -> bool) -> bool {
+    e.chain().filter_map(|c| c.downcast_ref::<E>()).any(test)
+}
+
+/// Whether a write failed because the reader went away, anywhere in the chain. serde_json
+/// keeps the io::Error it met out of the chain, so it is asked separately.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = Some(ErrorKind::BrokenPipe);
+    in_chain::<std::io::Error>(e, |e| Some(e.kind()) == pipe)
+        || in_chain::<serde_json::Error>(e, |e| e.io_error_kind() == pipe)
+}
+
+/// The error chain in one line, outermost first. The library's messages already end with
+/// their cause (so `summary.json` and Python get it whole), so a cause whose text the line
+/// already ends with is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// `neardup: error: ...` on stderr; if stderr is gone too there is no one left to tell.
+fn say_error(message: &str) {
+    let _ = writeln!(std::io::stderr(), "neardup: error: {message}");
+}
+
+/// A warning on stderr, ignoring a closed stderr as `say_error` does.
+fn say_warning(message: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -130,15 +165,16 @@ fn report(args: &ReportArgs) -> anyhow::Result<()> {
     };
     let outcome = neardup::report::write_report(&args.dir, &options)?;
     for notice in &outcome.notices {
-        eprintln!("warning: {notice}");
+        say_warning(notice);
     }
-    println!(
+    writeln!(
+        std::io::stdout(),
         "report: {} clusters ({} shown), {} copies; wrote {}/{{report.html, report.md, syndication.csv}}",
         outcome.clusters,
         outcome.shown,
         outcome.copies,
         args.dir.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -175,10 +211,11 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         }
     }
     let n = neardup::generate::generate_to(&p, &args.out).context("generate")?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "wrote {n} documents to {} (+ .truth.jsonl)",
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -243,7 +280,7 @@ impl Progress for Bars {
         }
         match &*self.bar.lock().expect("bar lock") {
             Some(bar) => bar.println(format!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+            None => say_warning(message),
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
 use crate::shingle::{Shingler, fold_tokens};
 use crate::sketch::{hamming, simhash};
 use crate::text::{Normalized, normalize_into};
-use crate::verify::score::jaccard;
+use crate::verify::score::{jaccard, round6};
 
 /// Byte range of one paragraph in its document.
 pub type Span = (u32, u32);
@@ -321,7 +321,7 @@ pub fn find_repeats(
                 repeats.push(Repeat {
                     paragraph: j as u32,
                     copy_of: i,
-                    similarity: crate::stages::round6(sim),
+                    similarity: round6(sim),
                 });
                 continue;
             }

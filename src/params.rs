@@ -2,6 +2,9 @@
 //! that checks them; the stages receive a validated copy and never re-check. The
 //! validated parameters are embedded in `summary.json`, and that object can be fed back
 //! through `--config` to repeat a run exactly.
+//!
+//! A config file and the command-line flags are overrides, [`ParamsPatch`](crate::overrides::ParamsPatch)es applied to
+//! the defaults in that order; [`FLAGS`](crate::overrides::FLAGS) says which field each flag sets.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,21 +13,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// Every parameter of a run, in sections; `Default` is what `neardup dedup` runs with.
+/// Build one from a config file and flags with [`Params::from_config_and_flags`], and
+/// check it with [`Params::validate`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Params {
+    /// Which fields of an input record hold what, and what a bad record does.
     pub input: InputParams,
+    /// How the compared text is cut into shingles.
     pub shingle: ShingleParams,
+    /// The MinHash signatures.
     pub minhash: MinHashParams,
+    /// The Jaccard threshold and the LSH banding that finds candidates for it.
     pub lsh: LshParams,
+    /// How candidate pairs are scored.
     pub verify: VerifyParams,
+    /// The paragraph stage: repeats and boilerplate.
     pub paragraphs: ParagraphParams,
+    /// Where candidate pairs come from.
     pub candidates: CandidateParams,
+    /// Article-level SimHash candidates.
     pub simhash: SimHashParams,
+    /// Matching by containment as well as by Jaccard.
     pub containment: ContainmentParams,
+    /// The shape of clusters and the choice of their representative.
     pub cluster: ClusterParams,
 }
 
+/// Which fields of an input record hold what, and what a bad record does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InputParams {
@@ -59,6 +76,7 @@ impl Default for InputParams {
     }
 }
 
+/// What a bad record or an unreadable file does to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorPolicy {
@@ -69,12 +87,13 @@ pub enum ErrorPolicy {
 }
 
 impl FromStr for ErrorPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
 
+/// What a shingle is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ShingleKind {
@@ -84,10 +103,13 @@ pub enum ShingleKind {
     Char,
 }
 
+/// How the compared text is cut into shingles (`word:5` on the command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShingleParams {
+    /// Words or characters.
     pub kind: ShingleKind,
+    /// How many words or characters make one shingle (k).
     pub size: usize,
     /// Seed of the xxh3 hash applied to each shingle.
     pub seed: u64,
@@ -115,25 +137,34 @@ impl fmt::Display for ShingleParams {
 
 /// Parses a flag value by the same names the config file uses (serde's), so the two can
 /// never disagree.
-fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+fn from_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|e| Error::value(s, e.to_string()))
 }
 
 /// Parses the `--shingle` syntax: `word:5`, `char:9`.
 impl FromStr for ShingleParams {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         let (kind, size) = s
             .split_once(':')
-            .ok_or_else(|| format!("expected KIND:SIZE, got {s:?}"))?;
+            .ok_or_else(|| Error::value(s, format!("expected KIND:SIZE, got {s:?}")))?;
         let kind = match kind {
             "word" => ShingleKind::Word,
             "char" => ShingleKind::Char,
-            _ => return Err(format!("shingle kind must be word or char, got {kind:?}")),
+            _ => {
+                return Err(Error::value(
+                    s,
+                    format!("shingle kind must be word or char, got {kind:?}"),
+                ));
+            }
         };
-        let size = size
-            .parse()
-            .map_err(|_| format!("shingle size must be a whole number, got {size:?}"))?;
+        let size = size.parse().map_err(|_| {
+            Error::value(
+                s,
+                format!("shingle size must be a whole number, got {size:?}"),
+            )
+        })?;
         Ok(ShingleParams {
             kind,
             size,
@@ -142,11 +173,13 @@ impl FromStr for ShingleParams {
     }
 }
 
+/// The MinHash signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MinHashParams {
     /// Signature length (number of one-permutation-hashing bins).
     pub num_perm: usize,
+    /// Seed of the hash that assigns shingles to bins.
     pub seed: u64,
 }
 
@@ -159,6 +192,7 @@ impl Default for MinHashParams {
     }
 }
 
+/// The Jaccard threshold and the LSH banding that finds candidates for it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LshParams {
@@ -203,15 +237,17 @@ pub enum CandidateMethod {
 }
 
 impl FromStr for CandidateMethod {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
 
+/// Where candidate pairs come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CandidateParams {
+    /// MinHash LSH, SimHash, or both.
     pub method: CandidateMethod,
 }
 
@@ -234,8 +270,8 @@ pub enum SimHashWeights {
 }
 
 impl FromStr for SimHashWeights {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -246,6 +282,7 @@ impl FromStr for SimHashWeights {
 pub struct SimHashParams {
     /// Fingerprints within this many bits are candidates (0..=8: the index is exact).
     pub max_hamming: u32,
+    /// How features are weighted.
     pub weights: SimHashWeights,
 }
 
@@ -271,8 +308,8 @@ pub enum SplitMode {
 }
 
 impl FromStr for SplitMode {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -283,6 +320,7 @@ impl FromStr for SplitMode {
 pub struct ParagraphParams {
     /// Run the paragraph stage at all.
     pub enabled: bool,
+    /// How a document is cut into paragraphs.
     pub split: SplitMode,
     /// Compare articles with their repeats and boilerplate removed.
     pub clean_articles: bool,
@@ -314,6 +352,7 @@ impl Default for ParagraphParams {
     }
 }
 
+/// How candidate pairs are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyMethod {
@@ -324,15 +363,17 @@ pub enum VerifyMethod {
 }
 
 impl FromStr for VerifyMethod {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
 
+/// How candidate pairs are scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifyParams {
+    /// Exact Jaccard or the MinHash estimate.
     pub method: VerifyMethod,
 }
 
@@ -351,6 +392,7 @@ impl Default for VerifyParams {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContainmentParams {
+    /// Match by containment at all.
     pub enabled: bool,
     /// |A ∩ B| / min(|A|, |B|) on the compared (boilerplate-free) shingles, at least this.
     pub min_containment: f64,
@@ -421,8 +463,8 @@ pub enum ClusterShape {
 }
 
 impl FromStr for ClusterShape {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
@@ -442,15 +484,17 @@ pub enum RepresentativeRule {
 }
 
 impl FromStr for RepresentativeRule {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         from_name(s)
     }
 }
 
+/// The shape of clusters and the choice of their representative.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterParams {
+    /// Star or connected components.
     pub shape: ClusterShape,
     /// Star clusters: a member whose containment with the representative is below this
     /// is split off even though a chain of matches joined it.
@@ -458,6 +502,7 @@ pub struct ClusterParams {
     /// The representative (the original) is the first member in this order; input
     /// order breaks any remaining tie.
     pub representative: Vec<RepresentativeRule>,
+    /// Outlets whose copy is the original (rule `outlet`), first preferred.
     pub prefer_outlets: Vec<String>,
 }
 
@@ -482,10 +527,12 @@ impl Default for ClusterParams {
 pub struct ValidParams(Params);
 
 impl ValidParams {
+    /// The parameters, bands and rows filled in.
     #[must_use]
     pub fn get(&self) -> &Params {
         &self.0
     }
+    /// LSH bands.
     #[must_use]
     pub fn bands(&self) -> usize {
         self.0
@@ -493,6 +540,7 @@ impl ValidParams {
             .bands
             .expect("validated params always carry bands")
     }
+    /// LSH rows per band.
     #[must_use]
     pub fn rows(&self) -> usize {
         self.0.lsh.rows.expect("validated params always carry rows")

@@ -49,6 +49,7 @@ use crate::verify::{MatchRule, PairScore, Verifier, round6};
 /// Everything about a run that is not a parameter of the result.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Where the outputs go.
     pub out_dir: PathBuf,
     /// Worker threads; `None` uses every core.
     pub threads: Option<usize>,
@@ -370,37 +371,29 @@ where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
         + Send,
 {
+    let sketched = sketch_stream(sources, read, params, spill_dir, progress)?;
+    let clustered = cluster_stage(&sketched, None, params, progress)?;
+    // the spill and the candidates go here: what is written needs neither
     let Sketched {
         sources,
         records,
-        mut counts,
         reports,
         warnings,
-        verifier,
-        pairs,
         candidates,
         simhash,
         paragraphs,
         spill_bytes,
         mut seconds,
-    } = sketch_stream(sources, read, params, spill_dir, progress)?;
-    let clustered = cluster_stage(
-        &records,
-        &verifier,
-        &pairs,
-        None,
-        params,
-        &mut counts,
-        &mut seconds,
-        progress,
-    )?;
+        ..
+    } = sketched;
+    seconds.extend(clustered.seconds);
     let summary = Summary {
         format_version: FORMAT_VERSION,
         neardup_version: env!("CARGO_PKG_VERSION").into(),
         working_dir: std::env::current_dir().ok(),
         params: params.get().clone(),
         inputs: reports,
-        counts,
+        counts: clustered.counts,
         candidates,
         simhash,
         verification: clustered.stats,
@@ -422,25 +415,45 @@ where
 /// The stages up to candidate pairs: every record read and accounted for, every document
 /// sketched, the candidates found. A parameter sweep (`tune`) clusters this many times.
 pub struct Sketched {
+    /// The inputs, in reading order.
     pub sources: Vec<Source>,
+    /// The per-record table.
     pub records: Records,
+    /// The counts so far (clustering adds its own).
     pub counts: Counts,
+    /// What happened to each input.
     pub reports: Vec<FileReport>,
+    /// The first messages about skipped records and inputs.
     pub warnings: Vec<String>,
+    /// Scores pairs from the spill (or the signatures).
     pub verifier: Verifier,
+    /// The candidate pairs, sorted.
     pub pairs: Vec<Pair>,
+    /// The candidate stage's figures.
     pub candidates: CandidateStats,
+    /// The SimHash index's figures, when it ran.
     pub simhash: Option<HammingStats>,
+    /// The paragraph stage's figures, when it ran.
     pub paragraphs: Option<ParagraphSummary>,
+    /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
 
 /// What clustering produces from the candidates.
 pub struct Clustered {
+    /// The sketch pass's counts with clustering's added.
+    pub counts: Counts,
+    /// Seconds of verification and clustering.
+    pub seconds: BTreeMap<String, f64>,
+    /// Where each record ended up, in input order.
     pub assignments: Vec<Assignment>,
+    /// Per record: how a copy relates to its representative.
     pub provenance: Vec<Option<Box<Provenance>>>,
+    /// The accepted pairs.
     pub edges: Vec<Edge>,
+    /// What verification and placement did.
     pub stats: VerifyStats,
 }
 
@@ -625,19 +638,22 @@ where
 }
 
 /// Verifies the candidates (or takes their `scores`, one per pair, already computed),
-/// clusters and places every document. Only `params`' match rule and cluster parameters
-/// matter here; the candidates came from the sketch parameters.
-#[allow(clippy::too_many_arguments)]
+/// clusters and places every document of `sketched`. Only `params`' match rule and
+/// cluster parameters matter here; the candidates came from the sketch parameters.
 pub fn cluster_stage(
-    records: &Records,
-    verifier: &Verifier,
-    pairs: &[Pair],
+    sketched: &Sketched,
     scores: Option<&[PairScore]>,
     params: &ValidParams,
-    counts: &mut Counts,
-    seconds: &mut BTreeMap<String, f64>,
     progress: &dyn Progress,
 ) -> Result<Clustered> {
+    let Sketched {
+        records,
+        verifier,
+        pairs,
+        ..
+    } = sketched;
+    let mut counts = sketched.counts.clone();
+    let mut seconds = BTreeMap::new();
     let t = Instant::now();
     check_cancel(progress)?;
     progress.stage("verify", Some(pairs.len() as u64));
@@ -680,10 +696,12 @@ pub fn cluster_stage(
         )?
     };
     drop(skipped);
-    let (assignments, provenance) = assign(records, placements, counts);
+    let (assignments, provenance) = assign(records, placements, &mut counts);
     progress.finish_stage();
     seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
+        counts,
+        seconds,
         assignments,
         provenance,
         edges,
@@ -763,4 +781,81 @@ fn assign(
         by_record.push(prov);
     }
     (out, by_record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::PackedPosition;
+    use crate::error::SkipReason;
+
+    fn meta(status: Status, doc: Option<DocId>) -> RecordMeta {
+        RecordMeta {
+            id: "x".into(),
+            date: None,
+            outlet: None,
+            source: 0,
+            position: PackedPosition::from(Position::Line(1)),
+            status,
+            doc,
+        }
+    }
+
+    fn placed(rep: DocId, score: Option<PairScore>) -> Placement {
+        Placement {
+            rep,
+            score,
+            weak: false,
+            split_from: None,
+            provenance: None,
+        }
+    }
+
+    #[test]
+    fn clusters_are_numbered_in_record_order_and_every_record_is_assigned() {
+        let records = Records {
+            metas: vec![
+                meta(Status::Ok, Some(0)),
+                meta(Status::Skipped(SkipReason::InvalidJson), None),
+                meta(Status::Ok, Some(1)),
+                meta(Status::Empty, None),
+                meta(Status::Ok, Some(2)),
+            ],
+            doc_records: vec![0, 2, 4],
+            ..Records::default()
+        };
+        let copy = PairScore {
+            jaccard: 0.123_456_789,
+            shared: 9,
+            size_a: 10,
+            size_b: 12,
+            shared_text: None,
+        };
+        let placements = vec![placed(0, None), placed(0, Some(copy)), placed(2, None)];
+        let mut counts = Counts::default();
+        let (a, provenance) = assign(&records, placements, &mut counts);
+        assert_eq!(a.len(), 5);
+        assert_eq!(provenance.len(), 5);
+        assert_eq!((a[0].cluster, a[0].keep), (Some(0), true));
+        assert_eq!(a[1], Assignment::UNREAD);
+        // the copy points at its representative's record, with rounded scores
+        assert_eq!(
+            (a[2].cluster, a[2].keep, a[2].duplicate_of),
+            (Some(0), false, Some(0))
+        );
+        assert_eq!(a[2].similarity, Some(0.123_457));
+        assert_eq!(a[2].containment, Some(0.9));
+        // an empty record is a cluster of its own, numbered where it stands
+        assert_eq!((a[3].cluster, a[3].keep), (Some(1), true));
+        assert_eq!((a[4].cluster, a[4].keep), (Some(2), true));
+        assert_eq!(
+            (
+                counts.clusters,
+                counts.docs_in_clusters,
+                counts.duplicates,
+                counts.kept
+            ),
+            (1, 2, 1, 3)
+        );
+    }
 }

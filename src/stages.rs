@@ -19,8 +19,9 @@
 //! Document ids (`DocId`) must be in input order: they break every remaining tie, in the
 //! representative order and in capped buckets.
 //!
-//! This module is a facade: every function here is a re-export or a thin wrapper of the
-//! stage that owns it, and nothing in the library imports from it.
+//! This module is a facade: everything here is a re-export or a thin wrapper of the
+//! module that owns it, apart from `check_supported`, the facade's own contract (which
+//! parameters the distributed stages honour). Nothing in the library imports from it.
 
 use crate::error::{Error, Result};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod};

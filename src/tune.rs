@@ -169,18 +169,7 @@ fn sweep(
                 }
                 let v = v.validate()?;
                 let t = Instant::now();
-                let mut counts = sketched.counts.clone();
-                let mut seconds = std::collections::BTreeMap::new();
-                let clustered = cluster_stage(
-                    &sketched.records,
-                    &sketched.verifier,
-                    &sketched.pairs,
-                    Some(&scores),
-                    &v,
-                    &mut counts,
-                    &mut seconds,
-                    &NoProgress,
-                )?;
+                let clustered = cluster_stage(&sketched, Some(&scores), &v, &NoProgress)?;
                 let labels: Vec<(u64, u64)> = families
                     .iter()
                     .zip(&clustered.assignments)
@@ -191,23 +180,14 @@ fn sweep(
                     threshold,
                     min_containment: containment,
                     scores: pair_scores(&labels),
-                    clusters: counts.clusters,
+                    clusters: clustered.counts.clusters,
                     seconds: t.elapsed().as_secs_f64(),
                 });
             }
         }
     }
     let (best, recommended, reason) = recommend(&rows, opts.f1_tolerance);
-    let r = &rows[recommended];
-    let flags = format!(
-        "--shingle {} --threshold {} {}",
-        r.shingle,
-        r.threshold,
-        match r.min_containment {
-            None => "--containment off".to_owned(),
-            Some(c) => format!("--containment on --min-containment {c}"),
-        }
-    );
+    let flags = dedup_flags(&rows[recommended]);
     Ok(TuneReport {
         rows,
         sketches,
@@ -216,6 +196,19 @@ fn sweep(
         reason,
         flags,
     })
+}
+
+/// The `neardup dedup` flags (names from `overrides::FLAGS`) that reproduce a setting.
+fn dedup_flags(r: &SweepRow) -> String {
+    format!(
+        "--shingle {} --threshold {} {}",
+        r.shingle,
+        r.threshold,
+        match r.min_containment {
+            None => "--containment off".to_owned(),
+            Some(c) => format!("--containment on --min-containment {c}"),
+        }
+    )
 }
 
 /// The best row by F1, and the recommended one: among rows within `tolerance` of the best
@@ -356,6 +349,29 @@ mod tests {
             },
             clusters: 1,
             seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_recommended_flags_are_parameter_flags_giving_the_setting() {
+        for containment in [None, Some(0.3)] {
+            let mut r = row(0.65, 0.9, 0.9);
+            r.shingle = "char:7".into();
+            r.min_containment = containment;
+            let flags = dedup_flags(&r);
+            let words: Vec<&str> = flags.split(' ').collect();
+            let mut patch = crate::overrides::ParamsPatch::default();
+            for pair in words.chunks(2) {
+                let name = pair[0].strip_prefix("--").unwrap();
+                patch.set_flag(name, pair[1]).unwrap();
+            }
+            let p = patch.apply(Params::default());
+            assert_eq!(p.shingle.to_string(), "char:7");
+            assert!((p.lsh.threshold - 0.65).abs() < 1e-12);
+            assert_eq!(p.containment.enabled, containment.is_some());
+            if let Some(c) = containment {
+                assert!((p.containment.min_containment - c).abs() < 1e-12);
+            }
         }
     }
 

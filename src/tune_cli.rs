@@ -11,6 +11,7 @@ fn containment_label(c: Option<f64>) -> String {
     c.map_or_else(|| "off".to_owned(), |c| format!("{c}"))
 }
 
+/// Runs the sweep and prints its table, plot and recommendation (or one JSON object).
 pub fn tune(args: &TuneArgs) -> anyhow::Result<()> {
     let params = args.params()?;
     let truth = Truth::load(&args.truth)?;

@@ -7,26 +7,20 @@
 //! `u64`, little-endian.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
-use neardup::document::ParagraphRecord;
 use neardup::input::{ParsedRecord, Raw, parse_record};
-use neardup::ids::DocId;
+use neardup::overrides::ParamsPatch;
 use neardup::params::{Params, ValidParams};
 use neardup::stages::{
-    Analyzer, ComponentMember, MatchRule, MinHasher, bucket_pairs, clean_document,
-    is_boilerplate, outlet_group, place_members, round6, sorted_set,
+    Analyzer, ComponentMember, DocId, MatchRule, MinHasher, PairScore, ParagraphRecord,
+    bucket_pairs, clean_document, is_boilerplate, outlet_group, place_members, round6,
+    sorted_set,
 };
-use neardup::verify::PairScore;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::PyBytes;
-
-// The CLI's argument parser, so that `Params.from_cli` takes the CLI's flags with the
-// CLI's meaning (one implementation; `neardup dedup --help` documents them).
-#[allow(dead_code)]
-#[path = "../../src/cli.rs"]
-mod cli;
 
 fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -64,37 +58,26 @@ impl NeardupParams {
     /// `--config FILE` works as in the CLI. Inputs and `--out` are not given here.
     #[staticmethod]
     fn from_cli(args: Vec<String>) -> PyResult<Self> {
-        let mut argv = vec![
-            "neardup".to_owned(),
-            "dedup".to_owned(),
-            "-".to_owned(),
-            "--out".to_owned(),
-            ".".to_owned(),
-        ];
-        argv.extend(args);
-        let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).map_err(value_error)?;
-        let cli::Command::Dedup(args) = parsed.command else {
-            return Err(value_error("not dedup arguments"));
-        };
-        NeardupParams::new(args.params().map_err(value_error)?)
+        let line = DedupLine::parse(&args)?;
+        if !line.inputs.is_empty() || line.out.is_some() {
+            return Err(value_error(
+                "from_cli takes parameter flags only; inputs and --out go to parse_dedup_args",
+            ));
+        }
+        NeardupParams::new(line.params)
     }
 
     /// A whole `neardup dedup` command line after `dedup`: `(inputs, out, params)`.
     #[staticmethod]
     fn parse_dedup_args(args: Vec<String>) -> PyResult<(Vec<String>, String, Self)> {
-        let mut argv = vec!["neardup".to_owned(), "dedup".to_owned()];
-        argv.extend(args);
-        let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).map_err(value_error)?;
-        let cli::Command::Dedup(args) = parsed.command else {
-            return Err(value_error("not dedup arguments"));
-        };
-        let inputs = args
-            .inputs
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        let out = args.out.to_string_lossy().into_owned();
-        Ok((inputs, out, NeardupParams::new(args.params().map_err(value_error)?)?))
+        let line = DedupLine::parse(&args)?;
+        if line.inputs.is_empty() {
+            return Err(value_error("no inputs given"));
+        }
+        let out = line
+            .out
+            .ok_or_else(|| value_error("the output directory (--out) is not given"))?;
+        Ok((line.inputs, out, NeardupParams::new(line.params)?))
     }
 
     /// From JSON: the `params` object of a `summary.json`, or `to_json()`.
@@ -164,6 +147,92 @@ impl NeardupParams {
     }
 }
 
+/// A `neardup dedup` command line, read as the CLI reads it: the parameter flags through
+/// the library's table (`neardup::overrides::FLAGS`, which the CLI's flags are built from),
+/// over the defaults and `--config`. Of the CLI's other flags, `--out`/`-o` is kept and
+/// `--threads`, `--spill-dir`, `--quiet`/`-q`, `--report` and `--emit-clean` (which needs
+/// the paragraph stage, as in the CLI) are about one machine and ignored.
+struct DedupLine {
+    inputs: Vec<String>,
+    out: Option<String>,
+    params: Params,
+}
+
+impl DedupLine {
+    fn parse(args: &[String]) -> PyResult<Self> {
+        let mut flags = ParamsPatch::default();
+        let mut given = HashSet::new();
+        let mut inputs = Vec::new();
+        let mut out = None;
+        let mut config = None;
+        let mut emit_clean = false;
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            if arg == "--" {
+                inputs.extend(args.by_ref().cloned());
+                break;
+            }
+            let (name, inline) = match arg.as_str() {
+                "-o" => ("out", None),
+                "-q" => ("quiet", None),
+                a => match a.strip_prefix("--") {
+                    Some(long) => long
+                        .split_once('=')
+                        .map_or((long, None), |(n, v)| (n, Some(v))),
+                    None if a == "-" || !a.starts_with('-') => {
+                        inputs.push(arg.clone());
+                        continue;
+                    }
+                    None => return Err(value_error(format!("unexpected argument '{a}'"))),
+                },
+            };
+            let list = neardup::overrides::flag(name).is_some_and(|f| f.list);
+            if !list && !given.insert(name) {
+                return Err(value_error(format!(
+                    "the argument '--{name}' cannot be used multiple times"
+                )));
+            }
+            if matches!(name, "quiet" | "report" | "emit-clean") {
+                if inline.is_some() {
+                    return Err(value_error(format!("--{name} takes no value")));
+                }
+                emit_clean |= name == "emit-clean";
+                continue;
+            }
+            let value = match inline {
+                Some(v) => v.to_owned(),
+                None => args
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| value_error(format!("a value is required for '--{name}'")))?,
+            };
+            match name {
+                "out" => out = Some(value),
+                "config" => config = Some(PathBuf::from(value)),
+                "threads" => {
+                    value.parse::<usize>().map_err(|e| {
+                        value_error(format!("invalid value '{value}' for '--threads': {e}"))
+                    })?;
+                }
+                "spill-dir" => {}
+                _ => flags.set_flag(name, &value).map_err(value_error)?,
+            }
+        }
+        let params =
+            Params::from_config_and_flags(config.as_deref(), flags).map_err(value_error)?;
+        if emit_clean && !params.paragraphs.enabled {
+            return Err(value_error(
+                "--emit-clean needs the paragraph stage (--paragraphs on)",
+            ));
+        }
+        Ok(DedupLine {
+            inputs,
+            out,
+            params,
+        })
+    }
+}
+
 /// One record after parsing and the paragraph stage:
 /// `(id, date, outlet, status, group, record, paragraph_hashes, repeated_paragraphs)`.
 /// `record` (bytes) is `None` unless `status == "ok"`.
@@ -222,14 +291,16 @@ fn analyze_parsed(analyzer: &mut Analyzer, parsed: ParsedRecord, params: &ValidP
 
 fn to_py(py: Python<'_>, rows: Vec<Analyzed>) -> Vec<Py<PyAny>> {
     rows.into_iter()
-        .map(|(id, date, outlet, status, group, record, hashes, repeated)| {
-            let record = record.map(|r| PyBytes::new(py, &r).unbind());
-            (id, date, outlet, status, group, record, hashes, repeated)
-                .into_pyobject(py)
-                .expect("tuples of plain values convert")
-                .into_any()
-                .unbind()
-        })
+        .map(
+            |(id, date, outlet, status, group, record, hashes, repeated)| {
+                let record = record.map(|r| PyBytes::new(py, &r).unbind());
+                (id, date, outlet, status, group, record, hashes, repeated)
+                    .into_pyobject(py)
+                    .expect("tuples of plain values convert")
+                    .into_any()
+                    .unbind()
+            },
+        )
         .collect()
 }
 
@@ -263,7 +334,11 @@ fn analyze_lines(
                 } else {
                     Raw::Line(bytes.to_vec())
                 };
-                Some(analyze_parsed(&mut analyzer, parse_record(raw, &p.input), p))
+                Some(analyze_parsed(
+                    &mut analyzer,
+                    parse_record(raw, &p.input),
+                    p,
+                ))
             })
             .collect()
     });
@@ -299,10 +374,7 @@ fn analyze_docs(
                         date,
                         outlet,
                         url,
-                        skip: Some((
-                            neardup::SkipReason::MissingText,
-                            "missing text".to_owned(),
-                        )),
+                        skip: Some((neardup::SkipReason::MissingText, "missing text".to_owned())),
                     },
                     Some(text) => {
                         let mut parsed = parse_record(
@@ -488,6 +560,9 @@ fn place_component(
     })
 }
 
+/// `(cluster, keep, duplicate_of, similarity)` of one document.
+type Assigned = (Option<u64>, bool, Option<u32>, Option<f64>);
+
 /// The whole single-machine pipeline on in-memory `(id, text)` documents: per document
 /// `(cluster, keep, duplicate_of, similarity)`, `duplicate_of` a position in `docs`.
 #[pyfunction]
@@ -495,7 +570,7 @@ fn dedup_texts(
     py: Python<'_>,
     docs: Vec<(String, String)>,
     params: &NeardupParams,
-) -> PyResult<Vec<(Option<u64>, bool, Option<u32>, Option<f64>)>> {
+) -> PyResult<Vec<Assigned>> {
     let p = &params.valid;
     py.detach(|| {
         let d = neardup::dedup_texts(&docs, p).map_err(runtime_error)?;

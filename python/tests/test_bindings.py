@@ -1,6 +1,7 @@
 """The bindings call the Rust core: the same answers as the library's own tests."""
 
 import doctest
+import json
 import pickle
 import re
 from pathlib import Path
@@ -47,6 +48,38 @@ def test_params_from_cli_flags_and_pickle():
         neardup.Params.from_cli(["--method", "simhash"]).check_distributed()
     inputs, out, r = neardup.Params.parse_dedup_args(["a.jsonl", "b.jsonl", "--out", "o", "--paragraphs", "off"])
     assert inputs == ["a.jsonl", "b.jsonl"] and out == "o" and not r.paragraphs
+
+
+def test_from_cli_reads_the_flags_as_the_cli_does(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text('{"lsh": {"threshold": 0.7, "bands": 64, "rows": 2}}')
+
+    def params(flags):
+        return json.loads(neardup.Params.from_cli(flags).to_json())
+
+    p = params(["--config", str(config)])
+    assert p["lsh"]["threshold"] == 0.7 and (p["lsh"]["bands"], p["lsh"]["rows"]) == (64, 2)
+    # a flag the banding depends on re-derives the config's bands and rows
+    q = params(["--config", str(config), "--threshold=0.9", "--containment", "off"])
+    assert q["lsh"]["threshold"] == 0.9 and (q["lsh"]["bands"], q["lsh"]["rows"]) != (64, 2)
+    r = params(["--representative", "id", "--representative", "date,longest", "--prefer-outlets", " wire , paper"])
+    assert r["cluster"]["representative"] == ["id", "date", "longest"]
+    assert r["cluster"]["prefer_outlets"] == ["wire", "paper"]
+    assert params(["--simhash-k", "4", "--compare", "raw"])["simhash"]["max_hamming"] == 4
+    for bad in (
+        ["--no-such-flag", "2"],
+        ["--threshold", "0.5", "--threshold", "0.6"],
+        ["--paragraphs", "maybe"],
+        ["--threshold"],
+        ["--emit-clean", "--paragraphs", "off"],
+        ["in.jsonl"],
+    ):
+        with pytest.raises(ValueError):
+            neardup.Params.from_cli(bad)
+    inputs, out, _ = neardup.Params.parse_dedup_args(["-o", "o", "a.jsonl", "--threads", "4", "-q", "--", "-b.jsonl"])
+    assert inputs == ["a.jsonl", "-b.jsonl"] and out == "o"
+    with pytest.raises(ValueError):
+        neardup.Params.parse_dedup_args(["a.jsonl"])
 
 
 def test_stage_functions():

@@ -8,7 +8,10 @@
 //! place only after all of them are complete, `summary.json` last: a directory whose
 //! `summary.json` is fresh holds a complete, consistent result, and an interrupted run
 //! never leaves a partial file under a final name.
+//!
+//! The files' formats are in `schema`; `rundir` reads a finished run back.
 
+pub mod rundir;
 pub mod schema;
 
 use std::borrow::Cow;

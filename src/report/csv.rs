@@ -2,13 +2,16 @@
 //! the order of `clusters.jsonl`, RFC 4180 quoting by the `csv` crate. Written while
 //! `clusters.jsonl` streams by, so it costs no memory per cluster.
 
+use std::borrow::Cow;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{ClusterLine, temp};
+use super::temp;
 use crate::error::{Error, Result};
+use crate::output::schema::ClusterLine;
+use crate::provenance::Provenance;
 
 pub const HEADER: [&str; 15] = [
     "cluster",
@@ -50,27 +53,28 @@ impl Writer {
         Ok(Writer { out, path })
     }
 
-    pub fn cluster(&mut self, line: &ClusterLine) -> Result<()> {
-        fn field(f: Option<&Option<String>>) -> &str {
-            f.and_then(Option::as_deref).unwrap_or("")
+    pub fn cluster(&mut self, line: &ClusterLine<'_>) -> Result<()> {
+        fn field(f: Option<&Option<Cow<'_, str>>>) -> String {
+            f.and_then(Option::as_deref).unwrap_or("").to_owned()
         }
         let original = line.original();
         let cluster = line.cluster.to_string();
         for copy in line.copies() {
-            let p = copy.provenance.as_ref();
-            let num = |f: fn(&super::Prov) -> f64| p.map(|p| f(p).to_string()).unwrap_or_default();
-            let int = |f: fn(&super::Prov) -> u32| p.map(|p| f(p).to_string()).unwrap_or_default();
+            let p = copy.provenance.as_deref();
+            let num = |f: fn(&Provenance) -> f64| p.map(|p| f(p).to_string()).unwrap_or_default();
+            let int = |f: fn(&Provenance) -> u32| p.map(|p| f(p).to_string()).unwrap_or_default();
             let row: [String; 15] = [
                 cluster.clone(),
-                line.representative.clone(),
-                field(original.map(|m| &m.outlet)).to_owned(),
-                field(original.map(|m| &m.date)).to_owned(),
-                copy.id.clone(),
-                copy.outlet.clone().unwrap_or_default(),
-                copy.date.clone().unwrap_or_default(),
-                p.map(|p| p.relation.clone()).unwrap_or_default(),
+                line.representative.to_string(),
+                field(original.map(|m| &m.outlet)),
+                field(original.map(|m| &m.date)),
+                copy.id.to_string(),
+                field(Some(&copy.outlet)),
+                field(Some(&copy.date)),
+                p.map(|p| p.relation.as_str().to_owned())
+                    .unwrap_or_default(),
                 num(|p| p.jaccard),
-                num(super::Prov::containment),
+                num(Provenance::containment),
                 num(|p| p.copy_in_original),
                 num(|p| p.original_in_copy),
                 int(|p| p.kept_paragraphs),

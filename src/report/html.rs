@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
-use super::{DocView, Member, NO_OUTLET, Prov, Report, SIDE_BY_SIDE_PER_CLUSTER, Shown, days};
+use super::{DocView, NO_OUTLET, Report, SIDE_BY_SIDE_PER_CLUSTER, Shown, days};
+use crate::output::schema::ClusterMember;
+use crate::provenance::Provenance;
 
 /// HTML-escaped text (element content and quoted attribute values alike).
 pub(crate) struct Esc<'a>(pub &'a str);
@@ -380,7 +382,7 @@ fn matrix(o: &mut String, r: &Report) {
     o.push_str("</table></div></section>\n");
 }
 
-fn has_dates(members: &[Member]) -> bool {
+fn has_dates(members: &[ClusterMember<'_>]) -> bool {
     members
         .iter()
         .any(|m| m.date.as_deref().and_then(days).is_some())
@@ -421,12 +423,12 @@ fn clusters(o: &mut String, r: &Report) {
     o.push_str("</section>\n");
 }
 
-fn badges(o: &mut String, p: &Prov) {
+fn badges(o: &mut String, p: &Provenance) {
     w!(
         o,
         "<span class=\"badge rel\">{}</span><span class=\"badge\">J {:.3}</span>\
          <span class=\"badge\">C {:.3}</span><span class=\"badge\">kept {}/{} ¶</span>",
-        Esc(&p.relation),
+        Esc(p.relation.as_str()),
         p.jaccard,
         p.containment(),
         p.kept_paragraphs,
@@ -437,22 +439,17 @@ fn badges(o: &mut String, p: &Prov) {
     }
 }
 
-fn outlet(m: &Member) -> &str {
+fn outlet<'a>(m: &'a ClusterMember<'_>) -> &'a str {
     m.outlet.as_deref().unwrap_or(NO_OUTLET)
 }
 
 /// Members by date (undated last), then id.
-fn by_date(members: &[Member]) -> Vec<&Member> {
-    let mut v: Vec<&Member> = members.iter().collect();
-    v.sort_by(|a, b| {
-        let key = |m: &Member| {
-            (
-                m.date.as_deref().and_then(days).unwrap_or(i64::MAX),
-                m.id.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+fn by_date<'a, 'b>(members: &'a [ClusterMember<'b>]) -> Vec<&'a ClusterMember<'b>> {
+    fn key<'m>(m: &'m ClusterMember<'_>) -> (i64, &'m str) {
+        (m.date.as_deref().and_then(days).unwrap_or(i64::MAX), &m.id)
+    }
+    let mut v: Vec<&ClusterMember<'_>> = members.iter().collect();
+    v.sort_by(|a, b| key(a).cmp(&key(b)));
     v
 }
 
@@ -515,7 +512,7 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
                 o,
                 "<td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td>\
                  <td class=\"n\">{}/{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                Esc(&p.relation),
+                Esc(p.relation.as_str()),
                 p.jaccard,
                 p.containment(),
                 p.kept_paragraphs,
@@ -551,7 +548,7 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
             badges(o, p);
         }
         o.push_str("</summary>");
-        side_by_side(o, original, s.doc(&m.id), m.provenance.as_ref());
+        side_by_side(o, original, s.doc(&m.id), m.provenance.as_deref());
         o.push_str("</details>");
     }
     o.push_str("</article>\n");
@@ -566,13 +563,13 @@ pub(crate) fn numbers(indices: &[u32]) -> String {
         .join(" ")
 }
 
-fn timeline(o: &mut String, cluster: u64, members: &[Member], representative: &str) {
+fn timeline(o: &mut String, cluster: u64, members: &[ClusterMember<'_>], representative: &str) {
     const MAX_ROWS: usize = 40;
     if !has_dates(members) {
         o.push_str("<p class=\"missing\">No dates: no timeline.</p>");
         return;
     }
-    let dated: Vec<(&Member, i64)> = by_date(members)
+    let dated: Vec<(&ClusterMember<'_>, i64)> = by_date(members)
         .into_iter()
         .filter_map(|m| m.date.as_deref().and_then(days).map(|d| (m, d)))
         .collect();
@@ -610,7 +607,7 @@ fn timeline(o: &mut String, cluster: u64, members: &[Member], representative: &s
             if original { " font-weight=\"700\"" } else { "" },
             Esc(&label)
         );
-        let weak = m.provenance.as_ref().is_some_and(|p| p.weak);
+        let weak = m.provenance.as_deref().is_some_and(|p| p.weak);
         if original {
             w!(
                 o,
@@ -713,7 +710,7 @@ fn side_by_side(
     o: &mut String,
     original: Option<&DocView>,
     copy: Option<&DocView>,
-    p: Option<&Prov>,
+    p: Option<&Provenance>,
 ) {
     let (Some(orig), Some(copy), Some(p)) = (
         original.filter(|d| d.text.is_some()),

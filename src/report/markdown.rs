@@ -189,7 +189,7 @@ fn cluster(o: &mut String, s: &Shown) {
                 w!(
                     o,
                     " {}{} | {:.3} | {:.3} | {}/{} | {} | {} |\n",
-                    cell(&p.relation),
+                    cell(p.relation.as_str()),
                     if p.weak { " (weak link)" } else { "" },
                     p.jaccard,
                     p.containment(),

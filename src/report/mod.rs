@@ -19,18 +19,18 @@ mod html;
 mod markdown;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::Value;
 use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
-use crate::input::{Source, SourceKind, parse_record, read_sources};
+use crate::input::{SourceKind, parse_record};
+use crate::output::rundir::{RunDir, is_same_record};
+use crate::output::schema::ClusterLine;
 use crate::paragraph::{Span, segment};
-use crate::params::{ErrorPolicy, InputParams, ParagraphParams};
+use crate::params::{ErrorPolicy, InputParams};
 
 /// Outlets shown in the outlet-by-outlet matrix (by number of copies they take part in).
 pub const MATRIX_OUTLETS: usize = 20;
@@ -64,87 +64,6 @@ pub struct ReportOutcome {
     pub notices: Vec<String>,
 }
 
-/// A copy's provenance as `clusters.jsonl` has it. Mirrors `provenance::Provenance`, read
-/// leniently: the relation stays a string so a newer relation does not break old reports.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Prov {
-    pub relation: String,
-    pub jaccard: f64,
-    pub copy_in_original: f64,
-    pub original_in_copy: f64,
-    #[serde(default)]
-    pub kept_paragraphs: u32,
-    #[serde(default)]
-    pub original_paragraphs: u32,
-    #[serde(default)]
-    pub cut_paragraphs: Vec<u32>,
-    #[serde(default)]
-    pub added_paragraphs: Vec<u32>,
-    #[serde(default)]
-    pub weak: bool,
-}
-
-impl Prov {
-    /// |A ∩ B| / |smaller set|, the containment `docs.jsonl` reports.
-    pub fn containment(&self) -> f64 {
-        self.copy_in_original.max(self.original_in_copy)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Member {
-    pub id: String,
-    #[serde(default)]
-    pub outlet: Option<String>,
-    #[serde(default)]
-    pub date: Option<String>,
-    #[serde(default)]
-    pub provenance: Option<Prov>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct ClusterLine {
-    pub cluster: u64,
-    pub size: usize,
-    pub representative: String,
-    pub members: Vec<Member>,
-    #[serde(default)]
-    pub weak_links: Vec<String>,
-    #[serde(default)]
-    pub split_off: Vec<String>,
-}
-
-impl ClusterLine {
-    pub fn original(&self) -> Option<&Member> {
-        self.members.iter().find(|m| m.id == self.representative)
-    }
-
-    /// Every member but the representative, in the file's order.
-    pub fn copies(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(|m| m.id != self.representative)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-struct RepeatLine {
-    paragraph: u32,
-    copy_of: u32,
-}
-
-/// The part of a `docs.jsonl` line the report uses.
-#[derive(Debug, Deserialize)]
-struct DocLine {
-    id: String,
-    cluster: Option<u64>,
-    file: String,
-    #[serde(default)]
-    line: Option<u64>,
-    #[serde(default)]
-    repeats: Option<Vec<RepeatLine>>,
-    #[serde(default)]
-    boilerplate: Option<Vec<u32>>,
-}
-
 /// One shown document: where it came from, what the paragraph stage removed, and, when the
 /// input could be read again, its text cut into the run's paragraphs.
 #[derive(Debug, Clone, Default)]
@@ -168,7 +87,7 @@ impl DocView {
 
 /// A cluster shown in detail, with its documents by id.
 pub(crate) struct Shown {
-    pub line: ClusterLine,
+    pub line: ClusterLine<'static>,
     pub docs: HashMap<String, DocView>,
 }
 
@@ -260,14 +179,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
 
 /// Reads the run in `dir` and writes `report.html`, `report.md` and `syndication.csv` into it.
 pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome> {
-    let summary_path = dir.join("summary.json");
-    let summary: Value = {
-        let text =
-            std::fs::read_to_string(&summary_path).map_err(|e| Error::io(&summary_path, e))?;
-        serde_json::from_str(&text).map_err(|e| bad(&summary_path, 0, &e))?
-    };
-    let input = section::<InputParams>(&summary, "input", &summary_path)?;
-    let paragraphs = section::<ParagraphParams>(&summary, "paragraphs", &summary_path)?;
+    let run = RunDir::open(dir)?;
+    // the renderers show any figure by its JSON pointer, so a figure added to the summary
+    // needs no code here
+    let summary = serde_json::to_value(&run.summary).expect("a summary serializes");
 
     // one pass over clusters.jsonl: the CSV, the figures, the largest clusters
     let mut csv_out = self::csv::Writer::new(dir)?;
@@ -284,10 +199,11 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
         notices: Vec::new(),
     };
     let mut pairs: HashMap<(String, String), u64> = HashMap::new();
-    let mut largest: Vec<ClusterLine> = Vec::new();
-    let by_size =
-        |a: &ClusterLine, b: &ClusterLine| b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster));
-    for_lines(&dir.join("clusters.jsonl"), |line: ClusterLine| {
+    let mut largest: Vec<ClusterLine<'static>> = Vec::new();
+    let by_size = |a: &ClusterLine<'_>, b: &ClusterLine<'_>| {
+        b.size.cmp(&a.size).then(a.cluster.cmp(&b.cluster))
+    };
+    run.for_each_cluster(|line| {
         report.clusters += 1;
         *report.sizes.entry(line.size).or_default() += 1;
         let original = line.original();
@@ -295,7 +211,10 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
         for copy in line.copies() {
             report.copies += 1;
             if let Some(p) = &copy.provenance {
-                *report.relations.entry(p.relation.clone()).or_default() += 1;
+                *report
+                    .relations
+                    .entry(p.relation.as_str().to_owned())
+                    .or_default() += 1;
                 report.weak_copies += u64::from(p.weak);
             }
             let to = outlet_name(copy.outlet.as_deref());
@@ -316,8 +235,8 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
     largest.truncate(options.max_clusters);
     report.matrix = matrix(pairs);
 
-    let mut docs = shown_docs(dir, &largest)?;
-    report.notices = read_texts(&report.summary, &input, &paragraphs, &mut docs)?;
+    let mut docs = shown_docs(&run, &largest)?;
+    report.notices = shown_texts(&run, &mut docs)?;
     report.shown = assemble(largest, docs);
 
     let html = html::render(&report);
@@ -349,35 +268,34 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
 /// a corpus, but a cluster and an id name one record.
 type ShownDocs = HashMap<(u64, String), DocView>;
 
-fn shown_docs(dir: &Path, shown: &[ClusterLine]) -> Result<ShownDocs> {
+fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
     let wanted: HashSet<u64> = shown.iter().map(|c| c.cluster).collect();
     let mut docs = ShownDocs::new();
     if wanted.is_empty() {
         return Ok(docs);
     }
-    for_lines(&dir.join("docs.jsonl"), |d: DocLine| {
+    run.for_each_doc(|d| {
         if let Some(c) = d.cluster.filter(|c| wanted.contains(c)) {
             let view = DocView {
-                file: d.file,
+                file: d.file.to_string(),
                 line: d.line,
                 repeats: d
-                    .repeats
-                    .unwrap_or_default()
-                    .into_iter()
+                    .repeats()
+                    .iter()
                     .map(|r| (r.paragraph, r.copy_of))
                     .collect(),
-                boilerplate: d.boilerplate.unwrap_or_default().into_iter().collect(),
+                boilerplate: d.boilerplate().iter().copied().collect(),
                 text: None,
                 spans: Vec::new(),
             };
-            docs.entry((c, d.id)).or_insert(view);
+            docs.entry((c, d.id.into_owned())).or_insert(view);
         }
         Ok(())
     })?;
     Ok(docs)
 }
 
-fn assemble(clusters: Vec<ClusterLine>, mut docs: ShownDocs) -> Vec<Shown> {
+fn assemble(clusters: Vec<ClusterLine<'static>>, mut docs: ShownDocs) -> Vec<Shown> {
     clusters
         .into_iter()
         .map(|line| {
@@ -385,8 +303,8 @@ fn assemble(clusters: Vec<ClusterLine>, mut docs: ShownDocs) -> Vec<Shown> {
                 .members
                 .iter()
                 .filter_map(|m| {
-                    docs.remove(&(line.cluster, m.id.clone()))
-                        .map(|d| (m.id.clone(), d))
+                    docs.remove(&(line.cluster, m.id.to_string()))
+                        .map(|d| (m.id.to_string(), d))
                 })
                 .collect();
             Shown { line, docs }
@@ -395,26 +313,19 @@ fn assemble(clusters: Vec<ClusterLine>, mut docs: ShownDocs) -> Vec<Shown> {
 }
 
 /// Reads the texts of `docs` from the run's inputs, streaming each needed file once.
-/// Returns notices for whatever could not be shown.
-fn read_texts(
-    summary: &Value,
-    input: &InputParams,
-    paragraphs: &ParagraphParams,
-    docs: &mut ShownDocs,
-) -> Result<Vec<String>> {
+/// Returns notices for whatever could not be shown: a missing or changed file costs its
+/// records' texts, not the others'.
+fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let mut notices = Vec::new();
     if docs.is_empty() {
         return Ok(notices);
     }
-    let declared: Vec<String> = summary
-        .get("inputs")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f.get("path").and_then(Value::as_str).map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let declared: Vec<String> = run
+        .summary
+        .inputs
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
     // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
     let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
     let mut files: Vec<(String, SourceKind)> = Vec::new();
@@ -434,22 +345,22 @@ fn read_texts(
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    let working_dir = summary
-        .get("working_dir")
-        .and_then(Value::as_str)
-        .map(PathBuf::from);
     let mut sources = Vec::new();
     // the names the run wrote into docs.jsonl, one per source
     let mut names: Vec<String> = Vec::new();
     for (file, kind) in files {
-        let path = crate::inspect::resolve(working_dir.as_deref(), Path::new(&file));
+        // a text file is one document: the one the run named
+        let doc_id = (kind == SourceKind::Text)
+            .then(|| wanted.get(&(file.clone(), 0)).map(|(_, id)| id.clone()))
+            .flatten();
+        let source = run.source(&file, kind, doc_id);
         if file == "-" {
             notices.push(
                 "The run read standard input, which cannot be read again: texts of its \
                  records are not shown."
                     .into(),
             );
-        } else if !path.is_file() {
+        } else if !source.path.is_file() {
             let listed = if declared.contains(&file) {
                 ""
             } else {
@@ -458,54 +369,43 @@ fn read_texts(
             notices.push(format!(
                 "Input file {file}{listed} was not found (as {}): texts of its records are \
                  not shown.",
-                path.display()
+                source.path.display()
             ));
         } else {
             names.push(file.clone());
-            sources.push(Source {
-                path,
-                kind,
-                doc_id: None,
-            });
+            sources.push(source);
         }
     }
     // file-level problems are this report's notices, never the end of it
     let params = InputParams {
         on_error: ErrorPolicy::Skip,
-        ..input.clone()
+        ..run.params.input.clone()
     };
+    let paragraphs = &run.params.paragraphs;
     let mut changed: BTreeMap<String, u64> = BTreeMap::new();
-    let reports = read_sources(&sources, &params, |batch| {
-        for rec in batch.records {
-            let file = names[rec.source as usize].clone();
-            let line = rec.position.line().unwrap_or(0);
-            let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
-                continue;
-            };
-            let kind = sources[rec.source as usize].kind;
-            let parsed = parse_record(rec.raw, &params);
-            let expected_id = match (&parsed.id, kind) {
-                // a text file's id was its path relative to the directory the run was given
-                (_, SourceKind::Text) => true,
-                (Some(got), SourceKind::Jsonl) => *got == id,
-                (None, SourceKind::Jsonl) => rec.position.name_in(&file) == id,
-            };
-            let view = docs
-                .get_mut(&(cluster, id))
-                .expect("wanted docs are in the map");
-            if parsed.skip.is_some() || !expected_id {
-                *changed.entry(file).or_default() += 1;
-                continue;
-            }
-            let text = parsed.text;
-            if paragraphs.enabled {
-                segment(&text, paragraphs.split, &mut view.spans);
-            } else {
-                view.spans = vec![(0, text.len() as u32)];
-            }
-            view.text = Some(text);
+    let reports = run.replay(&sources, &params, |rec| {
+        let file = names[rec.source as usize].clone();
+        let line = rec.position.line().unwrap_or(0);
+        let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
+            return;
+        };
+        let position = rec.position;
+        let parsed = parse_record(rec.raw, &params);
+        let same = is_same_record(&parsed, &file, position, &id);
+        let view = docs
+            .get_mut(&(cluster, id))
+            .expect("wanted docs are in the map");
+        if !same {
+            *changed.entry(file).or_default() += 1;
+            return;
         }
-        Ok(())
+        let text = parsed.text;
+        if paragraphs.enabled {
+            segment(&text, paragraphs.split, &mut view.spans);
+        } else {
+            view.spans = vec![(0, text.len() as u32)];
+        }
+        view.text = Some(text);
     })?;
     for r in reports {
         if let Some(e) = r.error {
@@ -601,54 +501,6 @@ pub(crate) const PARAGRAPH_FIGURES: [(&str, &str); 7] = [
 
 fn outlet_name(outlet: Option<&str>) -> String {
     outlet.unwrap_or(NO_OUTLET).to_owned()
-}
-
-fn section<T: serde::de::DeserializeOwned + Default>(
-    summary: &Value,
-    name: &str,
-    path: &Path,
-) -> Result<T> {
-    match summary.get("params").and_then(|p| p.get(name)) {
-        Some(v) => T::deserialize(v).map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            message: format!("params.{name}: {e}"),
-        }),
-        None => Ok(T::default()),
-    }
-}
-
-fn bad(path: &Path, line: u64, e: &serde_json::Error) -> Error {
-    let at = if line > 0 {
-        format!("line {line}: ")
-    } else {
-        String::new()
-    };
-    Error::Input {
-        path: path.to_path_buf(),
-        message: format!("{at}not a neardup output ({e})"),
-    }
-}
-
-/// Calls `f` with each line of a JSONL output file, parsed.
-fn for_lines<T: serde::de::DeserializeOwned>(
-    path: &Path,
-    mut f: impl FnMut(T) -> Result<()>,
-) -> Result<()> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut buf = String::new();
-    let mut line = 0u64;
-    loop {
-        buf.clear();
-        if reader.read_line(&mut buf).map_err(|e| Error::io(path, e))? == 0 {
-            return Ok(());
-        }
-        line += 1;
-        if buf.trim().is_empty() {
-            continue;
-        }
-        f(serde_json::from_str(&buf).map_err(|e| bad(path, line, &e))?)?;
-    }
 }
 
 /// `bytes` in a temporary file of `dir`, synced, to be renamed to `name`.

@@ -53,6 +53,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
+    /// Exact scores, from the sets rebuilt from the spill.
     #[must_use]
     pub fn exact(records: ShingleSets, removed: Vec<(DocId, Box<[u32]>)>, sizes: Vec<u32>) -> Self {
         Verifier {

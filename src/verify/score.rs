@@ -3,8 +3,12 @@
 //!
 //! Invariant: a score's `shared` never exceeds either size, so every ratio is in 0..=1.
 
-/// How much two documents share: enough for Jaccard and containment both ways.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+use serde::Serialize;
+
+/// How much two documents share: enough for Jaccard and containment both ways. It
+/// serializes with the ratios derived from it, as `explain --json` shows a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(into = "ScoreFields")]
 pub struct PairScore {
     /// |A ∩ B| / |A ∪ B|, exact or estimated.
     pub jaccard: f64,
@@ -69,6 +73,32 @@ impl PairScore {
     }
 }
 
+/// A score as the outputs show it: what it holds, and what follows from it.
+#[derive(Serialize)]
+struct ScoreFields {
+    jaccard: f64,
+    containment: f64,
+    a_in_b: f64,
+    b_in_a: f64,
+    shared: u64,
+    a_shingles: u64,
+    b_shingles: u64,
+}
+
+impl From<PairScore> for ScoreFields {
+    fn from(s: PairScore) -> Self {
+        ScoreFields {
+            jaccard: s.jaccard,
+            containment: s.containment(),
+            a_in_b: s.a_in_b(),
+            b_in_a: s.b_in_a(),
+            shared: s.shared,
+            a_shingles: s.size_a,
+            b_shingles: s.size_b,
+        }
+    }
+}
+
 /// Size of the intersection of two sorted, de-duplicated slices.
 #[must_use]
 pub fn intersection_size(a: &[u64], b: &[u64]) -> usize {
@@ -123,6 +153,11 @@ mod tests {
         assert!((s.containment() - 2.0 / 3.0).abs() < 1e-12);
         assert!((s.a_in_b() - 0.5).abs() < 1e-12);
         assert!((s.b_in_a() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            "{\"jaccard\":0.4,\"containment\":0.6666666666666666,\"a_in_b\":0.5,\
+             \"b_in_a\":0.6666666666666666,\"shared\":2,\"a_shingles\":4,\"b_shingles\":3}"
+        );
         let empty = PairScore::of_sets(&[], &[1]);
         assert!(empty.containment().abs() < 1e-12, "no division by zero");
         assert!((round6(0.123_456_789) - 0.123_457).abs() < 1e-15);

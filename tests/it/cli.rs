@@ -434,3 +434,100 @@ fn an_unreadable_file_among_readable_ones_is_skipped_or_stops_the_run() {
     assert_eq!(stop.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&stop.stderr).contains("b.jsonl"));
 }
+
+/// Runs the binary with its stdout a pipe nobody reads: the read end is closed before the
+/// binary gets `input` on stdin, which it reads to the end before it writes anything.
+fn with_stdout_closed(dir: &Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_neardup"))
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+const TWO_COPIES: &[u8] = b"{\"id\":\"x\",\"text\":\"one two three four five six\"}\n\
+    {\"id\":\"y\",\"text\":\"One two three, four five six!\"}\n";
+
+/// Issue 12: `neardup dedup ... | head -n 1` exits quietly with status 0.
+#[test]
+fn issue_12_dedup_into_a_closed_pipe_exits_quietly() {
+    let work = tempfile::tempdir().unwrap();
+    let out = with_stdout_closed(
+        work.path(),
+        &["dedup", "-", "--out", "out", "--quiet", "--report"],
+        TWO_COPIES,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // the outputs were written before the summary line failed to print
+    assert!(work.path().join("out/docs.jsonl").exists());
+}
+
+/// Issue 12: `neardup eval ... | head -n 1` (text and JSON) and `neardup report ... |
+/// head -n 1` exit quietly with status 0.
+#[test]
+fn issue_12_eval_and_report_into_a_closed_pipe_exit_quietly() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::write(dir.join("in.jsonl"), TWO_COPIES).unwrap();
+    crate::util::neardup_ok(dir, &["dedup", "in.jsonl", "--out", "run", "--quiet"]);
+    let truth = b"{\"id\":\"x\",\"family\":\"x\"}\n{\"id\":\"y\",\"family\":\"x\"}\n";
+    for json in [false, true] {
+        let mut args = vec!["eval", "--truth", "/dev/stdin", "run"];
+        if json {
+            args.push("--json");
+        }
+        let out = with_stdout_closed(dir, &args, truth);
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(0), ""),
+            "--json {json}"
+        );
+    }
+    // `report` reads no stdin, but it reads the run and writes three files before it
+    // prints, long after the pipe was closed
+    let out = with_stdout_closed(dir, &["report", "run"], b"");
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).as_ref()
+        ),
+        (Some(0), "")
+    );
+}
+
+/// Issue 12: an OS error is reported once, not once per layer that carries it.
+#[test]
+fn issue_12_an_os_error_is_printed_once() {
+    let work = tempfile::tempdir().unwrap();
+    for args in [
+        &["dedup", "missing.jsonl", "--out", "out"][..],
+        &["eval", "--truth", "t", "missing-run"],
+        &["report", "missing-run"],
+    ] {
+        let out = neardup(work.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("neardup: error: "), "{err}");
+        assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

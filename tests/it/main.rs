@@ -1,8 +1,10 @@
 //! All integration tests, built into one test binary.
 
+mod architecture;
 mod cli;
 mod defaults;
 mod determinism;
+mod docs;
 mod eval;
 mod oracle;
 mod paragraphs;
