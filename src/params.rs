@@ -405,12 +405,14 @@ pub struct ContainmentParams {
     /// candidate with probability 0.998 (0.98 at 0.25, 0.93 at 0.2), an unrelated pair at 0.01 with
     /// 0.006. One row would make nearly every pair sharing a common phrase a candidate.
     pub rows: usize,
-    /// Short copies: a pair also matches when at least this share of the smaller document
-    /// lies in the larger and the shared text opens both (a copy keeps its original's
-    /// headline and lede; a quoted statement, a reused background paragraph or one item
-    /// of a digest sits after a document's own; see `verify::rule`), however few shingles
-    /// they share. `None` turns the clause off.
-    pub short_min_containment: Option<f64>,
+    /// Short copies: a pair also matches when nearly all of the smaller document lies in
+    /// the larger and the shared text opens both (a copy keeps its original's headline
+    /// and lede; a quoted statement, a reused background paragraph or one item of a
+    /// digest sits after a document's own headline and lede; see `verify::rule`), however
+    /// few shingles they share.
+    pub short_copies: bool,
+    /// ... at least this share of the smaller document in the larger ...
+    pub short_min_containment: f64,
     /// ... and they share at least this many shingles: a headline alone is not evidence.
     pub short_min_shared: u64,
     /// Opening candidates: each document's first `OPENING_PARAGRAPHS` paragraphs with at
@@ -443,7 +445,8 @@ impl Default for ContainmentParams {
             min_containment: 0.5,
             min_shared: 50,
             rows: 2,
-            short_min_containment: Some(0.9),
+            short_copies: true,
+            short_min_containment: 0.9,
             short_min_shared: 8,
             opening_bands: 4,
         }
@@ -633,10 +636,7 @@ impl Params {
         let c = &self.containment;
         for (field, v) in [
             ("containment.min_containment", c.min_containment),
-            (
-                "containment.short_min_containment",
-                c.short_min_containment.unwrap_or(1.0),
-            ),
+            ("containment.short_min_containment", c.short_min_containment),
             (
                 "cluster.star_min_containment",
                 self.cluster.star_min_containment,

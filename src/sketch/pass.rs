@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::ids::DocId;
 use crate::lsh::{BandTable, append_band_keys};
 use crate::paragraph::Repeat;
-use crate::params::{MinHashParams, OPENING_ROWS, ValidParams};
+use crate::params::{CandidateMethod, MinHashParams, OPENING_ROWS, ValidParams};
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
 use crate::spill::{ShingleSets, ShingleSpill};
 use crate::verify::rule::opening_paragraphs;
@@ -205,7 +205,8 @@ pub fn opening_hasher(params: &ValidParams) -> MinHasher {
 /// article set) to `out`: each opening paragraph (`verify::rule::opening_paragraphs`)
 /// sketched on its own into `containment.opening_bands` band keys. A short copy that kept its original's headline
 /// and lede shares them with the original whatever the rest of either holds. Nothing when
-/// containment is off or the paragraph stage is (the whole text would be one paragraph).
+/// containment is off, when the paragraph stage is (the whole text would be one
+/// paragraph), or when candidates come from SimHash alone (these are MinHash bands).
 pub fn opening_keys(
     record: &ParagraphRecord,
     removed: &[u32],
@@ -214,7 +215,11 @@ pub fn opening_keys(
     out: &mut Vec<u64>,
 ) {
     let c = &params.containment;
-    if !c.enabled || c.opening_bands == 0 || !params.paragraphs.enabled {
+    if !c.enabled
+        || c.opening_bands == 0
+        || !params.paragraphs.enabled
+        || params.candidates.method == CandidateMethod::SimHash
+    {
         return;
     }
     let mut sig = Vec::new();

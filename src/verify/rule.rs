@@ -103,7 +103,7 @@ impl MatchRule {
             threshold: params.lsh.threshold,
             min_containment: c.enabled.then_some(c.min_containment),
             min_shared: c.min_shared,
-            short_min_containment: c.short_min_containment.filter(|_| c.enabled),
+            short_min_containment: (c.enabled && c.short_copies).then_some(c.short_min_containment),
             short_min_shared: c.short_min_shared,
             positions: params.paragraphs.enabled,
             star_min_containment: params.cluster.star_min_containment,
@@ -154,6 +154,80 @@ impl MatchRule {
         let short = self.short_min_containment?;
         (opens == Some(true) && s.shared >= self.short_min_shared && containment >= short)
             .then_some(Match::Short)
+    }
+
+    /// Which clause decided, in words, with the numbers it compared: what `explain`
+    /// prints. `score_name` names the score's Jaccard (`Jaccard`, or `MinHash estimate`).
+    #[must_use]
+    pub fn describe(&self, s: &PairScore, score_name: &str) -> String {
+        let (t, j, c, shared) = (self.threshold, s.jaccard, s.containment(), s.shared);
+        let below = format!("{score_name} {j:.4} below {t}");
+        let leads = |x: SharedText| format!("leads {} and {} <= {MAX_LEAD}", x.lead_a, x.lead_b);
+        match self.matches(s) {
+            Some(Match::Jaccard) => format!("{score_name} {j:.4} >= threshold {t}"),
+            Some(Match::Containment) => {
+                let min_c = self.min_containment.unwrap_or_default();
+                let passages = match (self.known(s), self.opens_both(s)) {
+                    (Some(x), Some(true)) => {
+                        format!(", the shared text opening both ({})", leads(x))
+                    }
+                    (Some(_), _) => {
+                        format!(", the shared text spanning {MIN_SPREAD} paragraphs of the smaller")
+                    }
+                    (None, _) => String::new(),
+                };
+                format!(
+                    "containment {c:.4} >= {min_c} with {shared} shared shingles{passages} \
+                     ({below})"
+                )
+            }
+            Some(Match::Short) => {
+                let x = self.known(s).unwrap_or_default();
+                format!(
+                    "short copy: containment {c:.4} >= {} with {shared} shared shingles, the \
+                     shared text opening both ({}) ({below})",
+                    self.short_min_containment.unwrap_or_default(),
+                    leads(x)
+                )
+            }
+            None => {
+                let Some(min_c) = self.min_containment else {
+                    return below;
+                };
+                let x = self.known(s);
+                let one_passage = match x {
+                    Some(x) if shared >= self.min_shared && c >= min_c => format!(
+                        ", but in one passage: not opening both (leads {} and {}, at most \
+                         {MAX_LEAD}), nor spanning {MIN_SPREAD} paragraphs of the smaller",
+                        x.lead_a, x.lead_b
+                    ),
+                    _ => String::new(),
+                };
+                let not_short = match (self.short_min_containment, x) {
+                    (None, _) => String::new(),
+                    (Some(_), None) => {
+                        "; not a short copy: where the shared text sits is unknown".to_owned()
+                    }
+                    (Some(short), Some(_)) if c < short => {
+                        format!("; not a short copy: containment below {short}")
+                    }
+                    (Some(_), Some(_)) if shared < self.short_min_shared => format!(
+                        "; not a short copy: fewer than {} shared shingles",
+                        self.short_min_shared
+                    ),
+                    (Some(_), Some(x)) => format!(
+                        "; not a short copy: the shared text does not open both (leads {} and \
+                         {}, at most {MAX_LEAD})",
+                        x.lead_a, x.lead_b
+                    ),
+                };
+                format!(
+                    "{below}, containment {c:.4} (needs {min_c}) with {shared} shared shingles \
+                     (needs {}){one_passage}{not_short}",
+                    self.min_shared
+                )
+            }
+        }
     }
 
     /// The pair matches, by any clause.
@@ -487,6 +561,48 @@ mod tests {
         assert_eq!(placement(c, &[5, 6]), (0, 1));
         assert_eq!(overlap(rec.paragraph_shingles(0), &[5, 6]), (8, 2));
         assert_eq!(opening_paragraphs(&rec, &[]), vec![(0, 8)]);
+    }
+
+    #[test]
+    fn the_rule_says_which_clause_decided() {
+        let rule = RULE;
+        let d = |s: PairScore| rule.describe(&s, "Jaccard");
+        assert_eq!(d(score(90, 100, 100)), "Jaccard 0.8182 >= threshold 0.8");
+        let lede = PairScore {
+            shared_text: at(4, 0, 1, 1),
+            ..score(24, 26, 290)
+        };
+        assert_eq!(
+            d(lede),
+            "short copy: containment 0.9231 >= 0.9 with 24 shared shingles, the shared text \
+             opening both (leads 4 and 0 <= 10) (Jaccard 0.0822 below 0.8)"
+        );
+        let quote = PairScore {
+            shared_text: at(30, 400, 1, 1),
+            ..score(55, 90, 700)
+        };
+        assert_eq!(
+            d(quote),
+            "Jaccard 0.0748 below 0.8, containment 0.6111 (needs 0.5) with 55 shared shingles \
+             (needs 50), but in one passage: not opening both (leads 30 and 400, at most 10), \
+             nor spanning 2 paragraphs of the smaller; not a short copy: containment below 0.9"
+        );
+        let trimmed = PairScore {
+            shared_text: at(30, 40, 2, 1),
+            ..quote
+        };
+        assert!(
+            d(trimmed).starts_with(
+                "containment 0.6111 >= 0.5 with 55 shared shingles, the shared text spanning 2 \
+                 paragraphs of the smaller (Jaccard"
+            ),
+            "{}",
+            d(trimmed)
+        );
+        assert!(
+            d(score(10, 400, 1000))
+                .ends_with("not a short copy: where the shared text sits is unknown")
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct PairScore {
 /// Where the text two documents share sits in each (see `verify::rule`): how many compared
 /// shingles come before the first paragraph the other document has, and how many
 /// substantial paragraphs the other has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct SharedText {
     /// Shingles of the first document before its first shared paragraph (counted to just
     /// past `verify::rule::MAX_LEAD`).
@@ -83,6 +83,8 @@ struct ScoreFields {
     shared: u64,
     a_shingles: u64,
     b_shingles: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_text: Option<SharedText>,
 }
 
 impl From<PairScore> for ScoreFields {
@@ -95,6 +97,7 @@ impl From<PairScore> for ScoreFields {
             shared: s.shared,
             a_shingles: s.size_a,
             b_shingles: s.size_b,
+            shared_text: s.shared_text,
         }
     }
 }

@@ -138,7 +138,7 @@ fn a_headline_and_lede_copy_joins_its_four_paragraph_original() {
     let (out, _, summary) = run(
         work.path(),
         &docs,
-        Some(json!({"containment": {"short_min_containment": null}})),
+        Some(json!({"containment": {"short_copies": false}})),
     );
     assert_ne!(out[1]["cluster"], out[0]["cluster"]);
     assert_eq!(summary["verification"]["by_short"], 0);
