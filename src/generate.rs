@@ -2052,6 +2052,220 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_corpus_is_what_generate_writes() {
+        // data/sample.jsonl was written before the hard cases and the streaming writer
+        // existed: the same flags must still give the same bytes, truth included
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sample.jsonl");
+        let n = generate_to(
+            &GenParams {
+                docs: 1000,
+                seed: 1,
+                ..GenParams::default()
+            },
+            &out,
+        )
+        .unwrap();
+        assert_eq!(n, 1000);
+        for name in ["sample.jsonl", "sample.jsonl.truth.jsonl"] {
+            let want = fs::read(root.join(name)).unwrap();
+            assert!(
+                fs::read(dir.path().join(name)).unwrap() == want,
+                "{name} differs"
+            );
+        }
+        // nothing left beside them: the scratch files are unnamed
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn streaming_and_in_memory_agree() {
+        for p in [small(21), hard(22, 800)] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = dir.path().join("c.jsonl");
+            generate_to(&p, &out).unwrap();
+            let lines = |path: &Path| -> Vec<String> {
+                fs::read_to_string(path)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let c = generate(&p);
+            let docs: Vec<String> = c
+                .docs
+                .iter()
+                .map(|d| serde_json::to_string(d).unwrap())
+                .collect();
+            let truth: Vec<String> = c
+                .truth
+                .iter()
+                .map(|t| serde_json::to_string(t).unwrap())
+                .collect();
+            assert_eq!(lines(&out), docs);
+            assert_eq!(lines(&dir.path().join("c.jsonl.truth.jsonl")), truth);
+        }
+    }
+
+    fn hard(seed: u64, docs: usize) -> GenParams {
+        GenParams {
+            docs,
+            seed,
+            lede_copy_frac: 0.5,
+            quote_frac: 0.3,
+            followup_frac: 0.3,
+            template_frac: 0.2,
+            digest_frac: 0.2,
+            ..GenParams::default().hard()
+        }
+    }
+
+    #[test]
+    fn hard_cases_are_what_their_truth_says() {
+        let c = generate(&hard(31, 3000));
+        let by_id: BTreeMap<&str, (&GeneratedDoc, &TruthRecord)> = c
+            .docs
+            .iter()
+            .zip(&c.truth)
+            .map(|(d, t)| (d.id.as_str(), (d, t)))
+            .collect();
+        let mut seen = BTreeMap::new();
+        for (d, t) in c.docs.iter().zip(&c.truth) {
+            let Some(kind) = t.kind.as_deref() else {
+                assert!(t.related.is_empty());
+                continue;
+            };
+            *seen.entry(kind).or_insert(0) += 1;
+            let paras = paragraphs(&d.text);
+            let related = |i: usize| paragraphs(&by_id[t.related[i].as_str()].0.text);
+            match kind {
+                "lede" => {
+                    // byline, headline, one or two paragraphs verbatim, footer
+                    assert_eq!(t.role, "copy");
+                    assert!(t.header && t.footer && t.edit_rate == 0.0);
+                    let (orig, ot) = by_id[t.family.as_str()];
+                    let op = paragraphs(&orig.text);
+                    let body = &paras[1..paras.len() - 1 - t.boilerplate_paragraphs.len()];
+                    let body: Vec<&str> = body
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !t.repeated_paragraphs.contains(&(i + 1)))
+                        .map(|(_, p)| *p)
+                        .collect();
+                    assert!((2..=3).contains(&body.len()), "{t:?}");
+                    let start = usize::from(ot.header);
+                    assert_eq!(body, op[start..start + body.len()], "{t:?}");
+                    assert!(paras[0].starts_with("By "), "{}", paras[0]);
+                }
+                "brief" => {
+                    // the statement the related story quotes in full
+                    assert_eq!(t.family, t.id);
+                    let statement = paras
+                        .iter()
+                        .find(|p| p.starts_with('\u{201c}'))
+                        .expect("a brief carries a statement");
+                    assert!(related(0).contains(statement), "{t:?}");
+                    let own = paras.len() - t.boilerplate_paragraphs.len();
+                    assert!(own - t.repeated_paragraphs.len() <= 4, "{t:?}");
+                }
+                "followup" => {
+                    // besides the boilerplate of the outlet both come from
+                    let story = related(0);
+                    // (and counted once when a repetition printed it twice)
+                    let shared: BTreeSet<&str> = paras
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, p)| !t.boilerplate_paragraphs.contains(i) && story.contains(p))
+                        .map(|(_, p)| *p)
+                        .collect();
+                    assert_eq!(shared.len(), 1, "one background paragraph: {t:?}");
+                    assert_eq!(d.outlet, by_id[t.related[0].as_str()].0.outlet);
+                    assert!(d.date > by_id[t.related[0].as_str()].0.date);
+                }
+                "template" => {
+                    assert!(!t.related.is_empty());
+                    for r in &t.related {
+                        let (other, ot) = by_id[r.as_str()];
+                        assert_eq!(ot.kind.as_deref(), Some("template"));
+                        assert_ne!(paragraphs(&other.text)[0], paras[0], "{t:?}");
+                    }
+                }
+                "digest" => {
+                    // a title, then each listed story's headline and lede (repeats planted
+                    // later left out)
+                    let listed: Vec<&str> = paras
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !t.repeated_paragraphs.contains(i))
+                        .map(|(_, p)| *p)
+                        .collect();
+                    assert!((DIGEST_MIN..=DIGEST_MAX).contains(&t.related.len()));
+                    for (i, r) in t.related.iter().enumerate() {
+                        let story = paragraphs(&by_id[r.as_str()].0.text);
+                        assert_eq!(&listed[1 + 2 * i..3 + 2 * i], &story[..2], "{t:?}");
+                        assert!(d.date >= by_id[r.as_str()].0.date);
+                    }
+                }
+                k => panic!("unknown kind {k}"),
+            }
+        }
+        for kind in ["lede", "brief", "followup", "template", "digest"] {
+            assert!(
+                seen.get(kind).copied().unwrap_or(0) >= 20,
+                "{kind}: {seen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bounds_are_errors_not_panics() {
+        for (p, field) in [
+            (
+                GenParams {
+                    docs: MAX_DOCS + 1,
+                    ..GenParams::default()
+                },
+                "docs",
+            ),
+            (
+                GenParams {
+                    max_words: usize::MAX,
+                    ..GenParams::default()
+                },
+                "max_words",
+            ),
+            (
+                GenParams {
+                    vocab: MAX_VOCAB + 1,
+                    ..GenParams::default()
+                },
+                "vocab",
+            ),
+            (
+                GenParams {
+                    digest_frac: 1.5,
+                    ..GenParams::default()
+                },
+                "digest_frac",
+            ),
+        ] {
+            let e = p.validate().unwrap_err();
+            assert!(
+                matches!(e, Error::Params { field: f, .. } if f == field),
+                "{e}"
+            );
+            let dir = tempfile::tempdir().unwrap();
+            assert!(generate_to(&p, &dir.path().join("x.jsonl")).is_err());
+            assert_eq!(
+                fs::read_dir(dir.path()).unwrap().count(),
+                0,
+                "nothing written"
+            );
+        }
+    }
+
+    #[test]
     fn edge_params() {
         let c = generate(&GenParams {
             docs: 0,

@@ -418,3 +418,121 @@ fn every_pair_the_rule_accepts_is_a_candidate() {
         &missed[..missed.len().min(5)]
     );
 }
+
+mod properties {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
+
+    use neardup::document::{Compared, ParagraphRecord};
+    use neardup::params::OPENING_MIN_SHINGLES;
+    use neardup::verify::rule::{self, MAX_LEAD, Match, MatchRule};
+
+    fn config() -> Config {
+        Config {
+            cases: 400,
+            rng_algorithm: RngAlgorithm::ChaCha,
+            rng_seed: RngSeed::Fixed(0x18),
+            ..Config::default()
+        }
+    }
+
+    /// A document as paragraphs, each a sorted run of shingles: `(story paragraph or a
+    /// private one, its size)`; paragraph k of the story holds `k * 1000 + 0..size`.
+    fn document() -> impl Strategy<Value = Vec<(Option<u64>, u64)>> {
+        prop::collection::vec((prop::option::weighted(0.6, 0u64..8), 1u64..60), 1..9)
+    }
+
+    fn record(paras: &[(Option<u64>, u64)], salt: u64) -> ParagraphRecord {
+        let mut rec = ParagraphRecord::default();
+        for (i, &(story, size)) in paras.iter().enumerate() {
+            let base = story.map_or(1_000_000 * (salt + 1) + 10_000 * i as u64, |k| k * 1000);
+            rec.shingles.extend(base..base + size);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(base);
+            rec.push_snippet("");
+        }
+        rec
+    }
+
+    /// The lead and the substantial shared paragraphs, the plain way: sets of strings
+    /// would do as well as these sets of numbers.
+    fn oracle(rec: &ParagraphRecord, other: &HashSet<u64>) -> (u32, u32) {
+        let (mut lead, mut known, mut paras) = (0u64, false, 0u32);
+        for i in 0..rec.len() {
+            let p: HashSet<u64> = rec.paragraph_shingles(i).iter().copied().collect();
+            if p.is_empty() {
+                continue;
+            }
+            let found = p.iter().filter(|s| other.contains(s)).count();
+            let present = 4 * found >= p.len();
+            if !known {
+                if present {
+                    known = true;
+                } else {
+                    lead += p.len() as u64;
+                    known = lead > u64::from(MAX_LEAD);
+                }
+            }
+            if present && p.len() >= OPENING_MIN_SHINGLES {
+                paras += 1;
+            }
+        }
+        (lead as u32, paras.min(2))
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn the_evidence_and_the_decision(a in document(), b in document()) {
+            let (ra, rb) = (record(&a, 1), record(&b, 2));
+            let (sa, sb) = (ra.article_set(&[]), rb.article_set(&[]));
+            let ca = Compared { record: &ra, removed: &[], set: &sa };
+            let cb = Compared { record: &rb, removed: &[], set: &sb };
+            let s = rule::score(ca, cb);
+            let t = s.shared_text.expect("scored with paragraphs");
+            let (ha, hb): (HashSet<u64>, HashSet<u64>) =
+                (sa.iter().copied().collect(), sb.iter().copied().collect());
+            let (lead_a, paras_a) = oracle(&ra, &hb);
+            let (lead_b, paras_b) = oracle(&rb, &ha);
+            prop_assert_eq!((t.lead_a, t.paragraphs_a.min(2)), (lead_a, paras_a));
+            prop_assert_eq!((t.lead_b, t.paragraphs_b.min(2)), (lead_b, paras_b));
+
+            let rule = MatchRule::new(&neardup::Params::default().validate().unwrap());
+            let m = rule.matches(&s);
+            // the decision does not depend on the order of the pair
+            let swapped = rule::score(cb, ca);
+            prop_assert_eq!(rule.matches(&swapped), m);
+            match m {
+                Some(Match::Short) => {
+                    prop_assert!(s.containment() >= 0.9 && s.shared >= 8);
+                    prop_assert!(t.lead_a <= MAX_LEAD && t.lead_b <= MAX_LEAD);
+                }
+                Some(Match::Containment) => {
+                    prop_assert!(s.containment() >= 0.5 && s.shared >= 50);
+                    let smaller = if s.size_a <= s.size_b { t.paragraphs_a } else { t.paragraphs_b };
+                    prop_assert!(
+                        (t.lead_a <= MAX_LEAD && t.lead_b <= MAX_LEAD) || smaller >= 2
+                    );
+                }
+                Some(Match::Jaccard) => prop_assert!(s.jaccard >= 0.8),
+                None => {}
+            }
+            // more evidence never undoes a match
+            if m.is_some() {
+                let better = neardup::verify::PairScore {
+                    shared_text: Some(neardup::verify::SharedText {
+                        lead_a: 0,
+                        lead_b: 0,
+                        paragraphs_a: 2,
+                        paragraphs_b: 2,
+                    }),
+                    ..s
+                };
+                prop_assert!(rule.accepts(&better));
+            }
+        }
+    }
+}
