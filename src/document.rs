@@ -201,16 +201,11 @@ impl ParagraphRecord {
     /// The indices of the paragraphs not in `removed` (sorted), in order: the paragraphs
     /// an article set is made of. A document whose every paragraph is removed is compared
     /// whole (see `kept_shingles`).
-    #[must_use]
-    pub fn compared_paragraphs(&self, removed: &[u32]) -> Vec<u32> {
-        let kept: Vec<u32> = (0..self.len() as u32)
-            .filter(|i| removed.binary_search(i).is_err())
-            .collect();
-        if kept.is_empty() {
-            (0..self.len() as u32).collect()
-        } else {
-            kept
-        }
+    pub fn compared_paragraphs<'a>(&'a self, removed: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        let n = self.len() as u32;
+        // `removed` is sorted and distinct: every paragraph is removed when it holds them all
+        let all = removed.iter().filter(|&&i| i < n).count() == self.len();
+        (0..n).filter(move |i| all || removed.binary_search(i).is_err())
     }
 
     /// A record of the compared paragraphs only (those not in `removed`, sorted; all of

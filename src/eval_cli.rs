@@ -287,7 +287,7 @@ fn print_explanation(out: &mut impl Write, e: &Explanation) -> anyhow::Result<()
                  shingles shared: {} of A, {} of B",
                 lead(t.lead_a),
                 lead(t.lead_b),
-                neardup::params::OPENING_MIN_SHINGLES,
+                neardup::verify::rule::SPREAD_MIN_SHINGLES,
                 spread(t.paragraphs_a),
                 spread(t.paragraphs_b)
             )?;

@@ -430,10 +430,12 @@ pub const MAX_OPENING_BANDS: usize = 32;
 /// with a word edited (Jaccard 0.8 between the two paragraphs) in at least one of 4 bands
 /// with probability 0.98.
 pub const OPENING_ROWS: usize = 2;
-/// Paragraphs with fewer distinct shingles are not sketched as openings, nor counted as
-/// a passage the shared text spans: a headline, a byline or a "Share this" line would put
-/// unrelated documents in one bucket.
-pub const OPENING_MIN_SHINGLES: usize = 8;
+/// Paragraphs with fewer distinct shingles are not sketched as openings: a headline, a
+/// byline, or a dateline such as `Filed via The Ilford Record for The Farrow Journal,
+/// 2024-01-13` (8 shingles), which every copy one outlet takes from another repeats with
+/// only its date changed, would put unrelated documents in one bucket. A lede is 15 words
+/// and more.
+pub const OPENING_MIN_SHINGLES: usize = 12;
 /// Paragraphs of a document sketched as its opening: the lede and the one after it (a
 /// copy's own byline or dateline may come first when it is long enough to count).
 pub const OPENING_PARAGRAPHS: usize = 2;

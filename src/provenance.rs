@@ -119,8 +119,11 @@ pub struct Alignment {
 /// Aligns `copy` against `original`.
 #[must_use]
 pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
-    let orig_paras = original.record.compared_paragraphs(original.removed);
-    let copy_paras = copy.record.compared_paragraphs(copy.removed);
+    let orig_paras: Vec<u32> = original
+        .record
+        .compared_paragraphs(original.removed)
+        .collect();
+    let copy_paras: Vec<u32> = copy.record.compared_paragraphs(copy.removed).collect();
     let mut out = Alignment {
         original_shingles: original.set.len() as u64,
         copy_shingles: copy.set.len() as u64,

@@ -30,6 +30,10 @@
 use crate::document::{Compared, ParagraphRecord};
 use crate::params::ValidParams;
 use crate::params::{OPENING_MIN_SHINGLES, OPENING_PARAGRAPHS};
+
+/// Paragraphs with fewer distinct shingles are not counted as a passage the shared text
+/// spans: a headline or a byline is not one.
+pub const SPREAD_MIN_SHINGLES: usize = 8;
 use crate::verify::score::{PairScore, SharedText};
 
 /// A paragraph counts as present in the other document when at least this fraction of
@@ -289,14 +293,20 @@ pub fn is_present(distinct: u64, found: u64) -> bool {
 /// paragraphs)`. The lead is the distinct shingles of `doc`'s compared paragraphs before
 /// the first one present in `other`, paragraphs without shingles skipped, counted to just
 /// past `MAX_LEAD` (a larger lead only says the shared text does not open `doc`). The
-/// paragraphs are those with at least `OPENING_MIN_SHINGLES` present in `other`, counted
+/// paragraphs are those with at least `SPREAD_MIN_SHINGLES` present in `other`, counted
 /// up to `MIN_SPREAD`. The walk stops as soon as both are known.
 #[must_use]
 pub fn placement(doc: Compared<'_>, other: &[u64]) -> (u32, u32) {
     let (mut lead, mut paragraphs) = (0u64, 0u32);
     let mut lead_known = false;
     for i in doc.record.compared_paragraphs(doc.removed) {
-        let (distinct, found) = overlap(doc.record.paragraph_shingles(i as usize), other);
+        let run = doc.record.paragraph_shingles(i as usize);
+        // nothing shared: no paragraph can be present, only the lead is counted
+        let (distinct, found) = if other.is_empty() {
+            (distinct(run), 0)
+        } else {
+            overlap(run, other)
+        };
         if distinct == 0 {
             continue;
         }
@@ -309,10 +319,10 @@ pub fn placement(doc: Compared<'_>, other: &[u64]) -> (u32, u32) {
                 lead_known = lead > u64::from(MAX_LEAD);
             }
         }
-        if present && distinct >= OPENING_MIN_SHINGLES as u64 {
+        if present && distinct >= SPREAD_MIN_SHINGLES as u64 {
             paragraphs += 1;
         }
-        if lead_known && paragraphs >= MIN_SPREAD {
+        if lead_known && (paragraphs >= MIN_SPREAD || other.is_empty()) {
             break;
         }
     }
@@ -334,7 +344,6 @@ pub fn lead(doc: Compared<'_>, other: &[u64]) -> u32 {
 pub fn opening_paragraphs(record: &ParagraphRecord, removed: &[u32]) -> Vec<(u32, u64)> {
     record
         .compared_paragraphs(removed)
-        .into_iter()
         .map(|i| (i, distinct(record.paragraph_shingles(i as usize))))
         .filter(|&(_, n)| n >= OPENING_MIN_SHINGLES as u64)
         .take(OPENING_PARAGRAPHS)
@@ -344,8 +353,19 @@ pub fn opening_paragraphs(record: &ParagraphRecord, removed: &[u32]) -> Vec<(u32
 /// Where the shared text sits in each of `a` and `b`.
 #[must_use]
 pub fn shared_text(a: Compared<'_>, b: Compared<'_>) -> SharedText {
-    let (lead_a, paragraphs_a) = placement(a, b.set);
-    let (lead_b, paragraphs_b) = placement(b, a.set);
+    shared_text_of(a, b, true)
+}
+
+/// `shared_text`, told whether the two share anything at all: when they do not, no
+/// paragraph needs looking up in the other (most candidate pairs of unrelated documents).
+fn shared_text_of(a: Compared<'_>, b: Compared<'_>, any_shared: bool) -> SharedText {
+    let (set_a, set_b): (&[u64], &[u64]) = if any_shared {
+        (a.set, b.set)
+    } else {
+        (&[], &[])
+    };
+    let (lead_a, paragraphs_a) = placement(a, set_b);
+    let (lead_b, paragraphs_b) = placement(b, set_a);
     SharedText {
         lead_a,
         lead_b,
@@ -358,9 +378,10 @@ pub fn shared_text(a: Compared<'_>, b: Compared<'_>) -> SharedText {
 /// the rule decides on.
 #[must_use]
 pub fn score(a: Compared<'_>, b: Compared<'_>) -> PairScore {
+    let s = PairScore::of_sets(a.set, b.set);
     PairScore {
-        shared_text: Some(shared_text(a, b)),
-        ..PairScore::of_sets(a.set, b.set)
+        shared_text: Some(shared_text_of(a, b, s.shared > 0)),
+        ..s
     }
 }
 
@@ -560,7 +581,19 @@ mod tests {
         };
         assert_eq!(placement(c, &[5, 6]), (0, 1));
         assert_eq!(overlap(rec.paragraph_shingles(0), &[5, 6]), (8, 2));
-        assert_eq!(opening_paragraphs(&rec, &[]), vec![(0, 8)]);
+        assert!(
+            opening_paragraphs(&rec, &[]).is_empty(),
+            "8 shingles: a dateline"
+        );
+        let rec = record(&[
+            &[1, 2, 3],
+            &(10..22).collect::<Vec<_>>(),
+            &[4],
+            &(30..60).collect::<Vec<_>>(),
+            &(60..80).collect::<Vec<_>>(),
+        ]);
+        assert_eq!(opening_paragraphs(&rec, &[]), vec![(1, 12), (3, 30)]);
+        assert_eq!(opening_paragraphs(&rec, &[1]), vec![(3, 30), (4, 20)]);
     }
 
     #[test]

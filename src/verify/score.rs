@@ -33,7 +33,7 @@ pub struct SharedText {
     pub lead_a: u32,
     /// Shingles of the second document before its first shared paragraph.
     pub lead_b: u32,
-    /// Paragraphs of the first document with at least `params::OPENING_MIN_SHINGLES`
+    /// Paragraphs of the first document with at least `verify::rule::SPREAD_MIN_SHINGLES`
     /// shingles that the second has (counted up to 2).
     pub paragraphs_a: u32,
     /// Paragraphs of the second document with that many shingles that the first has.

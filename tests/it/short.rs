@@ -426,7 +426,7 @@ mod properties {
     use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
 
     use neardup::document::{Compared, ParagraphRecord};
-    use neardup::params::OPENING_MIN_SHINGLES;
+    use neardup::verify::rule::SPREAD_MIN_SHINGLES;
     use neardup::verify::rule::{self, MAX_LEAD, Match, MatchRule};
 
     fn config() -> Config {
@@ -475,7 +475,7 @@ mod properties {
                     known = lead > u64::from(MAX_LEAD);
                 }
             }
-            if present && p.len() >= OPENING_MIN_SHINGLES {
+            if present && p.len() >= SPREAD_MIN_SHINGLES {
                 paras += 1;
             }
         }
