@@ -188,7 +188,7 @@ impl<S: FlagSet> Args for ParamFlags<S> {
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Number of articles (originals and copies).
+    /// Number of articles (originals, copies and hard cases), at most 4294967295.
     #[arg(long)]
     pub docs: usize,
     #[arg(long, default_value_t = 1)]
