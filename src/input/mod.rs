@@ -12,8 +12,15 @@
 //! its `Position` there (a line, or the whole file), which is all the accounting later
 //! stages need.
 
+// Readers of the formats scrape dumps come in (issue 15), usable from the library but not
+// yet wired into `read_sources` (so not yet read by the CLI): Parquet and Arrow IPC rows,
+// HTML to paragraphs, WARC and WET records.
+#[cfg(feature = "columnar")]
+pub mod columnar;
+pub mod html;
 mod reader;
 mod record;
+pub mod warc;
 
 pub use reader::{FileReport, RawBatch, Source, SourceKind, expand_inputs, read_sources};
 pub use record::{ParsedRecord, Raw, RawRecord, parse_record};
