@@ -188,7 +188,7 @@ impl<S: FlagSet> Args for ParamFlags<S> {
 
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// Number of articles (originals and copies).
+    /// Number of articles (originals, copies and hard cases), at most 4294967295.
     #[arg(long)]
     pub docs: usize,
     #[arg(long, default_value_t = 1)]
@@ -206,6 +206,38 @@ pub struct GenerateArgs {
     pub syndicated_frac: Option<f64>,
     #[arg(long)]
     pub max_edit_rate: Option<f64>,
+    /// `hard` adds the hard cases at the rates the benchmarks use: news ledes, lede-only
+    /// copies, shared statements, follow-ups, template items and digests (the flags below
+    /// override single rates).
+    #[arg(long, value_enum, default_value_t = GenProfile::Default)]
+    pub profile: GenProfile,
+    /// Originals open with a one- or two-sentence lede.
+    #[arg(long)]
+    pub short_ledes: bool,
+    /// Share of copies that keep only the headline and the first one or two paragraphs.
+    #[arg(long)]
+    pub lede_copy_frac: Option<f64>,
+    /// Share of originals quoting a statement that 1-3 short briefs carry too.
+    #[arg(long)]
+    pub quote_frac: Option<f64>,
+    /// Share of originals with a follow-up story reusing their background paragraph.
+    #[arg(long)]
+    pub followup_frac: Option<f64>,
+    /// Chance, per original, of a batch of 2-4 template items.
+    #[arg(long)]
+    pub template_frac: Option<f64>,
+    /// Chance, per original, of a digest page listing 5-8 recent stories.
+    #[arg(long)]
+    pub digest_frac: Option<f64>,
+}
+
+/// The mix of articles `generate` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenProfile {
+    /// Originals, copies, repeats and boilerplate, as `gen_corpus.py` makes them.
+    Default,
+    /// The default corpus plus every hard case.
+    Hard,
 }
 
 #[derive(Args, Debug)]

@@ -17,11 +17,11 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::document::ParagraphRecord;
+use crate::document::{Compared, ParagraphRecord};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, Pair};
 use crate::params::{ClusterParams, ClusterShape, RepresentativeRule, ValidParams};
-use crate::provenance::{Compared, Provenance, align, provenance};
+use crate::provenance::{Provenance, align, provenance};
 use crate::verify::{Match, MatchRule, PairScore, Verifier};
 
 /// Disjoint sets over documents `0..n`.
@@ -83,6 +83,10 @@ pub struct VerifyStats {
     pub accepted: u64,
     /// Of the accepted, pairs below the Jaccard threshold that matched by containment.
     pub by_containment: u64,
+    /// Of the accepted, short copies: pairs that matched by the short clause (nearly all of
+    /// the smaller inside the larger, the shared text opening both, too few shingles for
+    /// the containment clause).
+    pub by_short: u64,
     /// Candidate pairs skipped because their documents were already connected.
     pub already_connected: u64,
     /// Star clusters: members split off because they did not match the representative
@@ -176,9 +180,9 @@ pub fn score_pairs(pairs: &[Pair], verifier: &Verifier) -> Result<Vec<PairScore>
         .par_iter()
         .map(|r| {
             let a = pairs[r.start].0;
-            let set = verifier.set_for_scoring(a)?;
+            let loaded = verifier.load_for_scoring(a)?;
             let others: Vec<DocId> = pairs[r.clone()].iter().map(|p| p.1).collect();
-            verifier.score_many(a, &set, &others)
+            verifier.score_many(a, loaded.as_ref(), &others)
         })
         .collect::<Result<_>>()?;
     Ok(scores.into_iter().flatten().collect())
@@ -221,8 +225,10 @@ fn join_if_match(
 ) {
     if rule.accepts(s) {
         stats.accepted += 1;
-        if rule.matches(s) == Some(Match::Containment) {
-            stats.by_containment += 1;
+        match rule.matches(s) {
+            Some(Match::Containment) => stats.by_containment += 1,
+            Some(Match::Short) => stats.by_short += 1,
+            _ => {}
         }
         edges.push(Edge {
             a,
@@ -428,7 +434,7 @@ pub fn place_component<V: Members + ?Sized>(
             let s = if verifier.is_estimate() {
                 verifier.score(m, rep)?
             } else {
-                PairScore::of_sets(&loaded[i].2, &loaded[rep_index].2)
+                crate::verify::rule::score(compared(i), compared(rep_index))
             };
             if shape == ClusterShape::Components || rule.stays(&s) {
                 let weak = !rule.accepts(&s);
@@ -519,10 +525,15 @@ impl Members for InMemory {
         self.index(doc).map_or(0, |i| self.docs[i].size)
     }
     fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
-        Ok(PairScore::of_sets(
-            &self.sets[self.index(a)?],
-            &self.sets[self.index(b)?],
-        ))
+        let side = |d: DocId| -> Result<Compared<'_>> {
+            let i = self.index(d)?;
+            Ok(Compared {
+                record: &self.docs[i].record,
+                removed: &self.docs[i].removed,
+                set: &self.sets[i],
+            })
+        };
+        Ok(crate::verify::rule::score(side(a)?, side(b)?))
     }
     fn is_estimate(&self) -> bool {
         false

@@ -198,6 +198,33 @@ impl ParagraphRecord {
         }
     }
 
+    /// The indices of the paragraphs not in `removed` (sorted), in order: the paragraphs
+    /// an article set is made of. A document whose every paragraph is removed is compared
+    /// whole (see `kept_shingles`).
+    pub fn compared_paragraphs<'a>(&'a self, removed: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+        let n = self.len() as u32;
+        // `removed` is sorted and distinct: every paragraph is removed when it holds them all
+        let all = removed.iter().filter(|&&i| i < n).count() == self.len();
+        (0..n).filter(move |i| all || removed.binary_search(i).is_err())
+    }
+
+    /// A record of the compared paragraphs only (those not in `removed`, sorted; all of
+    /// them when every one is), in order, without snippets: what exact verification needs
+    /// of a document, for a caller that ships it elsewhere (the Spark job). Its article
+    /// set with nothing removed is this record's article set with `removed` removed.
+    #[must_use]
+    pub fn compared_record(&self, removed: &[u32]) -> ParagraphRecord {
+        let mut out = ParagraphRecord::default();
+        for i in self.compared_paragraphs(removed) {
+            let i = i as usize;
+            out.hashes.push(self.hashes[i]);
+            out.shingles.extend_from_slice(self.paragraph_shingles(i));
+            out.offsets.push(out.shingles.len() as u32);
+            out.push_snippet("");
+        }
+        out
+    }
+
     /// The article set exact verification compares: the kept shingles (see
     /// `kept_shingles`), sorted and de-duplicated.
     #[must_use]
@@ -264,6 +291,18 @@ impl ParagraphRecord {
     }
 }
 
+/// A document as exact verification compares it: its paragraph record, the paragraphs
+/// left out of its article set (sorted), and that set, sorted and de-duplicated.
+#[derive(Debug, Clone, Copy)]
+pub struct Compared<'a> {
+    /// Every paragraph's shingles.
+    pub record: &'a ParagraphRecord,
+    /// The paragraphs left out (boilerplate, repeats), sorted.
+    pub removed: &'a [u32],
+    /// The article set: the other paragraphs' shingles, sorted and de-duplicated.
+    pub set: &'a [u64],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +341,16 @@ mod tests {
         rec.kept_shingles(&[0, 2], &mut kept);
         assert_eq!(kept, vec![9, 8]);
         assert_eq!(rec.article_set(&[0, 1, 2]), vec![1, 2, 3, 4, 7, 8, 9]);
+        let kept = rec.compared_record(&[1]);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept.paragraph_shingles(1), &[2, 7]);
+        assert_eq!(kept.article_set(&[]), rec.article_set(&[1]));
+        assert_eq!(rec.compared_record(&[0, 1, 2]), {
+            let mut all = rec.clone();
+            all.snippet_bytes.clear();
+            all.snippet_ends = vec![0; 3];
+            all
+        });
     }
 
     #[test]

@@ -20,8 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::Analyzer;
 use crate::error::{Error, Result};
-use crate::inspect::{DocView, Passage, shared_passages};
+use crate::inspect::{DocView, Passage, compared_size, shared_passages};
 use crate::output::rundir::{RunDir, Texts};
 use crate::output::schema::DocLine;
 use crate::paragraph::segment;
@@ -47,6 +48,11 @@ pub struct Truth {
     /// Sorted paragraph indices per id; `None` when the truth has no paragraph labels.
     pub repeated: Option<HashMap<String, Vec<u32>>>,
     families: u32,
+    /// Each family's name (the id of its original, in a families file), by index.
+    family_names: Vec<String>,
+    /// The hard case each id is, for the ids the truth gives a `kind` (see
+    /// `generate::Kind`).
+    kinds: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +61,8 @@ struct TruthLine {
     family: IdValue,
     #[serde(default)]
     repeated_paragraphs: Option<Vec<u32>>,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 /// Ids and families may be strings or numbers, as record ids may.
@@ -114,6 +122,8 @@ impl Truth {
         let mut family_ids: HashMap<String, u32> = HashMap::new();
         let mut repeated: HashMap<String, Vec<u32>> = HashMap::new();
         let mut any_paragraph_labels = false;
+        let mut family_names = Vec::new();
+        let mut kinds = HashMap::new();
         for (n, line) in lines.iter().enumerate() {
             let line = line.trim().trim_start_matches('\u{feff}');
             if line.is_empty() {
@@ -123,9 +133,16 @@ impl Truth {
                 .map_err(|e| bad(n, format!("not a truth line with id and family: {e}")))?;
             let id = t.id.into_string();
             let next = family_ids.len() as u32;
-            let f = *family_ids.entry(t.family.into_string()).or_insert(next);
+            let name = t.family.into_string();
+            let f = *family_ids.entry(name.clone()).or_insert_with(|| {
+                family_names.push(name);
+                next
+            });
             if family.insert(id.clone(), f).is_some() {
                 return Err(bad(n, format!("id {id:?} appears twice")));
+            }
+            if let Some(k) = t.kind {
+                kinds.insert(id.clone(), k);
             }
             if let Some(mut r) = t.repeated_paragraphs {
                 any_paragraph_labels = true;
@@ -142,6 +159,8 @@ impl Truth {
             family,
             repeated: any_paragraph_labels.then_some(repeated),
             families: family_ids.len() as u32,
+            family_names,
+            kinds,
         })
     }
 
@@ -197,7 +216,26 @@ impl Truth {
             family,
             repeated: None,
             families: parent.len() as u32,
+            family_names: Vec::new(),
+            kinds: HashMap::new(),
         })
+    }
+
+    /// The id of the original of `id`'s family, when the truth names originals (a
+    /// families file) and `id` is not its own original.
+    #[must_use]
+    pub fn original_of(&self, id: &str) -> Option<&str> {
+        if self.format != TruthFormat::Families {
+            return None;
+        }
+        let name = self.family_names.get(*self.family.get(id)? as usize)?;
+        (name != id).then_some(name.as_str())
+    }
+
+    /// The hard case `id` is (the truth's `kind`), if any.
+    #[must_use]
+    pub fn kind(&self, id: &str) -> Option<&str> {
+        self.kinds.get(id).map(String::as_str)
     }
 
     /// The family of `id`; for a pairs file, `None` means a singleton.
@@ -394,6 +432,49 @@ pub struct Report {
     pub missed: Vec<Mistake>,
     /// Same cluster, different families: least similar first.
     pub false_merges: Vec<Mistake>,
+    /// Copies (records whose family's original is another record) in their original's
+    /// cluster, by the copy's length in compared shingles; empty when the truth names no
+    /// originals or the texts could not be read.
+    pub copies_by_length: Vec<LengthBucket>,
+    /// Each hard case the truth names (`kind`): lede-only copies with their original,
+    /// hard negatives in no cluster with another family.
+    pub hard_cases: Vec<KindScore>,
+}
+
+/// Lower bounds of the copy-length buckets, in compared shingles: a lede-only copy is
+/// under 50, an article over 200.
+pub const LENGTH_BUCKETS: [u64; 6] = [0, 25, 50, 100, 200, 400];
+
+/// Copies of one length bucket and how many are with their original.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LengthBucket {
+    /// Compared shingles of the copy: at least this ...
+    pub min_shingles: u64,
+    /// ... and fewer than this (`None`: no upper bound).
+    pub max_shingles: Option<u64>,
+    /// Copies of this length whose original is in the run.
+    pub copies: u64,
+    /// Of those, in their original's cluster.
+    pub with_original: u64,
+    /// `with_original / copies` (1 when there are none).
+    pub recall: f64,
+}
+
+/// How the run placed the records of one hard case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindScore {
+    /// The truth's `kind`.
+    pub kind: String,
+    /// Whether these records are copies (scored by being with their original) or hard
+    /// negatives (scored by staying apart from every other family).
+    pub copies: bool,
+    /// Scored records of this kind.
+    pub records: u64,
+    /// Of those, placed right: a copy in its original's cluster, a negative in a cluster
+    /// that holds its own family only.
+    pub right: u64,
+    /// `right / records`.
+    pub rate: f64,
 }
 
 /// At most this many candidate pairs of each kind are examined for the mistake lists.
@@ -549,6 +630,23 @@ fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalO
     if opts.similarity {
         wanted.extend(missed.iter().chain(&merges).flat_map(|&(a, b)| [a, b]));
     }
+    // copies with their original in the run, for recall by copy length: the copy's
+    // compared size needs its text
+    let record_of: HashMap<&str, usize> = scored
+        .iter()
+        .map(|s| (&*docs[s.record].id, s.record))
+        .collect();
+    let copy_pairs: Vec<(usize, usize)> = scored
+        .iter()
+        .filter_map(|s| {
+            let original = truth.original_of(&docs[s.record].id)?;
+            Some((s.record, *record_of.get(original)?))
+        })
+        .collect();
+    wanted.extend(copy_pairs.iter().map(|&(c, _)| c));
+    let copies: HashSet<usize> = copy_pairs.iter().map(|&(c, _)| c).collect();
+    let mut copy_sizes: HashMap<usize, u64> = HashMap::new();
+    let mut analyzer = Analyzer::default();
     // paragraph labels need the run's indices mapped onto text.split("\n\n")
     let paragraph_docs: Vec<&Scored> = if truth.repeated.is_some() {
         scored
@@ -574,6 +672,10 @@ fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalO
             let doc = &docs[i];
             if opts.similarity && mistake_docs.contains(&i) {
                 views.insert(i, DocView::new(text, doc, &run.params));
+            }
+            if copies.contains(&i) {
+                let size = compared_size(&mut analyzer, text, doc, &run.params);
+                copy_sizes.insert(i, size as u64);
             }
             if !doc.repeats().is_empty() && truth.repeated.is_some() {
                 let mut spans = Vec::new();
@@ -668,6 +770,11 @@ fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalO
     }
     missed.truncate(opts.top);
     false_merges.truncate(opts.top);
+    let hard_cases = hard_cases(docs, truth, &scored);
+    if !have_texts {
+        copy_sizes.clear();
+    }
+    let copies_by_length = length_buckets(docs, &copy_pairs, &copy_sizes);
     Report {
         truth: truth.path.clone(),
         truth_format: truth.format,
@@ -684,7 +791,96 @@ fn evaluate_docs(run: &RunDir, docs: &[DocLine<'_>], truth: &Truth, opts: &EvalO
         mistakes_examined: examined,
         missed,
         false_merges,
+        copies_by_length,
+        hard_cases,
     }
+}
+
+/// The copy-length buckets of the `(copy, original)` record pairs whose copy's size is
+/// known.
+fn length_buckets(
+    docs: &[DocLine<'_>],
+    copy_pairs: &[(usize, usize)],
+    sizes: &HashMap<usize, u64>,
+) -> Vec<LengthBucket> {
+    if sizes.is_empty() {
+        return Vec::new();
+    }
+    let mut out: Vec<LengthBucket> = LENGTH_BUCKETS
+        .iter()
+        .enumerate()
+        .map(|(i, &min)| LengthBucket {
+            min_shingles: min,
+            max_shingles: LENGTH_BUCKETS.get(i + 1).copied(),
+            copies: 0,
+            with_original: 0,
+            recall: 1.0,
+        })
+        .collect();
+    for &(copy, original) in copy_pairs {
+        let Some(&size) = sizes.get(&copy) else {
+            continue;
+        };
+        let b = LENGTH_BUCKETS.partition_point(|&min| min <= size) - 1;
+        out[b].copies += 1;
+        out[b].with_original += u64::from(docs[copy].cluster == docs[original].cluster);
+    }
+    for b in &mut out {
+        if b.copies > 0 {
+            b.recall = b.with_original as f64 / b.copies as f64;
+        }
+    }
+    out
+}
+
+/// How the run placed each hard case the truth names.
+fn hard_cases(docs: &[DocLine<'_>], truth: &Truth, scored: &[Scored]) -> Vec<KindScore> {
+    if truth.kinds.is_empty() {
+        return Vec::new();
+    }
+    // a cluster holding more than one family
+    let mut family_of_cluster: HashMap<u64, (u64, bool)> = HashMap::new();
+    for s in scored {
+        let e = family_of_cluster
+            .entry(s.cluster)
+            .or_insert((s.family, false));
+        e.1 |= e.0 != s.family;
+    }
+    let cluster_of: HashMap<&str, Option<u64>> = scored
+        .iter()
+        .map(|s| (&*docs[s.record].id, docs[s.record].cluster))
+        .collect();
+    let mut by_kind: std::collections::BTreeMap<&str, KindScore> =
+        std::collections::BTreeMap::new();
+    for s in scored {
+        let id = &*docs[s.record].id;
+        let Some(kind) = truth.kind(id) else {
+            continue;
+        };
+        let original = truth.original_of(id);
+        let right = match original {
+            Some(o) => cluster_of
+                .get(o)
+                .is_some_and(|&c| c.is_some() && c == docs[s.record].cluster),
+            None => !family_of_cluster[&s.cluster].1,
+        };
+        let e = by_kind.entry(kind).or_insert_with(|| KindScore {
+            kind: kind.to_owned(),
+            copies: original.is_some(),
+            records: 0,
+            right: 0,
+            rate: 1.0,
+        });
+        e.records += 1;
+        e.right += u64::from(right);
+    }
+    by_kind
+        .into_values()
+        .map(|mut k| {
+            k.rate = k.right as f64 / k.records.max(1) as f64;
+            k
+        })
+        .collect()
 }
 
 #[cfg(test)]

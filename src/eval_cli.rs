@@ -80,6 +80,43 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             pp.indexing, pp.docs_segmented_differently
         )?;
     }
+    let buckets: Vec<String> = r
+        .copies_by_length
+        .iter()
+        .filter(|b| b.copies > 0)
+        .map(|b| {
+            let range = match b.max_shingles {
+                Some(max) => format!("{}-{}", b.min_shingles, max - 1),
+                None => format!("{}+", b.min_shingles),
+            };
+            format!(
+                "{range}: {}/{} ({:.4})",
+                b.with_original, b.copies, b.recall
+            )
+        })
+        .collect();
+    if !buckets.is_empty() {
+        writeln!(
+            out,
+            "copies with their original, by compared shingles: {}",
+            buckets.join(", ")
+        )?;
+    }
+    let kinds: Vec<String> = r
+        .hard_cases
+        .iter()
+        .map(|k| {
+            let how = if k.copies {
+                "with their original"
+            } else {
+                "apart"
+            };
+            format!("{} {}/{} {how} ({:.4})", k.kind, k.right, k.records, k.rate)
+        })
+        .collect();
+    if !kinds.is_empty() {
+        writeln!(out, "hard cases: {}", kinds.join(", "))?;
+    }
     if let Texts::Unavailable(why) = &r.texts {
         writeln!(out, "no similarity columns: {why}")?;
     }
@@ -227,6 +264,34 @@ fn print_explanation(out: &mut impl Write, e: &Explanation) -> anyhow::Result<()
     }
     if let Some(c) = &e.compared {
         writeln!(out, "{}", sim_line("compared (cleaned)", c))?;
+        if let Some(t) = &c.shared_text {
+            use neardup::verify::rule::{MAX_LEAD, MIN_SPREAD};
+            // both are counted only as far as the rule looks
+            let lead = |n: u32| {
+                if n > MAX_LEAD {
+                    format!("more than {MAX_LEAD}")
+                } else {
+                    n.to_string()
+                }
+            };
+            let spread = |n: u32| {
+                if n >= MIN_SPREAD {
+                    format!("{MIN_SPREAD} or more")
+                } else {
+                    n.to_string()
+                }
+            };
+            writeln!(
+                out,
+                "shared text: starts after {} shingles of A and {} of B; paragraphs of {}+ \
+                 shingles shared: {} of A, {} of B",
+                lead(t.lead_a),
+                lead(t.lead_b),
+                neardup::verify::rule::SPREAD_MIN_SHINGLES,
+                spread(t.paragraphs_a),
+                spread(t.paragraphs_b)
+            )?;
+        }
     }
     if let Some(r) = &e.raw {
         writeln!(out, "{}", sim_line("raw (all paragraphs)", r))?;
@@ -256,6 +321,13 @@ fn print_explanation(out: &mut impl Write, e: &Explanation) -> anyhow::Result<()
             } else {
                 " (the run did not use SimHash candidates)".to_owned()
             }
+        )?;
+        writeln!(
+            out,
+            "opening paragraphs (each document's first two of {}+ shingles, sketched on \
+             their own): {} keys shared",
+            neardup::params::OPENING_MIN_SHINGLES,
+            s.opening_keys_shared
         )?;
     }
     if !e.a_paragraphs.is_empty() {

@@ -20,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::analyze::Analyzer;
+use crate::document::Compared;
 use crate::document::ParagraphRecord;
 use crate::error::{Error, Result};
 use crate::lsh::band_keys;
@@ -27,8 +28,9 @@ use crate::output::rundir::{RunDir, Texts};
 use crate::output::schema::DocLine;
 use crate::paragraph::{Repeat, Span, segment, snippet};
 use crate::params::{CandidateMethod, ValidParams, VerifyMethod, candidate_probability};
+use crate::sketch::pass::{opening_hasher, opening_keys};
 use crate::sketch::{MinHasher, estimate_jaccard, hamming, simhash};
-use crate::verify::rule::{Match, MatchRule};
+use crate::verify::rule::{self, MatchRule};
 use crate::verify::score::PairScore;
 
 /// One document as the run compared it.
@@ -49,7 +51,44 @@ pub struct DocView {
     pub simhash: u64,
 }
 
+/// The paragraphs the run left out of `doc`'s compared set (boilerplate and repeats),
+/// sorted, as `docs.jsonl` lists them.
+fn removed_of(doc: &DocLine<'_>, params: &ValidParams) -> Vec<u32> {
+    let mut removed = Vec::new();
+    if params.paragraphs.enabled && params.paragraphs.clean_articles {
+        removed.extend_from_slice(doc.boilerplate());
+        removed.extend(doc.repeats().iter().map(|r| r.paragraph));
+        removed.sort_unstable();
+        removed.dedup();
+    }
+    removed
+}
+
+/// The number of distinct shingles the run compared for `doc`, from its text: the size
+/// of its compared set, without building the rest of a `DocView`. `analyzer` is reused
+/// across calls.
+#[must_use]
+pub fn compared_size(
+    analyzer: &mut Analyzer,
+    text: &str,
+    doc: &DocLine<'_>,
+    params: &ValidParams,
+) -> usize {
+    let removed = removed_of(doc, params);
+    analyzer.record_of(text, params).article_set(&removed).len()
+}
+
 impl DocView {
+    /// The document as the run compared it.
+    #[must_use]
+    pub fn as_compared(&self) -> Compared<'_> {
+        Compared {
+            record: &self.record,
+            removed: &self.removed,
+            set: &self.compared,
+        }
+    }
+
     /// Rebuilds what the run compared for `doc`, from its text.
     #[must_use]
     pub fn new(text: &str, doc: &DocLine<'_>, params: &ValidParams) -> Self {
@@ -62,13 +101,7 @@ impl DocView {
         } else {
             spans.push((0, text.len() as u32));
         }
-        let mut removed = Vec::new();
-        if params.paragraphs.enabled && params.paragraphs.clean_articles {
-            removed.extend_from_slice(doc.boilerplate());
-            removed.extend(doc.repeats().iter().map(|r| r.paragraph));
-            removed.sort_unstable();
-            removed.dedup();
-        }
+        let removed = removed_of(doc, params);
         let mut multiset = Vec::with_capacity(record.shingles.len());
         record.kept_shingles(&removed, &mut multiset);
         let simhash = simhash(&multiset);
@@ -231,6 +264,9 @@ pub struct Sketches {
     /// Whether the run used SimHash candidates, and within how many bits.
     pub simhash_used: bool,
     pub simhash_k: u32,
+    /// Opening keys (each document's lede sketched on its own, see
+    /// `sketch::pass::opening_keys`) the two share: the candidates of short copies.
+    pub opening_keys_shared: usize,
 }
 
 /// Why two documents are, or are not, in one cluster.
@@ -343,7 +379,7 @@ pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
         let (da, db) = (&docs[out.a.record], &docs[out.b.record]);
         let va = DocView::new(&texts[&out.a.record], da, params);
         let vb = DocView::new(&texts[&out.b.record], db, params);
-        let compared = PairScore::of_sets(&va.compared, &vb.compared);
+        let compared = rule::score(va.as_compared(), vb.as_compared());
         out.raw = Some(PairScore::of_sets(&va.raw, &vb.raw));
         let mut hasher = MinHasher::new(&params.minhash);
         let (mut sa, mut sb) = (Vec::new(), Vec::new());
@@ -365,6 +401,13 @@ pub fn explain(run: &RunDir, id_a: &str, id_b: &str) -> Result<Explanation> {
             simhash_distance: hamming(va.simhash, vb.simhash),
             simhash_used: params.candidates.method != CandidateMethod::MinHash,
             simhash_k: params.simhash.max_hamming,
+            opening_keys_shared: {
+                let mut opener = opening_hasher(params);
+                let (mut oa, mut ob) = (Vec::new(), Vec::new());
+                opening_keys(&va.record, &va.removed, &mut opener, params, &mut oa);
+                opening_keys(&vb.record, &vb.removed, &mut opener, params, &mut ob);
+                oa.iter().filter(|k| ob.contains(k)).count()
+            },
         });
         out.compared = Some(compared);
         out.a_paragraphs = fates(&va, da, &vb);
@@ -384,7 +427,6 @@ fn run_split_from<'a>(e: &'a Explanation, s: &Side) -> Option<&'a str> {
 }
 
 fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
-    let t = rule.threshold;
     let placement = if e.same_cluster {
         "same cluster"
     } else {
@@ -410,35 +452,15 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
     } else {
         (c.jaccard, "Jaccard")
     };
+    // an estimating run scored from signatures alone, without where the shared text sits
     let pair = PairScore {
         jaccard: score,
+        shared_text: c.shared_text.filter(|_| !estimate),
         ..*c
     };
-    let matched = rule.matches(&pair);
-    let matches = matched.is_some();
-    let why = if matched == Some(Match::Jaccard) {
-        format!("{score_name} {score:.4} >= threshold {t}")
-    } else if matches {
-        let min_c = rule
-            .min_containment
-            .expect("a containment match needs containment on");
-        format!(
-            "containment {:.4} >= {min_c} with {} shared shingles ({score_name} {score:.4} \
-             below {t})",
-            c.containment(),
-            c.shared
-        )
-    } else if let Some(min_c) = rule.min_containment {
-        let min_shared = rule.min_shared;
-        format!(
-            "{score_name} {score:.4} below {t}, containment {:.4} (needs {min_c}) with {} \
-             shared shingles (needs {min_shared})",
-            c.containment(),
-            c.shared
-        )
-    } else {
-        format!("{score_name} {score:.4} below {t}")
-    };
+    let matches = rule.accepts(&pair);
+    // the rule says which clause decided, with the numbers it compared
+    let why = rule.describe(&pair, score_name);
     let lsh = params.candidates.method != CandidateMethod::SimHash;
     let collided = match sk.bands_collided.as_slice() {
         [] => "no band collided".to_owned(),
@@ -452,7 +474,8 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
         ),
     };
     let simhash_hit = sk.simhash_used && sk.simhash_distance <= sk.simhash_k;
-    let found = (lsh && !sk.bands_collided.is_empty()) || simhash_hit;
+    let opening_hit = sk.opening_keys_shared > 0;
+    let found = (lsh && !sk.bands_collided.is_empty()) || simhash_hit || opening_hit;
     let how = match (lsh, sk.simhash_used) {
         (true, false) => collided,
         (false, _) => format!(
@@ -465,6 +488,14 @@ fn verdict(e: &Explanation, params: &ValidParams, rule: &MatchRule) -> String {
             "{collided}; SimHash distance {} (k = {})",
             sk.simhash_distance, sk.simhash_k
         ),
+    };
+    let how = if opening_hit {
+        format!(
+            "{how}; their opening paragraphs collided ({} keys)",
+            sk.opening_keys_shared
+        )
+    } else {
+        how
     };
     let split = |x: &Side, y: &Side| {
         run_split_from(e, x).is_some_and(|from| y.representative.as_deref() == Some(from))

@@ -15,6 +15,18 @@ use crate::ids::{DocId, Pair};
 /// Writes the `bands` band keys of `sig` into `out`.
 pub fn band_keys(sig: &[u32], bands: usize, rows: usize, out: &mut Vec<u64>) {
     out.clear();
+    append_band_keys(sig, bands, rows, 0, out);
+}
+
+/// Appends the `bands` band keys of `sig` to `out`, band `b` hashed with seed
+/// `first_seed + b`: keys of sketches with different first seeds never collide by design.
+pub fn append_band_keys(
+    sig: &[u32],
+    bands: usize,
+    rows: usize,
+    first_seed: u64,
+    out: &mut Vec<u64>,
+) {
     let mut buf = [0u8; 4 * 64];
     for b in 0..bands {
         let band = &sig[b * rows..(b + 1) * rows];
@@ -22,10 +34,10 @@ pub fn band_keys(sig: &[u32], bands: usize, rows: usize, out: &mut Vec<u64>) {
             for (i, v) in band.iter().enumerate() {
                 buf[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
             }
-            xxh3_64_with_seed(&buf[..4 * rows], b as u64)
+            xxh3_64_with_seed(&buf[..4 * rows], first_seed + b as u64)
         } else {
             let bytes: Vec<u8> = band.iter().flat_map(|v| v.to_le_bytes()).collect();
-            xxh3_64_with_seed(&bytes, b as u64)
+            xxh3_64_with_seed(&bytes, first_seed + b as u64)
         };
         out.push(key);
     }
@@ -66,6 +78,9 @@ pub struct CandidateStats {
     pub pairs: u64,
     pub largest_bucket: u64,
     pub capped_buckets: u64,
+    /// Pairs found by the opening bands (documents whose opening paragraphs collide), before
+    /// they are merged with the others; many are found by the article bands too.
+    pub opening_pairs: u64,
 }
 
 /// The candidate pairs of one bucket (documents sharing a key in one band), given in
@@ -124,6 +139,30 @@ pub fn candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, Candidate
     (pairs, stats)
 }
 
+/// All pairs of documents sharing a key among `(key, doc)` entries (a document may have
+/// any number of keys), sorted, without duplicates; buckets capped as in `candidates`.
+#[must_use]
+pub fn key_candidates(
+    mut entries: Vec<(u64, DocId)>,
+    max_bucket: usize,
+) -> (Vec<Pair>, CandidateStats) {
+    let mut stats = CandidateStats::default();
+    entries.par_sort_unstable();
+    entries.dedup();
+    let mut pairs: Vec<Pair> = Vec::new();
+    for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
+        stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
+        if bucket.len() > max_bucket {
+            stats.capped_buckets += 1;
+        }
+        bucket_pairs(bucket, |&(_, d)| d, max_bucket, &mut pairs);
+    }
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    stats.pairs = pairs.len() as u64;
+    (pairs, stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +194,22 @@ mod tests {
         let (capped, stats) = candidates(&t, 2);
         assert_eq!(capped, vec![(0, 1), (1, 2), (2, 3)]);
         assert_eq!(stats.capped_buckets, 1);
+    }
+
+    #[test]
+    fn key_candidates_pair_documents_sharing_any_key() {
+        // doc 0 has two keys, one shared with doc 2 and one with doc 3; doc 1 repeats a key
+        let entries = vec![(5, 0), (9, 3), (7, 1), (7, 1), (5, 2), (9, 0), (8, 4)];
+        let (pairs, stats) = key_candidates(entries, 256);
+        assert_eq!(pairs, vec![(0, 2), (0, 3)]);
+        assert_eq!((stats.pairs, stats.largest_bucket), (2, 2));
+        let mut sig = Vec::new();
+        band_keys(&[1, 2, 3, 4], 2, 2, &mut sig);
+        let mut other = Vec::new();
+        append_band_keys(&[1, 2, 3, 4], 2, 2, 1 << 32, &mut other);
+        assert!(
+            sig.iter().all(|k| !other.contains(k)),
+            "seeds keep the two apart"
+        );
     }
 }

@@ -184,28 +184,36 @@ fn generate(args: &GenerateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..Default::default()
     };
-    if let Some(v) = args.min_words {
-        p.min_words = v;
+    if args.profile == cli::GenProfile::Hard {
+        p = p.hard();
     }
-    if let Some(v) = args.max_words {
-        p.max_words = v;
+    p.short_ledes |= args.short_ledes;
+    for (value, field) in [
+        (args.min_words, &mut p.min_words),
+        (args.max_words, &mut p.max_words),
+        (args.outlets, &mut p.outlets),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
     }
-    if let Some(v) = args.outlets {
-        p.outlets = v;
+    for (value, field) in [
+        (args.syndicated_frac, &mut p.syndicated_frac),
+        (args.max_edit_rate, &mut p.max_edit_rate),
+        (args.lede_copy_frac, &mut p.lede_copy_frac),
+        (args.quote_frac, &mut p.quote_frac),
+        (args.followup_frac, &mut p.followup_frac),
+        (args.template_frac, &mut p.template_frac),
+        (args.digest_frac, &mut p.digest_frac),
+    ] {
+        if let Some(v) = value {
+            *field = v;
+        }
     }
-    if let Some(v) = args.syndicated_frac {
-        p.syndicated_frac = v;
-    }
-    if let Some(v) = args.max_edit_rate {
-        p.max_edit_rate = v;
-    }
-    p.validate().context("generate")?;
-    let corpus = neardup::generate::generate(&p);
-    neardup::generate::write_corpus(&corpus, &args.out)?;
+    let n = neardup::generate::generate_to(&p, &args.out).context("generate")?;
     writeln!(
         std::io::stdout(),
-        "wrote {} documents to {} (+ .truth.jsonl)",
-        corpus.docs.len(),
+        "wrote {n} documents to {} (+ .truth.jsonl)",
         args.out.display()
     )?;
     Ok(())

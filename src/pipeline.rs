@@ -38,7 +38,7 @@ use crate::input::{
     FileReport, Inputs, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources,
     rereadable,
 };
-use crate::lsh::{CandidateStats, candidates};
+use crate::lsh::{CandidateStats, candidates, key_candidates};
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
@@ -211,36 +211,62 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
     docs: &[(I, T)],
     params: &ValidParams,
 ) -> Result<Dedup> {
-    let sources = vec![Source {
-        path: PathBuf::from("<memory>"),
-        kind: crate::input::SourceKind::Jsonl,
-        doc_id: None,
-    }];
     let spill_dir = std::env::temp_dir();
     dedup_stream(
-        sources,
-        |sink| {
-            let records = docs
-                .iter()
-                .enumerate()
-                .map(|(i, (id, text))| RawRecord {
-                    source: 0,
-                    position: Position::Line(i as u64 + 1),
-                    raw: Raw::Document {
-                        id: id.as_ref().to_owned(),
-                        text: text.as_ref().to_owned(),
-                        date: None,
-                        outlet: None,
-                    },
-                })
-                .collect();
-            sink(crate::input::RawBatch { records })?;
-            Ok(Vec::new())
-        },
+        memory_sources(),
+        |sink| read_memory(docs, sink),
         params,
         &spill_dir,
         &NoProgress,
     )
+}
+
+/// The stages up to candidate pairs on in-memory documents `(id, text)`: for callers that
+/// look at the candidates and the verifier themselves (a brute-force check of the
+/// candidates, a sweep).
+pub fn sketch_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
+    docs: &[(I, T)],
+    params: &ValidParams,
+) -> Result<Sketched> {
+    let spill_dir = std::env::temp_dir();
+    sketch_stream(
+        memory_sources(),
+        |sink| read_memory(docs, sink),
+        params,
+        &spill_dir,
+        &NoProgress,
+    )
+}
+
+fn memory_sources() -> Vec<Source> {
+    vec![Source {
+        path: PathBuf::from("<memory>"),
+        kind: crate::input::SourceKind::Jsonl,
+        doc_id: None,
+    }]
+}
+
+/// Hands in-memory documents to the stages as one batch of records.
+fn read_memory<I: AsRef<str>, T: AsRef<str>>(
+    docs: &[(I, T)],
+    sink: &mut dyn FnMut(crate::input::RawBatch) -> Result<()>,
+) -> Result<Vec<FileReport>> {
+    let records = docs
+        .iter()
+        .enumerate()
+        .map(|(i, (id, text))| RawRecord {
+            source: 0,
+            position: Position::Line(i as u64 + 1),
+            raw: Raw::Document {
+                id: id.as_ref().to_owned(),
+                text: text.as_ref().to_owned(),
+                date: None,
+                outlet: None,
+            },
+        })
+        .collect();
+    sink(crate::input::RawBatch { records })?;
+    Ok(Vec::new())
 }
 
 /// One processed record, as a worker hands it back.
@@ -614,7 +640,7 @@ where
             Some(df) => Fingerprints::Tfidf(df),
             None => Fingerprints::Tf,
         });
-    let cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
+    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
         progress.advance(n);
     })?;
     drop(docfreq);
@@ -627,12 +653,23 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
-    let (mut pairs, cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
+    let (mut pairs, mut cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
         (Vec::new(), CandidateStats::default())
     } else {
         candidates(&table, params.lsh.max_bucket)
     };
     drop(table);
+    if !cleaned.openings.is_empty() {
+        let (opening, stats) =
+            key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);
+        cand_stats.opening_pairs = stats.pairs;
+        cand_stats.largest_bucket = cand_stats.largest_bucket.max(stats.largest_bucket);
+        cand_stats.capped_buckets += stats.capped_buckets;
+        pairs.extend(opening);
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        cand_stats.pairs = pairs.len() as u64;
+    }
     let mut simhash_stats = None;
     if params.candidates.method != CandidateMethod::MinHash {
         let (near, stats) = near_pairs(&cleaned.fingerprints, params.simhash.max_hamming);
@@ -864,6 +901,7 @@ mod tests {
             shared: 9,
             size_a: 10,
             size_b: 12,
+            shared_text: None,
         };
         let placements = vec![placed(0, None), placed(0, Some(copy)), placed(2, None)];
         let mut counts = Counts::default();

@@ -11,18 +11,21 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::document::Compared;
 use crate::document::ParagraphRecord;
-use crate::verify::rule::{Match, MatchRule};
+use crate::verify::rule::{Match, MatchRule, is_present, overlap};
 use crate::verify::score::{PairScore, round6};
 
-/// A paragraph counts as present in the other document when at least this fraction of
-/// its shingles occur there. Word edits at 10% leave about 60% of 5-word shingles, while
-/// unrelated paragraphs share almost none, so a quarter separates them with room.
-pub const PARAGRAPH_PRESENT: f64 = 0.25;
+pub use crate::verify::rule::PARAGRAPH_PRESENT;
 
 /// A copy is trimmed (or extended) when at least this fraction of the original's
 /// (or the copy's) shingles sit in cut (or added) paragraphs.
 pub const STRUCTURAL: f64 = 0.1;
+
+/// A member is a digest of the original when less than this share of its shingles come
+/// from the original and at least this share sit in paragraphs the original lacks: the
+/// original is one item on a page of others.
+pub const DIGEST: f64 = 0.5;
 
 /// How a copy relates to the original.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,11 @@ pub enum Relation {
     Extended,
     /// Changed otherwise: paragraphs both cut and added, or words edited throughout.
     Edited,
+    /// A page that carries the original's opening (or all of it) as one item among more
+    /// text of its own: less than half of it comes from the original, and at least half
+    /// sits in paragraphs the original lacks (a digest of the day's stories, a
+    /// round-up). Not a republication of the original, though the rule joined them.
+    Digest,
 }
 
 impl Relation {
@@ -50,6 +58,7 @@ impl Relation {
             Relation::Trimmed => "trimmed",
             Relation::Extended => "extended",
             Relation::Edited => "edited",
+            Relation::Digest => "digest",
         }
     }
 }
@@ -107,59 +116,25 @@ pub struct Alignment {
     pub added_shingles: u64,
 }
 
-fn compared(rec: &ParagraphRecord, removed: &[u32]) -> Vec<u32> {
-    let all: Vec<u32> = (0..rec.len() as u32).collect();
-    let kept: Vec<u32> = all
-        .iter()
-        .copied()
-        .filter(|i| removed.binary_search(i).is_err())
-        .collect();
-    // a document made only of removed paragraphs is compared whole (see `ParagraphRecord::kept_shingles`)
-    if kept.is_empty() { all } else { kept }
-}
-
-/// A document as compared: its paragraph record, the paragraphs left out, and its sorted
-/// article set (the shingles of the other paragraphs; see `Verifier::load`).
-#[derive(Clone, Copy)]
-pub struct Compared<'a> {
-    pub record: &'a ParagraphRecord,
-    pub removed: &'a [u32],
-    pub set: &'a [u64],
-}
-
 /// Aligns `copy` against `original`.
 #[must_use]
 pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
-    let orig_rec = original.record;
-    let copy_rec = copy.record;
-    let orig_paras = compared(orig_rec, original.removed);
-    let copy_paras = compared(copy_rec, copy.removed);
-    let (orig_set, copy_set) = (original.set, copy.set);
+    let orig_paras: Vec<u32> = original
+        .record
+        .compared_paragraphs(original.removed)
+        .collect();
+    let copy_paras: Vec<u32> = copy.record.compared_paragraphs(copy.removed).collect();
     let mut out = Alignment {
-        original_shingles: orig_set.len() as u64,
-        copy_shingles: copy_set.len() as u64,
+        original_shingles: original.set.len() as u64,
+        copy_shingles: copy.set.len() as u64,
         ..Alignment::default()
     };
-    let mut seen = Vec::new();
-    let mut present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
-        seen.clear();
-        seen.extend_from_slice(rec.paragraph_shingles(i as usize));
-        // already sorted by the streaming pass: the stable sort only checks that
-        #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
-        seen.sort();
-        seen.dedup();
-        let found = seen
-            .iter()
-            .filter(|s| other.binary_search(s).is_ok())
-            .count();
-        let n = seen.len();
-        (
-            n == 0 || found as f64 >= PARAGRAPH_PRESENT * n as f64,
-            n as u64,
-        )
+    let present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
+        let (n, found) = overlap(rec.paragraph_shingles(i as usize), other);
+        (is_present(n, found), n)
     };
     for &i in &orig_paras {
-        let (here, n) = present(orig_rec, i, copy_set);
+        let (here, n) = present(original.record, i, copy.set);
         if here {
             out.kept.push(i);
         } else {
@@ -168,7 +143,7 @@ pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
         }
     }
     for &i in &copy_paras {
-        let (here, n) = present(copy_rec, i, orig_set);
+        let (here, n) = present(copy.record, i, original.set);
         if !here {
             out.added.push(i);
             out.added_shingles += n;
@@ -188,8 +163,12 @@ pub fn relation(score: &PairScore, alignment: &Alignment, rule: &MatchRule) -> R
         return Relation::NearIdentical;
     }
     let frac = |part: u64, whole: u64| part as f64 / whole.max(1) as f64;
+    let added_share = frac(alignment.added_shingles, alignment.copy_shingles);
+    if score.a_in_b() < DIGEST && added_share >= DIGEST {
+        return Relation::Digest;
+    }
     let cut = frac(alignment.cut_shingles, alignment.original_shingles) >= STRUCTURAL;
-    let added = frac(alignment.added_shingles, alignment.copy_shingles) >= STRUCTURAL;
+    let added = added_share >= STRUCTURAL;
     match (cut, added) {
         (true, false) => Relation::Trimmed,
         (false, true) => Relation::Extended,
@@ -227,6 +206,9 @@ mod tests {
         threshold: 0.8,
         min_containment: None,
         min_shared: 50,
+        short_min_containment: None,
+        short_min_shared: 8,
+        positions: true,
         star_min_containment: 0.2,
     };
 
@@ -284,6 +266,7 @@ mod tests {
             shared,
             size_a: 64,
             size_b: 100,
+            shared_text: None,
         };
         // the byline is 4 of 64 shingles: not structural
         assert_eq!(relation(&score, &a, &RULE), Relation::Trimmed);
@@ -302,6 +285,7 @@ mod tests {
             shared: 100,
             size_a: 160,
             size_b: 100,
+            shared_text: None,
         };
         assert_eq!(relation(&s, &a, &RULE), Relation::Extended);
         let same = align_records((&original, &[]), (&original, &[]));
@@ -310,6 +294,7 @@ mod tests {
             shared: 100,
             size_a: 100,
             size_b: 100,
+            shared_text: None,
         };
         assert_eq!(relation(&s, &same, &RULE), Relation::Identical);
         // every paragraph 60% shared: nothing cut, nothing added, yet far from identical
@@ -324,6 +309,7 @@ mod tests {
             shared: 60,
             size_a: 60,
             size_b: 100,
+            shared_text: None,
         };
         assert!(a.cut.is_empty() && a.added.is_empty());
         assert_eq!(relation(&s, &a, &RULE), Relation::Edited);

@@ -11,8 +11,12 @@
 //! 2. `is_boilerplate`: the test on one `(group, paragraph hash)` document count.
 //! 3. `clean_document`: flag boilerplate, leave it and the repeats out, MinHash and LSH
 //!    band keys of the rest; `sorted_set` is the exact set verification compares.
+//!    `opening_keys` are the keys of its opening paragraphs (the candidates of short
+//!    copies; any two documents sharing one are candidates), and
+//!    `ParagraphRecord::compared_record` what verification needs of it.
 //! 4. `bucket_pairs`: the candidate pairs of one band bucket.
-//! 5. `PairScore::of_sets` and `MatchRule::accepts`: exact verification of one pair.
+//! 5. `score_pair` and `MatchRule::accepts`: exact verification of one pair, with where
+//!    the shared text sits (the rule looks at it).
 //! 6. `place_members`: one connected component of accepted pairs placed around its
 //!    representative (star split, re-clustering), as `cluster::place` does.
 //!
@@ -29,12 +33,14 @@ use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
 pub use crate::analyze::{Analyzer, DocumentAnalysis};
 pub use crate::boilerplate::{is_boilerplate, outlet_group, removed_paragraphs};
 pub use crate::cluster::{ComponentMember, Placement};
+pub use crate::document::Compared;
 pub use crate::document::ParagraphRecord;
 pub use crate::ids::{DocId, Pair};
 pub use crate::lsh::bucket_pairs;
 pub use crate::paragraph::Repeat;
 pub use crate::sketch::MinHasher;
-pub use crate::sketch::pass::{CleanDocument, clean_document};
+pub use crate::sketch::pass::{CleanDocument, clean_document, opening_hasher, opening_keys};
+pub use crate::verify::rule::score as score_pair;
 pub use crate::verify::{MatchRule, PairScore, round6};
 
 /// The sorted, de-duplicated article set that exact verification compares, from the

@@ -63,6 +63,7 @@ _SKETCHED = T.StructType(
         T.StructField("size", T.LongType(), False),
         T.StructField("keys", T.ArrayType(T.LongType(), False), False),
         T.StructField("set", T.BinaryType(), False),
+        T.StructField("opening", T.ArrayType(T.LongType(), False), False),
     ]
 )
 
@@ -156,17 +157,22 @@ def _sketch(params: _core.Params, frequent_bc):
         boiler = _core.Boilerplate(frequent_bc.value) if frequent_bc is not None else None
         for batch in _batches(it):
             docs = [(bytes(rec), grp, list(rep)) for _, rec, grp, rep in batch]
-            for (idx, *_), (removed, _flagged, size, keys, sset) in zip(
+            for (idx, *_), (removed, _flagged, size, keys, compared, opening) in zip(
                 batch, _core.sketch_docs(docs, boiler, params), strict=True
             ):
-                yield (idx, removed, size, keys, sset)
+                yield (idx, removed, size, keys, compared, opening)
 
     return run
 
 
 def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
+    """Pairs sharing an article band key (in the same band), or any opening key (each
+    already seeded by its band, as the CLI buckets them)."""
+    bands = sketched.select("idx", F.posexplode("keys").alias("band", "key"))
+    openings = sketched.select("idx", F.lit(-1).alias("band"), F.explode("opening").alias("key"))
     buckets = (
-        sketched.select("idx", F.posexplode("keys").alias("band", "key"))
+        bands.union(openings)
+        .distinct()
         .groupBy("band", "key")
         .agg(F.collect_list("idx").alias("docs"))
         .where(F.size("docs") > 1)

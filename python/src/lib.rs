@@ -3,8 +3,10 @@
 //! function converts its arguments, releases the GIL and calls the library.
 //!
 //! 64-bit hashes (paragraph hashes, band keys) cross into Python as signed integers (the
-//! same bits), so that they fit Spark's `LongType`. Shingle sets cross as bytes: sorted
-//! `u64`, little-endian.
+//! same bits), so that they fit Spark's `LongType`. What verification compares of a
+//! document crosses as bytes: the record of its compared paragraphs
+//! (`ParagraphRecord::compared_record`, encoded), from which the sorted set and where
+//! the shared text sits both follow.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -13,9 +15,9 @@ use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::overrides::ParamsPatch;
 use neardup::params::{Params, ValidParams};
 use neardup::stages::{
-    Analyzer, ComponentMember, DocId, MatchRule, MinHasher, PairScore, ParagraphRecord,
-    bucket_pairs, clean_document, is_boilerplate, outlet_group, place_members, round6,
-    sorted_set,
+    Analyzer, Compared, ComponentMember, DocId, MatchRule, MinHasher, ParagraphRecord,
+    bucket_pairs, clean_document, is_boilerplate, opening_hasher, opening_keys, outlet_group,
+    place_members, round6, score_pair, sorted_set,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -427,8 +429,10 @@ impl Boilerplate {
 }
 
 /// The sketch pass for a batch of `(record, group, repeated_paragraphs)`: per document
-/// `(removed_paragraphs, boilerplate_paragraphs, size, band_keys, set)`; `set` is the
-/// sorted article set as bytes, what exact verification compares.
+/// `(removed_paragraphs, boilerplate_paragraphs, size, band_keys, compared, opening_keys)`;
+/// `compared` is the encoded record of the compared paragraphs, what exact verification
+/// compares; `opening_keys` are keys of the document's opening paragraphs (documents
+/// sharing any one are candidates, whatever its position in the list).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn sketch_docs(
@@ -436,11 +440,12 @@ fn sketch_docs(
     docs: Vec<(PyBackedBytes, Option<String>, Vec<u32>)>,
     boilerplate: Option<&Boilerplate>,
     params: &NeardupParams,
-) -> PyResult<Vec<(Vec<u32>, Vec<u32>, u32, Vec<i64>, Py<PyBytes>)>> {
+) -> PyResult<Vec<(Vec<u32>, Vec<u32>, u32, Vec<i64>, Py<PyBytes>, Vec<i64>)>> {
     let p = &params.valid;
     let empty = HashSet::new();
     let rows = py.detach(|| {
         let mut hasher = MinHasher::new(&p.minhash);
+        let mut opener = opening_hasher(p);
         docs.iter()
             .map(|(bytes, group, repeated)| {
                 let rec = ParagraphRecord::decode(bytes)
@@ -456,16 +461,18 @@ fn sketch_docs(
                     p,
                 );
                 let size = u32::try_from(doc.set.len()).unwrap_or(u32::MAX);
-                let set = sorted_set(&rec, &doc.removed);
-                let set_bytes: Vec<u8> = set.iter().flat_map(|s| s.to_le_bytes()).collect();
+                let compared = rec.compared_record(&doc.removed).encode();
                 let keys = doc.band_keys.iter().map(|&k| k as i64).collect();
-                Ok((doc.removed, doc.flagged, size, keys, set_bytes))
+                let mut openings = Vec::new();
+                opening_keys(&rec, &doc.removed, &mut opener, p, &mut openings);
+                let openings = openings.iter().map(|&k| k as i64).collect();
+                Ok((doc.removed, doc.flagged, size, keys, compared, openings))
             })
             .collect::<PyResult<Vec<_>>>()
     })?;
     Ok(rows
         .into_iter()
-        .map(|(r, f, s, k, b)| (r, f, s, k, PyBytes::new(py, &b).unbind()))
+        .map(|(r, f, s, k, b, o)| (r, f, s, k, PyBytes::new(py, &b).unbind(), o))
         .collect())
 }
 
@@ -484,17 +491,15 @@ fn bucket_candidates(py: Python<'_>, buckets: Vec<Vec<u32>>, max_bucket: usize) 
     })
 }
 
-fn decode_set(bytes: &[u8]) -> PyResult<Vec<u64>> {
-    if bytes.len() % 8 != 0 {
-        return Err(value_error("a set is a multiple of 8 bytes"));
-    }
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect())
+/// A document's compared record (bytes from `sketch_docs`) and its sorted set.
+fn decode_compared(bytes: &[u8]) -> PyResult<(ParagraphRecord, Vec<u64>)> {
+    let rec = ParagraphRecord::decode(bytes)
+        .ok_or_else(|| value_error("not a compared record of this version"))?;
+    let set = rec.article_set(&[]);
+    Ok((rec, set))
 }
 
-/// Exact verification of pairs of sets (bytes from `sketch_docs`): per pair
+/// Exact verification of pairs of compared records (bytes from `sketch_docs`): per pair
 /// `(accepted, jaccard, containment)` by the CLI's match rule.
 #[pyfunction]
 fn verify_pairs(
@@ -507,7 +512,20 @@ fn verify_pairs(
         pairs
             .iter()
             .map(|(a, b)| {
-                let s = PairScore::of_sets(&decode_set(a)?, &decode_set(b)?);
+                let (ra, sa) = decode_compared(a)?;
+                let (rb, sb) = decode_compared(b)?;
+                let s = score_pair(
+                    Compared {
+                        record: &ra,
+                        removed: &[],
+                        set: &sa,
+                    },
+                    Compared {
+                        record: &rb,
+                        removed: &[],
+                        set: &sb,
+                    },
+                );
                 Ok((rule.accepts(&s), s.jaccard, s.containment()))
             })
             .collect()
@@ -588,6 +606,17 @@ fn normalize(py: Python<'_>, text: &str) -> String {
     py.detach(|| neardup::text::normalize(&text))
 }
 
+/// One text as the CLI compares it alone (no boilerplate: one document alone has none;
+/// repeats removed when the paragraph stage is on): its record and the paragraphs left out.
+fn analyzed(text: &str, p: &ValidParams) -> Option<(ParagraphRecord, Vec<u32>)> {
+    let mut analyzer = Analyzer::default();
+    let a = analyzer.analyze(text, p)?;
+    let rec = ParagraphRecord::decode(&a.record).expect("just encoded");
+    let repeated: Vec<u32> = a.repeats.iter().map(|r| r.paragraph).collect();
+    let removed = neardup::stages::removed_paragraphs(&[], repeated, p);
+    Some((rec, removed))
+}
+
 /// The article set of one text (no boilerplate: one document alone has none; repeats
 /// removed when the paragraph stage is on), sorted, as Python integers (unsigned).
 #[pyfunction]
@@ -595,14 +624,7 @@ fn shingles(py: Python<'_>, text: &str, params: &NeardupParams) -> Vec<u64> {
     let text = text.to_owned();
     let p = &params.valid;
     py.detach(|| {
-        let mut analyzer = Analyzer::default();
-        let Some(a) = analyzer.analyze(&text, p) else {
-            return Vec::new();
-        };
-        let rec = ParagraphRecord::decode(&a.record).expect("just encoded");
-        let repeated: Vec<u32> = a.repeats.iter().map(|r| r.paragraph).collect();
-        let removed = neardup::stages::removed_paragraphs(&[], repeated, p);
-        sorted_set(&rec, &removed)
+        analyzed(&text, p).map_or_else(Vec::new, |(rec, removed)| sorted_set(&rec, &removed))
     })
 }
 
@@ -629,14 +651,30 @@ fn sketch(py: Python<'_>, text: &str, params: &NeardupParams) -> (Vec<u32>, Vec<
     })
 }
 
-/// Exact score of two texts' article sets: `(accepted, jaccard, containment)`.
+/// Exact score of two texts as the CLI compares them: `(accepted, jaccard, containment)`.
 #[pyfunction]
 fn compare(py: Python<'_>, a: &str, b: &str, params: &NeardupParams) -> (bool, f64, f64) {
-    let sa = shingles(py, a, params);
-    let sb = shingles(py, b, params);
-    let rule = MatchRule::new(&params.valid);
-    let s = PairScore::of_sets(&sa, &sb);
-    (rule.accepts(&s), s.jaccard, s.containment())
+    let (a, b) = (a.to_owned(), b.to_owned());
+    let p = &params.valid;
+    py.detach(|| {
+        let empty = || (ParagraphRecord::default(), Vec::new());
+        let (ra, ga) = analyzed(&a, p).unwrap_or_else(empty);
+        let (rb, gb) = analyzed(&b, p).unwrap_or_else(empty);
+        let (sa, sb) = (sorted_set(&ra, &ga), sorted_set(&rb, &gb));
+        let s = score_pair(
+            Compared {
+                record: &ra,
+                removed: &ga,
+                set: &sa,
+            },
+            Compared {
+                record: &rb,
+                removed: &gb,
+                set: &sb,
+            },
+        );
+        (MatchRule::new(p).accepts(&s), s.jaccard, s.containment())
+    })
 }
 
 /// Largest document position the distributed job can address.

@@ -233,6 +233,14 @@ pub const FLAGS: &[Flag] = &[
         "Containment at or above which a pair matches"),
     flag!("min-shared", containment.min_shared, "MIN_SHARED", parse,
         "A pair matching by containment shares at least this many shingles"),
+    flag!("short-copies", containment.short_copies, "on|off", &["on", "off"], on_off,
+        "Also match short copies: nearly all of one inside the other, opening both"),
+    flag!("short-min-containment", containment.short_min_containment, "SHORT_MIN_CONTAINMENT",
+        parse, "Short copies: at least this share of the smaller inside the larger"),
+    flag!("short-min-shared", containment.short_min_shared, "SHORT_MIN_SHARED", parse,
+        "Short copies: at least this many shared shingles"),
+    flag!("opening-bands", containment.opening_bands, "OPENING_BANDS", parse,
+        "Candidates from each document's opening paragraphs: bands per paragraph (0: none)"),
     flag!("cluster-shape", cluster.shape, "star|components", parse,
         "star: members are checked against the representative (chains split); \
          components: connected components of the matching pairs"),
@@ -292,6 +300,10 @@ mod tests {
             ("containment", "off"),
             ("min-containment", "0.4"),
             ("min-shared", "20"),
+            ("short-copies", "off"),
+            ("short-min-containment", "0.8"),
+            ("short-min-shared", "12"),
+            ("opening-bands", "8"),
             ("cluster-shape", "components"),
             ("star-min-containment", "0.3"),
             ("representative", "id,date"),
@@ -332,6 +344,10 @@ mod tests {
         want.containment.enabled = false;
         want.containment.min_containment = 0.4;
         want.containment.min_shared = 20;
+        want.containment.short_copies = false;
+        want.containment.short_min_containment = 0.8;
+        want.containment.short_min_shared = 12;
+        want.containment.opening_bands = 8;
         want.cluster.shape = ClusterShape::Components;
         want.cluster.star_min_containment = 0.3;
         want.cluster.representative = vec![RepresentativeRule::Id, RepresentativeRule::Date];

@@ -141,6 +141,10 @@ section_patch! {
         min_containment: f64,
         min_shared: u64,
         rows: usize,
+        short_copies: bool,
+        short_min_containment: f64,
+        short_min_shared: u64,
+        opening_bands: usize,
     }
 }
 

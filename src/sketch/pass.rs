@@ -20,11 +20,12 @@ use crate::boilerplate::{ParagraphSummary, frequent_keys, removed_paragraphs, to
 use crate::document::ParagraphRecord;
 use crate::error::Result;
 use crate::ids::DocId;
-use crate::lsh::BandTable;
+use crate::lsh::{BandTable, append_band_keys};
 use crate::paragraph::Repeat;
-use crate::params::ValidParams;
+use crate::params::{CandidateMethod, MinHashParams, OPENING_ROWS, ValidParams};
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
 use crate::spill::{ShingleSets, ShingleSpill};
+use crate::verify::rule::opening_paragraphs;
 
 /// What the streaming pass gathers for the sketch pass, one compared document at a time,
 /// in `DocId` order.
@@ -119,6 +120,9 @@ pub struct ParagraphIndex {
 pub struct CleanArticles {
     /// Every document's band keys, band-major.
     pub table: BandTable,
+    /// `(opening key, document)` for every opening paragraph of every document, in
+    /// document order (see `opening_keys`).
+    pub openings: Vec<(u64, DocId)>,
     /// The paragraph records, from which exact verification rebuilds cleaned sets.
     pub records: ShingleSets,
     /// Paragraphs left out of each document's article set (boilerplate and repeats), for
@@ -183,6 +187,48 @@ pub fn clean_document(
     }
 }
 
+/// Seed of the opening sketches' bins (xored with `minhash.seed`) and first seed of their
+/// band keys: apart from the article's bands by construction.
+const OPENING_SEED: u64 = 0x6f70_656e_696e_6773;
+
+/// The hasher of the opening sketches: `containment.opening_bands` bands of
+/// `OPENING_ROWS` rows.
+#[must_use]
+pub fn opening_hasher(params: &ValidParams) -> MinHasher {
+    MinHasher::new(&MinHashParams {
+        num_perm: (params.containment.opening_bands * OPENING_ROWS).max(1),
+        seed: params.minhash.seed ^ OPENING_SEED,
+    })
+}
+
+/// Appends the opening keys of a document (its record and the paragraphs left out of its
+/// article set) to `out`: each opening paragraph (`verify::rule::opening_paragraphs`)
+/// sketched on its own into `containment.opening_bands` band keys. A short copy that kept its original's headline
+/// and lede shares them with the original whatever the rest of either holds. Nothing when
+/// containment is off, when the paragraph stage is (the whole text would be one
+/// paragraph), or when candidates come from SimHash alone (these are MinHash bands).
+pub fn opening_keys(
+    record: &ParagraphRecord,
+    removed: &[u32],
+    hasher: &mut MinHasher,
+    params: &ValidParams,
+    out: &mut Vec<u64>,
+) {
+    let c = &params.containment;
+    if !c.enabled
+        || c.opening_bands == 0
+        || !params.paragraphs.enabled
+        || params.candidates.method == CandidateMethod::SimHash
+    {
+        return;
+    }
+    let mut sig = Vec::new();
+    for (i, _) in opening_paragraphs(record, removed) {
+        hasher.sketch(record.paragraph_shingles(i as usize), &mut sig);
+        append_band_keys(&sig, c.opening_bands, OPENING_ROWS, OPENING_SEED, out);
+    }
+}
+
 fn lookup_repeats(repeats: &[(DocId, Box<[Repeat]>)], doc: DocId) -> &[Repeat] {
     repeats
         .binary_search_by_key(&doc, |(d, _)| *d)
@@ -194,6 +240,8 @@ const CHUNK: usize = 2048;
 /// One document after cleaning, as a worker hands it back.
 struct CleanedDoc {
     keys: Vec<u64>,
+    /// Opening keys (see `opening_keys`).
+    openings: Vec<u64>,
     size: u32,
     fingerprint: u64,
     /// Paragraphs left out of the article set.
@@ -237,6 +285,7 @@ pub fn clean_and_sketch(
     let frequent = frequent_keys(keys, &group_docs, params);
     let docs = doc_groups.len();
     let mut table = BandTable::new(params.bands());
+    let mut openings = Vec::new();
     let mut signatures = Vec::new();
     let mut boilerplate = Vec::new();
     let mut removed_by_doc = Vec::new();
@@ -258,8 +307,8 @@ pub fn clean_and_sketch(
         let results: Vec<Result<CleanedDoc>> = (start..end)
             .into_par_iter()
             .map_init(
-                || MinHasher::new(&params.minhash),
-                |hasher, d| {
+                || (MinHasher::new(&params.minhash), opening_hasher(params)),
+                |(hasher, opener), d| {
                     let bytes = spill.read_bytes(d as DocId)?;
                     let rec = ParagraphRecord::decode(&bytes)
                         .expect("the spill holds what this run wrote");
@@ -289,12 +338,15 @@ pub fn clean_and_sketch(
                             simhash_weighted_int(&weighted)
                         }
                     };
+                    let mut openings = Vec::new();
+                    opening_keys(&rec, &removed, opener, params, &mut openings);
                     let texts = flagged
                         .iter()
                         .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))
                         .collect();
                     Ok(CleanedDoc {
                         keys,
+                        openings,
                         size: u32::try_from(set.len()).unwrap_or(u32::MAX),
                         fingerprint,
                         removed,
@@ -309,6 +361,7 @@ pub fn clean_and_sketch(
         for (offset, r) in results.into_iter().enumerate() {
             let CleanedDoc {
                 keys,
+                openings: doc_openings,
                 size,
                 fingerprint,
                 removed,
@@ -319,6 +372,7 @@ pub fn clean_and_sketch(
             } = r?;
             let d = (start + offset) as DocId;
             table.push(&keys);
+            openings.extend(doc_openings.into_iter().map(|k| (k, d)));
             sizes.push(size);
             if keep_signatures {
                 signatures.extend_from_slice(&sig);
@@ -345,6 +399,7 @@ pub fn clean_and_sketch(
     summary.top_boilerplate = top_boilerplate(&frequent, &snippets, &group_docs, &group_names);
     Ok(CleanArticles {
         table,
+        openings,
         records: spill,
         removed: removed_by_doc,
         signatures,

@@ -18,13 +18,27 @@ pub mod rule;
 pub mod score;
 
 pub use rule::{Match, MatchRule};
-pub use score::{PairScore, intersection_size, jaccard, round6};
+pub use score::{PairScore, SharedText, intersection_size, jaccard, round6};
 
-use crate::document::ParagraphRecord;
+use crate::document::{Compared, ParagraphRecord};
 use crate::error::Result;
 use crate::ids::DocId;
 use crate::sketch::estimate_jaccard;
 use crate::spill::ShingleSets;
+
+/// A document as `Verifier::load` reads it back: its paragraph record, the paragraphs left
+/// out of its article set, and that set.
+pub type Loaded<'a> = (ParagraphRecord, &'a [u32], Vec<u64>);
+
+/// The loaded document as compared.
+#[must_use]
+pub fn compared<'a>(l: &'a Loaded<'_>) -> Compared<'a> {
+    Compared {
+        record: &l.0,
+        removed: l.1,
+        set: &l.2,
+    }
+}
 
 /// Similarity of documents, exact from the spill or estimated from signatures.
 pub struct Verifier {
@@ -86,7 +100,7 @@ impl Verifier {
     }
 
     /// The paragraph record, removed paragraphs and sorted article set of `doc`.
-    pub fn load(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32], Vec<u64>)> {
+    pub fn load(&self, doc: DocId) -> Result<Loaded<'_>> {
         let (rec, gone) = self.paragraphs(doc)?;
         let set = rec.article_set(gone);
         Ok((rec, gone, set))
@@ -104,31 +118,40 @@ impl Verifier {
         Ok(rec.article_set(gone))
     }
 
-    /// Scores `a` against `b`.
+    /// Scores `a` against `b`: exactly, with where their shared text starts, or from
+    /// their signatures.
     pub fn score(&self, a: DocId, b: DocId) -> Result<PairScore> {
         match &self.estimate {
-            None => Ok(PairScore::of_sets(&self.set(a)?, &self.set(b)?)),
+            None => Ok(rule::score(
+                compared(&self.load(a)?),
+                compared(&self.load(b)?),
+            )),
             Some(_) => Ok(self.estimated_score(a, b)),
         }
     }
 
-    /// Scores `a`, whose set the caller already built (empty when estimating), against
-    /// each of `others`.
-    pub fn score_many(&self, a: DocId, set_a: &[u64], others: &[DocId]) -> Result<Vec<PairScore>> {
+    /// Scores `a`, loaded by the caller with `load_for_scoring`, against each of `others`.
+    pub fn score_many(
+        &self,
+        a: DocId,
+        loaded_a: Option<&Loaded<'_>>,
+        others: &[DocId],
+    ) -> Result<Vec<PairScore>> {
         others
             .iter()
-            .map(|&b| match &self.estimate {
-                None => Ok(PairScore::of_sets(set_a, &self.set(b)?)),
-                Some(_) => Ok(self.estimated_score(a, b)),
+            .map(|&b| match (&self.estimate, loaded_a) {
+                (None, Some(la)) => Ok(rule::score(compared(la), compared(&self.load(b)?))),
+                (None, None) => self.score(a, b),
+                (Some(_), _) => Ok(self.estimated_score(a, b)),
             })
             .collect()
     }
 
-    /// The set `score_many` needs for `a`.
-    pub fn set_for_scoring(&self, a: DocId) -> Result<Vec<u64>> {
+    /// What `score_many` needs of `a`: nothing when estimating.
+    pub fn load_for_scoring(&self, a: DocId) -> Result<Option<Loaded<'_>>> {
         match &self.estimate {
-            None => self.set(a),
-            Some(_) => Ok(Vec::new()),
+            None => self.load(a).map(Some),
+            Some(_) => Ok(None),
         }
     }
 
@@ -148,6 +171,7 @@ impl Verifier {
             shared,
             size_a: na,
             size_b: nb,
+            shared_text: None,
         }
     }
 }

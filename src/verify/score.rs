@@ -18,6 +18,26 @@ pub struct PairScore {
     pub size_a: u64,
     /// |B|: distinct shingles of the second document.
     pub size_b: u64,
+    /// Where the text the two share sits in each; `None` when the score was computed
+    /// without the documents' paragraphs (from signatures, or from bare sets).
+    pub shared_text: Option<SharedText>,
+}
+
+/// Where the text two documents share sits in each (see `verify::rule`): how many compared
+/// shingles come before the first paragraph the other document has, and how many
+/// substantial paragraphs the other has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SharedText {
+    /// Shingles of the first document before its first shared paragraph (counted to just
+    /// past `verify::rule::MAX_LEAD`).
+    pub lead_a: u32,
+    /// Shingles of the second document before its first shared paragraph.
+    pub lead_b: u32,
+    /// Paragraphs of the first document with at least `verify::rule::SPREAD_MIN_SHINGLES`
+    /// shingles that the second has (counted up to 2).
+    pub paragraphs_a: u32,
+    /// Paragraphs of the second document with that many shingles that the first has.
+    pub paragraphs_b: u32,
 }
 
 impl PairScore {
@@ -30,6 +50,7 @@ impl PairScore {
             shared,
             size_a: a.len() as u64,
             size_b: b.len() as u64,
+            shared_text: None,
         }
     }
 
@@ -62,6 +83,8 @@ struct ScoreFields {
     shared: u64,
     a_shingles: u64,
     b_shingles: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_text: Option<SharedText>,
 }
 
 impl From<PairScore> for ScoreFields {
@@ -74,6 +97,7 @@ impl From<PairScore> for ScoreFields {
             shared: s.shared,
             a_shingles: s.size_a,
             b_shingles: s.size_b,
+            shared_text: s.shared_text,
         }
     }
 }

@@ -12,6 +12,7 @@ mod oracle;
 mod paragraphs;
 mod properties;
 mod report;
+mod short;
 mod simhash;
 mod syndication;
 mod tune;
