@@ -63,7 +63,7 @@ pub fn from_output(text: &str, hex: Option<&str>) -> PathBuf {
 }
 
 fn from_hex(hex: &str) -> Option<PathBuf> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..hex.len())

@@ -913,7 +913,7 @@ mod tests {
             i as u64,
             Some(format!("doc-{i}")),
             (i % 7 != 3).then(|| format!("text of document {i}")),
-            (i % 5 != 0).then(|| ["a.example", "b.example"][i % 2].to_owned()),
+            (!i.is_multiple_of(5)).then(|| ["a.example", "b.example"][i % 2].to_owned()),
         )
     }
 

@@ -309,12 +309,12 @@ fn lossy_utf8(bytes: &[u8]) -> (Cow<'_, str>, u64) {
 /// are replaced.
 fn push_header(headers: &mut Vec<(String, String)>, line: &[u8]) -> bool {
     let text = String::from_utf8_lossy(line);
-    if matches!(line.first(), Some(b' ' | b'\t')) {
-        if let Some(last) = headers.last_mut() {
-            last.1.push(' ');
-            last.1.push_str(text.trim());
-            return true;
-        }
+    if matches!(line.first(), Some(b' ' | b'\t'))
+        && let Some(last) = headers.last_mut()
+    {
+        last.1.push(' ');
+        last.1.push_str(text.trim());
+        return true;
     }
     let Some((name, value)) = text.split_once(':') else {
         return false;
