@@ -30,11 +30,11 @@
 use crate::document::{Compared, ParagraphRecord};
 use crate::params::ValidParams;
 use crate::params::{OPENING_MIN_SHINGLES, OPENING_PARAGRAPHS};
+use crate::verify::score::{PairScore, SharedText};
 
 /// Paragraphs with fewer distinct shingles are not counted as a passage the shared text
 /// spans: a headline or a byline is not one.
 pub const SPREAD_MIN_SHINGLES: usize = 8;
-use crate::verify::score::{PairScore, SharedText};
 
 /// A paragraph counts as present in the other document when at least this fraction of
 /// its shingles occur there. Word edits at 10% leave about 60% of 5-word shingles, while
