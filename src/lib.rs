@@ -27,6 +27,8 @@
 //! # Ok::<(), neardup::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod analyze;
 pub mod boilerplate;
 pub mod cluster;

@@ -12,10 +12,15 @@ use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::params::{ErrorPolicy, InputParams};
 
+/// How a source's bytes (after decompression) are split into records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
+    /// One JSON object a line: a name ending in `.jsonl`, `.ndjson` or `.json` (before any
+    /// `.gz`/`.zst`), and standard input.
     Jsonl,
+    /// The whole file is one document: a file without a JSONL name found in a directory,
+    /// or a `Sniffed` source whose head is not `{`.
     Text,
     /// A file named directly without a JSONL name: JSONL when its first non-blank byte
     /// (after decompression) is `{`, else one text document. Decided while reading, from
@@ -26,15 +31,18 @@ pub enum SourceKind {
 /// One input file (or standard input), as the user will see it named in messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
+    /// The path as given or as found in a directory; `-` is standard input.
     #[serde(with = "crate::paths::as_text")]
     pub path: PathBuf,
+    /// How its records are split; `Sniffed` is settled when it is read.
     pub kind: SourceKind,
-    /// For a plain-text document: its id.
+    /// For a plain-text document (or a `Sniffed` source that turns out to be one): its id.
     #[serde(skip)]
     pub doc_id: Option<String>,
 }
 
 impl Source {
+    /// Whether this source is standard input (the path `-`), which is read, not opened.
     #[must_use]
     pub fn is_stdin(&self) -> bool {
         self.path.as_os_str() == "-"
@@ -207,6 +215,8 @@ fn peek<R: Read>(
 ) -> io::Result<(Vec<u8>, Replay<R>)> {
     let mut head = vec![0u8; limit];
     let mut n = 0;
+    // One read may give fewer bytes than asked (a pipe hands over what it has), so read on
+    // until the head decides; asking for no more than that keeps a slow pipe from stalling.
     while n < limit && !done(&head[..n]) {
         match inner.read(&mut head[n..]) {
             Ok(0) => break,
@@ -233,8 +243,11 @@ fn is_zstd(head: &[u8]) -> bool {
 
 /// Wraps a reader in a gzip or zstd decoder when its first bytes say so.
 fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    // By content, not by name: dumps get renamed and piped, and stdin has no name at all.
+    // Four bytes are the longest magic looked for (zstd's).
     let (head, stream) = peek(inner, 4, |h| h.len() >= 4)?;
     if head.starts_with(&GZIP_MAGIC) {
+        // Multi-member: concatenated .gz files (`cat`, parallel gzip) are one stream.
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
             flate2::read::MultiGzDecoder::new(stream),
@@ -272,9 +285,13 @@ fn sniff(reader: Box<dyn BufRead + Send>) -> io::Result<(SourceKind, Box<dyn Buf
 
 /// A batch of raw records handed from the reader thread to the workers.
 pub struct RawBatch {
+    /// Records in input order; the order across batches is the order of the sources.
     pub records: Vec<RawRecord>,
 }
 
+// A batch ends at whichever limit comes first: enough records to spread over the workers
+// and pay for a channel send, few enough bytes that the batches in flight (the pipeline's
+// channel holds a few) bound the memory, whatever the size of the documents.
 const BATCH_RECORDS: usize = 1024;
 const BATCH_BYTES: usize = 8 << 20;
 
@@ -310,6 +327,8 @@ pub fn read_sources(
             },
         );
         if let Err(e) = result {
+            // Only the file's own trouble is recorded and read past; any other error came
+            // from `sink` (the consumers stopped) and ends the reading.
             let reason = match e {
                 Error::Io { .. } => InputProblem::Unreadable,
                 Error::Truncated { .. } => InputProblem::Truncated,
@@ -344,6 +363,9 @@ fn read_one(
     };
     let mut reader = open_decompressed(inner).map_err(|e| Error::io(path, e))?;
     let mut kind = source.kind;
+    // Sniffed after decompression (compressed bytes say nothing of the content) and on
+    // the same stream, through `peek`'s buffer: the source may be a pipe that cannot be
+    // opened a second time.
     if kind == SourceKind::Sniffed {
         (kind, reader) = sniff(reader).map_err(|e| truncated(path, 0, e))?;
     }
@@ -351,6 +373,7 @@ fn read_one(
         SourceKind::Text | SourceKind::Sniffed => {
             let mut bytes = Vec::new();
             let limit = params.max_doc_bytes;
+            // one byte past the limit tells an oversized file without holding more of it
             (&mut reader)
                 .take(limit + 1)
                 .read_to_end(&mut bytes)
@@ -411,6 +434,8 @@ fn read_lines(
     report: &mut FileReport,
     emit: &mut dyn FnMut(RawRecord, usize) -> Result<()>,
 ) -> Result<()> {
+    // By `fill_buf` and `consume`, not `read_until`: that stores a line whole, and one line
+    // of a dump can be gigabytes. Here a line past the limit is measured, not stored.
     let mut line_no = 0u64;
     let mut line: Vec<u8> = Vec::new();
     let mut line_len = 0u64;
@@ -470,6 +495,7 @@ fn finish_line(
     if line_len > max_bytes.saturating_add(1 << 16) {
         report.records += 1;
         line.clear();
+        // still a record, so it gets a status; 0 bytes towards the batch, as none are held
         return emit(
             RawRecord {
                 source: index,
@@ -488,6 +514,8 @@ fn finish_line(
         return Ok(());
     }
     report.records += 1;
+    // Handed on as bytes: this thread is the only reader, so JSON parsing (and UTF-8
+    // checks) wait for the workers, which do them in parallel.
     let bytes = std::mem::take(line);
     let n = bytes.len();
     emit(

@@ -16,23 +16,40 @@ pub struct RawRecord {
     pub source: u32,
     /// Where it stands in the source.
     pub position: Position,
+    /// Its bytes (or fields), still unparsed: parsing is a worker's job.
     pub raw: Raw,
 }
 
+/// What a reader hands over for one record, before any parsing: bytes for what came from
+/// a file, fields for what a library caller gave.
 #[derive(Debug, Clone)]
 pub enum Raw {
     /// A JSONL line without its line terminator.
     Line(Vec<u8>),
     /// A record longer than `max_doc_bytes`; its bytes were never stored. A plain-text
     /// file still has its id; a JSONL line does not.
-    Oversized { bytes: u64, id: Option<String> },
+    Oversized {
+        /// Its length: the whole decompressed file, or the line without its `\n`.
+        bytes: u64,
+        /// The text file's id; `None` for a JSONL line, whose id was never parsed.
+        id: Option<String>,
+    },
     /// A plain-text file: one document.
-    File { id: String, bytes: Vec<u8> },
+    File {
+        /// Its path relative to the directory given, or the path as given.
+        id: String,
+        /// The whole file, decompressed, not yet checked to be UTF-8.
+        bytes: Vec<u8>,
+    },
     /// A document handed over by a library caller.
     Document {
+        /// The caller's id, used as given.
         id: String,
+        /// The text; still held to `max_doc_bytes`.
         text: String,
+        /// Publication date; the run keeps it only if it is ISO 8601.
         date: Option<String>,
+        /// Outlet name.
         outlet: Option<String>,
     },
 }
@@ -40,11 +57,20 @@ pub enum Raw {
 /// The fields of a record, or why it was skipped (`text` is then empty).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedRecord {
+    /// The id field: a string as is, a number (or other non-null JSON) as its JSON text.
+    /// `None` when absent or null; the run then names the record by its position.
     pub id: Option<String>,
+    /// The document text, a BOM dropped from a text file; empty when skipped.
     pub text: String,
+    /// The date field when it is a JSON string, unchecked here (the run drops, and
+    /// counts, a date that is not ISO 8601).
     pub date: Option<String>,
+    /// The outlet field when it is a JSON string.
     pub outlet: Option<String>,
+    /// The URL field when it is a JSON string (JSONL only); in paragraph mode its host
+    /// stands in for a missing outlet.
     pub url: Option<String>,
+    /// Why the record cannot be compared, and the detail for the warning.
     pub skip: Option<(SkipReason, String)>,
 }
 

@@ -58,22 +58,34 @@ pub enum WarcError {
         if *.resumed { "reading resumes at the next `WARC/1.` line" } else { "to the end of the stream" }
     )]
     Garbage {
+        /// Where the skipped bytes start.
         offset: u64,
+        /// How many bytes were skipped.
         skipped: u64,
+        /// Whether a `WARC/1.` line came after them (else the stream ended).
         resumed: bool,
     },
     /// The stream ends inside the record's header section.
     #[error("record {index} at byte {offset}: the stream ends inside the record's headers")]
-    TruncatedHeader { index: u64, offset: u64 },
+    TruncatedHeader {
+        /// The record's number.
+        index: u64,
+        /// Offset of the record's `WARC/1.x` line.
+        offset: u64,
+    },
     /// The Content-Length runs past the end of the stream: the record is truncated.
     #[error(
         "record {index} at byte {offset}: Content-Length {length} runs past the end of the \
          stream ({available} bytes of the block are there)"
     )]
     PastEnd {
+        /// The record's number.
         index: u64,
+        /// Offset of the record's `WARC/1.x` line.
         offset: u64,
+        /// The Content-Length given.
         length: u64,
+        /// The bytes of the block the stream still held.
         available: u64,
     },
     /// The block of Content-Length bytes is not followed by the blank line that ends a
@@ -83,22 +95,31 @@ pub enum WarcError {
          (no blank line and next record after the block); record skipped"
     )]
     LengthMismatch {
+        /// The record's number.
         index: u64,
+        /// Offset of the record's `WARC/1.x` line.
         offset: u64,
+        /// The Content-Length given.
         length: u64,
     },
     /// Content-Length is missing or not a number.
     #[error("record {index} at byte {offset}: no valid Content-Length ({value:?}); record skipped")]
     BadContentLength {
+        /// The record's number.
         index: u64,
+        /// Offset of the record's `WARC/1.x` line.
         offset: u64,
+        /// The header's value as written; `None` when there is no such header.
         value: Option<String>,
     },
     /// A header line is not `Name: value`, or the header section is too long.
     #[error("record {index} at byte {offset}: bad header section: {detail}; record skipped")]
     BadHeader {
+        /// The record's number.
         index: u64,
+        /// Offset of the record's `WARC/1.x` line.
         offset: u64,
+        /// What is wrong, with the start of the offending line.
         detail: String,
     },
     /// The record is larger than the reader's `max_record_bytes`; its block was skipped.
@@ -107,9 +128,13 @@ pub enum WarcError {
          skipped"
     )]
     TooLarge {
+        /// The record's number.
         index: u64,
+        /// Offset of the record's `WARC/1.x` line.
         offset: u64,
+        /// The Content-Length given.
         length: u64,
+        /// The reader's `max_record_bytes`.
         max: u64,
     },
     /// The compressed stream is corrupt or cut short (a gzip member or zstd frame ends
@@ -119,17 +144,26 @@ pub enum WarcError {
          {source}"
     )]
     Compressed {
+        /// The record being read, or the next record's number when it failed between two.
         index: u64,
+        /// Where reading stopped, or the record's start when what follows its block could
+        /// not be read.
         offset: u64,
+        /// Which decompressor failed.
         compression: Compression,
+        /// The decompressor's error.
         #[source]
         source: io::Error,
     },
     /// Reading the stream failed.
     #[error("record {index} at byte {offset}: {source}")]
     Io {
+        /// The record being read, or the next record's number when it failed between two.
         index: u64,
+        /// Where reading stopped, or the record's start when what follows its block could
+        /// not be read.
         offset: u64,
+        /// What the operating system said.
         #[source]
         source: io::Error,
     },
@@ -345,7 +379,12 @@ pub enum HttpError {
     Chunked(&'static str),
     /// A compressed body that does not decompress.
     #[error("bad {encoding} content encoding: {detail}")]
-    ContentEncoding { encoding: String, detail: String },
+    ContentEncoding {
+        /// The Content-Encoding, lower-cased (`gzip`, `deflate`, or one not supported).
+        encoding: String,
+        /// The decoder's error, `not supported`, or the decoded size limit.
+        detail: String,
+    },
 }
 
 /// An HTTP response, borrowed from a record's block.
