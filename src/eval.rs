@@ -42,7 +42,9 @@ pub enum TruthFormat {
 /// document that repeat an earlier one (indices into `text.split("\n\n")`).
 #[derive(Debug, Clone)]
 pub struct Truth {
+    /// The truth file, for the report and for errors.
     pub path: PathBuf,
+    /// Which of the two shapes it was written in.
     pub format: TruthFormat,
     family: HashMap<String, u32>,
     /// Sorted paragraph indices per id; `None` when the truth has no paragraph labels.
@@ -268,11 +270,17 @@ fn root(parent: &mut [u32], mut x: u32) -> u32 {
 /// Pairwise scores of a predicted partition against a true one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct PairScores {
+    /// Records scored (one label pair each).
     pub records: u64,
+    /// Pairs of records in the same true family.
     pub true_pairs: u64,
+    /// Pairs of records in the same predicted cluster.
     pub predicted_pairs: u64,
+    /// Pairs in the same family and the same cluster.
     pub tp: u64,
+    /// Pairs in one cluster but different families (false merges).
     pub fp: u64,
+    /// Pairs in one family but different clusters (missed); `fn` in JSON.
     #[serde(rename = "fn")]
     pub fn_: u64,
     /// 1 when nothing is predicted (no claim is wrong).
@@ -364,14 +372,22 @@ fn adjusted_rand(tp: u64, a: u64, b: u64, n: u64) -> f64 {
 pub struct ParagraphScores {
     /// Scored documents (ok or empty, in both truth and run).
     pub docs: u64,
+    /// Paragraphs the truth labels as repeats.
     pub true_repeats: u64,
+    /// Paragraphs the run marked as repeats (mapped onto the truth's indexing).
     pub predicted_repeats: u64,
+    /// Paragraphs both call repeats.
     pub tp: u64,
+    /// Marked by the run, not by the truth.
     pub fp: u64,
+    /// Labelled by the truth, missed by the run; `fn` in JSON.
     #[serde(rename = "fn")]
     pub fn_: u64,
+    /// `tp / (tp + fp)`; 1 when nothing is marked.
     pub precision: f64,
+    /// `tp / (tp + fn)`; 1 when nothing is labelled.
     pub recall: f64,
+    /// Harmonic mean of the two; 0 when both are 0.
     pub f1: f64,
     /// How the run's paragraph indices were matched with `text.split("\n\n")`.
     pub indexing: String,
@@ -393,36 +409,52 @@ pub struct Dropped {
     pub truth_not_in_run: u64,
 }
 
-/// A pair on the wrong side of the threshold: a missed pair or a false merge.
+/// A pair the run and the truth disagree on: a missed pair (one family, two clusters) or
+/// a false merge (one cluster, two families).
 #[derive(Debug, Clone, Serialize)]
 pub struct Mistake {
+    /// Id of one record of the pair.
     pub a: String,
+    /// Id of the other.
     pub b: String,
+    /// `a`'s cluster in the run.
     pub a_cluster: u64,
+    /// `b`'s cluster in the run.
     pub b_cluster: u64,
     /// On the compared (cleaned) shingle sets, when the texts could be read.
     pub jaccard: Option<f64>,
+    /// Containment of the smaller set in the larger, on the same sets; `None` likewise.
     pub containment: Option<f64>,
+    /// Text the two share, to show why they look alike; empty without the texts.
     pub shared_passages: Vec<Passage>,
 }
 
 /// The result of `evaluate`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The truth file read.
     #[serde(with = "crate::paths::as_text")]
     pub truth: PathBuf,
+    /// Its shape.
     pub truth_format: TruthFormat,
+    /// The run directory scored.
     #[serde(with = "crate::paths::as_text")]
     pub run: PathBuf,
     /// Records in `docs.jsonl`.
     pub records: u64,
     /// Records of the run the truth has a label for (all, for a pairs file).
     pub labelled: u64,
+    /// Records left out of scoring, by why.
     pub dropped: Dropped,
+    /// Distinct families among the scored records.
     pub true_families: u64,
+    /// Distinct clusters among the scored records.
     pub predicted_clusters: u64,
+    /// Pairwise scores of the clusters against the families.
     pub pairs: PairScores,
+    /// Paragraph repeat scores; `None` when the truth has no paragraph labels.
     pub paragraphs: Option<ParagraphScores>,
+    /// The run's similarity threshold (`lsh.threshold`), for reading the mistakes.
     pub threshold: f64,
     /// Whether similarity columns could be computed.
     pub texts: Texts,

@@ -36,6 +36,7 @@ use crate::verify::score::PairScore;
 /// One document as the run compared it.
 #[derive(Debug, Clone)]
 pub struct DocView {
+    /// The record's text as read back from the input.
     pub text: String,
     /// Paragraph byte ranges in `text` (the whole text when the paragraph stage is off).
     pub spans: Vec<Span>,
@@ -129,6 +130,7 @@ impl DocView {
         &self.text[a as usize..b as usize]
     }
 
+    /// Whether paragraph `i` was left out of the compared set (boilerplate or a repeat).
     #[must_use]
     pub fn is_removed(&self, i: usize) -> bool {
         self.removed.binary_search(&(i as u32)).is_ok()
@@ -145,9 +147,13 @@ impl DocView {
 /// A paragraph of one document with a near-identical paragraph in the other.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Passage {
+    /// 0-based paragraph index in A.
     pub a_paragraph: u32,
+    /// 0-based index of its best match in B.
     pub b_paragraph: u32,
+    /// Jaccard of the two paragraphs' shingle sets, to 4 decimals.
     pub jaccard: f64,
+    /// Share of the smaller paragraph's shingles found in the larger, to 4 decimals.
     pub containment: f64,
     /// The first 80 characters of A's paragraph.
     pub snippet: String,
@@ -219,16 +225,23 @@ fn round4(x: f64) -> f64 {
 /// One side of an explained pair.
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
+    /// The id asked about.
     pub id: String,
     /// 0-based record index in `docs.jsonl`.
     pub record: usize,
+    /// `ok`, `empty`, or the skip reason, as `docs.jsonl` gives it.
     pub status: String,
+    /// Its cluster; `None` for a record that was not read.
     pub cluster: Option<u64>,
     /// The representative of its cluster (itself when kept).
     pub representative: Option<String>,
+    /// The input it came from, as the run was given it.
     pub file: String,
+    /// Its 1-based line, in a line-delimited input.
     pub line: Option<u64>,
+    /// Paragraphs flagged as boilerplate (0-based indices).
     pub boilerplate: Vec<u32>,
+    /// Paragraphs that repeat an earlier one of the same document.
     pub repeats: Vec<Repeat>,
     /// The representative the star check split this record off from.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,29 +253,37 @@ pub struct Side {
 /// What happened to one paragraph when the pair was compared.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParagraphFate {
+    /// 0-based paragraph index in this document.
     pub paragraph: u32,
     /// `shared`, `only_here`, `boilerplate`, `repeat`.
     pub fate: &'static str,
     /// The matching paragraph of the other document, for a shared one (or a removed one
     /// that has a match).
     pub other: Option<u32>,
+    /// Jaccard with `other`'s shingles, to 4 decimals.
     pub jaccard: Option<f64>,
+    /// The paragraph's first 80 characters, whitespace folded.
     pub snippet: String,
 }
 
 /// The LSH and SimHash view of the pair, from signatures computed with the run's params.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sketches {
+    /// Share of equal MinHash positions of the compared sets: what an `estimate` run scores.
     pub minhash_estimate: f64,
+    /// LSH bands of the run.
     pub bands: usize,
+    /// Rows (signature positions) per band.
     pub rows: usize,
     /// Indices (0-based) of the bands whose keys are equal.
     pub bands_collided: Vec<usize>,
     /// Probability that a pair at this (compared) Jaccard collides in at least one band.
     pub collision_probability: f64,
+    /// Hamming distance in bits between the two SimHash fingerprints.
     pub simhash_distance: u32,
-    /// Whether the run used SimHash candidates, and within how many bits.
+    /// Whether the run took candidates from SimHash (alone or with MinHash).
     pub simhash_used: bool,
+    /// The most bits two fingerprints may differ in and be candidates (`max_hamming`).
     pub simhash_k: u32,
     /// Opening keys (each document's lede sketched on its own, see
     /// `sketch::pass::opening_keys`) the two share: the candidates of short copies.
@@ -272,18 +293,28 @@ pub struct Sketches {
 /// Why two documents are, or are not, in one cluster.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
+    /// The first id asked about.
     pub a: Side,
+    /// The second.
     pub b: Side,
+    /// Whether the run put both in one cluster.
     pub same_cluster: bool,
+    /// The run's similarity threshold.
     pub threshold: f64,
+    /// Whether the two texts could be read back; without them only the placement is told.
     pub texts: Texts,
     /// On the compared (cleaned) sets; `None` without texts or for an uncompared record.
     pub compared: Option<PairScore>,
     /// On every paragraph's shingles.
     pub raw: Option<PairScore>,
+    /// The candidate stage's view; `None` when `compared` is.
     pub sketches: Option<Sketches>,
+    /// What happened to each of A's paragraphs; empty when `compared` is `None`.
     pub a_paragraphs: Vec<ParagraphFate>,
+    /// The same for B.
     pub b_paragraphs: Vec<ParagraphFate>,
+    /// One sentence: the placement, the match rule's decision with its numbers, and how
+    /// the pair was (or was not) found as a candidate.
     pub verdict: String,
 }
 

@@ -140,22 +140,33 @@ pub enum ColumnarError {
     /// The file could not be opened or read.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: io::Error,
     },
     /// The file is neither Parquet nor Arrow IPC.
     #[error("{}: not a Parquet or Arrow IPC file ({detail})", path.display())]
-    NotColumnar { path: PathBuf, detail: String },
+    NotColumnar {
+        /// The file.
+        path: PathBuf,
+        /// What it starts with instead (or that it is Feather v1, with what to do).
+        detail: String,
+    },
     /// A named column is not in the file.
     #[error(
         "{}: no column `{column}` for the {} field; the columns are: {}",
         path.display(), field.as_str(), present.join(", ")
     )]
     MissingColumn {
+        /// The file.
         path: PathBuf,
+        /// The field the column was named for.
         field: Field,
+        /// The name given.
         column: String,
+        /// The file's columns, in schema order.
         present: Vec<String>,
     },
     /// A named column is not of a string type.
@@ -164,14 +175,23 @@ pub enum ColumnarError {
         path.display(), field.as_str()
     )]
     WrongType {
+        /// The file.
         path: PathBuf,
+        /// The field the column was named for.
         field: Field,
+        /// The column's name.
         column: String,
+        /// Its Arrow type as Arrow prints it, e.g. `List(...)` or `Int64`.
         data_type: String,
     },
     /// The footer or metadata cannot be decoded: nothing was read.
     #[error("{}: corrupt file: {message}", path.display())]
-    CorruptFile { path: PathBuf, message: String },
+    CorruptFile {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        message: String,
+    },
     /// A page or batch cannot be decoded. `skipped` rows from `row` on were not read (for
     /// a Parquet file, the rest of the row group; reading goes on after them); `None` when
     /// reading stops here.
@@ -181,9 +201,13 @@ pub enum ColumnarError {
         match .skipped { Some(n) => format!("{n} rows skipped"), None => "reading stopped".to_owned() }
     )]
     CorruptRows {
+        /// The file.
         path: PathBuf,
+        /// The 0-based row number of the first row not read.
         row: u64,
+        /// Rows skipped from `row` on; `None` when reading stops.
         skipped: Option<u64>,
+        /// The decoder's error.
         message: String,
     },
 }
