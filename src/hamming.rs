@@ -20,7 +20,9 @@ use crate::ids::{DocId, Pair};
 /// The table layout chosen for a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HammingPlan {
+    /// Blocks `b` the 64 bits are cut into (more than `k`).
     pub blocks: u32,
+    /// Tables, one per choice of `b - k` blocks: C(b, k).
     pub tables: usize,
     /// Bits in the smallest table key.
     pub key_bits: u32,

@@ -47,10 +47,12 @@ pub fn append_band_keys(
 /// without touching the others.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BandTable {
+    /// One vector per band, indexed by document id; every band has the same length.
     pub keys: Vec<Vec<u64>>,
 }
 
 impl BandTable {
+    /// A table of `bands` bands and no documents yet.
     #[must_use]
     pub fn new(bands: usize) -> Self {
         BandTable {
@@ -65,6 +67,7 @@ impl BandTable {
         }
     }
 
+    /// Documents pushed so far (0 for a table of no bands).
     #[must_use]
     pub fn docs(&self) -> usize {
         self.keys.first().map_or(0, Vec::len)
@@ -75,8 +78,11 @@ impl BandTable {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CandidateStats {
+    /// Distinct candidate pairs, after the buckets were capped.
     pub pairs: u64,
+    /// Documents in the largest bucket (all sharing one key), capped or not.
     pub largest_bucket: u64,
+    /// Buckets over `max_bucket`, paired as a sliding window instead of in full.
     pub capped_buckets: u64,
     /// Pairs found by the opening bands (documents whose opening paragraphs collide), before
     /// they are merged with the others; many are found by the article bands too.

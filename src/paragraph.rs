@@ -137,6 +137,8 @@ pub fn rebuild(text: &str, paragraphs: &[Span], removed: impl Fn(usize) -> bool)
 pub struct ParagraphSketch {
     /// xxh3 of the normalized text: equal for exact repeats and for boilerplate.
     pub hash: u64,
+    /// Tokens of the normalized paragraph: near repeats are compared only between
+    /// paragraphs of similar length, and short ones get no fingerprint.
     pub words: u32,
     /// SimHash of the paragraph's word bigrams (0 below `repeat_min_words`).
     pub simhash: u64,
@@ -177,7 +179,10 @@ pub const PARAGRAPH_HASH_SEED: u64 = 0x7061_7261_6772_6170;
 /// Paragraph-level processing of one document, reusing buffers across documents.
 #[derive(Default)]
 pub struct ParagraphWorker {
+    /// The paragraphs of the text last given to `process`, as byte ranges; kept for
+    /// `find_repeats`, and as a buffer reused across documents.
     pub spans: Vec<Span>,
+    /// Scratch: the paragraph last normalized.
     pub normalized: Normalized,
     shingler: Shingler,
     words: Vec<u64>,

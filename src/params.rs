@@ -206,7 +206,7 @@ pub struct LshParams {
     /// verified exactly, so a false positive costs one comparison while a false negative
     /// is a missed duplicate: the default leans heavily towards recall.
     pub recall_weight: f64,
-    /// A bucket larger than this pairs each member only with its next `max_bucket`
+    /// A bucket larger than this pairs each member only with its next `max_bucket - 1`
     /// neighbours (in input order) instead of with every member, so a thousand exact
     /// copies cost linear, not quadratic, work. Components are still found through chains.
     pub max_bucket: usize,

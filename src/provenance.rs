@@ -106,13 +106,19 @@ impl Provenance {
 /// Paragraph alignment of a copy against the original.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Alignment {
+    /// The original's compared paragraphs present in the copy, ascending.
     pub kept: Vec<u32>,
+    /// The original's compared paragraphs missing from the copy, ascending.
     pub cut: Vec<u32>,
+    /// The copy's compared paragraphs missing from the original, ascending.
     pub added: Vec<u32>,
-    /// Distinct shingles of the original's compared paragraphs, and of its cut ones.
+    /// Distinct shingles of the original's compared set.
     pub original_shingles: u64,
+    /// Shingles of the cut paragraphs: each paragraph's distinct ones, summed.
     pub cut_shingles: u64,
+    /// Distinct shingles of the copy's compared set.
     pub copy_shingles: u64,
+    /// Shingles of the added paragraphs, counted as `cut_shingles` is.
     pub added_shingles: u64,
 }
 

@@ -19,7 +19,9 @@ use unicode_normalization::{IsNormalized, is_nfkc_quick};
 /// A normalized text and the byte range of each of its tokens, found in the same pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Normalized {
+    /// The tokens joined by single ASCII spaces, lower-cased, NFKC, without punctuation.
     pub text: String,
+    /// Byte range of each token in `text`, in order.
     pub spans: Vec<(u32, u32)>,
 }
 

@@ -24,7 +24,9 @@ use crate::progress::{NoProgress, Progress};
 /// What to sweep.
 #[derive(Debug, Clone)]
 pub struct TuneOptions {
+    /// Jaccard thresholds (`lsh.threshold`) to try with every other setting.
     pub thresholds: Vec<f64>,
+    /// Shingle settings, each read and sketched once; only the kind and size are taken.
     pub shingles: Vec<ShingleParams>,
     /// `None` is containment off; `Some(c)` containment on at `min_containment = c`.
     pub containments: Vec<Option<f64>>,
@@ -50,11 +52,15 @@ impl Default for TuneOptions {
 /// One setting of the sweep and how it scored.
 #[derive(Debug, Clone, Serialize)]
 pub struct SweepRow {
+    /// The shingle setting as `--shingle` takes it, e.g. `word:5`.
     pub shingle: String,
+    /// The Jaccard threshold.
     pub threshold: f64,
     /// `None`: containment off.
     pub min_containment: Option<f64>,
+    /// Pairwise scores against the truth, over the labelled records.
     pub scores: PairScores,
+    /// Clusters of two or more records the setting made.
     pub clusters: u64,
     /// Match rule, union-find and placement over the stored scores.
     pub seconds: f64,
@@ -63,20 +69,33 @@ pub struct SweepRow {
 /// Read and sketched once per shingle setting.
 #[derive(Debug, Clone, Serialize)]
 pub struct SketchCost {
+    /// The shingle setting, e.g. `word:5`.
     pub shingle: String,
+    /// Records read, scored or not.
     pub records: u64,
+    /// Records the truth gives a family (every record, for a pairs file).
     pub labelled: u64,
+    /// Candidate pairs from the containment bands, shared by every row of this setting.
     pub candidate_pairs: u64,
+    /// Reading, sketching and finding candidates.
     pub sketch_seconds: f64,
+    /// Scoring every candidate pair exactly, once.
     pub score_seconds: f64,
 }
 
+/// The sweep's result: every setting's scores, and which one to use.
 #[derive(Debug, Clone, Serialize)]
 pub struct TuneReport {
+    /// One per setting: by shingle, then containment, then threshold, as given.
     pub rows: Vec<SweepRow>,
+    /// One per shingle setting, in the order given.
     pub sketches: Vec<SketchCost>,
+    /// Index into `rows` of the highest F1 (the earlier row on a tie).
     pub best: usize,
+    /// Index into `rows` of the recommended setting: the highest precision among rows
+    /// within `f1_tolerance` of the best F1, then the one nearest the defaults.
     pub recommended: usize,
+    /// Why it was recommended, with its scores, in one sentence.
     pub reason: String,
     /// The flags that reproduce the recommended setting with `neardup dedup`.
     pub flags: String,

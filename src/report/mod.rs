@@ -57,8 +57,11 @@ impl Default for ReportOptions {
 pub struct ReportOutcome {
     /// The files written, in the order html, markdown, csv.
     pub files: Vec<PathBuf>,
+    /// Clusters of two or more records in the run.
     pub clusters: u64,
+    /// Records that are copies of another (not kept).
     pub copies: u64,
+    /// Clusters shown in full (the largest, at most `max_clusters`).
     pub shown: usize,
     /// Why some or all texts could not be shown (a missing or changed input), as in the page.
     pub notices: Vec<String>,

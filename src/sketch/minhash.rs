@@ -41,6 +41,8 @@ pub struct MinHasher {
 }
 
 impl MinHasher {
+    /// A hasher for `num_perm`-value signatures under `seed`: equal parameters give
+    /// comparable signatures, in any thread or run.
     #[must_use]
     pub fn new(params: &MinHashParams) -> Self {
         MinHasher {
