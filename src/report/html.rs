@@ -10,6 +10,10 @@ use crate::output::schema::ClusterMember;
 use crate::provenance::Provenance;
 
 /// HTML-escaped text (element content and quoted attribute values alike).
+// All five characters everywhere, so no call site has to know whether it writes content or
+// an attribute, or which quote the attribute uses; `&#39;` because `&apos;` is not HTML 4.
+// A `Display` wrapper so a value is escaped as it is written into the page, with no
+// escaped copy of every document text held on the side.
 pub(crate) struct Esc<'a>(pub &'a str);
 
 impl fmt::Display for Esc<'_> {
@@ -99,6 +103,7 @@ footer{margin-top:32px;color:var(--muted);font-size:13px}
 
 /// Records script errors into the page (the headless check reads them back) and opens
 /// every collapsed copy before printing.
+// In <head>, so the listener is there before any later script or chart can fail.
 const HEAD_SCRIPT: &str = r"
 window.reportErrors=[];
 window.addEventListener('error',function(e){window.reportErrors.push(String(e.message||e));});
@@ -108,6 +113,10 @@ document.querySelectorAll('details').forEach(function(d){d.open=true;});});
 
 /// Marks a complete render: `data-rendered="ok"` on <body> when the end of the page was
 /// reached, every chart is there and no script error happened; the errors otherwise.
+// Why the page checks itself: a headless browser's `--dump-dom` gives the DOM but not the
+// console, so the verdict is written into the DOM for `scripts/check-report.sh` to grep.
+// Charts are counted because an SVG the parser drops (bad markup) raises no script error;
+// `data-charts` is the count the Rust side wrote, so a missing one shows as `charts: n of m`.
 const TAIL_SCRIPT: &str = r"
 window.addEventListener('load',function(){
 var charts=document.querySelectorAll('svg.chart').length;
@@ -123,6 +132,7 @@ document.body.setAttribute('data-rendered','error');}else{document.body.setAttri
 pub(crate) fn render(r: &Report) -> String {
     let mut o = String::with_capacity(1 << 20);
     let dir = r.dir.display().to_string();
+    // the size histogram, and a timeline for each shown cluster with a date
     let charts = 1 + r
         .shown
         .iter()
@@ -366,6 +376,7 @@ fn matrix(o: &mut String, r: &Report) {
             if n == 0 {
                 o.push_str("<td></td>");
             } else {
+                // shade by share of the largest cell; white digits once the blue is dark
                 let alpha = 0.12 + 0.78 * n as f64 / max as f64;
                 let ink = if alpha > 0.5 { "#fff" } else { "#202124" };
                 w!(
@@ -564,6 +575,8 @@ pub(crate) fn numbers(indices: &[u32]) -> String {
 }
 
 fn timeline(o: &mut String, cluster: u64, members: &[ClusterMember<'_>], representative: &str) {
+    // one row per member would make a cluster of thousands a page-long chart; the axis
+    // still spans every dated member, and the table below lists them all
     const MAX_ROWS: usize = 40;
     if !has_dates(members) {
         o.push_str("<p class=\"missing\">No dates: no timeline.</p>");
@@ -726,6 +739,8 @@ fn side_by_side(
         );
         return;
     };
+    // `mark` binary-searches these; they come from clusters.jsonl as read back, so they
+    // are sorted here rather than trusted to be
     let mut cut = p.cut_paragraphs.clone();
     cut.sort_unstable();
     let mut added = p.added_paragraphs.clone();
