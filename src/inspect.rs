@@ -313,8 +313,8 @@ pub struct Explanation {
     pub a_paragraphs: Vec<ParagraphFate>,
     /// The same for B.
     pub b_paragraphs: Vec<ParagraphFate>,
-    /// One sentence: the placement, the match rule's decision with its numbers, and how
-    /// the pair was (or was not) found as a candidate.
+    /// The answer in one sentence: the placement and, when both were compared, the match
+    /// rule's decision with its numbers and how the pair was (or was not) found.
     pub verdict: String,
 }
 

@@ -78,7 +78,7 @@ impl BandTable {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CandidateStats {
-    /// Distinct candidate pairs, after the buckets were capped.
+    /// Distinct candidate pairs from the bands (article and opening), buckets capped.
     pub pairs: u64,
     /// Documents in the largest bucket (all sharing one key), capped or not.
     pub largest_bucket: u64,

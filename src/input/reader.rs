@@ -285,7 +285,7 @@ fn sniff(reader: Box<dyn BufRead + Send>) -> io::Result<(SourceKind, Box<dyn Buf
 
 /// A batch of raw records handed from the reader thread to the workers.
 pub struct RawBatch {
-    /// Records in input order; the order across batches is the order of the sources.
+    /// Records in input order; batches are handed over in that order too.
     pub records: Vec<RawRecord>,
 }
 

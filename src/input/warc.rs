@@ -119,7 +119,7 @@ pub enum WarcError {
         index: u64,
         /// Offset of the record's `WARC/1.x` line.
         offset: u64,
-        /// What is wrong, with the start of the offending line.
+        /// What is wrong (for a malformed line, its first 80 characters).
         detail: String,
     },
     /// The record is larger than the reader's `max_record_bytes`; its block was skipped.
