@@ -285,6 +285,8 @@ struct Processed {
 struct RawRecordHeader {
     source: u32,
     position: Position,
+    /// `Raw::digest` of the record's bytes.
+    digest: u64,
 }
 
 fn process(
@@ -296,6 +298,7 @@ fn process(
     let header = RawRecordHeader {
         source: rec.source,
         position: rec.position,
+        digest: rec.raw.digest(),
     };
     let parsed = parse_record(rec.raw, &params.input);
     let mut out = Processed {
@@ -407,6 +410,7 @@ impl Collector<'_> {
             position: p.record.position.pack(),
             status: p.status,
             doc,
+            raw_digest: p.record.digest,
         });
         Ok(())
     }
@@ -870,6 +874,7 @@ mod tests {
             position: PackedPosition::from(Position::Line(1)),
             status,
             doc,
+            raw_digest: 0,
         }
     }
 

@@ -19,6 +19,7 @@ pub struct RawRecord {
     pub raw: Raw,
 }
 
+/// A record's bytes as read, before any parsing.
 #[derive(Debug, Clone)]
 pub enum Raw {
     /// A JSONL line without its line terminator.
@@ -35,6 +36,28 @@ pub enum Raw {
         date: Option<String>,
         outlet: Option<String>,
     },
+}
+
+impl Raw {
+    /// The xxh3-64 digest of the record as read (a line's bytes, a text file's bytes, a
+    /// document's id and text), to tell whether a record read a second time is the same
+    /// one byte for byte (`--emit-clean`). An oversized record's bytes were never stored:
+    /// its digest is that of its length.
+    #[must_use]
+    pub fn digest(&self) -> u64 {
+        use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+        match self {
+            Raw::Line(bytes) | Raw::File { bytes, .. } => xxh3_64(bytes),
+            Raw::Oversized { bytes, .. } => xxh3_64(&bytes.to_le_bytes()),
+            Raw::Document { id, text, .. } => {
+                let mut h = Xxh3::new();
+                h.update(id.as_bytes());
+                h.update(&[0]);
+                h.update(text.as_bytes());
+                h.digest()
+            }
+        }
+    }
 }
 
 /// The fields of a record, or why it was skipped (`text` is then empty).

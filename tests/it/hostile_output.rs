@@ -130,3 +130,106 @@ fn report_eval_and_explain_refuse_a_mixture_of_two_runs() {
     neardup_ok(work.path(), &["dedup", sample, "--out", "a", "--quiet"]);
     neardup_ok(work.path(), &["report", "a"]);
 }
+
+/// Calls `edit` once, when the run starts writing `clean.jsonl`: between the two passes
+/// of `--emit-clean`, where a careless user (or a crawler still appending) changes an
+/// input.
+struct EditBeforeClean<F: Fn() + Sync> {
+    edit: F,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl<F: Fn() + Sync> neardup::Progress for EditBeforeClean<F> {
+    fn stage(&self, name: &'static str, _total: Option<u64>) {
+        if name == "clean.jsonl" && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (self.edit)();
+        }
+    }
+}
+
+/// Item 2: an input record edited between the two passes of `--emit-clean` (a kept
+/// record's text changed, or the line made invalid JSON) is an error naming the file and
+/// the line; nothing is renamed into place, so the previous run's outputs stay byte for
+/// byte, and no temporary file is left.
+#[test]
+fn an_input_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_line() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let input = work.path().join("in.jsonl");
+    let lines = [
+        r#"{"id":"a","text":"the council voted on the new budget for the town library tonight"}"#,
+        r#"{"id":"b","text":"the council voted on the new budget for the town library tonight"}"#,
+        r#"{"id":"c","text":"a storm closed the coast road and the ferry stayed in port all day"}"#,
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("input");
+    neardup_ok(
+        work.path(),
+        &["dedup", "in.jsonl", "--out", "o", "--emit-clean", "--quiet"],
+    );
+    let out = work.path().join("o");
+    let before: Vec<(String, Vec<u8>)> = names(&out)
+        .into_iter()
+        .map(|n| {
+            let bytes = std::fs::read(out.join(&n)).expect("readable");
+            (n, bytes)
+        })
+        .collect();
+    assert_eq!(
+        before.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        [
+            ".neardup.lock",
+            "clean.jsonl",
+            "clusters.jsonl",
+            "docs.jsonl",
+            "summary.json"
+        ]
+    );
+
+    let params = neardup::Params::default().validate().expect("defaults");
+    let opts = neardup::RunOptions {
+        out_dir: out.clone(),
+        threads: Some(1),
+        spill_dir: None,
+        emit_clean: true,
+    };
+    for (third, what) in [
+        (
+            r#"{"id":"c","text":"a storm closed the coast road and the ferry stayed in port all week"}"#,
+            "a kept record's text changed",
+        ),
+        (
+            r#"{"id":"c","text":"a storm closed"#,
+            "a kept record cut short",
+        ),
+    ] {
+        let changed = format!("{}\n{}\n{third}\n", lines[0], lines[1]);
+        std::fs::write(&input, lines.join("\n") + "\n").expect("input back");
+        let progress = EditBeforeClean {
+            edit: || std::fs::write(&input, &changed).expect("edited"),
+            done: false.into(),
+        };
+        let err = neardup::run(std::slice::from_ref(&input), &params, &opts, &progress)
+            .expect_err(what)
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:3: the input changed while it was read a second time for --emit-clean: \
+                 its bytes differ from the first pass",
+                input.display()
+            ),
+            "{what}"
+        );
+        for (name, bytes) in before.iter().filter(|(n, _)| n != ".neardup.lock") {
+            assert_eq!(
+                &std::fs::read(out.join(name)).expect("still there"),
+                bytes,
+                "{what}: {name} untouched"
+            );
+        }
+        assert_eq!(
+            names(&out).len(),
+            before.len(),
+            "{what}: no temporary file left"
+        );
+    }
+}
