@@ -28,7 +28,7 @@ use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
     Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
-    is_iso_date, place,
+    place,
 };
 use crate::document::Position;
 use crate::error::{Error, Result};
@@ -380,7 +380,7 @@ impl Collector<'_> {
             ));
         }
         let date = p.date.filter(|d| {
-            let ok = is_iso_date(d);
+            let ok = crate::date::is_iso_date(d);
             if !ok {
                 self.counts.dates_not_iso += 1;
             }

@@ -189,7 +189,7 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
         }
     };
     let id = fields.get(&params.id_field).and_then(|v| id_text(v));
-    let date = fields.get(&params.date_field).and_then(|v| string_field(v));
+    let date = fields.get(&params.date_field).and_then(|v| date_field(v));
     let outlet = fields
         .get(&params.outlet_field)
         .and_then(|v| string_field(v));
@@ -252,6 +252,17 @@ fn string_field(v: &RawValue) -> Option<String> {
     }
 }
 
+/// The date field as given: a string's text, a number's (or any other value's) JSON text,
+/// so that `date::is_iso_date` refuses it and the run counts it in `dates_not_iso`; `null`
+/// is no date.
+fn date_field(v: &RawValue) -> Option<String> {
+    match v.get() {
+        "null" => None,
+        s if s.starts_with('"') => serde_json::from_str(s).ok(),
+        s => Some(s.to_owned()),
+    }
+}
+
 fn json_kind(s: &str) -> &'static str {
     match s.as_bytes().first() {
         Some(b'{') => "an object",
@@ -281,6 +292,21 @@ mod tests {
         assert!(r.skip.is_none());
         assert_eq!(parse(br#"{"id":17,"text":"x"}"#).id.as_deref(), Some("17"));
         assert_eq!(parse(br#"{"text":"x"}"#).id, None);
+    }
+
+    #[test]
+    fn a_date_that_is_not_a_string_is_kept_to_be_counted() {
+        let date = |l: &[u8]| parse(l).date;
+        assert_eq!(
+            date(br#"{"text":"x","date":20240101}"#).as_deref(),
+            Some("20240101")
+        );
+        assert_eq!(
+            date(br#"{"text":"x","date":[2024]}"#).as_deref(),
+            Some("[2024]")
+        );
+        assert_eq!(date(br#"{"text":"x","date":null}"#), None);
+        assert_eq!(date(br#"{"text":"x"}"#), None);
     }
 
     #[test]

@@ -523,36 +523,14 @@ fn temp(dir: &Path, name: &str) -> Result<NamedTempFile> {
     crate::output::temp_beside(dir, name)
 }
 
-/// Days since 1970-01-01 of an ISO date's `YYYY-MM-DD` prefix.
+/// Days since 1970-01-01 of an ISO date (`date::parse`), `None` for any other text.
 pub(crate) fn days(date: &str) -> Option<i64> {
-    let y: i64 = date.get(0..4)?.parse().ok()?;
-    let m: i64 = date.get(5..7)?.parse().ok()?;
-    let d: i64 = date.get(8..10)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    crate::date::parse(date).map(crate::date::IsoDate::days_since_epoch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_from_dates() {
-        assert_eq!(days("1970-01-01"), Some(0));
-        assert_eq!(days("2024-03-01T10:00:00Z"), Some(19_783));
-        assert_eq!(days("2024-02-29").map(|d| d + 1), days("2024-03-01"));
-        assert_eq!(days("2024-13-01"), None);
-        assert_eq!(days("March 3"), None);
-    }
 
     #[test]
     fn matrix_keeps_the_busiest_outlets() {
