@@ -59,7 +59,7 @@ impl Writer {
         }
         let original = line.original();
         let cluster = line.cluster.to_string();
-        for copy in line.copies() {
+        for (_, copy) in line.copies() {
             let p = copy.provenance.as_deref();
             let num = |f: fn(&Provenance) -> f64| p.map(|p| f(p).to_string()).unwrap_or_default();
             let int = |f: fn(&Provenance) -> u32| p.map(|p| f(p).to_string()).unwrap_or_default();

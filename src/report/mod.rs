@@ -68,6 +68,8 @@ pub struct ReportOutcome {
 /// input could be read again, its text cut into the run's paragraphs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DocView {
+    /// Its id, as `docs.jsonl` has it.
+    pub id: String,
     pub file: String,
     pub line: Option<u64>,
     /// Paragraph index -> the paragraph it repeats.
@@ -85,15 +87,16 @@ impl DocView {
     }
 }
 
-/// A cluster shown in detail, with its documents by id.
+/// A cluster shown in detail, with its documents by their place in `line.members`.
 pub(crate) struct Shown {
     pub line: ClusterLine<'static>,
-    pub docs: HashMap<String, DocView>,
+    pub docs: Vec<DocView>,
 }
 
 impl Shown {
-    pub fn doc(&self, id: &str) -> Option<&DocView> {
-        self.docs.get(id)
+    /// The document of the member at `index` of `line.members`.
+    pub fn doc(&self, index: Option<usize>) -> Option<&DocView> {
+        self.docs.get(index?)
     }
 }
 
@@ -208,7 +211,7 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
         *report.sizes.entry(line.size).or_default() += 1;
         let original = line.original();
         let from = outlet_name(original.and_then(|m| m.outlet.as_deref()));
-        for copy in line.copies() {
+        for (_, copy) in line.copies() {
             report.copies += 1;
             if let Some(p) = &copy.provenance {
                 *report
@@ -264,9 +267,10 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
     })
 }
 
-/// Documents of the shown clusters, keyed by (cluster, id): ids need not be unique across
-/// a corpus, but a cluster and an id name one record.
-type ShownDocs = HashMap<(u64, String), DocView>;
+/// Documents of the shown clusters, by cluster, in input order: the order of the
+/// cluster's members in `clusters.jsonl`, so the i-th is the i-th member. Ids need not be
+/// unique (a page crawled twice), so a record is never looked up by its id.
+type ShownDocs = HashMap<u64, Vec<DocView>>;
 
 fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
     let wanted: HashSet<u64> = shown.iter().map(|c| c.cluster).collect();
@@ -277,6 +281,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
     run.for_each_doc(|d| {
         if let Some(c) = d.cluster.filter(|c| wanted.contains(c)) {
             let view = DocView {
+                id: d.id.to_string(),
                 file: d.file.to_string(),
                 line: d.line,
                 repeats: d
@@ -288,7 +293,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
                 text: None,
                 spans: Vec::new(),
             };
-            docs.entry((c, d.id.into_owned())).or_insert(view);
+            docs.entry(c).or_default().push(view);
         }
         Ok(())
     })?;
@@ -299,14 +304,13 @@ fn assemble(clusters: Vec<ClusterLine<'static>>, mut docs: ShownDocs) -> Vec<Sho
     clusters
         .into_iter()
         .map(|line| {
-            let docs = line
-                .members
-                .iter()
-                .filter_map(|m| {
-                    docs.remove(&(line.cluster, m.id.to_string()))
-                        .map(|d| (m.id.to_string(), d))
-                })
-                .collect();
+            let mut docs = docs.remove(&line.cluster).unwrap_or_default();
+            // a run's two files agree member for member; a view that does not is not shown
+            if docs.len() != line.members.len()
+                || docs.iter().zip(&line.members).any(|(d, m)| d.id != m.id)
+            {
+                docs.clear();
+            }
             Shown { line, docs }
         })
         .collect()
@@ -326,15 +330,15 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         .iter()
         .map(|f| crate::paths::text(&f.path).into_owned())
         .collect();
-    // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
-    let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
+    // (file, line) -> (cluster, place); line 0 is a whole-file document, as in the reader
+    let mut wanted: HashMap<(String, u64), (u64, usize)> = HashMap::new();
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
-    for ((cluster, id), d) in docs.iter() {
-        wanted.insert(
-            (d.file.clone(), d.line.unwrap_or(0)),
-            (*cluster, id.clone()),
-        );
+    for (d, cluster, place) in docs
+        .iter()
+        .flat_map(|(c, v)| v.iter().enumerate().map(move |(i, d)| (d, *c, i)))
+    {
+        wanted.insert((d.file.clone(), d.line.unwrap_or(0)), (cluster, place));
         if seen_files.insert(d.file.clone()) {
             let kind = if d.line.is_some() {
                 SourceKind::Jsonl
@@ -351,7 +355,11 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     for (file, kind) in files {
         // a text file is one document: the one the run named
         let doc_id = (kind == SourceKind::Text)
-            .then(|| wanted.get(&(file.clone(), 0)).map(|(_, id)| id.clone()))
+            .then(|| {
+                wanted
+                    .get(&(file.clone(), 0))
+                    .map(|&(c, i)| docs[&c][i].id.clone())
+            })
             .flatten();
         let source = run.source(&file, kind, doc_id);
         if file == "-" {
@@ -392,15 +400,15 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let reports = run.replay(&sources, &params, |rec| {
         let file = names[rec.source as usize].clone();
         let line = rec.position.line().unwrap_or(0);
-        let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
+        let Some((cluster, place)) = wanted.remove(&(file.clone(), line)) else {
             return;
         };
         let position = rec.position;
         let parsed = parse_record(rec.raw, &params);
-        let same = is_same_record(&parsed, &file, position, &id);
-        let view = docs
-            .get_mut(&(cluster, id))
-            .expect("wanted docs are in the map");
+        let Some(view) = docs.get_mut(&cluster).and_then(|v| v.get_mut(place)) else {
+            return;
+        };
+        let same = is_same_record(&parsed, &file, position, &view.id);
         if !same {
             *changed.entry(file).or_default() += 1;
             return;
@@ -428,7 +436,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         }
     }
     // an index past the paragraphs found means the text is not the one the run saw
-    for ((_, _), view) in docs.iter_mut() {
+    for view in docs.values_mut().flatten() {
         if view.text.is_some() {
             let n = view.spans.len() as u32;
             let max = view

@@ -233,3 +233,84 @@ fn an_input_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_line
         );
     }
 }
+
+/// Item 8: a page crawled three times (three records with one id, one of them edited) is
+/// one cluster of three; `docs.jsonl` marks two duplicates, and the report and
+/// `syndication.csv` count and list both copies (members are told apart by their place,
+/// never by their id).
+#[test]
+fn copies_sharing_their_originals_id_are_all_counted_and_listed() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let story = "the harbour board met on monday to discuss the dredging of the old channel \
+                 and agreed to publish the survey before the winter storms arrive at the coast";
+    let other = "a rare orchid flowered in the botanic garden glasshouse for the first time in \
+                 forty years drawing crowds of photographers and curious schoolchildren";
+    let line = |id: &str, date: &str, text: &str| {
+        format!(r#"{{"id":"{id}","outlet":"Dispatch","date":"{date}","text":"{text}"}}"#)
+    };
+    let jsonl = [
+        line("page", "2024-05-01", story),
+        line("other", "2024-05-01", other),
+        line("page", "2024-05-02", story),
+        line("page", "2024-05-03", &format!("{story} more")),
+    ]
+    .join("\n")
+        + "\n";
+    std::fs::write(work.path().join("crawl.jsonl"), jsonl).expect("input");
+    let run = neardup_ok(
+        work.path(),
+        &["dedup", "crawl.jsonl", "--out", "o", "--report", "--quiet"],
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("2 duplicates marked; 2 kept"), "{stdout}");
+    assert!(
+        stdout.contains("report: 1 clusters (1 shown), 2 copies;"),
+        "{stdout}"
+    );
+    let out = work.path().join("o");
+    let csv = std::fs::read_to_string(out.join("syndication.csv")).expect("csv");
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(8).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            [
+                "0",
+                "page",
+                "Dispatch",
+                "2024-05-01",
+                "page",
+                "Dispatch",
+                "2024-05-02",
+                "identical"
+            ],
+            [
+                "0",
+                "page",
+                "Dispatch",
+                "2024-05-01",
+                "page",
+                "Dispatch",
+                "2024-05-03",
+                "near-identical"
+            ],
+        ]
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).expect("report.md");
+    assert!(md.contains("| duplicates (copies) | 2 |"), "{md}");
+    assert!(
+        md.contains("| page | Dispatch | 2024-05-02 | identical |")
+            && md.contains("| page | Dispatch | 2024-05-03 | near-identical |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert_eq!(html.matches("<details class=\"copy\"").count(), 2);
+    assert_eq!(html.matches("<tr class=\"original\"").count(), 1);
+    // both copies side by side with the original, every text read back
+    assert_eq!(html.matches("class=\"sbs\"").count(), 2);
+    assert_eq!(html.matches("harbour board").count(), 4);
+    assert!(!html.contains("Notices"));
+}
