@@ -186,6 +186,19 @@ pub enum Error {
         /// Who holds it, as its lock file says (`pid N`).
         holder: String,
     },
+    /// An input and the output directory that overlap: an input inside `--out` (where a run
+    /// writes, replaces and removes files), or `--out` inside a directory read as input
+    /// (a later run would read this run's outputs). Refused before anything is read or
+    /// created.
+    #[error("{message}; choose an --out that holds no input and lies in no input directory")]
+    Overlap {
+        /// The input, as given (or as found in a directory).
+        input: PathBuf,
+        /// The output directory, as given.
+        out: PathBuf,
+        /// Which of the two it is, naming both.
+        message: String,
+    },
     /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,

@@ -94,6 +94,14 @@ impl DirLock {
     }
 }
 
+/// Files a run writes only when asked (`--emit-clean`: `clean.jsonl`; `--report`: the
+/// other three, written by `report::write_report` right after the run). One left by an
+/// earlier run that this run does not write is stale: `write_all` removes it, by this one
+/// rule, before it renames this run's files into place. No input can be among them: a
+/// run refuses an input inside its output directory before it starts.
+pub const OPTIONAL_OUTPUTS: [&str; 4] =
+    ["clean.jsonl", "report.html", "report.md", "syndication.csv"];
+
 /// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
     let mut file = File::open(path)?;
@@ -290,8 +298,9 @@ pub fn write_all(
         .map_err(|e| Error::output(dir.join("summary.json"), e))?;
     let sum = sum.finish(dir)?;
     // An old summary.json must not vouch for a half-replaced directory: it goes first, and
-    // the new one is renamed last. A clean.jsonl this run did not write is stale: it goes.
-    for stale in ["summary.json", "clean.jsonl"] {
+    // the new one is renamed last. An optional output this run did not write is stale
+    // (`OPTIONAL_OUTPUTS`): it goes. A report this run asked for is written after it.
+    for stale in std::iter::once("summary.json").chain(OPTIONAL_OUTPUTS) {
         if stale == "summary.json" || !extra.iter().any(|Finished(_, n)| *n == stale) {
             match std::fs::remove_file(dir.join(stale)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -314,3 +314,166 @@ fn copies_sharing_their_originals_id_are_all_counted_and_listed() {
     assert_eq!(html.matches("harbour board").count(), 4);
     assert!(!html.contains("Notices"));
 }
+
+/// Items 1 and 9: an input inside `--out`, or `--out` inside an input directory, is
+/// refused before anything is read or created (exit 2), however the paths are spelled:
+/// relative or absolute, with `./`, through a link, with a name that is not UTF-8.
+#[cfg(unix)]
+#[test]
+fn inputs_and_outputs_never_overlap() {
+    use std::os::unix::ffi::OsStrExt;
+    let work = tempfile::tempdir().expect("temp dir");
+    let w = work.path();
+    let d = w.join("d");
+    std::fs::create_dir(&d).expect("d");
+    std::fs::copy(sample(), d.join("clean.jsonl")).expect("copy");
+    std::fs::copy(sample(), d.join("docs.jsonl")).expect("copy");
+    std::os::unix::fs::symlink("d", w.join("link")).expect("link");
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    std::fs::create_dir(w.join(latin1)).expect("non-UTF-8 dir");
+    std::fs::copy(sample(), w.join(latin1).join("in.jsonl")).expect("copy");
+    let sample_bytes = std::fs::read(sample()).expect("sample");
+    let abs_d = d.to_str().expect("utf-8").to_owned();
+
+    let inside_out = |input: &str, out: &str| {
+        format!(
+            "neardup: error: the input {input} lies inside the output directory {out}, where \
+             a run writes, replaces and removes files; choose an --out that holds no input \
+             and lies in no input directory\n"
+        )
+    };
+    let out_inside = |out: &str, dir: &str| {
+        format!(
+            "neardup: error: the output directory {out} lies inside the input directory {dir}, \
+             which is read whole: a later run would read this run's outputs as input; choose \
+             an --out that holds no input and lies in no input directory\n"
+        )
+    };
+    let cases: Vec<(Vec<std::ffi::OsString>, String)> = vec![
+        // the issue's case: the input would have been removed as a stale clean.jsonl
+        (
+            vec!["d/clean.jsonl".into(), "--out".into(), "d".into()],
+            inside_out("d/clean.jsonl", "d"),
+        ),
+        // an input called docs.jsonl, `./` on one side only
+        (
+            vec!["d/docs.jsonl".into(), "--out".into(), "./d/".into()],
+            inside_out("d/docs.jsonl", "./d/"),
+        ),
+        // through a link, absolute against relative
+        (
+            vec![
+                "link/clean.jsonl".into(),
+                "--out".into(),
+                abs_d.clone().into(),
+            ],
+            inside_out("link/clean.jsonl", &abs_d),
+        ),
+        // --out in the directory scanned, not yet created
+        (
+            vec!["d".into(), "--out".into(), "d/out".into()],
+            out_inside("d/out", "d"),
+        ),
+        (
+            vec!["link".into(), "--out".into(), "d".into()],
+            out_inside("d", "link"),
+        ),
+        // a name that is not UTF-8, written escaped
+        (
+            vec![
+                w.join(latin1).join("in.jsonl").into_os_string(),
+                "--out".into(),
+                latin1.into(),
+            ],
+            inside_out(
+                &format!("{}/caf\\xE9/in.jsonl", w.to_str().expect("utf-8")),
+                "caf\\xE9",
+            ),
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_neardup"))
+            .current_dir(w)
+            .arg("dedup")
+            .args(&args)
+            .arg("--quiet")
+            .output()
+            .expect("runs");
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert_eq!(stderr(&run), expected, "{args:?}");
+        assert!(run.stdout.is_empty(), "{args:?}");
+        // nothing created, nothing touched
+        assert_eq!(names(&d), ["clean.jsonl", "docs.jsonl"], "{args:?}");
+        assert_eq!(
+            std::fs::read(d.join("clean.jsonl")).expect("kept"),
+            sample_bytes
+        );
+        assert_eq!(
+            std::fs::read(d.join("docs.jsonl")).expect("kept"),
+            sample_bytes
+        );
+        assert_eq!(names(&w.join(latin1)), ["in.jsonl"], "{args:?}");
+    }
+    // beside each other, the same inputs are read
+    neardup_ok(w, &["dedup", "d/clean.jsonl", "--out", "o", "--quiet"]);
+}
+
+/// Item 9: a run removes every optional output an earlier run left that it does not
+/// write itself (`clean.jsonl`, `report.html`, `report.md`, `syndication.csv`), by one
+/// rule; a run that writes them replaces them.
+#[test]
+fn a_rerun_removes_the_optional_outputs_it_does_not_write() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let sample = sample();
+    let sample = sample.to_str().expect("utf-8");
+    let all = [
+        ".neardup.lock",
+        "clean.jsonl",
+        "clusters.jsonl",
+        "docs.jsonl",
+        "report.html",
+        "report.md",
+        "summary.json",
+        "syndication.csv",
+    ];
+    let base = [
+        ".neardup.lock",
+        "clusters.jsonl",
+        "docs.jsonl",
+        "summary.json",
+    ];
+    let out = work.path().join("o");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["dedup", sample, "--out", "o", "--quiet"];
+        args.extend_from_slice(extra);
+        neardup_ok(work.path(), &args);
+    };
+    run(&["--emit-clean", "--report"]);
+    assert_eq!(names(&out), all);
+    run(&[]);
+    assert_eq!(names(&out), base);
+    run(&["--report"]);
+    assert_eq!(
+        names(&out),
+        [
+            ".neardup.lock",
+            "clusters.jsonl",
+            "docs.jsonl",
+            "report.html",
+            "report.md",
+            "summary.json",
+            "syndication.csv"
+        ]
+    );
+    run(&["--emit-clean"]);
+    assert_eq!(
+        names(&out),
+        [
+            ".neardup.lock",
+            "clean.jsonl",
+            "clusters.jsonl",
+            "docs.jsonl",
+            "summary.json"
+        ]
+    );
+}
