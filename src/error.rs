@@ -166,6 +166,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The spill directory (`--spill-dir`, by default the output directory), where a run
+    /// keeps its temporary shingle file, could not be written or read back.
+    #[error("spill directory {path} (the run's temporary files, --spill-dir): {source}")]
+    Spill {
+        /// The directory.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file that does not hold what it should (a run's `summary.json`), or an input
     /// that could not be read to the end.
     #[error("{path}: {message}")]
@@ -217,6 +227,13 @@ impl Error {
 
     pub(crate) fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Output {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn spill(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Spill {
             path: path.into(),
             source,
         }

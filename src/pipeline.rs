@@ -94,6 +94,15 @@ pub fn run(
         unread,
     } = expand_inputs(inputs, params.input.on_error)?;
     refuse_overlap(inputs, &sources, &opts.out_dir)?;
+    if opts.out_dir.exists() && !opts.out_dir.is_dir() {
+        return Err(Error::output(
+            &opts.out_dir,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it is a file, not a directory (--out names the directory the outputs go into)",
+            ),
+        ));
+    }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
     // Held to the end of the run, past the last rename: a second run into the same
     // directory fails here, before it reads anything.

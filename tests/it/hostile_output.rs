@@ -477,3 +477,84 @@ fn a_rerun_removes_the_optional_outputs_it_does_not_write() {
         ]
     );
 }
+
+/// Item 13: each message names the real problem once: `--out` naming a file, a spill
+/// directory that cannot be used, a missing input (which creates nothing), a config file
+/// that is a JSON array or has an array for a section, and the documented maximum of
+/// `--max-doc-bytes` (accepted; one more is refused).
+#[test]
+fn messages_and_config_name_the_real_problem_once() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let w = work.path();
+    let sample = sample();
+    let sample = sample.to_str().expect("utf-8");
+    std::fs::write(w.join("afile"), "not a directory\n").expect("file");
+    std::fs::write(w.join("arr.json"), "[{\"threshold\": 0.5}]\n").expect("config");
+    std::fs::write(w.join("sec.json"), "{\"lsh\": [0.5]}\n").expect("config");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--out", "afile"],
+            "output afile: it is a file, not a directory (--out names the directory the \
+             outputs go into)",
+        ),
+        (
+            &["--out", "o", "--spill-dir", "afile"],
+            "spill directory afile (the run's temporary files, --spill-dir): Not a directory \
+             (os error 20)",
+        ),
+        (
+            &["nothere.jsonl", "--out", "missing"],
+            "nothere.jsonl: No such file or directory (os error 2)",
+        ),
+        (
+            &["--out", "c1", "--config", "arr.json"],
+            "config file arr.json: must be a JSON object of parameter sections ({\"lsh\": \
+             {...}, ...}), not an array",
+        ),
+        (
+            &["--out", "c2", "--config", "sec.json"],
+            "config file sec.json: section `lsh` must be a JSON object of parameters, not an \
+             array",
+        ),
+        (
+            &["--out", "big", "--max-doc-bytes", "4294836224"],
+            "invalid parameter `input.max_doc_bytes`: must be between 1 and 4294836223 (4 GiB \
+             - 128 KiB - 1)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["dedup"];
+        if args[0] != "nothere.jsonl" {
+            all.push(sample);
+        }
+        all.extend_from_slice(args);
+        all.push("--quiet");
+        let run = neardup(w, &all);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert_eq!(
+            stderr(&run),
+            format!("neardup: error: {expected}\n"),
+            "{args:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(w.join("afile")).expect("file"),
+        "not a directory\n"
+    );
+    for never in ["missing", "c1", "c2", "big"] {
+        assert!(!w.join(never).exists(), "{never} was created");
+    }
+    // the documented maximum itself is accepted
+    neardup_ok(
+        w,
+        &[
+            "dedup",
+            sample,
+            "--out",
+            "big",
+            "--max-doc-bytes",
+            "4294836223",
+            "--quiet",
+        ],
+    );
+}
