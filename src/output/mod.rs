@@ -99,8 +99,16 @@ impl DirLock {
 /// earlier run that this run does not write is stale: `write_all` removes it, by this one
 /// rule, before it renames this run's files into place. No input can be among them: a
 /// run refuses an input inside its output directory before it starts.
-pub const OPTIONAL_OUTPUTS: [&str; 4] =
-    ["clean.jsonl", "report.html", "report.md", "syndication.csv"];
+pub const OPTIONAL_OUTPUTS: [&str; 4] = [
+    "clean.jsonl",
+    REPORT_FILES[0],
+    REPORT_FILES[1],
+    REPORT_FILES[2],
+];
+
+/// The files `report::write_report` writes into a run's directory: the page, the
+/// Markdown report and the CSV of copies, in that order.
+pub const REPORT_FILES: [&str; 3] = ["report.html", "report.md", "syndication.csv"];
 
 /// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {

@@ -46,8 +46,9 @@ fn err(path: &Path, e: ::csv::Error) -> Error {
 
 impl Writer {
     pub fn new(dir: &Path) -> Result<Self> {
-        let path = dir.join("syndication.csv");
-        let tmp = temp(dir, "syndication.csv")?;
+        let name = crate::output::REPORT_FILES[2];
+        let path = dir.join(name);
+        let tmp = temp(dir, name)?;
         let mut out = ::csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, tmp));
         out.write_record(HEADER).map_err(|e| err(&path, e))?;
         Ok(Writer { out, path })

@@ -27,6 +27,7 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 use crate::input::{SourceKind, parse_record};
+use crate::output::REPORT_FILES;
 use crate::output::rundir::{RunDir, is_same_record};
 use crate::output::schema::ClusterLine;
 use crate::paragraph::{Span, segment};
@@ -244,15 +245,12 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
 
     let html = html::render(&report);
     let md = markdown::render(&report);
-    let html = finished(dir, "report.html", html.as_bytes())?;
-    let md = finished(dir, "report.md", md.as_bytes())?;
+    let [html_name, md_name, _] = REPORT_FILES;
+    let html = finished(dir, html_name, html.as_bytes())?;
+    let md = finished(dir, md_name, md.as_bytes())?;
     let csv = csv_out.finish()?;
     let mut files = Vec::new();
-    for (tmp, name) in [
-        (html, "report.html"),
-        (md, "report.md"),
-        (csv, "syndication.csv"),
-    ] {
+    for (tmp, name) in [html, md, csv].into_iter().zip(REPORT_FILES) {
         let path = dir.join(name);
         tmp.persist(&path)
             .map_err(|e| Error::output(&path, e.error))?;
