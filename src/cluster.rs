@@ -612,7 +612,7 @@ impl<'a> RepresentativeOrder<'a> {
         let last = params.prefer_outlets.len();
         RepresentativeOrder {
             rules: &params.representative,
-            date: Box::new(move |d| date(d).filter(|s| is_iso_date(s))),
+            date: Box::new(move |d| date(d).filter(|s| crate::date::is_iso_date(s))),
             outlet_rank: Box::new(move |d| {
                 outlet(d).and_then(|o| rank.get(o).copied()).unwrap_or(last)
             }),
@@ -643,19 +643,6 @@ impl<'a> RepresentativeOrder<'a> {
         }
         a.cmp(&b)
     }
-}
-
-/// True for dates that compare correctly as strings: `YYYY-MM-DD`, optionally followed by
-/// a time. Other formats are ignored for ordering (and counted in the summary).
-#[must_use]
-pub fn is_iso_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() >= 10
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[5..7].iter().all(u8::is_ascii_digit)
-        && b[7] == b'-'
-        && b[8..10].iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -704,8 +691,5 @@ mod tests {
         };
         v.sort_by(|&a, &b| order.compare(a, b, &length));
         assert_eq!(v, vec![0, 3, 2, 1]);
-        assert!(is_iso_date("2024-12-09"));
-        assert!(is_iso_date("2024-12-09T10:00:00Z"));
-        assert!(!is_iso_date("Dec 9, 2024"));
     }
 }

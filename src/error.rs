@@ -166,6 +166,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The spill directory (`--spill-dir`, by default the output directory), where a run
+    /// keeps its temporary shingle file, could not be written or read back.
+    #[error("spill directory {path} (the run's temporary files, --spill-dir): {source}")]
+    Spill {
+        /// The directory.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A file that does not hold what it should (a run's `summary.json`), or an input
     /// that could not be read to the end.
     #[error("{path}: {message}")]
@@ -186,6 +196,19 @@ pub enum Error {
         /// Who holds it, as its lock file says (`pid N`).
         holder: String,
     },
+    /// An input and the output directory that overlap: an input inside `--out` (where a run
+    /// writes, replaces and removes files), or `--out` inside a directory read as input
+    /// (a later run would read this run's outputs). Refused before anything is read or
+    /// created.
+    #[error("{message}; choose an --out that holds no input and lies in no input directory")]
+    Overlap {
+        /// The input, as given (or as found in a directory).
+        input: PathBuf,
+        /// The output directory, as given.
+        out: PathBuf,
+        /// Which of the two it is, naming both.
+        message: String,
+    },
     /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,
@@ -204,6 +227,13 @@ impl Error {
 
     pub(crate) fn output(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Output {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn spill(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Spill {
             path: path.into(),
             source,
         }

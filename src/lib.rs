@@ -32,6 +32,7 @@
 pub mod analyze;
 pub mod boilerplate;
 pub mod cluster;
+pub mod date;
 pub mod document;
 pub mod error;
 pub mod eval;

@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// The largest `input.max_doc_bytes`: 4,294,836,223 bytes (4 GiB - 128 KiB - 1), which
+/// `Params::validate` accepts and `docs/cli.md` states. Byte offsets inside a document
+/// are u32, which keeps per-paragraph state small; the limit keeps 128 KiB of headroom
+/// below `u32::MAX`.
+pub const MAX_DOC_BYTES: u64 = u32::MAX as u64 - (1 << 17);
+
 /// Every parameter of a run, in sections; `Default` is what `neardup dedup` runs with.
 /// Build one from a config file and flags with [`Params::from_config_and_flags`], and
 /// check it with [`Params::validate`].
@@ -592,13 +598,10 @@ impl Params {
         if self.lsh.max_bucket < 2 {
             return Err(Error::params("lsh.max_bucket", "must be at least 2"));
         }
-        // byte offsets inside a document are u32, which keeps per-paragraph state small
-        if self.input.max_doc_bytes == 0
-            || self.input.max_doc_bytes > u64::from(u32::MAX) - (1 << 17)
-        {
+        if self.input.max_doc_bytes == 0 || self.input.max_doc_bytes > MAX_DOC_BYTES {
             return Err(Error::params(
                 "input.max_doc_bytes",
-                "must be between 1 and 4 GiB - 128 KiB",
+                format!("must be between 1 and {MAX_DOC_BYTES} (4 GiB - 128 KiB - 1)"),
             ));
         }
         if self.simhash.max_hamming > 8 {
@@ -799,7 +802,12 @@ mod tests {
         p.shingle.size = 0;
         assert!(p.validate().is_err());
         let mut p = Params::default();
-        p.input.max_doc_bytes = 5 << 30;
+        p.input.max_doc_bytes = MAX_DOC_BYTES;
+        assert!(
+            p.clone().validate().is_ok(),
+            "the documented maximum is accepted"
+        );
+        p.input.max_doc_bytes = MAX_DOC_BYTES + 1;
         assert!(matches!(
             p.validate(),
             Err(Error::Params {

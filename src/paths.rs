@@ -124,6 +124,49 @@ pub mod as_text_opt {
     }
 }
 
+/// `path` made absolute with every symbolic link resolved, as far as it exists: a part
+/// that does not exist yet (an output directory still to be created) is appended to its
+/// nearest existing ancestor, resolved, with `.` dropped and `..` applied. Two spellings
+/// of one place (`./d`, `d/../d`, an absolute path, a link to `d`) give one answer, so
+/// `Path::starts_with` on the results says whether one lies inside the other. Names stay
+/// `OsStr`s throughout: a name that is not UTF-8 is compared byte for byte.
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    loop {
+        match existing.canonicalize() {
+            Ok(mut out) => {
+                for part in missing.into_iter().rev() {
+                    match part {
+                        Component::ParentDir => {
+                            out.pop();
+                        }
+                        Component::Normal(name) => out.push(name),
+                        _ => {}
+                    }
+                }
+                return Ok(out);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (Some(parent), Some(last)) =
+                    (existing.parent(), existing.components().next_back())
+                else {
+                    return Err(e);
+                };
+                missing.push(last);
+                existing = parent;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +198,35 @@ mod tests {
         // two names differing in one bad byte stay apart
         let q = Path::new(OsStr::from_bytes(b"d/caf\xe8 \xff\xfe.txt"));
         assert_ne!(text(p), text(q));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn canonical_paths_agree_however_spelled() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let latin1 = OsStr::from_bytes(b"caf\xe9");
+        std::fs::create_dir_all(root.join(latin1).join("d")).unwrap();
+        std::os::unix::fs::symlink(root.join(latin1), root.join("link")).unwrap();
+        let real = root.join(latin1).join("d");
+        for spelled in [
+            root.join(latin1).join("d"),
+            root.join(latin1).join("./d/"),
+            root.join("link/d"),
+            root.join("link/../link/d"),
+        ] {
+            assert_eq!(canonical(&spelled).unwrap(), real, "{spelled:?}");
+        }
+        // a directory still to be created: its existing ancestor resolved, the rest added
+        assert_eq!(
+            canonical(&root.join("link/new/./x/../y")).unwrap(),
+            root.join(latin1).join("new/y")
+        );
+        assert!(
+            canonical(&root.join("link/new"))
+                .unwrap()
+                .starts_with(root.join(latin1))
+        );
     }
 }

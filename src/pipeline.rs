@@ -28,7 +28,7 @@ use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
     Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
-    is_iso_date, place,
+    place,
 };
 use crate::document::Position;
 use crate::error::{Error, Result};
@@ -85,6 +85,24 @@ pub fn run(
             ),
         ));
     }
+    // The inputs are looked at (not read) before anything is created: a missing input or
+    // an input that overlaps the outputs leaves no output directory behind.
+    let t0 = Instant::now();
+    let Inputs {
+        sources,
+        repeated,
+        unread,
+    } = expand_inputs(inputs, params.input.on_error)?;
+    refuse_overlap(inputs, &sources, &opts.out_dir)?;
+    if opts.out_dir.exists() && !opts.out_dir.is_dir() {
+        return Err(Error::output(
+            &opts.out_dir,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "it is a file, not a directory (--out names the directory the outputs go into)",
+            ),
+        ));
+    }
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::output(&opts.out_dir, e))?;
     // Held to the end of the run, past the last rename: a second run into the same
     // directory fails here, before it reads anything.
@@ -94,12 +112,6 @@ pub fn run(
     drop(probe);
     let (threads, lowered) = capped_threads(opts.threads);
     let dedup = with_threads(threads, || {
-        let t0 = Instant::now();
-        let Inputs {
-            sources,
-            repeated,
-            unread,
-        } = expand_inputs(inputs, params.input.on_error)?;
         let mut warnings = Vec::new();
         if let Some(msg) = lowered {
             progress.warn(&msg);
@@ -159,6 +171,54 @@ pub fn run(
     crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
     progress.finish_stage();
     Ok(summary)
+}
+
+/// Refuses inputs that overlap the output directory `out`: an input (named, or found in
+/// a directory) that lies inside `out`, where this run writes, replaces and removes
+/// files (an input called `docs.jsonl` would be overwritten, one called `clean.jsonl`
+/// removed as stale), and an `out` inside a directory named as input, which a later run
+/// would read this run's outputs from. Paths are compared canonically (`paths::canonical`:
+/// links resolved, `./` and `..` applied, relative or absolute alike); an input that
+/// cannot be resolved (standard input) is left alone.
+fn refuse_overlap(inputs: &[PathBuf], sources: &[Source], out: &Path) -> Result<()> {
+    let Ok(out_real) = crate::paths::canonical(out) else {
+        return Ok(()); // creating it fails with the system's reason
+    };
+    let text = crate::paths::text;
+    for dir in inputs.iter().filter(|p| p.is_dir()) {
+        if let Ok(dir_real) = crate::paths::canonical(dir)
+            && out_real.starts_with(&dir_real)
+        {
+            return Err(Error::Overlap {
+                input: dir.clone(),
+                out: out.to_path_buf(),
+                message: format!(
+                    "the output directory {} lies inside the input directory {}, which is read \
+                     whole: a later run would read this run's outputs as input",
+                    text(out),
+                    text(dir)
+                ),
+            });
+        }
+    }
+    let named = inputs.iter().filter(|p| p.as_os_str() != "-");
+    for input in named.chain(sources.iter().map(|s| &s.path)) {
+        if let Ok(real) = crate::paths::canonical(input)
+            && real.starts_with(&out_real)
+        {
+            return Err(Error::Overlap {
+                input: input.clone(),
+                out: out.to_path_buf(),
+                message: format!(
+                    "the input {} lies inside the output directory {}, where a run writes, \
+                     replaces and removes files",
+                    text(input),
+                    text(out)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The most worker threads a run starts: four a core, and never more than 1024. The work
@@ -285,6 +345,8 @@ struct Processed {
 struct RawRecordHeader {
     source: u32,
     position: Position,
+    /// `Raw::digest` of the record's bytes.
+    digest: u64,
 }
 
 fn process(
@@ -296,6 +358,7 @@ fn process(
     let header = RawRecordHeader {
         source: rec.source,
         position: rec.position,
+        digest: rec.raw.digest(),
     };
     let parsed = parse_record(rec.raw, &params.input);
     let mut out = Processed {
@@ -377,7 +440,7 @@ impl Collector<'_> {
             ));
         }
         let date = p.date.filter(|d| {
-            let ok = is_iso_date(d);
+            let ok = crate::date::is_iso_date(d);
             if !ok {
                 self.counts.dates_not_iso += 1;
             }
@@ -407,6 +470,7 @@ impl Collector<'_> {
             position: p.record.position.pack(),
             status: p.status,
             doc,
+            raw_digest: p.record.digest,
         });
         Ok(())
     }
@@ -870,6 +934,7 @@ mod tests {
             position: PackedPosition::from(Position::Line(1)),
             status,
             doc,
+            raw_digest: 0,
         }
     }
 

@@ -61,6 +61,9 @@ pub struct RecordMeta {
     pub status: Status,
     /// Index among compared documents, for `Status::Ok`.
     pub doc: Option<DocId>,
+    /// `Raw::digest` of the record as the first pass read it: `--emit-clean` reads the
+    /// inputs again and refuses a record whose bytes changed in between.
+    pub raw_digest: u64,
 }
 
 /// Per-record table of a run, in input order.

@@ -28,7 +28,7 @@ pub struct ShingleSpill {
 impl ShingleSpill {
     /// Creates the spill file in `dir`.
     pub fn create_in(dir: &Path) -> Result<Self> {
-        let file = tempfile::tempfile_in(dir).map_err(|e| Error::output(dir, e))?;
+        let file = tempfile::tempfile_in(dir).map_err(|e| Error::spill(dir, e))?;
         Ok(ShingleSpill {
             path: dir.to_path_buf(),
             writer: BufWriter::with_capacity(1 << 20, file),
@@ -41,7 +41,7 @@ impl ShingleSpill {
     pub fn push_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.writer
             .write_all(bytes)
-            .map_err(|e| Error::output(&self.path, e))?;
+            .map_err(|e| Error::spill(&self.path, e))?;
         self.bytes += bytes.len() as u64;
         self.offsets.push(self.bytes);
         Ok(())
@@ -53,7 +53,7 @@ impl ShingleSpill {
         let file = self
             .writer
             .into_inner()
-            .map_err(|e| Error::output(&path, e.into_error()))?;
+            .map_err(|e| Error::spill(&path, e.into_error()))?;
         Ok(ShingleSets {
             path,
             file,
@@ -75,7 +75,7 @@ impl ShingleSets {
         let d = doc as usize;
         let (start, end) = (self.offsets[d], self.offsets[d + 1]);
         let mut bytes = vec![0u8; (end - start) as usize];
-        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::io(&self.path, e))?;
+        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::spill(&self.path, e))?;
         Ok(bytes)
     }
 

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::input::{FileReport, Raw, RawBatch};
 use crate::output::schema::{ClusterLine, ClusterMember, DocLine, Summary};
@@ -92,6 +93,22 @@ impl DirLock {
         Ok(DirLock { _file: file })
     }
 }
+
+/// Files a run writes only when asked (`--emit-clean`: `clean.jsonl`; `--report`: the
+/// other three, written by `report::write_report` right after the run). One left by an
+/// earlier run that this run does not write is stale: `write_all` removes it, by this one
+/// rule, before it renames this run's files into place. No input can be among them: a
+/// run refuses an input inside its output directory before it starts.
+pub const OPTIONAL_OUTPUTS: [&str; 4] = [
+    "clean.jsonl",
+    REPORT_FILES[0],
+    REPORT_FILES[1],
+    REPORT_FILES[2],
+];
+
+/// The files `report::write_report` writes into a run's directory: the page, the
+/// Markdown report and the CSV of copies, in that order.
+pub const REPORT_FILES: [&str; 3] = ["report.html", "report.md", "syndication.csv"];
 
 /// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
@@ -289,8 +306,9 @@ pub fn write_all(
         .map_err(|e| Error::output(dir.join("summary.json"), e))?;
     let sum = sum.finish(dir)?;
     // An old summary.json must not vouch for a half-replaced directory: it goes first, and
-    // the new one is renamed last. A clean.jsonl this run did not write is stale: it goes.
-    for stale in ["summary.json", "clean.jsonl"] {
+    // the new one is renamed last. An optional output this run did not write is stale
+    // (`OPTIONAL_OUTPUTS`): it goes. A report this run asked for is written after it.
+    for stale in std::iter::once("summary.json").chain(OPTIONAL_OUTPUTS) {
         if stale == "summary.json" || !extra.iter().any(|Finished(_, n)| *n == stale) {
             match std::fs::remove_file(dir.join(stale)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -310,7 +328,11 @@ pub fn write_all(
 
 /// Writes `clean.jsonl`: every kept record with its fields, its text rebuilt without its
 /// repeats and boilerplate (paragraph separators preserved). `read` replays the inputs,
-/// which must give the same records in the same order as the run did.
+/// which must give the same records in the same order as the run did: each record read
+/// again is checked against the digest of its bytes the first pass kept
+/// (`RecordMeta::raw_digest`), and a record that changed is an error naming its file and
+/// line. On an error nothing is renamed into place: the temporary file goes, and the
+/// previous outputs stay.
 pub fn write_clean(
     dir: &Path,
     dedup: &Dedup,
@@ -321,10 +343,6 @@ pub fn write_clean(
     let mut out = Pending::new(dir, "clean.jsonl")?;
     let mut next = 0usize;
     let metas = &dedup.records.metas;
-    let changed = |path: &Path| Error::Input {
-        path: path.to_path_buf(),
-        message: "the input changed while it was read a second time for --emit-clean".into(),
-    };
     read(&mut |batch| {
         check_cancel(progress)?;
         let start = next;
@@ -336,16 +354,30 @@ pub fn write_clean(
             .map(|(k, rec)| {
                 let index = start + k;
                 let source = &dedup.sources[rec.source as usize];
+                let position = rec.position;
                 let Some(meta) = metas
                     .get(index)
-                    .filter(|m| m.source == rec.source && m.position.unpack() == rec.position)
+                    .filter(|m| m.source == rec.source && m.position.unpack() == position)
                 else {
-                    return Err(changed(&source.path));
+                    return Err(changed(
+                        &source.path,
+                        position,
+                        &format!("record {} is not where the first pass read it", index + 1),
+                    ));
                 };
                 if !dedup.assignments[index].keep {
                     return Ok(None);
                 }
-                Ok(Some(clean_line(rec.raw, meta, &dedup.records, params)))
+                if rec.raw.digest() != meta.raw_digest {
+                    return Err(changed(
+                        &source.path,
+                        position,
+                        "its bytes differ from the first pass",
+                    ));
+                }
+                clean_line(rec.raw, meta, &dedup.records, params)
+                    .map(Some)
+                    .map_err(|why| changed(&source.path, position, &why))
             })
             .collect();
         for line in lines {
@@ -362,32 +394,59 @@ pub fn write_clean(
             .sources
             .first()
             .map_or(Path::new("-"), |s| s.path.as_path());
-        return Err(changed(first));
+        return Err(Error::Input {
+            path: first.to_path_buf(),
+            message: format!(
+                "the input changed while it was read a second time for --emit-clean: {next} \
+                 records now, {} in the first pass",
+                metas.len()
+            ),
+        });
     }
     let (file, name) = out.finish(dir)?;
     Ok(Finished(file, name))
 }
 
+/// The error for a record that changed between the two passes of `--emit-clean`, naming
+/// its file and line (a whole-file record: its file).
+fn changed(path: &Path, position: Position, why: &str) -> Error {
+    let message =
+        format!("the input changed while it was read a second time for --emit-clean: {why}");
+    match position.line() {
+        Some(line) => Error::BadLine {
+            path: path.to_path_buf(),
+            line,
+            message,
+        },
+        None => Error::Input {
+            path: path.to_path_buf(),
+            message,
+        },
+    }
+}
+
 /// A kept JSONL record with its text field replaced, every other byte as it was (field
 /// order, number formats, escapes): values are never re-parsed, so whatever the first pass
 /// accepted is written back unchanged. A record without an id gets the id it was given.
+/// A record that no longer parses as the object it was is an error (the digest check
+/// comes first, so this is a second line of defence, not a panic).
 fn clean_json_line(
     bytes: &[u8],
     meta: &RecordMeta,
     params: &ValidParams,
     cleaned: impl Fn(&str) -> String,
-) -> Vec<u8> {
-    let line = std::str::from_utf8(bytes).expect("a kept record was valid UTF-8 in the first pass");
+) -> std::result::Result<Vec<u8>, String> {
+    let line = std::str::from_utf8(bytes).map_err(|_| "it is no longer valid UTF-8")?;
     let fields: BTreeMap<String, &RawValue> =
-        serde_json::from_str(line).expect("a kept record parsed the same way in the first pass");
+        serde_json::from_str(line).map_err(|e| format!("it is no longer a JSON object ({e})"))?;
     let mut out = String::with_capacity(line.len() + 64);
     let mut rest = line;
     if !fields.contains_key(&params.input.id_field) {
-        let brace = line.find('{').expect("a kept record is an object");
+        let brace = line.find('{').ok_or("it is no longer a JSON object")?;
         out.push_str(&line[..=brace]);
-        out.push_str(&serde_json::to_string(&params.input.id_field).expect("strings serialize"));
+        out.push_str(&json_string(&params.input.id_field));
         out.push(':');
-        out.push_str(&serde_json::to_string(&*meta.id).expect("strings serialize"));
+        out.push_str(&json_string(&meta.id));
         let after = line[brace + 1..].trim_start();
         if !after.starts_with('}') {
             out.push(',');
@@ -403,17 +462,27 @@ fn clean_json_line(
     match text_span {
         Some((start, end, text)) => {
             out.push_str(&rest[..start]);
-            out.push_str(&serde_json::to_string(&cleaned(&text)).expect("strings serialize"));
+            out.push_str(&json_string(&cleaned(&text)));
             out.push_str(&rest[end..]);
         }
         None => out.push_str(rest),
     }
     out.push('\n');
-    out.into_bytes()
+    Ok(out.into_bytes())
+}
+
+/// A string as a JSON string literal.
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
 }
 
 /// One line of `clean.jsonl` for a kept record.
-fn clean_line(raw: Raw, meta: &RecordMeta, records: &Records, params: &ValidParams) -> Vec<u8> {
+fn clean_line(
+    raw: Raw,
+    meta: &RecordMeta,
+    records: &Records,
+    params: &ValidParams,
+) -> std::result::Result<Vec<u8>, String> {
     let mut removed: Vec<u32> = Vec::new();
     if let Some(d) = meta.doc {
         removed.extend(records.repeats_of(d).iter().map(|r| r.paragraph));
@@ -448,9 +517,9 @@ fn clean_line(raw: Raw, meta: &RecordMeta, records: &Records, params: &ValidPara
             map.insert(text_field, Value::String(cleaned(&text)));
             Value::Object(map)
         }
-        Raw::Oversized { .. } => unreachable!("an oversized record is never kept"),
+        Raw::Oversized { .. } => return Err("it is now longer than max_doc_bytes".into()),
     };
     let mut line = serde_json::to_vec(&value).expect("JSON values serialize");
     line.push(b'\n');
-    line
+    Ok(line)
 }

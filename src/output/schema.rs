@@ -109,15 +109,32 @@ pub struct ClusterLine<'a> {
 }
 
 impl ClusterLine<'_> {
+    /// The representative's place in `members`: the member with its id and without
+    /// provenance (every copy has one). Ids need not be unique (a page crawled twice), so
+    /// members are told apart by place, never by id alone.
+    #[must_use]
+    pub fn original_index(&self) -> Option<usize> {
+        let is_rep = |m: &ClusterMember<'_>| m.id == self.representative;
+        self.members
+            .iter()
+            .position(|m| is_rep(m) && m.provenance.is_none())
+            .or_else(|| self.members.iter().position(is_rep))
+    }
+
     /// The representative's member entry.
     #[must_use]
     pub fn original(&self) -> Option<&ClusterMember<'_>> {
-        self.members.iter().find(|m| m.id == self.representative)
+        self.original_index().map(|i| &self.members[i])
     }
 
-    /// Every member but the representative, in the file's order.
-    pub fn copies(&self) -> impl Iterator<Item = &ClusterMember<'_>> {
-        self.members.iter().filter(|m| m.id != self.representative)
+    /// Every member but the representative, with its place in `members`, in the file's
+    /// order; a copy that shares the representative's id is a copy like any other.
+    pub fn copies(&self) -> impl Iterator<Item = (usize, &ClusterMember<'_>)> {
+        let original = self.original_index();
+        self.members
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| Some(*i) != original)
     }
 }
 

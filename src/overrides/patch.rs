@@ -234,6 +234,30 @@ impl ParamsPatch {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| config(e.to_string()))?;
+        // serde fills a struct from an array by position: `[{...}]` or `{"lsh": [0.5]}`
+        // would set fields nobody named. The file and each section must be objects.
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| config(e.to_string()))?;
+        let kind = |v: &serde_json::Value| match v {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null => "null",
+            serde_json::Value::Object(_) => "an object",
+        };
+        let serde_json::Value::Object(sections) = &value else {
+            return Err(config(format!(
+                "must be a JSON object of parameter sections ({{\"lsh\": {{...}}, ...}}), not {}",
+                kind(&value)
+            )));
+        };
+        if let Some((name, v)) = sections.iter().find(|(_, v)| !v.is_object()) {
+            return Err(config(format!(
+                "section `{name}` must be a JSON object of parameters, not {}",
+                kind(v)
+            )));
+        }
         serde_json::from_str(&text).map_err(|e| config(e.to_string()))
     }
 

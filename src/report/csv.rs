@@ -46,8 +46,9 @@ fn err(path: &Path, e: ::csv::Error) -> Error {
 
 impl Writer {
     pub fn new(dir: &Path) -> Result<Self> {
-        let path = dir.join("syndication.csv");
-        let tmp = temp(dir, "syndication.csv")?;
+        let name = crate::output::REPORT_FILES[2];
+        let path = dir.join(name);
+        let tmp = temp(dir, name)?;
         let mut out = ::csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, tmp));
         out.write_record(HEADER).map_err(|e| err(&path, e))?;
         Ok(Writer { out, path })
@@ -59,7 +60,7 @@ impl Writer {
         }
         let original = line.original();
         let cluster = line.cluster.to_string();
-        for copy in line.copies() {
+        for (_, copy) in line.copies() {
             let p = copy.provenance.as_deref();
             let num = |f: fn(&Provenance) -> f64| p.map(|p| f(p).to_string()).unwrap_or_default();
             let int = |f: fn(&Provenance) -> u32| p.map(|p| f(p).to_string()).unwrap_or_default();

@@ -501,14 +501,14 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
         o.push_str("</span>");
     }
     o.push_str("</p>");
-    timeline(o, c.cluster, &c.members, &c.representative);
+    timeline(o, c.cluster, &c.members, rep);
     o.push_str(
         "<div class=\"scroll\"><table><tr><th>date</th><th>outlet</th><th>id</th><th>role</th>\
          <th>relation</th><th class=\"n\">J</th><th class=\"n\">C</th><th class=\"n\">kept ¶</th>\
          <th>cut ¶ (original)</th><th>added ¶ (copy)</th><th>weak</th></tr>",
     );
     for m in by_date(&c.members) {
-        let original = m.id == c.representative;
+        let original = rep.is_some_and(|r| std::ptr::eq(r, m));
         w!(
             o,
             "<tr{}><td>{}</td><td>{}</td><td class=\"id\">{}</td><td>{}</td>",
@@ -536,8 +536,8 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
         }
     }
     o.push_str("</table></div>");
-    let original = s.doc(&c.representative);
-    for (k, m) in c.copies().enumerate() {
+    let original = s.doc(c.original_index());
+    for (k, (place, m)) in c.copies().enumerate() {
         if k == SIDE_BY_SIDE_PER_CLUSTER {
             w!(
                 o,
@@ -559,7 +559,7 @@ fn cluster(o: &mut String, s: &Shown, first: bool) {
             badges(o, p);
         }
         o.push_str("</summary>");
-        side_by_side(o, original, s.doc(&m.id), m.provenance.as_deref());
+        side_by_side(o, original, s.doc(Some(place)), m.provenance.as_deref());
         o.push_str("</details>");
     }
     o.push_str("</article>\n");
@@ -574,7 +574,12 @@ pub(crate) fn numbers(indices: &[u32]) -> String {
         .join(" ")
 }
 
-fn timeline(o: &mut String, cluster: u64, members: &[ClusterMember<'_>], representative: &str) {
+fn timeline(
+    o: &mut String,
+    cluster: u64,
+    members: &[ClusterMember<'_>],
+    representative: Option<&ClusterMember<'_>>,
+) {
     // one row per member would make a cluster of thousands a page-long chart; the axis
     // still spans every dated member, and the table below lists them all
     const MAX_ROWS: usize = 40;
@@ -605,7 +610,7 @@ fn timeline(o: &mut String, cluster: u64, members: &[ClusterMember<'_>], represe
     };
     for (i, (m, d)) in dated.iter().take(rows).enumerate() {
         let y = top + i as f64 * row + row / 2.0;
-        let original = m.id == representative;
+        let original = representative.is_some_and(|r| std::ptr::eq(r, *m));
         let mut label: String = outlet(m).chars().take(34).collect();
         if label.len() < outlet(m).len() {
             label.push('…');

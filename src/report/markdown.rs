@@ -164,8 +164,8 @@ fn cluster(o: &mut String, s: &Shown) {
         "\n| copy | outlet | date | relation | J | C | kept ¶ | cut (original) | added (copy) |\n\
          |---|---|---|---|--:|--:|--:|---|---|\n",
     );
-    let original = s.doc(&c.representative);
-    for m in c.copies() {
+    let original = s.doc(c.original_index());
+    for (place, m) in c.copies() {
         w!(
             o,
             "| {} | {} | {} |",
@@ -175,7 +175,7 @@ fn cluster(o: &mut String, s: &Shown) {
         );
         match &m.provenance {
             Some(p) => {
-                let copy = s.doc(&m.id);
+                let copy = s.doc(Some(place));
                 let cut: Vec<String> = p
                     .cut_paragraphs
                     .iter()

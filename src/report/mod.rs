@@ -27,6 +27,7 @@ use tempfile::NamedTempFile;
 
 use crate::error::{Error, Result};
 use crate::input::{SourceKind, parse_record};
+use crate::output::REPORT_FILES;
 use crate::output::rundir::{RunDir, is_same_record};
 use crate::output::schema::ClusterLine;
 use crate::paragraph::{Span, segment};
@@ -71,6 +72,8 @@ pub struct ReportOutcome {
 /// input could be read again, its text cut into the run's paragraphs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DocView {
+    /// Its id, as `docs.jsonl` has it.
+    pub id: String,
     pub file: String,
     pub line: Option<u64>,
     /// Paragraph index -> the paragraph it repeats.
@@ -88,15 +91,16 @@ impl DocView {
     }
 }
 
-/// A cluster shown in detail, with its documents by id.
+/// A cluster shown in detail, with its documents by their place in `line.members`.
 pub(crate) struct Shown {
     pub line: ClusterLine<'static>,
-    pub docs: HashMap<String, DocView>,
+    pub docs: Vec<DocView>,
 }
 
 impl Shown {
-    pub fn doc(&self, id: &str) -> Option<&DocView> {
-        self.docs.get(id)
+    /// The document of the member at `index` of `line.members`.
+    pub fn doc(&self, index: Option<usize>) -> Option<&DocView> {
+        self.docs.get(index?)
     }
 }
 
@@ -211,7 +215,7 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
         *report.sizes.entry(line.size).or_default() += 1;
         let original = line.original();
         let from = outlet_name(original.and_then(|m| m.outlet.as_deref()));
-        for copy in line.copies() {
+        for (_, copy) in line.copies() {
             report.copies += 1;
             if let Some(p) = &copy.provenance {
                 *report
@@ -244,15 +248,12 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
 
     let html = html::render(&report);
     let md = markdown::render(&report);
-    let html = finished(dir, "report.html", html.as_bytes())?;
-    let md = finished(dir, "report.md", md.as_bytes())?;
+    let [html_name, md_name, _] = REPORT_FILES;
+    let html = finished(dir, html_name, html.as_bytes())?;
+    let md = finished(dir, md_name, md.as_bytes())?;
     let csv = csv_out.finish()?;
     let mut files = Vec::new();
-    for (tmp, name) in [
-        (html, "report.html"),
-        (md, "report.md"),
-        (csv, "syndication.csv"),
-    ] {
+    for (tmp, name) in [html, md, csv].into_iter().zip(REPORT_FILES) {
         let path = dir.join(name);
         tmp.persist(&path)
             .map_err(|e| Error::output(&path, e.error))?;
@@ -267,9 +268,10 @@ pub fn write_report(dir: &Path, options: &ReportOptions) -> Result<ReportOutcome
     })
 }
 
-/// Documents of the shown clusters, keyed by (cluster, id): ids need not be unique across
-/// a corpus, but a cluster and an id name one record.
-type ShownDocs = HashMap<(u64, String), DocView>;
+/// Documents of the shown clusters, by cluster, in input order: the order of the
+/// cluster's members in `clusters.jsonl`, so the i-th is the i-th member. Ids need not be
+/// unique (a page crawled twice), so a record is never looked up by its id.
+type ShownDocs = HashMap<u64, Vec<DocView>>;
 
 fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
     let wanted: HashSet<u64> = shown.iter().map(|c| c.cluster).collect();
@@ -280,6 +282,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
     run.for_each_doc(|d| {
         if let Some(c) = d.cluster.filter(|c| wanted.contains(c)) {
             let view = DocView {
+                id: d.id.to_string(),
                 file: d.file.to_string(),
                 line: d.line,
                 repeats: d
@@ -291,7 +294,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
                 text: None,
                 spans: Vec::new(),
             };
-            docs.entry((c, d.id.into_owned())).or_insert(view);
+            docs.entry(c).or_default().push(view);
         }
         Ok(())
     })?;
@@ -302,14 +305,13 @@ fn assemble(clusters: Vec<ClusterLine<'static>>, mut docs: ShownDocs) -> Vec<Sho
     clusters
         .into_iter()
         .map(|line| {
-            let docs = line
-                .members
-                .iter()
-                .filter_map(|m| {
-                    docs.remove(&(line.cluster, m.id.to_string()))
-                        .map(|d| (m.id.to_string(), d))
-                })
-                .collect();
+            let mut docs = docs.remove(&line.cluster).unwrap_or_default();
+            // a run's two files agree member for member; a view that does not is not shown
+            if docs.len() != line.members.len()
+                || docs.iter().zip(&line.members).any(|(d, m)| d.id != m.id)
+            {
+                docs.clear();
+            }
             Shown { line, docs }
         })
         .collect()
@@ -329,15 +331,15 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         .iter()
         .map(|f| crate::paths::text(&f.path).into_owned())
         .collect();
-    // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
-    let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
+    // (file, line) -> (cluster, place); line 0 is a whole-file document, as in the reader
+    let mut wanted: HashMap<(String, u64), (u64, usize)> = HashMap::new();
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
-    for ((cluster, id), d) in docs.iter() {
-        wanted.insert(
-            (d.file.clone(), d.line.unwrap_or(0)),
-            (*cluster, id.clone()),
-        );
+    for (d, cluster, place) in docs
+        .iter()
+        .flat_map(|(c, v)| v.iter().enumerate().map(move |(i, d)| (d, *c, i)))
+    {
+        wanted.insert((d.file.clone(), d.line.unwrap_or(0)), (cluster, place));
         if seen_files.insert(d.file.clone()) {
             let kind = if d.line.is_some() {
                 SourceKind::Jsonl
@@ -354,7 +356,11 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     for (file, kind) in files {
         // a text file is one document: the one the run named
         let doc_id = (kind == SourceKind::Text)
-            .then(|| wanted.get(&(file.clone(), 0)).map(|(_, id)| id.clone()))
+            .then(|| {
+                wanted
+                    .get(&(file.clone(), 0))
+                    .map(|&(c, i)| docs[&c][i].id.clone())
+            })
             .flatten();
         let source = run.source(&file, kind, doc_id);
         if file == "-" {
@@ -395,15 +401,15 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let reports = run.replay(&sources, &params, |rec| {
         let file = names[rec.source as usize].clone();
         let line = rec.position.line().unwrap_or(0);
-        let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
+        let Some((cluster, place)) = wanted.remove(&(file.clone(), line)) else {
             return;
         };
         let position = rec.position;
         let parsed = parse_record(rec.raw, &params);
-        let same = is_same_record(&parsed, &file, position, &id);
-        let view = docs
-            .get_mut(&(cluster, id))
-            .expect("wanted docs are in the map");
+        let Some(view) = docs.get_mut(&cluster).and_then(|v| v.get_mut(place)) else {
+            return;
+        };
+        let same = is_same_record(&parsed, &file, position, &view.id);
         if !same {
             *changed.entry(file).or_default() += 1;
             return;
@@ -431,7 +437,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         }
     }
     // an index past the paragraphs found means the text is not the one the run saw
-    for ((_, _), view) in docs.iter_mut() {
+    for view in docs.values_mut().flatten() {
         if view.text.is_some() {
             let n = view.spans.len() as u32;
             let max = view
@@ -526,36 +532,14 @@ fn temp(dir: &Path, name: &str) -> Result<NamedTempFile> {
     crate::output::temp_beside(dir, name)
 }
 
-/// Days since 1970-01-01 of an ISO date's `YYYY-MM-DD` prefix.
+/// Days since 1970-01-01 of an ISO date (`date::parse`), `None` for any other text.
 pub(crate) fn days(date: &str) -> Option<i64> {
-    let y: i64 = date.get(0..4)?.parse().ok()?;
-    let m: i64 = date.get(5..7)?.parse().ok()?;
-    let d: i64 = date.get(8..10)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    crate::date::parse(date).map(crate::date::IsoDate::days_since_epoch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_from_dates() {
-        assert_eq!(days("1970-01-01"), Some(0));
-        assert_eq!(days("2024-03-01T10:00:00Z"), Some(19_783));
-        assert_eq!(days("2024-02-29").map(|d| d + 1), days("2024-03-01"));
-        assert_eq!(days("2024-13-01"), None);
-        assert_eq!(days("March 3"), None);
-    }
 
     #[test]
     fn matrix_keeps_the_busiest_outlets() {

@@ -23,7 +23,15 @@ const LAYERS: [(&str, &str, &[&str]); 7] = [
     (
         "foundation",
         "types every layer shares, importing nothing of the crate but errors",
-        &["error", "ids", "text", "document", "paths", "verify::score"],
+        &[
+            "error",
+            "ids",
+            "text",
+            "date",
+            "document",
+            "paths",
+            "verify::score",
+        ],
     ),
     (
         "primitives",

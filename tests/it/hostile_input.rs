@@ -541,3 +541,85 @@ fn the_near_repeat_search_and_threads_are_bounded_with_the_same_answers() {
         );
     }
 }
+
+/// Item 10: dates the calendar does not have (`0000-00-00 00:00:00`, `2024-99-99`,
+/// `2024-02-30`) and numbers in the date field are counted in `dates_not_iso` and ignored
+/// for choosing the original; a real leap day counts.
+#[test]
+fn placeholder_impossible_and_numeric_dates_are_counted_and_never_choose_the_original() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let text = |topic: &str| match topic {
+        "placeholder" => {
+            "the harbour board met on monday to discuss the dredging of the old channel and \
+             agreed to publish the survey before the winter storms arrive"
+        }
+        "impossible" => {
+            "a rare orchid flowered in the botanic garden glasshouse for the first time in \
+             forty years drawing crowds of photographers and curious schoolchildren"
+        }
+        "february" => {
+            "the county cricket club signed a young fast bowler from the northern league \
+             after a season in which he took sixty wickets at a remarkable average"
+        }
+        "numeric" => {
+            "engineers finished replacing the rusted bearings of the swing bridge three \
+             weeks early and traffic across the estuary returned to normal on friday"
+        }
+        _ => {
+            "volunteers counted nine hundred wading birds on the mudflats during the annual \
+             census including a pair of spoonbills not seen here since the drought summer"
+        }
+    };
+    let mut jsonl = String::new();
+    for (id, date, topic) in [
+        ("p1", r#""0000-00-00 00:00:00""#, "placeholder"),
+        ("p2", r#""2024-05-02""#, "placeholder"),
+        ("q1", r#""2024-99-99""#, "impossible"),
+        ("q2", r#""2025-01-01""#, "impossible"),
+        ("r1", r#""2024-02-30""#, "february"),
+        ("r2", r#""2024-03-01""#, "february"),
+        ("s1", "20240101", "numeric"),
+        ("s2", r#""2024-06-01T10:00:00+02:00""#, "numeric"),
+        ("t1", r#""2024-03-01""#, "leap"),
+        ("t2", r#""2024-02-29""#, "leap"),
+    ] {
+        writeln!(
+            jsonl,
+            r#"{{"id":"{id}","date":{date},"text":"{}"}}"#,
+            text(topic)
+        )
+        .expect("a string");
+    }
+    std::fs::write(work.path().join("dates.jsonl"), jsonl).expect("input");
+    neardup_ok(
+        work.path(),
+        &["dedup", "dates.jsonl", "--out", "o", "--quiet"],
+    );
+    let out = work.path().join("o");
+    let originals: Vec<(String, Option<String>)> = docs(&out)
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().expect("id").to_owned(),
+                d["duplicate_of"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    let of = |id: &str| Some(id.to_owned());
+    assert_eq!(
+        originals,
+        [
+            ("p1".to_owned(), of("p2")),
+            ("p2".to_owned(), None),
+            ("q1".to_owned(), of("q2")),
+            ("q2".to_owned(), None),
+            ("r1".to_owned(), of("r2")),
+            ("r2".to_owned(), None),
+            ("s1".to_owned(), of("s2")),
+            ("s2".to_owned(), None),
+            ("t1".to_owned(), of("t2")),
+            ("t2".to_owned(), None),
+        ]
+    );
+    assert_eq!(summary(&out)["counts"]["dates_not_iso"], 4);
+}
