@@ -111,6 +111,10 @@ pub enum WarcError {
         offset: u64,
         length: u64,
         max: u64,
+        /// Its WARC-Type, as written (empty when it has none).
+        warc_type: String,
+        /// Its WARC-Record-ID.
+        record_id: Option<String>,
     },
     /// The compressed stream is corrupt or cut short (a gzip member or zstd frame ends
     /// early); the records before were read.
@@ -189,7 +193,9 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn parse(value: &str) -> RecordKind {
+    /// The kind a WARC-Type value names (case-insensitive).
+    #[must_use]
+    pub fn parse(value: &str) -> RecordKind {
         match value.to_ascii_lowercase().as_str() {
             "warcinfo" => RecordKind::Warcinfo,
             "response" => RecordKind::Response,
@@ -730,6 +736,20 @@ impl<R: BufRead> WarcReader<R> {
         self
     }
 
+    /// Names the compression of a stream the caller decompressed (so that an error in
+    /// it says a compressed member was cut short, not that reading failed).
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Bytes of the decompressed stream consumed so far.
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.input.offset
+    }
+
     /// The compression recognised when the stream was opened.
     #[must_use]
     pub fn compression(&self) -> Compression {
@@ -828,6 +848,10 @@ impl<R: BufRead> WarcReader<R> {
                 offset,
                 length,
                 max: self.max_record_bytes,
+                warc_type: find_header(&headers, "WARC-Type")
+                    .unwrap_or_default()
+                    .to_owned(),
+                record_id: find_header(&headers, "WARC-Record-ID").map(str::to_owned),
             });
         }
         let block = self.block(index, offset, length)?;

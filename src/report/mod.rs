@@ -28,6 +28,7 @@ use tempfile::NamedTempFile;
 use crate::error::{Error, Result};
 use crate::input::{SourceKind, parse_record};
 use crate::output::rundir::{RunDir, is_same_record};
+use crate::document::Position;
 use crate::output::schema::ClusterLine;
 use crate::paragraph::{Span, segment};
 use crate::params::{ErrorPolicy, InputParams};
@@ -69,7 +70,7 @@ pub struct ReportOutcome {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DocView {
     pub file: String,
-    pub line: Option<u64>,
+    pub position: Position,
     /// Paragraph index -> the paragraph it repeats.
     pub repeats: BTreeMap<u32, u32>,
     pub boilerplate: HashSet<u32>,
@@ -278,7 +279,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
         if let Some(c) = d.cluster.filter(|c| wanted.contains(c)) {
             let view = DocView {
                 file: d.file.to_string(),
-                line: d.line,
+                position: d.position(),
                 repeats: d
                     .repeats()
                     .iter()
@@ -326,20 +327,21 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         .iter()
         .map(|f| crate::paths::text(&f.path).into_owned())
         .collect();
-    // (file, line) -> (cluster, id); line 0 is a whole-file document, as in the reader
-    let mut wanted: HashMap<(String, u64), (u64, String)> = HashMap::new();
+    // (file, position) -> (cluster, id)
+    let mut wanted: HashMap<(String, Position), (u64, String)> = HashMap::new();
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
     for ((cluster, id), d) in docs.iter() {
         wanted.insert(
-            (d.file.clone(), d.line.unwrap_or(0)),
+            (d.file.clone(), d.position),
             (*cluster, id.clone()),
         );
         if seen_files.insert(d.file.clone()) {
-            let kind = if d.line.is_some() {
-                SourceKind::Jsonl
-            } else {
-                SourceKind::Text
+            let kind = match d.position {
+                Position::File => SourceKind::Text,
+                Position::Line(_) => SourceKind::Jsonl,
+                Position::Offset(_) => SourceKind::Warc,
+                Position::Row(_) => SourceKind::Columnar,
             };
             files.push((d.file.clone(), kind));
         }
@@ -351,7 +353,11 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     for (file, kind) in files {
         // a text file is one document: the one the run named
         let doc_id = (kind == SourceKind::Text)
-            .then(|| wanted.get(&(file.clone(), 0)).map(|(_, id)| id.clone()))
+            .then(|| {
+                wanted
+                    .get(&(file.clone(), Position::File))
+                    .map(|(_, id)| id.clone())
+            })
             .flatten();
         let source = run.source(&file, kind, doc_id);
         if file == "-" {
@@ -391,8 +397,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let mut changed: BTreeMap<String, u64> = BTreeMap::new();
     let reports = run.replay(&sources, &params, |rec| {
         let file = names[rec.source as usize].clone();
-        let line = rec.position.line().unwrap_or(0);
-        let Some((cluster, id)) = wanted.remove(&(file.clone(), line)) else {
+        let Some((cluster, id)) = wanted.remove(&(file.clone(), rec.position)) else {
             return;
         };
         let position = rec.position;
