@@ -136,9 +136,7 @@ pub enum Error {
     },
     /// An input read in part: reading stopped at a WARC record or a Parquet or Arrow row
     /// (a record cut short, a compressed member cut short, a corrupt Arrow batch).
-    #[error(
-        "{path}: reading stopped at {position}: {message} (the records before were kept)"
-    )]
+    #[error("{path}: reading stopped at {position}: {message} (the records before were kept)")]
     StoppedAt {
         /// The input file.
         path: PathBuf,

@@ -627,7 +627,11 @@ where
             collector.warn(note.clone());
         }
         for (kind, n) in &r.warc_records {
-            *collector.counts.warc_records.entry(kind.clone()).or_default() += n;
+            *collector
+                .counts
+                .warc_records
+                .entry(kind.clone())
+                .or_default() += n;
         }
         if let Some(e) = &r.error {
             collector.warn(e.clone());

@@ -194,8 +194,8 @@ pub fn expand_inputs(paths: &[PathBuf], on_error: ErrorPolicy) -> Result<Inputs>
                 continue;
             }
             let kind = kind_by_name(path).unwrap_or(SourceKind::Sniffed);
-            let doc_id = matches!(kind, SourceKind::Sniffed)
-                .then(|| crate::paths::text(path).into_owned());
+            let doc_id =
+                matches!(kind, SourceKind::Sniffed).then(|| crate::paths::text(path).into_owned());
             out.sources.push(Source {
                 path: path.clone(),
                 kind,

@@ -197,8 +197,7 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
                     format!("column `{}` is null", params.text_field),
                 );
             };
-            if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params)
-            {
+            if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params) {
                 return skip;
             }
             ParsedRecord {
@@ -271,7 +270,12 @@ fn parse_warc(doc: WarcDoc, params: &InputParams) -> ParsedRecord {
                 Err(e) => return skipped(SkipReason::BadHttp, e.to_string()),
             };
             let media = http.media_type();
-            match html_text(&payload, media.as_deref(), http.charset().as_deref(), params) {
+            match html_text(
+                &payload,
+                media.as_deref(),
+                http.charset().as_deref(),
+                params,
+            ) {
                 Ok(text) => text,
                 Err((reason, detail)) => return skipped(reason, detail),
             }

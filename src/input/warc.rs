@@ -46,7 +46,7 @@ pub enum Compression {
 }
 
 /// What went wrong in a WARC stream, and where. `offset` is a byte offset in the
-/// decompressed stream; `index` is the 0-based number of the record concerned (records
+/// decompressed stream (of the record's `WARC/1.x` line, for an error inside a record); `index` is the 0-based number of the record concerned (records
 /// that fail count, so indices are stable).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -888,7 +888,7 @@ impl<R: BufRead> WarcReader<R> {
                     self.done = true;
                     return Err(WarcError::TruncatedHeader { index, offset });
                 }
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             total += line.bytes.len();
             let bad = |detail: String| WarcError::BadHeader {
@@ -924,10 +924,9 @@ impl<R: BufRead> WarcReader<R> {
     fn block(&mut self, index: u64, offset: u64, length: u64) -> Result<Vec<u8>, WarcError> {
         let mut block = Vec::with_capacity(length as usize);
         while (block.len() as u64) < length {
-            let at = self.input.offset;
             let buf = match self.input.fill() {
                 Ok(buf) => buf,
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             if buf.is_empty() {
                 let available = block.len() as u64;
@@ -959,10 +958,9 @@ impl<R: BufRead> WarcReader<R> {
     fn skip_block(&mut self, index: u64, offset: u64, length: u64) -> Result<(), WarcError> {
         let mut left = length;
         while left > 0 {
-            let at = self.input.offset;
             let buf = match self.input.fill() {
                 Ok(buf) => buf,
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             if buf.is_empty() {
                 self.done = true;

@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::params::{
     CandidateMethod, CandidateParams, ClusterParams, ClusterShape, ContainmentParams, ErrorPolicy,
     InputParams, MinHashParams, ParagraphParams, Params, RepresentativeRule, ShingleKind,
-    ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod, VerifyParams, WarcStatus,
+    ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod, VerifyParams,
+    WarcStatus,
 };
 
 /// One section of the patch: the same fields as its section of `Params`, each optional.

@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::NamedTempFile;
 
+use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::input::{SourceKind, parse_record};
 use crate::output::rundir::{RunDir, is_same_record};
-use crate::document::Position;
 use crate::output::schema::ClusterLine;
 use crate::paragraph::{Span, segment};
 use crate::params::{ErrorPolicy, InputParams};
@@ -332,10 +332,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
     for ((cluster, id), d) in docs.iter() {
-        wanted.insert(
-            (d.file.clone(), d.position),
-            (*cluster, id.clone()),
-        );
+        wanted.insert((d.file.clone(), d.position), (*cluster, id.clone()));
         if seen_files.insert(d.file.clone()) {
             let kind = match d.position {
                 Position::File => SourceKind::Text,
