@@ -913,7 +913,7 @@ mod tests {
         enc.write_all(body).unwrap();
         let gz = enc.finish().unwrap();
         for bytes in [body.to_vec(), gz, zstd::encode_all(&body[..], 3).unwrap()] {
-            let reader = open_decompressed(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
+            let (_, reader) = open_decompressed(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
             let (kind, mut reader) = sniff(reader).unwrap();
             assert_eq!(kind, SourceKind::Jsonl);
             let mut all = Vec::new();

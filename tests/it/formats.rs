@@ -7,6 +7,7 @@
 //! and each kind of bad input has its exact outcome.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -217,32 +218,39 @@ fn seed_html(seed: &str) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Blinken</title>\
          <script>var nav = 'World';</script><style>p { margin: 0 }</style></head>\n<body>\n",
     );
-    html.push_str(&format!(
-        "<nav><ul><li><a href=\"/world\">{}</a></li></ul></nav>\n",
+    writeln!(
+        html,
+        "<nav><ul><li><a href=\"/world\">{}</a></li></ul></nav>",
         escape(lines[0])
-    ));
-    html.push_str(&format!(
-        "<figure><img src=\"x.jpg\"><figcaption>{}</figcaption></figure>\n",
+    )
+    .unwrap();
+    writeln!(
+        html,
+        "<figure><img src=\"x.jpg\"><figcaption>{}</figcaption></figure>",
         escape(lines[1])
-    ));
-    html.push_str(&format!(
-        "<div class=\"pager\"><a href=\"#\">{}</a></div><div class=\"pager\"><a href=\"#\">{}</a></div>\n",
+    )
+    .unwrap();
+    writeln!(
+        html,
+        "<div class=\"pager\"><a href=\"#\">{}</a></div><div class=\"pager\"><a href=\"#\">{}</a></div>",
         escape(lines[2]),
         escape(lines[3])
-    ));
+    ).unwrap();
     html.push_str("<article>\n");
     for line in &lines[4..23] {
-        html.push_str(&format!("  <p>{}</p>\n", escape(line)));
+        writeln!(html, "  <p>{}</p>", escape(line)).unwrap();
     }
     html.push_str("</article>\n<footer>\n");
-    html.push_str(&format!("<h3>{}</h3>\n", escape(lines[23])));
+    writeln!(html, "<h3>{}</h3>", escape(lines[23])).unwrap();
     for line in &lines[24..lines.len() - 1] {
-        html.push_str(&format!("<p>{}</p>\n", escape(line)));
+        writeln!(html, "<p>{}</p>", escape(line)).unwrap();
     }
-    html.push_str(&format!(
-        "<div><button>{}</button></div>\n</footer>\n<!-- tracking -->\n</body></html>\n",
+    writeln!(
+        html,
+        "<div><button>{}</button></div>\n</footer>\n<!-- tracking -->\n</body></html>",
         escape(lines[lines.len() - 1])
-    ));
+    )
+    .unwrap();
     html
 }
 
