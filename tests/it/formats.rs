@@ -203,6 +203,13 @@ fn wet_gives_the_partition_of_the_same_records_as_jsonl() {
             .collect()
     };
     assert_eq!(strip(docs), strip(docs_lines(&from_jsonl)));
+    // explain and report read the texts back from the WET file
+    let explained = neardup_ok(dir, &["explain", "wet", "d0000000", "d0000166", "--json"]);
+    let explained: Value = serde_json::from_slice(&explained.stdout).unwrap();
+    assert_eq!(explained["texts"]["state"], "available");
+    neardup_ok(dir, &["report", "wet", "--max-clusters", "5"]);
+    let md = std::fs::read_to_string(dir.join("wet/report.md")).unwrap();
+    assert!(!md.contains("Input file"), "{md}");
 }
 
 /// The seed article as a page: navigation, a photo caption, the body printed twice (the
@@ -760,6 +767,14 @@ mod columnar {
                 assert_eq!(d["boilerplate"], j["boilerplate"]);
             }
             assert_eq!(summary(&out)["inputs"][0]["records"], 1000);
+            // explain and report read the texts back from the file
+            let name = format!("out-{input}");
+            let explained = neardup_ok(dir, &["explain", &name, "d0000000", "d0000166", "--json"]);
+            let explained: Value = serde_json::from_slice(&explained.stdout).unwrap();
+            assert_eq!(explained["texts"]["state"], "available", "{input}");
+            neardup_ok(dir, &["report", &name, "--max-clusters", "5"]);
+            let md = std::fs::read_to_string(dir.join(&name).join("report.md")).unwrap();
+            assert!(!md.contains("Input file"), "{input}: {md}");
         }
     }
 
