@@ -1050,6 +1050,93 @@ mod tests {
     }
 
     #[test]
+    fn formats_by_content_first_then_by_name_in_a_directory() {
+        use crate::input::warc::writer::{gzip, record, response};
+        let dir = tempfile::tempdir().unwrap();
+        let page = response(
+            "<urn:uuid:1>",
+            "https://example.com/a",
+            "Content-Type: text/html\r\n",
+            b"<p>hello</p>",
+        );
+        let request = record(
+            "request",
+            &[("WARC-Record-ID", "<urn:uuid:0>")],
+            b"GET /\r\n",
+        );
+        let warc = [request.clone(), page.clone()].concat();
+        // WARC by content, whatever the name; gzip per record too
+        std::fs::write(dir.path().join("a.txt"), &warc).unwrap();
+        std::fs::write(
+            dir.path().join("b.bin"),
+            [gzip(&request), gzip(&page)].concat(),
+        )
+        .unwrap();
+        // WARC by name: garbage first, then a record
+        std::fs::write(
+            dir.path().join("c.warc"),
+            [b"junk line\r\n".to_vec(), page.clone()].concat(),
+        )
+        .unwrap();
+        // a text file stays one text document, even one that starts with `{`
+        std::fs::write(dir.path().join("d.txt"), "{\"not\": \"jsonl here\"}").unwrap();
+        let sources = expand_inputs(&[dir.path().to_path_buf()], ErrorPolicy::Skip)
+            .unwrap()
+            .sources;
+        let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SourceKind::Text,
+                SourceKind::Text,
+                SourceKind::Warc,
+                SourceKind::Text
+            ]
+        );
+        let (recs, reports) = collect(dir.path(), &InputParams::default());
+        let got: Vec<(u32, Position, &str)> = recs
+            .iter()
+            .map(|r| {
+                let what = match &r.raw {
+                    Raw::Warc(doc) => doc.record_id.as_deref().unwrap_or("?"),
+                    Raw::File { .. } => "file",
+                    _ => "other",
+                };
+                (r.source, r.position, what)
+            })
+            .collect();
+        let at = request.len() as u64;
+        assert_eq!(
+            got,
+            [
+                (0, Position::Offset(at), "<urn:uuid:1>"),
+                (1, Position::Offset(at), "<urn:uuid:1>"),
+                (2, Position::Offset(11), "<urn:uuid:1>"),
+                (3, Position::File, "file"),
+            ]
+        );
+        let counts: BTreeMap<String, u64> =
+            [("request".to_owned(), 1), ("response".to_owned(), 1)].into();
+        assert_eq!(reports[0].warc_records, counts);
+        assert_eq!(reports[0].records, 1);
+        assert_eq!(reports[0].bytes, warc.len() as u64);
+        assert_eq!(reports[1].warc_records, counts);
+        assert_eq!(reports[2].notes.len(), 1, "{:?}", reports[2].notes);
+        assert!(reports[2].notes[0].contains("11 bytes that are not a WARC record"));
+        assert_eq!(kind_by_name(Path::new("x.WARC.gz")), Some(SourceKind::Warc));
+        assert_eq!(kind_by_name(Path::new("x.wet.zst")), Some(SourceKind::Warc));
+        assert_eq!(
+            kind_by_name(Path::new("x.feather")),
+            Some(SourceKind::Columnar)
+        );
+        assert_eq!(kind_by_name(Path::new("x.parquet.gz")), None);
+        assert_eq!(
+            kind_by_name(Path::new("x.ndjson.gz")),
+            Some(SourceKind::Jsonl)
+        );
+    }
+
+    #[test]
     fn input_named_twice_is_read_once() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.jsonl");

@@ -387,6 +387,8 @@ fn the_seed_article_as_html_in_a_gzipped_warc_gives_the_repeats_and_clean_text_o
     assert_eq!(from_warc["outlet"], "rudaw.net");
     assert_eq!(from_warc["date"], "2024-12-10T08:00:00Z");
 
+    // not documents are not errors: --on-error stop does not stop at them
+    run(dir, &["seed.warc.gz"], "stop", &["--on-error", "stop"]);
     // --warc-status any: the 404 page is a document too
     let any = run(dir, &["seed.warc.gz"], "any", &["--warc-status", "any"]);
     let docs = docs_lines(&any);
