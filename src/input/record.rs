@@ -67,17 +67,25 @@ pub enum Raw {
     /// A row of a Parquet or Arrow file: the values of the named columns (`None` for a
     /// null or a column the file does not have).
     Row {
+        /// The `--id-field` column's value.
         id: Option<String>,
+        /// The `--text-field` column's value.
         text: Option<String>,
+        /// The `--date-field` column's value.
         date: Option<String>,
+        /// The `--outlet-field` column's value.
         outlet: Option<String>,
+        /// The `--url-field` column's value.
         url: Option<String>,
     },
     /// A record the reader could not read (a malformed WARC record, a row of a corrupt
     /// Parquet page): it keeps its place, with the reader's words.
     Unreadable {
+        /// Its id, when the reader knows it.
         id: Option<String>,
+        /// The status it gets.
         reason: SkipReason,
+        /// What the reader said.
         detail: String,
     },
 }
