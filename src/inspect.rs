@@ -228,6 +228,12 @@ pub struct Side {
     pub representative: Option<String>,
     pub file: String,
     pub line: Option<u64>,
+    /// Its byte offset, in a WARC or WET input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Its row, in a Parquet or Arrow input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
     pub boilerplate: Vec<u32>,
     pub repeats: Vec<Repeat>,
     /// The representative the star check split this record off from.
@@ -314,6 +320,8 @@ fn side(run: &RunDir, docs: &[DocLine<'_>], id: &str) -> Result<Side> {
         representative,
         file: d.file.to_string(),
         line: d.line,
+        offset: d.offset,
+        row: d.row,
         boilerplate: d.boilerplate().to_vec(),
         repeats: d.repeats().to_vec(),
         split_from: d.split_from.as_deref().map(str::to_owned),

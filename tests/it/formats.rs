@@ -207,6 +207,13 @@ fn wet_gives_the_partition_of_the_same_records_as_jsonl() {
     let explained = neardup_ok(dir, &["explain", "wet", "d0000000", "d0000166", "--json"]);
     let explained: Value = serde_json::from_slice(&explained.stdout).unwrap();
     assert_eq!(explained["texts"]["state"], "available");
+    let explained = neardup_ok(dir, &["explain", "wet", "d0000000", "d0000166"]);
+    let text = String::from_utf8_lossy(&explained.stdout);
+    let offset = docs_lines(&from_wet)[166]["offset"].as_u64().unwrap();
+    assert!(
+        text.contains(&format!("d0000166  (sample.wet.bin@{offset}) status ok")),
+        "{text}"
+    );
     neardup_ok(dir, &["report", "wet", "--max-clusters", "5"]);
     let md = std::fs::read_to_string(dir.join("wet/report.md")).unwrap();
     assert!(!md.contains("Input file"), "{md}");
@@ -774,6 +781,8 @@ mod columnar {
             let explained = neardup_ok(dir, &["explain", &name, "d0000000", "d0000166", "--json"]);
             let explained: Value = serde_json::from_slice(&explained.stdout).unwrap();
             assert_eq!(explained["texts"]["state"], "available", "{input}");
+            assert_eq!(explained["a"]["row"], 0, "{input}");
+            assert_eq!(explained["b"]["row"], 166, "{input}");
             neardup_ok(dir, &["report", &name, "--max-clusters", "5"]);
             let md = std::fs::read_to_string(dir.join(&name).join("report.md")).unwrap();
             assert!(!md.contains("Input file"), "{input}: {md}");
