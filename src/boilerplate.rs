@@ -28,8 +28,10 @@ pub fn outlet_group(outlet: Option<&str>, url: Option<&str>) -> Option<String> {
     outlet.map(str::to_owned).or_else(|| url.and_then(url_host))
 }
 
-/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one.
-fn url_host(url: &str) -> Option<String> {
+/// The host of a URL, lower-cased, without `www.`: the outlet of a record without one,
+/// and of a WARC record (its WARC-Target-URI's host).
+#[must_use]
+pub fn url_host(url: &str) -> Option<String> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host = rest
         .split(['/', '?', '#'])

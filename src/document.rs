@@ -13,9 +13,10 @@ use std::fmt;
 
 /// Where a record stands in its source: what lets a user open the bad record directly,
 /// and what a second pass over the inputs checks it meets the same record at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Position {
     /// The whole file is one document (a plain-text file).
+    #[default]
     File,
     /// 1-based line of a line-delimited source (JSONL).
     Line(u64),
@@ -31,6 +32,24 @@ impl Position {
     pub fn line(self) -> Option<u64> {
         match self {
             Position::Line(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The byte offset, for a WARC record: what `docs.jsonl` prints as `offset`.
+    #[must_use]
+    pub fn offset(self) -> Option<u64> {
+        match self {
+            Position::Offset(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The row, for a Parquet or Arrow record: what `docs.jsonl` prints as `row`.
+    #[must_use]
+    pub fn row(self) -> Option<u64> {
+        match self {
+            Position::Row(n) => Some(n),
             _ => None,
         }
     }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::document::Position;
+
 /// Why a single record could not be compared. Under `--on-error skip` the record still gets
 /// its line in `docs.jsonl` with this reason as its `status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -23,18 +25,46 @@ pub enum SkipReason {
     TextNotString,
     /// The document is longer than `max_doc_bytes`.
     TooLarge,
+    /// A WARC `response` or `resource` record whose payload is not HTML (an image, a PDF,
+    /// JSON...): not a document, so not an error.
+    NotHtml,
+    /// A WARC `response` record whose HTTP status is not 200 (under `--warc-status 200`):
+    /// not a document, so not an error.
+    HttpStatus,
+    /// A WARC `response` record whose block is not an HTTP response, or whose body does
+    /// not decode (chunking, content encoding).
+    BadHttp,
+    /// A WARC record that cannot be read (a wrong or missing Content-Length, a bad
+    /// header): the reader skipped it and went on with the next record.
+    MalformedRecord,
+    /// Parquet rows that could not be decoded (a corrupt page): the rest of their row
+    /// group, one line each.
+    CorruptData,
 }
 
 impl SkipReason {
     /// Every reason, for callers that list or count them all.
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 11] = [
         SkipReason::InvalidUtf8,
         SkipReason::InvalidJson,
         SkipReason::NotAnObject,
         SkipReason::MissingText,
         SkipReason::TextNotString,
         SkipReason::TooLarge,
+        SkipReason::NotHtml,
+        SkipReason::HttpStatus,
+        SkipReason::BadHttp,
+        SkipReason::MalformedRecord,
+        SkipReason::CorruptData,
     ];
+
+    /// True for a bad record; false for a record that is fine but is not a document (a
+    /// non-HTML or non-200 WARC response), which is counted but neither warned about nor
+    /// a reason for `--on-error stop` to stop.
+    #[must_use]
+    pub fn is_error(self) -> bool {
+        !matches!(self, SkipReason::NotHtml | SkipReason::HttpStatus)
+    }
 
     /// The name `docs.jsonl` uses as the record's status.
     #[must_use]
@@ -46,6 +76,11 @@ impl SkipReason {
             SkipReason::MissingText => "missing_text",
             SkipReason::TextNotString => "text_not_string",
             SkipReason::TooLarge => "too_large",
+            SkipReason::NotHtml => "not_html",
+            SkipReason::HttpStatus => "http_status",
+            SkipReason::BadHttp => "bad_http",
+            SkipReason::MalformedRecord => "malformed_record",
+            SkipReason::CorruptData => "corrupt_data",
         }
     }
 }
@@ -73,12 +108,13 @@ pub enum Error {
     },
     /// An input record that cannot be compared, when the run stops at the first one
     /// (`on_error = stop`).
-    #[error("{path}:{line}: {reason}: {detail}")]
+    #[error("{path}{}: {reason}: {detail}", at(*position))]
     BadRecord {
         /// The input file.
         path: PathBuf,
-        /// Its 1-based line (or record) number.
-        line: u64,
+        /// Where the record stands in it: `path:line` for a line (`:0` for a whole
+        /// file), `path@byte` for a WARC record, `path#row` for a Parquet or Arrow row.
+        position: Position,
         /// Why the record cannot be compared.
         reason: SkipReason,
         /// The parser's words.
@@ -97,6 +133,27 @@ pub enum Error {
         /// What the decompressor or the operating system said.
         #[source]
         source: std::io::Error,
+    },
+    /// An input read in part: reading stopped at a WARC record or a Parquet or Arrow row
+    /// (a record cut short, a compressed member cut short, a corrupt Arrow batch).
+    #[error("{path}: reading stopped at {position}: {message} (the records before were kept)")]
+    StoppedAt {
+        /// The input file.
+        path: PathBuf,
+        /// The record (`byte N`) or row (`row N`) where reading stopped.
+        position: Position,
+        /// What the reader said.
+        message: String,
+    },
+    /// An input recognised as a format it cannot be read as: a Parquet file from a pipe, a
+    /// column that is missing or not a string column, a corrupt footer, a Parquet file in
+    /// a build without the `columnar` feature. Nothing of it was read.
+    #[error("{path}: {message}")]
+    Unusable {
+        /// The input file.
+        path: PathBuf,
+        /// Why.
+        message: String,
     },
     /// A line of a file the library reads back (a run's `docs.jsonl`, a truth file) that
     /// does not hold what it should.
@@ -212,6 +269,17 @@ pub enum Error {
     /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,
+}
+
+/// How a record's place follows its file's name in a message: `:line` (`:0` for a whole
+/// file, as messages always wrote it), `@byte`, `#row`.
+fn at(position: Position) -> String {
+    match position {
+        Position::File => ":0".to_owned(),
+        Position::Line(n) => format!(":{n}"),
+        Position::Offset(n) => format!("@{n}"),
+        Position::Row(n) => format!("#{n}"),
+    }
 }
 
 /// The library's result type.

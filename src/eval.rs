@@ -1008,6 +1008,8 @@ mod tests {
             status: "ok".into(),
             file: "x.jsonl".into(),
             line: Some(1),
+            offset: None,
+            row: None,
             repeats: None,
             repeat_blocks: None,
             boilerplate: None,

@@ -185,9 +185,11 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<()> {
 }
 
 fn print_side(out: &mut impl Write, s: &Side) -> anyhow::Result<()> {
-    let place = match s.line {
-        Some(l) => format!("{}:{l}", s.file),
-        None => s.file.clone(),
+    let place = match (s.line, s.offset, s.row) {
+        (Some(l), _, _) => format!("{}:{l}", s.file),
+        (_, Some(o), _) => format!("{}@{o}", s.file),
+        (_, _, Some(r)) => format!("{}#{r}", s.file),
+        _ => s.file.clone(),
     };
     let cluster = s
         .cluster

@@ -239,6 +239,12 @@ pub struct Side {
     pub file: String,
     /// Its 1-based line, in a line-delimited input.
     pub line: Option<u64>,
+    /// Its byte offset, in a WARC or WET input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Its row, in a Parquet or Arrow input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
     /// Paragraphs flagged as boilerplate (0-based indices).
     pub boilerplate: Vec<u32>,
     /// Paragraphs that repeat an earlier one of the same document.
@@ -345,6 +351,8 @@ fn side(run: &RunDir, docs: &[DocLine<'_>], id: &str) -> Result<Side> {
         representative,
         file: d.file.to_string(),
         line: d.line,
+        offset: d.offset,
+        row: d.row,
         boilerplate: d.boilerplate().to_vec(),
         repeats: d.repeats().to_vec(),
         split_from: d.split_from.as_deref().map(str::to_owned),

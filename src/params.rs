@@ -66,6 +66,8 @@ pub struct InputParams {
     pub on_error: ErrorPolicy,
     /// Documents longer than this (in bytes of text) are skipped with status `too_large`.
     pub max_doc_bytes: u64,
+    /// Which WARC `response` records are documents: only HTTP status 200, or any status.
+    pub warc_status: WarcStatus,
 }
 
 impl Default for InputParams {
@@ -78,7 +80,26 @@ impl Default for InputParams {
             url_field: "url".into(),
             on_error: ErrorPolicy::Skip,
             max_doc_bytes: 64 << 20,
+            warc_status: WarcStatus::Ok,
         }
+    }
+}
+
+/// Which WARC `response` records are documents, by their HTTP status (`--warc-status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WarcStatus {
+    /// Only status 200; any other gets the status `http_status` in `docs.jsonl`.
+    #[serde(rename = "200")]
+    Ok,
+    /// Any status: error pages and redirects with an HTML body are documents too.
+    #[serde(rename = "any")]
+    Any,
+}
+
+impl FromStr for WarcStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        from_name(s)
     }
 }
 

@@ -414,10 +414,19 @@ impl Collector<'_> {
         // messages name a whole-file document's line as 0, as they always have
         let line = p.record.position.line().unwrap_or(0);
         self.counts.records += 1;
-        if let Status::Skipped(reason) = p.status {
+        if let Status::Skipped(reason) = p.status
+            && !reason.is_error()
+        {
+            // fine, but not a document (a WARC response that is an image, a 404)
+            *self
+                .counts
+                .skipped
+                .entry(reason.as_str().to_owned())
+                .or_default() += 1;
+        } else if let Status::Skipped(reason) = p.status {
             let err = Error::BadRecord {
                 path: source.path.clone(),
-                line,
+                position: p.record.position,
                 reason,
                 detail: p.detail,
             };
@@ -433,10 +442,14 @@ impl Collector<'_> {
         }
         if !self.seen_ids.insert(xxh3_64(id.as_bytes())) {
             self.counts.duplicate_ids += 1;
+            let at = match p.record.position {
+                Position::Offset(n) => format!("@{n}"),
+                Position::Row(n) => format!("#{n}"),
+                _ => format!(":{line}"),
+            };
             self.warn(format!(
-                "{}:{}: duplicate id {id:?}",
+                "{}{at}: duplicate id {id:?}",
                 source.path.display(),
-                line
             ));
         }
         let date = p.date.filter(|d| {
@@ -674,6 +687,16 @@ where
     progress.finish_stage();
     check_cancel(progress)?;
     for r in &reports {
+        for note in &r.notes {
+            collector.warn(note.clone());
+        }
+        for (kind, n) in &r.warc_records {
+            *collector
+                .counts
+                .warc_records
+                .entry(kind.clone())
+                .or_default() += n;
+        }
         if let Some(e) = &r.error {
             collector.warn(e.clone());
         }

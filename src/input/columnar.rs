@@ -423,6 +423,22 @@ pub struct ColumnarReader {
 impl ColumnarReader {
     /// Opens `path`, checks that the named columns are there and hold strings.
     pub fn open(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
+        Self::open_inner(path, columns, false)
+    }
+
+    /// Opens `path` as [`Self::open`] does, except that a column named for a field other
+    /// than the text that the file does not have is left out (its values are `None`), as
+    /// a JSONL record may lack a field: the text column must be there, and every named
+    /// column that is there must hold strings.
+    pub fn open_present(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
+        Self::open_inner(path, columns, true)
+    }
+
+    fn open_inner(
+        path: &Path,
+        columns: &Columns,
+        present_only: bool,
+    ) -> Result<ColumnarReader, ColumnarError> {
         let io_err = |source| ColumnarError::Io {
             path: path.to_owned(),
             source,
@@ -443,14 +459,32 @@ impl ColumnarReader {
             path: path.to_owned(),
             message: e.to_string(),
         };
-        let names: [Option<String>; 5] = Field::ALL.map(|f| columns.get(f).map(str::to_owned));
+        let keep = |schema: &Schema| -> Columns {
+            if !present_only {
+                return columns.clone();
+            }
+            let has = |c: &Option<String>| {
+                c.as_ref()
+                    .filter(|name| schema.column_with_name(name).is_some())
+                    .cloned()
+            };
+            Columns {
+                text: columns.text.clone(),
+                id: has(&columns.id),
+                date: has(&columns.date),
+                outlet: has(&columns.outlet),
+                url: has(&columns.url),
+            }
+        };
+        let columns: Columns;
         let batches = match format {
             Format::Parquet => {
                 let metadata =
                     guarded(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
                         .map_err(|e| corrupt(&e))?
                         .map_err(|e| corrupt(&e))?;
-                let roots = check_columns(path, metadata.schema(), columns)?;
+                columns = keep(metadata.schema());
+                let roots = check_columns(path, metadata.schema(), &columns)?;
                 let mask = ProjectionMask::roots(metadata.parquet_schema(), roots);
                 Batches::Parquet {
                     file,
@@ -487,10 +521,12 @@ impl ColumnarReader {
                 let schema = guarded(|| ipc.schema())
                     .and_then(|schema| schema)
                     .map_err(|e| corrupt(&e))?;
-                check_columns(path, &schema, columns)?;
+                columns = keep(&schema);
+                check_columns(path, &schema, &columns)?;
                 Batches::Ipc(ipc)
             }
         };
+        let names: [Option<String>; 5] = Field::ALL.map(|f| columns.get(f).map(str::to_owned));
         Ok(ColumnarReader {
             path: path.to_owned(),
             format,

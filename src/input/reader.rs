@@ -1,28 +1,37 @@
-//! Sequential reading of every source into batches of raw records.
+//! Sequential reading of every source into batches of raw records: JSONL lines, text
+//! files, WARC records (their blocks, parsed later in the workers) and Parquet or Arrow
+//! rows. What a source holds is decided by its first bytes, its name when they say
+//! nothing (see the module docs of `input`).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{Raw, RawRecord};
+use super::record::{Raw, RawRecord, WarcDoc};
 use super::walk::{FileId, InputProblem, UnreadInput, walk};
+use super::warc::{self, RecordKind, WarcError, WarcReader};
 use crate::document::Position;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SkipReason};
 use crate::params::{ErrorPolicy, InputParams};
 
-/// How a source's bytes (after decompression) are split into records.
+/// What a source holds, as far as its name (or its being named directly) says; its
+/// first bytes have the last word (see `read_sources`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
-    /// One JSON object a line: a name ending in `.jsonl`, `.ndjson` or `.json` (before any
-    /// `.gz`/`.zst`), and standard input.
+    /// JSONL: named `.jsonl`, `.ndjson` or `.json`, or standard input.
     Jsonl,
-    /// The whole file is one document: a file without a JSONL name found in a directory,
-    /// or a `Sniffed` source whose head is not `{`.
+    /// One plain-text document: a file in a directory without another format's name.
     Text,
-    /// A file named directly without a JSONL name: JSONL when its first non-blank byte
+    /// WARC or WET: named `.warc` or `.wet` (before an optional `.gz` or `.zst`).
+    Warc,
+    /// Parquet or Arrow IPC: named `.parquet`, `.arrow`, `.feather` or `.ipc`.
+    Columnar,
+    /// A file named directly without a JSONL, WARC, Parquet or Arrow name (and whose first
+    /// bytes are none of those either): JSONL when its first non-blank byte
     /// (after decompression) is `{`, else one text document. Decided while reading, from
     /// the bytes read, so that a pipe is read once.
     Sniffed,
@@ -72,7 +81,18 @@ pub struct FileReport {
     /// Why, when `error` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<InputProblem>,
+    /// For a WARC or WET file: its records by WARC-Type (`response`, `request`,
+    /// `metadata`...), each counted whether it became a record of the run or not.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub warc_records: BTreeMap<String, u64>,
+    /// Problems that did not stop reading and belong to no record (bytes between WARC
+    /// records that are not a record), the first [`MAX_FILE_NOTES`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
+
+/// The most `notes` a file's report keeps.
+pub const MAX_FILE_NOTES: usize = 20;
 
 impl FileReport {
     /// An empty report for the source at `path`.
@@ -93,17 +113,30 @@ impl FileReport {
 }
 
 const JSONL_EXTENSIONS: [&str; 3] = ["jsonl", "ndjson", "json"];
+const WARC_EXTENSIONS: [&str; 2] = ["warc", "wet"];
+const COLUMNAR_EXTENSIONS: [&str; 4] = ["parquet", "arrow", "feather", "ipc"];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-fn has_jsonl_name(path: &Path) -> bool {
+/// The kind a file's name says, if it says one: JSONL and WARC names may end in `.gz`,
+/// `.zst` or `.zstd` too; Parquet and Arrow files are never compressed as a whole.
+fn kind_by_name(path: &Path) -> Option<SourceKind> {
+    let ext = |p: &Path| {
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+    };
+    if ext(path).is_some_and(|e| COLUMNAR_EXTENSIONS.contains(&e.as_str())) {
+        return Some(SourceKind::Columnar);
+    }
     let mut p = path.to_path_buf();
-    if matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("gz" | "zst" | "zstd")
-    ) {
+    if matches!(ext(&p).as_deref(), Some("gz" | "zst" | "zstd")) {
         p.set_extension("");
     }
-    matches!(p.extension().and_then(|e| e.to_str()), Some(e) if JSONL_EXTENSIONS.contains(&e))
+    match ext(&p)?.as_str() {
+        e if JSONL_EXTENSIONS.contains(&e) => Some(SourceKind::Jsonl),
+        e if WARC_EXTENSIONS.contains(&e) => Some(SourceKind::Warc),
+        _ => None,
+    }
 }
 
 /// The user's paths resolved into sources, and what else the resolving found.
@@ -149,11 +182,7 @@ pub fn expand_inputs(paths: &[PathBuf], on_error: ErrorPolicy) -> Result<Inputs>
                     out.repeated.push(file);
                     continue;
                 }
-                let kind = if has_jsonl_name(&file) {
-                    SourceKind::Jsonl
-                } else {
-                    SourceKind::Text
-                };
+                let kind = kind_by_name(&file).unwrap_or(SourceKind::Text);
                 let doc_id = (kind == SourceKind::Text).then(|| relative_id(path, &file));
                 out.sources.push(Source {
                     path: file,
@@ -167,12 +196,9 @@ pub fn expand_inputs(paths: &[PathBuf], on_error: ErrorPolicy) -> Result<Inputs>
                 out.repeated.push(path.clone());
                 continue;
             }
-            let kind = if has_jsonl_name(path) {
-                SourceKind::Jsonl
-            } else {
-                SourceKind::Sniffed
-            };
-            let doc_id = (kind != SourceKind::Jsonl).then(|| crate::paths::text(path).into_owned());
+            let kind = kind_by_name(path).unwrap_or(SourceKind::Sniffed);
+            let doc_id =
+                matches!(kind, SourceKind::Sniffed).then(|| crate::paths::text(path).into_owned());
             out.sources.push(Source {
                 path: path.clone(),
                 kind,
@@ -241,25 +267,55 @@ fn is_zstd(head: &[u8]) -> bool {
     frame || skippable
 }
 
-/// Wraps a reader in a gzip or zstd decoder when its first bytes say so.
-fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+/// Wraps a reader in a gzip or zstd decoder when its first bytes say so; says which.
+fn open_decompressed(
+    inner: Box<dyn Read + Send>,
+) -> io::Result<(warc::Compression, Box<dyn BufRead + Send>)> {
     // By content, not by name: dumps get renamed and piped, and stdin has no name at all.
     // Four bytes are the longest magic looked for (zstd's).
     let (head, stream) = peek(inner, 4, |h| h.len() >= 4)?;
     if head.starts_with(&GZIP_MAGIC) {
         // Multi-member: concatenated .gz files (`cat`, parallel gzip) are one stream.
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(stream),
-        )))
+        Ok((
+            warc::Compression::Gzip,
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(stream),
+            )),
+        ))
     } else if is_zstd(&head) {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            zstd::stream::read::Decoder::new(stream)?,
-        )))
+        Ok((
+            warc::Compression::Zstd,
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                zstd::stream::read::Decoder::new(stream)?,
+            )),
+        ))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, stream)))
+        Ok((
+            warc::Compression::None,
+            Box::new(BufReader::with_capacity(1 << 16, stream)),
+        ))
     }
+}
+
+/// Whether a file's first bytes start a Parquet file (`PAR1`), an Arrow IPC file
+/// (`ARROW1`) or an Arrow IPC stream (the continuation marker `FF FF FF FF`).
+fn is_columnar(head: &[u8]) -> bool {
+    head.starts_with(b"PAR1") || head.starts_with(b"ARROW1") || head.starts_with(&[0xff; 4])
+}
+
+/// Bytes of blank lines a WARC stream may start with before its `WARC/1.` line.
+const WARC_SNIFF_BYTES: usize = 64;
+
+/// Whether a decompressed stream starts a WARC record: `WARC/1.` after blank lines.
+/// Returns the answer and the stream, whole.
+fn sniff_warc(reader: Box<dyn BufRead + Send>) -> io::Result<(bool, Box<dyn BufRead + Send>)> {
+    let start = |h: &[u8]| h.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let decided = |h: &[u8]| h.len() >= start(h) + 7;
+    let (head, stream) = peek(reader, WARC_SNIFF_BYTES, decided)?;
+    let warc = head[start(&head)..].starts_with(b"WARC/1.");
+    Ok((warc, Box::new(BufReader::with_capacity(1 << 16, stream))))
 }
 
 /// Bytes a sniffed source may start with before its first non-blank byte decides.
@@ -331,7 +387,8 @@ pub fn read_sources(
             // from `sink` (the consumers stopped) and ends the reading.
             let reason = match e {
                 Error::Io { .. } => InputProblem::Unreadable,
-                Error::Truncated { .. } => InputProblem::Truncated,
+                Error::Truncated { .. } | Error::StoppedAt { .. } => InputProblem::Truncated,
+                Error::Unusable { .. } => InputProblem::Unusable,
                 _ => return Err(e),
             };
             if params.on_error == ErrorPolicy::Stop {
@@ -361,7 +418,20 @@ fn read_one(
     } else {
         Box::new(File::open(path).map_err(|e| Error::io(path, e))?)
     };
-    let mut reader = open_decompressed(inner).map_err(|e| Error::io(path, e))?;
+    // the first bytes decide: Parquet and Arrow (never compressed as a whole), then,
+    // decompressed, WARC; the name only when they say nothing
+    let (head, inner) = peek(inner, 8, |h| h.len() >= 8).map_err(|e| Error::io(path, e))?;
+    if is_columnar(&head) || source.kind == SourceKind::Columnar {
+        drop(inner);
+        return read_columnar(index, source, params, report, emit);
+    }
+    let (compression, mut reader) =
+        open_decompressed(Box::new(inner)).map_err(|e| Error::io(path, e))?;
+    let is_warc;
+    (is_warc, reader) = sniff_warc(reader).map_err(|e| truncated(path, 0, e))?;
+    if is_warc || source.kind == SourceKind::Warc {
+        return read_warc(index, path, reader, compression, params, report, emit);
+    }
     let mut kind = source.kind;
     // Sniffed after decompression (compressed bytes say nothing of the content) and on
     // the same stream, through `peek`'s buffer: the source may be a pipe that cannot be
@@ -370,7 +440,7 @@ fn read_one(
         (kind, reader) = sniff(reader).map_err(|e| truncated(path, 0, e))?;
     }
     match kind {
-        SourceKind::Text | SourceKind::Sniffed => {
+        SourceKind::Text | SourceKind::Sniffed | SourceKind::Warc | SourceKind::Columnar => {
             let mut bytes = Vec::new();
             let limit = params.max_doc_bytes;
             // one byte past the limit tells an oversized file without holding more of it
@@ -416,6 +486,266 @@ fn read_one(
             read_lines(index, path, &mut reader, params.max_doc_bytes, report, emit)
         }
     }
+}
+
+/// Reads a WARC or WET stream (already decompressed): a `response`, `resource` or
+/// `conversion` record becomes a record of the run, its block parsed later by a worker; a
+/// record of another type is only counted, by type, in the file's report. A record over
+/// `max_doc_bytes` (plus 64 KiB of headers) is skipped unread as `too_large`, a
+/// malformed one gets the status `malformed_record`, and reading goes on after both;
+/// bytes between records that are not a record are a note of the file's report. A record
+/// cut short (the stream or a gzip member ends inside it) ends the file with an error
+/// naming its byte offset.
+fn read_warc(
+    index: u32,
+    path: &Path,
+    reader: Box<dyn BufRead + Send>,
+    compression: warc::Compression,
+    params: &InputParams,
+    report: &mut FileReport,
+    emit: &mut dyn FnMut(RawRecord, usize) -> Result<()>,
+) -> Result<()> {
+    let is_document = |kind: &RecordKind| {
+        matches!(
+            kind,
+            RecordKind::Response | RecordKind::Resource | RecordKind::Conversion
+        )
+    };
+    let mut records = WarcReader::new(reader)
+        .with_compression(compression)
+        .max_record_bytes(params.max_doc_bytes.saturating_add(1 << 16));
+    let result = loop {
+        let Some(item) = records.next() else {
+            break Ok(());
+        };
+        let record = match item {
+            Ok(record) => record,
+            Err(WarcError::TooLarge {
+                offset,
+                length,
+                warc_type,
+                record_id,
+                ..
+            }) => {
+                let kind = RecordKind::parse(&warc_type);
+                *report
+                    .warc_records
+                    .entry(kind.as_str().to_owned())
+                    .or_default() += 1;
+                if !is_document(&kind) {
+                    continue;
+                }
+                report.records += 1;
+                let raw = Raw::Oversized {
+                    bytes: length,
+                    id: record_id,
+                };
+                emit(
+                    RawRecord {
+                        source: index,
+                        position: Position::Offset(offset),
+                        raw,
+                    },
+                    0,
+                )?;
+                continue;
+            }
+            Err(e @ WarcError::Garbage { .. }) => {
+                if report.notes.len() < MAX_FILE_NOTES {
+                    report.notes.push(format!("{}: {e}", path.display()));
+                }
+                continue;
+            }
+            Err(e) if e.is_fatal() => {
+                break Err(Error::StoppedAt {
+                    path: path.to_path_buf(),
+                    position: Position::Offset(e.offset()),
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => {
+                report.records += 1;
+                *report
+                    .warc_records
+                    .entry("malformed".to_owned())
+                    .or_default() += 1;
+                let raw = Raw::Unreadable {
+                    id: None,
+                    reason: SkipReason::MalformedRecord,
+                    detail: e.to_string(),
+                };
+                emit(
+                    RawRecord {
+                        source: index,
+                        position: Position::Offset(e.offset()),
+                        raw,
+                    },
+                    0,
+                )?;
+                continue;
+            }
+        };
+        let kind = record.kind();
+        *report
+            .warc_records
+            .entry(kind.as_str().to_owned())
+            .or_default() += 1;
+        if !is_document(&kind) {
+            continue;
+        }
+        report.records += 1;
+        let header = |name: &str| record.header(name).map(str::to_owned);
+        let doc = WarcDoc {
+            record_id: header("WARC-Record-ID"),
+            target_uri: header("WARC-Target-URI"),
+            date: header("WARC-Date"),
+            content_type: header("Content-Type"),
+            kind,
+            block: Vec::new(),
+        };
+        let offset = record.offset;
+        let block = record.block;
+        let n = block.len();
+        emit(
+            RawRecord {
+                source: index,
+                position: Position::Offset(offset),
+                raw: Raw::Warc(WarcDoc { block, ..doc }),
+            },
+            n,
+        )?;
+    };
+    report.bytes = records.bytes_read();
+    result
+}
+
+/// Reads the rows of a Parquet or Arrow IPC file, a batch at a time: the columns
+/// `--text-field` and the other field flags name (the text column must be there; the
+/// others are used when they are). A row group whose page is corrupt gives one
+/// `corrupt_data` record per row lost, and reading goes on with the next row group; a
+/// corrupt footer, a missing or non-string column end the file before any row.
+#[cfg(feature = "columnar")]
+fn read_columnar(
+    index: u32,
+    source: &Source,
+    params: &InputParams,
+    report: &mut FileReport,
+    emit: &mut dyn FnMut(RawRecord, usize) -> Result<()>,
+) -> Result<()> {
+    use super::columnar::{ColumnarError, ColumnarReader, Columns};
+    let path = &source.path;
+    if source.is_stdin() || !rereadable(path) {
+        return Err(Error::Unusable {
+            path: path.clone(),
+            message: "Parquet and Arrow files are read by seeking in them, which a pipe or \
+                      standard input does not allow: name the file itself"
+                .to_owned(),
+        });
+    }
+    let columns = Columns {
+        text: params.text_field.clone(),
+        id: Some(params.id_field.clone()),
+        date: Some(params.date_field.clone()),
+        outlet: Some(params.outlet_field.clone()),
+        url: Some(params.url_field.clone()),
+    };
+    let unusable = |e: ColumnarError| Error::Unusable {
+        path: path.clone(),
+        message: strip_path(path, &e.to_string()),
+    };
+    let reader = ColumnarReader::open_present(path, &columns).map_err(unusable)?;
+    report.bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    let limit = params.max_doc_bytes;
+    for batch in reader {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(ColumnarError::CorruptRows {
+                row,
+                skipped: Some(n),
+                message,
+                ..
+            }) => {
+                let detail = format!("corrupt data ({n} rows from row {row} lost): {message}");
+                for r in row..row + n {
+                    report.records += 1;
+                    let raw = Raw::Unreadable {
+                        id: None,
+                        reason: SkipReason::CorruptData,
+                        detail: detail.clone(),
+                    };
+                    emit(
+                        RawRecord {
+                            source: index,
+                            position: Position::Row(r),
+                            raw,
+                        },
+                        0,
+                    )?;
+                }
+                continue;
+            }
+            Err(ColumnarError::CorruptRows { row, message, .. }) => {
+                return Err(Error::StoppedAt {
+                    path: path.clone(),
+                    position: Position::Row(row),
+                    message: format!("corrupt data: {message}"),
+                });
+            }
+            Err(e) => return Err(unusable(e)),
+        };
+        for row in batch.rows() {
+            report.records += 1;
+            let owned = |v: Option<&str>| v.map(str::to_owned);
+            let text_len = row.text.map_or(0, str::len);
+            let raw = if text_len as u64 > limit {
+                Raw::Oversized {
+                    bytes: text_len as u64,
+                    id: owned(row.id),
+                }
+            } else {
+                Raw::Row {
+                    id: owned(row.id),
+                    text: owned(row.text),
+                    date: owned(row.date),
+                    outlet: owned(row.outlet),
+                    url: owned(row.url),
+                }
+            };
+            emit(
+                RawRecord {
+                    source: index,
+                    position: Position::Row(row.row),
+                    raw,
+                },
+                text_len,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Without the `columnar` feature: a Parquet or Arrow file is an error saying so.
+#[cfg(not(feature = "columnar"))]
+fn read_columnar(
+    _index: u32,
+    source: &Source,
+    _params: &InputParams,
+    _report: &mut FileReport,
+    _emit: &mut dyn FnMut(RawRecord, usize) -> Result<()>,
+) -> Result<()> {
+    Err(Error::Unusable {
+        path: source.path.clone(),
+        message: "a Parquet or Arrow file, and this build of neardup reads neither (it was \
+                  built without the `columnar` feature)"
+            .to_owned(),
+    })
+}
+
+/// A reader's message without the path it starts with (the error names the file once).
+#[cfg(feature = "columnar")]
+fn strip_path(path: &Path, message: &str) -> String {
+    let shown = format!("{}: ", path.display());
+    message.strip_prefix(&shown).unwrap_or(message).to_owned()
 }
 
 fn truncated(path: &Path, line: u64, source: io::Error) -> Error {
@@ -606,7 +936,7 @@ mod tests {
         enc.write_all(body).unwrap();
         let gz = enc.finish().unwrap();
         for bytes in [body.to_vec(), gz, zstd::encode_all(&body[..], 3).unwrap()] {
-            let reader = open_decompressed(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
+            let (_, reader) = open_decompressed(Box::new(Trickle(io::Cursor::new(bytes)))).unwrap();
             let (kind, mut reader) = sniff(reader).unwrap();
             assert_eq!(kind, SourceKind::Jsonl);
             let mut all = Vec::new();
@@ -739,6 +1069,93 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(back.source_path()).unwrap(),
             "some words"
+        );
+    }
+
+    #[test]
+    fn formats_by_content_first_then_by_name_in_a_directory() {
+        use crate::input::warc::writer::{gzip, record, response};
+        let dir = tempfile::tempdir().unwrap();
+        let page = response(
+            "<urn:uuid:1>",
+            "https://example.com/a",
+            "Content-Type: text/html\r\n",
+            b"<p>hello</p>",
+        );
+        let request = record(
+            "request",
+            &[("WARC-Record-ID", "<urn:uuid:0>")],
+            b"GET /\r\n",
+        );
+        let warc = [request.clone(), page.clone()].concat();
+        // WARC by content, whatever the name; gzip per record too
+        std::fs::write(dir.path().join("a.txt"), &warc).unwrap();
+        std::fs::write(
+            dir.path().join("b.bin"),
+            [gzip(&request), gzip(&page)].concat(),
+        )
+        .unwrap();
+        // WARC by name: garbage first, then a record
+        std::fs::write(
+            dir.path().join("c.warc"),
+            [b"junk line\r\n".to_vec(), page.clone()].concat(),
+        )
+        .unwrap();
+        // a text file stays one text document, even one that starts with `{`
+        std::fs::write(dir.path().join("d.txt"), "{\"not\": \"jsonl here\"}").unwrap();
+        let sources = expand_inputs(&[dir.path().to_path_buf()], ErrorPolicy::Skip)
+            .unwrap()
+            .sources;
+        let kinds: Vec<SourceKind> = sources.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SourceKind::Text,
+                SourceKind::Text,
+                SourceKind::Warc,
+                SourceKind::Text
+            ]
+        );
+        let (recs, reports) = collect(dir.path(), &InputParams::default());
+        let got: Vec<(u32, Position, &str)> = recs
+            .iter()
+            .map(|r| {
+                let what = match &r.raw {
+                    Raw::Warc(doc) => doc.record_id.as_deref().unwrap_or("?"),
+                    Raw::File { .. } => "file",
+                    _ => "other",
+                };
+                (r.source, r.position, what)
+            })
+            .collect();
+        let at = request.len() as u64;
+        assert_eq!(
+            got,
+            [
+                (0, Position::Offset(at), "<urn:uuid:1>"),
+                (1, Position::Offset(at), "<urn:uuid:1>"),
+                (2, Position::Offset(11), "<urn:uuid:1>"),
+                (3, Position::File, "file"),
+            ]
+        );
+        let counts: BTreeMap<String, u64> =
+            [("request".to_owned(), 1), ("response".to_owned(), 1)].into();
+        assert_eq!(reports[0].warc_records, counts);
+        assert_eq!(reports[0].records, 1);
+        assert_eq!(reports[0].bytes, warc.len() as u64);
+        assert_eq!(reports[1].warc_records, counts);
+        assert_eq!(reports[2].notes.len(), 1, "{:?}", reports[2].notes);
+        assert!(reports[2].notes[0].contains("11 bytes that are not a WARC record"));
+        assert_eq!(kind_by_name(Path::new("x.WARC.gz")), Some(SourceKind::Warc));
+        assert_eq!(kind_by_name(Path::new("x.wet.zst")), Some(SourceKind::Warc));
+        assert_eq!(
+            kind_by_name(Path::new("x.feather")),
+            Some(SourceKind::Columnar)
+        );
+        assert_eq!(kind_by_name(Path::new("x.parquet.gz")), None);
+        assert_eq!(
+            kind_by_name(Path::new("x.ndjson.gz")),
+            Some(SourceKind::Jsonl)
         );
     }
 

@@ -1,13 +1,20 @@
 //! Turning one raw record into fields: the id, the text, the date and the outlet, or the
 //! reason it cannot be used.
+//!
+//! This runs in the worker threads, so the costly part of every format is here: JSON
+//! parsing, and for a WARC record the HTTP response, its content encoding, the charset
+//! and the HTML to paragraphs (`html`).
 
 use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
+use super::html;
+use super::warc::{HttpResponse, RecordKind, parse_content_type, sniff_html};
+use crate::boilerplate::url_host;
 use crate::document::Position;
 use crate::error::SkipReason;
-use crate::params::InputParams;
+use crate::params::{InputParams, WarcStatus};
 
 /// One unparsed record.
 #[derive(Debug, Clone)]
@@ -16,12 +23,29 @@ pub struct RawRecord {
     pub source: u32,
     /// Where it stands in the source.
     pub position: Position,
-    /// Its bytes (or fields), still unparsed: parsing is a worker's job.
+    /// Its bytes, or what the reader already knows of it.
     pub raw: Raw,
 }
 
-/// What a reader hands over for one record, before any parsing: bytes for what came from
-/// a file, fields for what a library caller gave.
+/// A WARC record that may be a document (`response`, `resource` or `conversion`): the
+/// headers its fields come from and its block, parsed in a worker thread.
+#[derive(Debug, Clone)]
+pub struct WarcDoc {
+    /// `Response`, `Resource` or `Conversion`.
+    pub kind: RecordKind,
+    /// WARC-Record-ID: the record's id.
+    pub record_id: Option<String>,
+    /// WARC-Target-URI: its URL, whose host is its outlet.
+    pub target_uri: Option<String>,
+    /// WARC-Date.
+    pub date: Option<String>,
+    /// The record's Content-Type (the payload's type, for a `resource` record).
+    pub content_type: Option<String>,
+    /// The block: an HTTP response, a resource's bytes, or WET text.
+    pub block: Vec<u8>,
+}
+
+/// A record as the reading thread hands it over.
 #[derive(Debug, Clone)]
 pub enum Raw {
     /// A JSONL line without its line terminator.
@@ -51,6 +75,32 @@ pub enum Raw {
         date: Option<String>,
         /// Outlet name.
         outlet: Option<String>,
+    },
+    /// A WARC record that may be a document.
+    Warc(WarcDoc),
+    /// A row of a Parquet or Arrow file: the values of the named columns (`None` for a
+    /// null or a column the file does not have).
+    Row {
+        /// The `--id-field` column's value.
+        id: Option<String>,
+        /// The `--text-field` column's value.
+        text: Option<String>,
+        /// The `--date-field` column's value.
+        date: Option<String>,
+        /// The `--outlet-field` column's value.
+        outlet: Option<String>,
+        /// The `--url-field` column's value.
+        url: Option<String>,
+    },
+    /// A record the reader could not read (a malformed WARC record, a row of a corrupt
+    /// Parquet page): it keeps its place, with the reader's words.
+    Unreadable {
+        /// Its id, when the reader knows it.
+        id: Option<String>,
+        /// The status it gets.
+        reason: SkipReason,
+        /// What the reader said.
+        detail: String,
     },
 }
 
@@ -185,7 +235,159 @@ pub fn parse_record(raw: Raw, params: &InputParams) -> ParsedRecord {
                 skip: None,
             }
         }
+        Raw::Warc(doc) => parse_warc(doc, params),
+        Raw::Row {
+            id,
+            text,
+            date,
+            outlet,
+            url,
+        } => {
+            let Some(text) = text else {
+                return ParsedRecord::skipped(
+                    id,
+                    SkipReason::MissingText,
+                    format!("column `{}` is null", params.text_field),
+                );
+            };
+            if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params) {
+                return skip;
+            }
+            ParsedRecord {
+                id,
+                text,
+                date,
+                outlet,
+                url,
+                skip: None,
+            }
+        }
+        Raw::Unreadable { id, reason, detail } => ParsedRecord::skipped(id, reason, detail),
     }
+}
+
+/// Media types whose payload is sniffed for HTML: they say nothing about it.
+fn is_generic(media: Option<&str>) -> bool {
+    matches!(
+        media,
+        None | Some("" | "application/octet-stream" | "text/plain" | "unknown/unknown")
+    )
+}
+
+/// A WARC record's fields: id, date, URL and outlet from its headers; its text from the
+/// WET text as it is (one paragraph a line), or from the HTML of a response (HTTP status
+/// 200 unless `warc_status` is `any`) or a resource, whose Content-Type says HTML or,
+/// when it says nothing useful, whose first bytes look like HTML.
+fn parse_warc(doc: WarcDoc, params: &InputParams) -> ParsedRecord {
+    let WarcDoc {
+        kind,
+        record_id,
+        target_uri,
+        date,
+        content_type,
+        block,
+    } = doc;
+    let skipped = |reason, detail: String| ParsedRecord {
+        date: date.clone(),
+        outlet: target_uri.as_deref().and_then(url_host),
+        url: target_uri.clone(),
+        ..ParsedRecord::skipped(record_id.clone(), reason, detail)
+    };
+    let text = match kind {
+        RecordKind::Conversion => {
+            if let Some(skip) =
+                ParsedRecord::over_limit(record_id.clone(), "text", block.len(), params)
+            {
+                return skip;
+            }
+            match String::from_utf8(block) {
+                Ok(text) => text,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            }
+        }
+        RecordKind::Response => {
+            let http = match HttpResponse::parse(&block) {
+                Ok(http) => http,
+                Err(e) => return skipped(SkipReason::BadHttp, e.to_string()),
+            };
+            if http.status != 200 && params.warc_status == WarcStatus::Ok {
+                return skipped(
+                    SkipReason::HttpStatus,
+                    format!("HTTP status {} {}", http.status, http.reason)
+                        .trim_end()
+                        .to_owned(),
+                );
+            }
+            let payload = match http.payload() {
+                Ok(p) => p,
+                Err(e) => return skipped(SkipReason::BadHttp, e.to_string()),
+            };
+            let media = http.media_type();
+            match html_text(
+                &payload,
+                media.as_deref(),
+                http.charset().as_deref(),
+                params,
+            ) {
+                Ok(text) => text,
+                Err((reason, detail)) => return skipped(reason, detail),
+            }
+        }
+        _ => {
+            let (media, charset) = content_type
+                .as_deref()
+                .map(parse_content_type)
+                .unwrap_or_default();
+            let media = (!media.is_empty()).then_some(media);
+            match html_text(&block, media.as_deref(), charset.as_deref(), params) {
+                Ok(text) => text,
+                Err((reason, detail)) => return skipped(reason, detail),
+            }
+        }
+    };
+    if let Some(skip) = ParsedRecord::over_limit(record_id.clone(), "text", text.len(), params) {
+        return skip;
+    }
+    ParsedRecord {
+        id: record_id,
+        text,
+        date,
+        outlet: target_uri.as_deref().and_then(url_host),
+        url: target_uri,
+        skip: None,
+    }
+}
+
+/// The text of an HTML payload, or why it has none: it is not HTML, or over the limit.
+fn html_text(
+    payload: &[u8],
+    media: Option<&str>,
+    charset: Option<&str>,
+    params: &InputParams,
+) -> Result<String, (SkipReason, String)> {
+    let is_html = match media {
+        Some("text/html" | "application/xhtml+xml") => true,
+        m if is_generic(m) => sniff_html(payload),
+        _ => false,
+    };
+    if !is_html {
+        let what = media.unwrap_or("without a Content-Type");
+        return Err((
+            SkipReason::NotHtml,
+            format!("the payload ({what}) is not HTML"),
+        ));
+    }
+    if payload.len() as u64 > params.max_doc_bytes {
+        return Err((
+            SkipReason::TooLarge,
+            format!(
+                "HTML of {} bytes exceeds max_doc_bytes = {}",
+                payload.len(),
+                params.max_doc_bytes
+            ),
+        ));
+    }
+    Ok(html::extract(payload, charset).text)
 }
 
 fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {

@@ -32,6 +32,9 @@ pub enum InputProblem {
     Unreadable,
     /// It was read in part: the stream is truncated or corrupt, or reading failed.
     Truncated,
+    /// It was recognised as a format it cannot be read as (a Parquet file from a pipe, a
+    /// named column missing or not of strings, a corrupt footer): nothing was read.
+    Unusable,
     /// A FIFO (named pipe) inside a directory: skipped.
     Fifo,
     /// A socket inside a directory: skipped.
@@ -49,6 +52,7 @@ impl InputProblem {
             InputProblem::LinkLoop => "link_loop",
             InputProblem::Unreadable => "unreadable",
             InputProblem::Truncated => "truncated",
+            InputProblem::Unusable => "unusable",
             InputProblem::Fifo => "fifo",
             InputProblem::Socket => "socket",
             InputProblem::Device => "device",

@@ -46,7 +46,7 @@ pub enum Compression {
 }
 
 /// What went wrong in a WARC stream, and where. `offset` is a byte offset in the
-/// decompressed stream; `index` is the 0-based number of the record concerned (records
+/// decompressed stream (of the record's `WARC/1.x` line, for an error inside a record); `index` is the 0-based number of the record concerned (records
 /// that fail count, so indices are stable).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -136,6 +136,10 @@ pub enum WarcError {
         length: u64,
         /// The reader's `max_record_bytes`.
         max: u64,
+        /// Its WARC-Type, as written (empty when it has none).
+        warc_type: String,
+        /// Its WARC-Record-ID.
+        record_id: Option<String>,
     },
     /// The compressed stream is corrupt or cut short (a gzip member or zstd frame ends
     /// early); the records before were read.
@@ -223,7 +227,9 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    fn parse(value: &str) -> RecordKind {
+    /// The kind a WARC-Type value names (case-insensitive).
+    #[must_use]
+    pub fn parse(value: &str) -> RecordKind {
         match value.to_ascii_lowercase().as_str() {
             "warcinfo" => RecordKind::Warcinfo,
             "response" => RecordKind::Response,
@@ -769,6 +775,20 @@ impl<R: BufRead> WarcReader<R> {
         self
     }
 
+    /// Names the compression of a stream the caller decompressed (so that an error in
+    /// it says a compressed member was cut short, not that reading failed).
+    #[must_use]
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Bytes of the decompressed stream consumed so far.
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.input.offset
+    }
+
     /// The compression recognised when the stream was opened.
     #[must_use]
     pub fn compression(&self) -> Compression {
@@ -867,6 +887,10 @@ impl<R: BufRead> WarcReader<R> {
                 offset,
                 length,
                 max: self.max_record_bytes,
+                warc_type: find_header(&headers, "WARC-Type")
+                    .unwrap_or_default()
+                    .to_owned(),
+                record_id: find_header(&headers, "WARC-Record-ID").map(str::to_owned),
             });
         }
         let block = self.block(index, offset, length)?;
@@ -903,7 +927,7 @@ impl<R: BufRead> WarcReader<R> {
                     self.done = true;
                     return Err(WarcError::TruncatedHeader { index, offset });
                 }
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             total += line.bytes.len();
             let bad = |detail: String| WarcError::BadHeader {
@@ -939,10 +963,9 @@ impl<R: BufRead> WarcReader<R> {
     fn block(&mut self, index: u64, offset: u64, length: u64) -> Result<Vec<u8>, WarcError> {
         let mut block = Vec::with_capacity(length as usize);
         while (block.len() as u64) < length {
-            let at = self.input.offset;
             let buf = match self.input.fill() {
                 Ok(buf) => buf,
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             if buf.is_empty() {
                 let available = block.len() as u64;
@@ -974,10 +997,9 @@ impl<R: BufRead> WarcReader<R> {
     fn skip_block(&mut self, index: u64, offset: u64, length: u64) -> Result<(), WarcError> {
         let mut left = length;
         while left > 0 {
-            let at = self.input.offset;
             let buf = match self.input.fill() {
                 Ok(buf) => buf,
-                Err(e) => return Err(self.io_error(index, at, e)),
+                Err(e) => return Err(self.io_error(index, offset, e)),
             };
             if buf.is_empty() {
                 self.done = true;

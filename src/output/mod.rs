@@ -221,6 +221,8 @@ pub fn write_all(
             status: Cow::Borrowed(meta.status.as_str()),
             file: Cow::Borrowed(&source_names[meta.source as usize]),
             line: meta.position.unpack().line(),
+            offset: meta.position.unpack().offset(),
+            row: meta.position.unpack().row(),
             repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
@@ -517,7 +519,29 @@ fn clean_line(
             map.insert(text_field, Value::String(cleaned(&text)));
             Value::Object(map)
         }
+        raw @ (Raw::Warc(_) | Raw::Row { .. }) => {
+            // a WARC record's text is extracted again, as the first pass did
+            let parsed = crate::input::parse_record(raw, &params.input);
+            let mut map = Map::new();
+            map.insert(
+                params.input.id_field.clone(),
+                Value::String(meta.id.to_string()),
+            );
+            map.insert(text_field, Value::String(cleaned(&parsed.text)));
+            let input = &params.input;
+            for (field, value) in [
+                (&input.date_field, parsed.date),
+                (&input.outlet_field, parsed.outlet),
+                (&input.url_field, parsed.url),
+            ] {
+                if let Some(v) = value {
+                    map.insert(field.clone(), Value::String(v));
+                }
+            }
+            Value::Object(map)
+        }
         Raw::Oversized { .. } => return Err("it is now longer than max_doc_bytes".into()),
+        Raw::Unreadable { .. } => return Err("it can no longer be read".into()),
     };
     let mut line = serde_json::to_vec(&value).expect("JSON values serialize");
     line.push(b'\n');

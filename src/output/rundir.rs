@@ -180,14 +180,17 @@ impl RunDir {
         let mut sources = Vec::with_capacity(inputs.len());
         for name in &names {
             let doc = first_doc.get(name.as_str()).copied();
-            let text_file = doc.is_some_and(|d| d.line.is_none());
+            let position = doc.map(DocLine::position);
+            let text_file = position == Some(Position::File);
+            let kind = match position {
+                Some(Position::File) => SourceKind::Text,
+                Some(Position::Offset(_)) => SourceKind::Warc,
+                Some(Position::Row(_)) => SourceKind::Columnar,
+                _ => SourceKind::Jsonl,
+            };
             let source = self.source(
                 name,
-                if text_file {
-                    SourceKind::Text
-                } else {
-                    SourceKind::Jsonl
-                },
+                kind,
                 doc.filter(|_| text_file).map(|d| d.id.to_string()),
             );
             if !source.path.exists() {
@@ -220,7 +223,7 @@ impl RunDir {
             };
             let name = &names[rec.source as usize];
             let line = rec.position.line().unwrap_or(0);
-            if doc.file != *name || doc.line.unwrap_or(0) != line {
+            if doc.file != *name || doc.position() != rec.position {
                 changed = Some(format!(
                     "record {} is {name}:{line} now, {}:{} in the run",
                     index + 1,

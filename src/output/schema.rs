@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::ParagraphSummary;
 use crate::cluster::VerifyStats;
+use crate::document::Position;
 use crate::hamming::HammingStats;
 use crate::input::{FileReport, UnreadInput};
 use crate::lsh::CandidateStats;
@@ -58,6 +59,12 @@ pub struct DocLine<'a> {
     /// Its 1-based line, in a line-delimited input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// The byte offset of its `WARC/1.x` line in the (decompressed) WARC or WET file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Its 0-based row in a Parquet or Arrow file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
     /// Paragraphs that repeat an earlier one (with the paragraph stage on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<Cow<'a, [Repeat]>>,
@@ -70,6 +77,18 @@ pub struct DocLine<'a> {
 }
 
 impl DocLine<'_> {
+    /// Where the record stands in its input: its line, WARC offset or row, or the whole
+    /// file for a text file.
+    #[must_use]
+    pub fn position(&self) -> Position {
+        match (self.line, self.offset, self.row) {
+            (Some(n), _, _) => Position::Line(n),
+            (_, Some(n), _) => Position::Offset(n),
+            (_, _, Some(n)) => Position::Row(n),
+            _ => Position::File,
+        }
+    }
+
     /// Compared or empty: the records that have a cluster and can be scored.
     #[must_use]
     pub fn is_scored(&self) -> bool {
@@ -166,8 +185,15 @@ pub struct Counts {
     pub compared: u64,
     /// Records without words: kept, never compared.
     pub empty: u64,
-    /// Records skipped, by reason.
+    /// Records skipped, by reason (WARC records that are not documents, `not_html` and
+    /// `http_status`, among them).
     pub skipped: BTreeMap<String, u64>,
+    /// WARC and WET records read, by WARC-Type (`response`, `request`, `metadata`,
+    /// `warcinfo`...; `malformed` for a record that could not be read): the `response`,
+    /// `resource` and `conversion` records are records of the run, the others are only
+    /// counted here.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub warc_records: BTreeMap<String, u64>,
     /// Records whose id an earlier record had.
     pub duplicate_ids: u64,
     /// Records whose date is not ISO (ignored for ordering).

@@ -176,6 +176,8 @@ pub const FLAGS: &[Flag] = &[
         "skip: bad records get a status and are counted; stop: exit 2 at the first one"),
     flag!("max-doc-bytes", input.max_doc_bytes, "MAX_DOC_BYTES", parse,
         "Records longer than this many bytes are skipped as too_large"),
+    flag!("warc-status", input.warc_status, "200|any", &["200", "any"], parse,
+        "WARC responses that are documents: HTTP status 200 only, or any status"),
     Flag {
         name: "shingle",
         fields: &["shingle.kind", "shingle.size"],
@@ -278,6 +280,7 @@ mod tests {
             ("url-field", "link"),
             ("on-error", "stop"),
             ("max-doc-bytes", "1000"),
+            ("warc-status", "any"),
             ("shingle", "char:9"),
             ("num-perm", "256"),
             ("seed", "7"),
@@ -320,6 +323,7 @@ mod tests {
         want.input.url_field = "link".into();
         want.input.on_error = ErrorPolicy::Stop;
         want.input.max_doc_bytes = 1000;
+        want.input.warc_status = crate::params::WarcStatus::Any;
         want.shingle.kind = ShingleKind::Char;
         want.shingle.size = 9;
         want.minhash.num_perm = 256;

@@ -13,6 +13,7 @@ use crate::params::{
     CandidateMethod, CandidateParams, ClusterParams, ClusterShape, ContainmentParams, ErrorPolicy,
     InputParams, MinHashParams, ParagraphParams, Params, RepresentativeRule, ShingleKind,
     ShingleParams, SimHashParams, SimHashWeights, SplitMode, VerifyMethod, VerifyParams,
+    WarcStatus,
 };
 
 /// One section of the patch: the same fields as its section of `Params`, each optional.
@@ -56,6 +57,7 @@ section_patch! {
         url_field: String,
         on_error: ErrorPolicy,
         max_doc_bytes: u64,
+        warc_status: WarcStatus,
     }
 }
 

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::NamedTempFile;
 
+use crate::document::Position;
 use crate::error::{Error, Result};
 use crate::input::{SourceKind, parse_record};
 use crate::output::REPORT_FILES;
@@ -75,7 +76,7 @@ pub(crate) struct DocView {
     /// Its id, as `docs.jsonl` has it.
     pub id: String,
     pub file: String,
-    pub line: Option<u64>,
+    pub position: Position,
     /// Paragraph index -> the paragraph it repeats.
     pub repeats: BTreeMap<u32, u32>,
     pub boilerplate: HashSet<u32>,
@@ -284,7 +285,7 @@ fn shown_docs(run: &RunDir, shown: &[ClusterLine<'_>]) -> Result<ShownDocs> {
             let view = DocView {
                 id: d.id.to_string(),
                 file: d.file.to_string(),
-                line: d.line,
+                position: d.position(),
                 repeats: d
                     .repeats()
                     .iter()
@@ -331,20 +332,21 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         .iter()
         .map(|f| crate::paths::text(&f.path).into_owned())
         .collect();
-    // (file, line) -> (cluster, place); line 0 is a whole-file document, as in the reader
-    let mut wanted: HashMap<(String, u64), (u64, usize)> = HashMap::new();
+    // (file, position) -> (cluster, place in the cluster's list)
+    let mut wanted: HashMap<(String, Position), (u64, usize)> = HashMap::new();
     let mut files: Vec<(String, SourceKind)> = Vec::new();
     let mut seen_files = HashSet::new();
     for (d, cluster, place) in docs
         .iter()
         .flat_map(|(c, v)| v.iter().enumerate().map(move |(i, d)| (d, *c, i)))
     {
-        wanted.insert((d.file.clone(), d.line.unwrap_or(0)), (cluster, place));
+        wanted.insert((d.file.clone(), d.position), (cluster, place));
         if seen_files.insert(d.file.clone()) {
-            let kind = if d.line.is_some() {
-                SourceKind::Jsonl
-            } else {
-                SourceKind::Text
+            let kind = match d.position {
+                Position::File => SourceKind::Text,
+                Position::Line(_) => SourceKind::Jsonl,
+                Position::Offset(_) => SourceKind::Warc,
+                Position::Row(_) => SourceKind::Columnar,
             };
             files.push((d.file.clone(), kind));
         }
@@ -358,7 +360,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
         let doc_id = (kind == SourceKind::Text)
             .then(|| {
                 wanted
-                    .get(&(file.clone(), 0))
+                    .get(&(file.clone(), Position::File))
                     .map(|&(c, i)| docs[&c][i].id.clone())
             })
             .flatten();
@@ -400,8 +402,7 @@ fn shown_texts(run: &RunDir, docs: &mut ShownDocs) -> Result<Vec<String>> {
     let mut changed: BTreeMap<String, u64> = BTreeMap::new();
     let reports = run.replay(&sources, &params, |rec| {
         let file = names[rec.source as usize].clone();
-        let line = rec.position.line().unwrap_or(0);
-        let Some((cluster, place)) = wanted.remove(&(file.clone(), line)) else {
+        let Some((cluster, place)) = wanted.remove(&(file.clone(), rec.position)) else {
             return;
         };
         let position = rec.position;

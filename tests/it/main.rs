@@ -6,6 +6,7 @@ mod defaults;
 mod determinism;
 mod docs;
 mod eval;
+mod formats;
 mod hostile_input;
 mod hostile_output;
 mod oracle;
