@@ -64,6 +64,10 @@ pub struct DedupArgs {
     /// Directory for the temporary shingle spill (default: the output directory).
     #[arg(long)]
     pub spill_dir: Option<PathBuf>,
+    /// Memory for what grows with the documents, e.g. 512M or 2G [default: 256M]; beyond
+    /// it the band keys go to the spill directory. Results do not depend on it.
+    #[arg(long, value_name = "SIZE", value_parser = memory_size)]
+    pub memory: Option<u64>,
     /// No progress bars and no warnings on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -128,6 +132,10 @@ pub struct ParamFlags<S> {
     /// What the flags given set.
     pub patch: ParamsPatch,
     set: PhantomData<S>,
+}
+
+fn memory_size(value: &str) -> Result<u64, String> {
+    neardup::spill::parse_memory(value).map_err(|e| e.to_string())
 }
 
 /// A clap argument for one parameter flag. Values are checked while parsing, by the

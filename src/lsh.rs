@@ -4,12 +4,19 @@
 //! band key. Two documents are candidates when they share a key in any band. Buckets are
 //! found by sorting `(key, doc)` pairs one band at a time, which needs 16 bytes a document
 //! and no hash map of vectors. The output is sorted and free of duplicates, so it is the
-//! same whatever the thread count.
+//! same whatever the thread count. Past a memory budget the band table goes to disk in
+//! sorted runs that are merged band by band (`runs`), with the same output.
+
+mod runs;
+
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use self::runs::Runs;
+use crate::error::Result;
 use crate::ids::{DocId, Pair};
 
 /// Writes the `bands` band keys of `sig` into `out`.
@@ -43,34 +50,86 @@ pub fn append_band_keys(
     }
 }
 
-/// Band keys of every document, band-major (`keys[band][doc]`), so one band can be sorted
-/// without touching the others.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Band keys of every document, band-major, held in memory up to a budget and beyond it
+/// in sorted runs on disk (`runs`), so that one band can be sorted, or merged, without
+/// touching the others.
 pub struct BandTable {
-    /// One vector per band, indexed by document id; every band has the same length.
-    pub keys: Vec<Vec<u64>>,
+    /// `buffer[band][i]`: the key of document `buffered_from + i` in `band`.
+    buffer: Vec<Vec<u64>>,
+    buffered_from: DocId,
+    /// Documents buffered before the buffer is written out as a run.
+    block: usize,
+    runs: Option<Runs>,
 }
 
 impl BandTable {
-    /// A table of `bands` bands and no documents yet.
+    /// A table held in memory whatever its size.
     #[must_use]
     pub fn new(bands: usize) -> Self {
         BandTable {
-            keys: vec![Vec::new(); bands],
+            buffer: vec![Vec::new(); bands],
+            buffered_from: 0,
+            block: usize::MAX,
+            runs: None,
+        }
+    }
+
+    /// A table that holds at most about `budget` bytes of keys in memory and writes the
+    /// rest into sorted runs in `dir`. The candidates do not depend on the budget.
+    #[must_use]
+    pub fn with_budget(bands: usize, budget: usize, dir: &Path) -> Self {
+        // the buffer's keys, and the (key, doc) copy of one band while it is sorted
+        let per_doc = bands * std::mem::size_of::<u64>() + 16;
+        BandTable {
+            block: (budget / per_doc).max(1),
+            runs: Some(Runs::new(dir)),
+            ..BandTable::new(bands)
         }
     }
 
     /// Appends one document's band keys; documents are numbered in push order.
-    pub fn push(&mut self, doc_keys: &[u64]) {
-        for (band, &k) in self.keys.iter_mut().zip(doc_keys) {
+    pub fn push(&mut self, doc_keys: &[u64]) -> Result<()> {
+        for (band, &k) in self.buffer.iter_mut().zip(doc_keys) {
             band.push(k);
         }
+        if self.buffered() >= self.block {
+            self.write_run()?;
+        }
+        Ok(())
     }
 
     /// Documents pushed so far (0 for a table of no bands).
     #[must_use]
     pub fn docs(&self) -> usize {
-        self.keys.first().map_or(0, Vec::len)
+        self.buffered_from as usize + self.buffered()
+    }
+
+    /// Runs written to disk so far, and their bytes.
+    #[must_use]
+    pub fn spilled(&self) -> (usize, u64) {
+        self.runs.as_ref().map_or((0, 0), |r| (r.len(), r.bytes()))
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer.first().map_or(0, Vec::len)
+    }
+
+    fn write_run(&mut self) -> Result<()> {
+        let n = self.buffered();
+        if n == 0 {
+            return Ok(());
+        }
+        let runs = self
+            .runs
+            .as_mut()
+            .expect("only a budgeted table writes runs");
+        runs.write(&self.buffer, self.buffered_from)?;
+        self.buffered_from += DocId::try_from(n).expect("document ids fit a DocId");
+        for band in &mut self.buffer {
+            // give the memory back: the next block may never come
+            *band = Vec::new();
+        }
+        Ok(())
     }
 }
 
@@ -105,33 +164,41 @@ pub fn bucket_pairs<T>(
     }
 }
 
+/// Adds one bucket (the documents sharing one key in one band, in ascending order) to
+/// the pairs and the statistics.
+fn add_bucket(
+    bucket: &[(u64, DocId)],
+    max_bucket: usize,
+    stats: &mut CandidateStats,
+    pairs: &mut Vec<Pair>,
+) {
+    stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
+    if bucket.len() > max_bucket {
+        stats.capped_buckets += 1;
+    }
+    bucket_pairs(bucket, |&(_, d)| d, max_bucket, pairs);
+}
+
 /// All pairs of documents sharing a band key, sorted, without duplicates. A bucket of
 /// more than `max_bucket` documents pairs each member with its next `max_bucket - 1`
-/// members only (see `LshParams::max_bucket`).
-#[must_use]
-pub fn candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, CandidateStats) {
+/// members only (see `LshParams::max_bucket`). A table that wrote runs is merged from
+/// them band by band, with the same result as sorting it in memory.
+pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>, CandidateStats)> {
+    if table.spilled().0 > 0 {
+        table.write_run()?;
+        let runs = table.runs.take().expect("a table that spilled has runs");
+        return merged_candidates(&runs, table.buffer.len(), max_bucket);
+    }
     let mut stats = CandidateStats::default();
     let mut pairs: Vec<Pair> = Vec::new();
     let mut entries: Vec<(u64, DocId)> = Vec::with_capacity(table.docs());
-    for band in &table.keys {
+    for band in &table.buffer {
         entries.clear();
         entries.extend(band.iter().enumerate().map(|(doc, &k)| (k, doc as DocId)));
         entries.par_sort_unstable();
         let before = pairs.len();
-        let mut start = 0;
-        while start < entries.len() {
-            let key = entries[start].0;
-            let mut end = start + 1;
-            while end < entries.len() && entries[end].0 == key {
-                end += 1;
-            }
-            let bucket = &entries[start..end];
-            stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
-            if bucket.len() > max_bucket {
-                stats.capped_buckets += 1;
-            }
-            bucket_pairs(bucket, |&(_, d)| d, max_bucket, &mut pairs);
-            start = end;
+        for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
+            add_bucket(bucket, max_bucket, &mut stats, &mut pairs);
         }
         // keep the list from holding one copy of each pair per band
         if pairs.len() - before > 0 && pairs.len() > 1 << 20 {
@@ -142,7 +209,50 @@ pub fn candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, Candidate
     pairs.par_sort_unstable();
     pairs.dedup();
     stats.pairs = pairs.len() as u64;
-    (pairs, stats)
+    Ok((pairs, stats))
+}
+
+/// `candidates` over runs on disk: as many bands merged at once as there are threads,
+/// the pairs deduplicated after each group of bands.
+fn merged_candidates(
+    runs: &Runs,
+    bands: usize,
+    max_bucket: usize,
+) -> Result<(Vec<Pair>, CandidateStats)> {
+    let mut stats = CandidateStats::default();
+    let mut pairs: Vec<Pair> = Vec::new();
+    let all: Vec<usize> = (0..bands).collect();
+    for group in all.chunks(rayon::current_num_threads().max(1)) {
+        let found: Vec<Result<(Vec<Pair>, CandidateStats)>> = group
+            .par_iter()
+            .map(|&band| {
+                let mut stats = CandidateStats::default();
+                let mut pairs = Vec::new();
+                let mut bucket: Vec<(u64, DocId)> = Vec::new();
+                runs.merge_band(band, |key, doc| {
+                    if bucket.first().is_some_and(|&(k, _)| k != key) {
+                        add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
+                        bucket.clear();
+                    }
+                    bucket.push((key, doc));
+                })?;
+                if !bucket.is_empty() {
+                    add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
+                }
+                Ok((pairs, stats))
+            })
+            .collect();
+        for result in found {
+            let (band_pairs, band_stats) = result?;
+            stats.largest_bucket = stats.largest_bucket.max(band_stats.largest_bucket);
+            stats.capped_buckets += band_stats.capped_buckets;
+            pairs.extend(band_pairs);
+        }
+        pairs.par_sort_unstable();
+        pairs.dedup();
+    }
+    stats.pairs = pairs.len() as u64;
+    Ok((pairs, stats))
 }
 
 /// All pairs of documents sharing a key among `(key, doc)` entries (a document may have
@@ -157,11 +267,7 @@ pub fn key_candidates(
     entries.dedup();
     let mut pairs: Vec<Pair> = Vec::new();
     for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
-        stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
-        if bucket.len() > max_bucket {
-            stats.capped_buckets += 1;
-        }
-        bucket_pairs(bucket, |&(_, d)| d, max_bucket, &mut pairs);
+        add_bucket(bucket, max_bucket, &mut stats, &mut pairs);
     }
     pairs.par_sort_unstable();
     pairs.dedup();
@@ -187,19 +293,57 @@ mod tests {
         assert_ne!(a[0], a[1]);
     }
 
+    fn table(keys: &[[u64; 2]], budget: Option<(usize, &Path)>) -> BandTable {
+        let mut t = match budget {
+            Some((bytes, dir)) => BandTable::with_budget(2, bytes, dir),
+            None => BandTable::new(2),
+        };
+        for k in keys {
+            t.push(k).unwrap();
+        }
+        t
+    }
+
     #[test]
     fn candidates_are_sorted_unique_and_capped() {
-        let mut t = BandTable::new(2);
         // docs 0,1,2 share band 0; docs 2,3 share band 1; doc 4 alone
-        for keys in [[1u64, 10], [1, 11], [1, 12], [2, 12], [3, 13]] {
-            t.push(&keys);
+        let keys = [[1u64, 10], [1, 11], [1, 12], [2, 12], [3, 13]];
+        let dir = tempfile::tempdir().unwrap();
+        // in memory, and on disk in runs of one and of two documents
+        for budget in [None, Some((1, dir.path())), Some((2 * 32, dir.path()))] {
+            let (pairs, stats) = candidates(table(&keys, budget), 256).unwrap();
+            assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2), (2, 3)], "{budget:?}");
+            assert_eq!(stats.largest_bucket, 3);
+            let (capped, stats) = candidates(table(&keys, budget), 2).unwrap();
+            assert_eq!(capped, vec![(0, 1), (1, 2), (2, 3)]);
+            assert_eq!(stats.capped_buckets, 1);
         }
-        let (pairs, stats) = candidates(&t, 256);
-        assert_eq!(pairs, vec![(0, 1), (0, 2), (1, 2), (2, 3)]);
-        assert_eq!(stats.largest_bucket, 3);
-        let (capped, stats) = candidates(&t, 2);
-        assert_eq!(capped, vec![(0, 1), (1, 2), (2, 3)]);
-        assert_eq!(stats.capped_buckets, 1);
+        let t = table(&keys, Some((1, dir.path())));
+        assert_eq!((t.docs(), t.spilled().0), (5, 5));
+    }
+
+    #[test]
+    fn a_budget_does_not_change_the_candidates() {
+        // 3,000 documents, keys from a small range so that buckets of every size occur
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let keys: Vec<[u64; 2]> = (0..3000).map(|_| [next() % 700, next() % 2000]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let want = candidates(table(&keys, None), 8).unwrap();
+        for budget in [1000, 7 * 32, 4096, 64 << 10] {
+            let t = table(&keys, Some((budget, dir.path())));
+            let spilled = t.spilled().0;
+            assert_eq!(
+                candidates(t, 8).unwrap(),
+                want,
+                "budget {budget}, {spilled} runs"
+            );
+        }
     }
 
     #[test]

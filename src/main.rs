@@ -110,6 +110,7 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         out_dir: args.out.clone(),
         threads: args.threads,
         spill_dir: args.spill_dir.clone(),
+        memory: args.memory,
         emit_clean: args.emit_clean,
     };
     let progress = Bars::new(args.quiet);

@@ -17,7 +17,7 @@
 //! are put back in input order before anything depends on them.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -46,7 +46,7 @@ use crate::provenance::Provenance;
 use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
-use crate::spill::ShingleSpill;
+use crate::spill::{DEFAULT_MEMORY, Scratch, ShingleSpill};
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
 /// Everything about a run that is not a parameter of the result.
@@ -58,6 +58,9 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Where the spill file goes; `None` uses `out_dir`.
     pub spill_dir: Option<PathBuf>,
+    /// Bytes of memory for what grows with the documents (`--memory`); `None` is
+    /// `spill::DEFAULT_MEMORY`. Results do not depend on it.
+    pub memory: Option<u64>,
     /// Also write `clean.jsonl` (reads the inputs a second time).
     pub emit_clean: bool,
 }
@@ -126,14 +129,15 @@ pub fn run(
             progress.warn(&entry.message);
             warnings.push(entry.message.clone());
         }
-        let spill_dir = opts.spill_dir.as_deref().unwrap_or(&opts.out_dir);
+        let scratch = Scratch::new(opts.spill_dir.as_deref().unwrap_or(&opts.out_dir))
+            .with_memory(opts.memory.unwrap_or(DEFAULT_MEMORY));
         let reader_sources = sources.clone();
         let input = params.input.clone();
         let mut d = dedup_stream(
             sources,
             |sink| read_sources(&reader_sources, &input, sink),
             params,
-            spill_dir,
+            &scratch,
             progress,
         )?;
         for entry in &unread {
@@ -271,12 +275,11 @@ pub fn dedup_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
     docs: &[(I, T)],
     params: &ValidParams,
 ) -> Result<Dedup> {
-    let spill_dir = std::env::temp_dir();
     dedup_stream(
         memory_sources(),
         |sink| read_memory(docs, sink),
         params,
-        &spill_dir,
+        &Scratch::new(std::env::temp_dir()),
         &NoProgress,
     )
 }
@@ -288,12 +291,11 @@ pub fn sketch_texts<I: AsRef<str> + Sync, T: AsRef<str> + Sync>(
     docs: &[(I, T)],
     params: &ValidParams,
 ) -> Result<Sketched> {
-    let spill_dir = std::env::temp_dir();
     sketch_stream(
         memory_sources(),
         |sink| read_memory(docs, sink),
         params,
-        &spill_dir,
+        &Scratch::new(std::env::temp_dir()),
         &NoProgress,
     )
 }
@@ -502,14 +504,14 @@ pub fn dedup_stream<R>(
     sources: Vec<Source>,
     read: R,
     params: &ValidParams,
-    spill_dir: &Path,
+    scratch: &Scratch,
     progress: &dyn Progress,
 ) -> Result<Dedup>
 where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
         + Send,
 {
-    let sketched = sketch_stream(sources, read, params, spill_dir, progress)?;
+    let sketched = sketch_stream(sources, read, params, scratch, progress)?;
     let clustered = cluster_stage(&sketched, None, params, progress)?;
     // the spill and the candidates go here: what is written needs neither
     let Sketched {
@@ -604,7 +606,7 @@ pub fn sketch_stream<R>(
     sources: Vec<Source>,
     read: R,
     params: &ValidParams,
-    spill_dir: &Path,
+    scratch: &Scratch,
     progress: &dyn Progress,
 ) -> Result<Sketched>
 where
@@ -624,7 +626,7 @@ where
         params,
         sources: &sources,
         records: Records::default(),
-        paragraphs: IndexBuilder::new(ShingleSpill::create_in(spill_dir)?),
+        paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?),
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
@@ -727,7 +729,7 @@ where
             Some(df) => Fingerprints::Tfidf(df),
             None => Fingerprints::Tf,
         });
-    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, |n| {
+    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, scratch, |n| {
         progress.advance(n);
     })?;
     drop(docfreq);
@@ -743,9 +745,8 @@ where
     let (mut pairs, mut cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
         (Vec::new(), CandidateStats::default())
     } else {
-        candidates(&table, params.lsh.max_bucket)
+        candidates(table, params.lsh.max_bucket)?
     };
-    drop(table);
     if !cleaned.openings.is_empty() {
         let (opening, stats) =
             key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);

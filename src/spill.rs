@@ -17,6 +17,91 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::ids::DocId;
 
+/// The memory budget when none is given: what `--memory` defaults to.
+pub const DEFAULT_MEMORY: u64 = 256 << 20;
+
+/// The smallest memory budget: below it the band table would go to disk a few hundred
+/// documents at a time.
+pub const MIN_MEMORY: u64 = 1 << 20;
+
+/// Reads a memory size: a number of bytes, optionally with a unit `K`, `M`, `G` or `T`
+/// (powers of 1024; `KiB`, `KB`, `k` are the same), and a fraction (`1.5G`). At least
+/// `MIN_MEMORY`.
+pub fn parse_memory(value: &str) -> Result<u64> {
+    let bad = || {
+        Error::value(
+            value,
+            "expected a size such as 512M, 2G or 1.5GiB (units are powers of 1024)",
+        )
+    };
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = number * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad());
+    }
+    let bytes = bytes as u64;
+    if bytes < MIN_MEMORY {
+        return Err(Error::value(
+            value,
+            format!(
+                "the memory budget must be at least {} MiB",
+                MIN_MEMORY >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Where a run keeps on disk what grows with the documents (the spill, the band-key
+/// runs), and how much memory those structures may hold before they go there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scratch {
+    /// The directory of the temporary files (unnamed: the OS removes them).
+    pub dir: PathBuf,
+    /// Bytes of memory for what grows with the documents; results do not depend on it.
+    pub memory: u64,
+}
+
+impl Scratch {
+    /// Temporary files in `dir`, with the default memory budget.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Scratch {
+            dir: dir.into(),
+            memory: DEFAULT_MEMORY,
+        }
+    }
+
+    /// The same directory with a budget of `bytes`.
+    #[must_use]
+    pub fn with_memory(self, bytes: u64) -> Self {
+        Scratch {
+            memory: bytes,
+            ..self
+        }
+    }
+
+    /// The band table's share of the budget: a quarter, the rest being left to the
+    /// streaming pass's batches and the per-document tables (see
+    /// docs/design-scale-and-index.md).
+    #[must_use]
+    pub fn band_budget(&self) -> usize {
+        usize::try_from(self.memory / 4).unwrap_or(usize::MAX)
+    }
+}
+
 /// Writer side of the spill file.
 pub struct ShingleSpill {
     path: PathBuf,
@@ -86,13 +171,15 @@ impl ShingleSets {
     }
 }
 
+/// Reads exactly `buf.len()` bytes at `offset` without moving a shared cursor, so any
+/// number of threads read one file at once.
 #[cfg(unix)]
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 #[cfg(windows)]
-fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
     use std::os::windows::fs::FileExt;
     while !buf.is_empty() {
         match file.seek_read(buf, offset)? {
@@ -109,6 +196,20 @@ fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("256M").unwrap(), 256 << 20);
+        assert_eq!(parse_memory("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_memory("2g").unwrap(), 2 << 30);
+        assert_eq!(parse_memory("1048576").unwrap(), 1 << 20);
+        assert_eq!(parse_memory("4096 KB").unwrap(), 4 << 20);
+        for bad in ["", "M", "12X", "1..5G", "-3M", "1e3G"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+        let small = parse_memory("512K").unwrap_err().to_string();
+        assert!(small.contains("at least 1 MiB"), "{small}");
+    }
 
     #[test]
     fn records_come_back_by_document() {

@@ -8,7 +8,7 @@
 //! contingency tables (`eval::pair_scores`).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -20,6 +20,7 @@ use crate::input::{expand_inputs, read_sources};
 use crate::params::{Params, ShingleParams};
 use crate::pipeline::{Sketched, capped_threads, cluster_stage, sketch_stream, with_threads};
 use crate::progress::{NoProgress, Progress};
+use crate::spill::Scratch;
 
 /// What to sweep.
 #[derive(Debug, Clone)]
@@ -108,7 +109,7 @@ pub fn tune(
     base: &Params,
     truth: &Truth,
     opts: &TuneOptions,
-    spill_dir: &Path,
+    scratch: &Scratch,
     progress: &dyn Progress,
 ) -> Result<TuneReport> {
     let (threads, lowered) = capped_threads(opts.threads);
@@ -116,7 +117,7 @@ pub fn tune(
         progress.warn(&msg);
     }
     with_threads(threads, || {
-        sweep(inputs, base, truth, opts, spill_dir, progress)
+        sweep(inputs, base, truth, opts, scratch, progress)
     })
 }
 
@@ -125,7 +126,7 @@ fn sweep(
     base: &Params,
     truth: &Truth,
     opts: &TuneOptions,
-    spill_dir: &Path,
+    scratch: &Scratch,
     progress: &dyn Progress,
 ) -> Result<TuneReport> {
     if opts.thresholds.is_empty() || opts.shingles.is_empty() || opts.containments.is_empty() {
@@ -154,7 +155,7 @@ fn sweep(
             sources,
             |sink| read_sources(&reader_sources, &input, sink),
             &sketch_params,
-            spill_dir,
+            scratch,
             progress,
         )?;
         let sketch_seconds = t.elapsed().as_secs_f64();

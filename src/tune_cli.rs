@@ -22,15 +22,9 @@ pub fn tune(args: &TuneArgs) -> anyhow::Result<()> {
         threads: args.threads,
         ..TuneOptions::default()
     };
-    let spill_dir = args.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let report = sweep(
-        &args.inputs,
-        &params,
-        &truth,
-        &opts,
-        &spill_dir,
-        &NoProgress,
-    )?;
+    let scratch =
+        neardup::spill::Scratch::new(args.spill_dir.clone().unwrap_or_else(std::env::temp_dir));
+    let report = sweep(&args.inputs, &params, &truth, &opts, &scratch, &NoProgress)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

@@ -60,6 +60,7 @@ fuzz_target!(|data: &[u8]| {
         out_dir: out.clone(),
         threads: Some(1 + usize::from(mode >> 7)),
         spill_dir: None,
+        memory: None,
         emit_clean: params.get().paragraphs.enabled,
     };
     let summary = neardup::run(&[input], &params, &opts, &NoProgress)

@@ -24,7 +24,7 @@ use crate::lsh::{BandTable, append_band_keys};
 use crate::paragraph::Repeat;
 use crate::params::{CandidateMethod, MinHashParams, OPENING_ROWS, ValidParams};
 use crate::sketch::{DocFrequency, MinHasher, simhash, simhash_weighted_int};
-use crate::spill::{ShingleSets, ShingleSpill};
+use crate::spill::{Scratch, ShingleSets, ShingleSpill};
 use crate::verify::rule::opening_paragraphs;
 
 /// What the streaming pass gathers for the sketch pass, one compared document at a time,
@@ -272,6 +272,7 @@ pub fn clean_and_sketch(
     params: &ValidParams,
     keep_signatures: bool,
     fingerprints: Option<Fingerprints<'_>>,
+    scratch: &Scratch,
     mut advance: impl FnMut(u64),
 ) -> Result<CleanArticles> {
     let ParagraphIndex {
@@ -284,7 +285,7 @@ pub fn clean_and_sketch(
     } = index;
     let frequent = frequent_keys(keys, &group_docs, params);
     let docs = doc_groups.len();
-    let mut table = BandTable::new(params.bands());
+    let mut table = BandTable::with_budget(params.bands(), scratch.band_budget(), &scratch.dir);
     let mut openings = Vec::new();
     let mut signatures = Vec::new();
     let mut boilerplate = Vec::new();
@@ -371,7 +372,7 @@ pub fn clean_and_sketch(
                 texts,
             } = r?;
             let d = (start + offset) as DocId;
-            table.push(&keys);
+            table.push(&keys)?;
             openings.extend(doc_openings.into_iter().map(|k| (k, d)));
             sizes.push(size);
             if keep_signatures {

@@ -264,6 +264,7 @@ fn a_cancelled_run_returns_interrupted_and_writes_nothing() {
         out_dir: work.path().join("out"),
         threads: Some(2),
         spill_dir: None,
+        memory: None,
         emit_clean: false,
     };
     let err = neardup::run(

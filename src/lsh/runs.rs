@@ -1,0 +1,202 @@
+//! Sorted runs of band keys on disk, and their k-way merge.
+//!
+//! In: the band keys of a block of consecutive documents, band-major. Out: for one band,
+//! every `(key, doc)` entry of every block in ascending order, as if the whole band had
+//! been sorted in memory.
+//!
+//! This is what keeps the band table inside a memory budget: the table holds the keys of
+//! at most one block, and each full block is sorted band by band and written as one run.
+//! Documents of different blocks are disjoint and a document has one key per band, so the
+//! entries are unique and the merge's order is exactly the order of one big sort: the
+//! candidates, and everything after them, do not depend on how many runs there were.
+//!
+//! A run is one unnamed temporary file (the OS removes it whatever happens to the
+//! process) holding each band's entries in turn, 12 bytes an entry (key `u64`, document
+//! `u32`, little-endian); the byte range of each band stays in memory. The file is private
+//! to the run that wrote it and read back by the same process, so it carries no header
+//! or checksum: a persistent index that keeps runs across processes frames them (see
+//! docs/design-scale-and-index.md).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::ids::DocId;
+
+/// Bytes of one `(key, doc)` entry on disk.
+const ENTRY: usize = 12;
+
+/// Entries read at once from one run while merging: 64 KiB of a run per band being
+/// merged keeps the reads large without making the merge's memory grow much with the
+/// number of runs.
+const READ_ENTRIES: usize = 5461;
+
+/// One sorted run: every band's entries of one block of documents.
+struct Run {
+    file: File,
+    /// Byte offset where each band's entries start, and the end of the last one.
+    bands: Vec<u64>,
+}
+
+/// The runs written so far, and where they go.
+pub(super) struct Runs {
+    dir: PathBuf,
+    runs: Vec<Run>,
+    bytes: u64,
+}
+
+impl Runs {
+    pub(super) fn new(dir: &Path) -> Self {
+        Runs {
+            dir: dir.to_path_buf(),
+            runs: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Sorts the block whose documents start at `first` (`keys[band][i]` is the key of
+    /// document `first + i`) one band at a time and writes it as a new run.
+    pub(super) fn write(&mut self, keys: &[Vec<u64>], first: DocId) -> Result<()> {
+        let file = tempfile::tempfile_in(&self.dir).map_err(|e| Error::spill(&self.dir, e))?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        let mut bands = Vec::with_capacity(keys.len() + 1);
+        let mut offset = 0u64;
+        bands.push(offset);
+        let mut entries: Vec<(u64, DocId)> = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        for band in keys {
+            entries.clear();
+            entries.extend(
+                band.iter()
+                    .enumerate()
+                    .map(|(i, &k)| (k, first + i as DocId)),
+            );
+            entries.par_sort_unstable();
+            bytes.clear();
+            for &(key, doc) in &entries {
+                bytes.extend_from_slice(&key.to_le_bytes());
+                bytes.extend_from_slice(&doc.to_le_bytes());
+            }
+            out.write_all(&bytes)
+                .map_err(|e| Error::spill(&self.dir, e))?;
+            offset += bytes.len() as u64;
+            bands.push(offset);
+        }
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::spill(&self.dir, e.into_error()))?;
+        self.bytes += offset;
+        self.runs.push(Run { file, bands });
+        Ok(())
+    }
+
+    /// Runs written.
+    pub(super) fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Bytes written to the runs.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Calls `f` with every entry of `band` in all runs, in ascending `(key, doc)` order.
+    pub(super) fn merge_band(&self, band: usize, mut f: impl FnMut(u64, DocId)) -> Result<()> {
+        let read_err = |e| Error::spill(&self.dir, e);
+        let mut cursors: Vec<Cursor<'_>> = self
+            .runs
+            .iter()
+            .map(|run| Cursor::new(&run.file, run.bands[band], run.bands[band + 1]))
+            .collect();
+        let mut heap = BinaryHeap::with_capacity(cursors.len());
+        for (i, c) in cursors.iter_mut().enumerate() {
+            if let Some((key, doc)) = c.next().map_err(read_err)? {
+                heap.push(Reverse((key, doc, i)));
+            }
+        }
+        while let Some(Reverse((key, doc, i))) = heap.pop() {
+            f(key, doc);
+            if let Some((key, doc)) = cursors[i].next().map_err(read_err)? {
+                heap.push(Reverse((key, doc, i)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads one band of one run in order.
+struct Cursor<'a> {
+    file: &'a File,
+    next_offset: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(file: &'a File, start: u64, end: u64) -> Self {
+        Cursor {
+            file,
+            next_offset: start,
+            end,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    fn next(&mut self) -> io::Result<Option<(u64, DocId)>> {
+        if self.at == self.buf.len() {
+            let left = self.end - self.next_offset;
+            if left == 0 {
+                return Ok(None);
+            }
+            let len = left.min((READ_ENTRIES * ENTRY) as u64) as usize;
+            self.buf.resize(len, 0);
+            crate::spill::read_exact_at(self.file, &mut self.buf, self.next_offset)?;
+            self.next_offset += len as u64;
+            self.at = 0;
+        }
+        let e = &self.buf[self.at..self.at + ENTRY];
+        self.at += ENTRY;
+        let key = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
+        let doc = DocId::from_le_bytes(e[8..].try_into().expect("4 bytes"));
+        Ok(Some((key, doc)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merging_runs_gives_the_order_of_one_sort() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut runs = Runs::new(dir.path());
+        // three blocks of documents, two bands; keys repeat across blocks
+        let blocks: [(DocId, [Vec<u64>; 2]); 3] = [
+            (0, [vec![5, 1, 5], vec![9, 9, 2]]),
+            (3, [vec![1, 7], vec![2, 2]]),
+            (5, [vec![5; 6000], (0..6000).rev().collect()]),
+        ];
+        let mut whole: [Vec<(u64, DocId)>; 2] = Default::default();
+        for (first, keys) in &blocks {
+            runs.write(keys, *first).unwrap();
+            for (band, ks) in keys.iter().enumerate() {
+                whole[band].extend(ks.iter().enumerate().map(|(i, &k)| (k, first + i as DocId)));
+            }
+        }
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs.bytes(), 2 * 6005 * ENTRY as u64);
+        for (band, want) in whole.iter_mut().enumerate() {
+            want.sort_unstable();
+            let mut got = Vec::new();
+            runs.merge_band(band, |k, d| got.push((k, d))).unwrap();
+            assert_eq!(&got, want, "band {band}");
+        }
+    }
+}
