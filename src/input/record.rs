@@ -108,10 +108,25 @@ impl Raw {
     /// The xxh3-64 digest of the record as read (a line's bytes, a text file's bytes, a
     /// document's id and text), to tell whether a record read a second time is the same
     /// one byte for byte (`--emit-clean`). An oversized record's bytes were never stored:
-    /// its digest is that of its length.
+    /// its digest is that of its length. For a WARC record, a row or an unreadable record
+    /// it is the digest of the fields the reader took from it.
     #[must_use]
     pub fn digest(&self) -> u64 {
         use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+        // each part with its length first, so that no two lists of parts run together
+        let of_parts = |parts: &[Option<&[u8]>]| {
+            let mut h = Xxh3::new();
+            for part in parts {
+                match part {
+                    Some(p) => {
+                        h.update(&(p.len() as u64).to_le_bytes());
+                        h.update(p);
+                    }
+                    None => h.update(&u64::MAX.to_le_bytes()),
+                }
+            }
+            h.digest()
+        };
         match self {
             Raw::Line(bytes) | Raw::File { bytes, .. } => xxh3_64(bytes),
             Raw::Oversized { bytes, .. } => xxh3_64(&bytes.to_le_bytes()),
@@ -122,8 +137,38 @@ impl Raw {
                 h.update(text.as_bytes());
                 h.digest()
             }
+            Raw::Warc(w) => of_parts(&[
+                field(w.record_id.as_ref()),
+                field(w.target_uri.as_ref()),
+                field(w.date.as_ref()),
+                field(w.content_type.as_ref()),
+                Some(&w.block),
+            ]),
+            Raw::Row {
+                id,
+                text,
+                date,
+                outlet,
+                url,
+            } => of_parts(&[
+                field(id.as_ref()),
+                field(text.as_ref()),
+                field(date.as_ref()),
+                field(outlet.as_ref()),
+                field(url.as_ref()),
+            ]),
+            Raw::Unreadable { id, reason, detail } => of_parts(&[
+                field(id.as_ref()),
+                Some(reason.as_str().as_bytes()),
+                Some(detail.as_bytes()),
+            ]),
         }
     }
+}
+
+/// A field's bytes, for `Raw::digest`.
+fn field(f: Option<&String>) -> Option<&[u8]> {
+    f.map(String::as_bytes)
 }
 
 /// The fields of a record, or why it was skipped (`text` is then empty).
@@ -416,7 +461,9 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
         }
     };
     let id = fields.get(&params.id_field).and_then(|v| id_text(v));
-    let date = fields.get(&params.date_field).and_then(|v| date_field(v));
+    let date = fields
+        .get(&params.date_field)
+        .and_then(|v| date_field(v));
     let outlet = fields
         .get(&params.outlet_field)
         .and_then(|v| string_field(v));
@@ -451,7 +498,9 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
     if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params) {
         return skip;
     }
-    let url = fields.get(&params.url_field).and_then(|v| string_field(v));
+    let url = fields
+        .get(&params.url_field)
+        .and_then(|v| string_field(v));
     ParsedRecord {
         id,
         text,

@@ -46,7 +46,7 @@ struct Run {
 /// The runs written so far, and where they go.
 pub(super) struct Runs {
     dir: PathBuf,
-    runs: Vec<Run>,
+    written: Vec<Run>,
     bytes: u64,
 }
 
@@ -54,7 +54,7 @@ impl Runs {
     pub(super) fn new(dir: &Path) -> Self {
         Runs {
             dir: dir.to_path_buf(),
-            runs: Vec::new(),
+            written: Vec::new(),
             bytes: 0,
         }
     }
@@ -91,13 +91,13 @@ impl Runs {
             .into_inner()
             .map_err(|e| Error::spill(&self.dir, e.into_error()))?;
         self.bytes += offset;
-        self.runs.push(Run { file, bands });
+        self.written.push(Run { file, bands });
         Ok(())
     }
 
     /// Runs written.
     pub(super) fn len(&self) -> usize {
-        self.runs.len()
+        self.written.len()
     }
 
     /// Bytes written to the runs.
@@ -109,7 +109,7 @@ impl Runs {
     pub(super) fn merge_band(&self, band: usize, mut f: impl FnMut(u64, DocId)) -> Result<()> {
         let read_err = |e| Error::spill(&self.dir, e);
         let mut cursors: Vec<Cursor<'_>> = self
-            .runs
+            .written
             .iter()
             .map(|run| Cursor::new(&run.file, run.bands[band], run.bands[band + 1]))
             .collect();

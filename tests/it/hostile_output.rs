@@ -189,6 +189,7 @@ fn an_input_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_line
         out_dir: out.clone(),
         threads: Some(1),
         spill_dir: None,
+        memory: None,
         emit_clean: true,
     };
     for (third, what) in [
