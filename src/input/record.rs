@@ -461,9 +461,7 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
         }
     };
     let id = fields.get(&params.id_field).and_then(|v| id_text(v));
-    let date = fields
-        .get(&params.date_field)
-        .and_then(|v| date_field(v));
+    let date = fields.get(&params.date_field).and_then(|v| date_field(v));
     let outlet = fields
         .get(&params.outlet_field)
         .and_then(|v| string_field(v));
@@ -498,9 +496,7 @@ fn parse_line(bytes: &[u8], params: &InputParams) -> ParsedRecord {
     if let Some(skip) = ParsedRecord::over_limit(id.clone(), "text", text.len(), params) {
         return skip;
     }
-    let url = fields
-        .get(&params.url_field)
-        .and_then(|v| string_field(v));
+    let url = fields.get(&params.url_field).and_then(|v| string_field(v));
     ParsedRecord {
         id,
         text,
