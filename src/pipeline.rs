@@ -39,6 +39,7 @@ use crate::input::{
     rereadable,
 };
 use crate::lsh::{CandidateStats, candidates, key_candidates};
+use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
@@ -63,6 +64,8 @@ pub struct RunOptions {
     pub memory: Option<u64>,
     /// Also write `clean.jsonl` (reads the inputs a second time).
     pub emit_clean: bool,
+    /// The format of docs and clusters (`--output-format`); results do not depend on it.
+    pub output_format: OutputFormat,
 }
 
 const MAX_WARNINGS: usize = 20;
@@ -74,6 +77,7 @@ pub fn run(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    opts.output_format.check()?;
     if opts.emit_clean
         && let Some(p) = inputs
             .iter()
@@ -172,7 +176,15 @@ pub fn run(
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
     check_cancel(progress)?;
-    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
+    crate::output::write_all(
+        &opts.out_dir,
+        &dedup,
+        &mut summary,
+        t,
+        extra,
+        opts.output_format,
+        progress,
+    )?;
     progress.finish_stage();
     Ok(summary)
 }

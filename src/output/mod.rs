@@ -16,6 +16,8 @@
 //! and `summary.json` records the xxh3-128 digest of every other file it was written with
 //! (`Summary::outputs`), so a reader can tell a directory that holds one run from a mixture.
 
+#[cfg(feature = "columnar")]
+pub mod parquet;
 pub mod rundir;
 pub mod schema;
 
@@ -110,6 +112,118 @@ pub const OPTIONAL_OUTPUTS: [&str; 4] = [
 /// Markdown report and the CSV of copies, in that order.
 pub const REPORT_FILES: [&str; 3] = ["report.html", "report.md", "syndication.csv"];
 
+/// The format of `docs` and `clusters` (`--output-format`): an output choice, not a
+/// parameter of the result (the same rows either way). `summary.json` is JSON in both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `docs.jsonl` and `clusters.jsonl`, one JSON object a line.
+    #[default]
+    Jsonl,
+    /// `docs.parquet` and `clusters.parquet` (needs the `columnar` feature; see
+    /// `output::parquet` for the columns).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The docs and clusters files this format writes.
+    #[must_use]
+    pub fn files(self) -> [&'static str; 2] {
+        match self {
+            OutputFormat::Jsonl => ["docs.jsonl", "clusters.jsonl"],
+            OutputFormat::Parquet => ["docs.parquet", "clusters.parquet"],
+        }
+    }
+
+    /// The files of the other format: stale in a directory this format writes into.
+    #[must_use]
+    pub fn other_files(self) -> [&'static str; 2] {
+        match self {
+            OutputFormat::Jsonl => OutputFormat::Parquet.files(),
+            OutputFormat::Parquet => OutputFormat::Jsonl.files(),
+        }
+    }
+
+    /// Whether this build can write it: Parquet needs the `columnar` feature.
+    pub fn check(self) -> Result<()> {
+        if self == OutputFormat::Parquet && !cfg!(feature = "columnar") {
+            return Err(Error::params(
+                "output_format",
+                "--output-format parquet needs neardup built with the `columnar` feature \
+                 (on by default); this build has it off: use --output-format jsonl",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where `docs` lines go: a JSONL file or a Parquet file.
+enum DocsSink {
+    Jsonl(Pending),
+    #[cfg(feature = "columnar")]
+    Parquet(parquet::DocsWriter),
+}
+
+/// Where `clusters` lines go: a JSONL file or a Parquet file (one row per member).
+enum ClustersSink {
+    Jsonl(Pending),
+    #[cfg(feature = "columnar")]
+    Parquet(parquet::ClustersWriter),
+}
+
+impl DocsSink {
+    fn new(dir: &Path, format: OutputFormat) -> Result<Self> {
+        format.check()?;
+        match format {
+            #[cfg(feature = "columnar")]
+            OutputFormat::Parquet => Ok(DocsSink::Parquet(parquet::DocsWriter::new(dir)?)),
+            _ => Ok(DocsSink::Jsonl(Pending::new(dir, "docs.jsonl")?)),
+        }
+    }
+
+    fn push(&mut self, dir: &Path, line: &DocLine<'_>) -> Result<()> {
+        match self {
+            DocsSink::Jsonl(p) => p.line(dir, line),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(w) => w.push(dir, line),
+        }
+    }
+
+    fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        match self {
+            DocsSink::Jsonl(p) => p.finish(dir),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(w) => w.finish(dir),
+        }
+    }
+}
+
+impl ClustersSink {
+    fn new(dir: &Path, format: OutputFormat) -> Result<Self> {
+        format.check()?;
+        match format {
+            #[cfg(feature = "columnar")]
+            OutputFormat::Parquet => Ok(ClustersSink::Parquet(parquet::ClustersWriter::new(dir)?)),
+            _ => Ok(ClustersSink::Jsonl(Pending::new(dir, "clusters.jsonl")?)),
+        }
+    }
+
+    fn push(&mut self, dir: &Path, line: &ClusterLine<'_>) -> Result<()> {
+        match self {
+            ClustersSink::Jsonl(p) => p.line(dir, line),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(w) => w.push(dir, line),
+        }
+    }
+
+    fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        match self {
+            ClustersSink::Jsonl(p) => p.finish(dir),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(w) => w.finish(dir),
+        }
+    }
+}
+
 /// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
     let mut file = File::open(path)?;
@@ -180,14 +294,16 @@ impl Pending {
 /// A complete output file under a temporary name, to be renamed with the others.
 pub struct Finished(NamedTempFile, &'static str);
 
-/// Writes every output of `dedup` into `dir`; `extra` files (already complete) are renamed
-/// into place with them.
+/// Writes every output of `dedup` into `dir`, docs and clusters in `format`; `extra`
+/// files (already complete) are renamed into place with them. The docs and clusters files
+/// of the other format, left by an earlier run, are stale and removed.
 pub fn write_all(
     dir: &Path,
     dedup: &Dedup,
     summary: &mut Summary,
     started: Instant,
     extra: Vec<Finished>,
+    format: OutputFormat,
     progress: &dyn Progress,
 ) -> Result<()> {
     let records = &dedup.records;
@@ -199,7 +315,7 @@ pub fn write_all(
         .collect();
 
     let paragraphs = dedup.summary.params.paragraphs.enabled;
-    let mut docs = Pending::new(dir, "docs.jsonl")?;
+    let mut docs = DocsSink::new(dir, format)?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
@@ -227,7 +343,7 @@ pub fn write_all(
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
         };
-        docs.line(dir, &line)?;
+        docs.push(dir, &line)?;
         if i % 4096 == 0 {
             check_cancel(progress)?;
         }
@@ -239,7 +355,7 @@ pub fn write_all(
         }
     }
 
-    let mut clusters = Pending::new(dir, "clusters.jsonl")?;
+    let mut clusters = ClustersSink::new(dir, format)?;
     for (cluster, dups) in &members {
         let rep = dedup.assignments[dups[0] as usize]
             .duplicate_of
@@ -281,7 +397,7 @@ pub fn write_all(
                 })
                 .unwrap_or_default(),
         };
-        clusters.line(dir, &line)?;
+        clusters.push(dir, &line)?;
         check_cancel(progress)?;
     }
 
@@ -309,8 +425,12 @@ pub fn write_all(
     let sum = sum.finish(dir)?;
     // An old summary.json must not vouch for a half-replaced directory: it goes first, and
     // the new one is renamed last. An optional output this run did not write is stale
-    // (`OPTIONAL_OUTPUTS`): it goes. A report this run asked for is written after it.
-    for stale in std::iter::once("summary.json").chain(OPTIONAL_OUTPUTS) {
+    // (`OPTIONAL_OUTPUTS`): it goes, and so do the docs and clusters files of the other
+    // format. A report this run asked for is written after it.
+    for stale in std::iter::once("summary.json")
+        .chain(OPTIONAL_OUTPUTS)
+        .chain(format.other_files())
+    {
         if stale == "summary.json" || !extra.iter().any(|Finished(_, n)| *n == stale) {
             match std::fs::remove_file(dir.join(stale)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -191,6 +191,7 @@ fn an_input_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_line
         spill_dir: None,
         memory: None,
         emit_clean: true,
+        output_format: neardup::OutputFormat::Jsonl,
     };
     for (third, what) in [
         (
