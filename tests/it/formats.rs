@@ -964,3 +964,251 @@ mod columnar {
         );
     }
 }
+
+/// `--output-format parquet` (issue 15): docs.parquet and clusters.parquet hold the lines
+/// of docs.jsonl and clusters.jsonl, byte-identical across thread counts; the readers
+/// refuse a Parquet run by name; a run in one format removes the other's files.
+#[cfg(feature = "columnar")]
+mod parquet_output {
+    use std::fs::File;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_array::{Array, RecordBatch};
+    use neardup::output::schema::{ClusterLine, DocLine};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::util::neardup;
+
+    fn batches(path: &Path) -> Vec<RecordBatch> {
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn text(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
+        let c = b.column_by_name(name).unwrap().as_string::<i32>();
+        c.is_valid(i).then(|| c.value(i).to_owned())
+    }
+
+    fn int(b: &RecordBatch, name: &str, i: usize) -> Option<u64> {
+        let c = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+        c.is_valid(i).then(|| u64::try_from(c.value(i)).unwrap())
+    }
+
+    fn float(b: &RecordBatch, name: &str, i: usize) -> Option<f64> {
+        let c = b
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        c.is_valid(i).then(|| c.value(i))
+    }
+
+    fn parsed<T: DeserializeOwned>(b: &RecordBatch, name: &str, i: usize) -> Option<T> {
+        text(b, name, i).map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    /// Every row of docs.parquet as a `DocLine`, column by column.
+    fn parquet_docs(path: &Path) -> Vec<DocLine<'static>> {
+        let mut out = Vec::new();
+        for b in batches(path) {
+            for i in 0..b.num_rows() {
+                out.push(DocLine {
+                    id: text(&b, "id", i).unwrap().into(),
+                    cluster: int(&b, "cluster", i),
+                    keep: b.column_by_name("keep").unwrap().as_boolean().value(i),
+                    duplicate_of: text(&b, "duplicate_of", i).map(Into::into),
+                    similarity: float(&b, "similarity", i),
+                    containment: float(&b, "containment", i),
+                    split_from: text(&b, "split_from", i).map(Into::into),
+                    provenance: parsed(&b, "provenance", i),
+                    status: text(&b, "status", i).unwrap().into(),
+                    file: text(&b, "file", i).unwrap().into(),
+                    line: int(&b, "line", i),
+                    offset: int(&b, "offset", i),
+                    row: int(&b, "row", i),
+                    repeats: parsed(&b, "repeats", i),
+                    repeat_blocks: parsed(&b, "repeat_blocks", i),
+                    boilerplate: parsed(&b, "boilerplate", i),
+                });
+            }
+        }
+        out
+    }
+
+    fn jsonl<T: DeserializeOwned>(path: &Path) -> Vec<T> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn sample_run(work: &Path, out: &str, extra: &[&str]) -> PathBuf {
+        let sample = sample_path();
+        run(work, &[sample.to_str().unwrap()], out, extra)
+    }
+
+    #[test]
+    fn docs_parquet_equals_docs_jsonl_row_by_row_and_clusters_parquet_has_a_row_per_member() {
+        let work = tempfile::tempdir().unwrap();
+        let j = sample_run(work.path(), "j", &[]);
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        for name in ["docs.jsonl", "clusters.jsonl"] {
+            assert!(!p.join(name).exists(), "{name}");
+        }
+
+        let expected: Vec<DocLine<'static>> = jsonl(&j.join("docs.jsonl"));
+        let got = parquet_docs(&p.join("docs.parquet"));
+        assert_eq!(got.len(), expected.len());
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(g, e, "row {k}");
+        }
+        // the sample exercises the nested columns
+        assert!(got.iter().any(|d| d.provenance.is_some()));
+        assert!(
+            got.iter()
+                .all(|d| d.repeats.is_some() && d.boilerplate.is_some())
+        );
+
+        let clusters: Vec<ClusterLine<'static>> = jsonl(&j.join("clusters.jsonl"));
+        let members: usize = clusters.iter().map(|c| c.members.len()).sum();
+        let rows = batches(&p.join("clusters.parquet"));
+        assert_eq!(
+            rows.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            members
+        );
+        // flattened in cluster order, members in their order, the cluster's fields repeated
+        let flat: Vec<(u64, u64, String, String)> = clusters
+            .iter()
+            .flat_map(|c| {
+                c.members.iter().enumerate().map(|(k, m)| {
+                    (
+                        c.cluster,
+                        k as u64,
+                        c.representative.to_string(),
+                        m.id.to_string(),
+                    )
+                })
+            })
+            .collect();
+        let mut read = Vec::new();
+        for b in &rows {
+            for i in 0..b.num_rows() {
+                read.push((
+                    int(b, "cluster", i).unwrap(),
+                    int(b, "member_index", i).unwrap(),
+                    text(b, "representative", i).unwrap(),
+                    text(b, "member_id", i).unwrap(),
+                ));
+            }
+        }
+        assert_eq!(read, flat);
+
+        // summary.json vouches for the files written, by digest
+        let s = summary(&p);
+        let outputs = s["outputs"].as_object().unwrap();
+        let names: BTreeSet<&str> = outputs.keys().map(String::as_str).collect();
+        assert_eq!(names, BTreeSet::from(["clusters.parquet", "docs.parquet"]));
+        for (name, digest) in outputs {
+            assert_eq!(
+                neardup::output::digest_file(&p.join(name)).unwrap(),
+                digest.as_str().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn parquet_outputs_are_byte_identical_across_thread_counts() {
+        let work = tempfile::tempdir().unwrap();
+        let a = sample_run(
+            work.path(),
+            "a",
+            &["--output-format", "parquet", "--threads", "1"],
+        );
+        let b = sample_run(
+            work.path(),
+            "b",
+            &["--output-format", "parquet", "--threads", "2"],
+        );
+        for name in ["docs.parquet", "clusters.parquet"] {
+            let (x, y) = (
+                std::fs::read(a.join(name)).unwrap(),
+                std::fs::read(b.join(name)).unwrap(),
+            );
+            assert!(x == y, "{name} differs between --threads 1 and 2");
+        }
+        assert_eq!(summary(&a)["outputs"], summary(&b)["outputs"]);
+    }
+
+    #[test]
+    fn report_eval_and_explain_refuse_a_parquet_run_naming_the_format() {
+        let work = tempfile::tempdir().unwrap();
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        let truth = work.path().join("truth.jsonl");
+        std::fs::write(&truth, "").unwrap();
+        let ids = sample();
+        for args in [
+            vec!["report", "p"],
+            vec!["eval", "p", "--truth", truth.to_str().unwrap()],
+            vec!["explain", "p", &ids[0]["id"], &ids[1]["id"]],
+        ] {
+            let out = neardup(work.path(), &args);
+            assert!(!out.status.success(), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("Parquet") && err.contains("--output-format jsonl"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(!p.join("report.html").exists());
+
+        // --report with parquet is refused before anything is read or written
+        let out = neardup(
+            work.path(),
+            &[
+                "dedup",
+                sample_path().to_str().unwrap(),
+                "--out",
+                "r",
+                "--quiet",
+                "--output-format",
+                "parquet",
+                "--report",
+            ],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--report") && err.contains("parquet"), "{err}");
+        assert!(!work.path().join("r").exists());
+    }
+
+    #[test]
+    fn a_run_in_one_format_removes_the_other_formats_files() {
+        let work = tempfile::tempdir().unwrap();
+        let o = sample_run(work.path(), "o", &["--report"]);
+        assert!(o.join("report.html").exists());
+        sample_run(work.path(), "o", &["--output-format", "parquet"]);
+        for gone in [
+            "docs.jsonl",
+            "clusters.jsonl",
+            "report.html",
+            "syndication.csv",
+        ] {
+            assert!(!o.join(gone).exists(), "{gone}");
+        }
+        for kept in ["docs.parquet", "clusters.parquet", "summary.json"] {
+            assert!(o.join(kept).exists(), "{kept}");
+        }
+        sample_run(work.path(), "o", &[]);
+        for gone in ["docs.parquet", "clusters.parquet"] {
+            assert!(!o.join(gone).exists(), "{gone}");
+        }
+        neardup_ok(work.path(), &["report", "o"]);
+    }
+}
