@@ -1054,6 +1054,68 @@ mod parquet_output {
         run(work, &[sample.to_str().unwrap()], out, extra)
     }
 
+    /// The column tables under "## Parquet output" in docs/outputs.md, in order: the
+    /// first for docs.parquet, the second for clusters.parquet.
+    fn documented_columns() -> Vec<Vec<(String, String)>> {
+        let page = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md"),
+        )
+        .unwrap();
+        let section = page
+            .split("\n## ")
+            .find(|s| s.starts_with("Parquet output"))
+            .expect("docs/outputs.md has a Parquet output section");
+        let mut tables: Vec<Vec<(String, String)>> = Vec::new();
+        let mut in_table = false;
+        for line in section.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() < 4 || cells[1] == "column" || cells[1].starts_with("---") {
+                in_table &= cells.len() >= 4;
+                continue;
+            }
+            if !in_table {
+                tables.push(Vec::new());
+                in_table = true;
+            }
+            let name = cells[1].trim_matches('`').to_owned();
+            tables.last_mut().unwrap().push((name, cells[2].to_owned()));
+        }
+        tables
+    }
+
+    #[test]
+    fn docs_outputs_md_lists_every_parquet_column_with_its_type() {
+        let work = tempfile::tempdir().unwrap();
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        let documented = documented_columns();
+        assert_eq!(documented.len(), 2, "{documented:?}");
+        for (file, doc) in ["docs.parquet", "clusters.parquet"].iter().zip(&documented) {
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(p.join(file)).unwrap())
+                    .unwrap();
+            let actual: Vec<(String, String)> = reader
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    let ty = match f.data_type() {
+                        arrow_schema::DataType::Utf8 => "string",
+                        arrow_schema::DataType::Int64 => "int64",
+                        arrow_schema::DataType::Float64 => "double",
+                        arrow_schema::DataType::Boolean => "boolean",
+                        other => panic!("{file}: undocumented type {other}"),
+                    };
+                    (f.name().clone(), ty.to_owned())
+                })
+                .collect();
+            let documented: Vec<(String, String)> = doc
+                .iter()
+                .map(|(n, t)| (n.clone(), t.trim_end_matches(" (JSON)").to_owned()))
+                .collect();
+            assert_eq!(actual, documented, "{file}");
+        }
+    }
+
     #[test]
     fn docs_parquet_equals_docs_jsonl_row_by_row_and_clusters_parquet_has_a_row_per_member() {
         let work = tempfile::tempdir().unwrap();
