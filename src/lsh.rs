@@ -148,6 +148,15 @@ pub struct CandidateStats {
     pub opening_pairs: u64,
 }
 
+impl CandidateStats {
+    /// Takes in the bucket figures (largest, capped) of candidates found apart from these
+    /// (another band, the opening keys); `pairs` is left to the caller, who deduplicates.
+    pub fn add_buckets(&mut self, other: &CandidateStats) {
+        self.largest_bucket = self.largest_bucket.max(other.largest_bucket);
+        self.capped_buckets += other.capped_buckets;
+    }
+}
+
 /// The candidate pairs of one bucket (documents sharing a key in one band), given in
 /// ascending document order: every pair, or for a bucket of more than `max_bucket`
 /// documents, each member with its next `max_bucket - 1` members only. Appended to `out`.
@@ -244,8 +253,7 @@ fn merged_candidates(
             .collect();
         for result in found {
             let (band_pairs, band_stats) = result?;
-            stats.largest_bucket = stats.largest_bucket.max(band_stats.largest_bucket);
-            stats.capped_buckets += band_stats.capped_buckets;
+            stats.add_buckets(&band_stats);
             pairs.extend(band_pairs);
         }
         pairs.par_sort_unstable();

@@ -763,8 +763,7 @@ where
         let (opening, stats) =
             key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);
         cand_stats.opening_pairs = stats.pairs;
-        cand_stats.largest_bucket = cand_stats.largest_bucket.max(stats.largest_bucket);
-        cand_stats.capped_buckets += stats.capped_buckets;
+        cand_stats.add_buckets(&stats);
         pairs.extend(opening);
         pairs.par_sort_unstable();
         pairs.dedup();

@@ -68,7 +68,6 @@ impl Runs {
         let mut offset = 0u64;
         bands.push(offset);
         let mut entries: Vec<(u64, DocId)> = Vec::new();
-        let mut bytes: Vec<u8> = Vec::new();
         for band in keys {
             entries.clear();
             entries.extend(
@@ -77,14 +76,14 @@ impl Runs {
                     .map(|(i, &k)| (k, first + i as DocId)),
             );
             entries.par_sort_unstable();
-            bytes.clear();
+            // straight into the buffered writer: a second copy of the band would be
+            // memory the budget does not count
             for &(key, doc) in &entries {
-                bytes.extend_from_slice(&key.to_le_bytes());
-                bytes.extend_from_slice(&doc.to_le_bytes());
+                out.write_all(&key.to_le_bytes())
+                    .and_then(|()| out.write_all(&doc.to_le_bytes()))
+                    .map_err(|e| Error::spill(&self.dir, e))?;
             }
-            out.write_all(&bytes)
-                .map_err(|e| Error::spill(&self.dir, e))?;
-            offset += bytes.len() as u64;
+            offset += (entries.len() * ENTRY) as u64;
             bands.push(offset);
         }
         let file = out
