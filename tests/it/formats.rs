@@ -1057,10 +1057,9 @@ mod parquet_output {
     /// The column tables under "## Parquet output" in docs/outputs.md, in order: the
     /// first for docs.parquet, the second for clusters.parquet.
     fn documented_columns() -> Vec<Vec<(String, String)>> {
-        let page = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md"),
-        )
-        .unwrap();
+        let page =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md"))
+                .unwrap();
         let section = page
             .split("\n## ")
             .find(|s| s.starts_with("Parquet output"))
