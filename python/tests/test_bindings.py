@@ -94,21 +94,68 @@ def test_stage_functions():
 
 
 def test_distributed_stages_agree_with_the_pipeline():
+    pa = pytest.importorskip("pyarrow")
     p = neardup.params()
-    docs = [("a", BODY, None, None, None), ("b", BODY + " and more", None, None, None), ("c", "", None, None, None)]
-    rows = _core.analyze_docs(docs, p)
-    assert [r[3] for r in rows] == ["ok", "ok", "empty"]
-    sk = _core.sketch_docs([(r[5], r[4], r[7]) for r in rows[:2]], None, p)
+    docs = pa.RecordBatch.from_pydict(
+        {
+            "id": ["a", "b", "c"],
+            "text": [BODY, BODY + " and more", ""],
+            "date": pa.array([None] * 3, pa.string()),
+            "outlet": pa.array([None] * 3, pa.string()),
+            "url": pa.array([None] * 3, pa.string()),
+        }
+    )
+    rows = _core.analyze_docs_batch(docs, p)
+    assert rows.column("status").to_pylist() == ["ok", "ok", "empty"]
+    ok = rows.slice(0, 2)
+    sk = _core.sketch_batch(
+        pa.RecordBatch.from_arrays(
+            [ok.column("record"), ok.column("repeated"), pa.array([None, None], pa.list_(pa.int64()))],
+            names=["record", "repeated", "boilerplate"],
+        ),
+        p,
+    )
     # same band keys as the one-text API (as signed 64-bit)
-    assert [k & (2**64 - 1) for k in sk[0][3]] == neardup.sketch(BODY)[1]
-    ok, j, _ = _core.verify_pairs([(sk[0][4], sk[1][4])], p)[0]
-    assert ok and j == pytest.approx(neardup.compare(BODY, BODY + " and more")[1])
-    members = [(i, d[0], None, None, rows[i][5], sk[i][0], sk[i][2]) for i, d in enumerate(docs[:2])]
-    placed = sorted(_core.place_component(members, [(0, 1)], p))
-    whole = neardup.dedup([(d[0], d[1]) for d in docs[:2]])
-    assert placed[0][:2] == (0, 1) and placed[1][:2] == (1, 1)
-    assert placed[0][2] == whole[0]["similarity"] and whole[0]["duplicate_of"] == "b"
-    assert sorted(_core.bucket_candidates([[5, 0, 2, 1]], 3)) == [(0, 1), (0, 2), (1, 2), (1, 5), (2, 5)]
-    lines = _core.analyze_lines([b'{"id": 1, "text": "hello there world"}', b"  ", b"not json"], p)
-    assert lines[0][0] == "1" and lines[0][3] == "ok" and lines[1] is None and lines[2][3] == "invalid_json"
-    assert _core.boilerplate_test(3, 3, p) and not _core.boilerplate_test(2, 2, p)
+    assert [k & (2**64 - 1) for k in sk.column("keys")[0].as_py()] == neardup.sketch(BODY)[1]
+    sets = sk.column("set")
+    v = _core.verify_batch(pa.RecordBatch.from_arrays([sets.slice(0, 1), sets.slice(1, 1)], names=["sa", "sb"]), p)
+    assert v.column("accepted")[0].as_py()
+    assert v.column("jaccard")[0].as_py() == pytest.approx(neardup.compare(BODY, BODY + " and more")[1])
+    # one component: members 10 and 30 (positions need not be dense), and their pair
+    n = 3
+    component = pa.RecordBatch.from_pydict(
+        {
+            "kind": pa.array([0, 0, 1], pa.int32()),
+            "idx": pa.array([10, 30, None], pa.int64()),
+            "id": ["a", "b", None],
+            "date": pa.array([None] * n, pa.string()),
+            "outlet": pa.array([None] * n, pa.string()),
+            "record": pa.array([sets[0].as_py(), sets[1].as_py(), None], pa.binary()),
+            "removed": pa.array([[], [], None], pa.list_(pa.int32())),
+            "size": pa.array([sk.column("size")[0].as_py(), sk.column("size")[1].as_py(), None], pa.int64()),
+            "a": pa.array([None, None, 10], pa.int64()),
+            "b": pa.array([None, None, 30], pa.int64()),
+        }
+    )
+    placed = _core.place_batch([component], p).to_pydict()
+    whole = neardup.dedup([("a", BODY), ("b", BODY + " and more")])
+    assert sorted(zip(placed["doc"], placed["rep"], strict=True)) == [(10, 30), (30, 30)]
+    assert placed["similarity"][placed["doc"].index(10)] == whole[0]["similarity"]
+    assert whole[0]["duplicate_of"] == "b"
+    pairs = _core.bucket_pairs_batch(pa.RecordBatch.from_pydict({"docs": pa.array([[50, 0, 20, 10]], pa.list_(pa.int64()))}), 3)
+    got = sorted(zip(pairs.column("a").to_pylist(), pairs.column("b").to_pylist(), strict=True))
+    assert got == [(0, 10), (0, 20), (10, 20), (10, 50), (20, 50)]
+    lines = pa.RecordBatch.from_pydict(
+        {
+            "value": pa.array([b'\xef\xbb\xbf{"id": 1, "text": "hello there world"}', b"  ", b"not json"], pa.binary()),
+            "first": [True, False, False],
+        }
+    )
+    got = _core.analyze_lines_batch(lines, p).to_pydict()
+    assert got["id"][0] == "1" and got["status"] == ["ok", "blank", "invalid_json"]
+    bp = _core.boilerplate_batch(pa.RecordBatch.from_pydict({"n": pa.array([3, 2], pa.int64()), "group_docs": pa.array([3, 2], pa.int64())}), p)
+    assert bp.column("frequent").to_pylist() == [True, False]
+    with pytest.raises(ValueError, match="no column 'sa'"):
+        _core.verify_batch(pa.RecordBatch.from_pydict({"x": [1]}), p)
+    with pytest.raises(ValueError, match="column 'sa' is"):
+        _core.verify_batch(pa.RecordBatch.from_pydict({"sa": [1], "sb": [2]}), p)
