@@ -247,13 +247,11 @@ def read_parquet(spark: SparkSession, paths: Sequence[str], params: _core.Params
     files, names = _expand(spark, paths, reader)
     if not files:
         raise FileNotFoundError(f"no input files in {list(paths)}")
-    raw = reader(files)
+    raw = spark.read.parquet(*files)
     types = {f.name: f.dataType for f in raw.schema.fields}
     text = params.text_field
     if text not in types:
         raise ValueError(f"the Parquet input has no text column '{text}' (--text-field)")
-    if not isinstance(types[text], T.StringType):
-        raise ValueError(f"the Parquet text column '{text}' holds {types[text].simpleString()}, not strings")
     fields = {
         "id": params.id_field,
         "text": text,
@@ -261,12 +259,14 @@ def read_parquet(spark: SparkSession, paths: Sequence[str], params: _core.Params
         "outlet": params.outlet_field,
         "url": params.url_field,
     }
+    # the CLI's rule (input::columnar): a named column that exists holds strings, or the
+    # input is unusable; nothing is cast
     for name, col in fields.items():
-        if col in types and isinstance(types[col], (T.StructType, T.ArrayType, T.MapType)):
-            raise ValueError(f"the Parquet column '{col}' (the {name}) is nested: {types[col].simpleString()}")
-    cols = [
-        (F.col(c).cast("string") if c in types else F.lit(None).cast("string")).alias(n) for n, c in fields.items()
-    ]
+        if col in types and not isinstance(types[col], T.StringType):
+            raise ValueError(
+                f"the Parquet column '{col}' (the {name} field) is {types[col].simpleString()}, not a string column"
+            )
+    cols = [(F.col(c) if c in types else F.lit(None).cast("string")).alias(n) for n, c in fields.items()]
     with_pos = raw.select(
         *cols,
         _uri_col().alias("uri"),
