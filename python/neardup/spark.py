@@ -138,10 +138,9 @@ BOUNDED = {
 
 
 def _bounded_batches(spark: SparkSession) -> None:
-    """`BOUNDED`, where the user set nothing else."""
-    conf = spark.sparkContext.getConf()
+    """`BOUNDED`, where the user set nothing else (in the session or with `--conf`)."""
     for key, value in BOUNDED.items():
-        if not conf.contains(key):
+        if spark.conf.get(key, None) is None:
             spark.conf.set(key, value)
 
 

@@ -63,3 +63,47 @@ def test_dataframe_api_equals_the_library(spark):
     # without dates the library picks by length then id; with them Spark follows dates,
     # so compare only the undated similarity of c (a singleton) and the cluster of a/f
     assert local[0]["cluster"] == local[4]["cluster"]
+
+
+def test_inputs_are_numbered_in_the_clis_order(spark, tmp_path):
+    """Files in the order given (not Spark's largest-first), lines and rows in file order,
+    blank lines not records, ids of records without one as the CLI makes them."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from neardup.spark import read_jsonl, read_parquet
+
+    # input splits of 64 KB: the big files are read in several blocks
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "65536")
+    small, big = tmp_path / "small.jsonl", tmp_path / "big.jsonl"
+    small.write_text('{"id": "s1", "text": "one"}\n\n{"text": "no id"}\n')
+    big.write_text("".join(json.dumps({"id": f"b{i}", "text": BODY}) + "\n" for i in range(3000)))
+    rows = read_jsonl(spark, [str(small), str(big)]).orderBy("idx").collect()
+    assert [r["idx"] for r in rows] == list(range(len(rows)))
+    assert [(r["file"], r["line"]) for r in rows[:4]] == [
+        (str(small), 1),
+        (str(small), 2),
+        (str(small), 3),
+        (str(big), 1),
+    ]
+    assert spark.read.text(str(big)).rdd.getNumPartitions() > 1
+    assert rows[-1]["line"] == 3000 and rows[0]["first"] and not rows[1]["first"] and rows[3]["first"]
+
+    p = neardup.params()
+    pq.write_table(pa.table({"id": ["s1", None], "text": ["one", "two"]}), tmp_path / "small.parquet")
+    pq.write_table(
+        pa.table({"id": [f"b{i}" for i in range(5000)], "text": [BODY] * 5000}),
+        tmp_path / "big.parquet",
+        row_group_size=1000,
+    )
+    got = read_parquet(spark, [str(tmp_path / "small.parquet"), str(tmp_path / "big.parquet")], p)
+    got = got.orderBy("idx").collect()
+    assert [r["id"] for r in got[:3]] == ["s1", f"{tmp_path / 'small.parquet'}#1", "b0"]
+    assert [r["row"] for r in got[:3]] == [0, 1, 0] and got[-1]["id"] == "b4999" and got[-1]["row"] == 4999
+    assert [r["idx"] for r in got] == list(range(5002))
+    pq.write_table(pa.table({"id": [1], "text": ["x"]}), tmp_path / "intid.parquet")
+    with pytest.raises(ValueError, match="'id' .* not a string column"):
+        read_parquet(spark, [str(tmp_path / "intid.parquet")], p)
+    spark.conf.unset("spark.sql.files.maxPartitionBytes")
