@@ -210,7 +210,11 @@ impl AnalyzedColumns {
 /// `date`, `outlet`, `grp` (the boilerplate group), `record` (the paragraph record,
 /// `ok` only), `hashes` (paragraph hashes), `repeated` (repeated paragraphs).
 #[pyfunction]
-pub fn analyze_lines_batch(py: Python<'_>, lines: Batch, params: &NeardupParams) -> PyResult<Batch> {
+pub fn analyze_lines_batch(
+    py: Python<'_>,
+    lines: Batch,
+    params: &NeardupParams,
+) -> PyResult<Batch> {
     let b = lines.0;
     let p = &params.valid;
     let value = binary(&b, "value")?;
@@ -222,7 +226,11 @@ pub fn analyze_lines_batch(py: Python<'_>, lines: Batch, params: &NeardupParams)
         let mut out = AnalyzedColumns::default();
         let mut analyzer = Analyzer::default();
         for i in 0..b.num_rows() {
-            let mut bytes: &[u8] = if value.is_valid(i) { value.value(i) } else { b"" };
+            let mut bytes: &[u8] = if value.is_valid(i) {
+                value.value(i)
+            } else {
+                b""
+            };
             if first.is_valid(i) && first.value(i) {
                 bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
             }
@@ -255,13 +263,21 @@ pub fn analyze_docs_batch(py: Python<'_>, docs: Batch, params: &NeardupParams) -
     let b = docs.0;
     let p = &params.valid;
     let (id, text) = (string(&b, "id")?, string(&b, "text")?);
-    let (date, outlet, url) = (string(&b, "date")?, string(&b, "outlet")?, string(&b, "url")?);
+    let (date, outlet, url) = (
+        string(&b, "date")?,
+        string(&b, "outlet")?,
+        string(&b, "url")?,
+    );
     py.detach(|| {
         let mut out = AnalyzedColumns::default();
         let mut analyzer = Analyzer::default();
         for i in 0..b.num_rows() {
-            let (id, date, outlet, url) =
-                (opt_str(id, i), opt_str(date, i), opt_str(outlet, i), opt_str(url, i));
+            let (id, date, outlet, url) = (
+                opt_str(id, i),
+                opt_str(date, i),
+                opt_str(outlet, i),
+                opt_str(url, i),
+            );
             let id = id.ok_or_else(|| value_error(format!("row {i}: the id is null")))?;
             let parsed = if text.is_null(i) {
                 ParsedRecord {
@@ -489,7 +505,8 @@ pub fn place_batch(py: Python<'_>, rows: Vec<Batch>, params: &NeardupParams) -> 
             .ok_or_else(|| wrong_type("kind", "int32", kind.data_type()))?;
         let (idx, a, bb) = (int64(b, "idx")?, int64(b, "a")?, int64(b, "b")?);
         let (id, date, outlet) = (string(b, "id")?, string(b, "date")?, string(b, "outlet")?);
-        let (record, removed, size) = (binary(b, "record")?, list(b, "removed")?, int64(b, "size")?);
+        let (record, removed, size) =
+            (binary(b, "record")?, list(b, "removed")?, int64(b, "size")?);
         for i in 0..b.num_rows() {
             if kind.value(i) == 1 {
                 links.push((a.value(i), bb.value(i)));
@@ -547,6 +564,10 @@ pub fn place_batch(py: Python<'_>, rows: Vec<Batch>, params: &NeardupParams) -> 
             Field::new("rep", DataType::Int64, false),
             field("similarity", DataType::Float64),
         ],
-        vec![Arc::new(doc.finish()), Arc::new(rep.finish()), Arc::new(sim.finish())],
+        vec![
+            Arc::new(doc.finish()),
+            Arc::new(rep.finish()),
+            Arc::new(sim.finish()),
+        ],
     )
 }

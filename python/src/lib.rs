@@ -150,8 +150,9 @@ impl NeardupParams {
 /// A `neardup dedup` command line, read as the CLI reads it: the parameter flags through
 /// the library's table (`neardup::overrides::FLAGS`, which the CLI's flags are built from),
 /// over the defaults and `--config`. Of the CLI's other flags, `--out`/`-o` is kept and
-/// `--threads`, `--spill-dir`, `--quiet`/`-q`, `--report` and `--emit-clean` (which needs
-/// the paragraph stage, as in the CLI) are about one machine and ignored.
+/// `--threads`, `--spill-dir`, `--memory`, `--output-format`, `--quiet`/`-q`, `--report`
+/// and `--emit-clean` (which needs the paragraph stage, as in the CLI) are about one
+/// machine, or the job's own, and ignored here.
 struct DedupLine {
     inputs: Vec<String>,
     out: Option<String>,
@@ -214,7 +215,17 @@ impl DedupLine {
                         value_error(format!("invalid value '{value}' for '--threads': {e}"))
                     })?;
                 }
+                // about one machine: checked as the CLI checks them, then left to Spark
                 "spill-dir" => {}
+                "memory" => {
+                    neardup::spill::parse_memory(&value).map_err(value_error)?;
+                }
+                "output-format" if matches!(value.as_str(), "jsonl" | "parquet") => {}
+                "output-format" => {
+                    return Err(value_error(format!(
+                        "invalid value '{value}' for '--output-format': jsonl or parquet"
+                    )));
+                }
                 _ => flags.set_flag(name, &value).map_err(value_error)?,
             }
         }

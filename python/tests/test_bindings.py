@@ -80,6 +80,12 @@ def test_from_cli_reads_the_flags_as_the_cli_does(tmp_path):
     assert inputs == ["a.jsonl", "-b.jsonl"] and out == "o"
     with pytest.raises(ValueError):
         neardup.Params.parse_dedup_args(["a.jsonl"])
+    # one machine's flags are checked as the CLI checks them, then left out
+    inputs, _, _ = neardup.Params.parse_dedup_args(["a.jsonl", "-o", "o", "--memory", "1G", "--output-format", "parquet"])
+    assert inputs == ["a.jsonl"]
+    for bad in (["--memory", "lots"], ["--output-format", "csv"]):
+        with pytest.raises(ValueError):
+            neardup.Params.parse_dedup_args(["a.jsonl", "-o", "o", *bad])
 
 
 def test_stage_functions():
