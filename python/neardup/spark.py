@@ -5,7 +5,7 @@
 
 Every per-document and per-group step is the Rust core's (`neardup._core`, which wraps
 `neardup::stages`); Spark only moves the data between them, as Arrow record batches
-(`mapInArrow`, `applyInArrow`): no Python object is made per row.
+(`mapInArrow`): no Python object is made per row.
 
 1. number (Spark): each record's position in input order, from the file scan's own
    split offsets and row numbers (one counting pass, a few rows per input split to the
@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -480,12 +481,28 @@ def _place(comps: DataFrame, edges: DataFrame, sketched: DataFrame, params: _cor
         "b",
     )
 
-    def place(table: pa.Table) -> pa.Table:
-        return pa.Table.from_batches([_core.place_batch(table.to_batches(), params)])
+    def place(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # a partition's rows come sorted by component, in batches that may cut one: the
+        # rows of the last component of a batch wait for the next batch
+        pending = None
+        for b in batches:
+            if pending is not None:
+                b = pa.concat_batches([pending, b])
+            if b.num_rows == 0:
+                continue
+            comp = b.column("component")
+            cut = pc.index(comp, comp[-1]).as_py()
+            pending = b.slice(cut)
+            if cut > 0:
+                yield _core.place_batch(b.slice(0, cut), params)
+        if pending is not None and pending.num_rows:
+            yield _core.place_batch(pending, params)
 
-    return members.unionByName(links).groupBy("component").applyInArrow(
-        place, "doc bigint, rep bigint, similarity double"
-    )
+    rows = members.unionByName(links)
+    # one Rust call places all the components of a batch (one call per component, as
+    # `applyInArrow` makes, costs milliseconds each in Python and Arrow conversions)
+    grouped = rows.repartition("component").sortWithinPartitions("component")
+    return grouped.mapInArrow(place, "doc bigint, rep bigint, similarity double")
 
 
 def _number_clusters(firsts: DataFrame) -> DataFrame:

@@ -487,76 +487,121 @@ pub fn verify_batch(py: Python<'_>, pairs: Batch, params: &NeardupParams) -> PyR
     )
 }
 
-/// Places one connected component as the CLI does. The batches hold the component's rows
-/// of two kinds (column `kind`, int32): `0`, a member, with `idx` (int64, its position),
-/// `id`, `date`, `outlet` (strings), `record` (binary, from the analysis), `removed`
-/// (list<int32>) and `size` (int64); `1`, an accepted pair among them, in `a` and `b`
-/// (int64 positions). Per member: `doc`, `rep` (int64 positions) and `similarity`
+/// One component's rows, gathered from a batch: members by position, and pairs.
+#[derive(Default)]
+struct Component {
+    members: Vec<(i64, ComponentMember)>,
+    links: Vec<(i64, i64)>,
+}
+
+impl Component {
+    /// Placed as the CLI places it: `(doc, rep, similarity)` per member.
+    fn place(self, p: &ValidParams) -> PyResult<Vec<(i64, i64, Option<f64>)>> {
+        let Component { mut members, links } = self;
+        // local positions in input order: placement breaks ties by position
+        members.sort_by_key(|(idx, _)| *idx);
+        let positions: Vec<i64> = members.iter().map(|(idx, _)| *idx).collect();
+        let local = |x: i64| -> PyResult<DocId> {
+            positions
+                .binary_search(&x)
+                .map(|i| i as DocId)
+                .map_err(|_| value_error(format!("pair member {x} is not in its component")))
+        };
+        let links: Vec<(DocId, DocId)> = links
+            .into_iter()
+            .map(|(a, b)| Ok((local(a)?, local(b)?)))
+            .collect::<PyResult<_>>()?;
+        let members: Vec<ComponentMember> = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, mut m))| {
+                m.doc = i as DocId;
+                m
+            })
+            .collect();
+        let placed = place_members(members, &links, p).map_err(value_error)?;
+        Ok(placed
+            .into_iter()
+            .map(|(d, pl)| {
+                (
+                    positions[d as usize],
+                    positions[pl.rep as usize],
+                    pl.score.map(|s| round6(s.jaccard)),
+                )
+            })
+            .collect())
+    }
+}
+
+/// Places connected components as the CLI does. The batch holds the rows of whole
+/// components, each component's rows together (column `component`, int64); a row is of
+/// one of two kinds (column `kind`, int32): `0`, a member, with `idx` (int64, its
+/// position), `id`, `date`, `outlet` (strings), `record` (binary: the compared record),
+/// `removed` (list<int32>) and `size` (int64); `1`, an accepted pair among them, in `a`
+/// and `b` (int64 positions). Per member: `doc`, `rep` (int64 positions) and `similarity`
 /// (double, 6 decimals; null for the representative).
 #[pyfunction]
-pub fn place_batch(py: Python<'_>, rows: Vec<Batch>, params: &NeardupParams) -> PyResult<Batch> {
+pub fn place_batch(py: Python<'_>, rows: Batch, params: &NeardupParams) -> PyResult<Batch> {
+    let b = rows.0;
     let p = &params.valid;
-    let mut members = Vec::new();
-    let mut links = Vec::new();
-    for PyArrowType(b) in &rows {
-        let kind = column(b, "kind")?;
-        let kind = kind
-            .as_primitive_opt::<Int32Type>()
-            .ok_or_else(|| wrong_type("kind", "int32", kind.data_type()))?;
-        let (idx, a, bb) = (int64(b, "idx")?, int64(b, "a")?, int64(b, "b")?);
-        let (id, date, outlet) = (string(b, "id")?, string(b, "date")?, string(b, "outlet")?);
-        let (record, removed, size) =
-            (binary(b, "record")?, list(b, "removed")?, int64(b, "size")?);
-        for i in 0..b.num_rows() {
-            if kind.value(i) == 1 {
-                links.push((a.value(i), bb.value(i)));
-                continue;
-            }
-            let rec = ParagraphRecord::decode(record.value(i))
-                .ok_or_else(|| value_error("not a paragraph record of this version"))?;
-            members.push((
-                idx.value(i),
-                ComponentMember {
-                    doc: 0,
-                    id: opt_str(id, i).unwrap_or_default(),
-                    date: opt_str(date, i),
-                    outlet: opt_str(outlet, i),
-                    record: rec,
-                    removed: ints(removed, "removed", i)?,
-                    size: u32::try_from(size.value(i)).unwrap_or(u32::MAX),
-                },
-            ));
+    let component = int64(&b, "component")?;
+    let kind = column(&b, "kind")?;
+    let kind = kind
+        .as_primitive_opt::<Int32Type>()
+        .ok_or_else(|| wrong_type("kind", "int32", kind.data_type()))?;
+    let (idx, a, bb) = (int64(&b, "idx")?, int64(&b, "a")?, int64(&b, "b")?);
+    let (id, date, outlet) = (
+        string(&b, "id")?,
+        string(&b, "date")?,
+        string(&b, "outlet")?,
+    );
+    let (record, removed, size) = (
+        binary(&b, "record")?,
+        list(&b, "removed")?,
+        int64(&b, "size")?,
+    );
+    let mut components: Vec<Component> = Vec::new();
+    let mut current = None;
+    for i in 0..b.num_rows() {
+        let c = component.value(i);
+        if current != Some(c) {
+            current = Some(c);
+            components.push(Component::default());
         }
+        let comp = components.last_mut().expect("pushed above");
+        if kind.value(i) == 1 {
+            comp.links.push((a.value(i), bb.value(i)));
+            continue;
+        }
+        let rec = ParagraphRecord::decode(record.value(i))
+            .ok_or_else(|| value_error("not a paragraph record of this version"))?;
+        comp.members.push((
+            idx.value(i),
+            ComponentMember {
+                doc: 0,
+                id: opt_str(id, i).unwrap_or_default(),
+                date: opt_str(date, i),
+                outlet: opt_str(outlet, i),
+                record: rec,
+                removed: ints(removed, "removed", i)?,
+                size: u32::try_from(size.value(i)).unwrap_or(u32::MAX),
+            },
+        ));
     }
-    // local positions in input order: placement breaks ties by position
-    members.sort_by_key(|(idx, _)| *idx);
-    let positions: Vec<i64> = members.iter().map(|(idx, _)| *idx).collect();
-    let local = |x: i64| -> PyResult<DocId> {
-        positions
-            .binary_search(&x)
-            .map(|i| i as DocId)
-            .map_err(|_| value_error(format!("pair member {x} is not a member of the component")))
-    };
-    let links: Vec<(DocId, DocId)> = links
-        .into_iter()
-        .map(|(a, b)| Ok((local(a)?, local(b)?)))
-        .collect::<PyResult<_>>()?;
-    let members: Vec<ComponentMember> = members
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, mut m))| {
-            m.doc = i as DocId;
-            m
-        })
-        .collect();
-    let placed = py.detach(|| place_members(members, &links, p).map_err(value_error))?;
+    let placed = py.detach(|| -> PyResult<Vec<_>> {
+        let mut out = Vec::new();
+        for c in components {
+            out.extend(c.place(p)?);
+        }
+        Ok(out)
+    })?;
     let mut doc = Int64Builder::with_capacity(placed.len());
     let mut rep = Int64Builder::with_capacity(placed.len());
     let mut sim = Float64Builder::with_capacity(placed.len());
-    for (d, pl) in placed {
-        doc.append_value(positions[d as usize]);
-        rep.append_value(positions[pl.rep as usize]);
-        sim.append_option(pl.score.map(|s| round6(s.jaccard)));
+    for (d, r, s) in placed {
+        doc.append_value(d);
+        rep.append_value(r);
+        sim.append_option(s);
     }
     batch(
         vec![

@@ -127,26 +127,30 @@ def test_distributed_stages_agree_with_the_pipeline():
     v = _core.verify_batch(pa.RecordBatch.from_arrays([sets.slice(0, 1), sets.slice(1, 1)], names=["sa", "sb"]), p)
     assert v.column("accepted")[0].as_py()
     assert v.column("jaccard")[0].as_py() == pytest.approx(neardup.compare(BODY, BODY + " and more")[1])
-    # one component: members 10 and 30 (positions need not be dense), and their pair
-    n = 3
+    # two components in one batch, their rows together: members 10 and 30 (positions need
+    # not be dense) and their pair; members 40 and 50 and theirs
+    rec, size = [sets[0].as_py(), sets[1].as_py()], [sk.column("size")[0].as_py(), sk.column("size")[1].as_py()]
     component = pa.RecordBatch.from_pydict(
         {
-            "kind": pa.array([0, 0, 1], pa.int32()),
-            "idx": pa.array([10, 30, None], pa.int64()),
-            "id": ["a", "b", None],
-            "date": pa.array([None] * n, pa.string()),
-            "outlet": pa.array([None] * n, pa.string()),
-            "record": pa.array([sets[0].as_py(), sets[1].as_py(), None], pa.binary()),
-            "removed": pa.array([[], [], None], pa.list_(pa.int32())),
-            "size": pa.array([sk.column("size")[0].as_py(), sk.column("size")[1].as_py(), None], pa.int64()),
-            "a": pa.array([None, None, 10], pa.int64()),
-            "b": pa.array([None, None, 30], pa.int64()),
+            "component": pa.array([7, 7, 7, 9, 9, 9], pa.int64()),
+            "kind": pa.array([0, 0, 1, 1, 0, 0], pa.int32()),
+            "idx": pa.array([10, 30, None, None, 40, 50], pa.int64()),
+            "id": ["a", "b", None, None, "c", "d"],
+            "date": pa.array([None] * 6, pa.string()),
+            "outlet": pa.array([None] * 6, pa.string()),
+            "record": pa.array([rec[0], rec[1], None, None, rec[1], rec[0]], pa.binary()),
+            "removed": pa.array([[], [], None, None, [], []], pa.list_(pa.int32())),
+            "size": pa.array([size[0], size[1], None, None, size[1], size[0]], pa.int64()),
+            "a": pa.array([None, None, 10, 40, None, None], pa.int64()),
+            "b": pa.array([None, None, 30, 50, None, None], pa.int64()),
         }
     )
-    placed = _core.place_batch([component], p).to_pydict()
+    placed = _core.place_batch(component, p).to_pydict()
     whole = neardup.dedup([("a", BODY), ("b", BODY + " and more")])
-    assert sorted(zip(placed["doc"], placed["rep"], strict=True)) == [(10, 30), (30, 30)]
+    got = sorted(zip(placed["doc"], placed["rep"], strict=True))
+    assert got == [(10, 30), (30, 30), (40, 40), (50, 40)]
     assert placed["similarity"][placed["doc"].index(10)] == whole[0]["similarity"]
+    assert placed["similarity"][placed["doc"].index(50)] == whole[0]["similarity"]
     assert whole[0]["duplicate_of"] == "b"
     pairs = _core.bucket_pairs_batch(pa.RecordBatch.from_pydict({"docs": pa.array([[50, 0, 20, 10]], pa.list_(pa.int64()))}), 3)
     got = sorted(zip(pairs.column("a").to_pylist(), pairs.column("b").to_pylist(), strict=True))

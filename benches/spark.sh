@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The Spark job beside the CLI on the same corpora: wall time, CPU seconds (user + sys of
+# the whole process tree that `time` can see), peak RSS of the largest process, and the
+# Spark job's stage seconds from timing.json. Prints a Markdown table.
+#
+#   PY=/path/to/venv/bin/python ND=target/release/neardup bash benches/spark.sh CORPUS.jsonl...
+#
+# PY: a venv with the neardup wheel and pyspark[sql] installed (python/README.md);
+# ND: the CLI; MASTER (default local[2]); OUT (default a temporary directory);
+# SPARK_CONF: extra spark-submit arguments (e.g. "--driver-memory 2g").
+set -euo pipefail
+PY=${PY:?set PY to the venv python with neardup and pyspark}
+ND=${ND:-target/release/neardup}
+MASTER=${MASTER:-local[2]}
+OUT=${OUT:-$(mktemp -d)}
+SPARK_HOME=$("$PY" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')
+export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1
+CLIPY=$("$PY" -c 'import neardup.cli as c; print(c.__file__)')
+SUBMIT=$(dirname "$PY")/spark-submit
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| corpus | MB | run | wall s | CPU s | peak RSS MB | CPU s vs CLI | stages (s) |"
+echo "|---|--:|---|--:|--:|--:|--:|---|"
+for corpus in "$@"; do
+  name=$(basename "$corpus")
+  mb=$(( $(stat -c %s "$corpus") / 1000000 ))
+  /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.cli.time" "$ND" dedup "$corpus" --out "$OUT/$name.cli" --quiet
+  read -r cw cu cs cm <"$OUT/$name.cli.time"
+  ccpu=$(echo "$cu + $cs" | bc)
+  echo "| $name | $mb | CLI | $cw | $ccpu | $((cm / 1024)) | 1 | |"
+  # shellcheck disable=SC2086
+  /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.spark.time" "$SUBMIT" --master "$MASTER" \
+    --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 \
+    --conf spark.driver.bindAddress=127.0.0.1 --conf spark.pyspark.python="$PY" ${SPARK_CONF:-} \
+    "$CLIPY" "$corpus" --out "$OUT/$name.spark" 2>"$OUT/$name.spark.log"
+  read -r sw su ss sm <"$OUT/$name.spark.time"
+  scpu=$(echo "$su + $ss" | bc)
+  stages=$("$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(", ".join(f"{s[\"stage\"]} {s[\"seconds\"]:.1f}" for s in t["stages"]))' "$OUT/$name.spark/timing.json")
+  echo "| $name | $mb | Spark $MASTER | $sw | $scpu | $((sm / 1024)) | $(echo "scale=1; $scpu / $ccpu" | bc) | $stages |"
+  "$PY" "$(dirname "$0")/../python/tests/spark_equals_cli.py" "$OUT/$name.cli/docs.jsonl" "$OUT/$name.spark/docs" >&2
+done
