@@ -43,7 +43,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -377,8 +377,15 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     already seeded by its band, as the CLI buckets them)."""
     bands = sketched.select("idx", F.posexplode("keys").alias("band", "key"))
     openings = sketched.select("idx", F.lit(-1).alias("band"), F.explode("opening").alias("key"))
+    # Nearly every key is one document's alone. Counting per key over a window (one
+    # shuffle by key, then a sort) drops those before any list is built; the grouping that
+    # follows needs no second shuffle (same partitioning) and builds lists for shared keys
+    # only, where collecting every key first made millions of one-element sets.
+    per_key = Window.partitionBy("band", "key")
     buckets = (
         bands.union(openings)
+        .withColumn("n", F.count(F.lit(1)).over(per_key))
+        .where(F.col("n") > 1)
         .groupBy("band", "key")
         .agg(F.collect_set("idx").alias("docs"))
         .where(F.size("docs") > 1)
