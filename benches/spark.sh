@@ -35,7 +35,12 @@ for corpus in "$@"; do
     "$CLIPY" "$corpus" --out "$OUT/$name.spark" 2>"$OUT/$name.spark.log"
   read -r sw su ss sm <"$OUT/$name.spark.time"
   scpu=$(echo "$su + $ss" | bc)
-  stages=$("$PY" -c 'import json,sys; t=json.load(open(sys.argv[1])); print(", ".join(f"{s[\"stage\"]} {s[\"seconds\"]:.1f}" for s in t["stages"]))' "$OUT/$name.spark/timing.json")
+  stages=$("$PY" - "$OUT/$name.spark/timing.json" <<'PYEOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+print(", ".join("%s %.1f" % (s["stage"], s["seconds"]) for s in t["stages"]))
+PYEOF
+)
   echo "| $name | $mb | Spark $MASTER | $sw | $scpu | $((sm / 1024)) | $(echo "scale=1; $scpu / $ccpu" | bc) | $stages |"
   "$PY" "$(dirname "$0")/../python/tests/spark_equals_cli.py" "$OUT/$name.cli/docs.jsonl" "$OUT/$name.spark/docs" >&2
 done
