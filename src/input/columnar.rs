@@ -35,7 +35,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
 use arrow_buffer::ArrowNativeType;
 use arrow_ipc::reader::StreamDecoder;
-use arrow_schema::{ArrowError, DataType, Schema};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -335,6 +335,8 @@ pub struct RowBatch {
     first_row: u64,
     len: usize,
     columns: [Option<StrColumn>; 5],
+    /// Every column of the batch, when the reader was opened with [`ColumnarReader::open_whole`].
+    whole: Option<RecordBatch>,
 }
 
 /// One row: its number in the file and the values of the named columns (`None` for a
@@ -392,6 +394,13 @@ impl RowBatch {
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
         (0..self.len).map(|i| self.row(i))
     }
+
+    /// The batch with every column of the file, as decoded, when the reader was opened
+    /// with [`ColumnarReader::open_whole`] (`None` otherwise).
+    #[must_use]
+    pub fn whole(&self) -> Option<&RecordBatch> {
+        self.whole.as_ref()
+    }
 }
 
 /// Where the batches come from.
@@ -413,6 +422,10 @@ enum Batches {
 pub struct ColumnarReader {
     path: PathBuf,
     format: Format,
+    /// The file's schema, every column.
+    schema: SchemaRef,
+    /// Whether every column is decoded and kept with each batch (`open_whole`).
+    whole: bool,
     /// The column name for each field, in [`Field::ALL`] order.
     names: [Option<String>; 5],
     batches: Batches,
@@ -423,7 +436,7 @@ pub struct ColumnarReader {
 impl ColumnarReader {
     /// Opens `path`, checks that the named columns are there and hold strings.
     pub fn open(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
-        Self::open_inner(path, columns, false)
+        Self::open_inner(path, columns, false, false)
     }
 
     /// Opens `path` as [`Self::open`] does, except that a column named for a field other
@@ -431,13 +444,28 @@ impl ColumnarReader {
     /// a JSONL record may lack a field: the text column must be there, and every named
     /// column that is there must hold strings.
     pub fn open_present(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
-        Self::open_inner(path, columns, true)
+        Self::open_inner(path, columns, true, false)
+    }
+
+    /// Opens `path` as [`Self::open_present`] does, and decodes every column of the file,
+    /// not only the named ones: each batch keeps them all ([`RowBatch::whole`]), for
+    /// writing the rows back with one column changed (`clean.parquet`). The rows, their
+    /// numbers and the named columns' values are those `open_present` gives.
+    pub fn open_whole(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
+        Self::open_inner(path, columns, true, true)
+    }
+
+    /// The file's schema: every column, whichever are read.
+    #[must_use]
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 
     fn open_inner(
         path: &Path,
         columns: &Columns,
         present_only: bool,
+        whole: bool,
     ) -> Result<ColumnarReader, ColumnarError> {
         let io_err = |source| ColumnarError::Io {
             path: path.to_owned(),
@@ -477,6 +505,7 @@ impl ColumnarReader {
             }
         };
         let columns: Columns;
+        let schema: SchemaRef;
         let batches = match format {
             Format::Parquet => {
                 let metadata =
@@ -485,7 +514,12 @@ impl ColumnarReader {
                         .map_err(|e| corrupt(&e))?;
                 columns = keep(metadata.schema());
                 let roots = check_columns(path, metadata.schema(), &columns)?;
-                let mask = ProjectionMask::roots(metadata.parquet_schema(), roots);
+                schema = Arc::clone(metadata.schema());
+                let mask = if whole {
+                    ProjectionMask::all()
+                } else {
+                    ProjectionMask::roots(metadata.parquet_schema(), roots)
+                };
                 Batches::Parquet {
                     file,
                     metadata,
@@ -518,7 +552,7 @@ impl ColumnarReader {
                     decoder: StreamDecoder::new(),
                     pending: None,
                 };
-                let schema = guarded(|| ipc.schema())
+                schema = guarded(|| ipc.schema())
                     .and_then(|schema| schema)
                     .map_err(|e| corrupt(&e))?;
                 columns = keep(&schema);
@@ -530,6 +564,8 @@ impl ColumnarReader {
         Ok(ColumnarReader {
             path: path.to_owned(),
             format,
+            schema,
+            whole,
             names,
             batches,
             next_row: 0,
@@ -649,6 +685,7 @@ impl ColumnarReader {
             first_row: self.next_row,
             len: batch.num_rows(),
             columns,
+            whole: self.whole.then(|| batch.clone()),
         })
     }
 }
