@@ -138,9 +138,9 @@ fn page(outlet: &str, text: &str) -> String {
         html.push_str(&escape(paragraph));
         html.push_str("</p>\n");
     }
-    html.push_str(&format!(
-        "</article></main><footer><p>&copy; {outlet}. All rights reserved.</p></footer></body></html>\n"
-    ));
+    html.push_str("</article></main><footer><p>&copy; ");
+    html.push_str(&outlet);
+    html.push_str(". All rights reserved.</p></footer></body></html>\n");
     html
 }
 
