@@ -111,6 +111,24 @@ impl Columns {
         }
     }
 
+    /// These columns less those, other than the text, that `schema` lacks: what a run
+    /// reads of a file with this schema, as a JSONL record may lack a field.
+    #[must_use]
+    pub fn present_in(&self, schema: &Schema) -> Columns {
+        let has = |c: &Option<String>| {
+            c.as_ref()
+                .filter(|name| schema.column_with_name(name).is_some())
+                .cloned()
+        };
+        Columns {
+            text: self.text.clone(),
+            id: has(&self.id),
+            date: has(&self.date),
+            outlet: has(&self.outlet),
+            url: has(&self.url),
+        }
+    }
+
     fn get(&self, field: Field) -> Option<&str> {
         match field {
             Field::Id => self.id.as_deref(),
@@ -488,20 +506,10 @@ impl ColumnarReader {
             message: e.to_string(),
         };
         let keep = |schema: &Schema| -> Columns {
-            if !present_only {
-                return columns.clone();
-            }
-            let has = |c: &Option<String>| {
-                c.as_ref()
-                    .filter(|name| schema.column_with_name(name).is_some())
-                    .cloned()
-            };
-            Columns {
-                text: columns.text.clone(),
-                id: has(&columns.id),
-                date: has(&columns.date),
-                outlet: has(&columns.outlet),
-                url: has(&columns.url),
+            if present_only {
+                columns.present_in(schema)
+            } else {
+                columns.clone()
             }
         };
         let columns: Columns;
@@ -867,6 +875,21 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
+/// The rule a run applies to a Parquet or Arrow file's schema, for readers of the same
+/// files elsewhere (the Spark job reads Parquet with Spark's reader, and checks the schema
+/// it sees here): the columns read are [`Columns::present_in`] `schema`, each must hold
+/// strings (plain, large, view or dictionary-encoded), and the text column must be there.
+/// `path` names the file (or the input) in the error.
+pub fn check_schema(
+    path: &Path,
+    schema: &Schema,
+    columns: &Columns,
+) -> Result<Columns, ColumnarError> {
+    let present = columns.present_in(schema);
+    check_columns(path, schema, &present)?;
+    Ok(present)
+}
+
 /// Checks the named columns against `schema`; returns their indices, sorted and unique.
 fn check_columns(
     path: &Path,
@@ -1177,6 +1200,39 @@ mod tests {
                 .contains("column `n` (the date field) is Int64, not a string column"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn check_schema_decides_as_open_present_does() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("data.parquet");
+        write_parquet(&path, 10, 10, ParquetCompression::SNAPPY);
+        let schema = ColumnarReader::open_present(&path, &Columns::text("text"))
+            .expect("opens")
+            .schema();
+        let named = Columns {
+            url: Some("link".to_owned()),
+            ..columns()
+        };
+        // a named column the file lacks is left out, as open_present leaves it out
+        let present = check_schema(&path, &schema, &named).expect("accepted");
+        assert_eq!(present.url, None);
+        assert_eq!(present.id.as_deref(), Some("id"));
+        assert!(ColumnarReader::open_present(&path, &named).is_ok());
+        for bad in [
+            Columns::text("tags"),
+            Columns::text("missing"),
+            Columns {
+                date: Some("n".to_owned()),
+                ..columns()
+            },
+        ] {
+            let by_schema = check_schema(&path, &schema, &bad).expect_err("refused");
+            let by_reader = ColumnarReader::open_present(&path, &bad)
+                .err()
+                .expect("refused");
+            assert_eq!(by_schema.to_string(), by_reader.to_string());
+        }
     }
 
     #[test]
