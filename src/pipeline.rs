@@ -62,7 +62,8 @@ pub struct RunOptions {
     /// Bytes of memory for what grows with the documents (`--memory`); `None` is
     /// `spill::DEFAULT_MEMORY`. Results do not depend on it.
     pub memory: Option<u64>,
-    /// Also write `clean.jsonl` (reads the inputs a second time).
+    /// Also write the clean files, `clean.jsonl` and/or `clean.parquet` (reads the inputs
+    /// a second time; see `output::write_clean`).
     pub emit_clean: bool,
     /// The format of docs and clusters (`--output-format`); results do not depend on it.
     pub output_format: OutputFormat,
@@ -101,6 +102,17 @@ pub fn run(
         unread,
     } = expand_inputs(inputs, params.input.on_error)?;
     refuse_overlap(inputs, &sources, &opts.out_dir)?;
+    // which clean files, and whether the Parquet and Arrow inputs share one schema, is
+    // known from the inputs' heads and footers: a mismatch fails before the run, not after
+    let clean_plan = if opts.emit_clean {
+        Some(crate::output::CleanPlan::new(
+            &sources,
+            params,
+            opts.output_format,
+        )?)
+    } else {
+        None
+    };
     if opts.out_dir.exists() && !opts.out_dir.is_dir() {
         return Err(Error::output(
             &opts.out_dir,
@@ -162,14 +174,10 @@ pub fn run(
     })?;
     let t = Instant::now();
     let mut extra = Vec::new();
-    if opts.emit_clean {
-        progress.stage("clean.jsonl", Some(dedup.records.metas.len() as u64));
-        let input = params.input.clone();
-        let sources = dedup.sources.clone();
-        extra.push(with_threads(threads, || {
-            crate::output::write_clean(&opts.out_dir, &dedup, params, progress, |sink| {
-                read_sources(&sources, &input, sink)
-            })
+    if let Some(plan) = &clean_plan {
+        progress.stage("clean", Some(dedup.records.metas.len() as u64));
+        extra.extend(with_threads(threads, || {
+            crate::output::write_clean(&opts.out_dir, &dedup, params, plan, progress)
         })?);
         progress.finish_stage();
     }

@@ -20,12 +20,21 @@
 //! metadata (`created_by` is this crate's name and version, no statistics that depend on
 //! anything but the rows), so one run's bytes do not depend on the thread count.
 
+use std::collections::HashMap;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::types::{
+    ArrowDictionaryKeyType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{
+    ArrayRef, DictionaryArray, LargeStringArray, PrimitiveArray, RecordBatch, StringArray,
+    StringViewArray,
+};
+use arrow_buffer::ArrowNativeType;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -56,8 +65,11 @@ struct Sink {
 
 impl Sink {
     fn new(dir: &Path, name: &'static str, fields: Vec<Field>) -> Result<Self> {
+        Self::with_schema(dir, name, Arc::new(Schema::new(fields)))
+    }
+
+    fn with_schema(dir: &Path, name: &'static str, schema: SchemaRef) -> Result<Self> {
         let tmp = super::temp_beside(dir, name)?;
-        let schema = Arc::new(Schema::new(fields));
         let props = WriterProperties::builder()
             .set_created_by(format!("neardup {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -335,6 +347,288 @@ impl ClustersWriter {
             Arc::new(self.member_provenance.finish()),
         ];
         self.sink.write(dir, columns)
+    }
+
+    pub(crate) fn finish(mut self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        self.flush(dir)?;
+        self.sink.finish(dir)
+    }
+}
+
+/// The file `--emit-clean` writes Parquet into (see `write_clean`).
+pub const CLEAN_FILE: &str = "clean.parquet";
+
+/// Bytes of encoded rows `clean.parquet` buffers before it closes a row group: its rows
+/// hold whole documents, so a row group is cut by size as well as at `ROW_GROUP` rows,
+/// which bounds the memory whatever the documents' length. The cut depends only on the
+/// rows, so the file's bytes do not depend on the thread count.
+const CLEAN_GROUP_BYTES: usize = 64 << 20;
+
+/// `clean.parquet` for Parquet and Arrow inputs: their kept rows with every column as
+/// read, the text column's values replaced by the cleaned text, in the schema of the
+/// inputs (which must all have the same one).
+pub(crate) struct CleanRows {
+    sink: Sink,
+    /// The input whose schema the file has, for the message when another differs.
+    first: PathBuf,
+    /// The text column's index in the schema.
+    text: usize,
+}
+
+impl CleanRows {
+    /// Starts `clean.parquet` in the schema of `first`, whose text column is `text`.
+    pub(crate) fn new(dir: &Path, first: &Path, schema: SchemaRef, text: &str) -> Result<Self> {
+        let Some((index, _)) = schema.column_with_name(text) else {
+            return Err(Error::Input {
+                path: first.to_path_buf(),
+                message: format!("no column `{text}` for the text field"),
+            });
+        };
+        Ok(CleanRows {
+            sink: Sink::with_schema(dir, CLEAN_FILE, schema)?,
+            first: first.to_path_buf(),
+            text: index,
+        })
+    }
+
+    /// Checks that `path`'s schema is the file's: one `clean.parquet` holds one schema.
+    pub(crate) fn check(&self, path: &Path, schema: &Schema) -> Result<()> {
+        same_schema(&self.first, &self.sink.schema, path, schema)
+    }
+
+    /// Writes the rows of `batch` (every column of an input) whose `kept` is true, the
+    /// text column's values replaced by `texts` (one per row of the batch).
+    pub(crate) fn push(
+        &mut self,
+        dir: &Path,
+        path: &Path,
+        batch: &RecordBatch,
+        texts: &[Option<String>],
+        kept: &[bool],
+    ) -> Result<()> {
+        let field = self.sink.schema.field(self.text);
+        let cleaned = text_array(field.data_type(), texts).map_err(|why| Error::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "the cleaned text cannot be written back into column `{}`: {why}",
+                field.name()
+            ),
+        })?;
+        let mut columns = batch.columns().to_vec();
+        columns[self.text] = cleaned;
+        let batch = RecordBatch::try_new(Arc::clone(&self.sink.schema), columns).map_err(|e| {
+            Error::Input {
+                path: path.to_path_buf(),
+                message: format!("its rows do not fit the schema of {CLEAN_FILE}: {e}"),
+            }
+        })?;
+        let mut i = 0;
+        while i < kept.len() {
+            if !kept[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < kept.len() && kept[i] {
+                i += 1;
+            }
+            self.sink
+                .writer
+                .write(&batch.slice(start, i - start))
+                .map_err(|e| parquet_error(dir, CLEAN_FILE, &e))?;
+        }
+        if self.sink.writer.in_progress_size() >= CLEAN_GROUP_BYTES {
+            self.sink
+                .writer
+                .flush()
+                .map_err(|e| parquet_error(dir, CLEAN_FILE, &e))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        self.sink.finish(dir)
+    }
+}
+
+/// An error unless `b` (the schema of the input `path_b`) is `a` (that of `path_a`): the
+/// same columns in the same order, with the same names, types and nullability.
+pub(crate) fn same_schema(path_a: &Path, a: &Schema, path_b: &Path, b: &Schema) -> Result<()> {
+    if a.fields() == b.fields() {
+        return Ok(());
+    }
+    let show = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| {
+                let null = if f.is_nullable() { "" } else { " not null" };
+                format!("{} {}{null}", f.name(), f.data_type())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(Error::Input {
+        path: path_b.to_path_buf(),
+        message: format!(
+            "--emit-clean writes the rows of every Parquet and Arrow input into one {CLEAN_FILE}, \
+             in their schema, and this file's columns ({}) differ from those of {} ({}): clean inputs \
+             of different schemas in separate runs",
+            show(b),
+            crate::paths::text(path_a),
+            show(a)
+        ),
+    })
+}
+
+/// An array of `data_type` (a string type the readers accept: string, large string,
+/// string view, or a dictionary of one) holding `texts`.
+fn text_array(
+    data_type: &DataType,
+    texts: &[Option<String>],
+) -> std::result::Result<ArrayRef, String> {
+    let values = || texts.iter().map(Option::as_deref);
+    Ok(match data_type {
+        DataType::Utf8 => Arc::new(values().collect::<StringArray>()),
+        DataType::LargeUtf8 => Arc::new(values().collect::<LargeStringArray>()),
+        DataType::Utf8View => Arc::new(values().collect::<StringViewArray>()),
+        DataType::Dictionary(key, value) => {
+            // each distinct text once, in order of first appearance
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            let mut distinct: Vec<Option<String>> = Vec::new();
+            let keys: Vec<Option<usize>> = values()
+                .map(|t| {
+                    t.map(|t| {
+                        *index.entry(t).or_insert_with(|| {
+                            distinct.push(Some(t.to_owned()));
+                            distinct.len() - 1
+                        })
+                    })
+                })
+                .collect();
+            let values = text_array(value, &distinct)?;
+            match key.as_ref() {
+                DataType::Int8 => dictionary::<Int8Type>(&keys, values)?,
+                DataType::Int16 => dictionary::<Int16Type>(&keys, values)?,
+                DataType::Int32 => dictionary::<Int32Type>(&keys, values)?,
+                DataType::Int64 => dictionary::<Int64Type>(&keys, values)?,
+                DataType::UInt8 => dictionary::<UInt8Type>(&keys, values)?,
+                DataType::UInt16 => dictionary::<UInt16Type>(&keys, values)?,
+                DataType::UInt32 => dictionary::<UInt32Type>(&keys, values)?,
+                DataType::UInt64 => dictionary::<UInt64Type>(&keys, values)?,
+                other => return Err(format!("{other} is not a dictionary key type")),
+            }
+        }
+        other => return Err(format!("{other} is not a string type")),
+    })
+}
+
+/// A dictionary array of `values` with keys `keys`, or why the key type cannot hold them.
+fn dictionary<K: ArrowDictionaryKeyType>(
+    keys: &[Option<usize>],
+    values: ArrayRef,
+) -> std::result::Result<ArrayRef, String> {
+    let distinct = values.len();
+    let keys = keys
+        .iter()
+        .map(|k| match k {
+            None => Ok(None),
+            Some(k) => K::Native::from_usize(*k).map(Some).ok_or_else(|| {
+                format!(
+                    "{distinct} distinct cleaned texts in one batch are more than its \
+                     dictionary keys ({}) can number",
+                    K::DATA_TYPE
+                )
+            }),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    let keys: PrimitiveArray<K> = keys.into_iter().collect();
+    DictionaryArray::<K>::try_new(keys, values)
+        .map(|a| Arc::new(a) as ArrayRef)
+        .map_err(|e| e.to_string())
+}
+
+/// The columns of `clean.parquet` for WARC, WET and plain-text inputs
+/// (`--output-format parquet`): the record's id, URL, date, cleaned text and outlet.
+#[must_use]
+pub fn clean_docs_fields() -> Vec<Field> {
+    let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    vec![
+        s("id", false),
+        s("url", true),
+        s("date", true),
+        s("text", false),
+        s("outlet", true),
+    ]
+}
+
+/// `clean.parquet` for WARC, WET and plain-text inputs: one row per kept document.
+pub(crate) struct CleanDocs {
+    sink: Sink,
+    rows: usize,
+    bytes: usize,
+    id: StringBuilder,
+    url: StringBuilder,
+    date: StringBuilder,
+    text: StringBuilder,
+    outlet: StringBuilder,
+}
+
+/// One kept document of `clean.parquet` (`clean_docs_fields`).
+pub(crate) struct CleanDoc {
+    pub(crate) id: String,
+    pub(crate) url: Option<String>,
+    pub(crate) date: Option<String>,
+    pub(crate) text: String,
+    pub(crate) outlet: Option<String>,
+}
+
+impl CleanDocs {
+    pub(crate) fn new(dir: &Path) -> Result<Self> {
+        Ok(CleanDocs {
+            sink: Sink::new(dir, CLEAN_FILE, clean_docs_fields())?,
+            rows: 0,
+            bytes: 0,
+            id: StringBuilder::new(),
+            url: StringBuilder::new(),
+            date: StringBuilder::new(),
+            text: StringBuilder::new(),
+            outlet: StringBuilder::new(),
+        })
+    }
+
+    pub(crate) fn push(&mut self, dir: &Path, doc: &CleanDoc) -> Result<()> {
+        self.id.append_value(&doc.id);
+        self.url.append_option(doc.url.as_deref());
+        self.date.append_option(doc.date.as_deref());
+        self.text.append_value(&doc.text);
+        self.outlet.append_option(doc.outlet.as_deref());
+        self.rows += 1;
+        self.bytes += doc.text.len();
+        if self.rows == ROW_GROUP || self.bytes >= CLEAN_GROUP_BYTES {
+            self.flush(dir)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, dir: &Path) -> Result<()> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        self.rows = 0;
+        self.bytes = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.id.finish()),
+            Arc::new(self.url.finish()),
+            Arc::new(self.date.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.outlet.finish()),
+        ];
+        self.sink.write(dir, columns)?;
+        // a row group per flush, so memory holds one
+        self.sink
+            .writer
+            .flush()
+            .map_err(|e| parquet_error(dir, CLEAN_FILE, &e))
     }
 
     pub(crate) fn finish(mut self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {

@@ -963,6 +963,224 @@ mod columnar {
             "{err}"
         );
     }
+
+    /// Every row of a Parquet file, in one batch.
+    fn read_all(path: &Path) -> RecordBatch {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(path).unwrap(),
+        )
+        .unwrap();
+        let schema = reader.schema().clone();
+        // one batch larger than any file here reads across the row groups
+        let mut batches: Vec<RecordBatch> = reader
+            .with_batch_size(1 << 20)
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(batches.len() <= 1);
+        batches
+            .pop()
+            .unwrap_or_else(|| RecordBatch::new_empty(schema))
+    }
+
+    fn string_at(column: &ArrayRef, i: usize) -> Option<String> {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        match column.data_type() {
+            arrow_schema::DataType::Utf8 => {
+                let c = column.as_string::<i32>();
+                c.is_valid(i).then(|| c.value(i).to_owned())
+            }
+            arrow_schema::DataType::LargeUtf8 => {
+                let c = column.as_string::<i64>();
+                c.is_valid(i).then(|| c.value(i).to_owned())
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    /// The sample with one more column of another type (integers, a null every 5th row),
+    /// written as Parquet in row groups of 300 rows.
+    fn sample_with_numbers(path: &Path) -> RecordBatch {
+        let sample = sample_batch();
+        let rows = i64::try_from(sample.num_rows()).unwrap();
+        let numbers: ArrayRef = Arc::new(
+            (0..rows)
+                .map(|i| (i % 5 != 0).then_some(i * 7))
+                .collect::<Int64Array>(),
+        );
+        let schema = sample.schema();
+        let mut columns: Vec<(&str, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .zip(sample.columns().iter().cloned())
+            .collect();
+        columns.push(("n", numbers));
+        let batch = batch(&columns);
+        write_parquet(path, &batch, 300);
+        batch
+    }
+
+    #[test]
+    fn clean_parquet_keeps_every_other_column_as_it_was_and_only_the_kept_rows() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        std::fs::copy(sample_path(), dir.join("sample.jsonl")).unwrap();
+        let input = sample_with_numbers(&dir.join("sample.parquet"));
+        let mut w = arrow_ipc::writer::FileWriter::try_new(
+            File::create(dir.join("sample.arrow")).unwrap(),
+            &input.schema(),
+        )
+        .unwrap();
+        w.write(&input.slice(0, 400)).unwrap();
+        w.write(&input.slice(400, 600)).unwrap();
+        w.finish().unwrap();
+
+        let jsonl = run(dir, &["sample.jsonl"], "jsonl", &["--emit-clean"]);
+        let pq = run(dir, &["sample.parquet"], "pq", &["--emit-clean"]);
+        assert!(
+            !pq.join("clean.jsonl").exists(),
+            "no JSONL input, no clean.jsonl"
+        );
+        let clean = read_all(&pq.join("clean.parquet"));
+        // the same schema: names, types (a large string, a dictionary, a list, integers),
+        // nullability
+        assert_eq!(clean.schema().fields(), input.schema().fields());
+
+        // the kept rows, in input order
+        let kept: Vec<(usize, String)> = docs_lines(&pq)
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d["keep"] == true)
+            .map(|(i, d)| (i, d["id"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(kept.len() < input.num_rows(), "the sample has duplicates");
+        assert_eq!(clean.num_rows(), kept.len());
+        let texts = clean_texts(&jsonl);
+        assert_eq!(texts.len(), kept.len());
+        let text_column = input.schema().index_of("text").unwrap();
+        let mut cleaned_somewhere = false;
+        for (r, (i, id)) in kept.iter().enumerate() {
+            assert_eq!(string_at(clean.column(0), r).as_deref(), Some(id.as_str()));
+            for c in 0..input.num_columns() {
+                if c == text_column {
+                    let text = string_at(clean.column(c), r).unwrap();
+                    assert_eq!(text, texts[id], "{id}: the text of clean.jsonl");
+                    cleaned_somewhere |= text != string_at(input.column(c), *i).unwrap();
+                } else {
+                    // value for value, through the array's own equality (a dictionary
+                    // compares by the values its keys point at)
+                    assert_eq!(
+                        clean.column(c).slice(r, 1).as_ref(),
+                        input.column(c).slice(*i, 1).as_ref(),
+                        "{id}: column {c}"
+                    );
+                }
+            }
+        }
+        assert!(cleaned_somewhere, "some boilerplate was removed");
+
+        // Arrow input: the same rows into clean.parquet, in its schema
+        let arrow = run(dir, &["sample.arrow"], "arrow", &["--emit-clean"]);
+        assert_eq!(read_all(&arrow.join("clean.parquet")), clean);
+    }
+
+    #[test]
+    fn mixed_inputs_give_clean_jsonl_and_clean_parquet_and_each_run_removes_the_other() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let sample = std::fs::read_to_string(sample_path()).unwrap();
+        let lines: Vec<&str> = sample.lines().collect();
+        std::fs::write(dir.join("first.jsonl"), lines[..500].join("\n") + "\n").unwrap();
+        write_parquet(
+            &dir.join("second.parquet"),
+            &sample_batch().slice(500, 500),
+            100,
+        );
+        std::fs::copy(sample_path(), dir.join("all.jsonl")).unwrap();
+        let all = run(dir, &["all.jsonl"], "all", &["--emit-clean"]);
+        let want = clean_texts(&all);
+
+        let o = run(
+            dir,
+            &["first.jsonl", "second.parquet"],
+            "o",
+            &["--emit-clean"],
+        );
+        assert_eq!(partition(&o), partition(&all));
+        let mut got = clean_texts(&o);
+        assert!(
+            got.keys()
+                .all(|id| lines[..500].iter().any(|l| l.contains(id.as_str())))
+        );
+        let clean = read_all(&o.join("clean.parquet"));
+        for r in 0..clean.num_rows() {
+            let id = string_at(clean.column(0), r).unwrap();
+            got.insert(id, string_at(clean.column(1), r).unwrap());
+        }
+        assert_eq!(got, want);
+
+        // a JSONL-only run removes clean.parquet; a Parquet-only run, clean.jsonl; a run
+        // without --emit-clean, both
+        run(dir, &["first.jsonl"], "o", &["--emit-clean"]);
+        assert!(o.join("clean.jsonl").exists() && !o.join("clean.parquet").exists());
+        run(dir, &["second.parquet"], "o", &["--emit-clean"]);
+        assert!(!o.join("clean.jsonl").exists() && o.join("clean.parquet").exists());
+        run(dir, &["second.parquet"], "o", &[]);
+        assert!(!o.join("clean.jsonl").exists() && !o.join("clean.parquet").exists());
+    }
+
+    #[test]
+    fn warc_documents_go_to_clean_parquet_with_output_format_parquet() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let mut warc = Vec::new();
+        for (i, r) in sample().iter().take(200).enumerate() {
+            let mut html = String::from("<html><body>");
+            for p in r["text"].split("\n\n") {
+                let p = p.replace('&', "&amp;").replace('<', "&lt;");
+                write!(html, "<p>{p}</p>").unwrap();
+            }
+            html.push_str("</body></html>");
+            let uri = format!("https://{}/{i}", host(&r["outlet"]));
+            warc.extend(html_response(&r["id"], &uri, html.as_bytes()));
+        }
+        std::fs::write(dir.join("pages.warc"), warc).unwrap();
+        let js = run(dir, &["pages.warc"], "js", &["--emit-clean"]);
+        assert!(!js.join("clean.parquet").exists());
+        let pq = run(
+            dir,
+            &["pages.warc"],
+            "pq",
+            &["--emit-clean", "--output-format", "parquet"],
+        );
+        assert!(!pq.join("clean.jsonl").exists());
+        let clean = read_all(&pq.join("clean.parquet"));
+        let names: Vec<String> = clean
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["id", "url", "date", "text", "outlet"]);
+        let lines: Vec<Value> = std::fs::read_to_string(js.join("clean.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(clean.num_rows(), lines.len());
+        for (r, line) in lines.iter().enumerate() {
+            for name in ["id", "url", "date", "text", "outlet"] {
+                assert_eq!(
+                    string_at(clean.column_by_name(name).unwrap(), r).as_deref(),
+                    line[name].as_str(),
+                    "{name}"
+                );
+            }
+        }
+    }
 }
 
 /// `--output-format parquet` (issue 15): docs.parquet and clusters.parquet hold the lines
