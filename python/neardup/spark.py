@@ -234,6 +234,17 @@ def read_jsonl(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     )
 
 
+def _arrow_type(t: T.DataType) -> pa.DataType:
+    """Spark's type as Arrow's, for the column rule (only strings pass it, so a type
+    Arrow cannot express is as good as any other non-string one)."""
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    try:
+        return to_arrow_type(t)
+    except Exception:  # noqa: BLE001 (any type Arrow cannot express is refused as non-string)
+        return pa.binary()
+
+
 def read_parquet(spark: SparkSession, paths: Sequence[str], params: _core.Params) -> DataFrame:
     """The rows of the Parquet files, numbered in the CLI's order (files as given, rows in
     file order), as `cluster_records`' "docs": `idx`, `file`, `row` (0-based) and the
@@ -248,25 +259,13 @@ def read_parquet(spark: SparkSession, paths: Sequence[str], params: _core.Params
     if not files:
         raise FileNotFoundError(f"no input files in {list(paths)}")
     raw = spark.read.parquet(*files)
-    types = {f.name: f.dataType for f in raw.schema.fields}
-    text = params.text_field
-    if text not in types:
-        raise ValueError(f"the Parquet input has no text column '{text}' (--text-field)")
-    fields = {
-        "id": params.id_field,
-        "text": text,
-        "date": params.date_field,
-        "outlet": params.outlet_field,
-        "url": params.url_field,
-    }
-    # the CLI's rule (input::columnar): a named column that exists holds strings, or the
-    # input is unusable; nothing is cast
-    for name, col in fields.items():
-        if col in types and not isinstance(types[col], T.StringType):
-            raise ValueError(
-                f"the Parquet column '{col}' (the {name} field) is {types[col].simpleString()}, not a string column"
-            )
-    cols = [(F.col(c) if c in types else F.lit(None).cast("string")).alias(n) for n, c in fields.items()]
+    # the CLI's rule on the columns (the Rust library's `check_schema`), on the schema
+    # Spark reads: Spark's strings are Arrow strings, other types are named as Arrow
+    # names them, so the message is the CLI's
+    arrow = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in raw.schema.fields])
+    text, *rest = _core.input_columns(arrow, ", ".join(paths), params)
+    fields = {"id": rest[0], "text": text, "date": rest[1], "outlet": rest[2], "url": rest[3]}
+    cols = [(F.col(c) if c is not None else F.lit(None).cast("string")).alias(n) for n, c in fields.items()]
     with_pos = raw.select(
         *cols,
         _uri_col().alias("uri"),

@@ -616,3 +616,27 @@ pub fn place_batch(py: Python<'_>, rows: Batch, params: &NeardupParams) -> PyRes
         ],
     )
 }
+
+/// The columns a run reads from a Parquet or Arrow input with this schema, by the CLI's
+/// rule (`neardup::input::columnar::check_schema`, which the CLI's reader applies to each
+/// file): `(text, id, date, outlet, url)`, a field's column or `None` when the schema
+/// lacks it. Raises `ValueError` with the CLI's message, naming `path`, when the CLI would
+/// find the input unusable (no text column, a named column that does not hold strings).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn input_columns(
+    schema: PyArrowType<Schema>,
+    path: &str,
+    params: &NeardupParams,
+) -> PyResult<(
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+)> {
+    let named = neardup::input::columns_of(&params.valid.input);
+    let c = neardup::input::columnar::check_schema(std::path::Path::new(path), &schema.0, &named)
+        .map_err(value_error)?;
+    Ok((c.text, c.id, c.date, c.outlet, c.url))
+}

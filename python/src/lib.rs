@@ -353,6 +353,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batches::bucket_pairs_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::place_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::input_columns, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_texts, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(shingles, m)?)?;
