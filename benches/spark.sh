@@ -13,6 +13,7 @@ PY=${PY:?set PY to the venv python with neardup and pyspark}
 ND=${ND:-target/release/neardup}
 MASTER=${MASTER:-local[2]}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 SPARK_HOME=$("$PY" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')
 export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1
 CLIPY=$("$PY" -c 'import neardup.cli as c; print(c.__file__)')
