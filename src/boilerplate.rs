@@ -113,6 +113,7 @@ pub fn removed_paragraphs(
 pub fn frequent_keys(
     mut keys: Vec<(u32, u64)>,
     group_docs: &[u64],
+    prior: &HashMap<(u32, u64), u64>,
     params: &ValidParams,
 ) -> HashMap<(u32, u64), u64> {
     keys.par_sort_unstable();
@@ -123,7 +124,7 @@ pub fn frequent_keys(
         while j < keys.len() && keys[j] == keys[i] {
             j += 1;
         }
-        let count = (j - i) as u64;
+        let count = (j - i) as u64 + prior.get(&keys[i]).copied().unwrap_or(0);
         if is_boilerplate(count, group_docs[keys[i].0 as usize], params) {
             out.insert(keys[i], count);
         }
@@ -195,7 +196,7 @@ mod tests {
         assert!(!is_boilerplate(3, 601, &params));
         assert!(!is_boilerplate(2, 10, &params));
         let keys = vec![(1, 7), (1, 7), (1, 7), (2, 7), (2, 7), (2, 7), (1, 8)];
-        let frequent = frequent_keys(keys, &[0, 10, 1000], &params);
+        let frequent = frequent_keys(keys, &[0, 10, 1000], &HashMap::new(), &params);
         assert_eq!(frequent.len(), 1);
         assert_eq!(frequent.get(&(1, 7)), Some(&3));
     }

@@ -45,7 +45,9 @@ use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::provenance::Provenance;
 use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
-use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
+use crate::sketch::pass::{
+    CleanArticles, Fingerprints, IndexBuilder, ParagraphIndex, clean_and_sketch,
+};
 use crate::spill::{DEFAULT_MEMORY, Scratch, ShingleSpill};
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
@@ -73,6 +75,41 @@ pub fn run(
     params: &ValidParams,
     opts: &RunOptions,
     progress: &dyn Progress,
+) -> Result<Summary> {
+    run_with(inputs, params, opts, progress, None)
+}
+
+/// What a run against a persistent index (`index`) adds to the stages. The stages call
+/// it at four points; everything else is the same run.
+pub trait Archive: Send {
+    /// Sees the batch's paragraph index before boilerplate is decided (to add the
+    /// archive's paragraph counts to it).
+    fn before_clean(&mut self, index: &mut ParagraphIndex) -> Result<()>;
+    /// Puts the archive's records and documents before the batch's, in `records` and
+    /// `cleaned` (whose `keys` hold the batch's band keys), so that candidates,
+    /// verification and clustering run over both.
+    fn prepend(
+        &mut self,
+        records: &mut Records,
+        cleaned: &mut CleanArticles,
+        params: &ValidParams,
+        scratch: &Scratch,
+    ) -> Result<()>;
+    /// Turns the clustered whole into this run's answer (stable cluster ids, the batch's
+    /// counts, what changed for archived clusters).
+    fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()>;
+    /// After the outputs are written: adds the batch to the archive (a no-op for a
+    /// read-only run).
+    fn commit(&mut self, dedup: &Dedup) -> Result<()>;
+}
+
+/// `run`, against an archive when one is given.
+pub fn run_with(
+    inputs: &[PathBuf],
+    params: &ValidParams,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
 ) -> Result<Summary> {
     if opts.emit_clean
         && let Some(p) = inputs
@@ -133,12 +170,13 @@ pub fn run(
             .with_memory(opts.memory.unwrap_or(DEFAULT_MEMORY));
         let reader_sources = sources.clone();
         let input = params.input.clone();
-        let mut d = dedup_stream(
+        let mut d = dedup_stream_with(
             sources,
             |sink| read_sources(&reader_sources, &input, sink),
             params,
             &scratch,
             progress,
+            archive.as_deref_mut(),
         )?;
         for entry in &unread {
             let counts = if entry.reason.is_error() {
@@ -174,6 +212,10 @@ pub fn run(
     check_cancel(progress)?;
     crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
     progress.finish_stage();
+    if let Some(a) = archive {
+        check_cancel(progress)?;
+        a.commit(&dedup)?;
+    }
     Ok(summary)
 }
 
@@ -511,7 +553,30 @@ where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
         + Send,
 {
-    let sketched = sketch_stream(sources, read, params, scratch, progress)?;
+    dedup_stream_with(sources, read, params, scratch, progress, None)
+}
+
+/// `dedup_stream`, against an archive when one is given.
+pub fn dedup_stream_with<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    scratch: &Scratch,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
+) -> Result<Dedup>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
+{
+    let sketched = sketch_stream_with(
+        sources,
+        read,
+        params,
+        scratch,
+        progress,
+        archive.as_deref_mut(),
+    )?;
     let clustered = cluster_stage(&sketched, None, params, progress)?;
     // the spill and the candidates go here: what is written needs neither
     let Sketched {
@@ -545,15 +610,21 @@ where
         seconds,
         warnings,
         outputs: BTreeMap::new(),
+        index: None,
     };
-    Ok(Dedup {
+    let mut dedup = Dedup {
         sources,
         records,
         assignments: clustered.assignments,
         provenance: clustered.provenance,
         edges: clustered.edges,
         summary,
-    })
+        archived: None,
+    };
+    if let Some(a) = archive {
+        a.after_cluster(&mut dedup)?;
+    }
+    Ok(dedup)
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -608,6 +679,22 @@ pub fn sketch_stream<R>(
     params: &ValidParams,
     scratch: &Scratch,
     progress: &dyn Progress,
+) -> Result<Sketched>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
+{
+    sketch_stream_with(sources, read, params, scratch, progress, None)
+}
+
+/// `sketch_stream`, with the archive's documents before the batch's when one is given.
+fn sketch_stream_with<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    scratch: &Scratch,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
 ) -> Result<Sketched>
 where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
@@ -721,7 +808,10 @@ where
     } = collector;
     let t = Instant::now();
     progress.stage("sketch", Some(pc.docs() as u64));
-    let index = pc.finish()?;
+    let mut index = pc.finish()?;
+    if let Some(a) = archive.as_deref_mut() {
+        a.before_clean(&mut index)?;
+    }
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let mut repeats = index.repeats.clone();
     let fingerprints =
@@ -729,13 +819,24 @@ where
             Some(df) => Fingerprints::Tfidf(df),
             None => Fingerprints::Tf,
         });
-    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, scratch, |n| {
-        progress.advance(n);
-    })?;
+    let mut cleaned = clean_and_sketch(
+        index,
+        params,
+        estimate,
+        archive.is_some(),
+        fingerprints,
+        scratch,
+        |n| {
+            progress.advance(n);
+        },
+    )?;
     drop(docfreq);
-    let table = cleaned.table;
-    records.boilerplate = cleaned.boilerplate;
+    records.boilerplate = std::mem::take(&mut cleaned.boilerplate);
     records.repeats = std::mem::take(&mut repeats);
+    if let Some(a) = archive {
+        a.prepend(&mut records, &mut cleaned, params, scratch)?;
+    }
+    let table = cleaned.table;
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
     seconds.insert("sketch".into(), t.elapsed().as_secs_f64());

@@ -61,14 +61,22 @@ impl DirLock {
     /// Locks `dir` (which must exist) for this process, or fails at once with
     /// `Error::Busy` naming the pid of the run that holds it.
     pub fn acquire(dir: &Path) -> Result<Self> {
-        let path = dir.join(LOCK_FILE);
+        Self::try_acquire(&dir.join(LOCK_FILE))?.map_err(|holder| Error::Busy {
+            dir: dir.to_path_buf(),
+            holder,
+        })
+    }
+
+    /// Locks the lock file `path` (created if missing) for this process; `Err(holder)`
+    /// when another process holds it, `holder` being what its file says (`pid N`).
+    pub fn try_acquire(path: &Path) -> Result<std::result::Result<Self, String>> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::output(&path, e))?;
+            .open(path)
+            .map_err(|e| Error::output(path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -79,18 +87,15 @@ impl DirLock {
                     Ok(_) if !text.trim().is_empty() => text.trim().to_owned(),
                     _ => "pid unknown".to_owned(),
                 };
-                return Err(Error::Busy {
-                    dir: dir.to_path_buf(),
-                    holder,
-                });
+                return Ok(Err(holder));
             }
-            Err(TryLockError::Error(e)) => return Err(Error::output(&path, e)),
+            Err(TryLockError::Error(e)) => return Err(Error::output(path, e)),
         }
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "pid {}", std::process::id()))
-            .map_err(|e| Error::output(&path, e))?;
-        Ok(DirLock { _file: file })
+            .map_err(|e| Error::output(path, e))?;
+        Ok(Ok(DirLock { _file: file }))
     }
 }
 
@@ -199,6 +204,9 @@ pub fn write_all(
         .collect();
 
     let paragraphs = dedup.summary.params.paragraphs.enabled;
+    // Against an index, the records before the batch's came from it: they are members of
+    // clusters, never lines of docs.jsonl.
+    let archived = dedup.archived.as_ref().map_or(0, |a| a.records);
     let mut docs = Pending::new(dir, "docs.jsonl")?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
@@ -207,6 +215,15 @@ pub fn write_all(
             Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
             None => (&[], &[]),
         };
+        if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
+            members.entry(c).or_default().push(i as u32);
+        }
+        if let Some(from) = a.split_from {
+            split_off.entry(from).or_default().push(i as u32);
+        }
+        if i < archived {
+            continue;
+        }
         let line = DocLine {
             id: Cow::Borrowed(&meta.id),
             cluster: a.cluster,
@@ -231,12 +248,6 @@ pub fn write_all(
         if i % 4096 == 0 {
             check_cancel(progress)?;
         }
-        if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
-            members.entry(c).or_default().push(i as u32);
-        }
-        if let Some(from) = a.split_from {
-            split_off.entry(from).or_default().push(i as u32);
-        }
     }
 
     let mut clusters = Pending::new(dir, "clusters.jsonl")?;
@@ -247,6 +258,9 @@ pub fn write_all(
         let mut all: Vec<u32> = dups.clone();
         all.push(rep);
         all.sort_unstable();
+        if all.last().is_none_or(|&r| (r as usize) < archived) {
+            continue; // an archived cluster this run did not touch
+        }
         let member = |r: u32| {
             let m = &metas[r as usize];
             ClusterMember {
@@ -255,6 +269,10 @@ pub fn write_all(
                 outlet: records.outlet(m).map(Cow::Borrowed),
                 date: m.date.as_deref().map(Cow::Borrowed),
                 provenance: dedup.provenance[r as usize].as_deref().map(Cow::Borrowed),
+                run: dedup
+                    .archived
+                    .as_ref()
+                    .and_then(|a| a.runs.get(r as usize).copied()),
             }
         };
         let weak_links = all
@@ -280,6 +298,11 @@ pub fn write_all(
                         .collect()
                 })
                 .unwrap_or_default(),
+            previous_representative: dedup
+                .archived
+                .as_ref()
+                .and_then(|a| a.previous_representative.get(cluster))
+                .map(|&r| Cow::Borrowed(&*metas[r as usize].id)),
         };
         clusters.line(dir, &line)?;
         check_cancel(progress)?;
