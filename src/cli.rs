@@ -51,6 +51,8 @@ pub enum IndexCommand {
     Info(IndexDirArg),
     /// Check every checksum and that every record of every run is in exactly one segment.
     Verify(IndexDirArg),
+    /// Print every record of the index (JSONL: id, run, status, cluster, keep) as it stands.
+    Records(IndexDirArg),
     /// Merge the segments into one and remove orphans (takes the index's lock).
     Compact(IndexDirArg),
 }

@@ -1250,6 +1250,41 @@ pub fn verify(dir: &Path) -> Result<Info> {
     Ok(info)
 }
 
+/// One record of the index as it stands: `neardup index records` prints one a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexedRecord {
+    /// The record's id.
+    pub id: String,
+    /// The run that added it.
+    pub run: u64,
+    /// `ok`, `empty` or why it could not be read, as in `docs.jsonl`.
+    pub status: &'static str,
+    /// Its cluster now (`None` for a record that could not be read).
+    pub cluster: Option<u64>,
+    /// True for its cluster's representative now.
+    pub keep: bool,
+}
+
+/// Every record of the index in index order, with its cluster and representative as they
+/// stand after the last run (which may differ from what that record's own run wrote: a
+/// later run's `clusters.jsonl` says so).
+pub fn records(dir: &Path) -> Result<Vec<IndexedRecord>> {
+    existing(dir)?;
+    let ix = Index::open(dir, true)?;
+    let clusters = ix.clusters()?;
+    let rows = ix.segments()?.into_iter().flat_map(|(_, s)| s.records);
+    Ok(rows
+        .zip(clusters)
+        .map(|(r, (c, keep))| IndexedRecord {
+            id: r.id,
+            run: r.run,
+            status: r.status.as_str(),
+            cluster: (c != NO_CLUSTER).then_some(c),
+            keep,
+        })
+        .collect())
+}
+
 /// Merges every live segment into one and removes the rest (old segments, orphans): the
 /// index's answer is unchanged, its files fewer. Takes the lock.
 pub fn compact(dir: &Path) -> Result<Info> {

@@ -106,10 +106,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn index(cmd: &IndexCommand) -> anyhow::Result<()> {
+    if let IndexCommand::Records(a) = cmd {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for r in neardup::index::records(&a.dir)? {
+            serde_json::to_writer(&mut out, &r)?;
+            writeln!(out)?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
     let (info, verb) = match cmd {
         IndexCommand::Info(a) => (neardup::index::info(&a.dir)?, None),
         IndexCommand::Verify(a) => (neardup::index::verify(&a.dir)?, Some("verified")),
         IndexCommand::Compact(a) => (neardup::index::compact(&a.dir)?, Some("compacted")),
+        IndexCommand::Records(_) => unreachable!("printed above"),
     };
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &info)?;
