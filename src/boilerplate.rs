@@ -108,12 +108,14 @@ pub fn removed_paragraphs(
     removed
 }
 
-/// The `(group, hash)` keys that are boilerplate, with their document counts.
+/// The `(group, hash)` keys that are boilerplate, with their document counts: the
+/// documents of this run holding each (one key per document in `keys`) plus those of
+/// earlier runs in `prior` (an index's archive; `group_docs` then counts them too).
 #[must_use]
-pub fn frequent_keys(
+pub fn frequent_keys<S: BuildHasher>(
     mut keys: Vec<(u32, u64)>,
     group_docs: &[u64],
-    prior: &HashMap<(u32, u64), u64>,
+    prior: &HashMap<(u32, u64), u64, S>,
     params: &ValidParams,
 ) -> HashMap<(u32, u64), u64> {
     keys.par_sort_unstable();

@@ -222,7 +222,7 @@ fn status_from(s: &str) -> Option<Status> {
 
 fn encode_records(rows: &[RecordRow]) -> Vec<u8> {
     let mut e = Encoder::default();
-    e.len(rows.len());
+    e.count(rows.len());
     for r in rows {
         e.u64(r.run);
         e.str(&r.id);
@@ -235,7 +235,7 @@ fn encode_records(rows: &[RecordRow]) -> Vec<u8> {
 
 fn decode_records(path: &Path, body: &[u8]) -> Result<Vec<RecordRow>> {
     let mut d = Decoder::new(path, body);
-    let n = d.len()?;
+    let n = d.count()?;
     let mut rows = Vec::with_capacity(n);
     for _ in 0..n {
         let run = d.u64()?;
@@ -269,7 +269,7 @@ struct SetsIndex {
 impl SetsIndex {
     fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::default();
-        e.len(self.digests.len());
+        e.count(self.digests.len());
         for &o in &self.offsets {
             e.u64(o);
         }
@@ -277,7 +277,7 @@ impl SetsIndex {
             e.u64(x);
         }
         e.u32s(&self.sizes);
-        e.len(self.removed.len());
+        e.count(self.removed.len());
         for (d, r) in &self.removed {
             e.u32(*d);
             e.u32s(r);
@@ -287,11 +287,11 @@ impl SetsIndex {
 
     fn decode(path: &Path, body: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(path, body);
-        let n = d.len()?;
+        let n = d.count()?;
         let offsets = (0..=n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
         let digests = (0..n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
         let sizes = d.u32s()?;
-        let k = d.len()?;
+        let k = d.count()?;
         let removed = (0..k)
             .map(|_| Ok((d.u32()?, d.u32s()?)))
             .collect::<Result<Vec<_>>>()?;
@@ -319,12 +319,12 @@ struct BandsFile {
 impl BandsFile {
     fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::default();
-        e.len(self.bands);
-        e.len(self.keys.len());
+        e.count(self.bands);
+        e.count(self.keys.len());
         for &k in &self.keys {
             e.u64(k);
         }
-        e.len(self.openings.len());
+        e.count(self.openings.len());
         for &(k, d) in &self.openings {
             e.u64(k);
             e.u32(d);
@@ -334,10 +334,10 @@ impl BandsFile {
 
     fn decode(path: &Path, body: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(path, body);
-        let bands = d.len()?;
-        let n = d.len()?;
+        let bands = d.count()?;
+        let n = d.count()?;
         let keys = (0..n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
-        let m = d.len()?;
+        let m = d.count()?;
         let openings = (0..m)
             .map(|_| Ok((d.u64()?, d.u32()?)))
             .collect::<Result<Vec<_>>>()?;
@@ -369,12 +369,12 @@ struct ParagraphCounts {
 impl ParagraphCounts {
     fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::default();
-        e.len(self.groups.len());
+        e.count(self.groups.len());
         for (name, n) in &self.groups {
             e.str(name);
             e.u64(*n);
         }
-        e.len(self.keys.len());
+        e.count(self.keys.len());
         for &(g, h, n) in &self.keys {
             e.u32(g);
             e.u64(h);
@@ -385,11 +385,11 @@ impl ParagraphCounts {
 
     fn decode(path: &Path, body: &[u8]) -> Result<Self> {
         let mut d = Decoder::new(path, body);
-        let n = d.len()?;
+        let n = d.count()?;
         let groups = (0..n)
             .map(|_| Ok((d.str()?.to_owned(), d.u64()?)))
             .collect::<Result<Vec<_>>>()?;
-        let m = d.len()?;
+        let m = d.count()?;
         let keys = (0..m)
             .map(|_| Ok((d.u32()?, d.u64()?, d.u64()?)))
             .collect::<Result<Vec<_>>>()?;
@@ -431,7 +431,7 @@ impl ParagraphCounts {
 /// record that could not be read) and whether it is its cluster's representative.
 fn encode_clusters(rows: &[(u64, bool)]) -> Vec<u8> {
     let mut e = Encoder::default();
-    e.len(rows.len());
+    e.count(rows.len());
     for &(c, keep) in rows {
         e.u64(c);
         e.u8(u8::from(keep));
@@ -441,7 +441,7 @@ fn encode_clusters(rows: &[(u64, bool)]) -> Vec<u8> {
 
 fn decode_clusters(path: &Path, body: &[u8]) -> Result<Vec<(u64, bool)>> {
     let mut d = Decoder::new(path, body);
-    let n = d.len()?;
+    let n = d.count()?;
     let rows = (0..n)
         .map(|_| Ok((d.u64()?, d.u8()? != 0)))
         .collect::<Result<Vec<_>>>()?;

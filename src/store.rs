@@ -291,13 +291,13 @@ impl Encoder {
     pub fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
-    /// Appends a length (as a `u64`).
-    pub fn len(&mut self, n: usize) {
+    /// Appends a count or a length (as a `u64`).
+    pub fn count(&mut self, n: usize) {
         self.u64(n as u64);
     }
     /// Appends bytes with their length.
     pub fn bytes(&mut self, b: &[u8]) {
-        self.len(b.len());
+        self.count(b.len());
         self.buf.extend_from_slice(b);
     }
     /// Appends a string with its length.
@@ -316,7 +316,7 @@ impl Encoder {
     }
     /// Appends a list of `u32`s with its length.
     pub fn u32s(&mut self, v: &[u32]) {
-        self.len(v.len());
+        self.count(v.len());
         for &x in v {
             self.u32(x);
         }
@@ -372,9 +372,9 @@ impl<'a> Decoder<'a> {
     pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
     }
-    /// Reads a length, refusing one longer than what is left (a damaged length must not
+    /// Reads a count or a length, refusing one larger than what is left (a damaged length must not
     /// allocate gigabytes).
-    pub fn len(&mut self) -> Result<usize> {
+    pub fn count(&mut self) -> Result<usize> {
         let n = self.u64()?;
         usize::try_from(n)
             .ok()
@@ -383,7 +383,7 @@ impl<'a> Decoder<'a> {
     }
     /// Reads length-prefixed bytes.
     pub fn bytes(&mut self) -> Result<&'a [u8]> {
-        let n = self.len()?;
+        let n = self.count()?;
         self.take(n)
     }
     /// Reads a length-prefixed UTF-8 string.
@@ -401,7 +401,7 @@ impl<'a> Decoder<'a> {
     }
     /// Reads a list of `u32`s.
     pub fn u32s(&mut self) -> Result<Vec<u32>> {
-        let n = self.len()?;
+        let n = self.count()?;
         (0..n).map(|_| self.u32()).collect()
     }
     /// True when every byte was read.
