@@ -21,7 +21,10 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 
 /// Writes `rows` as JSONL at `path`.
 fn write_rows(path: &Path, rows: &[serde_json::Value]) {
-    let text: String = rows.iter().flat_map(|r| [r.to_string(), "\n".into()]).collect();
+    let text: String = rows
+        .iter()
+        .flat_map(|r| [r.to_string(), "\n".into()])
+        .collect();
     std::fs::write(path, text).unwrap();
 }
 
