@@ -26,21 +26,22 @@
 //! cluster's first record: a cluster only ever gains members, so its id never changes;
 //! when a late document joins two clusters the union keeps the smaller id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::UnionFind;
 use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
-use crate::ids::DocId;
+use crate::ids::{DocId, Pair};
 use crate::lsh::BandTable;
 use crate::output::DirLock;
 use crate::output::schema::IndexRun;
 use crate::params::{CandidateMethod, Params, ValidParams, VerifyMethod};
 use crate::pipeline::{Archive, RunOptions, run_with};
 use crate::progress::Progress;
-use crate::records::{Archived, Dedup, RecordMeta, Records, Status};
+use crate::records::{Archived, Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::pass::{CleanArticles, ParagraphIndex};
 use crate::spill::{Scratch, ShingleSets};
 use crate::store::{self, Decoder, Encoder};
@@ -427,23 +428,41 @@ impl ParagraphCounts {
     }
 }
 
-/// The cluster table: per record of the index, its stable cluster id (`NO_CLUSTER` for a
-/// record that could not be read) and whether it is its cluster's representative.
-fn encode_clusters(rows: &[(u64, bool)]) -> Vec<u8> {
+/// One row of the cluster table, per record of the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ClusterRow {
+    /// Its stable cluster id (`NO_CLUSTER` for a record that could not be read).
+    cluster: u64,
+    /// Whether it is its cluster's representative.
+    keep: bool,
+    /// Its component (the documents joined by accepted pairs, before the star check
+    /// splits them), named by the index position of its first record: a run reconsiders
+    /// only the components its documents touch.
+    component: u64,
+}
+
+fn encode_clusters(rows: &[ClusterRow]) -> Vec<u8> {
     let mut e = Encoder::default();
     e.count(rows.len());
-    for &(c, keep) in rows {
-        e.u64(c);
-        e.u8(u8::from(keep));
+    for r in rows {
+        e.u64(r.cluster);
+        e.u8(u8::from(r.keep));
+        e.u64(r.component);
     }
     e.buf
 }
 
-fn decode_clusters(path: &Path, body: &[u8]) -> Result<Vec<(u64, bool)>> {
+fn decode_clusters(path: &Path, body: &[u8]) -> Result<Vec<ClusterRow>> {
     let mut d = Decoder::new(path, body);
     let n = d.count()?;
     let rows = (0..n)
-        .map(|_| Ok((d.u64()?, d.u8()? != 0)))
+        .map(|_| {
+            Ok(ClusterRow {
+                cluster: d.u64()?,
+                keep: d.u8()? != 0,
+                component: d.u64()?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     d.finish()?;
     Ok(rows)
@@ -703,7 +722,7 @@ impl Index {
     }
 
     /// The current cluster table.
-    fn clusters(&self) -> Result<Vec<(u64, bool)>> {
+    fn clusters(&self) -> Result<Vec<ClusterRow>> {
         let Some(m) = &self.manifest else {
             return Ok(Vec::new());
         };
@@ -755,14 +774,21 @@ struct IndexArchive {
     keys: Vec<u64>,
     openings: Vec<(u64, DocId)>,
     paragraphs: ParagraphCounts,
-    clusters: Vec<(u64, bool)>,
+    clusters: Vec<ClusterRow>,
     docs: usize,
+    /// The record of each archived document.
+    doc_records: Vec<u32>,
+    /// Per archived document: whether a batch document touches its component (set by
+    /// `candidates`); the others keep their stored answer.
+    in_scope: Vec<bool>,
     /// This run's segment, written into a temporary directory until `commit`.
     pending: Option<tempfile::TempDir>,
     /// The batch's own paragraph counts.
     batch_paragraphs: ParagraphCounts,
     batch_records: usize,
     batch_docs: usize,
+    /// Every record's component after this run (see `ClusterRow::component`).
+    components: Vec<u64>,
 }
 
 impl IndexArchive {
@@ -778,10 +804,13 @@ impl IndexArchive {
             paragraphs: ParagraphCounts::default(),
             clusters: index.clusters()?,
             docs: 0,
+            doc_records: Vec::new(),
+            in_scope: Vec::new(),
             pending: None,
             batch_paragraphs: ParagraphCounts::default(),
             batch_records: 0,
             batch_docs: 0,
+            components: Vec::new(),
             readonly,
             index,
         };
@@ -802,7 +831,12 @@ impl IndexArchive {
                 .extend(seg.bands.openings.iter().map(|&(k, d)| (k, base + d)));
             a.paragraphs.merge(&seg.paragraphs);
             a.docs += seg.sets.digests.len();
-            a.rows.extend(seg.records);
+            for r in seg.records {
+                if r.status == Status::Ok {
+                    a.doc_records.push(a.rows.len() as u32);
+                }
+                a.rows.push(r);
+            }
         }
         Ok(a)
     }
@@ -998,6 +1032,21 @@ impl Archive for IndexArchive {
         Ok(())
     }
 
+    fn candidates(&mut self, pairs: &mut Vec<Pair>) {
+        let first_new = self.docs as DocId;
+        let component = |d: DocId| self.clusters[self.doc_records[d as usize] as usize].component;
+        let touched: HashSet<u64> = pairs
+            .iter()
+            .filter(|&&(a, b)| a < first_new && b >= first_new)
+            .map(|&(a, _)| component(a))
+            .collect();
+        self.in_scope = (0..first_new)
+            .map(|d| touched.contains(&component(d)))
+            .collect();
+        let in_scope = |d: DocId| d >= first_new || self.in_scope[d as usize];
+        pairs.retain(|&(a, b)| in_scope(a) && in_scope(b));
+    }
+
     fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()> {
         let archived = self.rows.len();
         // stable ids: the position of each cluster's first record
@@ -1007,6 +1056,35 @@ impl Archive for IndexArchive {
                 a.cluster = Some(*first.entry(c).or_insert(i as u64));
             }
         }
+        // the archived records no batch document touched keep what their runs decided
+        // (this run saw none of their pairs; see `candidates`)
+        let metas = &dedup.records.metas;
+        for (i, a) in dedup.assignments[..archived].iter_mut().enumerate() {
+            let touched = metas[i].doc.is_some_and(|d| self.in_scope[d as usize]);
+            if !touched {
+                let row = self.clusters[i];
+                *a = Assignment {
+                    cluster: (row.cluster != NO_CLUSTER).then_some(row.cluster),
+                    keep: row.keep,
+                    ..Assignment::UNREAD
+                };
+            }
+        }
+        // components, for the next run's scope: of the touched, from this run's edges
+        let mut uf = UnionFind::new(dedup.records.doc_records.len());
+        for e in &dedup.edges {
+            uf.union(e.a, e.b);
+        }
+        let mut first_of_root: HashMap<DocId, u64> = HashMap::new();
+        self.components = (0..metas.len())
+            .map(|i| match metas[i].doc {
+                Some(d) if i >= archived || self.in_scope[d as usize] => {
+                    *first_of_root.entry(uf.find(d)).or_insert(i as u64)
+                }
+                _ if i < archived => self.clusters[i].component,
+                _ => i as u64,
+            })
+            .collect();
         let mut size: HashMap<u64, u64> = HashMap::new();
         let mut rep: HashMap<u64, u32> = HashMap::new();
         for (i, a) in dedup.assignments.iter().enumerate() {
@@ -1022,8 +1100,8 @@ impl Archive for IndexArchive {
             .clusters
             .iter()
             .enumerate()
-            .filter(|(_, (c, keep))| *keep && *c != NO_CLUSTER)
-            .map(|(i, &(c, _))| (c, i as u32))
+            .filter(|(_, r)| r.keep && r.cluster != NO_CLUSTER)
+            .map(|(i, r)| (r.cluster, i as u32))
             .collect();
         let mut previous = BTreeMap::new();
         let mut touched = std::collections::BTreeSet::new();
@@ -1081,10 +1159,15 @@ impl Archive for IndexArchive {
         let Some(seg) = self.pending.take() else {
             return Ok(()); // read-only
         };
-        let table: Vec<(u64, bool)> = dedup
+        let table: Vec<ClusterRow> = dedup
             .assignments
             .iter()
-            .map(|a| (a.cluster.unwrap_or(NO_CLUSTER), a.keep))
+            .zip(&self.components)
+            .map(|(a, &component)| ClusterRow {
+                cluster: a.cluster.unwrap_or(NO_CLUSTER),
+                keep: a.keep,
+                component,
+            })
             .collect();
         store::write(
             &seg.path().join("clusters"),
@@ -1230,7 +1313,17 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let clusters = ix.clusters()?;
     let path = segment_dir(dir, &m.clusters).join("clusters");
     let mut reps: HashMap<u64, u64> = HashMap::new();
-    for (i, &(c, keep)) in clusters.iter().enumerate() {
+    for (i, row) in clusters.iter().enumerate() {
+        let (c, keep) = (row.cluster, row.keep);
+        if row.component as usize > i {
+            return Err(store::corrupt(
+                &path,
+                format!(
+                    "record {i} is in component {}, which starts after it",
+                    row.component
+                ),
+            ));
+        }
         if c != NO_CLUSTER && (c as usize > i) {
             return Err(store::corrupt(
                 &path,
@@ -1275,12 +1368,12 @@ pub fn records(dir: &Path) -> Result<Vec<IndexedRecord>> {
     let rows = ix.segments()?.into_iter().flat_map(|(_, s)| s.records);
     Ok(rows
         .zip(clusters)
-        .map(|(r, (c, keep))| IndexedRecord {
+        .map(|(r, c)| IndexedRecord {
             id: r.id,
             run: r.run,
             status: r.status.as_str(),
-            cluster: (c != NO_CLUSTER).then_some(c),
-            keep,
+            cluster: (c.cluster != NO_CLUSTER).then_some(c.cluster),
+            keep: c.keep,
         })
         .collect())
 }

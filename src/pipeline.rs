@@ -95,6 +95,11 @@ pub trait Archive: Send {
         params: &ValidParams,
         scratch: &Scratch,
     ) -> Result<()>;
+    /// Sees the candidate pairs of the whole (sorted, archive's documents first) before
+    /// verification, and keeps those that can change an answer: the pairs among
+    /// archived documents whose components no batch document touches were decided by
+    /// earlier runs and would be decided the same way again.
+    fn candidates(&mut self, pairs: &mut Vec<Pair>);
     /// Turns the clustered whole into this run's answer (stable cluster ids, the batch's
     /// counts, what changed for archived clusters).
     fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()>;
@@ -833,7 +838,7 @@ where
     drop(docfreq);
     records.boilerplate = std::mem::take(&mut cleaned.boilerplate);
     records.repeats = std::mem::take(&mut repeats);
-    if let Some(a) = archive {
+    if let Some(a) = archive.as_deref_mut() {
         a.prepend(&mut records, &mut cleaned, params, scratch)?;
     }
     let table = cleaned.table;
@@ -865,6 +870,9 @@ where
         pairs.par_sort_unstable();
         pairs.dedup();
         simhash_stats = Some(stats);
+    }
+    if let Some(a) = archive.as_deref_mut() {
+        a.candidates(&mut pairs);
     }
     progress.finish_stage();
     seconds.insert("candidates".into(), t.elapsed().as_secs_f64());
