@@ -13,14 +13,17 @@
 //! | `sets.idx`, `sets.dat` | each compared document's paragraph record (the spill record), with offsets, a checksum each, sizes and the paragraphs left out |
 //! | `bands` | each document's band keys, and its opening keys |
 //! | `paragraphs` | per outlet group, the documents and the paragraph-key counts (boilerplate) |
-//! | `clusters` | the cluster table of every record up to this segment: stable cluster id, kept or not |
+//! | `clusters` | the cluster table of every record up to this segment: stable cluster id, kept or not, component |
 //!
 //! A run loads the archive's records, band keys and set-store offsets (not its text),
-//! puts them before the batch's (`pipeline::Archive`), and the stages run as for one
-//! input holding the archive and the batch: so the batch's records get exactly the
-//! clusters and representatives a full run over everything would give them (with the
-//! paragraph stage off; see docs/index.md for the paragraph stage). Archived decisions
-//! about boilerplate stand: an archived document keeps the paragraphs its own run left out.
+//! puts them before the batch's (`pipeline::Archive`), finds candidates over all band
+//! keys, and then verifies and places only the components (documents joined by accepted
+//! pairs) that a batch document is a candidate of: every other archived pair would be
+//! decided as before, since nothing new is joined to either side. So the batch's records
+//! get exactly the clusters and representatives a full run over everything would give
+//! them (with the paragraph stage off, and no LSH bucket over `max_bucket`; see
+//! docs/index.md). Archived decisions about boilerplate stand: an archived document keeps
+//! the paragraphs its own run left out.
 //!
 //! Cluster ids with an index are the index position (0-based, over all runs) of the
 //! cluster's first record: a cluster only ever gains members, so its id never changes;

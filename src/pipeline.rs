@@ -871,7 +871,7 @@ where
         pairs.dedup();
         simhash_stats = Some(stats);
     }
-    if let Some(a) = archive.as_deref_mut() {
+    if let Some(a) = archive {
         a.candidates(&mut pairs);
     }
     progress.finish_stage();
