@@ -596,8 +596,8 @@ fn write_segment_files(seg: &Path, digest: u128, s: &Segment) -> Result<()> {
     )
 }
 
-/// Streams documents `0..n` of `from` into `seg/sets.dat`, filling `index`'s offsets and
-/// checksums.
+/// Streams the first `n` records of each `(sets, n)` of `sources`, in order, into
+/// `seg/sets.dat`, filling `index`'s offsets and checksums.
 fn write_sets(
     seg: &Path,
     digest: u128,
@@ -685,10 +685,7 @@ impl Index {
                 self.digest = digest;
                 Ok(())
             }
-            Some(m) if digest == self.digest => {
-                let _ = m;
-                Ok(())
-            }
+            Some(_) if digest == self.digest => Ok(()),
             Some(m) => {
                 let diffs = params_differences(&m.params, params.get());
                 Err(index_error(
@@ -949,7 +946,7 @@ impl Archive for IndexArchive {
                 bands: BandsFile {
                     bands,
                     keys: cleaned.keys.clone(),
-                    openings: cleaned.openings.iter().map(|&(k, d)| (k, d)).collect(),
+                    openings: cleaned.openings.clone(),
                 },
                 paragraphs: std::mem::take(&mut self.batch_paragraphs),
             };
