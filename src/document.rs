@@ -127,8 +127,9 @@ impl From<Position> for PackedPosition {
 pub struct ParagraphRecord {
     /// Each paragraph's hash (of its normalized text): the boilerplate key.
     pub hashes: Vec<u64>,
-    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
-    /// enough to show a boilerplate paragraph in the summary without keeping any text.
+    /// Each paragraph's snippet (`snippet` of its first 255 bytes, whole characters),
+    /// back to back: what the summary shows of a boilerplate paragraph, stored already
+    /// folded so that the spill holds at most 80 characters a paragraph.
     snippet_bytes: Vec<u8>,
     snippet_ends: Vec<u32>,
     /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
@@ -180,18 +181,20 @@ impl ParagraphRecord {
         &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
-    /// Keeps the beginning of the next paragraph's text as its snippet.
+    /// Keeps the beginning of the next paragraph's text as its snippet: `snippet` of its
+    /// first 255 bytes (whole characters). Records once kept those 255 bytes and folded
+    /// them when the summary was written; folding first gives the summary the same text
+    /// and the spill a quarter of the bytes.
     pub fn push_snippet(&mut self, paragraph: &str) {
         let mut cut = paragraph.len().min(SNIPPET_BYTES);
         while !paragraph.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.snippet_bytes
-            .extend_from_slice(&paragraph.as_bytes()[..cut]);
+        fold_snippet(&paragraph[..cut], &mut self.snippet_bytes);
         self.snippet_ends.push(self.snippet_bytes.len() as u32);
     }
 
-    /// The beginning of paragraph `i`'s text.
+    /// The snippet of paragraph `i` (see `push_snippet`), as the summary shows it.
     #[must_use]
     pub fn snippet(&self, i: usize) -> &str {
         let start = if i == 0 {
@@ -310,6 +313,42 @@ impl ParagraphRecord {
     }
 }
 
+/// The first 80 characters of a paragraph with whitespace folded, for reports.
+#[must_use]
+pub fn snippet(text: &str) -> String {
+    let mut out = Vec::new();
+    fold_snippet(text, &mut out);
+    String::from_utf8(out).expect("whole words and ASCII spaces")
+}
+
+/// Appends `snippet(text)` to `out`, without a `String` of its own.
+fn fold_snippet(text: &str, out: &mut Vec<u8>) {
+    const CHARS: usize = 80;
+    // 80 characters never need more than 320 bytes of words and 80 spaces
+    let mut cut = text.len().min(400);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let start = out.len();
+    let mut chars = 0;
+    for word in text[..cut].split_whitespace() {
+        if chars > 0 {
+            out.push(b' ');
+            chars += 1;
+        }
+        out.extend_from_slice(word.as_bytes());
+        chars += word.chars().count();
+        if chars >= CHARS {
+            break;
+        }
+    }
+    // the first 80 characters (a space pushed as the 80th stays, as it always has)
+    let folded = std::str::from_utf8(&out[start..]).expect("whole characters");
+    if let Some((i, _)) = folded.char_indices().nth(CHARS) {
+        out.truncate(start + i);
+    }
+}
+
 /// A document as exact verification compares it: its paragraph record, the paragraphs
 /// left out of its article set (sorted), and that set, sorted and de-duplicated.
 #[derive(Debug, Clone, Copy)]
@@ -342,7 +381,7 @@ mod tests {
         assert_eq!(back.paragraph_shingles(0), &[5, 6]);
         assert_eq!(back.snippet(0), "Comments are moderated");
         assert_eq!(back.snippet(1), "");
-        assert_eq!(back.snippet(2), "é".repeat(127));
+        assert_eq!(back.snippet(2), "é".repeat(80));
         assert!(ParagraphRecord::decode(&[1, 0]).is_none());
     }
 
@@ -370,6 +409,57 @@ mod tests {
             all.snippet_ends = vec![0; 3];
             all
         });
+    }
+
+    /// The snippet as the summary made it before records stored it folded: 255 bytes
+    /// kept, then folded.
+    fn snippet_oracle(paragraph: &str) -> String {
+        let mut cut = paragraph.len().min(255);
+        while !paragraph.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &paragraph[..cut];
+        let mut out = String::new();
+        let mut chars = 0;
+        for word in text.split_whitespace() {
+            if chars > 0 {
+                out.push(' ');
+                chars += 1;
+            }
+            out.push_str(word);
+            chars += word.chars().count();
+            if chars >= 80 {
+                break;
+            }
+        }
+        out.chars().take(80).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stored_snippets_are_what_the_summary_showed(
+            words in proptest::collection::vec("[a-zé東 \t\n\u{a0}]{0,30}", 0..40)
+        ) {
+            let paragraph = words.join(" ");
+            let mut rec = ParagraphRecord::default();
+            rec.push_snippet(&paragraph);
+            proptest::prop_assert_eq!(rec.snippet(0), snippet_oracle(&paragraph));
+        }
+    }
+
+    #[test]
+    fn snippets_fold_like_before_at_the_edges() {
+        // a space as the 80th character stays
+        for text in [
+            format!("{} {}", "a".repeat(79), "b".repeat(10)),
+            "é".repeat(300),
+            format!("{}  x", "w ".repeat(60)),
+            String::new(),
+        ] {
+            let mut rec = ParagraphRecord::default();
+            rec.push_snippet(&text);
+            assert_eq!(rec.snippet(0), snippet_oracle(&text), "{text:?}");
+        }
     }
 
     #[test]

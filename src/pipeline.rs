@@ -523,6 +523,7 @@ where
         simhash,
         paragraphs,
         spill_bytes,
+        band_run_bytes,
         mut seconds,
         ..
     } = sketched;
@@ -543,6 +544,7 @@ where
         spill_bytes,
         paragraphs,
         seconds,
+        disk: temporary_disk(spill_bytes, band_run_bytes),
         warnings,
         outputs: BTreeMap::new(),
     };
@@ -554,6 +556,20 @@ where
         edges: clustered.edges,
         summary,
     })
+}
+
+/// `summary.json`'s `disk`: the bytes of the run's temporary files. `spill` (one paragraph
+/// record a document) lives from the first batch to the end of clustering; `band_runs`
+/// (band keys sorted into runs when they outgrow a quarter of `--memory`) from the sketch
+/// pass to the end of the candidate stage, while the spill is there too: so `peak`, the
+/// most held at once, is their sum. Outputs written under temporary names are not
+/// counted: they become the outputs.
+fn temporary_disk(spill_bytes: u64, band_run_bytes: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([
+        ("spill".to_owned(), spill_bytes),
+        ("band_runs".to_owned(), band_run_bytes),
+        ("peak".to_owned(), spill_bytes + band_run_bytes),
+    ])
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -581,6 +597,8 @@ pub struct Sketched {
     pub paragraphs: Option<ParagraphSummary>,
     /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Bytes of band-key runs written (0 when the band table fit its budget).
+    pub band_run_bytes: u64,
     /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
@@ -734,6 +752,7 @@ where
     })?;
     drop(docfreq);
     let table = cleaned.table;
+    let (_, band_run_bytes) = table.spilled();
     records.boilerplate = cleaned.boilerplate;
     records.repeats = std::mem::take(&mut repeats);
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
@@ -792,6 +811,7 @@ where
         simhash: simhash_stats,
         paragraphs: paragraph_summary,
         spill_bytes,
+        band_run_bytes,
         seconds,
     })
 }
