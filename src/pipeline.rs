@@ -172,7 +172,10 @@ pub fn run(
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
     check_cancel(progress)?;
-    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
+    // the lines are formatted on the run's threads (see `output::write_lines`)
+    with_threads(threads, || {
+        crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)
+    })?;
     progress.finish_stage();
     Ok(summary)
 }

@@ -125,10 +125,12 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:032x}", hasher.digest128()))
 }
 
-/// A file being written under a temporary name.
+/// A file being written under a temporary name, and the xxh3-128 digest of what was
+/// written so far (the digest `digest_file` would take of it, without reading it back).
 struct Pending {
     tmp: BufWriter<NamedTempFile>,
     name: &'static str,
+    digest: xxhash_rust::xxh3::Xxh3,
 }
 
 /// A temporary file beside the final `name` (so the rename cannot cross filesystems),
@@ -154,15 +156,21 @@ impl Pending {
         Ok(Pending {
             tmp: BufWriter::with_capacity(1 << 20, tmp),
             name,
+            digest: xxhash_rust::xxh3::Xxh3::new(),
         })
     }
 
-    fn line(&mut self, dir: &Path, value: &impl Serialize) -> Result<()> {
-        let w = &mut self.tmp;
-        serde_json::to_writer(&mut *w, value)
-            .map_err(|e| Error::output(dir.join(self.name), e.into()))?;
-        w.write_all(b"\n")
+    /// Appends `bytes` (whole lines).
+    fn write(&mut self, dir: &Path, bytes: &[u8]) -> Result<()> {
+        self.digest.update(bytes);
+        self.tmp
+            .write_all(bytes)
             .map_err(|e| Error::output(dir.join(self.name), e))
+    }
+
+    /// The digest of everything written, as `summary.json`'s `outputs` records it.
+    fn digest(&self) -> String {
+        format!("{:032x}", self.digest.digest128())
     }
 
     fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
@@ -199,15 +207,13 @@ pub fn write_all(
         .collect();
 
     let paragraphs = dedup.summary.params.paragraphs.enabled;
-    let mut docs = Pending::new(dir, "docs.jsonl")?;
-    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
+    let doc_line = |i: usize| {
+        let (meta, a) = (&metas[i], &dedup.assignments[i]);
         let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
             Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
             None => (&[], &[]),
         };
-        let line = DocLine {
+        DocLine {
             id: Cow::Borrowed(&meta.id),
             cluster: a.cluster,
             keep: a.keep,
@@ -226,11 +232,13 @@ pub fn write_all(
             repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
-        };
-        docs.line(dir, &line)?;
-        if i % 4096 == 0 {
-            check_cancel(progress)?;
         }
+    };
+    let mut docs = Pending::new(dir, "docs.jsonl")?;
+    write_lines(&mut docs, dir, metas.len(), doc_line, progress)?;
+    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (i, a) in dedup.assignments.iter().enumerate() {
         if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
             members.entry(c).or_default().push(i as u32);
         }
@@ -239,8 +247,9 @@ pub fn write_all(
         }
     }
 
-    let mut clusters = Pending::new(dir, "clusters.jsonl")?;
-    for (cluster, dups) in &members {
+    let members: Vec<(&u64, &Vec<u32>)> = members.iter().collect();
+    let cluster_line = |k: usize| {
+        let (cluster, dups) = members[k];
         let rep = dedup.assignments[dups[0] as usize]
             .duplicate_of
             .expect("members are duplicates");
@@ -266,7 +275,7 @@ pub fn write_all(
             })
             .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
             .collect();
-        let line = ClusterLine {
+        ClusterLine {
             cluster: *cluster,
             size: all.len(),
             representative: Cow::Borrowed(&metas[rep as usize].id),
@@ -280,22 +289,23 @@ pub fn write_all(
                         .collect()
                 })
                 .unwrap_or_default(),
-        };
-        clusters.line(dir, &line)?;
-        check_cancel(progress)?;
-    }
+        }
+    };
+    let mut clusters = Pending::new(dir, "clusters.jsonl")?;
+    write_lines(&mut clusters, dir, members.len(), cluster_line, progress)?;
 
     check_cancel(progress)?;
+    summary.outputs.clear();
+    for written in [&docs, &clusters] {
+        summary
+            .outputs
+            .insert(written.name.to_owned(), written.digest());
+    }
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
-    summary.outputs.clear();
-    for (file, name) in [&docs, &clusters]
-        .into_iter()
-        .map(|(f, n)| (f, *n))
-        .chain(extra.iter().map(|Finished(f, n)| (f, *n)))
-    {
+    for Finished(file, name) in &extra {
         let digest = digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?;
-        summary.outputs.insert(name.to_owned(), digest);
+        summary.outputs.insert((*name).to_owned(), digest);
     }
     summary
         .seconds
@@ -324,6 +334,45 @@ pub fn write_all(
     for (file, name) in [docs, clusters].into_iter().chain(extra).chain([sum]) {
         file.persist(dir.join(name))
             .map_err(|e| Error::output(dir.join(name), e.error))?;
+    }
+    Ok(())
+}
+
+/// Lines formatted at once: enough to keep every thread busy, few enough that their text
+/// stays small.
+const FORMAT_BLOCK: usize = 1 << 14;
+
+/// Writes `line(0)`, ..., `line(n - 1)` as JSON lines, in that order: each block of
+/// `FORMAT_BLOCK` lines is formatted in parallel, in slices whose texts are then written in
+/// order, so the file does not depend on the thread count.
+fn write_lines<T: Serialize>(
+    out: &mut Pending,
+    dir: &Path,
+    n: usize,
+    line: impl Fn(usize) -> T + Sync,
+    progress: &dyn Progress,
+) -> Result<()> {
+    const SLICE: usize = 256;
+    for start in (0..n).step_by(FORMAT_BLOCK) {
+        let end = (start + FORMAT_BLOCK).min(n);
+        let texts: Vec<Vec<u8>> = (start..end)
+            .step_by(SLICE)
+            .collect::<Vec<usize>>()
+            .into_par_iter()
+            .map(|from| -> Result<Vec<u8>> {
+                let mut text = Vec::new();
+                for i in from..(from + SLICE).min(end) {
+                    serde_json::to_writer(&mut text, &line(i))
+                        .map_err(|e| Error::output(dir.join(out.name), e.into()))?;
+                    text.push(b'\n');
+                }
+                Ok(text)
+            })
+            .collect::<Result<_>>()?;
+        for text in &texts {
+            out.write(dir, text)?;
+        }
+        check_cancel(progress)?;
     }
     Ok(())
 }
