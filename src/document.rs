@@ -253,10 +253,7 @@ impl ParagraphRecord {
     pub fn article_set(&self, removed: &[u32]) -> Vec<u64> {
         let mut set = Vec::with_capacity(self.shingles.len());
         self.kept_shingles(removed, &mut set);
-        // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort
-        // merges them in linear passes
-        #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
-        set.sort();
+        sort_hashes(&mut set);
         set.dedup();
         set
     }
@@ -311,6 +308,59 @@ impl ParagraphRecord {
             .collect();
         Some(rec)
     }
+}
+
+/// Below this many values a comparison sort is as fast as distributing them.
+const SPREAD_SORT_MIN: usize = 256;
+
+/// Sorts shingle hashes ascending. Shingles are hashes, spread evenly over the 64 bits, so
+/// one counting pass on their top bits puts each in its own bucket, about one value a
+/// bucket, and an insertion pass orders the few that share one: two passes over the data
+/// where merging an article's sorted paragraph runs took one per doubling of the run
+/// length (this sort ran for every document of every candidate pair and cluster). Values
+/// that are not spread (the insertion pass moving more than a few times their number) go
+/// to the library sort, so no input costs much more than it.
+pub fn sort_hashes(values: &mut Vec<u64>) {
+    let n = values.len();
+    if n < SPREAD_SORT_MIN {
+        values.sort_unstable();
+        return;
+    }
+    // about one bucket a value: ceil(log2 n) bits, at most 2^20 buckets
+    let bits = (usize::BITS - (n - 1).leading_zeros()).min(20);
+    let shift = 64 - bits;
+    let mut starts = vec![0u32; (1 << bits) + 1];
+    for &v in values.iter() {
+        starts[(v >> shift) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut out = vec![0u64; n];
+    for &v in values.iter() {
+        let bucket = &mut starts[(v >> shift) as usize];
+        out[*bucket as usize] = v;
+        *bucket += 1;
+    }
+    // each value is now within its bucket's range: an insertion pass moves only the
+    // values that share a bucket with a larger one
+    let budget = 4 * n;
+    let mut moves = 0usize;
+    for i in 1..n {
+        let v = out[i];
+        let mut j = i;
+        while j > 0 && out[j - 1] > v {
+            out[j] = out[j - 1];
+            j -= 1;
+        }
+        out[j] = v;
+        moves += i - j;
+        if moves > budget {
+            out.sort_unstable();
+            break;
+        }
+    }
+    *values = out;
 }
 
 /// The first 80 characters of a paragraph with whitespace folded, for reports.
@@ -436,6 +486,28 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn hash_sort_is_a_sort(
+            mut values in proptest::collection::vec(proptest::num::u64::ANY, 0..3000),
+            narrow in proptest::bool::ANY,
+            repeat in 0usize..4,
+        ) {
+            // spread values, values crowded into a few buckets, and repeated runs
+            if narrow {
+                for v in &mut values {
+                    *v >>= 40;
+                }
+            }
+            let copy = values.clone();
+            for _ in 0..repeat {
+                values.extend_from_slice(&copy);
+            }
+            let mut want = values.clone();
+            want.sort_unstable();
+            sort_hashes(&mut values);
+            proptest::prop_assert_eq!(values, want);
+        }
+
         #[test]
         fn stored_snippets_are_what_the_summary_showed(
             words in proptest::collection::vec("[a-zé東 \t\n\u{a0}]{0,30}", 0..40)
