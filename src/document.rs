@@ -322,6 +322,11 @@ const SPREAD_SORT_MIN: usize = 256;
 /// to the library sort, so no input costs much more than it.
 pub fn sort_hashes(values: &mut Vec<u64>) {
     let n = values.len();
+    // one paragraph (`--paragraphs off`), or one kept: a single run, sorted already; an
+    // unsorted set shows it within its first paragraph
+    if values.is_sorted() {
+        return;
+    }
     if n < SPREAD_SORT_MIN {
         values.sort_unstable();
         return;
