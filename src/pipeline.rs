@@ -39,6 +39,7 @@ use crate::input::{
     rereadable,
 };
 use crate::lsh::{CandidateStats, candidates, key_candidates};
+use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
@@ -61,8 +62,11 @@ pub struct RunOptions {
     /// Bytes of memory for what grows with the documents (`--memory`); `None` is
     /// `spill::DEFAULT_MEMORY`. Results do not depend on it.
     pub memory: Option<u64>,
-    /// Also write `clean.jsonl` (reads the inputs a second time).
+    /// Also write the clean files, `clean.jsonl` and/or `clean.parquet` (reads the inputs
+    /// a second time; see `output::write_clean`).
     pub emit_clean: bool,
+    /// The format of docs and clusters (`--output-format`); results do not depend on it.
+    pub output_format: OutputFormat,
 }
 
 const MAX_WARNINGS: usize = 20;
@@ -74,6 +78,7 @@ pub fn run(
     opts: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    opts.output_format.check()?;
     if opts.emit_clean
         && let Some(p) = inputs
             .iter()
@@ -97,6 +102,17 @@ pub fn run(
         unread,
     } = expand_inputs(inputs, params.input.on_error)?;
     refuse_overlap(inputs, &sources, &opts.out_dir)?;
+    // which clean files, and whether the Parquet and Arrow inputs share one schema, is
+    // known from the inputs' heads and footers: a mismatch fails before the run, not after
+    let clean_plan = if opts.emit_clean {
+        Some(crate::output::CleanPlan::new(
+            &sources,
+            params,
+            opts.output_format,
+        )?)
+    } else {
+        None
+    };
     if opts.out_dir.exists() && !opts.out_dir.is_dir() {
         return Err(Error::output(
             &opts.out_dir,
@@ -158,14 +174,10 @@ pub fn run(
     })?;
     let t = Instant::now();
     let mut extra = Vec::new();
-    if opts.emit_clean {
-        progress.stage("clean.jsonl", Some(dedup.records.metas.len() as u64));
-        let input = params.input.clone();
-        let sources = dedup.sources.clone();
-        extra.push(with_threads(threads, || {
-            crate::output::write_clean(&opts.out_dir, &dedup, params, progress, |sink| {
-                read_sources(&sources, &input, sink)
-            })
+    if let Some(plan) = &clean_plan {
+        progress.stage("clean", Some(dedup.records.metas.len() as u64));
+        extra.extend(with_threads(threads, || {
+            crate::output::write_clean(&opts.out_dir, &dedup, params, plan, progress)
         })?);
         progress.finish_stage();
     }
@@ -174,7 +186,15 @@ pub fn run(
     check_cancel(progress)?;
     // the lines are formatted on the run's threads (see `output::write_lines`)
     with_threads(threads, || {
-        crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)
+        crate::output::write_all(
+            &opts.out_dir,
+            &dedup,
+            &mut summary,
+            t,
+            extra,
+            opts.output_format,
+            progress,
+        )
     })?;
     progress.finish_stage();
     Ok(summary)
