@@ -138,7 +138,7 @@ pub fn frequent_keys<S: BuildHasher>(
 /// The most frequent boilerplate of each group, for the summary: at most
 /// `TOP_PER_GROUP` texts (most documents first) of each of the `TOP_GROUPS` largest
 /// groups. `frequent` are the boilerplate keys with their document counts, `snippets` the
-/// beginning of each key's text as one of its documents had it.
+/// snippet of each key's text (`document::snippet`) as one of its documents had it.
 #[must_use]
 pub fn top_boilerplate<S: BuildHasher>(
     frequent: &HashMap<(u32, u64), u64, S>,
@@ -149,10 +149,7 @@ pub fn top_boilerplate<S: BuildHasher>(
     // the most frequent boilerplate per group, largest groups first
     let mut by_group: BTreeMap<u32, Vec<BoilerplateText>> = BTreeMap::new();
     for (&(group, hash), &docs) in frequent {
-        let text = snippets
-            .get(&(group, hash))
-            .map(|t| crate::paragraph::snippet(t))
-            .unwrap_or_default();
+        let text = snippets.get(&(group, hash)).cloned().unwrap_or_default();
         by_group
             .entry(group)
             .or_default()

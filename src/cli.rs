@@ -103,6 +103,28 @@ pub struct DedupArgs {
     /// With --index: compare with the index without adding the inputs to it.
     #[arg(long, requires = "index")]
     pub index_readonly: bool,
+    /// Format of the docs and clusters files: docs.jsonl and clusters.jsonl, or
+    /// docs.parquet and clusters.parquet (summary.json stays JSON).
+    #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]
+    pub output_format: FormatArg,
+}
+
+/// `--output-format`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    /// docs.jsonl and clusters.jsonl.
+    Jsonl,
+    /// docs.parquet and clusters.parquet.
+    Parquet,
+}
+
+impl From<FormatArg> for neardup::OutputFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Jsonl => neardup::OutputFormat::Jsonl,
+            FormatArg::Parquet => neardup::OutputFormat::Parquet,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +143,13 @@ impl DedupArgs {
         if self.emit_clean && !p.paragraphs.enabled {
             anyhow::bail!("--emit-clean needs the paragraph stage (--paragraphs on)");
         }
+        if self.report && self.output_format == FormatArg::Parquet {
+            anyhow::bail!(
+                "--report reads docs.jsonl and clusters.jsonl; it does not read the Parquet \
+                 outputs of --output-format parquet: drop one of the two"
+            );
+        }
+        neardup::OutputFormat::from(self.output_format).check()?;
         Ok(p)
     }
 }

@@ -63,6 +63,7 @@ pub mod tune;
 pub mod verify;
 
 pub use error::{Error, Result, SkipReason};
+pub use output::OutputFormat;
 pub use output::schema::Summary;
 pub use params::{Params, ValidParams};
 pub use pipeline::{RunOptions, dedup_texts, run};

@@ -152,6 +152,7 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         spill_dir: args.spill_dir.clone(),
         memory: args.memory,
         emit_clean: args.emit_clean,
+        output_format: args.output_format.into(),
     };
     let progress = Bars::new(args.quiet);
     let summary = match &args.index {
@@ -197,9 +198,10 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         v.weak_links,
         summary.seconds.get("total").copied().unwrap_or_default()
     )?;
+    let [docs, clusters] = neardup::OutputFormat::from(args.output_format).files();
     writeln!(
         out,
-        "wrote {}/{{docs.jsonl, clusters.jsonl, summary.json}}",
+        "wrote {}/{{{docs}, {clusters}, summary.json}}",
         args.out.display()
     )?;
     if args.report {

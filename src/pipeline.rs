@@ -39,6 +39,7 @@ use crate::input::{
     rereadable,
 };
 use crate::lsh::{CandidateStats, candidates, key_candidates};
+use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
@@ -63,8 +64,11 @@ pub struct RunOptions {
     /// Bytes of memory for what grows with the documents (`--memory`); `None` is
     /// `spill::DEFAULT_MEMORY`. Results do not depend on it.
     pub memory: Option<u64>,
-    /// Also write `clean.jsonl` (reads the inputs a second time).
+    /// Also write the clean files, `clean.jsonl` and/or `clean.parquet` (reads the inputs
+    /// a second time; see `output::write_clean`).
     pub emit_clean: bool,
+    /// The format of docs and clusters (`--output-format`); results do not depend on it.
+    pub output_format: OutputFormat,
 }
 
 const MAX_WARNINGS: usize = 20;
@@ -116,6 +120,7 @@ pub fn run_with(
     progress: &dyn Progress,
     mut archive: Option<&mut (dyn Archive + '_)>,
 ) -> Result<Summary> {
+    opts.output_format.check()?;
     if opts.emit_clean
         && let Some(p) = inputs
             .iter()
@@ -139,6 +144,17 @@ pub fn run_with(
         unread,
     } = expand_inputs(inputs, params.input.on_error)?;
     refuse_overlap(inputs, &sources, &opts.out_dir)?;
+    // which clean files, and whether the Parquet and Arrow inputs share one schema, is
+    // known from the inputs' heads and footers: a mismatch fails before the run, not after
+    let clean_plan = if opts.emit_clean {
+        Some(crate::output::CleanPlan::new(
+            &sources,
+            params,
+            opts.output_format,
+        )?)
+    } else {
+        None
+    };
     if opts.out_dir.exists() && !opts.out_dir.is_dir() {
         return Err(Error::output(
             &opts.out_dir,
@@ -201,21 +217,28 @@ pub fn run_with(
     })?;
     let t = Instant::now();
     let mut extra = Vec::new();
-    if opts.emit_clean {
-        progress.stage("clean.jsonl", Some(dedup.records.metas.len() as u64));
-        let input = params.input.clone();
-        let sources = dedup.sources.clone();
-        extra.push(with_threads(threads, || {
-            crate::output::write_clean(&opts.out_dir, &dedup, params, progress, |sink| {
-                read_sources(&sources, &input, sink)
-            })
+    if let Some(plan) = &clean_plan {
+        progress.stage("clean", Some(dedup.records.metas.len() as u64));
+        extra.extend(with_threads(threads, || {
+            crate::output::write_clean(&opts.out_dir, &dedup, params, plan, progress)
         })?);
         progress.finish_stage();
     }
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
     check_cancel(progress)?;
-    crate::output::write_all(&opts.out_dir, &dedup, &mut summary, t, extra, progress)?;
+    // the lines are formatted on the run's threads (see `output::write_lines`)
+    with_threads(threads, || {
+        crate::output::write_all(
+            &opts.out_dir,
+            &dedup,
+            &mut summary,
+            t,
+            extra,
+            opts.output_format,
+            progress,
+        )
+    })?;
     progress.finish_stage();
     if let Some(a) = archive {
         check_cancel(progress)?;
@@ -593,6 +616,7 @@ where
         simhash,
         paragraphs,
         spill_bytes,
+        band_run_bytes,
         mut seconds,
         ..
     } = sketched;
@@ -613,6 +637,7 @@ where
         spill_bytes,
         paragraphs,
         seconds,
+        disk: temporary_disk(spill_bytes, band_run_bytes),
         warnings,
         outputs: BTreeMap::new(),
         index: None,
@@ -630,6 +655,20 @@ where
         a.after_cluster(&mut dedup)?;
     }
     Ok(dedup)
+}
+
+/// `summary.json`'s `disk`: the bytes of the run's temporary files. `spill` (one paragraph
+/// record a document) lives from the first batch to the end of clustering; `band_runs`
+/// (band keys sorted into runs when they outgrow a quarter of `--memory`) from the sketch
+/// pass to the end of the candidate stage, while the spill is there too: so `peak`, the
+/// most held at once, is their sum. Outputs written under temporary names are not
+/// counted: they become the outputs.
+fn temporary_disk(spill_bytes: u64, band_run_bytes: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([
+        ("spill".to_owned(), spill_bytes),
+        ("band_runs".to_owned(), band_run_bytes),
+        ("peak".to_owned(), spill_bytes + band_run_bytes),
+    ])
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -657,6 +696,8 @@ pub struct Sketched {
     pub paragraphs: Option<ParagraphSummary>,
     /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Bytes of band-key runs written (0 when the band table fit its budget).
+    pub band_run_bytes: u64,
     /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
@@ -842,6 +883,7 @@ where
         a.prepend(&mut records, &mut cleaned, params, scratch)?;
     }
     let table = cleaned.table;
+    let (_, band_run_bytes) = table.spilled();
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
     seconds.insert("sketch".into(), t.elapsed().as_secs_f64());
@@ -901,6 +943,7 @@ where
         simhash: simhash_stats,
         paragraphs: paragraph_summary,
         spill_bytes,
+        band_run_bytes,
         seconds,
     })
 }

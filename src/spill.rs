@@ -216,12 +216,24 @@ impl ShingleSets {
 
     /// The raw bytes of `doc`'s record.
     pub fn read_bytes(&self, doc: DocId) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.read_into(doc, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// The raw bytes of `doc`'s record, read into `buf`: a buffer a worker keeps across
+    /// records, which only grows, so that steady state neither allocates nor zeroes.
+    pub fn read_into<'b>(&self, doc: DocId, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
         let p = self.first_docs.partition_point(|&f| f <= doc) - 1;
         let part = &self.parts[p];
         let d = (doc - self.first_docs[p]) as usize;
         let (start, end) = (part.offsets[d], part.offsets[d + 1]);
-        let mut bytes = vec![0u8; (end - start) as usize];
-        read_exact_at(&part.file, &mut bytes, start).map_err(|e| match part.digests {
+        let len = (end - start) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let bytes = &mut buf[..len];
+        read_exact_at(&part.file, bytes, start).map_err(|e| match part.digests {
             // an archived set store, not this run's scratch file
             Some(_) => Error::Io {
                 path: part.path.clone(),
@@ -230,7 +242,7 @@ impl ShingleSets {
             None => Error::spill(&part.path, e),
         })?;
         if let Some(digests) = &part.digests
-            && xxhash_rust::xxh3::xxh3_64(&bytes) != digests[d]
+            && xxhash_rust::xxh3::xxh3_64(bytes) != digests[d]
         {
             return Err(Error::Corrupt {
                 path: part.path.clone(),
@@ -302,5 +314,10 @@ mod tests {
         assert_eq!(sets.read_bytes(1).unwrap(), b"");
         assert_eq!(sets.read_bytes(0).unwrap(), b"first");
         assert_eq!(sets.total_bytes(), 17);
+        // a reused buffer longer than the record gives back the record only
+        let mut buf = Vec::new();
+        assert_eq!(sets.read_into(2, &mut buf).unwrap(), b"third record");
+        assert_eq!(sets.read_into(0, &mut buf).unwrap(), b"first");
+        assert_eq!(sets.read_into(1, &mut buf).unwrap(), b"");
     }
 }

@@ -62,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
         spill_dir: None,
         memory: None,
         emit_clean: params.get().paragraphs.enabled,
+        output_format: neardup::OutputFormat::Jsonl,
     };
     let summary = neardup::run(&[input], &params, &opts, &NoProgress)
         .expect("bad content never fails a run under --on-error skip");

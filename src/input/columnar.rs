@@ -35,7 +35,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
 use arrow_buffer::ArrowNativeType;
 use arrow_ipc::reader::StreamDecoder;
-use arrow_schema::{ArrowError, DataType, Schema};
+use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
@@ -108,6 +108,24 @@ impl Columns {
             date: None,
             outlet: None,
             url: None,
+        }
+    }
+
+    /// These columns less those, other than the text, that `schema` lacks: what a run
+    /// reads of a file with this schema, as a JSONL record may lack a field.
+    #[must_use]
+    pub fn present_in(&self, schema: &Schema) -> Columns {
+        let has = |c: &Option<String>| {
+            c.as_ref()
+                .filter(|name| schema.column_with_name(name).is_some())
+                .cloned()
+        };
+        Columns {
+            text: self.text.clone(),
+            id: has(&self.id),
+            date: has(&self.date),
+            outlet: has(&self.outlet),
+            url: has(&self.url),
         }
     }
 
@@ -335,6 +353,8 @@ pub struct RowBatch {
     first_row: u64,
     len: usize,
     columns: [Option<StrColumn>; 5],
+    /// Every column of the batch, when the reader was opened with [`ColumnarReader::open_whole`].
+    whole: Option<RecordBatch>,
 }
 
 /// One row: its number in the file and the values of the named columns (`None` for a
@@ -392,6 +412,13 @@ impl RowBatch {
     pub fn rows(&self) -> impl Iterator<Item = Row<'_>> {
         (0..self.len).map(|i| self.row(i))
     }
+
+    /// The batch with every column of the file, as decoded, when the reader was opened
+    /// with [`ColumnarReader::open_whole`] (`None` otherwise).
+    #[must_use]
+    pub fn whole(&self) -> Option<&RecordBatch> {
+        self.whole.as_ref()
+    }
 }
 
 /// Where the batches come from.
@@ -413,6 +440,10 @@ enum Batches {
 pub struct ColumnarReader {
     path: PathBuf,
     format: Format,
+    /// The file's schema, every column.
+    schema: SchemaRef,
+    /// Whether every column is decoded and kept with each batch (`open_whole`).
+    whole: bool,
     /// The column name for each field, in [`Field::ALL`] order.
     names: [Option<String>; 5],
     batches: Batches,
@@ -423,7 +454,7 @@ pub struct ColumnarReader {
 impl ColumnarReader {
     /// Opens `path`, checks that the named columns are there and hold strings.
     pub fn open(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
-        Self::open_inner(path, columns, false)
+        Self::open_inner(path, columns, false, false)
     }
 
     /// Opens `path` as [`Self::open`] does, except that a column named for a field other
@@ -431,13 +462,28 @@ impl ColumnarReader {
     /// a JSONL record may lack a field: the text column must be there, and every named
     /// column that is there must hold strings.
     pub fn open_present(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
-        Self::open_inner(path, columns, true)
+        Self::open_inner(path, columns, true, false)
+    }
+
+    /// Opens `path` as [`Self::open_present`] does, and decodes every column of the file,
+    /// not only the named ones: each batch keeps them all ([`RowBatch::whole`]), for
+    /// writing the rows back with one column changed (`clean.parquet`). The rows, their
+    /// numbers and the named columns' values are those `open_present` gives.
+    pub fn open_whole(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
+        Self::open_inner(path, columns, true, true)
+    }
+
+    /// The file's schema: every column, whichever are read.
+    #[must_use]
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 
     fn open_inner(
         path: &Path,
         columns: &Columns,
         present_only: bool,
+        whole: bool,
     ) -> Result<ColumnarReader, ColumnarError> {
         let io_err = |source| ColumnarError::Io {
             path: path.to_owned(),
@@ -460,23 +506,14 @@ impl ColumnarReader {
             message: e.to_string(),
         };
         let keep = |schema: &Schema| -> Columns {
-            if !present_only {
-                return columns.clone();
-            }
-            let has = |c: &Option<String>| {
-                c.as_ref()
-                    .filter(|name| schema.column_with_name(name).is_some())
-                    .cloned()
-            };
-            Columns {
-                text: columns.text.clone(),
-                id: has(&columns.id),
-                date: has(&columns.date),
-                outlet: has(&columns.outlet),
-                url: has(&columns.url),
+            if present_only {
+                columns.present_in(schema)
+            } else {
+                columns.clone()
             }
         };
         let columns: Columns;
+        let schema: SchemaRef;
         let batches = match format {
             Format::Parquet => {
                 let metadata =
@@ -485,7 +522,12 @@ impl ColumnarReader {
                         .map_err(|e| corrupt(&e))?;
                 columns = keep(metadata.schema());
                 let roots = check_columns(path, metadata.schema(), &columns)?;
-                let mask = ProjectionMask::roots(metadata.parquet_schema(), roots);
+                schema = Arc::clone(metadata.schema());
+                let mask = if whole {
+                    ProjectionMask::all()
+                } else {
+                    ProjectionMask::roots(metadata.parquet_schema(), roots)
+                };
                 Batches::Parquet {
                     file,
                     metadata,
@@ -518,7 +560,7 @@ impl ColumnarReader {
                     decoder: StreamDecoder::new(),
                     pending: None,
                 };
-                let schema = guarded(|| ipc.schema())
+                schema = guarded(|| ipc.schema())
                     .and_then(|schema| schema)
                     .map_err(|e| corrupt(&e))?;
                 columns = keep(&schema);
@@ -530,6 +572,8 @@ impl ColumnarReader {
         Ok(ColumnarReader {
             path: path.to_owned(),
             format,
+            schema,
+            whole,
             names,
             batches,
             next_row: 0,
@@ -649,6 +693,7 @@ impl ColumnarReader {
             first_row: self.next_row,
             len: batch.num_rows(),
             columns,
+            whole: self.whole.then(|| batch.clone()),
         })
     }
 }
@@ -828,6 +873,21 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// The rule a run applies to a Parquet or Arrow file's schema, for readers of the same
+/// files elsewhere (the Spark job reads Parquet with Spark's reader, and checks the schema
+/// it sees here): the columns read are [`Columns::present_in`] `schema`, each must hold
+/// strings (plain, large, view or dictionary-encoded), and the text column must be there.
+/// `path` names the file (or the input) in the error.
+pub fn check_schema(
+    path: &Path,
+    schema: &Schema,
+    columns: &Columns,
+) -> Result<Columns, ColumnarError> {
+    let present = columns.present_in(schema);
+    check_columns(path, schema, &present)?;
+    Ok(present)
 }
 
 /// Checks the named columns against `schema`; returns their indices, sorted and unique.
@@ -1140,6 +1200,39 @@ mod tests {
                 .contains("column `n` (the date field) is Int64, not a string column"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn check_schema_decides_as_open_present_does() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("data.parquet");
+        write_parquet(&path, 10, 10, ParquetCompression::SNAPPY);
+        let schema = ColumnarReader::open_present(&path, &Columns::text("text"))
+            .expect("opens")
+            .schema();
+        let named = Columns {
+            url: Some("link".to_owned()),
+            ..columns()
+        };
+        // a named column the file lacks is left out, as open_present leaves it out
+        let present = check_schema(&path, &schema, &named).expect("accepted");
+        assert_eq!(present.url, None);
+        assert_eq!(present.id.as_deref(), Some("id"));
+        assert!(ColumnarReader::open_present(&path, &named).is_ok());
+        for bad in [
+            Columns::text("tags"),
+            Columns::text("missing"),
+            Columns {
+                date: Some("n".to_owned()),
+                ..columns()
+            },
+        ] {
+            let by_schema = check_schema(&path, &schema, &bad).expect_err("refused");
+            let by_reader = ColumnarReader::open_present(&path, &bad)
+                .err()
+                .expect("refused");
+            assert_eq!(by_schema.to_string(), by_reader.to_string());
+        }
     }
 
     #[test]

@@ -39,8 +39,10 @@ mod walk;
 pub mod warc;
 
 pub use reader::{
-    FileReport, Inputs, MAX_FILE_NOTES, RawBatch, Source, SourceKind, expand_inputs, read_sources,
-    rereadable,
+    FileReport, Inputs, MAX_FILE_NOTES, RawBatch, Source, SourceKind, expand_inputs,
+    is_columnar_source, read_sources, rereadable,
 };
+#[cfg(feature = "columnar")]
+pub use reader::{columns_of, row_raw};
 pub use record::{ParsedRecord, Raw, RawRecord, WarcDoc, parse_record};
 pub use walk::{InputProblem, UnreadInput};

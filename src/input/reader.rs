@@ -632,7 +632,7 @@ fn read_columnar(
     report: &mut FileReport,
     emit: &mut dyn FnMut(RawRecord, usize) -> Result<()>,
 ) -> Result<()> {
-    use super::columnar::{ColumnarError, ColumnarReader, Columns};
+    use super::columnar::{ColumnarError, ColumnarReader};
     let path = &source.path;
     if source.is_stdin() || !rereadable(path) {
         return Err(Error::Unusable {
@@ -642,13 +642,7 @@ fn read_columnar(
                 .to_owned(),
         });
     }
-    let columns = Columns {
-        text: params.text_field.clone(),
-        id: Some(params.id_field.clone()),
-        date: Some(params.date_field.clone()),
-        outlet: Some(params.outlet_field.clone()),
-        url: Some(params.url_field.clone()),
-    };
+    let columns = columns_of(params);
     let unusable = |e: ColumnarError| Error::Unusable {
         path: path.clone(),
         message: strip_path(path, &e.to_string()),
@@ -695,22 +689,8 @@ fn read_columnar(
         };
         for row in batch.rows() {
             report.records += 1;
-            let owned = |v: Option<&str>| v.map(str::to_owned);
             let text_len = row.text.map_or(0, str::len);
-            let raw = if text_len as u64 > limit {
-                Raw::Oversized {
-                    bytes: text_len as u64,
-                    id: owned(row.id),
-                }
-            } else {
-                Raw::Row {
-                    id: owned(row.id),
-                    text: owned(row.text),
-                    date: owned(row.date),
-                    outlet: owned(row.outlet),
-                    url: owned(row.url),
-                }
-            };
+            let raw = row_raw(&row, limit);
             emit(
                 RawRecord {
                     source: index,
@@ -722,6 +702,69 @@ fn read_columnar(
         }
     }
     Ok(())
+}
+
+/// The columns a Parquet or Arrow file's records are read from: those the field flags name.
+#[cfg(feature = "columnar")]
+#[must_use]
+pub fn columns_of(params: &InputParams) -> super::columnar::Columns {
+    super::columnar::Columns {
+        text: params.text_field.clone(),
+        id: Some(params.id_field.clone()),
+        date: Some(params.date_field.clone()),
+        outlet: Some(params.outlet_field.clone()),
+        url: Some(params.url_field.clone()),
+    }
+}
+
+/// The raw record of a Parquet or Arrow row: its named columns' values, or, when its text
+/// is over `max_doc_bytes`, only its length (the same rule as for any record).
+#[cfg(feature = "columnar")]
+#[must_use]
+pub fn row_raw(row: &super::columnar::Row<'_>, max_doc_bytes: u64) -> Raw {
+    let owned = |v: Option<&str>| v.map(str::to_owned);
+    let text_len = row.text.map_or(0, str::len);
+    if text_len as u64 > max_doc_bytes {
+        Raw::Oversized {
+            bytes: text_len as u64,
+            id: owned(row.id),
+        }
+    } else {
+        Raw::Row {
+            id: owned(row.id),
+            text: owned(row.text),
+            date: owned(row.date),
+            outlet: owned(row.outlet),
+            url: owned(row.url),
+        }
+    }
+}
+
+/// Whether `source` is read as a Parquet or Arrow file, by the rule `read_sources` applies:
+/// its first bytes, or its name. A source that cannot be opened is not (reading it fails
+/// as any file's would).
+#[must_use]
+pub fn is_columnar_source(source: &Source) -> bool {
+    if source.kind == SourceKind::Columnar {
+        return true;
+    }
+    if source.is_stdin() {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    let Ok(mut file) = File::open(&source.path) else {
+        return false;
+    };
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    is_columnar(&head[..got])
 }
 
 /// Without the `columnar` feature: a Parquet or Arrow file is an error saying so.

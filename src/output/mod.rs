@@ -3,6 +3,7 @@
 //! - `docs.jsonl`: one line per input record, in input order.
 //! - `clusters.jsonl`: one line per cluster of two or more records.
 //! - `summary.json`: parameters, format version, counts, timings.
+//! - with `--emit-clean`, `clean.jsonl` and/or `clean.parquet` (`write_clean`).
 //!
 //! Each file is written under a temporary name in the same directory and renamed into
 //! place only after all of them are complete, `summary.json` last: a directory whose
@@ -16,6 +17,8 @@
 //! and `summary.json` records the xxh3-128 digest of every other file it was written with
 //! (`Summary::outputs`), so a reader can tell a directory that holds one run from a mixture.
 
+#[cfg(feature = "columnar")]
+pub mod parquet;
 pub mod rundir;
 pub mod schema;
 
@@ -35,7 +38,7 @@ use serde_json::{Map, Value};
 
 use crate::document::Position;
 use crate::error::{Error, Result};
-use crate::input::{FileReport, Raw, RawBatch};
+use crate::input::{Raw, Source, read_sources};
 use crate::output::schema::{ClusterLine, ClusterMember, DocLine, Summary};
 use crate::paragraph::{Repeat, blocks};
 use crate::paragraph::{rebuild, segment};
@@ -99,13 +102,15 @@ impl DirLock {
     }
 }
 
-/// Files a run writes only when asked (`--emit-clean`: `clean.jsonl`; `--report`: the
+/// Files a run writes only when asked (`--emit-clean`: `clean.jsonl`, `clean.parquet` or
+/// both; `--report`: the
 /// other three, written by `report::write_report` right after the run). One left by an
 /// earlier run that this run does not write is stale: `write_all` removes it, by this one
 /// rule, before it renames this run's files into place. No input can be among them: a
 /// run refuses an input inside its output directory before it starts.
-pub const OPTIONAL_OUTPUTS: [&str; 4] = [
+pub const OPTIONAL_OUTPUTS: [&str; 5] = [
     "clean.jsonl",
+    "clean.parquet",
     REPORT_FILES[0],
     REPORT_FILES[1],
     REPORT_FILES[2],
@@ -114,6 +119,158 @@ pub const OPTIONAL_OUTPUTS: [&str; 4] = [
 /// The files `report::write_report` writes into a run's directory: the page, the
 /// Markdown report and the CSV of copies, in that order.
 pub const REPORT_FILES: [&str; 3] = ["report.html", "report.md", "syndication.csv"];
+
+/// The format of `docs` and `clusters` (`--output-format`): an output choice, not a
+/// parameter of the result (the same rows either way). `summary.json` is JSON in both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `docs.jsonl` and `clusters.jsonl`, one JSON object a line.
+    #[default]
+    Jsonl,
+    /// `docs.parquet` and `clusters.parquet` (needs the `columnar` feature; see
+    /// `output::parquet` for the columns).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The docs and clusters files this format writes.
+    #[must_use]
+    pub fn files(self) -> [&'static str; 2] {
+        match self {
+            OutputFormat::Jsonl => ["docs.jsonl", "clusters.jsonl"],
+            OutputFormat::Parquet => ["docs.parquet", "clusters.parquet"],
+        }
+    }
+
+    /// The files of the other format: stale in a directory this format writes into.
+    #[must_use]
+    pub fn other_files(self) -> [&'static str; 2] {
+        match self {
+            OutputFormat::Jsonl => OutputFormat::Parquet.files(),
+            OutputFormat::Parquet => OutputFormat::Jsonl.files(),
+        }
+    }
+
+    /// Whether this build can write it: Parquet needs the `columnar` feature.
+    pub fn check(self) -> Result<()> {
+        if self == OutputFormat::Parquet && !cfg!(feature = "columnar") {
+            return Err(Error::params(
+                "output_format",
+                "--output-format parquet needs neardup built with the `columnar` feature \
+                 (on by default); this build has it off: use --output-format jsonl",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where `docs` lines go: a JSONL file or a Parquet file.
+enum DocsSink {
+    Jsonl(Pending),
+    #[cfg(feature = "columnar")]
+    Parquet(parquet::DocsWriter),
+}
+
+/// Where `clusters` lines go: a JSONL file or a Parquet file (one row per member).
+enum ClustersSink {
+    Jsonl(Pending),
+    #[cfg(feature = "columnar")]
+    Parquet(parquet::ClustersWriter),
+}
+
+impl DocsSink {
+    fn new(dir: &Path, format: OutputFormat) -> Result<Self> {
+        format.check()?;
+        match format {
+            #[cfg(feature = "columnar")]
+            OutputFormat::Parquet => Ok(DocsSink::Parquet(parquet::DocsWriter::new(dir)?)),
+            _ => Ok(DocsSink::Jsonl(Pending::new(dir, "docs.jsonl")?)),
+        }
+    }
+
+    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    fn write_lines<'a>(
+        &mut self,
+        dir: &Path,
+        n: usize,
+        line: impl Fn(usize) -> DocLine<'a> + Sync,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        match self {
+            DocsSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(w) => (0..n).try_for_each(|i| {
+                if i % 4096 == 0 {
+                    check_cancel(progress)?;
+                }
+                w.push(dir, &line(i))
+            }),
+        }
+    }
+
+    /// The digest of what was written, when it was taken while writing.
+    fn digest(&self) -> Option<String> {
+        match self {
+            DocsSink::Jsonl(p) => Some(p.digest()),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(_) => None,
+        }
+    }
+
+    fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        match self {
+            DocsSink::Jsonl(p) => p.finish(dir),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(w) => w.finish(dir),
+        }
+    }
+}
+
+impl ClustersSink {
+    fn new(dir: &Path, format: OutputFormat) -> Result<Self> {
+        format.check()?;
+        match format {
+            #[cfg(feature = "columnar")]
+            OutputFormat::Parquet => Ok(ClustersSink::Parquet(parquet::ClustersWriter::new(dir)?)),
+            _ => Ok(ClustersSink::Jsonl(Pending::new(dir, "clusters.jsonl")?)),
+        }
+    }
+
+    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    fn write_lines<'a>(
+        &mut self,
+        dir: &Path,
+        n: usize,
+        line: impl Fn(usize) -> ClusterLine<'a> + Sync,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        match self {
+            ClustersSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(w) => (0..n).try_for_each(|i| {
+                check_cancel(progress)?;
+                w.push(dir, &line(i))
+            }),
+        }
+    }
+
+    /// The digest of what was written, when it was taken while writing.
+    fn digest(&self) -> Option<String> {
+        match self {
+            ClustersSink::Jsonl(p) => Some(p.digest()),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(_) => None,
+        }
+    }
+
+    fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
+        match self {
+            ClustersSink::Jsonl(p) => p.finish(dir),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(w) => w.finish(dir),
+        }
+    }
+}
 
 /// The xxh3-128 digest of a file's bytes, in hex, as `Summary::outputs` records it.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
@@ -130,10 +287,12 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:032x}", hasher.digest128()))
 }
 
-/// A file being written under a temporary name.
+/// A file being written under a temporary name, and the xxh3-128 digest of what was
+/// written so far (the digest `digest_file` would take of it, without reading it back).
 struct Pending {
     tmp: BufWriter<NamedTempFile>,
     name: &'static str,
+    digest: xxhash_rust::xxh3::Xxh3,
 }
 
 /// A temporary file beside the final `name` (so the rename cannot cross filesystems),
@@ -159,15 +318,21 @@ impl Pending {
         Ok(Pending {
             tmp: BufWriter::with_capacity(1 << 20, tmp),
             name,
+            digest: xxhash_rust::xxh3::Xxh3::new(),
         })
     }
 
-    fn line(&mut self, dir: &Path, value: &impl Serialize) -> Result<()> {
-        let w = &mut self.tmp;
-        serde_json::to_writer(&mut *w, value)
-            .map_err(|e| Error::output(dir.join(self.name), e.into()))?;
-        w.write_all(b"\n")
+    /// Appends `bytes` (whole lines).
+    fn write(&mut self, dir: &Path, bytes: &[u8]) -> Result<()> {
+        self.digest.update(bytes);
+        self.tmp
+            .write_all(bytes)
             .map_err(|e| Error::output(dir.join(self.name), e))
+    }
+
+    /// The digest of everything written, as `summary.json`'s `outputs` records it.
+    fn digest(&self) -> String {
+        format!("{:032x}", self.digest.digest128())
     }
 
     fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
@@ -185,14 +350,16 @@ impl Pending {
 /// A complete output file under a temporary name, to be renamed with the others.
 pub struct Finished(NamedTempFile, &'static str);
 
-/// Writes every output of `dedup` into `dir`; `extra` files (already complete) are renamed
-/// into place with them.
+/// Writes every output of `dedup` into `dir`, docs and clusters in `format`; `extra`
+/// files (already complete) are renamed into place with them. The docs and clusters files
+/// of the other format, left by an earlier run, are stale and removed.
 pub fn write_all(
     dir: &Path,
     dedup: &Dedup,
     summary: &mut Summary,
     started: Instant,
     extra: Vec<Finished>,
+    format: OutputFormat,
     progress: &dyn Progress,
 ) -> Result<()> {
     let records = &dedup.records;
@@ -207,24 +374,13 @@ pub fn write_all(
     // Against an index, the records before the batch's came from it: they are members of
     // clusters, never lines of docs.jsonl.
     let archived = dedup.archived.as_ref().map_or(0, |a| a.records);
-    let mut docs = Pending::new(dir, "docs.jsonl")?;
-    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
+    let doc_line = |i: usize| {
+        let (meta, a) = (&metas[i], &dedup.assignments[i]);
         let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
             Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
             None => (&[], &[]),
         };
-        if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
-            members.entry(c).or_default().push(i as u32);
-        }
-        if let Some(from) = a.split_from {
-            split_off.entry(from).or_default().push(i as u32);
-        }
-        if i < archived {
-            continue;
-        }
-        let line = DocLine {
+        DocLine {
             id: Cow::Borrowed(&meta.id),
             cluster: a.cluster,
             keep: a.keep,
@@ -243,24 +399,44 @@ pub fn write_all(
             repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
-        };
-        docs.line(dir, &line)?;
-        if i % 4096 == 0 {
-            check_cancel(progress)?;
+        }
+    };
+    let mut docs = DocsSink::new(dir, format)?;
+    docs.write_lines(
+        dir,
+        metas.len() - archived,
+        |k| doc_line(archived + k),
+        progress,
+    )?;
+    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (i, a) in dedup.assignments.iter().enumerate() {
+        if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
+            members.entry(c).or_default().push(i as u32);
+        }
+        if let Some(from) = a.split_from {
+            split_off.entry(from).or_default().push(i as u32);
         }
     }
 
-    let mut clusters = Pending::new(dir, "clusters.jsonl")?;
-    for (cluster, dups) in &members {
+    // against an index, an archived cluster this run did not touch is not written
+    let members: Vec<(&u64, &Vec<u32>)> = members
+        .iter()
+        .filter(|(_, dups)| {
+            let rep = dedup.assignments[dups[0] as usize]
+                .duplicate_of
+                .expect("members are duplicates");
+            dups.iter().chain([&rep]).any(|&r| (r as usize) >= archived)
+        })
+        .collect();
+    let cluster_line = |k: usize| {
+        let (cluster, dups) = members[k];
         let rep = dedup.assignments[dups[0] as usize]
             .duplicate_of
             .expect("members are duplicates");
         let mut all: Vec<u32> = dups.clone();
         all.push(rep);
         all.sort_unstable();
-        if all.last().is_none_or(|&r| (r as usize) < archived) {
-            continue; // an archived cluster this run did not touch
-        }
         let member = |r: u32| {
             let m = &metas[r as usize];
             ClusterMember {
@@ -284,7 +460,7 @@ pub fn write_all(
             })
             .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
             .collect();
-        let line = ClusterLine {
+        ClusterLine {
             cluster: *cluster,
             size: all.len(),
             representative: Cow::Borrowed(&metas[rep as usize].id),
@@ -303,22 +479,27 @@ pub fn write_all(
                 .as_ref()
                 .and_then(|a| a.previous_representative.get(cluster))
                 .map(|&r| Cow::Borrowed(&*metas[r as usize].id)),
-        };
-        clusters.line(dir, &line)?;
-        check_cancel(progress)?;
-    }
+        }
+    };
+    let mut clusters = ClustersSink::new(dir, format)?;
+    clusters.write_lines(dir, members.len(), cluster_line, progress)?;
 
     check_cancel(progress)?;
+    let digests = [docs.digest(), clusters.digest()];
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
     summary.outputs.clear();
-    for (file, name) in [&docs, &clusters]
-        .into_iter()
-        .map(|(f, n)| (f, *n))
-        .chain(extra.iter().map(|Finished(f, n)| (f, *n)))
-    {
+    for ((file, name), digest) in [&docs, &clusters].into_iter().zip(digests) {
+        // JSONL is digested as it is written; Parquet's bytes are the encoder's, read back
+        let digest = match digest {
+            Some(d) => d,
+            None => digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?,
+        };
+        summary.outputs.insert((*name).to_owned(), digest);
+    }
+    for Finished(file, name) in &extra {
         let digest = digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?;
-        summary.outputs.insert(name.to_owned(), digest);
+        summary.outputs.insert((*name).to_owned(), digest);
     }
     summary
         .seconds
@@ -332,8 +513,12 @@ pub fn write_all(
     let sum = sum.finish(dir)?;
     // An old summary.json must not vouch for a half-replaced directory: it goes first, and
     // the new one is renamed last. An optional output this run did not write is stale
-    // (`OPTIONAL_OUTPUTS`): it goes. A report this run asked for is written after it.
-    for stale in std::iter::once("summary.json").chain(OPTIONAL_OUTPUTS) {
+    // (`OPTIONAL_OUTPUTS`): it goes, and so do the docs and clusters files of the other
+    // format. A report this run asked for is written after it.
+    for stale in std::iter::once("summary.json")
+        .chain(OPTIONAL_OUTPUTS)
+        .chain(format.other_files())
+    {
         if stale == "summary.json" || !extra.iter().any(|Finished(_, n)| *n == stale) {
             match std::fs::remove_file(dir.join(stale)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -351,69 +536,121 @@ pub fn write_all(
     Ok(())
 }
 
-/// Writes `clean.jsonl`: every kept record with its fields, its text rebuilt without its
-/// repeats and boilerplate (paragraph separators preserved). `read` replays the inputs,
-/// which must give the same records in the same order as the run did: each record read
-/// again is checked against the digest of its bytes the first pass kept
-/// (`RecordMeta::raw_digest`), and a record that changed is an error naming its file and
-/// line. On an error nothing is renamed into place: the temporary file goes, and the
-/// previous outputs stay.
+/// Lines formatted at once: enough to keep every thread busy, few enough that their text
+/// stays small.
+const FORMAT_BLOCK: usize = 1 << 14;
+
+/// Writes `line(0)`, ..., `line(n - 1)` as JSON lines, in that order: each block of
+/// `FORMAT_BLOCK` lines is formatted in parallel, in slices whose texts are then written in
+/// order, so the file does not depend on the thread count.
+fn write_lines<T: Serialize>(
+    out: &mut Pending,
+    dir: &Path,
+    n: usize,
+    line: impl Fn(usize) -> T + Sync,
+    progress: &dyn Progress,
+) -> Result<()> {
+    const SLICE: usize = 256;
+    for start in (0..n).step_by(FORMAT_BLOCK) {
+        let end = (start + FORMAT_BLOCK).min(n);
+        let texts: Vec<Vec<u8>> = (start..end)
+            .step_by(SLICE)
+            .collect::<Vec<usize>>()
+            .into_par_iter()
+            .map(|from| -> Result<Vec<u8>> {
+                let mut text = Vec::new();
+                for i in from..(from + SLICE).min(end) {
+                    serde_json::to_writer(&mut text, &line(i))
+                        .map_err(|e| Error::output(dir.join(out.name), e.into()))?;
+                    text.push(b'\n');
+                }
+                Ok(text)
+            })
+            .collect::<Result<_>>()?;
+        for text in &texts {
+            out.write(dir, text)?;
+        }
+        check_cancel(progress)?;
+    }
+    Ok(())
+}
+
+/// Writes the clean files (`--emit-clean`): every kept record, its text rebuilt without
+/// its repeats and boilerplate (paragraph separators preserved), in the form of its input
+/// (see [`CleanPlan`]):
+///
+/// - a JSONL record: a line of `clean.jsonl`, byte for byte as it was except its text;
+/// - a Parquet or Arrow row: a row of `clean.parquet`, every column as read, in the inputs'
+///   schema (one for all of them, checked before the run by [`CleanPlan::new`]);
+/// - a WARC or WET record or a plain-text document: a line of `clean.jsonl` (id, text, date,
+///   outlet, url), or, with `--output-format parquet` and no Parquet or Arrow input, a row
+///   of `clean.parquet` (id, url, date, text, outlet).
+///
+/// The inputs are read again, one at a time and in order, and must give the same records
+/// in the same order as the run did: each record read again is checked against the
+/// digest of the fields the first pass took from it (`RecordMeta::raw_digest`), and a
+/// record that changed is an error naming its file and line or row. On an error nothing is
+/// renamed into place: the temporary files go, and the previous outputs stay.
 pub fn write_clean(
     dir: &Path,
     dedup: &Dedup,
     params: &ValidParams,
+    plan: &CleanPlan,
     progress: &dyn Progress,
-    read: impl FnOnce(&mut dyn FnMut(RawBatch) -> Result<()>) -> Result<Vec<FileReport>>,
-) -> Result<Finished> {
-    let mut out = Pending::new(dir, "clean.jsonl")?;
+) -> Result<Vec<Finished>> {
+    let mut sinks = CleanSinks::default();
     let mut next = 0usize;
-    let metas = &dedup.records.metas;
-    read(&mut |batch| {
+    for (index, source) in dedup.sources.iter().enumerate() {
         check_cancel(progress)?;
-        let start = next;
-        next += batch.records.len();
-        let lines: Vec<Result<Option<Vec<u8>>>> = batch
-            .records
-            .into_par_iter()
-            .enumerate()
-            .map(|(k, rec)| {
-                let index = start + k;
-                let source = &dedup.sources[rec.source as usize];
-                let position = rec.position;
-                let Some(meta) = metas
-                    .get(index)
-                    .filter(|m| m.source == rec.source && m.position.unpack() == position)
-                else {
-                    return Err(changed(
-                        &source.path,
-                        position,
-                        &format!("record {} is not where the first pass read it", index + 1),
-                    ));
-                };
-                if !dedup.assignments[index].keep {
-                    return Ok(None);
-                }
-                if rec.raw.digest() != meta.raw_digest {
-                    return Err(changed(
-                        &source.path,
-                        position,
-                        "its bytes differ from the first pass",
-                    ));
-                }
-                clean_line(rec.raw, meta, &dedup.records, params)
-                    .map(Some)
-                    .map_err(|why| changed(&source.path, position, &why))
-            })
-            .collect();
-        for line in lines {
-            if let Some(bytes) = line? {
-                out.tmp
-                    .write_all(&bytes)
-                    .map_err(|e| Error::output(dir.join("clean.jsonl"), e))?;
-            }
+        if plan.columnar.get(index).copied().unwrap_or(false) {
+            #[cfg(feature = "columnar")]
+            clean_rows(
+                dir,
+                index as u32,
+                dedup,
+                params,
+                &mut sinks,
+                &mut next,
+                progress,
+            )?;
+            continue;
         }
-        Ok(())
-    })?;
+        let docs_as_parquet = plan.docs_as_parquet;
+        read_sources(std::slice::from_ref(source), &params.input, |batch| {
+            check_cancel(progress)?;
+            let start = next;
+            next += batch.records.len();
+            let lines: Vec<Result<Option<CleanOut>>> = batch
+                .records
+                .into_par_iter()
+                .enumerate()
+                .map(|(k, mut rec)| {
+                    rec.source = index as u32;
+                    let index = start + k;
+                    let meta =
+                        same_record(dedup, index, rec.source, rec.position, || rec.raw.digest())?;
+                    let Some(meta) = meta else { return Ok(None) };
+                    clean_out(rec.raw, meta, &dedup.records, params, docs_as_parquet)
+                        .map(Some)
+                        .map_err(|why| changed(&source.path, rec.position, &why))
+                })
+                .collect();
+            for line in lines {
+                match line? {
+                    None => {}
+                    Some(CleanOut::Json(bytes)) => sinks
+                        .jsonl(dir)?
+                        .tmp
+                        .write_all(&bytes)
+                        .map_err(|e| Error::output(dir.join(CLEAN_JSONL), e))?,
+                    #[cfg(feature = "columnar")]
+                    Some(CleanOut::Doc(doc)) => sinks.docs(dir)?.push(dir, &doc)?,
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let metas = &dedup.records.metas;
     if next != metas.len() {
         let first = dedup
             .sources
@@ -428,24 +665,271 @@ pub fn write_clean(
             ),
         });
     }
-    let (file, name) = out.finish(dir)?;
-    Ok(Finished(file, name))
+    sinks.finish(dir, plan)
+}
+
+/// `clean.jsonl`, the file of the JSON records.
+const CLEAN_JSONL: &str = "clean.jsonl";
+
+/// What `--emit-clean` writes, decided from the inputs before the run reads them.
+#[derive(Debug, Clone, Default)]
+pub struct CleanPlan {
+    /// For each source: whether it is read as Parquet or Arrow (its rows go to
+    /// `clean.parquet` in its own schema).
+    pub columnar: Vec<bool>,
+    /// Whether WARC, WET and plain-text documents go to `clean.parquet` (id, url, date,
+    /// text, outlet) rather than `clean.jsonl`: with `--output-format parquet` when no input
+    /// is Parquet or Arrow, whose schema `clean.parquet` then has.
+    pub docs_as_parquet: bool,
+}
+
+impl CleanPlan {
+    /// The plan for `sources`. Every Parquet and Arrow input must have the same schema
+    /// (one `clean.parquet` holds one): a file whose schema differs from the first's is
+    /// an error here, before anything is read. A file that cannot be opened is left to
+    /// the run, which reports it as it would without `--emit-clean`.
+    pub fn new(sources: &[Source], params: &ValidParams, format: OutputFormat) -> Result<Self> {
+        let columnar: Vec<bool> = sources
+            .iter()
+            .map(crate::input::is_columnar_source)
+            .collect();
+        #[cfg(feature = "columnar")]
+        {
+            let columns = crate::input::columns_of(&params.input);
+            let mut first: Option<(&Path, arrow_schema::SchemaRef)> = None;
+            for (source, _) in sources.iter().zip(&columnar).filter(|(_, c)| **c) {
+                let Ok(reader) =
+                    crate::input::columnar::ColumnarReader::open_present(&source.path, &columns)
+                else {
+                    continue;
+                };
+                let schema = reader.schema();
+                match &first {
+                    None => first = Some((&source.path, schema)),
+                    Some((path, first)) => {
+                        parquet::same_schema(path, first, &source.path, &schema)?;
+                    }
+                }
+            }
+        }
+        #[cfg(not(feature = "columnar"))]
+        let _ = params;
+        Ok(CleanPlan {
+            docs_as_parquet: format == OutputFormat::Parquet && !columnar.contains(&true),
+            columnar,
+        })
+    }
+}
+
+/// The clean files being written, each started when its first record comes (a run whose
+/// inputs are all JSONL writes no `clean.parquet`, one whose inputs are all Parquet no
+/// `clean.jsonl`).
+#[derive(Default)]
+struct CleanSinks {
+    jsonl: Option<Pending>,
+    #[cfg(feature = "columnar")]
+    rows: Option<parquet::CleanRows>,
+    #[cfg(feature = "columnar")]
+    docs: Option<parquet::CleanDocs>,
+}
+
+impl CleanSinks {
+    fn jsonl(&mut self, dir: &Path) -> Result<&mut Pending> {
+        if self.jsonl.is_none() {
+            self.jsonl = Some(Pending::new(dir, CLEAN_JSONL)?);
+        }
+        Ok(self.jsonl.as_mut().expect("just made"))
+    }
+
+    #[cfg(feature = "columnar")]
+    fn docs(&mut self, dir: &Path) -> Result<&mut parquet::CleanDocs> {
+        if self.docs.is_none() {
+            self.docs = Some(parquet::CleanDocs::new(dir)?);
+        }
+        Ok(self.docs.as_mut().expect("just made"))
+    }
+
+    /// The finished files. A run whose inputs gave no record still writes one clean
+    /// file, empty: the one its documents would have gone to.
+    fn finish(mut self, dir: &Path, plan: &CleanPlan) -> Result<Vec<Finished>> {
+        #[cfg(feature = "columnar")]
+        let none = self.jsonl.is_none() && self.rows.is_none() && self.docs.is_none();
+        #[cfg(not(feature = "columnar"))]
+        let none = self.jsonl.is_none();
+        if none {
+            #[cfg(feature = "columnar")]
+            if plan.docs_as_parquet {
+                self.docs(dir)?;
+            }
+            if !plan.docs_as_parquet {
+                self.jsonl(dir)?;
+            }
+        }
+        let mut done = Vec::new();
+        if let Some(p) = self.jsonl {
+            let (file, name) = p.finish(dir)?;
+            done.push(Finished(file, name));
+        }
+        #[cfg(feature = "columnar")]
+        for finished in [
+            self.rows.map(|w| w.finish(dir)),
+            self.docs.map(|w| w.finish(dir)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (file, name) = finished?;
+            done.push(Finished(file, name));
+        }
+        Ok(done)
+    }
+}
+
+/// A kept record's clean form: a line of `clean.jsonl`, or a row of `clean.parquet`.
+enum CleanOut {
+    Json(Vec<u8>),
+    #[cfg(feature = "columnar")]
+    Doc(parquet::CleanDoc),
+}
+
+/// The first pass's record `index` when the record read again (from `source`, at
+/// `position`, whose digest `digest` gives) is the same one: `None` when it is not kept
+/// (its digest is then not needed), an error naming its place when it changed.
+fn same_record(
+    dedup: &Dedup,
+    index: usize,
+    source: u32,
+    position: Position,
+    digest: impl FnOnce() -> u64,
+) -> Result<Option<&RecordMeta>> {
+    let path = &dedup.sources[source as usize].path;
+    let Some(meta) = dedup
+        .records
+        .metas
+        .get(index)
+        .filter(|m| m.source == source && m.position.unpack() == position)
+    else {
+        return Err(changed(
+            path,
+            position,
+            &format!("record {} is not where the first pass read it", index + 1),
+        ));
+    };
+    if !dedup.assignments[index].keep {
+        return Ok(None);
+    }
+    if digest() != meta.raw_digest {
+        return Err(changed(
+            path,
+            position,
+            "its bytes differ from the first pass",
+        ));
+    }
+    Ok(Some(meta))
+}
+
+/// The rows of Parquet or Arrow input `index`, read again with every column, into
+/// `clean.parquet`: the kept rows, the text column replaced, in order, a batch at a time.
+/// A corrupt row group's rows were not read by the first pass either (they are
+/// `corrupt_data`, not kept); an error that ends the file ends it here too, and the
+/// record count after the last input tells whether both passes read as many.
+#[cfg(feature = "columnar")]
+fn clean_rows(
+    dir: &Path,
+    index: u32,
+    dedup: &Dedup,
+    params: &ValidParams,
+    sinks: &mut CleanSinks,
+    next: &mut usize,
+    progress: &dyn Progress,
+) -> Result<()> {
+    use crate::input::columnar::{ColumnarError, ColumnarReader};
+    let path = &dedup.sources[index as usize].path;
+    let Ok(reader) = ColumnarReader::open_whole(path, &crate::input::columns_of(&params.input))
+    else {
+        return Ok(()); // the first pass could not open it either, or the count tells
+    };
+    match &sinks.rows {
+        Some(rows) => rows.check(path, &reader.schema())?,
+        None => {
+            sinks.rows = Some(parquet::CleanRows::new(
+                dir,
+                path,
+                reader.schema(),
+                &params.input.text_field,
+            )?);
+        }
+    }
+    let limit = params.input.max_doc_bytes;
+    for batch in reader {
+        check_cancel(progress)?;
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(ColumnarError::CorruptRows {
+                row,
+                skipped: Some(n),
+                ..
+            }) => {
+                for r in row..row + n {
+                    same_record(dedup, *next, index, Position::Row(r), || 0)?;
+                    *next += 1;
+                }
+                continue;
+            }
+            Err(_) => break,
+        };
+        let whole = batch.whole().expect("opened whole").clone();
+        let start = *next;
+        *next += batch.len();
+        let texts: Vec<Result<Option<Option<String>>>> = (0..batch.len())
+            .into_par_iter()
+            .map(|i| {
+                let row = batch.row(i);
+                let raw = crate::input::row_raw(&row, limit);
+                let meta = same_record(dedup, start + i, index, Position::Row(row.row), || {
+                    raw.digest()
+                })?;
+                Ok(meta.map(|meta| {
+                    row.text
+                        .map(|text| clean_text(text, meta, &dedup.records, params))
+                }))
+            })
+            .collect();
+        let mut kept = Vec::with_capacity(texts.len());
+        let mut values = Vec::with_capacity(texts.len());
+        for text in texts {
+            // a row not kept is sliced away; its placeholder text is never written
+            let text = text?;
+            kept.push(text.is_some());
+            values.push(text.unwrap_or_else(|| Some(String::new())));
+        }
+        sinks
+            .rows
+            .as_mut()
+            .expect("started above")
+            .push(dir, path, &whole, &values, &kept)?;
+    }
+    Ok(())
 }
 
 /// The error for a record that changed between the two passes of `--emit-clean`, naming
-/// its file and line (a whole-file record: its file).
+/// its file and line, WARC offset (`byte N`) or row (`row N`); a whole-file record: its file.
 fn changed(path: &Path, position: Position, why: &str) -> Error {
     let message =
         format!("the input changed while it was read a second time for --emit-clean: {why}");
-    match position.line() {
-        Some(line) => Error::BadLine {
+    match position {
+        Position::Line(line) => Error::BadLine {
             path: path.to_path_buf(),
             line,
             message,
         },
-        None => Error::Input {
+        Position::File => Error::Input {
             path: path.to_path_buf(),
             message,
+        },
+        Position::Offset(_) | Position::Row(_) => Error::Input {
+            path: path.to_path_buf(),
+            message: format!("{position}: {message}"),
         },
     }
 }
@@ -501,27 +985,47 @@ fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serializes")
 }
 
-/// One line of `clean.jsonl` for a kept record.
-fn clean_line(
-    raw: Raw,
-    meta: &RecordMeta,
-    records: &Records,
-    params: &ValidParams,
-) -> std::result::Result<Vec<u8>, String> {
+/// A kept record's text without its repeats and boilerplate, paragraph separators kept.
+fn clean_text(text: &str, meta: &RecordMeta, records: &Records, params: &ValidParams) -> String {
     let mut removed: Vec<u32> = Vec::new();
     if let Some(d) = meta.doc {
         removed.extend(records.repeats_of(d).iter().map(|r| r.paragraph));
         removed.extend_from_slice(records.boilerplate_of(d));
         removed.sort_unstable();
     }
-    let cleaned = |text: &str| {
-        let mut spans = Vec::new();
-        segment(text, params.paragraphs.split, &mut spans);
-        rebuild(text, &spans, |i| removed.binary_search(&(i as u32)).is_ok())
-    };
+    let mut spans = Vec::new();
+    segment(text, params.paragraphs.split, &mut spans);
+    rebuild(text, &spans, |i| removed.binary_search(&(i as u32)).is_ok())
+}
+
+/// The clean form of a kept record: a line of `clean.jsonl`, or, for a WARC, WET or
+/// plain-text document when `docs_as_parquet`, a row of `clean.parquet`.
+fn clean_out(
+    raw: Raw,
+    meta: &RecordMeta,
+    records: &Records,
+    params: &ValidParams,
+    docs_as_parquet: bool,
+) -> std::result::Result<CleanOut, String> {
+    let cleaned = |text: &str| clean_text(text, meta, records, params);
+    #[cfg(feature = "columnar")]
+    if docs_as_parquet && matches!(raw, Raw::Warc(_) | Raw::File { .. } | Raw::Document { .. }) {
+        let parsed = crate::input::parse_record(raw, &params.input);
+        return Ok(CleanOut::Doc(parquet::CleanDoc {
+            id: meta.id.to_string(),
+            url: parsed.url,
+            date: parsed.date,
+            text: cleaned(&parsed.text),
+            outlet: parsed.outlet,
+        }));
+    }
+    #[cfg(not(feature = "columnar"))]
+    let _ = docs_as_parquet;
     let text_field = params.input.text_field.clone();
     let value = match raw {
-        Raw::Line(bytes) => return clean_json_line(&bytes, meta, params, cleaned),
+        Raw::Line(bytes) => {
+            return clean_json_line(&bytes, meta, params, cleaned).map(CleanOut::Json);
+        }
         Raw::File { bytes, .. } => {
             let text = String::from_utf8_lossy(&bytes);
             let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -568,5 +1072,5 @@ fn clean_line(
     };
     let mut line = serde_json::to_vec(&value).expect("JSON values serialize");
     line.push(b'\n');
-    Ok(line)
+    Ok(CleanOut::Json(line))
 }

@@ -49,6 +49,22 @@ impl RunDir {
         let summary: Summary =
             serde_json::from_str(&text).map_err(|e| not_an_output(&path, 0, &e))?;
         let params = summary.params.clone().validate()?;
+        // A Parquet run (`--output-format parquet`) is for other engines to read; this
+        // reader reads JSONL only, and says so rather than fail on a missing file.
+        if let Some(name) = crate::output::OutputFormat::Parquet
+            .files()
+            .into_iter()
+            .find(|n| summary.outputs.contains_key(*n))
+        {
+            return Err(Error::Input {
+                path: dir.join(name),
+                message: "this run wrote its docs and clusters as Parquet \
+                          (--output-format parquet); report, eval and explain read only \
+                          docs.jsonl and clusters.jsonl: run dedup again with \
+                          --output-format jsonl (the default)"
+                    .to_owned(),
+            });
+        }
         for (name, digest) in &summary.outputs {
             let file = dir.join(name);
             let found = crate::output::digest_file(&file).map_err(|e| Error::io(&file, e))?;

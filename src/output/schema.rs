@@ -258,6 +258,12 @@ pub struct Summary {
     pub paragraphs: Option<ParagraphSummary>,
     /// Wall-clock seconds of each stage and of the whole run.
     pub seconds: BTreeMap<String, f64>,
+    /// Bytes of temporary disk: `spill` (paragraph records), `band_runs` (band keys
+    /// sorted into runs under `--memory`) and `peak` (the most held at once). Like
+    /// `seconds`, a figure of how the run went, which `--memory` changes, not of its
+    /// result. Empty in runs written before it existed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub disk: BTreeMap<String, u64>,
     /// The first messages about skipped records and inputs (all are counted above).
     pub warnings: Vec<String>,
     /// Every other file written with this summary (`docs.jsonl`, `clusters.jsonl`,

@@ -319,10 +319,13 @@ pub fn clean_and_sketch(
         let results: Vec<Result<CleanedDoc>> = (start..end)
             .into_par_iter()
             .map_init(
-                || (MinHasher::new(&params.minhash), opening_hasher(params)),
-                |(hasher, opener), d| {
-                    let bytes = spill.read_bytes(d as DocId)?;
-                    let rec = ParagraphRecord::decode(&bytes)
+                || {
+                    let buf = Vec::new();
+                    (MinHasher::new(&params.minhash), opening_hasher(params), buf)
+                },
+                |(hasher, opener, buf), d| {
+                    let bytes = spill.read_into(d as DocId, buf)?;
+                    let rec = ParagraphRecord::decode(bytes)
                         .expect("the spill holds what this run wrote");
                     let group = doc_groups[d];
                     let CleanDocument {

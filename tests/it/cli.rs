@@ -266,6 +266,7 @@ fn a_cancelled_run_returns_interrupted_and_writes_nothing() {
         spill_dir: None,
         memory: None,
         emit_clean: false,
+        output_format: neardup::OutputFormat::Jsonl,
     };
     let err = neardup::run(
         &[work.path().join("c.jsonl")],

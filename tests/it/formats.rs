@@ -963,4 +963,531 @@ mod columnar {
             "{err}"
         );
     }
+
+    /// Every row of a Parquet file, in one batch.
+    fn read_all(path: &Path) -> RecordBatch {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(path).unwrap(),
+        )
+        .unwrap();
+        let schema = reader.schema().clone();
+        // one batch larger than any file here reads across the row groups
+        let mut batches: Vec<RecordBatch> = reader
+            .with_batch_size(1 << 20)
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(batches.len() <= 1);
+        batches
+            .pop()
+            .unwrap_or_else(|| RecordBatch::new_empty(schema))
+    }
+
+    fn string_at(column: &ArrayRef, i: usize) -> Option<String> {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        match column.data_type() {
+            arrow_schema::DataType::Utf8 => {
+                let c = column.as_string::<i32>();
+                c.is_valid(i).then(|| c.value(i).to_owned())
+            }
+            arrow_schema::DataType::LargeUtf8 => {
+                let c = column.as_string::<i64>();
+                c.is_valid(i).then(|| c.value(i).to_owned())
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    /// The sample with one more column of another type (integers, a null every 5th row),
+    /// written as Parquet in row groups of 300 rows.
+    fn sample_with_numbers(path: &Path) -> RecordBatch {
+        let sample = sample_batch();
+        let rows = i64::try_from(sample.num_rows()).unwrap();
+        let numbers: ArrayRef = Arc::new(
+            (0..rows)
+                .map(|i| (i % 5 != 0).then_some(i * 7))
+                .collect::<Int64Array>(),
+        );
+        let schema = sample.schema();
+        let mut columns: Vec<(&str, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .zip(sample.columns().iter().cloned())
+            .collect();
+        columns.push(("n", numbers));
+        let batch = batch(&columns);
+        write_parquet(path, &batch, 300);
+        batch
+    }
+
+    #[test]
+    fn clean_parquet_keeps_every_other_column_as_it_was_and_only_the_kept_rows() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        std::fs::copy(sample_path(), dir.join("sample.jsonl")).unwrap();
+        let input = sample_with_numbers(&dir.join("sample.parquet"));
+        let mut w = arrow_ipc::writer::FileWriter::try_new(
+            File::create(dir.join("sample.arrow")).unwrap(),
+            &input.schema(),
+        )
+        .unwrap();
+        w.write(&input.slice(0, 400)).unwrap();
+        w.write(&input.slice(400, 600)).unwrap();
+        w.finish().unwrap();
+
+        let jsonl = run(dir, &["sample.jsonl"], "jsonl", &["--emit-clean"]);
+        let pq = run(dir, &["sample.parquet"], "pq", &["--emit-clean"]);
+        assert!(
+            !pq.join("clean.jsonl").exists(),
+            "no JSONL input, no clean.jsonl"
+        );
+        let clean = read_all(&pq.join("clean.parquet"));
+        // the same schema: names, types (a large string, a dictionary, a list, integers),
+        // nullability
+        assert_eq!(clean.schema().fields(), input.schema().fields());
+
+        // the kept rows, in input order
+        let kept: Vec<(usize, String)> = docs_lines(&pq)
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d["keep"] == true)
+            .map(|(i, d)| (i, d["id"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(kept.len() < input.num_rows(), "the sample has duplicates");
+        assert_eq!(clean.num_rows(), kept.len());
+        let texts = clean_texts(&jsonl);
+        assert_eq!(texts.len(), kept.len());
+        let text_column = input.schema().index_of("text").unwrap();
+        let mut cleaned_somewhere = false;
+        for (r, (i, id)) in kept.iter().enumerate() {
+            assert_eq!(string_at(clean.column(0), r).as_deref(), Some(id.as_str()));
+            for c in 0..input.num_columns() {
+                if c == text_column {
+                    let text = string_at(clean.column(c), r).unwrap();
+                    assert_eq!(text, texts[id], "{id}: the text of clean.jsonl");
+                    cleaned_somewhere |= text != string_at(input.column(c), *i).unwrap();
+                } else {
+                    // value for value, through the array's own equality (a dictionary
+                    // compares by the values its keys point at)
+                    assert_eq!(
+                        clean.column(c).slice(r, 1).as_ref(),
+                        input.column(c).slice(*i, 1).as_ref(),
+                        "{id}: column {c}"
+                    );
+                }
+            }
+        }
+        assert!(cleaned_somewhere, "some boilerplate was removed");
+
+        // Arrow input: the same rows into clean.parquet, in its schema
+        let arrow = run(dir, &["sample.arrow"], "arrow", &["--emit-clean"]);
+        assert_eq!(read_all(&arrow.join("clean.parquet")), clean);
+    }
+
+    #[test]
+    fn mixed_inputs_give_clean_jsonl_and_clean_parquet_and_each_run_removes_the_other() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let sample = std::fs::read_to_string(sample_path()).unwrap();
+        let lines: Vec<&str> = sample.lines().collect();
+        std::fs::write(dir.join("first.jsonl"), lines[..500].join("\n") + "\n").unwrap();
+        write_parquet(
+            &dir.join("second.parquet"),
+            &sample_batch().slice(500, 500),
+            100,
+        );
+        std::fs::copy(sample_path(), dir.join("all.jsonl")).unwrap();
+        let all = run(dir, &["all.jsonl"], "all", &["--emit-clean"]);
+        let want = clean_texts(&all);
+
+        let o = run(
+            dir,
+            &["first.jsonl", "second.parquet"],
+            "o",
+            &["--emit-clean"],
+        );
+        assert_eq!(partition(&o), partition(&all));
+        let mut got = clean_texts(&o);
+        assert!(
+            got.keys()
+                .all(|id| lines[..500].iter().any(|l| l.contains(id.as_str())))
+        );
+        let clean = read_all(&o.join("clean.parquet"));
+        for r in 0..clean.num_rows() {
+            let id = string_at(clean.column(0), r).unwrap();
+            got.insert(id, string_at(clean.column(1), r).unwrap());
+        }
+        assert_eq!(got, want);
+
+        // a JSONL-only run removes clean.parquet; a Parquet-only run, clean.jsonl; a run
+        // without --emit-clean, both
+        run(dir, &["first.jsonl"], "o", &["--emit-clean"]);
+        assert!(o.join("clean.jsonl").exists() && !o.join("clean.parquet").exists());
+        run(dir, &["second.parquet"], "o", &["--emit-clean"]);
+        assert!(!o.join("clean.jsonl").exists() && o.join("clean.parquet").exists());
+        run(dir, &["second.parquet"], "o", &[]);
+        assert!(!o.join("clean.jsonl").exists() && !o.join("clean.parquet").exists());
+    }
+
+    #[test]
+    fn warc_documents_go_to_clean_parquet_with_output_format_parquet() {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path();
+        let mut warc = Vec::new();
+        for (i, r) in sample().iter().take(200).enumerate() {
+            let mut html = String::from("<html><body>");
+            for p in r["text"].split("\n\n") {
+                let p = p.replace('&', "&amp;").replace('<', "&lt;");
+                write!(html, "<p>{p}</p>").unwrap();
+            }
+            html.push_str("</body></html>");
+            let uri = format!("https://{}/{i}", host(&r["outlet"]));
+            warc.extend(html_response(&r["id"], &uri, html.as_bytes()));
+        }
+        std::fs::write(dir.join("pages.warc"), warc).unwrap();
+        let js = run(dir, &["pages.warc"], "js", &["--emit-clean"]);
+        assert!(!js.join("clean.parquet").exists());
+        let pq = run(
+            dir,
+            &["pages.warc"],
+            "pq",
+            &["--emit-clean", "--output-format", "parquet"],
+        );
+        assert!(!pq.join("clean.jsonl").exists());
+        let clean = read_all(&pq.join("clean.parquet"));
+        let names: Vec<String> = clean
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["id", "url", "date", "text", "outlet"]);
+        let lines: Vec<Value> = std::fs::read_to_string(js.join("clean.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(clean.num_rows(), lines.len());
+        for (r, line) in lines.iter().enumerate() {
+            for name in ["id", "url", "date", "text", "outlet"] {
+                assert_eq!(
+                    string_at(clean.column_by_name(name).unwrap(), r).as_deref(),
+                    line[name].as_str(),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
+/// `--output-format parquet` (issue 15): docs.parquet and clusters.parquet hold the lines
+/// of docs.jsonl and clusters.jsonl, byte-identical across thread counts; the readers
+/// refuse a Parquet run by name; a run in one format removes the other's files.
+#[cfg(feature = "columnar")]
+mod parquet_output {
+    use std::fs::File;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_array::{Array, RecordBatch};
+    use neardup::output::schema::{ClusterLine, DocLine};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::util::neardup;
+
+    fn batches(path: &Path) -> Vec<RecordBatch> {
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn text(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
+        let c = b.column_by_name(name).unwrap().as_string::<i32>();
+        c.is_valid(i).then(|| c.value(i).to_owned())
+    }
+
+    fn int(b: &RecordBatch, name: &str, i: usize) -> Option<u64> {
+        let c = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+        c.is_valid(i).then(|| u64::try_from(c.value(i)).unwrap())
+    }
+
+    fn float(b: &RecordBatch, name: &str, i: usize) -> Option<f64> {
+        let c = b
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        c.is_valid(i).then(|| c.value(i))
+    }
+
+    fn parsed<T: DeserializeOwned>(b: &RecordBatch, name: &str, i: usize) -> Option<T> {
+        text(b, name, i).map(|t| serde_json::from_str(&t).unwrap())
+    }
+
+    /// Every row of docs.parquet as a `DocLine`, column by column.
+    fn parquet_docs(path: &Path) -> Vec<DocLine<'static>> {
+        let mut out = Vec::new();
+        for b in batches(path) {
+            for i in 0..b.num_rows() {
+                out.push(DocLine {
+                    id: text(&b, "id", i).unwrap().into(),
+                    cluster: int(&b, "cluster", i),
+                    keep: b.column_by_name("keep").unwrap().as_boolean().value(i),
+                    duplicate_of: text(&b, "duplicate_of", i).map(Into::into),
+                    similarity: float(&b, "similarity", i),
+                    containment: float(&b, "containment", i),
+                    split_from: text(&b, "split_from", i).map(Into::into),
+                    provenance: parsed(&b, "provenance", i),
+                    status: text(&b, "status", i).unwrap().into(),
+                    file: text(&b, "file", i).unwrap().into(),
+                    line: int(&b, "line", i),
+                    offset: int(&b, "offset", i),
+                    row: int(&b, "row", i),
+                    repeats: parsed(&b, "repeats", i),
+                    repeat_blocks: parsed(&b, "repeat_blocks", i),
+                    boilerplate: parsed(&b, "boilerplate", i),
+                });
+            }
+        }
+        out
+    }
+
+    fn jsonl<T: DeserializeOwned>(path: &Path) -> Vec<T> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn sample_run(work: &Path, out: &str, extra: &[&str]) -> PathBuf {
+        let sample = sample_path();
+        run(work, &[sample.to_str().unwrap()], out, extra)
+    }
+
+    /// The column tables under "## Parquet output" in docs/outputs.md, in order: the
+    /// first for docs.parquet, the second for clusters.parquet.
+    fn documented_columns() -> Vec<Vec<(String, String)>> {
+        let page =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md"))
+                .unwrap();
+        let section = page
+            .split("\n## ")
+            .find(|s| s.starts_with("Parquet output"))
+            .expect("docs/outputs.md has a Parquet output section");
+        let mut tables: Vec<Vec<(String, String)>> = Vec::new();
+        let mut in_table = false;
+        for line in section.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if cells.len() < 4 || cells[1] == "column" || cells[1].starts_with("---") {
+                in_table &= cells.len() >= 4;
+                continue;
+            }
+            if !in_table {
+                tables.push(Vec::new());
+                in_table = true;
+            }
+            let name = cells[1].trim_matches('`').to_owned();
+            tables.last_mut().unwrap().push((name, cells[2].to_owned()));
+        }
+        tables
+    }
+
+    #[test]
+    fn docs_outputs_md_lists_every_parquet_column_with_its_type() {
+        let work = tempfile::tempdir().unwrap();
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        let documented = documented_columns();
+        assert_eq!(documented.len(), 2, "{documented:?}");
+        for (file, doc) in ["docs.parquet", "clusters.parquet"].iter().zip(&documented) {
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(File::open(p.join(file)).unwrap())
+                    .unwrap();
+            let actual: Vec<(String, String)> = reader
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| {
+                    let ty = match f.data_type() {
+                        arrow_schema::DataType::Utf8 => "string",
+                        arrow_schema::DataType::Int64 => "int64",
+                        arrow_schema::DataType::Float64 => "double",
+                        arrow_schema::DataType::Boolean => "boolean",
+                        other => panic!("{file}: undocumented type {other}"),
+                    };
+                    (f.name().clone(), ty.to_owned())
+                })
+                .collect();
+            let documented: Vec<(String, String)> = doc
+                .iter()
+                .map(|(n, t)| (n.clone(), t.trim_end_matches(" (JSON)").to_owned()))
+                .collect();
+            assert_eq!(actual, documented, "{file}");
+        }
+    }
+
+    #[test]
+    fn docs_parquet_equals_docs_jsonl_row_by_row_and_clusters_parquet_has_a_row_per_member() {
+        let work = tempfile::tempdir().unwrap();
+        let j = sample_run(work.path(), "j", &[]);
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        for name in ["docs.jsonl", "clusters.jsonl"] {
+            assert!(!p.join(name).exists(), "{name}");
+        }
+
+        let expected: Vec<DocLine<'static>> = jsonl(&j.join("docs.jsonl"));
+        let got = parquet_docs(&p.join("docs.parquet"));
+        assert_eq!(got.len(), expected.len());
+        for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(g, e, "row {k}");
+        }
+        // the sample exercises the nested columns
+        assert!(got.iter().any(|d| d.provenance.is_some()));
+        assert!(
+            got.iter()
+                .all(|d| d.repeats.is_some() && d.boilerplate.is_some())
+        );
+
+        let clusters: Vec<ClusterLine<'static>> = jsonl(&j.join("clusters.jsonl"));
+        let members: usize = clusters.iter().map(|c| c.members.len()).sum();
+        let rows = batches(&p.join("clusters.parquet"));
+        assert_eq!(
+            rows.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            members
+        );
+        // flattened in cluster order, members in their order, the cluster's fields repeated
+        let flat: Vec<(u64, u64, String, String)> = clusters
+            .iter()
+            .flat_map(|c| {
+                c.members.iter().enumerate().map(|(k, m)| {
+                    (
+                        c.cluster,
+                        k as u64,
+                        c.representative.to_string(),
+                        m.id.to_string(),
+                    )
+                })
+            })
+            .collect();
+        let mut read = Vec::new();
+        for b in &rows {
+            for i in 0..b.num_rows() {
+                read.push((
+                    int(b, "cluster", i).unwrap(),
+                    int(b, "member_index", i).unwrap(),
+                    text(b, "representative", i).unwrap(),
+                    text(b, "member_id", i).unwrap(),
+                ));
+            }
+        }
+        assert_eq!(read, flat);
+
+        // summary.json vouches for the files written, by digest
+        let s = summary(&p);
+        let outputs = s["outputs"].as_object().unwrap();
+        let names: BTreeSet<&str> = outputs.keys().map(String::as_str).collect();
+        assert_eq!(names, BTreeSet::from(["clusters.parquet", "docs.parquet"]));
+        for (name, digest) in outputs {
+            assert_eq!(
+                neardup::output::digest_file(&p.join(name)).unwrap(),
+                digest.as_str().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn parquet_outputs_are_byte_identical_across_thread_counts() {
+        let work = tempfile::tempdir().unwrap();
+        let a = sample_run(
+            work.path(),
+            "a",
+            &["--output-format", "parquet", "--threads", "1"],
+        );
+        let b = sample_run(
+            work.path(),
+            "b",
+            &["--output-format", "parquet", "--threads", "2"],
+        );
+        for name in ["docs.parquet", "clusters.parquet"] {
+            let (x, y) = (
+                std::fs::read(a.join(name)).unwrap(),
+                std::fs::read(b.join(name)).unwrap(),
+            );
+            assert!(x == y, "{name} differs between --threads 1 and 2");
+        }
+        assert_eq!(summary(&a)["outputs"], summary(&b)["outputs"]);
+    }
+
+    #[test]
+    fn report_eval_and_explain_refuse_a_parquet_run_naming_the_format() {
+        let work = tempfile::tempdir().unwrap();
+        let p = sample_run(work.path(), "p", &["--output-format", "parquet"]);
+        let truth = work.path().join("truth.jsonl");
+        std::fs::write(&truth, "").unwrap();
+        let ids = sample();
+        for args in [
+            vec!["report", "p"],
+            vec!["eval", "p", "--truth", truth.to_str().unwrap()],
+            vec!["explain", "p", &ids[0]["id"], &ids[1]["id"]],
+        ] {
+            let out = neardup(work.path(), &args);
+            assert!(!out.status.success(), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("Parquet") && err.contains("--output-format jsonl"),
+                "{args:?}: {err}"
+            );
+        }
+        assert!(!p.join("report.html").exists());
+
+        // --report with parquet is refused before anything is read or written
+        let out = neardup(
+            work.path(),
+            &[
+                "dedup",
+                sample_path().to_str().unwrap(),
+                "--out",
+                "r",
+                "--quiet",
+                "--output-format",
+                "parquet",
+                "--report",
+            ],
+        );
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--report") && err.contains("parquet"), "{err}");
+        assert!(!work.path().join("r").exists());
+    }
+
+    #[test]
+    fn a_run_in_one_format_removes_the_other_formats_files() {
+        let work = tempfile::tempdir().unwrap();
+        let o = sample_run(work.path(), "o", &["--report"]);
+        assert!(o.join("report.html").exists());
+        sample_run(work.path(), "o", &["--output-format", "parquet"]);
+        for gone in [
+            "docs.jsonl",
+            "clusters.jsonl",
+            "report.html",
+            "syndication.csv",
+        ] {
+            assert!(!o.join(gone).exists(), "{gone}");
+        }
+        for kept in ["docs.parquet", "clusters.parquet", "summary.json"] {
+            assert!(o.join(kept).exists(), "{kept}");
+        }
+        sample_run(work.path(), "o", &[]);
+        for gone in ["docs.parquet", "clusters.parquet"] {
+            assert!(!o.join(gone).exists(), "{gone}");
+        }
+        neardup_ok(work.path(), &["report", "o"]);
+    }
 }

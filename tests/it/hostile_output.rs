@@ -141,7 +141,7 @@ struct EditBeforeClean<F: Fn() + Sync> {
 
 impl<F: Fn() + Sync> neardup::Progress for EditBeforeClean<F> {
     fn stage(&self, name: &'static str, _total: Option<u64>) {
-        if name == "clean.jsonl" && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        if name == "clean" && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             (self.edit)();
         }
     }
@@ -191,6 +191,7 @@ fn an_input_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_line
         spill_dir: None,
         memory: None,
         emit_clean: true,
+        output_format: neardup::OutputFormat::Jsonl,
     };
     for (third, what) in [
         (
@@ -558,4 +559,113 @@ fn messages_and_config_name_the_real_problem_once() {
             "--quiet",
         ],
     );
+}
+
+/// A Parquet file of `ids` and `texts` (and, with `extra`, an integer column `n`).
+#[cfg(feature = "columnar")]
+fn write_rows(path: &Path, ids: &[&str], texts: &[&str], extra: bool) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    let mut columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(StringArray::from_iter_values(ids))),
+        ("text", Arc::new(StringArray::from_iter_values(texts))),
+    ];
+    if extra {
+        columns.push((
+            "n",
+            Arc::new(Int64Array::from_iter_values(
+                0..i64::try_from(ids.len()).expect("few"),
+            )),
+        ));
+    }
+    let batch = RecordBatch::try_from_iter(columns).expect("batch");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        File::create(path).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+}
+
+/// Issue 15: `--emit-clean` writes the rows of every Parquet and Arrow input into one
+/// `clean.parquet` in their schema; inputs of two schemas are refused before anything is
+/// read or written, naming both files and their columns.
+#[cfg(feature = "columnar")]
+#[test]
+fn emit_clean_over_parquet_inputs_of_two_schemas_is_refused_before_the_run() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let dir = work.path();
+    write_rows(&dir.join("a.parquet"), &["a"], &["one text"], false);
+    write_rows(&dir.join("b.parquet"), &["b"], &["another text"], true);
+    let out = neardup(
+        dir,
+        &[
+            "dedup",
+            "a.parquet",
+            "b.parquet",
+            "--out",
+            "o",
+            "--emit-clean",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "neardup: error: b.parquet: --emit-clean writes the rows of every Parquet and Arrow \
+         input into one clean.parquet, in their schema, and this file's columns (id Utf8 not \
+         null, text Utf8 not null, n Int64 not null) differ from those of a.parquet (id Utf8 \
+         not null, text Utf8 not null): clean inputs of different schemas in separate runs"
+    );
+    assert!(!dir.join("o").exists(), "nothing written");
+    // without --emit-clean they are read together
+    neardup_ok(
+        dir,
+        &["dedup", "a.parquet", "b.parquet", "--out", "o", "--quiet"],
+    );
+}
+
+/// Issue 15: a Parquet row edited between the two passes of `--emit-clean` is an error
+/// naming the file and the row, as a JSONL line is; nothing is renamed into place.
+#[cfg(feature = "columnar")]
+#[test]
+fn a_parquet_row_changed_between_the_passes_of_emit_clean_is_an_error_naming_its_row() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let input = work.path().join("in.parquet");
+    let ids = ["a", "b", "c"];
+    let texts = [
+        "the council voted on the new budget for the town library tonight",
+        "the council voted on the new budget for the town library tonight",
+        "a storm closed the coast road and the ferry stayed in port all day",
+    ];
+    write_rows(&input, &ids, &texts, true);
+    let params = neardup::Params::default().validate().expect("defaults");
+    let opts = neardup::RunOptions {
+        out_dir: work.path().join("o"),
+        threads: Some(1),
+        spill_dir: None,
+        memory: None,
+        emit_clean: true,
+        output_format: neardup::OutputFormat::Jsonl,
+    };
+    let mut edited = texts;
+    edited[2] = "a storm closed the coast road and the ferry stayed in port all week";
+    let progress = EditBeforeClean {
+        edit: || write_rows(&input, &ids, &edited, true),
+        done: false.into(),
+    };
+    let err = neardup::run(std::slice::from_ref(&input), &params, &opts, &progress)
+        .expect_err("a kept row changed")
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{}: row 2: the input changed while it was read a second time for --emit-clean: \
+             its bytes differ from the first pass",
+            input.display()
+        )
+    );
+    assert_eq!(names(&work.path().join("o")), [".neardup.lock"]);
 }
