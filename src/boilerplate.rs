@@ -108,11 +108,14 @@ pub fn removed_paragraphs(
     removed
 }
 
-/// The `(group, hash)` keys that are boilerplate, with their document counts.
+/// The `(group, hash)` keys that are boilerplate, with their document counts: the
+/// documents of this run holding each (one key per document in `keys`) plus those of
+/// earlier runs in `prior` (an index's archive; `group_docs` then counts them too).
 #[must_use]
-pub fn frequent_keys(
+pub fn frequent_keys<S: BuildHasher>(
     mut keys: Vec<(u32, u64)>,
     group_docs: &[u64],
+    prior: &HashMap<(u32, u64), u64, S>,
     params: &ValidParams,
 ) -> HashMap<(u32, u64), u64> {
     keys.par_sort_unstable();
@@ -123,7 +126,7 @@ pub fn frequent_keys(
         while j < keys.len() && keys[j] == keys[i] {
             j += 1;
         }
-        let count = (j - i) as u64;
+        let count = (j - i) as u64 + prior.get(&keys[i]).copied().unwrap_or(0);
         if is_boilerplate(count, group_docs[keys[i].0 as usize], params) {
             out.insert(keys[i], count);
         }
@@ -135,7 +138,7 @@ pub fn frequent_keys(
 /// The most frequent boilerplate of each group, for the summary: at most
 /// `TOP_PER_GROUP` texts (most documents first) of each of the `TOP_GROUPS` largest
 /// groups. `frequent` are the boilerplate keys with their document counts, `snippets` the
-/// beginning of each key's text as one of its documents had it.
+/// snippet of each key's text (`document::snippet`) as one of its documents had it.
 #[must_use]
 pub fn top_boilerplate<S: BuildHasher>(
     frequent: &HashMap<(u32, u64), u64, S>,
@@ -146,10 +149,7 @@ pub fn top_boilerplate<S: BuildHasher>(
     // the most frequent boilerplate per group, largest groups first
     let mut by_group: BTreeMap<u32, Vec<BoilerplateText>> = BTreeMap::new();
     for (&(group, hash), &docs) in frequent {
-        let text = snippets
-            .get(&(group, hash))
-            .map(|t| crate::paragraph::snippet(t))
-            .unwrap_or_default();
+        let text = snippets.get(&(group, hash)).cloned().unwrap_or_default();
         by_group
             .entry(group)
             .or_default()
@@ -195,7 +195,7 @@ mod tests {
         assert!(!is_boilerplate(3, 601, &params));
         assert!(!is_boilerplate(2, 10, &params));
         let keys = vec![(1, 7), (1, 7), (1, 7), (2, 7), (2, 7), (2, 7), (1, 8)];
-        let frequent = frequent_keys(keys, &[0, 10, 1000], &params);
+        let frequent = frequent_keys(keys, &[0, 10, 1000], &HashMap::new(), &params);
         assert_eq!(frequent.len(), 1);
         assert_eq!(frequent.get(&(1, 7)), Some(&3));
     }

@@ -40,6 +40,27 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Sweep threshold, containment and shingles on labelled input; recommend settings.
     Tune(TuneArgs),
+    /// Look after a persistent index made by `dedup --index`: info, verify, compact.
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IndexCommand {
+    /// Print the index's documents, runs, segments, bytes, parameters and orphans (JSON).
+    Info(IndexDirArg),
+    /// Check every checksum and that every record of every run is in exactly one segment.
+    Verify(IndexDirArg),
+    /// Print every record of the index (JSONL: id, run, status, cluster, keep) as it stands.
+    Records(IndexDirArg),
+    /// Merge the segments into one and remove orphans (takes the index's lock).
+    Compact(IndexDirArg),
+}
+
+#[derive(Args, Debug)]
+pub struct IndexDirArg {
+    /// The index directory.
+    pub dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +95,14 @@ pub struct DedupArgs {
     /// After the run, also write the report (report.html, report.md, syndication.csv).
     #[arg(long)]
     pub report: bool,
+    /// Persistent index: compare the inputs with every document of earlier runs and with
+    /// each other, write the outputs for the inputs' records, then add them to the index
+    /// (created if DIR does not exist).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// With --index: compare with the index without adding the inputs to it.
+    #[arg(long, requires = "index")]
+    pub index_readonly: bool,
     /// Format of the docs and clusters files: docs.jsonl and clusters.jsonl, or
     /// docs.parquet and clusters.parquet (summary.json stays JSON).
     #[arg(long, value_enum, default_value_t = FormatArg::Jsonl)]

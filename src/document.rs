@@ -127,8 +127,9 @@ impl From<Position> for PackedPosition {
 pub struct ParagraphRecord {
     /// Each paragraph's hash (of its normalized text): the boilerplate key.
     pub hashes: Vec<u64>,
-    /// The first bytes (at most 255, whole characters) of each paragraph, back to back:
-    /// enough to show a boilerplate paragraph in the summary without keeping any text.
+    /// Each paragraph's snippet (`snippet` of its first 255 bytes, whole characters),
+    /// back to back: what the summary shows of a boilerplate paragraph, stored already
+    /// folded so that the spill holds at most 80 characters a paragraph.
     snippet_bytes: Vec<u8>,
     snippet_ends: Vec<u32>,
     /// `shingles[offsets[i]..offsets[i + 1]]` are paragraph i's article shingles.
@@ -180,18 +181,20 @@ impl ParagraphRecord {
         &self.shingles[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
-    /// Keeps the beginning of the next paragraph's text as its snippet.
+    /// Keeps the beginning of the next paragraph's text as its snippet: `snippet` of its
+    /// first 255 bytes (whole characters). Records once kept those 255 bytes and folded
+    /// them when the summary was written; folding first gives the summary the same text
+    /// and the spill a quarter of the bytes.
     pub fn push_snippet(&mut self, paragraph: &str) {
         let mut cut = paragraph.len().min(SNIPPET_BYTES);
         while !paragraph.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.snippet_bytes
-            .extend_from_slice(&paragraph.as_bytes()[..cut]);
+        fold_snippet(&paragraph[..cut], &mut self.snippet_bytes);
         self.snippet_ends.push(self.snippet_bytes.len() as u32);
     }
 
-    /// The beginning of paragraph `i`'s text.
+    /// The snippet of paragraph `i` (see `push_snippet`), as the summary shows it.
     #[must_use]
     pub fn snippet(&self, i: usize) -> &str {
         let start = if i == 0 {
@@ -250,10 +253,7 @@ impl ParagraphRecord {
     pub fn article_set(&self, removed: &[u32]) -> Vec<u64> {
         let mut set = Vec::with_capacity(self.shingles.len());
         self.kept_shingles(removed, &mut set);
-        // paragraphs are sorted runs (see `ParagraphWorker::process`): the stable sort
-        // merges them in linear passes
-        #[allow(clippy::stable_sort_primitive)] // run-adaptive on sorted runs
-        set.sort();
+        sort_hashes(&mut set);
         set.dedup();
         set
     }
@@ -310,6 +310,127 @@ impl ParagraphRecord {
     }
 }
 
+/// Below this many values a comparison sort is as fast as distributing them.
+const SPREAD_SORT_MIN: usize = 256;
+
+/// Sorts shingle hashes ascending. Shingles are hashes, spread evenly over the 64 bits, so
+/// one counting pass on their top bits puts each in its own bucket, about one value a
+/// bucket, and an insertion pass orders the few that share one: two passes over the data
+/// where merging an article's sorted paragraph runs took one per doubling of the run
+/// length (this sort ran for every document of every candidate pair and cluster). Values
+/// that are not spread (the insertion pass moving more than a few times their number) go
+/// to the library sort, so no input costs much more than it.
+pub fn sort_hashes(values: &mut Vec<u64>) {
+    let n = values.len();
+    // one paragraph (`--paragraphs off`), or one kept: a single run, sorted already; an
+    // unsorted set shows it within its first paragraph
+    if values.is_sorted() {
+        return;
+    }
+    if n < SPREAD_SORT_MIN {
+        values.sort_unstable();
+        return;
+    }
+    // about one bucket a value: ceil(log2 n) bits, at most 2^20 buckets
+    let bits = (usize::BITS - (n - 1).leading_zeros()).min(20);
+    let shift = 64 - bits;
+    let mut starts = vec![0u32; (1 << bits) + 1];
+    for &v in values.iter() {
+        starts[(v >> shift) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut out = vec![0u64; n];
+    for &v in values.iter() {
+        let bucket = &mut starts[(v >> shift) as usize];
+        out[*bucket as usize] = v;
+        *bucket += 1;
+    }
+    // each value is now within its bucket's range: an insertion pass moves only the
+    // values that share a bucket with a larger one
+    let budget = 4 * n;
+    let mut moves = 0usize;
+    for i in 1..n {
+        let v = out[i];
+        let mut j = i;
+        while j > 0 && out[j - 1] > v {
+            out[j] = out[j - 1];
+            j -= 1;
+        }
+        out[j] = v;
+        moves += i - j;
+        if moves > budget {
+            out.sort_unstable();
+            break;
+        }
+    }
+    *values = out;
+}
+
+/// The first 80 characters of a paragraph with whitespace folded, for reports.
+#[must_use]
+pub fn snippet(text: &str) -> String {
+    let mut out = Vec::new();
+    fold_snippet(text, &mut out);
+    String::from_utf8(out).expect("whole words and ASCII spaces")
+}
+
+/// Appends `snippet(text)` to `out`, without a `String` of its own.
+fn fold_snippet(text: &str, out: &mut Vec<u8>) {
+    const CHARS: usize = 80;
+    // 80 characters never need more than 320 bytes of words and 80 spaces
+    let mut cut = text.len().min(400);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let text = &text[..cut];
+    let start = out.len();
+    if text.is_ascii() {
+        // most paragraphs: a byte is a character, and the whitespace `split_whitespace`
+        // knows among ASCII is tab to carriage return and space
+        let mut in_word = false;
+        let mut space_due = false;
+        for &b in text.as_bytes() {
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                if in_word {
+                    in_word = false;
+                    if out.len() - start >= CHARS {
+                        break;
+                    }
+                    space_due = true;
+                }
+            } else {
+                if space_due {
+                    out.push(b' ');
+                    space_due = false;
+                }
+                out.push(b);
+                in_word = true;
+            }
+        }
+        out.truncate(start + (out.len() - start).min(CHARS));
+        return;
+    }
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars > 0 {
+            out.push(b' ');
+            chars += 1;
+        }
+        out.extend_from_slice(word.as_bytes());
+        chars += word.chars().count();
+        if chars >= CHARS {
+            break;
+        }
+    }
+    // the first 80 characters (a space pushed as the 80th stays, as it always has)
+    let folded = std::str::from_utf8(&out[start..]).expect("whole characters");
+    if let Some((i, _)) = folded.char_indices().nth(CHARS) {
+        out.truncate(start + i);
+    }
+}
+
 /// A document as exact verification compares it: its paragraph record, the paragraphs
 /// left out of its article set (sorted), and that set, sorted and de-duplicated.
 #[derive(Debug, Clone, Copy)]
@@ -342,7 +463,7 @@ mod tests {
         assert_eq!(back.paragraph_shingles(0), &[5, 6]);
         assert_eq!(back.snippet(0), "Comments are moderated");
         assert_eq!(back.snippet(1), "");
-        assert_eq!(back.snippet(2), "é".repeat(127));
+        assert_eq!(back.snippet(2), "é".repeat(80));
         assert!(ParagraphRecord::decode(&[1, 0]).is_none());
     }
 
@@ -370,6 +491,82 @@ mod tests {
             all.snippet_ends = vec![0; 3];
             all
         });
+    }
+
+    /// The snippet as the summary made it before records stored it folded: 255 bytes
+    /// kept, then folded.
+    fn snippet_oracle(paragraph: &str) -> String {
+        let mut cut = paragraph.len().min(255);
+        while !paragraph.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &paragraph[..cut];
+        let mut out = String::new();
+        let mut chars = 0;
+        for word in text.split_whitespace() {
+            if chars > 0 {
+                out.push(' ');
+                chars += 1;
+            }
+            out.push_str(word);
+            chars += word.chars().count();
+            if chars >= 80 {
+                break;
+            }
+        }
+        out.chars().take(80).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hash_sort_is_a_sort(
+            mut values in proptest::collection::vec(proptest::num::u64::ANY, 0..3000),
+            narrow in proptest::bool::ANY,
+            repeat in 0usize..4,
+        ) {
+            // spread values, values crowded into a few buckets, and repeated runs
+            if narrow {
+                for v in &mut values {
+                    *v >>= 40;
+                }
+            }
+            let copy = values.clone();
+            for _ in 0..repeat {
+                values.extend_from_slice(&copy);
+            }
+            let mut want = values.clone();
+            want.sort_unstable();
+            sort_hashes(&mut values);
+            proptest::prop_assert_eq!(values, want);
+        }
+
+        #[test]
+        fn stored_snippets_are_what_the_summary_showed(
+            words in proptest::collection::vec("[a-zé東 \t\n\u{a0}]{0,30}", 0..40),
+            ascii in proptest::collection::vec("[a-z \t\n\r\x0b\x0c\x1c\x1f.]{0,30}", 0..40),
+        ) {
+            // mixed text takes the general path, ASCII text the fast one
+            for paragraph in [words.join(" "), ascii.join(" ")] {
+                let mut rec = ParagraphRecord::default();
+                rec.push_snippet(&paragraph);
+                proptest::prop_assert_eq!(rec.snippet(0), snippet_oracle(&paragraph));
+            }
+        }
+    }
+
+    #[test]
+    fn snippets_fold_like_before_at_the_edges() {
+        // a space as the 80th character stays
+        for text in [
+            format!("{} {}", "a".repeat(79), "b".repeat(10)),
+            "é".repeat(300),
+            format!("{}  x", "w ".repeat(60)),
+            String::new(),
+        ] {
+            let mut rec = ParagraphRecord::default();
+            rec.push_snippet(&text);
+            assert_eq!(rec.snippet(0), snippet_oracle(&text), "{text:?}");
+        }
     }
 
     #[test]

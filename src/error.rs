@@ -266,6 +266,24 @@ pub enum Error {
         /// Which of the two it is, naming both.
         message: String,
     },
+    /// A stored file (an index's manifest or segment) that is not what it should be: cut
+    /// short, damaged, of another format version, kind or parameters. Never read as data.
+    #[error("{path}: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An index that cannot be used for this run: other parameters, another writer holding
+    /// its lock, a missing directory for a read-only run.
+    #[error("index {dir}: {message}")]
+    Index {
+        /// The index directory.
+        dir: PathBuf,
+        /// Why.
+        message: String,
+    },
     /// The caller asked the run to stop (`Progress::cancelled`).
     #[error("interrupted; no output was written (previous outputs, if any, are untouched)")]
     Interrupted,

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use cli::{Cli, Command, DedupArgs, GenerateArgs, ReportArgs};
+use cli::{Cli, Command, DedupArgs, GenerateArgs, IndexCommand, ReportArgs};
 use neardup::{Progress, RunOptions};
 
 /// Set by SIGINT/SIGTERM/SIGHUP; the library polls it between batches.
@@ -101,7 +101,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => eval_cli::explain(&args),
         Command::Tune(args) => tune_cli::tune(&args),
         Command::Report(args) => report(&args),
+        Command::Index(cmd) => index(&cmd),
     }
+}
+
+fn index(cmd: &IndexCommand) -> anyhow::Result<()> {
+    if let IndexCommand::Records(a) = cmd {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for r in neardup::index::records(&a.dir)? {
+            serde_json::to_writer(&mut out, &r)?;
+            writeln!(out)?;
+        }
+        out.flush()?;
+        return Ok(());
+    }
+    let (info, verb) = match cmd {
+        IndexCommand::Info(a) => (neardup::index::info(&a.dir)?, None),
+        IndexCommand::Verify(a) => (neardup::index::verify(&a.dir)?, Some("verified")),
+        IndexCommand::Compact(a) => (neardup::index::compact(&a.dir)?, Some("compacted")),
+        IndexCommand::Records(_) => unreachable!("printed above"),
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &info)?;
+    writeln!(out)?;
+    if let Some(verb) = verb {
+        writeln!(
+            out,
+            "{verb}: {} records ({} compared) from {} runs in {} segments, {} bytes",
+            info.records,
+            info.docs,
+            info.manifest.runs,
+            info.manifest.segments.len(),
+            info.bytes
+        )?;
+    }
+    for o in &info.orphans {
+        say_warning(&format!(
+            "segments/{o} is not named by the manifest (a killed run's or a compaction's \
+             leftover): not part of the index; `neardup index compact` removes it"
+        ));
+    }
+    Ok(())
 }
 
 fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
@@ -115,7 +155,19 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         output_format: args.output_format.into(),
     };
     let progress = Bars::new(args.quiet);
-    let summary = neardup::run(&args.inputs, &params, &opts, &progress)?;
+    let summary = match &args.index {
+        None => neardup::run(&args.inputs, &params, &opts, &progress)?,
+        Some(dir) => neardup::index::run(
+            &args.inputs,
+            &params,
+            &opts,
+            &neardup::index::IndexOptions {
+                dir: dir.clone(),
+                readonly: args.index_readonly,
+            },
+            &progress,
+        )?,
+    };
     let c = &summary.counts;
     let skipped: u64 = c.skipped.values().sum();
     let mut out = std::io::stdout().lock();

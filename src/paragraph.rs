@@ -380,30 +380,9 @@ pub fn blocks(repeats: &[Repeat]) -> Vec<RepeatBlock> {
     out
 }
 
-/// The first 80 characters of a paragraph with whitespace folded, for reports.
-#[must_use]
-pub fn snippet(text: &str) -> String {
-    // 80 characters never need more than 320 bytes of words and 80 spaces
-    let mut cut = text.len().min(400);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let text = &text[..cut];
-    let mut out = String::new();
-    let mut chars = 0;
-    for word in text.split_whitespace() {
-        if chars > 0 {
-            out.push(' ');
-            chars += 1;
-        }
-        out.push_str(word);
-        chars += word.chars().count();
-        if chars >= 80 {
-            break;
-        }
-    }
-    out.chars().take(80).collect()
-}
+/// The first 80 characters of a paragraph with whitespace folded, for reports (its home
+/// is `document`, beside the records that store it).
+pub use crate::document::snippet;
 
 #[cfg(test)]
 mod tests {

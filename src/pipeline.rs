@@ -46,7 +46,9 @@ use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::provenance::Provenance;
 use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
-use crate::sketch::pass::{Fingerprints, IndexBuilder, clean_and_sketch};
+use crate::sketch::pass::{
+    CleanArticles, Fingerprints, IndexBuilder, ParagraphIndex, clean_and_sketch,
+};
 use crate::spill::{DEFAULT_MEMORY, Scratch, ShingleSpill};
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
@@ -77,6 +79,46 @@ pub fn run(
     params: &ValidParams,
     opts: &RunOptions,
     progress: &dyn Progress,
+) -> Result<Summary> {
+    run_with(inputs, params, opts, progress, None)
+}
+
+/// What a run against a persistent index (`index`) adds to the stages. The stages call
+/// it at four points; everything else is the same run.
+pub trait Archive: Send {
+    /// Sees the batch's paragraph index before boilerplate is decided (to add the
+    /// archive's paragraph counts to it).
+    fn before_clean(&mut self, index: &mut ParagraphIndex) -> Result<()>;
+    /// Puts the archive's records and documents before the batch's, in `records` and
+    /// `cleaned` (whose `keys` hold the batch's band keys), so that candidates,
+    /// verification and clustering run over both.
+    fn prepend(
+        &mut self,
+        records: &mut Records,
+        cleaned: &mut CleanArticles,
+        params: &ValidParams,
+        scratch: &Scratch,
+    ) -> Result<()>;
+    /// Sees the candidate pairs of the whole (sorted, archive's documents first) before
+    /// verification, and keeps those that can change an answer: the pairs among
+    /// archived documents whose components no batch document touches were decided by
+    /// earlier runs and would be decided the same way again.
+    fn candidates(&mut self, pairs: &mut Vec<Pair>);
+    /// Turns the clustered whole into this run's answer (stable cluster ids, the batch's
+    /// counts, what changed for archived clusters).
+    fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()>;
+    /// After the outputs are written: adds the batch to the archive (a no-op for a
+    /// read-only run).
+    fn commit(&mut self, dedup: &Dedup) -> Result<()>;
+}
+
+/// `run`, against an archive when one is given.
+pub fn run_with(
+    inputs: &[PathBuf],
+    params: &ValidParams,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
 ) -> Result<Summary> {
     opts.output_format.check()?;
     if opts.emit_clean
@@ -149,12 +191,13 @@ pub fn run(
             .with_memory(opts.memory.unwrap_or(DEFAULT_MEMORY));
         let reader_sources = sources.clone();
         let input = params.input.clone();
-        let mut d = dedup_stream(
+        let mut d = dedup_stream_with(
             sources,
             |sink| read_sources(&reader_sources, &input, sink),
             params,
             &scratch,
             progress,
+            archive.as_deref_mut(),
         )?;
         for entry in &unread {
             let counts = if entry.reason.is_error() {
@@ -184,16 +227,23 @@ pub fn run(
     progress.stage("write", Some(dedup.records.metas.len() as u64));
     let mut summary = dedup.summary.clone();
     check_cancel(progress)?;
-    crate::output::write_all(
-        &opts.out_dir,
-        &dedup,
-        &mut summary,
-        t,
-        extra,
-        opts.output_format,
-        progress,
-    )?;
+    // the lines are formatted on the run's threads (see `output::write_lines`)
+    with_threads(threads, || {
+        crate::output::write_all(
+            &opts.out_dir,
+            &dedup,
+            &mut summary,
+            t,
+            extra,
+            opts.output_format,
+            progress,
+        )
+    })?;
     progress.finish_stage();
+    if let Some(a) = archive {
+        check_cancel(progress)?;
+        a.commit(&dedup)?;
+    }
     Ok(summary)
 }
 
@@ -531,7 +581,30 @@ where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
         + Send,
 {
-    let sketched = sketch_stream(sources, read, params, scratch, progress)?;
+    dedup_stream_with(sources, read, params, scratch, progress, None)
+}
+
+/// `dedup_stream`, against an archive when one is given.
+pub fn dedup_stream_with<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    scratch: &Scratch,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
+) -> Result<Dedup>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
+{
+    let sketched = sketch_stream_with(
+        sources,
+        read,
+        params,
+        scratch,
+        progress,
+        archive.as_deref_mut(),
+    )?;
     let clustered = cluster_stage(&sketched, None, params, progress)?;
     // the spill and the candidates go here: what is written needs neither
     let Sketched {
@@ -543,6 +616,7 @@ where
         simhash,
         paragraphs,
         spill_bytes,
+        band_run_bytes,
         mut seconds,
         ..
     } = sketched;
@@ -563,17 +637,38 @@ where
         spill_bytes,
         paragraphs,
         seconds,
+        disk: temporary_disk(spill_bytes, band_run_bytes),
         warnings,
         outputs: BTreeMap::new(),
+        index: None,
     };
-    Ok(Dedup {
+    let mut dedup = Dedup {
         sources,
         records,
         assignments: clustered.assignments,
         provenance: clustered.provenance,
         edges: clustered.edges,
         summary,
-    })
+        archived: None,
+    };
+    if let Some(a) = archive {
+        a.after_cluster(&mut dedup)?;
+    }
+    Ok(dedup)
+}
+
+/// `summary.json`'s `disk`: the bytes of the run's temporary files. `spill` (one paragraph
+/// record a document) lives from the first batch to the end of clustering; `band_runs`
+/// (band keys sorted into runs when they outgrow a quarter of `--memory`) from the sketch
+/// pass to the end of the candidate stage, while the spill is there too: so `peak`, the
+/// most held at once, is their sum. Outputs written under temporary names are not
+/// counted: they become the outputs.
+fn temporary_disk(spill_bytes: u64, band_run_bytes: u64) -> BTreeMap<String, u64> {
+    BTreeMap::from([
+        ("spill".to_owned(), spill_bytes),
+        ("band_runs".to_owned(), band_run_bytes),
+        ("peak".to_owned(), spill_bytes + band_run_bytes),
+    ])
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -601,6 +696,8 @@ pub struct Sketched {
     pub paragraphs: Option<ParagraphSummary>,
     /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Bytes of band-key runs written (0 when the band table fit its budget).
+    pub band_run_bytes: u64,
     /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
@@ -628,6 +725,22 @@ pub fn sketch_stream<R>(
     params: &ValidParams,
     scratch: &Scratch,
     progress: &dyn Progress,
+) -> Result<Sketched>
+where
+    R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
+        + Send,
+{
+    sketch_stream_with(sources, read, params, scratch, progress, None)
+}
+
+/// `sketch_stream`, with the archive's documents before the batch's when one is given.
+fn sketch_stream_with<R>(
+    sources: Vec<Source>,
+    read: R,
+    params: &ValidParams,
+    scratch: &Scratch,
+    progress: &dyn Progress,
+    mut archive: Option<&mut (dyn Archive + '_)>,
 ) -> Result<Sketched>
 where
     R: FnOnce(&mut dyn FnMut(crate::input::RawBatch) -> Result<()>) -> Result<Vec<FileReport>>
@@ -741,7 +854,10 @@ where
     } = collector;
     let t = Instant::now();
     progress.stage("sketch", Some(pc.docs() as u64));
-    let index = pc.finish()?;
+    let mut index = pc.finish()?;
+    if let Some(a) = archive.as_deref_mut() {
+        a.before_clean(&mut index)?;
+    }
     let estimate = params.verify.method == VerifyMethod::Estimate;
     let mut repeats = index.repeats.clone();
     let fingerprints =
@@ -749,13 +865,25 @@ where
             Some(df) => Fingerprints::Tfidf(df),
             None => Fingerprints::Tf,
         });
-    let mut cleaned = clean_and_sketch(index, params, estimate, fingerprints, scratch, |n| {
-        progress.advance(n);
-    })?;
+    let mut cleaned = clean_and_sketch(
+        index,
+        params,
+        estimate,
+        archive.is_some(),
+        fingerprints,
+        scratch,
+        |n| {
+            progress.advance(n);
+        },
+    )?;
     drop(docfreq);
-    let table = cleaned.table;
-    records.boilerplate = cleaned.boilerplate;
+    records.boilerplate = std::mem::take(&mut cleaned.boilerplate);
     records.repeats = std::mem::take(&mut repeats);
+    if let Some(a) = archive.as_deref_mut() {
+        a.prepend(&mut records, &mut cleaned, params, scratch)?;
+    }
+    let table = cleaned.table;
+    let (_, band_run_bytes) = table.spilled();
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
     seconds.insert("sketch".into(), t.elapsed().as_secs_f64());
@@ -785,6 +913,9 @@ where
         pairs.dedup();
         simhash_stats = Some(stats);
     }
+    if let Some(a) = archive {
+        a.candidates(&mut pairs);
+    }
     progress.finish_stage();
     seconds.insert("candidates".into(), t.elapsed().as_secs_f64());
 
@@ -812,6 +943,7 @@ where
         simhash: simhash_stats,
         paragraphs: paragraph_summary,
         spill_bytes,
+        band_run_bytes,
         seconds,
     })
 }

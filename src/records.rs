@@ -162,4 +162,22 @@ pub struct Dedup {
     pub edges: Vec<Edge>,
     /// What `summary.json` will say (timings of the write still to come).
     pub summary: Summary,
+    /// For a run against an index: the records before the batch's, which came from the
+    /// index and are not written to `docs.jsonl`.
+    pub archived: Option<Archived>,
+}
+
+/// The archived part of a run against an index (`index`): its first `records` records,
+/// what run added each and what changed for their clusters.
+#[derive(Debug, Clone, Default)]
+pub struct Archived {
+    /// Records read from the index, before the batch's.
+    pub records: usize,
+    /// The run that added each archived record (1 for the run that created the index).
+    pub runs: Vec<u64>,
+    /// This run's number, as the index will record it.
+    pub run: u64,
+    /// Clusters whose representative this run changed: cluster id -> the record index
+    /// of the representative before.
+    pub previous_representative: std::collections::BTreeMap<u64, u32>,
 }

@@ -139,35 +139,126 @@ impl ShingleSpill {
             .writer
             .into_inner()
             .map_err(|e| Error::spill(&path, e.into_error()))?;
-        Ok(ShingleSets {
-            path,
-            file,
-            offsets: self.offsets,
-        })
+        Ok(ShingleSets::from_file(path, file, self.offsets, None))
     }
 }
 
-/// Read side of the spill file: the record of any document by index.
+/// Read side of the spill file: the record of any document by index. It may span several
+/// files (an index's archived set stores, then this run's spill), one after the other in
+/// document order.
 pub struct ShingleSets {
+    parts: Vec<SetsPart>,
+    /// The first document of each part.
+    first_docs: Vec<DocId>,
+}
+
+struct SetsPart {
     path: PathBuf,
     file: File,
+    /// Byte offsets in `file` of each record's start, and of the last one's end.
     offsets: Vec<u64>,
+    /// xxh3-64 of each record, checked on every read, for a file that outlives the run
+    /// (a damaged archived record is an error naming the file, never a wrong score).
+    digests: Option<Vec<u64>>,
 }
 
 impl ShingleSets {
+    /// The records of `file` (named `path` in messages) at `offsets` (each record's start
+    /// and the last one's end, in bytes from the file's start), checked against
+    /// `digests` (xxh3-64 of each record) when given.
+    #[must_use]
+    pub fn from_file(
+        path: PathBuf,
+        file: File,
+        offsets: Vec<u64>,
+        digests: Option<Vec<u64>>,
+    ) -> Self {
+        assert!(
+            !offsets.is_empty(),
+            "offsets start with the first record's start"
+        );
+        ShingleSets {
+            parts: vec![SetsPart {
+                path,
+                file,
+                offsets,
+                digests,
+            }],
+            first_docs: vec![0],
+        }
+    }
+
+    /// The records of `parts`, one after the other: document `n` of the second part is
+    /// document `docs(first) + n` of the whole.
+    #[must_use]
+    pub fn chain(parts: Vec<ShingleSets>) -> Self {
+        let mut out = ShingleSets {
+            parts: Vec::new(),
+            first_docs: Vec::new(),
+        };
+        let mut next: DocId = 0;
+        for p in parts {
+            for part in p.parts {
+                let docs = (part.offsets.len() - 1) as DocId;
+                out.first_docs.push(next);
+                out.parts.push(part);
+                next += docs;
+            }
+        }
+        out
+    }
+
+    /// Documents held.
+    #[must_use]
+    pub fn docs(&self) -> usize {
+        self.parts.iter().map(|p| p.offsets.len() - 1).sum()
+    }
+
     /// The raw bytes of `doc`'s record.
     pub fn read_bytes(&self, doc: DocId) -> Result<Vec<u8>> {
-        let d = doc as usize;
-        let (start, end) = (self.offsets[d], self.offsets[d + 1]);
-        let mut bytes = vec![0u8; (end - start) as usize];
-        read_exact_at(&self.file, &mut bytes, start).map_err(|e| Error::spill(&self.path, e))?;
+        let mut bytes = Vec::new();
+        self.read_into(doc, &mut bytes)?;
         Ok(bytes)
     }
 
-    /// Bytes written to the spill, as `summary.json` reports them.
+    /// The raw bytes of `doc`'s record, read into `buf`: a buffer a worker keeps across
+    /// records, which only grows, so that steady state neither allocates nor zeroes.
+    pub fn read_into<'b>(&self, doc: DocId, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+        let p = self.first_docs.partition_point(|&f| f <= doc) - 1;
+        let part = &self.parts[p];
+        let d = (doc - self.first_docs[p]) as usize;
+        let (start, end) = (part.offsets[d], part.offsets[d + 1]);
+        let len = (end - start) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let bytes = &mut buf[..len];
+        read_exact_at(&part.file, bytes, start).map_err(|e| match part.digests {
+            // an archived set store, not this run's scratch file
+            Some(_) => Error::Io {
+                path: part.path.clone(),
+                source: e,
+            },
+            None => Error::spill(&part.path, e),
+        })?;
+        if let Some(digests) = &part.digests
+            && xxhash_rust::xxh3::xxh3_64(bytes) != digests[d]
+        {
+            return Err(Error::Corrupt {
+                path: part.path.clone(),
+                message: format!("record {d} does not match its checksum: the file is damaged"),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Bytes of the records, as `summary.json` reports them.
     #[must_use]
     pub fn total_bytes(&self) -> u64 {
-        *self.offsets.last().expect("offsets start with 0")
+        self.parts
+            .iter()
+            .map(|p| p.offsets.last().expect("offsets start with 0") - p.offsets[0])
+            .sum()
     }
 }
 
@@ -223,5 +314,10 @@ mod tests {
         assert_eq!(sets.read_bytes(1).unwrap(), b"");
         assert_eq!(sets.read_bytes(0).unwrap(), b"first");
         assert_eq!(sets.total_bytes(), 17);
+        // a reused buffer longer than the record gives back the record only
+        let mut buf = Vec::new();
+        assert_eq!(sets.read_into(2, &mut buf).unwrap(), b"third record");
+        assert_eq!(sets.read_into(0, &mut buf).unwrap(), b"first");
+        assert_eq!(sets.read_into(1, &mut buf).unwrap(), b"");
     }
 }

@@ -64,14 +64,22 @@ impl DirLock {
     /// Locks `dir` (which must exist) for this process, or fails at once with
     /// `Error::Busy` naming the pid of the run that holds it.
     pub fn acquire(dir: &Path) -> Result<Self> {
-        let path = dir.join(LOCK_FILE);
+        Self::try_acquire(&dir.join(LOCK_FILE))?.map_err(|holder| Error::Busy {
+            dir: dir.to_path_buf(),
+            holder,
+        })
+    }
+
+    /// Locks the lock file `path` (created if missing) for this process; `Err(holder)`
+    /// when another process holds it, `holder` being what its file says (`pid N`).
+    pub fn try_acquire(path: &Path) -> Result<std::result::Result<Self, String>> {
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::output(&path, e))?;
+            .open(path)
+            .map_err(|e| Error::output(path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -82,18 +90,15 @@ impl DirLock {
                     Ok(_) if !text.trim().is_empty() => text.trim().to_owned(),
                     _ => "pid unknown".to_owned(),
                 };
-                return Err(Error::Busy {
-                    dir: dir.to_path_buf(),
-                    holder,
-                });
+                return Ok(Err(holder));
             }
-            Err(TryLockError::Error(e)) => return Err(Error::output(&path, e)),
+            Err(TryLockError::Error(e)) => return Err(Error::output(path, e)),
         }
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "pid {}", std::process::id()))
-            .map_err(|e| Error::output(&path, e))?;
-        Ok(DirLock { _file: file })
+            .map_err(|e| Error::output(path, e))?;
+        Ok(Ok(DirLock { _file: file }))
     }
 }
 
@@ -183,11 +188,32 @@ impl DocsSink {
         }
     }
 
-    fn push(&mut self, dir: &Path, line: &DocLine<'_>) -> Result<()> {
+    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    fn write_lines<'a>(
+        &mut self,
+        dir: &Path,
+        n: usize,
+        line: impl Fn(usize) -> DocLine<'a> + Sync,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         match self {
-            DocsSink::Jsonl(p) => p.line(dir, line),
+            DocsSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
             #[cfg(feature = "columnar")]
-            DocsSink::Parquet(w) => w.push(dir, line),
+            DocsSink::Parquet(w) => (0..n).try_for_each(|i| {
+                if i % 4096 == 0 {
+                    check_cancel(progress)?;
+                }
+                w.push(dir, &line(i))
+            }),
+        }
+    }
+
+    /// The digest of what was written, when it was taken while writing.
+    fn digest(&self) -> Option<String> {
+        match self {
+            DocsSink::Jsonl(p) => Some(p.digest()),
+            #[cfg(feature = "columnar")]
+            DocsSink::Parquet(_) => None,
         }
     }
 
@@ -210,11 +236,30 @@ impl ClustersSink {
         }
     }
 
-    fn push(&mut self, dir: &Path, line: &ClusterLine<'_>) -> Result<()> {
+    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    fn write_lines<'a>(
+        &mut self,
+        dir: &Path,
+        n: usize,
+        line: impl Fn(usize) -> ClusterLine<'a> + Sync,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         match self {
-            ClustersSink::Jsonl(p) => p.line(dir, line),
+            ClustersSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
             #[cfg(feature = "columnar")]
-            ClustersSink::Parquet(w) => w.push(dir, line),
+            ClustersSink::Parquet(w) => (0..n).try_for_each(|i| {
+                check_cancel(progress)?;
+                w.push(dir, &line(i))
+            }),
+        }
+    }
+
+    /// The digest of what was written, when it was taken while writing.
+    fn digest(&self) -> Option<String> {
+        match self {
+            ClustersSink::Jsonl(p) => Some(p.digest()),
+            #[cfg(feature = "columnar")]
+            ClustersSink::Parquet(_) => None,
         }
     }
 
@@ -242,10 +287,12 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
     Ok(format!("{:032x}", hasher.digest128()))
 }
 
-/// A file being written under a temporary name.
+/// A file being written under a temporary name, and the xxh3-128 digest of what was
+/// written so far (the digest `digest_file` would take of it, without reading it back).
 struct Pending {
     tmp: BufWriter<NamedTempFile>,
     name: &'static str,
+    digest: xxhash_rust::xxh3::Xxh3,
 }
 
 /// A temporary file beside the final `name` (so the rename cannot cross filesystems),
@@ -271,15 +318,21 @@ impl Pending {
         Ok(Pending {
             tmp: BufWriter::with_capacity(1 << 20, tmp),
             name,
+            digest: xxhash_rust::xxh3::Xxh3::new(),
         })
     }
 
-    fn line(&mut self, dir: &Path, value: &impl Serialize) -> Result<()> {
-        let w = &mut self.tmp;
-        serde_json::to_writer(&mut *w, value)
-            .map_err(|e| Error::output(dir.join(self.name), e.into()))?;
-        w.write_all(b"\n")
+    /// Appends `bytes` (whole lines).
+    fn write(&mut self, dir: &Path, bytes: &[u8]) -> Result<()> {
+        self.digest.update(bytes);
+        self.tmp
+            .write_all(bytes)
             .map_err(|e| Error::output(dir.join(self.name), e))
+    }
+
+    /// The digest of everything written, as `summary.json`'s `outputs` records it.
+    fn digest(&self) -> String {
+        format!("{:032x}", self.digest.digest128())
     }
 
     fn finish(self, dir: &Path) -> Result<(NamedTempFile, &'static str)> {
@@ -318,15 +371,16 @@ pub fn write_all(
         .collect();
 
     let paragraphs = dedup.summary.params.paragraphs.enabled;
-    let mut docs = DocsSink::new(dir, format)?;
-    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (i, (meta, a)) in metas.iter().zip(&dedup.assignments).enumerate() {
+    // Against an index, the records before the batch's came from it: they are members of
+    // clusters, never lines of docs.jsonl.
+    let archived = dedup.archived.as_ref().map_or(0, |a| a.records);
+    let doc_line = |i: usize| {
+        let (meta, a) = (&metas[i], &dedup.assignments[i]);
         let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
             Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
             None => (&[], &[]),
         };
-        let line = DocLine {
+        DocLine {
             id: Cow::Borrowed(&meta.id),
             cluster: a.cluster,
             keep: a.keep,
@@ -345,11 +399,18 @@ pub fn write_all(
             repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
             repeat_blocks: paragraphs.then(|| blocks(repeats)),
             boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
-        };
-        docs.push(dir, &line)?;
-        if i % 4096 == 0 {
-            check_cancel(progress)?;
         }
+    };
+    let mut docs = DocsSink::new(dir, format)?;
+    docs.write_lines(
+        dir,
+        metas.len() - archived,
+        |k| doc_line(archived + k),
+        progress,
+    )?;
+    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (i, a) in dedup.assignments.iter().enumerate() {
         if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
             members.entry(c).or_default().push(i as u32);
         }
@@ -358,8 +419,18 @@ pub fn write_all(
         }
     }
 
-    let mut clusters = ClustersSink::new(dir, format)?;
-    for (cluster, dups) in &members {
+    // against an index, an archived cluster this run did not touch is not written
+    let members: Vec<(&u64, &Vec<u32>)> = members
+        .iter()
+        .filter(|(_, dups)| {
+            let rep = dedup.assignments[dups[0] as usize]
+                .duplicate_of
+                .expect("members are duplicates");
+            dups.iter().chain([&rep]).any(|&r| (r as usize) >= archived)
+        })
+        .collect();
+    let cluster_line = |k: usize| {
+        let (cluster, dups) = members[k];
         let rep = dedup.assignments[dups[0] as usize]
             .duplicate_of
             .expect("members are duplicates");
@@ -374,6 +445,10 @@ pub fn write_all(
                 outlet: records.outlet(m).map(Cow::Borrowed),
                 date: m.date.as_deref().map(Cow::Borrowed),
                 provenance: dedup.provenance[r as usize].as_deref().map(Cow::Borrowed),
+                run: dedup
+                    .archived
+                    .as_ref()
+                    .and_then(|a| a.runs.get(r as usize).copied()),
             }
         };
         let weak_links = all
@@ -385,7 +460,7 @@ pub fn write_all(
             })
             .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
             .collect();
-        let line = ClusterLine {
+        ClusterLine {
             cluster: *cluster,
             size: all.len(),
             representative: Cow::Borrowed(&metas[rep as usize].id),
@@ -399,22 +474,32 @@ pub fn write_all(
                         .collect()
                 })
                 .unwrap_or_default(),
-        };
-        clusters.push(dir, &line)?;
-        check_cancel(progress)?;
-    }
+            previous_representative: dedup
+                .archived
+                .as_ref()
+                .and_then(|a| a.previous_representative.get(cluster))
+                .map(|&r| Cow::Borrowed(&*metas[r as usize].id)),
+        }
+    };
+    let mut clusters = ClustersSink::new(dir, format)?;
+    clusters.write_lines(dir, members.len(), cluster_line, progress)?;
 
     check_cancel(progress)?;
+    let digests = [docs.digest(), clusters.digest()];
     let docs = docs.finish(dir)?;
     let clusters = clusters.finish(dir)?;
     summary.outputs.clear();
-    for (file, name) in [&docs, &clusters]
-        .into_iter()
-        .map(|(f, n)| (f, *n))
-        .chain(extra.iter().map(|Finished(f, n)| (f, *n)))
-    {
+    for ((file, name), digest) in [&docs, &clusters].into_iter().zip(digests) {
+        // JSONL is digested as it is written; Parquet's bytes are the encoder's, read back
+        let digest = match digest {
+            Some(d) => d,
+            None => digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?,
+        };
+        summary.outputs.insert((*name).to_owned(), digest);
+    }
+    for Finished(file, name) in &extra {
         let digest = digest_file(file.path()).map_err(|e| Error::output(dir.join(name), e))?;
-        summary.outputs.insert(name.to_owned(), digest);
+        summary.outputs.insert((*name).to_owned(), digest);
     }
     summary
         .seconds
@@ -447,6 +532,45 @@ pub fn write_all(
     for (file, name) in [docs, clusters].into_iter().chain(extra).chain([sum]) {
         file.persist(dir.join(name))
             .map_err(|e| Error::output(dir.join(name), e.error))?;
+    }
+    Ok(())
+}
+
+/// Lines formatted at once: enough to keep every thread busy, few enough that their text
+/// stays small.
+const FORMAT_BLOCK: usize = 1 << 14;
+
+/// Writes `line(0)`, ..., `line(n - 1)` as JSON lines, in that order: each block of
+/// `FORMAT_BLOCK` lines is formatted in parallel, in slices whose texts are then written in
+/// order, so the file does not depend on the thread count.
+fn write_lines<T: Serialize>(
+    out: &mut Pending,
+    dir: &Path,
+    n: usize,
+    line: impl Fn(usize) -> T + Sync,
+    progress: &dyn Progress,
+) -> Result<()> {
+    const SLICE: usize = 256;
+    for start in (0..n).step_by(FORMAT_BLOCK) {
+        let end = (start + FORMAT_BLOCK).min(n);
+        let texts: Vec<Vec<u8>> = (start..end)
+            .step_by(SLICE)
+            .collect::<Vec<usize>>()
+            .into_par_iter()
+            .map(|from| -> Result<Vec<u8>> {
+                let mut text = Vec::new();
+                for i in from..(from + SLICE).min(end) {
+                    serde_json::to_writer(&mut text, &line(i))
+                        .map_err(|e| Error::output(dir.join(out.name), e.into()))?;
+                    text.push(b'\n');
+                }
+                Ok(text)
+            })
+            .collect::<Result<_>>()?;
+        for text in &texts {
+            out.write(dir, text)?;
+        }
+        check_cancel(progress)?;
     }
     Ok(())
 }

@@ -125,6 +125,10 @@ pub struct ClusterLine<'a> {
     /// Records a chain of matches had joined to this cluster and the star check split off.
     #[serde(default)]
     pub split_off: Vec<Cow<'a, str>>,
+    /// Runs against an index only: the id of the cluster's representative before this
+    /// run, when this run changed it (an earlier-dated original arrived late).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_representative: Option<Cow<'a, str>>,
 }
 
 impl ClusterLine<'_> {
@@ -173,6 +177,10 @@ pub struct ClusterMember<'a> {
     /// How it relates to the representative; `None` for the representative.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Cow<'a, Provenance>>,
+    /// Runs against an index only: the run that added the member to the index (1 for the
+    /// run that created it); absent for the members this run brought.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u64>,
 }
 
 /// Counts of a run, written to `summary.json`.
@@ -250,6 +258,12 @@ pub struct Summary {
     pub paragraphs: Option<ParagraphSummary>,
     /// Wall-clock seconds of each stage and of the whole run.
     pub seconds: BTreeMap<String, f64>,
+    /// Bytes of temporary disk: `spill` (paragraph records), `band_runs` (band keys
+    /// sorted into runs under `--memory`) and `peak` (the most held at once). Like
+    /// `seconds`, a figure of how the run went, which `--memory` changes, not of its
+    /// result. Empty in runs written before it existed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub disk: BTreeMap<String, u64>,
     /// The first messages about skipped records and inputs (all are counted above).
     pub warnings: Vec<String>,
     /// Every other file written with this summary (`docs.jsonl`, `clusters.jsonl`,
@@ -258,4 +272,27 @@ pub struct Summary {
     /// Empty in runs written before it existed, which are read unchecked.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, String>,
+    /// Runs against an index only: the index and what this run did to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexRun>,
+}
+
+/// `summary.json`'s `index`: a run against a persistent index (`--index`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IndexRun {
+    /// The index directory, as given.
+    #[serde(with = "crate::paths::as_text")]
+    pub dir: PathBuf,
+    /// This run's number: 1 for the run that created the index.
+    pub run: u64,
+    /// False for a read-only run (`--index-readonly`): the batch was compared, not added.
+    pub added: bool,
+    /// Records and compared documents the index held before this run.
+    pub archived_records: u64,
+    /// Compared documents among `archived_records`.
+    pub archived_docs: u64,
+    /// Clusters whose representative this run changed (see `clusters.jsonl`'s
+    /// `previous_representative`).
+    pub representative_changes: u64,
 }

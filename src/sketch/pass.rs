@@ -96,6 +96,7 @@ impl IndexBuilder {
             group_names: self.group_names,
             doc_groups: self.doc_groups,
             repeats: self.repeats,
+            prior: HashMap::new(),
         })
     }
 }
@@ -114,12 +115,19 @@ pub struct ParagraphIndex {
     pub doc_groups: Vec<u32>,
     /// Repeats of the documents that have any, sorted by document.
     pub repeats: Vec<(DocId, Box<[Repeat]>)>,
+    /// Documents of earlier runs (an index's archive) that had each `(group, paragraph
+    /// hash)`, added to this run's counts when boilerplate is decided; `group_docs`
+    /// then counts those runs' documents too.
+    pub prior: HashMap<(u32, u64), u64>,
 }
 
 /// The article-level result of the cleaning pass.
 pub struct CleanArticles {
     /// Every document's band keys, band-major.
     pub table: BandTable,
+    /// Every document's band keys again, document-major, when the caller asked for them
+    /// (an index stores them); empty otherwise.
+    pub keys: Vec<u64>,
     /// `(opening key, document)` for every opening paragraph of every document, in
     /// document order (see `opening_keys`).
     pub openings: Vec<(u64, DocId)>,
@@ -271,6 +279,7 @@ pub fn clean_and_sketch(
     index: ParagraphIndex,
     params: &ValidParams,
     keep_signatures: bool,
+    keep_keys: bool,
     fingerprints: Option<Fingerprints<'_>>,
     scratch: &Scratch,
     mut advance: impl FnMut(u64),
@@ -282,11 +291,13 @@ pub fn clean_and_sketch(
         group_names,
         doc_groups,
         repeats,
+        prior,
     } = index;
-    let frequent = frequent_keys(keys, &group_docs, params);
+    let frequent = frequent_keys(keys, &group_docs, &prior, params);
     let docs = doc_groups.len();
     let mut table = BandTable::with_budget(params.bands(), scratch.band_budget(), &scratch.dir);
     let mut openings = Vec::new();
+    let mut doc_keys = Vec::new();
     let mut signatures = Vec::new();
     let mut boilerplate = Vec::new();
     let mut removed_by_doc = Vec::new();
@@ -308,10 +319,13 @@ pub fn clean_and_sketch(
         let results: Vec<Result<CleanedDoc>> = (start..end)
             .into_par_iter()
             .map_init(
-                || (MinHasher::new(&params.minhash), opening_hasher(params)),
-                |(hasher, opener), d| {
-                    let bytes = spill.read_bytes(d as DocId)?;
-                    let rec = ParagraphRecord::decode(&bytes)
+                || {
+                    let buf = Vec::new();
+                    (MinHasher::new(&params.minhash), opening_hasher(params), buf)
+                },
+                |(hasher, opener, buf), d| {
+                    let bytes = spill.read_into(d as DocId, buf)?;
+                    let rec = ParagraphRecord::decode(bytes)
                         .expect("the spill holds what this run wrote");
                     let group = doc_groups[d];
                     let CleanDocument {
@@ -373,6 +387,9 @@ pub fn clean_and_sketch(
             } = r?;
             let d = (start + offset) as DocId;
             table.push(&keys)?;
+            if keep_keys {
+                doc_keys.extend_from_slice(&keys);
+            }
             openings.extend(doc_openings.into_iter().map(|k| (k, d)));
             sizes.push(size);
             if keep_signatures {
@@ -400,6 +417,7 @@ pub fn clean_and_sketch(
     summary.top_boilerplate = top_boilerplate(&frequent, &snippets, &group_docs, &group_names);
     Ok(CleanArticles {
         table,
+        keys: doc_keys,
         openings,
         records: spill,
         removed: removed_by_doc,

@@ -90,8 +90,14 @@ impl Verifier {
 
     /// The paragraph record of `doc` and the paragraphs left out of its article set.
     pub fn paragraphs(&self, doc: DocId) -> Result<(ParagraphRecord, &[u32])> {
-        let bytes = self.records.read_bytes(doc)?;
-        let rec = ParagraphRecord::decode(&bytes).expect("the spill holds what this run wrote");
+        thread_local! {
+            // each rayon worker reads records into its own buffer, kept across records
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let rec = BUF.with_borrow_mut(|buf| -> Result<ParagraphRecord> {
+            let bytes = self.records.read_into(doc, buf)?;
+            Ok(ParagraphRecord::decode(bytes).expect("the spill holds what this run wrote"))
+        })?;
         let gone = self
             .removed
             .binary_search_by_key(&doc, |(d, _)| *d)

@@ -41,6 +41,7 @@ const LAYERS: [(&str, &str, &[&str]); 7] = [
             "overrides",
             "progress",
             "spill",
+            "store",
             "shingle",
             "sketch",
             "sketch::minhash",
@@ -77,7 +78,7 @@ const LAYERS: [(&str, &str, &[&str]); 7] = [
     (
         "run",
         "the pipeline that composes the stages and owns the threads; looking into a run",
-        &["pipeline", "inspect"],
+        &["pipeline", "inspect", "index"],
     ),
     (
         "applications",

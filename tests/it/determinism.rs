@@ -39,6 +39,15 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
             "{}",
             String::from_utf8_lossy(&res.stderr)
         );
+        // the temporary disk is the one figure (besides timings) the budget changes
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(work.path().join(&out).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        let disk = |k: &str| summary["disk"][k].as_u64().expect("disk figures");
+        assert_eq!(disk("spill"), summary["spill_bytes"].as_u64().unwrap());
+        assert_eq!(disk("peak"), disk("spill") + disk("band_runs"));
+        assert_eq!(disk("band_runs") > 0, *memory == "1M", "{threads} {memory}");
         let files: Vec<String> = ["docs.jsonl", "clusters.jsonl", "summary.json"]
             .iter()
             .map(|f| read_stable(&work.path().join(&out).join(f)))

@@ -9,6 +9,7 @@ mod eval;
 mod formats;
 mod hostile_input;
 mod hostile_output;
+mod index;
 mod oracle;
 mod paragraphs;
 mod properties;

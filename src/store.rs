@@ -1,0 +1,456 @@
+//! The one container every persistent neardup file is written in (the index's segments
+//! and manifest; see docs/design-scale-and-index.md), so that a file written under other
+//! parameters, cut short, flipped or of another kind is refused by name, never read as
+//! data.
+//!
+//! Layout, little-endian:
+//!
+//! | bytes | what |
+//! |--:|---|
+//! | 8 | magic `NEARDUP\0` |
+//! | 4 | `FORMAT_VERSION` |
+//! | 8 | kind (`records`, `sets`, ..., zero-padded) |
+//! | 16 | xxh3-128 of the parameters that shaped the file (`params_digest`) |
+//! | 8 | body length |
+//! | n | body |
+//! | 16 | xxh3-128 of everything before it |
+//!
+//! Bodies are built with `Encoder` and read with `Decoder`: fixed-width integers and
+//! length-prefixed bytes, nothing self-describing, because the header already says what
+//! the file is.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use xxhash_rust::xxh3::Xxh3Default;
+
+use crate::error::{Error, Result};
+use crate::params::ValidParams;
+
+/// The first bytes of every stored file.
+pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
+
+/// Version of the container and of every body layout in it; a reader refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
+pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;
+const TRAILER: usize = 16;
+
+/// The digest of everything in `params` that shapes a stored file: all of the validated
+/// parameters (threads, memory and output paths are not parameters).
+#[must_use]
+pub fn params_digest(params: &ValidParams) -> u128 {
+    let json = serde_json::to_vec(params).expect("parameters serialize");
+    xxh3_128(&json)
+}
+
+/// The checksum of stored files (xxh3-128), one way for files built in memory and
+/// streamed alike.
+fn xxh3_128(bytes: &[u8]) -> u128 {
+    let mut h = Xxh3Default::new();
+    h.update(bytes);
+    h.digest128()
+}
+
+fn header(kind: &str, digest: u128, len: u64) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(HEADER);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&kind_bytes(kind));
+    bytes.extend_from_slice(&digest.to_le_bytes());
+    bytes.extend_from_slice(&len.to_le_bytes());
+    bytes
+}
+
+/// Writes a file of `kind` whose body of `len` bytes is too large to build in memory:
+/// `fill` is called with a sink for the body and must give it exactly `len` bytes.
+/// Temporary name, sync and rename as in `write`.
+pub fn write_stream(
+    path: &Path,
+    kind: &str,
+    digest: u128,
+    len: u64,
+    fill: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::output(dir, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let mut hasher = Xxh3Default::new();
+    let mut written = 0u64;
+    let head = header(kind, digest, len);
+    hasher.update(&head);
+    out.write_all(&head).map_err(|e| Error::output(path, e))?;
+    fill(&mut |chunk: &[u8]| {
+        hasher.update(chunk);
+        written += chunk.len() as u64;
+        out.write_all(chunk).map_err(|e| Error::output(path, e))
+    })?;
+    assert_eq!(
+        written, len,
+        "write_stream's body is the length it announced"
+    );
+    out.write_all(&hasher.digest128().to_le_bytes())
+        .map_err(|e| Error::output(path, e))?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| Error::output(path, e.into_error()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::output(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::output(path, e.error))?;
+    Ok(())
+}
+
+/// Checks a file written by `write_stream` (or `write`) without holding it in memory:
+/// the header as `check` does, and the checksum over the whole file read in blocks.
+/// Returns the body's length.
+pub fn check_stream(path: &Path, kind: &str, digest: Option<u128>) -> Result<u64> {
+    use std::io::Read;
+    let io = |e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let mut head = vec![0u8; HEADER.min(usize::try_from(size).unwrap_or(HEADER))];
+    file.read_exact(&mut head).map_err(io)?;
+    if size < (HEADER + TRAILER) as u64 {
+        return Err(corrupt(
+            path,
+            "not a neardup index file (no magic, or shorter than a header)",
+        ));
+    }
+    // the header's fields, checked on a file-shaped copy of it with an empty body
+    let len = u64::from_le_bytes(head[36..44].try_into().expect("8 bytes"));
+    if len + (HEADER + TRAILER) as u64 != size {
+        return Err(corrupt(
+            path,
+            format!(
+                "cut short or extended: the header says {len} bytes of body, the file has {}",
+                size.saturating_sub((HEADER + TRAILER) as u64)
+            ),
+        ));
+    }
+    let mut hasher = Xxh3Default::new();
+    hasher.update(&head);
+    let mut left = len;
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = usize::try_from(left.min(buf.len() as u64)).expect("at most a buffer");
+        file.read_exact(&mut buf[..n]).map_err(io)?;
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    let mut sum = [0u8; TRAILER];
+    file.read_exact(&mut sum).map_err(io)?;
+    if hasher.digest128() != u128::from_le_bytes(sum) {
+        return Err(corrupt(
+            path,
+            "checksum mismatch: the file was changed or damaged",
+        ));
+    }
+    let mut shape = head;
+    shape[36..44].copy_from_slice(&0u64.to_le_bytes());
+    let mut empty = shape.clone();
+    let mut h = Xxh3Default::new();
+    h.update(&shape);
+    empty.extend_from_slice(&h.digest128().to_le_bytes());
+    check(path, &empty, kind, digest)?;
+    Ok(len)
+}
+
+/// An error about a stored file: what is wrong with it, naming it.
+pub fn corrupt(path: &Path, message: impl Into<String>) -> Error {
+    Error::Corrupt {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn kind_bytes(kind: &str) -> [u8; 8] {
+    assert!(kind.len() <= 8, "a kind is at most 8 bytes");
+    let mut out = [0u8; 8];
+    out[..kind.len()].copy_from_slice(kind.as_bytes());
+    out
+}
+
+/// Writes `body` as a file of `kind` at `path`: to a temporary name in the same directory,
+/// synced, then renamed, so that `path` is either absent, the old file or the whole new
+/// one.
+pub fn write(path: &Path, kind: &str, digest: u128, body: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut bytes = header(kind, digest, body.len() as u64);
+    bytes.reserve(body.len() + TRAILER);
+    bytes.extend_from_slice(body);
+    let sum = xxh3_128(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::output(dir, e))?;
+    tmp.write_all(&bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::output(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::output(path, e.error))?;
+    Ok(())
+}
+
+/// Reads the body of the file of `kind` at `path`, checking magic, version, kind, the
+/// parameters' digest (`None`: any) and the checksum; any mismatch is `Error::Corrupt`
+/// naming the file and what is wrong.
+pub fn read(path: &Path, kind: &str, digest: Option<u128>) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let (_, body) = check(path, &bytes, kind, digest)?;
+    Ok(body.to_vec())
+}
+
+/// Checks a whole stored file held in `bytes`; returns its parameters' digest and body.
+pub fn check<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    kind: &str,
+    digest: Option<u128>,
+) -> Result<(u128, &'a [u8])> {
+    if bytes.len() < HEADER + TRAILER || bytes[..8] != MAGIC {
+        return Err(corrupt(
+            path,
+            "not a neardup index file (no magic, or shorter than a header)",
+        ));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(corrupt(
+            path,
+            format!("format version {version}; this neardup reads version {FORMAT_VERSION}"),
+        ));
+    }
+    if bytes[12..20] != kind_bytes(kind) {
+        let found = String::from_utf8_lossy(&bytes[12..20]);
+        return Err(corrupt(
+            path,
+            format!(
+                "holds {:?}, expected {kind:?}",
+                found.trim_end_matches('\0')
+            ),
+        ));
+    }
+    let stored = u128::from_le_bytes(bytes[20..36].try_into().expect("16 bytes"));
+    let len = u64::from_le_bytes(bytes[36..44].try_into().expect("8 bytes"));
+    if usize::try_from(len)
+        .ok()
+        .and_then(|n| n.checked_add(HEADER + TRAILER))
+        != Some(bytes.len())
+    {
+        return Err(corrupt(
+            path,
+            format!(
+                "cut short or extended: the header says {len} bytes of body, the file has {}",
+                bytes.len().saturating_sub(HEADER + TRAILER)
+            ),
+        ));
+    }
+    let end = bytes.len() - TRAILER;
+    let sum = u128::from_le_bytes(bytes[end..].try_into().expect("16 bytes"));
+    if xxh3_128(&bytes[..end]) != sum {
+        return Err(corrupt(
+            path,
+            "checksum mismatch: the file was changed or damaged",
+        ));
+    }
+    if let Some(want) = digest
+        && want != stored
+    {
+        return Err(corrupt(
+            path,
+            "written under other parameters than its index's manifest names",
+        ));
+    }
+    Ok((stored, &bytes[HEADER..end]))
+}
+
+/// Builds a body: fixed-width little-endian integers and length-prefixed bytes.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    /// The body so far.
+    pub buf: Vec<u8>,
+}
+
+impl Encoder {
+    /// Appends a `u8`.
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    /// Appends a `u32`.
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Appends a `u64`.
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Appends a count or a length (as a `u64`).
+    pub fn count(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+    /// Appends bytes with their length.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.count(b.len());
+        self.buf.extend_from_slice(b);
+    }
+    /// Appends a string with its length.
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    /// Appends an optional string (a flag byte, then the string).
+    pub fn opt_str(&mut self, s: Option<&str>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.str(s);
+            }
+        }
+    }
+    /// Appends a list of `u32`s with its length.
+    pub fn u32s(&mut self, v: &[u32]) {
+        self.count(v.len());
+        for &x in v {
+            self.u32(x);
+        }
+    }
+}
+
+/// Reads a body built by `Encoder`; running past its end is `Error::Corrupt` naming the
+/// file.
+pub struct Decoder<'a> {
+    path: PathBuf,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Decoder<'a> {
+    /// A reader of `bytes`, the body of the file at `path`.
+    #[must_use]
+    pub fn new(path: &Path, bytes: &'a [u8]) -> Self {
+        Decoder {
+            path: path.to_path_buf(),
+            bytes,
+            at: 0,
+        }
+    }
+
+    /// An error naming the file, for what the body holds that it should not.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        corrupt(
+            &self.path,
+            format!("at body byte {}: {}", self.at, message.into()),
+        )
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| self.error("the body ends early"))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+    /// Reads a `u8`.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    /// Reads a `u32`.
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    /// Reads a `u64`.
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    /// Reads a count or a length, refusing one larger than what is left (a damaged length must not
+    /// allocate gigabytes).
+    pub fn count(&mut self) -> Result<usize> {
+        let n = self.u64()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.bytes.len() - self.at)
+            .ok_or_else(|| self.error(format!("length {n} runs past the end")))
+    }
+    /// Reads length-prefixed bytes.
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.count()?;
+        self.take(n)
+    }
+    /// Reads a length-prefixed UTF-8 string.
+    pub fn str(&mut self) -> Result<&'a str> {
+        let b = self.bytes()?;
+        std::str::from_utf8(b).map_err(|_| self.error("a string is not UTF-8"))
+    }
+    /// Reads an optional string.
+    pub fn opt_str(&mut self) -> Result<Option<&'a str>> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.str().map(Some),
+            f => Err(self.error(format!("flag byte {f}"))),
+        }
+    }
+    /// Reads a list of `u32`s.
+    pub fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.count()?;
+        (0..n).map(|_| self.u32()).collect()
+    }
+    /// True when every byte was read.
+    #[must_use]
+    pub fn done(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+    /// Fails unless every byte was read.
+    pub fn finish(self) -> Result<()> {
+        if self.done() {
+            Ok(())
+        } else {
+            Err(self.error("bytes left over after the last field"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_reads_back_and_any_damage_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut e = Encoder::default();
+        e.u64(7);
+        e.opt_str(Some("héllo"));
+        e.u32s(&[1, 2, 3]);
+        write(&path, "records", 42, &e.buf).unwrap();
+        let body = read(&path, "records", Some(42)).unwrap();
+        let mut d = Decoder::new(&path, &body);
+        assert_eq!(d.u64().unwrap(), 7);
+        assert_eq!(d.opt_str().unwrap(), Some("héllo"));
+        assert_eq!(d.u32s().unwrap(), vec![1, 2, 3]);
+        d.finish().unwrap();
+
+        let msg = |r: Result<Vec<u8>>| r.unwrap_err().to_string();
+        assert!(msg(read(&path, "sets", None)).contains("expected \"sets\""));
+        assert!(msg(read(&path, "records", Some(1))).contains("other parameters"));
+        let good = std::fs::read(&path).unwrap();
+        for at in [0, 9, 50, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            std::fs::write(&path, &bad).unwrap();
+            let m = msg(read(&path, "records", None));
+            assert!(m.contains(&path.display().to_string()), "{m}");
+        }
+        std::fs::write(&path, &good[..good.len() - 3]).unwrap();
+        assert!(msg(read(&path, "records", None)).contains("cut short"));
+    }
+}
