@@ -849,13 +849,10 @@ impl IndexArchive {
 impl Archive for IndexArchive {
     fn before_clean(&mut self, index: &mut ParagraphIndex) -> Result<()> {
         // the batch's own counts, for its segment
-        let mut counts: HashMap<(u32, u64), u64> = HashMap::new();
-        for &k in &index.keys {
-            *counts.entry(k).or_default() += 1;
-        }
-        let mut keys: Vec<(u32, u64, u64)> =
-            counts.into_iter().map(|((g, h), n)| (g, h, n)).collect();
-        keys.sort_unstable();
+        let mut keys: Vec<(u32, u64, u64)> = Vec::new();
+        index
+            .keys
+            .for_each_count(|(g, h), n| keys.push((g, h, n)))?;
         self.batch_paragraphs = ParagraphCounts {
             groups: index
                 .group_names

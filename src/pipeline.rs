@@ -617,6 +617,7 @@ where
         paragraphs,
         spill_bytes,
         band_run_bytes,
+        key_run_bytes,
         mut seconds,
         ..
     } = sketched;
@@ -637,7 +638,7 @@ where
         spill_bytes,
         paragraphs,
         seconds,
-        disk: temporary_disk(spill_bytes, band_run_bytes),
+        disk: temporary_disk(spill_bytes, band_run_bytes, key_run_bytes),
         warnings,
         outputs: BTreeMap::new(),
         index: None,
@@ -658,16 +659,27 @@ where
 }
 
 /// `summary.json`'s `disk`: the bytes of the run's temporary files. `spill` (one paragraph
-/// record a document) lives from the first batch to the end of clustering; `band_runs`
-/// (band keys sorted into runs when they outgrow a quarter of `--memory`) from the sketch
-/// pass to the end of the candidate stage, while the spill is there too: so `peak`, the
-/// most held at once, is their sum. Outputs written under temporary names are not
+/// record a document) lives from the first batch to the end of clustering;
+/// `paragraph_runs` (boilerplate keys counted into runs when they outgrow their share of
+/// `--memory`) from the streaming pass until boilerplate is decided at the start of the
+/// sketch pass; `band_runs` (band keys sorted into runs past a quarter of `--memory`) from
+/// the sketch pass to the end of the candidate stage. The two kinds of run never exist
+/// at once, and the spill is there with either: so `peak`, the most held at once, is the
+/// spill plus the larger of the two. Outputs written under temporary names are not
 /// counted: they become the outputs.
-fn temporary_disk(spill_bytes: u64, band_run_bytes: u64) -> BTreeMap<String, u64> {
+fn temporary_disk(
+    spill_bytes: u64,
+    band_run_bytes: u64,
+    key_run_bytes: u64,
+) -> BTreeMap<String, u64> {
     BTreeMap::from([
         ("spill".to_owned(), spill_bytes),
         ("band_runs".to_owned(), band_run_bytes),
-        ("peak".to_owned(), spill_bytes + band_run_bytes),
+        ("paragraph_runs".to_owned(), key_run_bytes),
+        (
+            "peak".to_owned(),
+            spill_bytes + band_run_bytes.max(key_run_bytes),
+        ),
     ])
 }
 
@@ -698,6 +710,8 @@ pub struct Sketched {
     pub spill_bytes: u64,
     /// Bytes of band-key runs written (0 when the band table fit its budget).
     pub band_run_bytes: u64,
+    /// Bytes of boilerplate-key runs written (0 when the keys fit their budget).
+    pub key_run_bytes: u64,
     /// Seconds of each stage so far.
     pub seconds: BTreeMap<String, f64>,
 }
@@ -759,7 +773,7 @@ where
         params,
         sources: &sources,
         records: Records::default(),
-        paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?),
+        paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?, scratch),
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
@@ -944,6 +958,7 @@ where
         paragraphs: paragraph_summary,
         spill_bytes,
         band_run_bytes,
+        key_run_bytes: cleaned.key_run_bytes,
         seconds,
     })
 }

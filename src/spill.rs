@@ -100,6 +100,13 @@ impl Scratch {
     pub fn band_budget(&self) -> usize {
         usize::try_from(self.memory / 4).unwrap_or(usize::MAX)
     }
+
+    /// The boilerplate keys' share of the budget while the streaming pass counts them: a
+    /// quarter too (they are merged and dropped before the band table fills).
+    #[must_use]
+    pub fn key_budget(&self) -> usize {
+        usize::try_from(self.memory / 4).unwrap_or(usize::MAX)
+    }
 }
 
 /// Writer side of the spill file.
@@ -259,6 +266,54 @@ impl ShingleSets {
             .iter()
             .map(|p| p.offsets.last().expect("offsets start with 0") - p.offsets[0])
             .sum()
+    }
+}
+
+/// Reads the fixed-size entries of one byte range of a temporary file in order, a block at
+/// a time, for the k-way merges of sorted runs (band keys, paragraph counts). Reads are
+/// positioned, so cursors over one file do not disturb each other.
+pub(crate) struct RunCursor<'a, const N: usize> {
+    file: &'a File,
+    next_offset: u64,
+    end: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl<'a, const N: usize> RunCursor<'a, N> {
+    /// Entries read at once: 64 KiB keeps the reads large without making a merge's memory
+    /// grow much with the number of runs.
+    const BLOCK: usize = (64 << 10) / N * N;
+
+    /// The entries between byte offsets `start` and `end` of `file`.
+    pub(crate) fn new(file: &'a File, start: u64, end: u64) -> Self {
+        RunCursor {
+            file,
+            next_offset: start,
+            end,
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    /// The next entry, `None` at the end of the range.
+    pub(crate) fn next_entry(&mut self) -> io::Result<Option<[u8; N]>> {
+        if self.at == self.buf.len() {
+            let left = self.end - self.next_offset;
+            if left == 0 {
+                return Ok(None);
+            }
+            let len = left.min(Self::BLOCK as u64) as usize;
+            self.buf.resize(len, 0);
+            read_exact_at(self.file, &mut self.buf, self.next_offset)?;
+            self.next_offset += len as u64;
+            self.at = 0;
+        }
+        let entry: [u8; N] = self.buf[self.at..self.at + N]
+            .try_into()
+            .expect("runs hold whole entries");
+        self.at += N;
+        Ok(Some(entry))
     }
 }
 

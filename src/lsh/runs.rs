@@ -20,21 +20,17 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::ids::DocId;
+use crate::spill::RunCursor;
 
 /// Bytes of one `(key, doc)` entry on disk.
 const ENTRY: usize = 12;
-
-/// Entries read at once from one run while merging: 64 KiB of a run per band being
-/// merged keeps the reads large without making the merge's memory grow much with the
-/// number of runs.
-const READ_ENTRIES: usize = 5461;
 
 /// One sorted run: every band's entries of one block of documents.
 struct Run {
@@ -107,20 +103,20 @@ impl Runs {
     /// Calls `f` with every entry of `band` in all runs, in ascending `(key, doc)` order.
     pub(super) fn merge_band(&self, band: usize, mut f: impl FnMut(u64, DocId)) -> Result<()> {
         let read_err = |e| Error::spill(&self.dir, e);
-        let mut cursors: Vec<Cursor<'_>> = self
+        let mut cursors: Vec<RunCursor<'_, ENTRY>> = self
             .written
             .iter()
-            .map(|run| Cursor::new(&run.file, run.bands[band], run.bands[band + 1]))
+            .map(|run| RunCursor::new(&run.file, run.bands[band], run.bands[band + 1]))
             .collect();
         let mut heap = BinaryHeap::with_capacity(cursors.len());
         for (i, c) in cursors.iter_mut().enumerate() {
-            if let Some((key, doc)) = c.next().map_err(read_err)? {
+            if let Some((key, doc)) = c.next_entry().map_err(read_err)?.map(decode) {
                 heap.push(Reverse((key, doc, i)));
             }
         }
         while let Some(Reverse((key, doc, i))) = heap.pop() {
             f(key, doc);
-            if let Some((key, doc)) = cursors[i].next().map_err(read_err)? {
+            if let Some((key, doc)) = cursors[i].next_entry().map_err(read_err)?.map(decode) {
                 heap.push(Reverse((key, doc, i)));
             }
         }
@@ -128,44 +124,11 @@ impl Runs {
     }
 }
 
-/// Reads one band of one run in order.
-struct Cursor<'a> {
-    file: &'a File,
-    next_offset: u64,
-    end: u64,
-    buf: Vec<u8>,
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(file: &'a File, start: u64, end: u64) -> Self {
-        Cursor {
-            file,
-            next_offset: start,
-            end,
-            buf: Vec::new(),
-            at: 0,
-        }
-    }
-
-    fn next(&mut self) -> io::Result<Option<(u64, DocId)>> {
-        if self.at == self.buf.len() {
-            let left = self.end - self.next_offset;
-            if left == 0 {
-                return Ok(None);
-            }
-            let len = left.min((READ_ENTRIES * ENTRY) as u64) as usize;
-            self.buf.resize(len, 0);
-            crate::spill::read_exact_at(self.file, &mut self.buf, self.next_offset)?;
-            self.next_offset += len as u64;
-            self.at = 0;
-        }
-        let e = &self.buf[self.at..self.at + ENTRY];
-        self.at += ENTRY;
-        let key = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
-        let doc = DocId::from_le_bytes(e[8..].try_into().expect("4 bytes"));
-        Ok(Some((key, doc)))
-    }
+/// An entry as `Runs::write` encodes it.
+fn decode(e: [u8; ENTRY]) -> (u64, DocId) {
+    let key = u64::from_le_bytes(e[..8].try_into().expect("8 bytes"));
+    let doc = DocId::from_le_bytes(e[8..].try_into().expect("4 bytes"));
+    (key, doc)
 }
 
 #[cfg(test)]

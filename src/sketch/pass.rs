@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::analyze::DocumentAnalysis;
-use crate::boilerplate::{ParagraphSummary, frequent_keys, removed_paragraphs, top_boilerplate};
+use crate::boilerplate::{
+    KeyCounts, ParagraphSummary, frequent_keys, removed_paragraphs, top_boilerplate,
+};
 use crate::document::ParagraphRecord;
 use crate::error::Result;
 use crate::ids::DocId;
@@ -31,7 +33,7 @@ use crate::verify::rule::opening_paragraphs;
 /// in `DocId` order.
 pub struct IndexBuilder {
     spill: ShingleSpill,
-    keys: Vec<(u32, u64)>,
+    keys: KeyCounts,
     group_docs: Vec<u64>,
     group_names: Vec<String>,
     group_index: HashMap<String, u32>,
@@ -40,13 +42,14 @@ pub struct IndexBuilder {
 }
 
 impl IndexBuilder {
-    /// An empty index whose records go to `spill`.
+    /// An empty index whose records go to `spill` and whose paragraph keys are counted
+    /// inside `scratch`'s budget for them.
     #[must_use]
-    pub fn new(spill: ShingleSpill) -> Self {
+    pub fn new(spill: ShingleSpill, scratch: &Scratch) -> Self {
         // group 0 is the whole input: documents with neither outlet nor URL
         IndexBuilder {
             spill,
-            keys: Vec::new(),
+            keys: KeyCounts::new(scratch.key_budget(), &scratch.dir),
             group_docs: vec![0],
             group_names: vec![String::new()],
             group_index: HashMap::new(),
@@ -74,7 +77,7 @@ impl IndexBuilder {
         };
         self.group_docs[g as usize] += 1;
         self.doc_groups.push(g);
-        self.keys.extend(out.hashes.iter().map(|&h| (g, h)));
+        self.keys.add(g, &out.hashes)?;
         if !out.repeats.is_empty() {
             self.repeats.push((doc, out.repeats.into_boxed_slice()));
         }
@@ -105,8 +108,8 @@ impl IndexBuilder {
 pub struct ParagraphIndex {
     /// The paragraph record of every compared document.
     pub spill: ShingleSets,
-    /// One `(group, paragraph hash)` per distinct paragraph of each document.
-    pub keys: Vec<(u32, u64)>,
+    /// How many documents hold each `(group, paragraph hash)`.
+    pub keys: KeyCounts,
     /// Documents per group.
     pub group_docs: Vec<u64>,
     /// Each group's name: its outlet or URL host ("" for the whole input).
@@ -146,6 +149,8 @@ pub struct CleanArticles {
     pub boilerplate: Vec<(DocId, Box<[u32]>)>,
     /// The paragraph figures of `summary.json`.
     pub summary: ParagraphSummary,
+    /// Bytes of the boilerplate keys' runs (0 when they fit their budget); gone by now.
+    pub key_run_bytes: u64,
 }
 
 /// One document of the sketch pass: its boilerplate, what is left out, and the sketch of
@@ -286,14 +291,16 @@ pub fn clean_and_sketch(
 ) -> Result<CleanArticles> {
     let ParagraphIndex {
         spill,
-        keys,
+        mut keys,
         group_docs,
         group_names,
         doc_groups,
         repeats,
         prior,
     } = index;
-    let frequent = frequent_keys(keys, &group_docs, &prior, params);
+    let frequent = frequent_keys(&mut keys, &group_docs, &prior, params)?;
+    let (_, key_run_bytes) = keys.spilled();
+    drop(keys);
     let docs = doc_groups.len();
     let mut table = BandTable::with_budget(params.bands(), scratch.band_budget(), &scratch.dir);
     let mut openings = Vec::new();
@@ -426,5 +433,6 @@ pub fn clean_and_sketch(
         sizes,
         boilerplate,
         summary,
+        key_run_bytes,
     })
 }
