@@ -260,7 +260,9 @@ pub struct Placement {
 /// With `ClusterShape::Star` every member is scored against the representative; members
 /// that do not `stay` are split off and their own components (over the matching pairs
 /// among them) are placed the same way. Components are independent, so they are placed
-/// in parallel and the result does not depend on the thread count.
+/// in parallel and the result does not depend on the thread count. Returns the placement
+/// of every document of a component of two or more, sorted by document; a document not
+/// listed is alone, its own representative.
 #[allow(clippy::too_many_arguments)]
 pub fn place(
     uf: &mut UnionFind,
@@ -271,7 +273,7 @@ pub fn place(
     shape: ClusterShape,
     order: &OrderFn<'_>,
     stats: &mut VerifyStats,
-) -> Result<Vec<Placement>> {
+) -> Result<Vec<(DocId, Placement)>> {
     let docs = uf.len();
     let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
     let mut comp_of_root: Vec<u32> = vec![u32::MAX; docs];
@@ -310,22 +312,17 @@ pub fn place(
         .zip(links.par_iter())
         .map(|(members, links)| place_component(members, links, verifier, rule, shape, order))
         .collect::<Result<_>>()?;
-    let mut out: Vec<Placement> = (0..docs as DocId)
-        .map(|d| Placement {
-            rep: d,
-            score: None,
-            weak: false,
-            split_from: None,
-            provenance: None,
-        })
-        .collect();
+    // only the members of components: a document alone is its own representative, and
+    // most documents of a large dump are alone
+    let mut out: Vec<(DocId, Placement)> = Vec::with_capacity(comps.iter().map(Vec::len).sum());
+    drop(comps);
+    drop(links);
     for (list, split, weak) in placed {
         stats.split_off += split;
         stats.weak_links += weak;
-        for (d, p) in list {
-            out[d as usize] = p;
-        }
+        out.extend(list);
     }
+    out.sort_unstable_by_key(|(d, _)| *d);
     Ok(out)
 }
 

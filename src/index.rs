@@ -963,8 +963,8 @@ impl Archive for IndexArchive {
                 d
             });
             all.metas.push(RecordMeta {
-                id: row.id.clone().into_boxed_str(),
-                date: row.date.clone().map(String::into_boxed_str),
+                id: row.id.as_str().into(),
+                date: row.date.as_deref().map(Into::into),
                 outlet,
                 // archived records are never written to docs.jsonl, where these go
                 source: 0,

@@ -548,8 +548,8 @@ impl Collector<'_> {
             Status::Skipped(_) => {}
         }
         self.records.metas.push(RecordMeta {
-            id: id.into_boxed_str(),
-            date: date.map(String::into_boxed_str),
+            id: id.into(),
+            date: date.map(Into::into),
             outlet,
             source: p.record.source,
             position: p.record.position.pack(),
@@ -1035,31 +1035,46 @@ pub fn cluster_stage(
     })
 }
 
-/// Cluster ids, representatives and similarities for every record.
+/// Cluster ids, representatives and similarities for every record. `placements` are those
+/// of the documents in components of two or more, sorted by document (`cluster::place`);
+/// every other compared document is alone.
 fn assign(
     records: &Records,
-    mut placements: Vec<Placement>,
+    mut placements: Vec<(DocId, Placement)>,
     counts: &mut Counts,
 ) -> (Vec<Assignment>, Vec<Option<Box<Provenance>>>) {
-    let docs = placements.len();
+    let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
-    for p in &placements {
+    for (_, p) in &placements {
         size[p.rep as usize] += 1;
     }
-    let mut cluster_of_rep: Vec<Option<u64>> = vec![None; docs];
+    let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
     let mut out = Vec::with_capacity(records.metas.len());
     let mut by_record = Vec::with_capacity(records.metas.len());
+    let mut alone = Placement {
+        rep: 0,
+        score: None,
+        weak: false,
+        split_from: None,
+        provenance: None,
+    };
     for meta in &records.metas {
         let mut prov = None;
         let a = match (meta.status, meta.doc) {
             (Status::Ok, Some(d)) => {
-                let p = &mut placements[d as usize];
+                let p = if let Ok(i) = placements.binary_search_by_key(&d, |(x, _)| *x) {
+                    &mut placements[i].1
+                } else {
+                    alone.rep = d;
+                    &mut alone
+                };
                 let rep = p.rep as usize;
-                let cluster = *cluster_of_rep[rep].get_or_insert_with(|| {
+                if cluster_of_rep[rep] == u64::MAX {
+                    cluster_of_rep[rep] = next;
                     next += 1;
-                    next - 1
-                });
+                }
+                let cluster = cluster_of_rep[rep];
                 if size[rep] > 1 {
                     counts.docs_in_clusters += 1;
                     if rep == d as usize {
@@ -1158,7 +1173,8 @@ mod tests {
             size_b: 12,
             shared_text: None,
         };
-        let placements = vec![placed(0, None), placed(0, Some(copy)), placed(2, None)];
+        // document 2 is alone: not listed
+        let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
         let mut counts = Counts::default();
         let (a, provenance) = assign(&records, placements, &mut counts);
         assert_eq!(a.len(), 5);
