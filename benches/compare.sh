@@ -5,6 +5,9 @@
 #       VENV=target/peers-venv   created from requirements-peers.txt if missing
 #       SHARED=../shared/bench   gen_corpus.py, peers.py, cpu_probe.py, hash_ref.py
 #       SIZES="20000 100000"  PEERS="datasketch rensa gaoya simhash datatrove" (PEERS="": none)
+#       the 1M corpus of issue 14: SIZES="1000000" PEERS="gaoya" THREADS="2" REPEAT=1 LIMIT=900
+#       (generating it takes about 10 minutes and 13.5 GB of RAM; gaoya needs 17 GB; the
+#       other peers do not finish within LIMIT)
 #       THREADS="2 1"   for neardup and the peers that can use more than one (rensa gaoya datatrove)
 #       REPEAT=3        passes over everything (the table shows medians)
 #       LIMIT=600       seconds per run; a run past it is killed and recorded as failed

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::UnionFind;
 use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
-use crate::ids::{DocId, Pair};
+use crate::ids::{DocId, DocLists, Pair};
 use crate::lsh::BandTable;
 use crate::output::DirLock;
 use crate::output::schema::IndexRun;
@@ -769,7 +769,7 @@ struct IndexArchive {
     rows: Vec<RecordRow>,
     sets: Vec<ShingleSets>,
     sizes: Vec<u32>,
-    removed: Vec<(DocId, Box<[u32]>)>,
+    removed: DocLists<u32>,
     bands: usize,
     keys: Vec<u64>,
     openings: Vec<(u64, DocId)>,
@@ -797,7 +797,7 @@ impl IndexArchive {
             rows: Vec::new(),
             sets: Vec::new(),
             sizes: Vec::new(),
-            removed: Vec::new(),
+            removed: DocLists::default(),
             bands: 0,
             keys: Vec::new(),
             openings: Vec::new(),
@@ -819,12 +819,9 @@ impl IndexArchive {
             a.sets
                 .push(seg.open_sets(&segment_dir(&a.index.dir, &entry.name))?);
             a.sizes.extend_from_slice(&seg.sets.sizes);
-            a.removed.extend(
-                seg.sets
-                    .removed
-                    .into_iter()
-                    .map(|(d, r)| (base + d, r.into_boxed_slice())),
-            );
+            for (d, r) in &seg.sets.removed {
+                a.removed.push(base + d, r);
+            }
             a.bands = seg.bands.bands;
             a.keys.extend_from_slice(&seg.bands.keys);
             a.openings
@@ -917,7 +914,7 @@ impl Archive for IndexArchive {
                 removed: cleaned
                     .removed
                     .iter()
-                    .map(|(d, r)| (*d, r.to_vec()))
+                    .map(|(d, r)| (d, r.to_vec()))
                     .collect(),
                 ..SetsIndex::default()
             };
@@ -995,11 +992,9 @@ impl Archive for IndexArchive {
             .into_iter()
             .map(|(d, r)| (d + base_docs, r))
             .collect();
-        all.boilerplate = batch
-            .boilerplate
-            .into_iter()
-            .map(|(d, r)| (d + base_docs, r))
-            .collect();
+        all.boilerplate = DocLists::default();
+        all.boilerplate
+            .extend_shifted(&batch.boilerplate, base_docs);
         *records = all;
 
         let mut table = BandTable::with_budget(bands, scratch.band_budget(), &scratch.dir);
@@ -1017,11 +1012,7 @@ impl Archive for IndexArchive {
         parts.push(batch_spill);
         cleaned.records = ShingleSets::chain(parts);
         let mut removed = std::mem::take(&mut self.removed);
-        removed.extend(
-            std::mem::take(&mut cleaned.removed)
-                .into_iter()
-                .map(|(d, r)| (d + base_docs, r)),
-        );
+        removed.extend_shifted(&cleaned.removed, base_docs);
         cleaned.removed = removed;
         let mut sizes = std::mem::take(&mut self.sizes);
         sizes.extend_from_slice(&cleaned.sizes);

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cluster::Edge;
 use crate::document::PackedPosition;
 use crate::error::SkipReason;
-use crate::ids::DocId;
+use crate::ids::{DocId, DocLists};
 use crate::input::Source;
 use crate::output::schema::Summary;
 use crate::paragraph::Repeat;
@@ -84,8 +84,8 @@ pub struct Records {
     pub outlet_index: HashMap<String, u32>,
     /// Paragraph repeats of the documents that have any, sorted by document.
     pub repeats: Vec<(DocId, Box<[Repeat]>)>,
-    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
-    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
+    /// Boilerplate paragraph indices of the documents that have any.
+    pub boilerplate: DocLists<u32>,
 }
 
 impl Records {
@@ -117,9 +117,7 @@ impl Records {
     /// The boilerplate paragraphs of a compared document.
     #[must_use]
     pub fn boilerplate_of(&self, doc: DocId) -> &[u32] {
-        self.boilerplate
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[], |i| &self.boilerplate[i].1)
+        self.boilerplate.get(doc)
     }
 }
 

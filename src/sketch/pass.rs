@@ -21,7 +21,7 @@ use crate::boilerplate::{
 };
 use crate::document::ParagraphRecord;
 use crate::error::Result;
-use crate::ids::DocId;
+use crate::ids::{DocId, DocLists};
 use crate::lsh::{BandTable, append_band_keys};
 use crate::paragraph::Repeat;
 use crate::params::{CandidateMethod, MinHashParams, OPENING_ROWS, ValidParams};
@@ -137,16 +137,16 @@ pub struct CleanArticles {
     /// The paragraph records, from which exact verification rebuilds cleaned sets.
     pub records: ShingleSets,
     /// Paragraphs left out of each document's article set (boilerplate and repeats), for
-    /// the documents that have any, sorted by document.
-    pub removed: Vec<(DocId, Box<[u32]>)>,
+    /// the documents that have any.
+    pub removed: DocLists<u32>,
     /// Signatures of the cleaned articles, when estimated verification needs them.
     pub signatures: Vec<u32>,
     /// SimHash of each cleaned article, when the candidate method uses them.
     pub fingerprints: Vec<u64>,
     /// Compared shingles of each document, counted with repeats.
     pub sizes: Vec<u32>,
-    /// Boilerplate paragraph indices of the documents that have any, sorted by document.
-    pub boilerplate: Vec<(DocId, Box<[u32]>)>,
+    /// Boilerplate paragraph indices of the documents that have any.
+    pub boilerplate: DocLists<u32>,
     /// The paragraph figures of `summary.json`.
     pub summary: ParagraphSummary,
     /// Bytes of the boilerplate keys' runs (0 when they fit their budget); gone by now.
@@ -306,8 +306,8 @@ pub fn clean_and_sketch(
     let mut openings = Vec::new();
     let mut doc_keys = Vec::new();
     let mut signatures = Vec::new();
-    let mut boilerplate = Vec::new();
-    let mut removed_by_doc = Vec::new();
+    let mut boilerplate = DocLists::default();
+    let mut removed_by_doc = DocLists::default();
     let mut fps = Vec::new();
     let mut sizes = Vec::with_capacity(docs);
     let mut summary = ParagraphSummary {
@@ -406,13 +406,13 @@ pub fn clean_and_sketch(
                 fps.push(fingerprint);
             }
             if !removed.is_empty() {
-                removed_by_doc.push((d, removed.into_boxed_slice()));
+                removed_by_doc.push(d, &removed);
             }
             summary.paragraphs += paragraphs;
             if !flagged.is_empty() {
                 summary.boilerplate_paragraphs += flagged.len() as u64;
                 summary.docs_with_boilerplate += 1;
-                boilerplate.push((d, flagged.into_boxed_slice()));
+                boilerplate.push(d, &flagged);
             }
             let group = doc_groups[d as usize];
             for (hash, text) in texts {

@@ -22,7 +22,7 @@ pub use score::{PairScore, SharedText, intersection_size, jaccard, round6};
 
 use crate::document::{Compared, ParagraphRecord};
 use crate::error::Result;
-use crate::ids::DocId;
+use crate::ids::{DocId, DocLists};
 use crate::sketch::estimate_jaccard;
 use crate::spill::ShingleSets;
 
@@ -45,7 +45,7 @@ pub struct Verifier {
     records: ShingleSets,
     /// Paragraphs left out of each document's article set (see `ParagraphRecord::kept_shingles`),
     /// for the documents that have any, sorted by document.
-    removed: Vec<(DocId, Box<[u32]>)>,
+    removed: DocLists<u32>,
     /// Compared shingles of each document (with repeats), from the sketch pass.
     sizes: Vec<u32>,
     /// `(signatures, num_perm)` when similarity is estimated.
@@ -55,7 +55,7 @@ pub struct Verifier {
 impl Verifier {
     /// Exact scores, from the sets rebuilt from the spill.
     #[must_use]
-    pub fn exact(records: ShingleSets, removed: Vec<(DocId, Box<[u32]>)>, sizes: Vec<u32>) -> Self {
+    pub fn exact(records: ShingleSets, removed: DocLists<u32>, sizes: Vec<u32>) -> Self {
         Verifier {
             records,
             removed,
@@ -69,7 +69,7 @@ impl Verifier {
     #[must_use]
     pub fn estimated(
         records: ShingleSets,
-        removed: Vec<(DocId, Box<[u32]>)>,
+        removed: DocLists<u32>,
         sizes: Vec<u32>,
         signatures: Vec<u32>,
         num_perm: usize,
@@ -98,10 +98,7 @@ impl Verifier {
             let bytes = self.records.read_into(doc, buf)?;
             Ok(ParagraphRecord::decode(bytes).expect("the spill holds what this run wrote"))
         })?;
-        let gone = self
-            .removed
-            .binary_search_by_key(&doc, |(d, _)| *d)
-            .map_or(&[][..], |i| &self.removed[i].1);
+        let gone = self.removed.get(doc);
         Ok((rec, gone))
     }
 
@@ -210,7 +207,7 @@ mod tests {
             .push_bytes(&record(&[&[1, 2, 3, 4], &[3, 2, 1, 4], &[5]]))
             .unwrap();
         let records = spill.finish().unwrap();
-        let v = Verifier::exact(records, vec![(0, vec![1].into_boxed_slice())], vec![5, 8]);
+        let v = Verifier::exact(records, [(0, vec![1])].into_iter().collect(), vec![5, 8]);
         assert_eq!(v.set(0).unwrap(), vec![1, 2, 3, 4]);
         assert_eq!(v.set(1).unwrap(), vec![1, 2, 3, 4, 5]);
         let s = v.score(0, 1).unwrap();
