@@ -49,6 +49,8 @@ use crate::sketch::pass::{CleanArticles, ParagraphIndex};
 use crate::spill::{Scratch, ShingleSets};
 use crate::store::{self, Decoder, Encoder};
 
+mod bands;
+
 /// The manifest's file name in an index directory.
 pub const MANIFEST: &str = "MANIFEST";
 /// The lock file's name in an index directory.
@@ -260,6 +262,64 @@ fn decode_records(path: &Path, body: &[u8]) -> Result<Vec<RecordRow>> {
     Ok(rows)
 }
 
+/// Streams a segment's `records` (`entry` says how many records and documents it holds
+/// and which runs), keeping the rows at the positions `want` (ascending) with them.
+/// Memory follows `want`, not the segment.
+fn pick_records(
+    path: &Path,
+    digest: u128,
+    entry: &SegmentEntry,
+    want: &[u64],
+) -> Result<Vec<RecordRow>> {
+    let mut r = store::BodyReader::open(path, "records", Some(digest))?;
+    let n = r.count(8)?;
+    let (mut id, mut date, mut outlet, mut status) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(want.len());
+    let mut next = want.iter().peekable();
+    let mut docs = 0u64;
+    for i in 0..n as u64 {
+        let run = r.u64()?;
+        r.str_into(&mut id)?;
+        let has_date = r.opt_str_into(&mut date)?;
+        let has_outlet = r.opt_str_into(&mut outlet)?;
+        let s = r.str_into(&mut status)?;
+        let st = status_from(s).ok_or_else(|| r.error(format!("unknown status {s:?}")))?;
+        if run < entry.runs.0 || run > entry.runs.1 {
+            return Err(store::corrupt(
+                path,
+                format!(
+                    "record {i} says run {run}, outside the segment's runs {}-{}",
+                    entry.runs.0, entry.runs.1
+                ),
+            ));
+        }
+        docs += u64::from(st == Status::Ok);
+        if next.peek() == Some(&&i) {
+            next.next();
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            out.push(RecordRow {
+                run,
+                id: text(&id),
+                date: has_date.then(|| text(&date)),
+                outlet: has_outlet.then(|| text(&outlet)),
+                status: st,
+            });
+        }
+    }
+    r.finish()?;
+    if n as u64 != entry.records || docs != entry.docs || next.next().is_some() {
+        return Err(store::corrupt(
+            path,
+            format!(
+                "holds {n} records and {docs} documents where the manifest names {} and {}",
+                entry.records, entry.docs
+            ),
+        ));
+    }
+    Ok(out)
+}
+
 /// The index of a segment's set store: where each document's record lies in `sets.dat`
 /// (offsets into its body), its checksum, its size and the paragraphs left out.
 #[derive(Debug, Default)]
@@ -309,55 +369,6 @@ impl SetsIndex {
             sizes,
             removed,
         })
-    }
-}
-
-/// A segment's band keys (document-major) and opening keys.
-#[derive(Debug, Default)]
-struct BandsFile {
-    bands: usize,
-    keys: Vec<u64>,
-    openings: Vec<(u64, u32)>,
-}
-
-impl BandsFile {
-    fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::default();
-        e.count(self.bands);
-        e.count(self.keys.len());
-        for &k in &self.keys {
-            e.u64(k);
-        }
-        e.count(self.openings.len());
-        for &(k, d) in &self.openings {
-            e.u64(k);
-            e.u32(d);
-        }
-        e.buf
-    }
-
-    fn decode(path: &Path, body: &[u8]) -> Result<Self> {
-        let mut d = Decoder::new(path, body);
-        let bands = d.count()?;
-        let n = d.count()?;
-        let keys = (0..n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
-        let m = d.count()?;
-        let openings = (0..m)
-            .map(|_| Ok((d.u64()?, d.u32()?)))
-            .collect::<Result<Vec<_>>>()?;
-        if bands == 0 && n > 0 || bands > 0 && n % bands != 0 {
-            return Err(d.error("the keys are not a whole number of documents"));
-        }
-        d.finish()?;
-        Ok(BandsFile {
-            bands,
-            keys,
-            openings,
-        })
-    }
-
-    fn docs(&self) -> usize {
-        self.keys.len().checked_div(self.bands).unwrap_or(0)
     }
 }
 
@@ -438,44 +449,111 @@ struct ClusterRow {
     cluster: u64,
     /// Whether it is its cluster's representative.
     keep: bool,
+    /// Whether it is a compared document (its status is `ok`): the `n`th such row is
+    /// archived document `n`, which is how the probe's hits find their rows.
+    doc: bool,
     /// Its component (the documents joined by accepted pairs, before the star check
     /// splits them), named by the index position of its first record: a run reconsiders
     /// only the components its documents touch.
     component: u64,
 }
 
-fn encode_clusters(rows: &[ClusterRow]) -> Vec<u8> {
-    let mut e = Encoder::default();
-    e.count(rows.len());
-    for r in rows {
-        e.u64(r.cluster);
-        e.u8(u8::from(r.keep));
-        e.u64(r.component);
-    }
-    e.buf
+/// Bytes of a cluster-table row.
+const CLUSTER_ROW: usize = 17;
+
+fn encode_cluster_row(r: &ClusterRow, out: &mut Vec<u8>) {
+    out.extend_from_slice(&r.cluster.to_le_bytes());
+    out.push(u8::from(r.keep) | (u8::from(r.doc) << 1));
+    out.extend_from_slice(&r.component.to_le_bytes());
 }
 
-fn decode_clusters(path: &Path, body: &[u8]) -> Result<Vec<ClusterRow>> {
-    let mut d = Decoder::new(path, body);
-    let n = d.count()?;
-    let rows = (0..n)
-        .map(|_| {
-            Ok(ClusterRow {
-                cluster: d.u64()?,
-                keep: d.u8()? != 0,
-                component: d.u64()?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    d.finish()?;
+fn decode_cluster_row(b: &[u8]) -> Option<ClusterRow> {
+    let flags = b[8];
+    (flags < 4).then(|| ClusterRow {
+        cluster: u64::from_le_bytes(b[..8].try_into().expect("8 bytes")),
+        keep: flags & 1 != 0,
+        doc: flags & 2 != 0,
+        component: u64::from_le_bytes(b[9..17].try_into().expect("8 bytes")),
+    })
+}
+
+/// Writes a cluster table of `rows` rows at `path`, `fill` giving them in order.
+fn write_clusters(
+    path: &Path,
+    digest: u128,
+    rows: u64,
+    fill: impl FnOnce(&mut dyn FnMut(&ClusterRow) -> Result<()>) -> Result<()>,
+) -> Result<()> {
+    store::write_stream(
+        path,
+        "clusters",
+        digest,
+        8 + rows * CLUSTER_ROW as u64,
+        |sink| {
+            let mut buf = Vec::with_capacity(1 << 20);
+            buf.extend_from_slice(&rows.to_le_bytes());
+            let mut written = 0u64;
+            fill(&mut |row| {
+                encode_cluster_row(row, &mut buf);
+                written += 1;
+                if buf.len() >= 1 << 20 {
+                    sink(&buf)?;
+                    buf.clear();
+                }
+                Ok(())
+            })?;
+            assert_eq!(written, rows, "the table has the rows announced");
+            sink(&buf)
+        },
+    )
+}
+
+/// Streams a cluster table of `records` rows, calling `f` with each record's index
+/// position and row; the checksum is checked after the last.
+fn scan_clusters(
+    path: &Path,
+    digest: u128,
+    records: u64,
+    mut f: impl FnMut(u64, ClusterRow) -> Result<()>,
+) -> Result<()> {
+    let mut r = store::BodyReader::open(path, "clusters", Some(digest))?;
+    let n = r.count(CLUSTER_ROW as u64)? as u64;
+    if n != records {
+        return Err(store::corrupt(
+            path,
+            format!("{n} rows for the index's {records} records"),
+        ));
+    }
+    let mut buf = vec![0u8; CLUSTER_ROW * 8192];
+    let mut i = 0u64;
+    while i < n {
+        let k = (n - i).min(8192) as usize;
+        r.read(&mut buf[..k * CLUSTER_ROW])?;
+        for b in buf[..k * CLUSTER_ROW].chunks_exact(CLUSTER_ROW) {
+            let row = decode_cluster_row(b)
+                .ok_or_else(|| r.error(format!("row {i}: flag byte {}", b[8])))?;
+            f(i, row)?;
+            i += 1;
+        }
+    }
+    r.finish()
+}
+
+/// A cluster table read whole (`index verify`, `index records`, `index compact`).
+fn read_clusters(path: &Path, digest: u128, records: u64) -> Result<Vec<ClusterRow>> {
+    let mut rows = Vec::new();
+    scan_clusters(path, digest, records, |_, r| {
+        rows.push(r);
+        Ok(())
+    })?;
     Ok(rows)
 }
 
-/// The files of one segment, as read back.
+/// The files of one segment read whole, for the commands that read every file
+/// (`verify`, `records`, `compact`); a run reads only what its batch needs.
 struct Segment {
     records: Vec<RecordRow>,
     sets: SetsIndex,
-    bands: BandsFile,
     paragraphs: ParagraphCounts,
 }
 
@@ -484,8 +562,8 @@ fn segment_dir(dir: &Path, name: &str) -> PathBuf {
 }
 
 impl Segment {
-    /// Reads a live segment's small files, each checked whole; `sets.dat` is checked
-    /// record by record as it is read (`ShingleSets`), or whole by `verify`.
+    /// Reads a live segment's record table, set-store index and paragraph counts, each
+    /// checked whole.
     fn read(seg: &Path, digest: u128, entry: &SegmentEntry) -> Result<Self> {
         let file = |name: &str| seg.join(name);
         let records = decode_records(
@@ -495,10 +573,6 @@ impl Segment {
         let sets = SetsIndex::decode(
             &file("sets.idx"),
             &store::read(&file("sets.idx"), "setsidx", Some(digest))?,
-        )?;
-        let bands = BandsFile::decode(
-            &file("bands"),
-            &store::read(&file("bands"), "bands", Some(digest))?,
         )?;
         let paragraphs = ParagraphCounts::decode(
             &file("paragraphs"),
@@ -524,9 +598,6 @@ impl Segment {
         if sets.digests.len() != docs {
             return Err(mismatch("sets.idx", sets.digests.len(), entry.docs));
         }
-        if bands.docs() != docs {
-            return Err(mismatch("bands", bands.docs(), entry.docs));
-        }
         if let Some(r) = records
             .iter()
             .find(|r| r.run < entry.runs.0 || r.run > entry.runs.1)
@@ -542,7 +613,6 @@ impl Segment {
         Ok(Segment {
             records,
             sets,
-            bands,
             paragraphs,
         })
     }
@@ -550,18 +620,7 @@ impl Segment {
     /// Opens `sets.dat` for reading by document.
     fn open_sets(&self, seg: &Path) -> Result<ShingleSets> {
         let path = seg.join("sets.dat");
-        let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
-        let size = file.metadata().map_err(|e| io_error(&path, e))?.len();
-        let end = self.sets.offsets.last().copied().unwrap_or(0);
-        if end + (store::HEADER + 16) as u64 != size {
-            return Err(store::corrupt(
-                &path,
-                format!(
-                    "{size} bytes where sets.idx needs {}: cut short or extended",
-                    end + (store::HEADER + 16) as u64
-                ),
-            ));
-        }
+        let file = open_sets_file(&path, self.sets.offsets.last().copied().unwrap_or(0))?;
         let offsets = self
             .sets
             .offsets
@@ -577,22 +636,156 @@ impl Segment {
     }
 }
 
-/// Writes a segment's files into `seg` (which exists): everything but `sets.dat`, which
-/// the caller streams.
-fn write_segment_files(seg: &Path, digest: u128, s: &Segment) -> Result<()> {
+/// Opens a `sets.dat` whose body `sets.idx` says is `end` bytes long, refusing one of
+/// another length (its records are checked one by one as they are read).
+fn open_sets_file(path: &Path, end: u64) -> Result<std::fs::File> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let size = file.metadata().map_err(|e| io_error(path, e))?.len();
+    let want = end + (store::HEADER + 16) as u64;
+    if want != size {
+        return Err(store::corrupt(
+            path,
+            format!("{size} bytes where sets.idx needs {want}: cut short or extended"),
+        ));
+    }
+    Ok(file)
+}
+
+/// What a run takes of a segment's set store for some of its documents: their records'
+/// spans in `sets.dat`'s body, checksums, sizes and left-out paragraphs.
+#[derive(Debug, Default)]
+struct PickedSets {
+    spans: Vec<(u64, u64)>,
+    digests: Vec<u64>,
+    sizes: Vec<u32>,
+    /// `(position in the documents asked for, paragraphs left out)`.
+    removed: Vec<(usize, Vec<u32>)>,
+    /// The body's length by `sets.idx`.
+    end: u64,
+}
+
+/// Streams a segment's `sets.idx` (of `docs` documents), keeping what `want` (ascending
+/// segment documents) needs. Memory follows `want`.
+fn pick_sets(path: &Path, digest: u128, docs: usize, want: &[u32]) -> Result<PickedSets> {
+    let mut r = store::BodyReader::open(path, "setsidx", Some(digest))?;
+    let n = r.count(20)?;
+    if n != docs {
+        return Err(store::corrupt(
+            path,
+            format!("holds {n} documents where the manifest names {docs}"),
+        ));
+    }
+    let mut out = PickedSets::default();
+    let (mut j, mut prev) = (0usize, 0u64);
+    for i in 0..=n {
+        let o = r.u64()?;
+        if o < prev {
+            return Err(r.error("offsets go backwards"));
+        }
+        if i > 0 && want.get(j) == Some(&((i - 1) as u32)) {
+            out.spans.push((prev, o));
+            j += 1;
+        }
+        prev = o;
+    }
+    out.end = prev;
+    let mut j = 0;
+    for i in 0..n {
+        let x = r.u64()?;
+        if want.get(j) == Some(&(i as u32)) {
+            out.digests.push(x);
+            j += 1;
+        }
+    }
+    if r.count(4)? != n {
+        return Err(r.error("sizes do not fit the document count"));
+    }
+    let mut j = 0;
+    for i in 0..n {
+        let x = r.u32()?;
+        if want.get(j) == Some(&(i as u32)) {
+            out.sizes.push(x);
+            j += 1;
+        }
+    }
+    let k = r.count(16)?;
+    for _ in 0..k {
+        let d = r.u32()?;
+        let list = r.u32s()?;
+        if let Ok(at) = want.binary_search(&d) {
+            out.removed.push((at, list));
+        }
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+/// A segment's documents of each batch group `(group, documents)`, and its documents
+/// holding each batch key `((group, hash), documents)`.
+type PriorCounts = (Vec<(u32, u64)>, Vec<((u32, u64), u64)>);
+
+/// Streams a segment's `paragraphs` and returns what the batch needs of it: for each
+/// group of the batch's (`groups`, by name) the segment's documents, and for each of
+/// the batch's keys (`keys`, `(group, hash)` sorted) the segment's documents holding it.
+/// The counts of keys the batch does not hold are never looked up (boilerplate is
+/// decided for the batch's paragraphs only), so they are not kept.
+fn pick_paragraphs(
+    path: &Path,
+    digest: u128,
+    groups: &HashMap<&str, u32>,
+    keys: &[(u32, u64)],
+) -> Result<PriorCounts> {
+    let mut r = store::BodyReader::open(path, "paras", Some(digest))?;
+    let n = r.count(16)?;
+    let mut name = Vec::new();
+    let mut to_batch = Vec::with_capacity(n);
+    let mut docs = Vec::new();
+    for _ in 0..n {
+        let g = groups.get(r.str_into(&mut name)?).copied();
+        let d = r.u64()?;
+        if let Some(g) = g {
+            docs.push((g, d));
+        }
+        to_batch.push(g);
+    }
+    let m = r.count(20)?;
+    let mut counts = Vec::new();
+    for _ in 0..m {
+        let (g, h, c) = (r.u32()?, r.u64()?, r.u64()?);
+        let batch = *to_batch
+            .get(g as usize)
+            .ok_or_else(|| r.error("a paragraph key names a group that is not there"))?;
+        if let Some(bg) = batch
+            && keys.binary_search(&(bg, h)).is_ok()
+        {
+            counts.push(((bg, h), c));
+        }
+    }
+    r.finish()?;
+    Ok((docs, counts))
+}
+
+/// Writes a segment's record table, set-store index, band keys (rows and runs) and
+/// paragraph counts into `seg` (which exists); the caller streams `sets.dat`.
+fn write_segment_files(
+    seg: &Path,
+    digest: u128,
+    records: &[RecordRow],
+    sets: &SetsIndex,
+    paragraphs: &ParagraphCounts,
+) -> Result<()> {
     store::write(
         &seg.join("records"),
         "records",
         digest,
-        &encode_records(&s.records),
+        &encode_records(records),
     )?;
-    store::write(&seg.join("sets.idx"), "setsidx", digest, &s.sets.encode())?;
-    store::write(&seg.join("bands"), "bands", digest, &s.bands.encode())?;
+    store::write(&seg.join("sets.idx"), "setsidx", digest, &sets.encode())?;
     store::write(
         &seg.join("paragraphs"),
         "paras",
         digest,
-        &s.paragraphs.encode(),
+        &paragraphs.encode(),
     )
 }
 
@@ -625,7 +818,6 @@ fn write_sets(
         Ok(())
     })
 }
-
 /// An open index: its directory, manifest (`None` until the first run adds one) and, for
 /// a writer, its lock.
 pub struct Index {
@@ -721,21 +913,25 @@ impl Index {
             .collect()
     }
 
-    /// The current cluster table.
+    /// Records held by the live segments.
+    fn records(&self) -> u64 {
+        self.manifest
+            .as_ref()
+            .map_or(0, |m| m.segments.iter().map(|s| s.records).sum())
+    }
+
+    /// The path of the current cluster table, `None` before the first run.
+    fn clusters_path(&self) -> Option<PathBuf> {
+        let m = self.manifest.as_ref()?;
+        Some(segment_dir(&self.dir, &m.clusters).join("clusters"))
+    }
+
+    /// The current cluster table, read whole.
     fn clusters(&self) -> Result<Vec<ClusterRow>> {
-        let Some(m) = &self.manifest else {
-            return Ok(Vec::new());
-        };
-        let path = segment_dir(&self.dir, &m.clusters).join("clusters");
-        let rows = decode_clusters(&path, &store::read(&path, "clusters", Some(self.digest))?)?;
-        let records: u64 = m.segments.iter().map(|s| s.records).sum();
-        if rows.len() as u64 != records {
-            return Err(store::corrupt(
-                &path,
-                format!("{} rows for the index's {records} records", rows.len()),
-            ));
+        match self.clusters_path() {
+            None => Ok(Vec::new()),
+            Some(path) => read_clusters(&path, self.digest, self.records()),
         }
-        Ok(rows)
     }
 }
 
@@ -758,27 +954,42 @@ pub fn run(
     }
     let mut ix = Index::open(&index.dir, index.readonly)?;
     ix.check_params(params)?;
-    let mut archive = IndexArchive::load(ix, index.readonly)?;
+    let mut archive = IndexArchive::load(ix, index.readonly);
     run_with(inputs, params, opts, progress, Some(&mut archive))
 }
 
+/// An archived document a run loads: a member of a component its batch touches.
+struct Member {
+    /// Its index position (over all runs).
+    record: u64,
+    /// Its archived document number (over all runs).
+    doc: DocId,
+    /// Its row of the cluster table before this run.
+    row: ClusterRow,
+}
+
 /// The archive as a run needs it, and what the run adds.
+///
+/// A run never holds the archive: the probe streams each segment's band runs, two
+/// scans of the cluster table turn its hits into the members of the components they
+/// belong to, and only those members' records, band keys and set-store entries are read
+/// (by scans that keep what they need, and rows read by position). The members, then the
+/// batch's documents, are the documents of the run: local document `i < members` is
+/// `members[i]`, in archive order, so every order-dependent decision is a full run's.
 struct IndexArchive {
     index: Index,
     readonly: bool,
+    /// Records and compared documents the index holds.
+    archived_records: u64,
+    archived_docs: u64,
+    /// Archived documents sharing a bucket (a band key or an opening key) with a batch
+    /// document.
+    probe_hits: u64,
+    /// The loaded archived documents, in archive order.
+    members: Vec<Member>,
+    /// Their records.
     rows: Vec<RecordRow>,
-    sets: Vec<ShingleSets>,
-    sizes: Vec<u32>,
-    removed: DocLists<u32>,
-    bands: usize,
-    keys: Vec<u64>,
-    openings: Vec<(u64, DocId)>,
-    paragraphs: ParagraphCounts,
-    clusters: Vec<ClusterRow>,
-    docs: usize,
-    /// The record of each archived document.
-    doc_records: Vec<u32>,
-    /// Per archived document: whether a batch document touches its component (set by
+    /// Per member: whether a batch document is a candidate of its component (set by
     /// `candidates`); the others keep their stored answer.
     in_scope: Vec<bool>,
     /// This run's segment, written into a temporary directory until `commit`.
@@ -787,24 +998,34 @@ struct IndexArchive {
     batch_paragraphs: ParagraphCounts,
     batch_records: usize,
     batch_docs: usize,
-    /// Every record's component after this run (see `ClusterRow::component`).
+    /// Every local record's component after this run (see `ClusterRow::component`).
     components: Vec<u64>,
 }
 
+/// What `load_members` reads of the members, in local document order.
+#[derive(Default)]
+struct Loaded {
+    keys: Vec<u64>,
+    openings: Vec<(u64, DocId)>,
+    sets: Vec<ShingleSets>,
+    sizes: Vec<u32>,
+    removed: DocLists<u32>,
+}
+
 impl IndexArchive {
-    fn load(index: Index, readonly: bool) -> Result<Self> {
-        let mut a = IndexArchive {
+    fn load(index: Index, readonly: bool) -> Self {
+        let (archived_records, archived_docs) = index.manifest.as_ref().map_or((0, 0), |m| {
+            (
+                m.segments.iter().map(|s| s.records).sum(),
+                m.segments.iter().map(|s| s.docs).sum(),
+            )
+        });
+        IndexArchive {
+            archived_records,
+            archived_docs,
+            probe_hits: 0,
+            members: Vec::new(),
             rows: Vec::new(),
-            sets: Vec::new(),
-            sizes: Vec::new(),
-            removed: DocLists::default(),
-            bands: 0,
-            keys: Vec::new(),
-            openings: Vec::new(),
-            paragraphs: ParagraphCounts::default(),
-            clusters: index.clusters()?,
-            docs: 0,
-            doc_records: Vec::new(),
             in_scope: Vec::new(),
             pending: None,
             batch_paragraphs: ParagraphCounts::default(),
@@ -813,34 +1034,175 @@ impl IndexArchive {
             components: Vec::new(),
             readonly,
             index,
-        };
-        for (entry, seg) in a.index.segments()? {
-            let base = a.docs as DocId;
-            a.sets
-                .push(seg.open_sets(&segment_dir(&a.index.dir, &entry.name))?);
-            a.sizes.extend_from_slice(&seg.sets.sizes);
-            for (d, r) in &seg.sets.removed {
-                a.removed.push(base + d, r);
-            }
-            a.bands = seg.bands.bands;
-            a.keys.extend_from_slice(&seg.bands.keys);
-            a.openings
-                .extend(seg.bands.openings.iter().map(|&(k, d)| (k, base + d)));
-            a.paragraphs.merge(&seg.paragraphs);
-            a.docs += seg.sets.digests.len();
-            for r in seg.records {
-                if r.status == Status::Ok {
-                    a.doc_records.push(a.rows.len() as u32);
-                }
-                a.rows.push(r);
-            }
         }
-        Ok(a)
     }
 
     fn run_number(&self) -> u64 {
         self.index.manifest.as_ref().map_or(0, |m| m.runs) + 1
     }
+
+    fn live(&self) -> Vec<SegmentEntry> {
+        self.index
+            .manifest
+            .as_ref()
+            .map(|m| m.segments.clone())
+            .unwrap_or_default()
+    }
+
+    /// The archived documents sharing a key of some band run (or the opening keys') with
+    /// the batch, sorted: each segment's `bandruns` streamed once, merge-joined with the
+    /// batch's sorted keys.
+    fn probe(&self, keys: &[Vec<u64>]) -> Result<Vec<DocId>> {
+        let mut hits = Vec::new();
+        let mut base: u64 = 0;
+        for e in self.live() {
+            let first = DocId::try_from(base).map_err(|_| too_many(&self.index.dir))?;
+            bands::probe(
+                &segment_dir(&self.index.dir, &e.name).join("bandruns"),
+                self.index.digest,
+                usize::try_from(e.docs).map_err(|_| too_many(&self.index.dir))?,
+                keys,
+                first,
+                &mut hits,
+            )?;
+            base += e.docs;
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        Ok(hits)
+    }
+
+    /// The members of the components of `hits`, from two scans of the cluster table (the
+    /// first finds the components, the second their members): memory follows them, not
+    /// the archive.
+    fn find_members(&self, hits: &[DocId]) -> Result<Vec<Member>> {
+        let Some(path) = self.index.clusters_path() else {
+            return Ok(Vec::new());
+        };
+        if hits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let digest = self.index.digest;
+        let mut touched: HashSet<u64> = HashSet::new();
+        let (mut doc, mut next) = (0u64, hits.iter().peekable());
+        scan_clusters(&path, digest, self.archived_records, |_, row| {
+            if row.doc {
+                if next.peek().is_some_and(|&&h| u64::from(h) == doc) {
+                    next.next();
+                    touched.insert(row.component);
+                }
+                doc += 1;
+            }
+            Ok(())
+        })?;
+        if doc != self.archived_docs {
+            return Err(store::corrupt(
+                &path,
+                format!(
+                    "{doc} rows are documents where the manifest names {}",
+                    self.archived_docs
+                ),
+            ));
+        }
+        let mut members = Vec::new();
+        let mut doc: DocId = 0;
+        scan_clusters(&path, digest, self.archived_records, |record, row| {
+            if row.doc {
+                if touched.contains(&row.component) {
+                    members.push(Member { record, doc, row });
+                }
+                doc += 1;
+            }
+            Ok(())
+        })?;
+        Ok(members)
+    }
+
+    /// Reads the members' records, band and opening keys, and set-store entries,
+    /// segment by segment.
+    fn load_members(&mut self, bands: usize) -> Result<Loaded> {
+        let mut out = Loaded::default();
+        let digest = self.index.digest;
+        let (mut rec_base, mut doc_base) = (0u64, 0u64);
+        let mut at = 0; // the first member of this segment
+        for e in self.live() {
+            let seg = segment_dir(&self.index.dir, &e.name);
+            let end = self.members[at..].partition_point(|m| m.record < rec_base + e.records) + at;
+            let mine = &self.members[at..end];
+            if !mine.is_empty() {
+                let want: Vec<u64> = mine.iter().map(|m| m.record - rec_base).collect();
+                let rows = pick_records(&seg.join("records"), digest, &e, &want)?;
+                if let Some(r) = rows.iter().find(|r| r.status != Status::Ok) {
+                    return Err(store::corrupt(
+                        &seg.join("records"),
+                        format!(
+                            "record {:?} is {}, where the cluster table says it is a document",
+                            r.id,
+                            r.status.as_str()
+                        ),
+                    ));
+                }
+                self.rows.extend(rows);
+                let docs: Vec<u32> = mine
+                    .iter()
+                    .map(|m| u32::try_from(u64::from(m.doc) - doc_base).expect("a segment's"))
+                    .collect();
+                let picked = pick_sets(
+                    &seg.join("sets.idx"),
+                    digest,
+                    usize::try_from(e.docs).map_err(|_| too_many(&self.index.dir))?,
+                    &docs,
+                )?;
+                let path = seg.join("sets.dat");
+                let file = open_sets_file(&path, picked.end)?;
+                let spans: Vec<(u64, u64)> = picked
+                    .spans
+                    .iter()
+                    .map(|&(s, t)| (s + store::HEADER as u64, t + store::HEADER as u64))
+                    .collect();
+                out.sets
+                    .push(ShingleSets::from_spans(path, file, &spans, picked.digests));
+                out.sizes.extend_from_slice(&picked.sizes);
+                for (k, list) in &picked.removed {
+                    out.removed.push((at + k) as DocId, list);
+                }
+                let rows = bands::Rows::open(&seg.join("bands"), digest)?;
+                if rows.bands() != bands {
+                    return Err(index_error(
+                        &self.index.dir,
+                        format!(
+                            "the index holds {} bands a document, this run {bands}",
+                            rows.bands()
+                        ),
+                    ));
+                }
+                if rows.docs() as u64 != e.docs {
+                    return Err(store::corrupt(
+                        &seg.join("bands"),
+                        format!(
+                            "holds {} documents where the manifest names {}",
+                            rows.docs(),
+                            e.docs
+                        ),
+                    ));
+                }
+                for (k, &d) in docs.iter().enumerate() {
+                    let keys = rows.get(d)?;
+                    out.keys.extend_from_slice(&keys.bands);
+                    out.openings
+                        .extend(keys.openings.iter().map(|&o| (o, (at + k) as DocId)));
+                }
+            }
+            at = end;
+            rec_base += e.records;
+            doc_base += e.docs;
+        }
+        Ok(out)
+    }
+}
+
+fn too_many(dir: &Path) -> Error {
+    index_error(dir, "more than 2^32 documents: too many for one index")
 }
 
 impl Archive for IndexArchive {
@@ -859,26 +1221,36 @@ impl Archive for IndexArchive {
                 .collect(),
             keys,
         };
-        // and the archive's, added to the batch's when its boilerplate is decided
-        let archived: HashMap<&str, u32> = self
-            .paragraphs
-            .groups
+        // and what the archive counted of the batch's groups and keys, added to the
+        // batch's when its boilerplate is decided
+        let groups: HashMap<&str, u32> = index
+            .group_names
             .iter()
             .enumerate()
-            .map(|(i, (n, _))| (n.as_str(), i as u32))
+            .map(|(i, n)| (n.as_str(), i as u32))
             .collect();
-        let mut to_batch: HashMap<u32, u32> = HashMap::new();
-        for (g, name) in index.group_names.iter().enumerate() {
-            if let Some(&a) = archived.get(name.as_str()) {
-                index.group_docs[g] += self.paragraphs.groups[a as usize].1;
-                to_batch.insert(a, g as u32);
+        let wanted: Vec<(u32, u64)> = self
+            .batch_paragraphs
+            .keys
+            .iter()
+            .map(|&(g, h, _)| (g, h))
+            .collect();
+        let mut prior: HashMap<(u32, u64), u64> = HashMap::new();
+        let mut group_docs = vec![0u64; index.group_docs.len()];
+        for e in self.live() {
+            let path = segment_dir(&self.index.dir, &e.name).join("paragraphs");
+            let (docs, counts) = pick_paragraphs(&path, self.index.digest, &groups, &wanted)?;
+            for (g, d) in docs {
+                group_docs[g as usize] += d;
+            }
+            for (k, c) in counts {
+                *prior.entry(k).or_default() += c;
             }
         }
-        for &(a, h, n) in &self.paragraphs.keys {
-            if let Some(&g) = to_batch.get(&a) {
-                index.prior.insert((g, h), n);
-            }
+        for (g, d) in group_docs.into_iter().enumerate() {
+            index.group_docs[g] += d;
         }
+        index.prior = prior;
         Ok(())
     }
 
@@ -891,24 +1263,17 @@ impl Archive for IndexArchive {
     ) -> Result<()> {
         let batch_docs = records.doc_records.len();
         let bands = params.bands();
-        if self.docs > 0 && self.bands != bands {
-            return Err(index_error(
-                &self.index.dir,
-                format!(
-                    "the index holds {} bands a document, this run {bands}",
-                    self.bands
-                ),
-            ));
-        }
         self.batch_records = records.metas.len();
         self.batch_docs = batch_docs;
         let batch_spill = std::mem::replace(&mut cleaned.records, ShingleSets::chain(Vec::new()));
+        let runs = bands::batch_runs(bands, &cleaned.keys, &cleaned.openings);
         if !self.readonly {
             let seg = tempfile::Builder::new()
                 .prefix(TEMP_PREFIX)
                 .tempdir_in(self.index.dir.join(SEGMENTS))
                 .map_err(|e| Error::output(&self.index.dir, e))?;
             let run = self.run_number();
+            let digest = self.index.digest;
             let mut sets = SetsIndex {
                 sizes: cleaned.sizes.clone(),
                 removed: cleaned
@@ -918,47 +1283,56 @@ impl Archive for IndexArchive {
                     .collect(),
                 ..SetsIndex::default()
             };
-            write_sets(
-                seg.path(),
-                self.index.digest,
-                &[(&batch_spill, batch_docs)],
-                &mut sets,
+            write_sets(seg.path(), digest, &[(&batch_spill, batch_docs)], &mut sets)?;
+            let rows: Vec<RecordRow> = records
+                .metas
+                .iter()
+                .map(|m| RecordRow {
+                    run,
+                    id: m.id.to_string(),
+                    date: m.date.as_deref().map(str::to_owned),
+                    outlet: records.outlet(m).map(str::to_owned),
+                    status: m.status,
+                })
+                .collect();
+            let paragraphs = std::mem::take(&mut self.batch_paragraphs);
+            write_segment_files(seg.path(), digest, &rows, &sets, &paragraphs)?;
+            bands::write_rows(
+                &seg.path().join("bands"),
+                digest,
+                bands,
+                &cleaned.keys,
+                &cleaned.openings,
             )?;
-            let segment = Segment {
-                records: records
-                    .metas
-                    .iter()
-                    .map(|m| RecordRow {
-                        run,
-                        id: m.id.to_string(),
-                        date: m.date.as_deref().map(str::to_owned),
-                        outlet: records.outlet(m).map(str::to_owned),
-                        status: m.status,
-                    })
-                    .collect(),
-                sets,
-                bands: BandsFile {
-                    bands,
-                    keys: cleaned.keys.clone(),
-                    openings: cleaned.openings.clone(),
-                },
-                paragraphs: std::mem::take(&mut self.batch_paragraphs),
-            };
-            write_segment_files(seg.path(), self.index.digest, &segment)?;
+            bands::write_runs(&seg.path().join("bandruns"), digest, &runs)?;
             self.pending = Some(seg);
         }
 
-        // the archive's records, then the batch's
-        let base_records = self.rows.len();
-        let base_docs = self.docs as DocId;
+        // the probe, then the members of the components it hit
+        let keys: Vec<Vec<u64>> = runs
+            .iter()
+            .map(|run| {
+                let mut k: Vec<u64> = run.iter().map(|e| e.0).collect();
+                k.dedup();
+                k
+            })
+            .collect();
+        drop(runs);
+        let hits = self.probe(&keys)?;
+        drop(keys);
+        self.probe_hits = hits.len() as u64;
+        self.members = self.find_members(&hits)?;
+        drop(hits);
+        let loaded = self.load_members(bands)?;
+
+        // the members' records, then the batch's
+        let base_docs =
+            DocId::try_from(self.members.len()).map_err(|_| too_many(&self.index.dir))?;
         let mut all = Records::default();
         for row in &self.rows {
             let outlet = row.outlet.clone().map(|o| all.outlet_id(o));
-            let doc = (row.status == Status::Ok).then(|| {
-                let d = all.doc_records.len() as DocId;
-                all.doc_records.push(all.metas.len() as u32);
-                d
-            });
+            let d = all.doc_records.len() as DocId;
+            all.doc_records.push(all.metas.len() as u32);
             all.metas.push(RecordMeta {
                 id: row.id.as_str().into(),
                 date: row.date.as_deref().map(Into::into),
@@ -967,7 +1341,7 @@ impl Archive for IndexArchive {
                 source: 0,
                 position: PackedPosition::from(Position::Line(0)),
                 status: row.status,
-                doc,
+                doc: Some(d),
                 raw_digest: 0,
             });
         }
@@ -979,14 +1353,8 @@ impl Archive for IndexArchive {
             m.doc = m.doc.map(|d| d + base_docs);
             all.metas.push(m);
         }
-        let shift = u32::try_from(base_records).map_err(|_| {
-            index_error(
-                &self.index.dir,
-                "more than 2^32 records: too many for one index",
-            )
-        })?;
         all.doc_records
-            .extend(batch.doc_records.iter().map(|&r| r + shift));
+            .extend(batch.doc_records.iter().map(|&r| r + base_docs));
         all.repeats = batch
             .repeats
             .into_iter()
@@ -998,31 +1366,31 @@ impl Archive for IndexArchive {
         *records = all;
 
         let mut table = BandTable::with_budget(bands, scratch.band_budget(), &scratch.dir);
-        for doc in self.keys.chunks(bands.max(1)) {
+        for doc in loaded.keys.chunks(bands.max(1)) {
             table.push(doc)?;
         }
         for doc in cleaned.keys.chunks(bands.max(1)) {
             table.push(doc)?;
         }
         cleaned.table = table;
-        let mut openings = std::mem::take(&mut self.openings);
+        let mut openings = loaded.openings;
         openings.extend(cleaned.openings.iter().map(|&(k, d)| (k, d + base_docs)));
         cleaned.openings = openings;
-        let mut parts = std::mem::take(&mut self.sets);
+        let mut parts = loaded.sets;
         parts.push(batch_spill);
         cleaned.records = ShingleSets::chain(parts);
-        let mut removed = std::mem::take(&mut self.removed);
+        let mut removed = loaded.removed;
         removed.extend_shifted(&cleaned.removed, base_docs);
         cleaned.removed = removed;
-        let mut sizes = std::mem::take(&mut self.sizes);
+        let mut sizes = loaded.sizes;
         sizes.extend_from_slice(&cleaned.sizes);
         cleaned.sizes = sizes;
         Ok(())
     }
 
     fn candidates(&mut self, pairs: &mut Vec<Pair>) {
-        let first_new = self.docs as DocId;
-        let component = |d: DocId| self.clusters[self.doc_records[d as usize] as usize].component;
+        let first_new = self.members.len() as DocId;
+        let component = |d: DocId| self.members[d as usize].row.component;
         let touched: HashSet<u64> = pairs
             .iter()
             .filter(|&&(a, b)| a < first_new && b >= first_new)
@@ -1036,21 +1404,29 @@ impl Archive for IndexArchive {
     }
 
     fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()> {
-        let archived = self.rows.len();
-        // stable ids: the position of each cluster's first record
+        let archived = self.members.len();
+        let members = &self.members;
+        let first_batch = self.archived_records;
+        let position = |i: usize| {
+            if i < archived {
+                members[i].record
+            } else {
+                first_batch + (i - archived) as u64
+            }
+        };
+        // stable ids: the index position of each cluster's first record (local order is
+        // index order)
         let mut first: HashMap<u64, u64> = HashMap::new();
         for (i, a) in dedup.assignments.iter_mut().enumerate() {
             if let Some(c) = a.cluster {
-                a.cluster = Some(*first.entry(c).or_insert(i as u64));
+                a.cluster = Some(*first.entry(c).or_insert(position(i)));
             }
         }
-        // the archived records no batch document touched keep what their runs decided
-        // (this run saw none of their pairs; see `candidates`)
-        let metas = &dedup.records.metas;
+        // the loaded members no batch document is a candidate of keep what their runs
+        // decided (this run saw none of their pairs; see `candidates`)
         for (i, a) in dedup.assignments[..archived].iter_mut().enumerate() {
-            let touched = metas[i].doc.is_some_and(|d| self.in_scope[d as usize]);
-            if !touched {
-                let row = self.clusters[i];
+            if !self.in_scope[i] {
+                let row = members[i].row;
                 *a = Assignment {
                     cluster: (row.cluster != NO_CLUSTER).then_some(row.cluster),
                     keep: row.keep,
@@ -1059,6 +1435,7 @@ impl Archive for IndexArchive {
             }
         }
         // components, for the next run's scope: of the touched, from this run's edges
+        let metas = &dedup.records.metas;
         let mut uf = UnionFind::new(dedup.records.doc_records.len());
         for e in &dedup.edges {
             uf.union(e.a, e.b);
@@ -1067,10 +1444,10 @@ impl Archive for IndexArchive {
         self.components = (0..metas.len())
             .map(|i| match metas[i].doc {
                 Some(d) if i >= archived || self.in_scope[d as usize] => {
-                    *first_of_root.entry(uf.find(d)).or_insert(i as u64)
+                    *first_of_root.entry(uf.find(d)).or_insert(position(i))
                 }
-                _ if i < archived => self.clusters[i].component,
-                _ => i as u64,
+                _ if i < archived => members[i].row.component,
+                _ => position(i),
             })
             .collect();
         let mut size: HashMap<u64, u64> = HashMap::new();
@@ -1083,13 +1460,13 @@ impl Archive for IndexArchive {
                 }
             }
         }
-        // what the representative of each touched cluster was before this run
-        let before: HashMap<u64, u32> = self
-            .clusters
+        // what the representative of each touched cluster was before this run (a
+        // cluster lies inside one component, so its members are all loaded)
+        let before: HashMap<u64, u32> = members
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.keep && r.cluster != NO_CLUSTER)
-            .map(|(i, r)| (r.cluster, i as u32))
+            .filter(|(_, m)| m.row.keep && m.row.cluster != NO_CLUSTER)
+            .map(|(i, m)| (m.row.cluster, i as u32))
             .collect();
         let mut previous = BTreeMap::new();
         let mut touched = std::collections::BTreeSet::new();
@@ -1130,8 +1507,10 @@ impl Archive for IndexArchive {
             dir: self.index.dir.clone(),
             run,
             added: !self.readonly,
-            archived_records: archived as u64,
-            archived_docs: self.docs as u64,
+            archived_records: self.archived_records,
+            archived_docs: self.archived_docs,
+            probe_hits: self.probe_hits,
+            loaded_docs: archived as u64,
             representative_changes: previous.len() as u64,
         });
         dedup.archived = Some(Archived {
@@ -1147,21 +1526,41 @@ impl Archive for IndexArchive {
         let Some(seg) = self.pending.take() else {
             return Ok(()); // read-only
         };
-        let table: Vec<ClusterRow> = dedup
-            .assignments
-            .iter()
-            .zip(&self.components)
-            .map(|(a, &component)| ClusterRow {
+        // the cluster table: the old one streamed, the members' rows replaced, the
+        // batch's appended
+        let digest = self.index.digest;
+        let row = |i: usize| {
+            let a = &dedup.assignments[i];
+            ClusterRow {
                 cluster: a.cluster.unwrap_or(NO_CLUSTER),
                 keep: a.keep,
-                component,
-            })
-            .collect();
-        store::write(
+                doc: dedup.records.metas[i].doc.is_some(),
+                component: self.components[i],
+            }
+        };
+        let old = self.index.clusters_path();
+        let members = &self.members;
+        write_clusters(
             &seg.path().join("clusters"),
-            "clusters",
-            self.index.digest,
-            &encode_clusters(&table),
+            digest,
+            self.archived_records + self.batch_records as u64,
+            |put| {
+                if let Some(old) = &old {
+                    let mut next = 0;
+                    scan_clusters(old, digest, self.archived_records, |i, r| {
+                        if members.get(next).is_some_and(|m| m.record == i) {
+                            next += 1;
+                            put(&row(next - 1))
+                        } else {
+                            put(&r)
+                        }
+                    })?;
+                }
+                for i in members.len()..dedup.assignments.len() {
+                    put(&row(i))?;
+                }
+                Ok(())
+            },
         )?;
         let run = self.run_number();
         let name = format!("s{run:06}-{run:06}");
@@ -1263,17 +1662,42 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let info = info(dir)?;
     let ix = Index::open(dir, true)?;
     let m = &info.manifest;
+    let digest = ix.digest;
     let mut run_seen = vec![0u64; usize::try_from(m.runs).unwrap_or(0) + 1];
     let mut next_run = 1;
+    let mut bands_a_doc = None;
+    let mut is_doc: Vec<bool> = Vec::new();
     for (entry, seg) in ix.segments()? {
         let path = segment_dir(dir, &entry.name);
-        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(ix.digest))?;
+        // every file's checksum first, so damage is said as damage
+        for (name, kind) in [
+            ("sets.dat", "setsdat"),
+            ("bands", "bands"),
+            ("bandruns", "bandruns"),
+        ] {
+            store::check_stream(&path.join(name), kind, Some(digest))?;
+        }
+        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
         if len != seg.sets.offsets.last().copied().unwrap_or(0) {
             return Err(store::corrupt(
                 &path.join("sets.dat"),
                 "its length is not the one sets.idx gives",
             ));
         }
+        let (shape, docs) = bands::for_each_row(&path.join("bands"), digest, |_, _| Ok(()))?;
+        if docs as u64 != entry.docs || *bands_a_doc.get_or_insert(shape.bands) != shape.bands {
+            return Err(store::corrupt(
+                &path.join("bands"),
+                format!(
+                    "{docs} documents of {} bands where the manifest names {} documents \
+                     and the other segments {} bands",
+                    shape.bands,
+                    entry.docs,
+                    bands_a_doc.unwrap_or(shape.bands)
+                ),
+            ));
+        }
+        bands::check_runs(&path.join("bandruns"), digest, shape.bands + 1, docs)?;
         if entry.runs.0 != next_run || entry.runs.1 < entry.runs.0 {
             return Err(store::corrupt(
                 &dir.join(MANIFEST),
@@ -1286,6 +1710,7 @@ pub fn verify(dir: &Path) -> Result<Info> {
         next_run = entry.runs.1 + 1;
         for r in &seg.records {
             run_seen[r.run as usize] += 1;
+            is_doc.push(r.status == Status::Ok);
         }
     }
     if next_run != m.runs + 1 {
@@ -1303,6 +1728,12 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let mut reps: HashMap<u64, u64> = HashMap::new();
     for (i, row) in clusters.iter().enumerate() {
         let (c, keep) = (row.cluster, row.keep);
+        if row.doc != is_doc[i] {
+            return Err(store::corrupt(
+                &path,
+                format!("record {i}: the table and the record disagree on its being a document"),
+            ));
+        }
         if row.component as usize > i {
             return Err(store::corrupt(
                 &path,
@@ -1375,6 +1806,7 @@ pub fn compact(dir: &Path) -> Result<Info> {
         .clone()
         .ok_or_else(|| index_error(dir, "no index here (no MANIFEST)"))?;
     if m.segments.len() > 1 {
+        let digest = ix.digest;
         let segs = ix.segments()?;
         let seg_dir = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
@@ -1384,39 +1816,48 @@ pub fn compact(dir: &Path) -> Result<Info> {
             .iter()
             .map(|(e, s)| s.open_sets(&segment_dir(dir, &e.name)))
             .collect::<Result<_>>()?;
-        let mut merged = Segment {
-            records: Vec::new(),
-            sets: SetsIndex::default(),
-            bands: BandsFile::default(),
-            paragraphs: ParagraphCounts::default(),
-        };
+        let mut records = Vec::new();
+        let mut sets = SetsIndex::default();
+        let mut paragraphs = ParagraphCounts::default();
         let mut base: u32 = 0;
         for (_, s) in &segs {
-            merged.records.extend(s.records.iter().cloned());
-            merged.sets.sizes.extend_from_slice(&s.sets.sizes);
-            merged
-                .sets
-                .removed
+            records.extend(s.records.iter().cloned());
+            sets.sizes.extend_from_slice(&s.sets.sizes);
+            sets.removed
                 .extend(s.sets.removed.iter().map(|(d, r)| (base + d, r.clone())));
-            merged.bands.bands = s.bands.bands;
-            merged.bands.keys.extend_from_slice(&s.bands.keys);
-            merged
-                .bands
-                .openings
-                .extend(s.bands.openings.iter().map(|&(k, d)| (k, base + d)));
-            merged.paragraphs.merge(&s.paragraphs);
+            paragraphs.merge(&s.paragraphs);
             base += s.sets.digests.len() as u32;
         }
         let sources: Vec<(&ShingleSets, usize)> = opened.iter().map(|s| (s, s.docs())).collect();
-        write_sets(seg_dir.path(), ix.digest, &sources, &mut merged.sets)?;
-        write_segment_files(seg_dir.path(), ix.digest, &merged)?;
-        let clusters = ix.clusters()?;
-        store::write(
-            &seg_dir.path().join("clusters"),
-            "clusters",
-            ix.digest,
-            &encode_clusters(&clusters),
+        write_sets(seg_dir.path(), digest, &sources, &mut sets)?;
+        write_segment_files(seg_dir.path(), digest, &records, &sets, &paragraphs)?;
+        let paths: Vec<PathBuf> = segs
+            .iter()
+            .map(|(e, _)| segment_dir(dir, &e.name))
+            .collect();
+        let rows: Vec<PathBuf> = paths.iter().map(|p| p.join("bands")).collect();
+        let rows: Vec<&Path> = rows.iter().map(PathBuf::as_path).collect();
+        bands::merge_rows(&seg_dir.path().join("bands"), digest, &rows)?;
+        let bands_a_doc = bands::Rows::open(&seg_dir.path().join("bands"), digest)?.bands();
+        let runs: Vec<PathBuf> = paths.iter().map(|p| p.join("bandruns")).collect();
+        let runs: Vec<(&Path, usize)> = runs
+            .iter()
+            .zip(&segs)
+            .map(|(p, (_, s))| (p.as_path(), s.sets.digests.len()))
+            .collect();
+        bands::merge_runs(
+            &seg_dir.path().join("bandruns"),
+            digest,
+            bands_a_doc + 1,
+            &runs,
         )?;
+        let old = ix
+            .clusters_path()
+            .expect("an index with segments has a table");
+        let records_n = ix.records();
+        write_clusters(&seg_dir.path().join("clusters"), digest, records_n, |put| {
+            scan_clusters(&old, digest, records_n, |_, r| put(&r))
+        })?;
         let first = m.segments[0].runs.0;
         let name = format!("s{first:06}-{:06}", m.runs);
         let dest = segment_dir(dir, &name);
@@ -1434,7 +1875,7 @@ pub fn compact(dir: &Path) -> Result<Info> {
             clusters: name,
             ..m
         };
-        write_manifest(dir, &new, ix.digest)?;
+        write_manifest(dir, &new, digest)?;
     }
     // what the manifest no longer names goes, only now that the new one is in place
     let now = existing(dir)?;

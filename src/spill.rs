@@ -164,6 +164,10 @@ struct SetsPart {
     file: File,
     /// Byte offsets in `file` of each record's start, and of the last one's end.
     offsets: Vec<u64>,
+    /// Each record's end, for a part whose records are not adjacent (the members of an
+    /// index's touched components, picked out of its set store); `offsets` then holds
+    /// each record's start only.
+    ends: Option<Vec<u64>>,
     /// xxh3-64 of each record, checked on every read, for a file that outlives the run
     /// (a damaged archived record is an error naming the file, never a wrong score).
     digests: Option<Vec<u64>>,
@@ -189,7 +193,25 @@ impl ShingleSets {
                 path,
                 file,
                 offsets,
+                ends: None,
                 digests,
+            }],
+            first_docs: vec![0],
+        }
+    }
+
+    /// The records of `file` (named `path` in messages) at `spans` (each record's start
+    /// and end, in bytes from the file's start, in the order they are to be read),
+    /// checked against `digests`: some records of a file, not necessarily adjacent.
+    #[must_use]
+    pub fn from_spans(path: PathBuf, file: File, spans: &[(u64, u64)], digests: Vec<u64>) -> Self {
+        ShingleSets {
+            parts: vec![SetsPart {
+                path,
+                file,
+                offsets: spans.iter().map(|s| s.0).collect(),
+                ends: Some(spans.iter().map(|s| s.1).collect()),
+                digests: Some(digests),
             }],
             first_docs: vec![0],
         }
@@ -206,7 +228,7 @@ impl ShingleSets {
         let mut next: DocId = 0;
         for p in parts {
             for part in p.parts {
-                let docs = (part.offsets.len() - 1) as DocId;
+                let docs = part.docs() as DocId;
                 out.first_docs.push(next);
                 out.parts.push(part);
                 next += docs;
@@ -218,7 +240,7 @@ impl ShingleSets {
     /// Documents held.
     #[must_use]
     pub fn docs(&self) -> usize {
-        self.parts.iter().map(|p| p.offsets.len() - 1).sum()
+        self.parts.iter().map(SetsPart::docs).sum()
     }
 
     /// The raw bytes of `doc`'s record.
@@ -234,7 +256,10 @@ impl ShingleSets {
         let p = self.first_docs.partition_point(|&f| f <= doc) - 1;
         let part = &self.parts[p];
         let d = (doc - self.first_docs[p]) as usize;
-        let (start, end) = (part.offsets[d], part.offsets[d + 1]);
+        let (start, end) = match &part.ends {
+            Some(ends) => (part.offsets[d], ends[d]),
+            None => (part.offsets[d], part.offsets[d + 1]),
+        };
         let len = (end - start) as usize;
         if buf.len() < len {
             buf.resize(len, 0);
@@ -264,8 +289,20 @@ impl ShingleSets {
     pub fn total_bytes(&self) -> u64 {
         self.parts
             .iter()
-            .map(|p| p.offsets.last().expect("offsets start with 0") - p.offsets[0])
+            .map(|p| match &p.ends {
+                Some(ends) => ends.iter().zip(&p.offsets).map(|(e, s)| e - s).sum(),
+                None => p.offsets.last().expect("offsets start with 0") - p.offsets[0],
+            })
             .sum()
+    }
+}
+
+impl SetsPart {
+    fn docs(&self) -> usize {
+        match &self.ends {
+            Some(ends) => ends.len(),
+            None => self.offsets.len() - 1,
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use crate::params::ValidParams;
 pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
 
 /// Version of the container and of every body layout in it; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
 pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;
@@ -107,58 +107,192 @@ pub fn write_stream(
 /// the header as `check` does, and the checksum over the whole file read in blocks.
 /// Returns the body's length.
 pub fn check_stream(path: &Path, kind: &str, digest: Option<u128>) -> Result<u64> {
-    use std::io::Read;
-    let io = |e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    let mut head = vec![0u8; HEADER.min(usize::try_from(size).unwrap_or(HEADER))];
-    file.read_exact(&mut head).map_err(io)?;
-    if size < (HEADER + TRAILER) as u64 {
-        return Err(corrupt(
-            path,
-            "not a neardup index file (no magic, or shorter than a header)",
-        ));
-    }
-    // the header's fields, checked on a file-shaped copy of it with an empty body
-    let len = u64::from_le_bytes(head[36..44].try_into().expect("8 bytes"));
-    if len + (HEADER + TRAILER) as u64 != size {
-        return Err(corrupt(
-            path,
-            format!(
-                "cut short or extended: the header says {len} bytes of body, the file has {}",
-                size.saturating_sub((HEADER + TRAILER) as u64)
-            ),
-        ));
-    }
-    let mut hasher = Xxh3Default::new();
-    hasher.update(&head);
-    let mut left = len;
-    let mut buf = vec![0u8; 1 << 20];
-    while left > 0 {
-        let n = usize::try_from(left.min(buf.len() as u64)).expect("at most a buffer");
-        file.read_exact(&mut buf[..n]).map_err(io)?;
-        hasher.update(&buf[..n]);
-        left -= n as u64;
-    }
-    let mut sum = [0u8; TRAILER];
-    file.read_exact(&mut sum).map_err(io)?;
-    if hasher.digest128() != u128::from_le_bytes(sum) {
-        return Err(corrupt(
-            path,
-            "checksum mismatch: the file was changed or damaged",
-        ));
-    }
-    let mut shape = head;
-    shape[36..44].copy_from_slice(&0u64.to_le_bytes());
-    let mut empty = shape.clone();
-    let mut h = Xxh3Default::new();
-    h.update(&shape);
-    empty.extend_from_slice(&h.digest128().to_le_bytes());
-    check(path, &empty, kind, digest)?;
+    let mut r = BodyReader::open(path, kind, digest)?;
+    let len = r.len();
+    r.skip(len)?;
+    r.finish()?;
     Ok(len)
+}
+
+/// Reads a stored file's body front to back without holding it in memory (an index
+/// run scans files that grow with the archive and keeps only what its batch needs).
+/// The header is checked on opening; the checksum only by `finish`, after the last
+/// byte: a caller uses nothing it read before `finish` has succeeded, so a damaged file
+/// is an error naming it, never data.
+pub struct BodyReader {
+    path: PathBuf,
+    file: std::io::BufReader<std::fs::File>,
+    hasher: Xxh3Default,
+    len: u64,
+    left: u64,
+}
+
+impl BodyReader {
+    /// Opens the file of `kind` at `path`: magic, version, kind, the parameters' digest
+    /// (`None`: any) and the length against the file's size are checked here.
+    pub fn open(path: &Path, kind: &str, digest: Option<u128>) -> Result<Self> {
+        use std::io::Read;
+        let io = |e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        if size < (HEADER + TRAILER) as u64 {
+            return Err(corrupt(
+                path,
+                "not a neardup index file (no magic, or shorter than a header)",
+            ));
+        }
+        let mut file = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut head = vec![0u8; HEADER];
+        file.read_exact(&mut head).map_err(io)?;
+        let len = u64::from_le_bytes(head[36..44].try_into().expect("8 bytes"));
+        if len.checked_add((HEADER + TRAILER) as u64) != Some(size) {
+            return Err(corrupt(
+                path,
+                format!(
+                    "cut short or extended: the header says {len} bytes of body, the file has {}",
+                    size.saturating_sub((HEADER + TRAILER) as u64)
+                ),
+            ));
+        }
+        // the header's fields, checked on a file-shaped copy of it with an empty body
+        let mut hasher = Xxh3Default::new();
+        hasher.update(&head);
+        let mut shape = head;
+        shape[36..44].copy_from_slice(&0u64.to_le_bytes());
+        let mut empty = shape.clone();
+        empty.extend_from_slice(&xxh3_128(&shape).to_le_bytes());
+        check(path, &empty, kind, digest)?;
+        Ok(BodyReader {
+            path: path.to_path_buf(),
+            file,
+            hasher,
+            len,
+            left: len,
+        })
+    }
+
+    /// The body's length in bytes.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty body.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of the body not read yet.
+    #[must_use]
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+
+    /// An error naming the file, for what the body holds that it should not.
+    pub fn error(&self, message: impl Into<String>) -> Error {
+        corrupt(
+            &self.path,
+            format!("at body byte {}: {}", self.len - self.left, message.into()),
+        )
+    }
+
+    /// Fills `buf` from the body.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<()> {
+        use std::io::Read;
+        if buf.len() as u64 > self.left {
+            return Err(self.error("the body ends early"));
+        }
+        self.file.read_exact(buf).map_err(|e| Error::Io {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        self.hasher.update(buf);
+        self.left -= buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads and drops `n` bytes (they are still checksummed).
+    pub fn skip(&mut self, mut n: u64) -> Result<()> {
+        let mut buf = vec![0u8; usize::try_from(n.min(1 << 20)).expect("at most 1 MiB")];
+        while n > 0 {
+            let k = usize::try_from(n.min(buf.len() as u64)).expect("at most a buffer");
+            self.read(&mut buf[..k])?;
+            n -= k as u64;
+        }
+        Ok(())
+    }
+
+    /// Reads a `u8`.
+    pub fn u8(&mut self) -> Result<u8> {
+        let mut b = [0u8; 1];
+        self.read(&mut b)?;
+        Ok(b[0])
+    }
+    /// Reads a `u32`.
+    pub fn u32(&mut self) -> Result<u32> {
+        let mut b = [0u8; 4];
+        self.read(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    /// Reads a `u64`.
+    pub fn u64(&mut self) -> Result<u64> {
+        let mut b = [0u8; 8];
+        self.read(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    /// Reads a count of items of at least `min_bytes` each, refusing one that would run
+    /// past the end (a damaged length must not allocate gigabytes).
+    pub fn count(&mut self, min_bytes: u64) -> Result<usize> {
+        let n = self.u64()?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| (n as u64).saturating_mul(min_bytes.max(1)) <= self.left)
+            .ok_or_else(|| self.error(format!("length {n} runs past the end")))
+    }
+    /// Reads a length-prefixed string into `buf` (replacing what it held).
+    pub fn str_into<'b>(&mut self, buf: &'b mut Vec<u8>) -> Result<&'b str> {
+        let n = self.count(1)?;
+        buf.resize(n, 0);
+        self.read(buf)?;
+        std::str::from_utf8(buf).map_err(|_| self.error("a string is not UTF-8"))
+    }
+    /// Reads an optional string into `buf`: `false` for none.
+    pub fn opt_str_into(&mut self, buf: &mut Vec<u8>) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => self.str_into(buf).map(|_| true),
+            f => Err(self.error(format!("flag byte {f}"))),
+        }
+    }
+    /// Reads a list of `u32`s.
+    pub fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.u32()).collect()
+    }
+
+    /// Fails unless the whole body was read and the checksum matches.
+    pub fn finish(mut self) -> Result<()> {
+        use std::io::Read;
+        if self.left > 0 {
+            return Err(self.error("bytes left over after the last field"));
+        }
+        let mut sum = [0u8; TRAILER];
+        self.file.read_exact(&mut sum).map_err(|e| Error::Io {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        if self.hasher.digest128() != u128::from_le_bytes(sum) {
+            return Err(corrupt(
+                &self.path,
+                "checksum mismatch: the file was changed or damaged",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// An error about a stored file: what is wrong with it, naming it.

@@ -293,6 +293,12 @@ pub struct IndexRun {
     pub archived_records: u64,
     /// Compared documents among `archived_records`.
     pub archived_docs: u64,
+    /// Archived documents that share a bucket (a band key or an opening key) with a
+    /// document of this run: what the probe of the index's band runs found.
+    pub probe_hits: u64,
+    /// Archived documents this run loaded and compared: the members of the components
+    /// of `probe_hits`. The others were not read.
+    pub loaded_docs: u64,
     /// Clusters whose representative this run changed (see `clusters.jsonl`'s
     /// `previous_representative`).
     pub representative_changes: u64,

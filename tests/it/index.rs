@@ -497,3 +497,110 @@ fn a_damaged_file_is_an_error_naming_it() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_batch_touching_one_component_loads_only_its_members() {
+    // The probe finds the archived documents that share a bucket with the batch; the run
+    // reads only the members of their components, never the rest of the archive.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let corpus = small_corpus(400, 16);
+    write_jsonl(&dir.join("in.jsonl"), &corpus);
+    let out = dedup_into(dir, "ix", "o1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = lines(&dir.join("o1/docs.jsonl"));
+    let rows = lines(&dir.join("in.jsonl"));
+    // a cluster of several that no star check cut: its component is itself
+    let mut members: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        if let Some(c) = d["cluster"].as_u64() {
+            members.entry(c).or_default().push(i);
+        }
+    }
+    let split: BTreeSet<&str> = docs
+        .iter()
+        .filter_map(|d| d["split_from"].as_str())
+        .collect();
+    let (_, cluster) = members
+        .iter()
+        .find(|(_, m)| {
+            m.len() > 1
+                && m.iter().all(|&i| {
+                    docs[i]["split_from"].is_null()
+                        && !split.contains(docs[i]["id"].as_str().unwrap())
+                })
+        })
+        .expect("the corpus has a cluster of several");
+    let mut copy = rows[cluster[0]].clone();
+    copy["id"] = "late-copy".into();
+    write_rows(&dir.join("copy.jsonl"), &[copy]);
+    let run = |input: &str, out: &str| {
+        neardup_ok(
+            dir,
+            &[
+                "dedup",
+                input,
+                "--index",
+                "ix",
+                "--index-readonly",
+                "--out",
+                out,
+                "-q",
+            ],
+        );
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(out).join("summary.json")).unwrap())
+                .unwrap();
+        s["index"].clone()
+    };
+    let index = run("copy.jsonl", "o2");
+    assert_eq!(index["archived_docs"], 400);
+    assert!(index["probe_hits"].as_u64().unwrap() >= 1, "{index}");
+    assert_eq!(
+        index["loaded_docs"].as_u64().unwrap(),
+        cluster.len() as u64,
+        "{index}"
+    );
+    let answer = lines(&dir.join("o2/docs.jsonl"));
+    assert_eq!(
+        answer[0]["cluster"].as_u64(),
+        docs[cluster[0]]["cluster"].as_u64()
+    );
+    // a text unlike any archived one loads nothing
+    write_rows(
+        &dir.join("new.jsonl"),
+        &[
+            serde_json::json!({"id": "new", "text": "zebra quantum harbour violin \
+            meadow copper lantern orbit thistle canyon ember walrus"}),
+        ],
+    );
+    let index = run("new.jsonl", "o3");
+    assert_eq!(index["loaded_docs"], 0, "{index}");
+}
+
+#[test]
+fn a_damaged_band_run_is_an_error_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    small_index(dir);
+    let seg = std::fs::read_dir(dir.join("ix/segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let path = seg.join("bandruns");
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    let at = bad.len() / 2;
+    bad[at] ^= 0x20;
+    std::fs::write(&path, &bad).unwrap();
+    let err = stderr(&neardup(dir, &["index", "verify", "ix"]));
+    assert!(err.contains("bandruns: checksum mismatch"), "{err}");
+    let out = dedup_into(dir, "ix", "o2", &["--index-readonly"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bandruns"), "{}", stderr(&out));
+    assert!(!dir.join("o2/docs.jsonl").exists());
+    std::fs::write(&path, &good).unwrap();
+    neardup_ok(dir, &["index", "verify", "ix"]);
+}
