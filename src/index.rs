@@ -11,15 +11,20 @@
 //! |---|---|
 //! | `records` | every record of the run in input order: run, id, date, outlet, status |
 //! | `sets.idx`, `sets.dat` | each compared document's paragraph record (the spill record), with offsets, a checksum each, sizes and the paragraphs left out |
-//! | `bands` | each document's band keys, and its opening keys |
+//! | `bands` | each document's band keys and opening keys, one row each with its checksum (`bands`) |
+//! | `bandruns` | per band, `(key, document)` sorted; and the opening keys' run (`bands`) |
 //! | `paragraphs` | per outlet group, the documents and the paragraph-key counts (boilerplate) |
-//! | `clusters` | the cluster table of every record up to this segment: stable cluster id, kept or not, component |
+//! | `clusters` | the cluster table of every record up to this segment: stable cluster id, kept or not, a compared document or not, component |
 //!
-//! A run loads the archive's records, band keys and set-store offsets (not its text),
-//! puts them before the batch's (`pipeline::Archive`), finds candidates over all band
-//! keys, and then verifies and places only the components (documents joined by accepted
-//! pairs) that a batch document is a candidate of: every other archived pair would be
-//! decided as before, since nothing new is joined to either side. So the batch's records
+//! A run's cost and memory follow its batch and what the batch touches, not the archive:
+//! it probes each segment's band runs with the batch's sorted keys (streamed, a band at a
+//! time), finds the components (documents joined by accepted pairs) of the archived
+//! documents hit, and loads only their members (records, band keys, set-store entries),
+//! in archive order, before the batch's (`pipeline::Archive`). Candidates come from the
+//! ordinary LSH stage over those; it then verifies and places only the components that a
+//! batch document is a candidate of: every other archived pair would be decided as
+//! before, since nothing new is joined to either side, and an archived document outside
+//! the loaded components shares no bucket with the batch. So the batch's records
 //! get exactly the clusters and representatives a full run over everything would give
 //! them (with the paragraph stage off, and no LSH bucket over `max_bucket`; see
 //! docs/index.md). Archived decisions about boilerplate stand: an archived document keeps
@@ -1266,8 +1271,15 @@ impl Archive for IndexArchive {
         self.batch_records = records.metas.len();
         self.batch_docs = batch_docs;
         let batch_spill = std::mem::replace(&mut cleaned.records, ShingleSets::chain(Vec::new()));
-        let runs = bands::batch_runs(bands, &cleaned.keys, &cleaned.openings);
-        if !self.readonly {
+        let keys = if self.readonly {
+            bands::batch_runs(
+                None,
+                self.index.digest,
+                bands,
+                &cleaned.keys,
+                &cleaned.openings,
+            )?
+        } else {
             let seg = tempfile::Builder::new()
                 .prefix(TEMP_PREFIX)
                 .tempdir_in(self.index.dir.join(SEGMENTS))
@@ -1304,20 +1316,18 @@ impl Archive for IndexArchive {
                 &cleaned.keys,
                 &cleaned.openings,
             )?;
-            bands::write_runs(&seg.path().join("bandruns"), digest, &runs)?;
+            let keys = bands::batch_runs(
+                Some(&seg.path().join("bandruns")),
+                digest,
+                bands,
+                &cleaned.keys,
+                &cleaned.openings,
+            )?;
             self.pending = Some(seg);
-        }
+            keys
+        };
 
         // the probe, then the members of the components it hit
-        let keys: Vec<Vec<u64>> = runs
-            .iter()
-            .map(|run| {
-                let mut k: Vec<u64> = run.iter().map(|e| e.0).collect();
-                k.dedup();
-                k
-            })
-            .collect();
-        drop(runs);
         let hits = self.probe(&keys)?;
         drop(keys);
         self.probe_hits = hits.len() as u64;

@@ -275,37 +275,30 @@ pub(super) fn for_each_row(
     Ok((shape, docs))
 }
 
-/// The sorted runs of a batch: per band, `(key, document)` sorted; then the opening keys'.
+/// The batch's sorted runs (per band, `(key, document)` sorted by key then document; then
+/// the opening keys'), built one at a time and written as `bandruns` at `path` when one
+/// is given. Returns each run's distinct keys, sorted: what the probe merge-joins. A run
+/// at a time, so a large batch's runs (16 bytes an entry) never all sit in memory.
 pub(super) fn batch_runs(
+    path: Option<&Path>,
+    digest: u128,
     bands: usize,
     keys: &[u64],
     openings: &[(u64, DocId)],
-) -> Vec<Vec<(u64, DocId)>> {
+) -> Result<Vec<Vec<u64>>> {
     let docs = keys.len().checked_div(bands).unwrap_or(0);
-    let mut runs: Vec<Vec<(u64, DocId)>> = (0..bands)
-        .map(|b| {
-            let mut run: Vec<(u64, DocId)> = (0..docs)
-                .map(|d| (keys[d * bands + b], d as DocId))
-                .collect();
-            run.sort_unstable();
-            run
-        })
-        .collect();
     let mut opening = openings.to_vec();
     opening.sort_unstable();
     opening.dedup();
-    runs.push(opening);
-    runs
-}
-
-/// Writes `bandruns` at `path` from sorted `runs`.
-pub(super) fn write_runs(path: &Path, digest: u128, runs: &[Vec<(u64, DocId)>]) -> Result<()> {
-    let entries: usize = runs.iter().map(Vec::len).sum();
-    let len = 8 + 8 * runs.len() as u64 + (ENTRY * entries) as u64;
+    let Some(path) = path else {
+        return each_run(bands, docs, keys, &opening, &mut |_| Ok(()));
+    };
+    let len = 8 + 8 * (bands as u64 + 1) + (ENTRY * (bands * docs + opening.len())) as u64;
+    let mut distinct = Vec::new();
     store::write_stream(path, "bandruns", digest, len, |sink| {
-        let mut buf = Vec::with_capacity(1 << 20);
-        buf.extend_from_slice(&(runs.len() as u64).to_le_bytes());
-        for run in runs {
+        sink(&(bands as u64 + 1).to_le_bytes())?;
+        distinct = each_run(bands, docs, keys, &opening, &mut |run| {
+            let mut buf = Vec::with_capacity((8 + ENTRY * run.len()).min(1 << 20));
             buf.extend_from_slice(&(run.len() as u64).to_le_bytes());
             for &(k, d) in run {
                 buf.extend_from_slice(&k.to_le_bytes());
@@ -315,9 +308,42 @@ pub(super) fn write_runs(path: &Path, digest: u128, runs: &[Vec<(u64, DocId)>]) 
                     buf.clear();
                 }
             }
-        }
-        sink(&buf)
-    })
+            sink(&buf)
+        })?;
+        Ok(())
+    })?;
+    Ok(distinct)
+}
+
+/// Takes one sorted run of `(key, document)`.
+type Emit<'a> = dyn FnMut(&[(u64, DocId)]) -> Result<()> + 'a;
+
+/// Builds each band's run of the batch in turn, then takes the (sorted) opening run, and
+/// hands each to `emit`; returns their distinct keys.
+fn each_run(
+    bands: usize,
+    docs: usize,
+    keys: &[u64],
+    opening: &[(u64, DocId)],
+    emit: &mut Emit<'_>,
+) -> Result<Vec<Vec<u64>>> {
+    let distinct_keys = |run: &[(u64, DocId)]| {
+        let mut k: Vec<u64> = run.iter().map(|e| e.0).collect();
+        k.dedup();
+        k
+    };
+    let mut distinct = Vec::with_capacity(bands + 1);
+    let mut run: Vec<(u64, DocId)> = Vec::with_capacity(docs);
+    for b in 0..bands {
+        run.clear();
+        run.extend((0..docs).map(|d| (keys[d * bands + b], d as DocId)));
+        run.sort_unstable();
+        emit(&run)?;
+        distinct.push(distinct_keys(&run));
+    }
+    emit(opening)?;
+    distinct.push(distinct_keys(opening));
+    Ok(distinct)
 }
 
 /// Reads the runs of a `bandruns` file in order, one entry at a time, checking that each
@@ -498,9 +524,9 @@ mod tests {
             }
         );
         assert_eq!(r.get(2).unwrap().openings, Vec::<u64>::new());
-        let sorted = batch_runs(2, &keys, &openings);
-        assert_eq!(sorted[0], [(5, 0), (5, 2), (7, 1)]);
-        write_runs(&runs, 3, &sorted).unwrap();
+        let distinct = batch_runs(Some(&runs), 3, 2, &keys, &openings).unwrap();
+        assert_eq!(distinct, [vec![5, 7], vec![1, 9], vec![40, 41]]);
+        assert_eq!(batch_runs(None, 3, 2, &keys, &openings).unwrap(), distinct);
         check_runs(&runs, 3, 3, 3).unwrap();
         let mut hits = Vec::new();
         probe(&runs, 3, 3, &[vec![5], vec![], vec![41]], 10, &mut hits).unwrap();
