@@ -753,18 +753,48 @@ fn pick_paragraphs(
         }
         to_batch.push(g);
     }
+    // the segment's keys are sorted by (its group, hash): each of its groups is a run of
+    // ascending hashes, merge-joined with the batch's keys of the same group
     let m = r.count(20)?;
     let mut counts = Vec::new();
-    for _ in 0..m {
-        let (g, h, c) = (r.u32()?, r.u64()?, r.u64()?);
-        let batch = *to_batch
-            .get(g as usize)
-            .ok_or_else(|| r.error("a paragraph key names a group that is not there"))?;
-        if let Some(bg) = batch
-            && keys.binary_search(&(bg, h)).is_ok()
-        {
-            counts.push(((bg, h), c));
+    let mut buf = vec![0u8; 20 * 8192];
+    let mut prev: Option<(u32, u64)> = None;
+    let mut slice: &[(u32, u64)] = &[];
+    let mut j = 0;
+    let mut left = m;
+    while left > 0 {
+        let k = left.min(8192);
+        r.read(&mut buf[..20 * k])?;
+        for e in buf[..20 * k].chunks_exact(20) {
+            let g = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
+            let h = u64::from_le_bytes(e[4..12].try_into().expect("8 bytes"));
+            let c = u64::from_le_bytes(e[12..].try_into().expect("8 bytes"));
+            if prev.is_some_and(|p| p >= (g, h)) {
+                return Err(r.error("paragraph keys out of order"));
+            }
+            if prev.is_none_or(|p| p.0 != g) {
+                let batch = *to_batch
+                    .get(g as usize)
+                    .ok_or_else(|| r.error("a paragraph key names a group that is not there"))?;
+                slice = match batch {
+                    Some(bg) => {
+                        let start = keys.partition_point(|k| k.0 < bg);
+                        let end = keys.partition_point(|k| k.0 <= bg);
+                        &keys[start..end]
+                    }
+                    None => &[],
+                };
+                j = 0;
+            }
+            prev = Some((g, h));
+            while j < slice.len() && slice[j].1 < h {
+                j += 1;
+            }
+            if j < slice.len() && slice[j].1 == h {
+                counts.push((slice[j], c));
+            }
         }
+        left -= k;
     }
     r.finish()?;
     Ok((docs, counts))

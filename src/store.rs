@@ -121,11 +121,22 @@ pub fn check_stream(path: &Path, kind: &str, digest: Option<u128>) -> Result<u64
 /// is an error naming it, never data.
 pub struct BodyReader {
     path: PathBuf,
-    file: std::io::BufReader<std::fs::File>,
+    file: std::fs::File,
     hasher: Xxh3Default,
     len: u64,
+    /// Body bytes not yet handed out.
     left: u64,
+    /// Body bytes not yet read from the file (the trailer is read apart, by `finish`).
+    unread: u64,
+    /// A block of the body, checksummed as a whole when read: the many small reads of a
+    /// scan (a field at a time) cost a copy each, not a call into the hasher.
+    buf: Vec<u8>,
+    at: usize,
+    filled: usize,
 }
+
+/// Bytes `BodyReader` reads from its file at once.
+const BLOCK: usize = 1 << 18;
 
 impl BodyReader {
     /// Opens the file of `kind` at `path`: magic, version, kind, the parameters' digest
@@ -144,7 +155,7 @@ impl BodyReader {
                 "not a neardup index file (no magic, or shorter than a header)",
             ));
         }
-        let mut file = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut file = file;
         let mut head = vec![0u8; HEADER];
         file.read_exact(&mut head).map_err(io)?;
         let len = u64::from_le_bytes(head[36..44].try_into().expect("8 bytes"));
@@ -171,6 +182,10 @@ impl BodyReader {
             hasher,
             len,
             left: len,
+            unread: len,
+            buf: Vec::new(),
+            at: 0,
+            filled: 0,
         })
     }
 
@@ -202,16 +217,38 @@ impl BodyReader {
 
     /// Fills `buf` from the body.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<()> {
-        use std::io::Read;
         if buf.len() as u64 > self.left {
             return Err(self.error("the body ends early"));
         }
-        self.file.read_exact(buf).map_err(|e| Error::Io {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        self.hasher.update(buf);
+        let mut n = 0;
+        while n < buf.len() {
+            if self.at == self.filled {
+                self.refill()?;
+            }
+            let k = (self.filled - self.at).min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&self.buf[self.at..self.at + k]);
+            self.at += k;
+            n += k;
+        }
         self.left -= buf.len() as u64;
+        Ok(())
+    }
+
+    /// Reads the next block of the body and checksums it.
+    fn refill(&mut self) -> Result<()> {
+        use std::io::Read;
+        let k = usize::try_from(self.unread.min(BLOCK as u64)).expect("at most a block");
+        self.buf.resize(k, 0);
+        self.file
+            .read_exact(&mut self.buf[..k])
+            .map_err(|e| Error::Io {
+                path: self.path.clone(),
+                source: e,
+            })?;
+        self.hasher.update(&self.buf[..k]);
+        self.unread -= k as u64;
+        self.at = 0;
+        self.filled = k;
         Ok(())
     }
 
@@ -277,6 +314,7 @@ impl BodyReader {
     /// Fails unless the whole body was read and the checksum matches.
     pub fn finish(mut self) -> Result<()> {
         use std::io::Read;
+        debug_assert!(self.left > 0 || self.unread == 0, "all read from the file");
         if self.left > 0 {
             return Err(self.error("bytes left over after the last field"));
         }
