@@ -1040,8 +1040,8 @@ impl Archive for IndexArchive {
         // stable ids: the position of each cluster's first record
         let mut first: HashMap<u64, u64> = HashMap::new();
         for (i, a) in dedup.assignments.iter_mut().enumerate() {
-            if let Some(c) = a.cluster {
-                a.cluster = Some(*first.entry(c).or_insert(i as u64));
+            if let Some(c) = a.cluster() {
+                *a = a.in_cluster(*first.entry(c).or_insert(i as u64));
             }
         }
         // the archived records no batch document touched keep what their runs decided
@@ -1051,11 +1051,10 @@ impl Archive for IndexArchive {
             let touched = metas[i].doc.is_some_and(|d| self.in_scope[d as usize]);
             if !touched {
                 let row = self.clusters[i];
-                *a = Assignment {
-                    cluster: (row.cluster != NO_CLUSTER).then_some(row.cluster),
-                    keep: row.keep,
-                    ..Assignment::UNREAD
-                };
+                *a = Assignment::stored(
+                    (row.cluster != NO_CLUSTER).then_some(row.cluster),
+                    row.keep,
+                );
             }
         }
         // components, for the next run's scope: of the touched, from this run's edges
@@ -1076,9 +1075,9 @@ impl Archive for IndexArchive {
         let mut size: HashMap<u64, u64> = HashMap::new();
         let mut rep: HashMap<u64, u32> = HashMap::new();
         for (i, a) in dedup.assignments.iter().enumerate() {
-            if let Some(c) = a.cluster {
+            if let Some(c) = a.cluster() {
                 *size.entry(c).or_default() += 1;
-                if a.keep {
+                if a.keep() {
                     rep.insert(c, i as u32);
                 }
             }
@@ -1094,7 +1093,7 @@ impl Archive for IndexArchive {
         let mut previous = BTreeMap::new();
         let mut touched = std::collections::BTreeSet::new();
         for a in &dedup.assignments[archived..] {
-            if let Some(c) = a.cluster {
+            if let Some(c) = a.cluster() {
                 touched.insert(c);
             }
         }
@@ -1115,13 +1114,13 @@ impl Archive for IndexArchive {
         counts.duplicates = 0;
         counts.kept = 0;
         for a in &dedup.assignments[archived..] {
-            if a.cluster.is_some_and(|c| size[&c] > 1) {
+            if a.cluster().is_some_and(|c| size[&c] > 1) {
                 counts.docs_in_clusters += 1;
             }
-            if a.duplicate_of.is_some() {
+            if a.duplicate_of().is_some() {
                 counts.duplicates += 1;
             }
-            if a.keep {
+            if a.keep() {
                 counts.kept += 1;
             }
         }
@@ -1152,8 +1151,8 @@ impl Archive for IndexArchive {
             .iter()
             .zip(&self.components)
             .map(|(a, &component)| ClusterRow {
-                cluster: a.cluster.unwrap_or(NO_CLUSTER),
-                keep: a.keep,
+                cluster: a.cluster().unwrap_or(NO_CLUSTER),
+                keep: a.keep(),
                 component,
             })
             .collect();
