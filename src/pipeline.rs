@@ -1091,7 +1091,7 @@ fn assign(
                             cluster,
                             records.doc_records[rep],
                             round6(score.jaccard),
-                            round6(score.containment()),
+                            round6(score.containment),
                             split_from,
                         )
                     }
@@ -1134,7 +1134,7 @@ mod tests {
     fn placed(rep: DocId, score: Option<PairScore>) -> Placement {
         Placement {
             rep,
-            score,
+            score: score.as_ref().map(crate::cluster::Similarity::from),
             weak: false,
             split_from: None,
             provenance: None,

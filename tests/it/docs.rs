@@ -524,7 +524,10 @@ fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
     ]);
     let page = read("docs/method.md");
     let mut seen = BTreeSet::new();
-    for line in page.lines().filter(|l| l.starts_with("| ") && l.ends_with(" |")) {
+    for line in page
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.ends_with(" |"))
+    {
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
         let (Some(first), Some(bytes)) = (cells.first(), cells.last()) else {
             continue;
@@ -541,5 +544,8 @@ fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
         }
     }
     let missing: Vec<_> = sizes.keys().filter(|n| !seen.contains(*n)).collect();
-    assert!(missing.is_empty(), "docs/method.md's memory table lacks {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/method.md's memory table lacks {missing:?}"
+    );
 }
