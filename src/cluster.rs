@@ -240,13 +240,33 @@ fn join_if_match(
     }
 }
 
+/// How similar a member is to its representative: what the outputs print of its
+/// `PairScore` (a placement is held for every member of every component until the
+/// assignments are made, so it keeps these two numbers, not the whole score).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// |A ∩ B| / |A ∪ B|, exact or estimated.
+    pub jaccard: f64,
+    /// |A ∩ B| / min(|A|, |B|).
+    pub containment: f64,
+}
+
+impl From<&PairScore> for Similarity {
+    fn from(s: &PairScore) -> Self {
+        Similarity {
+            jaccard: s.jaccard,
+            containment: s.containment(),
+        }
+    }
+}
+
 /// Where a document ended up: its representative and how it relates to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
     /// The representative of its cluster (itself for a representative).
     pub rep: DocId,
-    /// The member (a) against the representative (b); `None` for the representative.
-    pub score: Option<PairScore>,
+    /// The member against the representative; `None` for the representative.
+    pub score: Option<Similarity>,
     /// Kept in the cluster without matching the representative by the pair rule.
     pub weak: bool,
     /// The representative of the cluster a chain had joined it to, before the star check
@@ -441,7 +461,7 @@ pub fn place_component<V: Members + ?Sized>(
                     m,
                     Placement {
                         rep,
-                        score: Some(s),
+                        score: Some(Similarity::from(&s)),
                         weak,
                         split_from,
                         provenance: Some(Box::new(provenance(&s, alignment, rule, weak))),

@@ -98,7 +98,7 @@ impl fmt::Display for SkipReason {
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", os(.source))]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -123,7 +123,8 @@ pub enum Error {
     /// An input stream that ended early or became unreadable after `line`.
     #[error(
         "{path}: reading stopped after line {line}: the stream is truncated or corrupt, or \
-         the file unreadable (the records before were kept): {source}"
+         the file unreadable (the records before were kept): {}",
+        os(.source)
     )]
     Truncated {
         /// The input file.
@@ -215,7 +216,7 @@ pub enum Error {
         message: String,
     },
     /// An output file or directory that could not be written.
-    #[error("output {path}: {source}")]
+    #[error("output {path}: {}", os(.source))]
     Output {
         /// The file or directory.
         path: PathBuf,
@@ -225,7 +226,7 @@ pub enum Error {
     },
     /// The spill directory (`--spill-dir`, by default the output directory), where a run
     /// keeps its temporary shingle file, could not be written or read back.
-    #[error("spill directory {path} (the run's temporary files, --spill-dir): {source}")]
+    #[error("spill directory {path} (the run's temporary files, --spill-dir): {}", os(.source))]
     Spill {
         /// The directory.
         path: PathBuf,
@@ -297,6 +298,23 @@ fn at(position: Position) -> String {
         Position::Line(n) => format!(":{n}"),
         Position::Offset(n) => format!("@{n}"),
         Position::Row(n) => format!("#{n}"),
+    }
+}
+
+/// What the operating system said, with a full disk or a file size limit said plainly:
+/// `File too large (os error 27)` alone does not tell a user that a limit was hit, nor
+/// which. The OS's own words end the text, so the CLI, which drops a cause that the line
+/// already ends with, does not print them twice.
+fn os(source: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::StorageFull => format!("the disk is full: {source}"),
+        ErrorKind::FileTooLarge => format!(
+            "file size limit hit (the process's limit, `ulimit -f`, or the largest file the \
+             filesystem holds): {source}"
+        ),
+        ErrorKind::QuotaExceeded => format!("the disk quota is used up: {source}"),
+        _ => source.to_string(),
     }
 }
 

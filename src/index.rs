@@ -1458,8 +1458,8 @@ impl Archive for IndexArchive {
         // index order)
         let mut first: HashMap<u64, u64> = HashMap::new();
         for (i, a) in dedup.assignments.iter_mut().enumerate() {
-            if let Some(c) = a.cluster {
-                a.cluster = Some(*first.entry(c).or_insert(position(i)));
+            if let Some(c) = a.cluster() {
+                *a = a.in_cluster(*first.entry(c).or_insert(position(i)));
             }
         }
         // the loaded members no batch document is a candidate of keep what their runs
@@ -1467,11 +1467,10 @@ impl Archive for IndexArchive {
         for (i, a) in dedup.assignments[..archived].iter_mut().enumerate() {
             if !self.in_scope[i] {
                 let row = members[i].row;
-                *a = Assignment {
-                    cluster: (row.cluster != NO_CLUSTER).then_some(row.cluster),
-                    keep: row.keep,
-                    ..Assignment::UNREAD
-                };
+                *a = Assignment::stored(
+                    (row.cluster != NO_CLUSTER).then_some(row.cluster),
+                    row.keep,
+                );
             }
         }
         // components, for the next run's scope: of the touched, from this run's edges
@@ -1493,9 +1492,9 @@ impl Archive for IndexArchive {
         let mut size: HashMap<u64, u64> = HashMap::new();
         let mut rep: HashMap<u64, u32> = HashMap::new();
         for (i, a) in dedup.assignments.iter().enumerate() {
-            if let Some(c) = a.cluster {
+            if let Some(c) = a.cluster() {
                 *size.entry(c).or_default() += 1;
-                if a.keep {
+                if a.keep() {
                     rep.insert(c, i as u32);
                 }
             }
@@ -1511,7 +1510,7 @@ impl Archive for IndexArchive {
         let mut previous = BTreeMap::new();
         let mut touched = std::collections::BTreeSet::new();
         for a in &dedup.assignments[archived..] {
-            if let Some(c) = a.cluster {
+            if let Some(c) = a.cluster() {
                 touched.insert(c);
             }
         }
@@ -1532,13 +1531,13 @@ impl Archive for IndexArchive {
         counts.duplicates = 0;
         counts.kept = 0;
         for a in &dedup.assignments[archived..] {
-            if a.cluster.is_some_and(|c| size[&c] > 1) {
+            if a.cluster().is_some_and(|c| size[&c] > 1) {
                 counts.docs_in_clusters += 1;
             }
-            if a.duplicate_of.is_some() {
+            if a.duplicate_of().is_some() {
                 counts.duplicates += 1;
             }
-            if a.keep {
+            if a.keep() {
                 counts.kept += 1;
             }
         }
@@ -1572,8 +1571,8 @@ impl Archive for IndexArchive {
         let row = |i: usize| {
             let a = &dedup.assignments[i];
             ClusterRow {
-                cluster: a.cluster.unwrap_or(NO_CLUSTER),
-                keep: a.keep,
+                cluster: a.cluster().unwrap_or(NO_CLUSTER),
+                keep: a.keep(),
                 doc: dedup.records.metas[i].doc.is_some(),
                 component: self.components[i],
             }

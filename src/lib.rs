@@ -21,9 +21,9 @@
 //! ];
 //! let params = Params::default().validate()?;
 //! let out = dedup_texts(&docs, &params)?.assignments;
-//! assert_eq!(out[0].cluster, out[1].cluster);
-//! assert!(out[0].keep && !out[1].keep);
-//! assert_ne!(out[0].cluster, out[2].cluster);
+//! assert_eq!(out[0].cluster(), out[1].cluster());
+//! assert!(out[0].keep() && !out[1].keep());
+//! assert_ne!(out[0].cluster(), out[2].cluster());
 //! # Ok::<(), neardup::Error>(())
 //! ```
 

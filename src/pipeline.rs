@@ -1084,38 +1084,26 @@ fn assign(
                 let split_from = p.split_from.map(|r| records.doc_records[r as usize]);
                 prov = p.provenance.take();
                 match &p.score {
-                    None => Assignment {
-                        cluster: Some(cluster),
-                        keep: true,
-                        duplicate_of: None,
-                        similarity: None,
-                        containment: None,
-                        split_from,
-                    },
+                    None => Assignment::kept(cluster, split_from),
                     Some(score) => {
                         counts.duplicates += 1;
-                        Assignment {
-                            cluster: Some(cluster),
-                            keep: false,
-                            duplicate_of: Some(records.doc_records[rep]),
-                            similarity: Some(round6(score.jaccard)),
-                            containment: Some(round6(score.containment())),
+                        Assignment::duplicate(
+                            cluster,
+                            records.doc_records[rep],
+                            round6(score.jaccard),
+                            round6(score.containment),
                             split_from,
-                        }
+                        )
                     }
                 }
             }
             (Status::Empty, _) => {
                 next += 1;
-                Assignment {
-                    cluster: Some(next - 1),
-                    keep: true,
-                    ..Assignment::UNREAD
-                }
+                Assignment::kept(next - 1, None)
             }
             _ => Assignment::UNREAD,
         };
-        if a.keep {
+        if a.keep() {
             counts.kept += 1;
         }
         out.push(a);
@@ -1146,7 +1134,7 @@ mod tests {
     fn placed(rep: DocId, score: Option<PairScore>) -> Placement {
         Placement {
             rep,
-            score,
+            score: score.as_ref().map(crate::cluster::Similarity::from),
             weak: false,
             split_from: None,
             provenance: None,
@@ -1179,18 +1167,18 @@ mod tests {
         let (a, provenance) = assign(&records, placements, &mut counts);
         assert_eq!(a.len(), 5);
         assert_eq!(provenance.len(), 5);
-        assert_eq!((a[0].cluster, a[0].keep), (Some(0), true));
+        assert_eq!((a[0].cluster(), a[0].keep()), (Some(0), true));
         assert_eq!(a[1], Assignment::UNREAD);
         // the copy points at its representative's record, with rounded scores
         assert_eq!(
-            (a[2].cluster, a[2].keep, a[2].duplicate_of),
+            (a[2].cluster(), a[2].keep(), a[2].duplicate_of()),
             (Some(0), false, Some(0))
         );
-        assert_eq!(a[2].similarity, Some(0.123_457));
-        assert_eq!(a[2].containment, Some(0.9));
+        assert_eq!(a[2].similarity(), Some(0.123_457));
+        assert_eq!(a[2].containment(), Some(0.9));
         // an empty record is a cluster of its own, numbered where it stands
-        assert_eq!((a[3].cluster, a[3].keep), (Some(1), true));
-        assert_eq!((a[4].cluster, a[4].keep), (Some(2), true));
+        assert_eq!((a[3].cluster(), a[3].keep()), (Some(1), true));
+        assert_eq!((a[4].cluster(), a[4].keep()), (Some(2), true));
         assert_eq!(
             (
                 counts.clusters,

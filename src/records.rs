@@ -121,34 +121,151 @@ impl Records {
     }
 }
 
-/// Where each record ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Where each record ended up. Held for every record until the outputs are written, so
+/// it is packed: absent values are sentinels inside the fields rather than `Option`s
+/// (40 bytes a record instead of 72); the accessors give the `Option`s back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Assignment {
-    /// `None` for a record that could not be read.
-    pub cluster: Option<u64>,
-    /// The representative of its cluster (or a record of its own): kept.
-    pub keep: bool,
-    /// Record index of the representative, for a duplicate.
-    pub duplicate_of: Option<u32>,
-    /// Jaccard similarity to the representative, for a duplicate.
-    pub similarity: Option<f64>,
-    /// |A ∩ B| / min(|A|, |B|) with the representative, for a duplicate.
-    pub containment: Option<f64>,
-    /// Record index of the representative of the cluster a chain of matches had joined
-    /// this record to, before the star check split it off.
-    pub split_from: Option<u32>,
+    /// `NONE_U64` for a record that could not be read.
+    cluster: u64,
+    /// `f64::to_bits` of the Jaccard similarity to the representative; `NONE_U64` unless
+    /// a duplicate (the bits of a NaN no rounded score has).
+    similarity: u64,
+    /// `f64::to_bits` of |A ∩ B| / min(|A|, |B|) with the representative; as `similarity`.
+    containment: u64,
+    /// Record index of the representative, `NONE_U32` unless a duplicate.
+    duplicate_of: u32,
+    /// Record index of the representative a chain had joined it to, or `NONE_U32`.
+    split_from: u32,
+    keep: bool,
 }
+
+const NONE_U64: u64 = u64::MAX;
+const NONE_U32: u32 = u32::MAX;
+
+fn some_u64(v: u64) -> Option<u64> {
+    (v != NONE_U64).then_some(v)
+}
+
+fn some_u32(v: u32) -> Option<u32> {
+    (v != NONE_U32).then_some(v)
+}
+
+fn packed_u32(v: Option<u32>) -> u32 {
+    v.unwrap_or(NONE_U32)
+}
+
+const _: () = assert!(std::mem::size_of::<Assignment>() == 40);
 
 impl Assignment {
     /// A record that could not be read: no cluster, not kept.
     pub const UNREAD: Assignment = Assignment {
-        cluster: None,
+        cluster: NONE_U64,
+        similarity: NONE_U64,
+        containment: NONE_U64,
+        duplicate_of: NONE_U32,
+        split_from: NONE_U32,
         keep: false,
-        duplicate_of: None,
-        similarity: None,
-        containment: None,
-        split_from: None,
     };
+
+    /// A kept record: the representative of cluster `cluster` (or a record of its own),
+    /// split off the cluster of record `split_from` by the star check, if it was.
+    #[must_use]
+    pub fn kept(cluster: u64, split_from: Option<u32>) -> Self {
+        Assignment {
+            cluster,
+            keep: true,
+            split_from: packed_u32(split_from),
+            ..Self::UNREAD
+        }
+    }
+
+    /// A duplicate of record `of` in cluster `cluster`, with its scores against it.
+    #[must_use]
+    pub fn duplicate(
+        cluster: u64,
+        of: u32,
+        similarity: f64,
+        containment: f64,
+        split_from: Option<u32>,
+    ) -> Self {
+        Assignment {
+            cluster,
+            similarity: similarity.to_bits(),
+            containment: containment.to_bits(),
+            duplicate_of: of,
+            split_from: packed_u32(split_from),
+            keep: false,
+        }
+    }
+
+    /// What an earlier run decided about a record, as an index stores it: its cluster
+    /// and whether it was kept, nothing else.
+    #[must_use]
+    pub fn stored(cluster: Option<u64>, keep: bool) -> Self {
+        Assignment {
+            cluster: cluster.unwrap_or(NONE_U64),
+            keep,
+            ..Self::UNREAD
+        }
+    }
+
+    /// The same assignment in cluster `cluster`.
+    #[must_use]
+    pub fn in_cluster(self, cluster: u64) -> Self {
+        Assignment { cluster, ..self }
+    }
+
+    /// `None` for a record that could not be read.
+    #[must_use]
+    pub fn cluster(&self) -> Option<u64> {
+        some_u64(self.cluster)
+    }
+
+    /// The representative of its cluster (or a record of its own): kept.
+    #[must_use]
+    pub fn keep(&self) -> bool {
+        self.keep
+    }
+
+    /// Record index of the representative, for a duplicate.
+    #[must_use]
+    pub fn duplicate_of(&self) -> Option<u32> {
+        some_u32(self.duplicate_of)
+    }
+
+    /// Jaccard similarity to the representative, for a duplicate.
+    #[must_use]
+    pub fn similarity(&self) -> Option<f64> {
+        some_u64(self.similarity).map(f64::from_bits)
+    }
+
+    /// |A ∩ B| / min(|A|, |B|) with the representative, for a duplicate.
+    #[must_use]
+    pub fn containment(&self) -> Option<f64> {
+        some_u64(self.containment).map(f64::from_bits)
+    }
+
+    /// Record index of the representative of the cluster a chain of matches had joined
+    /// this record to, before the star check split it off.
+    #[must_use]
+    pub fn split_from(&self) -> Option<u32> {
+        some_u32(self.split_from)
+    }
+}
+
+impl Serialize for Assignment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Assignment", 6)?;
+        st.serialize_field("cluster", &self.cluster())?;
+        st.serialize_field("keep", &self.keep)?;
+        st.serialize_field("duplicate_of", &self.duplicate_of())?;
+        st.serialize_field("similarity", &self.similarity())?;
+        st.serialize_field("containment", &self.containment())?;
+        st.serialize_field("split_from", &self.split_from())?;
+        st.end()
+    }
 }
 
 /// The result of the comparison stages, before anything is written.
@@ -183,4 +300,40 @@ pub struct Archived {
     /// Clusters whose representative this run changed: cluster id -> the record index
     /// of the representative before.
     pub previous_representative: std::collections::BTreeMap<u64, u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_assignments_give_back_what_they_were_built_with() {
+        let dup = Assignment::duplicate(7, 3, 0.875, 1.0, Some(2));
+        assert_eq!(dup.cluster(), Some(7));
+        assert!(!dup.keep());
+        assert_eq!(dup.duplicate_of(), Some(3));
+        assert_eq!(dup.similarity(), Some(0.875));
+        assert_eq!(dup.containment(), Some(1.0));
+        assert_eq!(dup.split_from(), Some(2));
+        assert_eq!(dup.in_cluster(9).cluster(), Some(9));
+        let kept = Assignment::kept(0, None);
+        assert_eq!((kept.cluster(), kept.keep()), (Some(0), true));
+        assert_eq!(
+            (kept.duplicate_of(), kept.similarity(), kept.split_from()),
+            (None, None, None)
+        );
+        let unread = Assignment::UNREAD;
+        assert_eq!((unread.cluster(), unread.keep()), (None, false));
+        assert_eq!(Assignment::stored(None, false), unread);
+        assert_eq!(Assignment::stored(Some(4), true), Assignment::kept(4, None));
+        // the JSON shape is that of the unpacked fields
+        assert_eq!(
+            serde_json::to_string(&dup).unwrap(),
+            r#"{"cluster":7,"keep":false,"duplicate_of":3,"similarity":0.875,"containment":1.0,"split_from":2}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&unread).unwrap(),
+            r#"{"cluster":null,"keep":false,"duplicate_of":null,"similarity":null,"containment":null,"split_from":null}"#
+        );
+    }
 }

@@ -137,10 +137,10 @@ mod tests {
             // the longer copy is the representative, here as in the pipeline
             assert_eq!(
                 placement(d).rep,
-                whole[d as usize].duplicate_of.unwrap_or(d)
+                whole[d as usize].duplicate_of().unwrap_or(d)
             );
             let sim = placement(d).score.map(|s| round6(s.jaccard));
-            assert_eq!(sim, whole[d as usize].similarity);
+            assert_eq!(sim, whole[d as usize].similarity());
         }
         assert_eq!(placement(0).rep, 1);
         let mut pairs = Vec::new();

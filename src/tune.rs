@@ -197,7 +197,7 @@ fn sweep(
                 let labels: Vec<(u64, u64)> = families
                     .iter()
                     .zip(&clustered.assignments)
-                    .filter_map(|(f, a)| Some(((*f)?, a.cluster?)))
+                    .filter_map(|(f, a)| Some(((*f)?, a.cluster()?)))
                     .collect();
                 rows.push(SweepRow {
                     shingle: shingle.to_string(),

@@ -235,8 +235,8 @@ def read_jsonl(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
 
 
 def _arrow_type(t: T.DataType) -> pa.DataType:
-    """Spark's type as Arrow's, for the column rule (only strings pass it, so a type
-    Arrow cannot express is as good as any other non-string one)."""
+    """Spark's type as Arrow's, for the column rule (only strings, and integers for the id
+    and outlet, pass it, so a type Arrow cannot express is as good as any other)."""
     from pyspark.sql.pandas.types import to_arrow_type
 
     try:
@@ -265,7 +265,8 @@ def read_parquet(spark: SparkSession, paths: Sequence[str], params: _core.Params
     arrow = pa.schema([pa.field(f.name, _arrow_type(f.dataType)) for f in raw.schema.fields])
     text, *rest = _core.input_columns(arrow, ", ".join(paths), params)
     fields = {"id": rest[0], "text": text, "date": rest[1], "outlet": rest[2], "url": rest[3]}
-    cols = [(F.col(c) if c is not None else F.lit(None).cast("string")).alias(n) for n, c in fields.items()]
+    # an integer id or outlet (the rule allows them) as its decimal text, as the CLI reads it
+    cols = [(F.col(c) if c is not None else F.lit(None)).cast("string").alias(n) for n, c in fields.items()]
     with_pos = raw.select(
         *cols,
         _uri_col().alias("uri"),

@@ -260,7 +260,7 @@ fn dedup_texts(
         let d = neardup::dedup_texts(&docs, p).map_err(runtime_error)?;
         Ok(d.assignments
             .iter()
-            .map(|a| (a.cluster, a.keep, a.duplicate_of, a.similarity))
+            .map(|a| (a.cluster(), a.keep(), a.duplicate_of(), a.similarity()))
             .collect())
     })
 }

@@ -103,10 +103,14 @@ def test_inputs_are_numbered_in_the_clis_order(spark, tmp_path):
     assert [r["id"] for r in got[:3]] == ["s1", f"{tmp_path / 'small.parquet'}#1", "b0"]
     assert [r["row"] for r in got[:3]] == [0, 1, 0] and got[-1]["id"] == "b4999" and got[-1]["row"] == 4999
     assert [r["idx"] for r in got] == list(range(5002))
-    pq.write_table(pa.table({"id": [1], "text": ["x"]}), tmp_path / "intid.parquet")
+    # an integer id is read as its decimal text, as the CLI reads it
+    pq.write_table(pa.table({"id": pa.array([1, None, -7], pa.int64()), "text": ["x", "y", "z"]}), tmp_path / "intid.parquet")
+    got = read_parquet(spark, [str(tmp_path / "intid.parquet")], p).orderBy("idx").collect()
+    assert [r["id"] for r in got] == ["1", f"{tmp_path / 'intid.parquet'}#1", "-7"]
     # the CLI's rule and message (neardup::input::columnar::check_schema)
-    with pytest.raises(ValueError, match=r"column `id` \(the id field\) is Int64, not a string column"):
-        read_parquet(spark, [str(tmp_path / "intid.parquet")], p)
+    pq.write_table(pa.table({"date": [1], "text": ["x"]}), tmp_path / "intdate.parquet")
+    with pytest.raises(ValueError, match=r"column `date` \(the date field\) is Int64, not a string column"):
+        read_parquet(spark, [str(tmp_path / "intdate.parquet")], p)
     pq.write_table(pa.table({"id": ["x"], "body": ["x"]}), tmp_path / "notext.parquet")
     with pytest.raises(ValueError, match="no column `text` for the text field; the columns are: id, body"):
         read_parquet(spark, [str(tmp_path / "notext.parquet")], p)

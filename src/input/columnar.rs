@@ -27,10 +27,11 @@ use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowDictionaryKeyType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
+    ArrowDictionaryKeyType, ArrowPrimitiveType, Int8Type, Int16Type, Int32Type, Int64Type,
+    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, StringViewArray};
 use arrow_buffer::ArrowNativeType;
@@ -80,6 +81,16 @@ impl Field {
             Field::Outlet => "outlet",
             Field::Url => "url",
         }
+    }
+
+    /// Whether the field's column may hold integers as well as strings. Exported tables
+    /// often number their rows and outlets; such a column is read as the numbers' decimal
+    /// text, as a JSONL record's numeric id is read as its JSON text. Text, dates and URLs
+    /// must be strings: a number there is a mistake (an epoch time is not a date this tool
+    /// can order by without guessing its unit).
+    #[must_use]
+    pub fn takes_integers(self) -> bool {
+        matches!(self, Field::Id | Field::Outlet)
     }
 }
 
@@ -187,10 +198,11 @@ pub enum ColumnarError {
         /// The file's columns, in schema order.
         present: Vec<String>,
     },
-    /// A named column is not of a string type.
+    /// A named column is not of a type its field can be read from (strings, and
+    /// integers for the id and outlet fields).
     #[error(
-        "{}: column `{column}` (the {} field) is {data_type}, not a string column",
-        path.display(), field.as_str()
+        "{}: column `{column}` (the {} field) is {data_type}, not a string{} column",
+        path.display(), field.as_str(), if field.takes_integers() { " or integer" } else { "" }
     )]
     WrongType {
         /// The file.
@@ -278,6 +290,14 @@ impl StrColumn {
             DataType::Utf8 => StrColumn::Utf8(array.as_string::<i32>().clone()),
             DataType::LargeUtf8 => StrColumn::Large(array.as_string::<i64>().clone()),
             DataType::Utf8View => StrColumn::View(array.as_string_view().clone()),
+            DataType::Int8 => StrColumn::Utf8(decimal_text::<Int8Type>(array)),
+            DataType::Int16 => StrColumn::Utf8(decimal_text::<Int16Type>(array)),
+            DataType::Int32 => StrColumn::Utf8(decimal_text::<Int32Type>(array)),
+            DataType::Int64 => StrColumn::Utf8(decimal_text::<Int64Type>(array)),
+            DataType::UInt8 => StrColumn::Utf8(decimal_text::<UInt8Type>(array)),
+            DataType::UInt16 => StrColumn::Utf8(decimal_text::<UInt16Type>(array)),
+            DataType::UInt32 => StrColumn::Utf8(decimal_text::<UInt32Type>(array)),
+            DataType::UInt64 => StrColumn::Utf8(decimal_text::<UInt64Type>(array)),
             DataType::Dictionary(key, _) => {
                 let dict = array.as_any_dictionary_opt()?;
                 let keys = dict.keys();
@@ -337,6 +357,32 @@ fn key_indices<K: ArrowDictionaryKeyType>(keys: &dyn Array) -> Vec<usize> {
         .iter()
         .map(|k| k.to_usize().unwrap_or(usize::MAX))
         .collect()
+}
+
+/// An integer column as the decimal text of its values (nulls stay null). Only the id
+/// and outlet columns get here (`Field::takes_integers`), one batch at a time.
+fn decimal_text<T: ArrowPrimitiveType>(array: &ArrayRef) -> StringArray
+where
+    T::Native: std::fmt::Display,
+{
+    use std::fmt::Write;
+    let values = array.as_primitive::<T>();
+    let mut text = StringBuilder::with_capacity(values.len(), values.len() * 8);
+    for v in values {
+        match v {
+            Some(v) => {
+                write!(text, "{v}").expect("a string builder takes any text");
+                text.append_value("");
+            }
+            None => text.append_null(),
+        }
+    }
+    text.finish()
+}
+
+/// Whether a column of this type can be read for `field` (see `Field::takes_integers`).
+fn readable_as(field: Field, data_type: &DataType) -> bool {
+    is_string(data_type) || (field.takes_integers() && data_type.is_integer())
 }
 
 /// Whether a column of this type can be read as strings.
@@ -452,7 +498,8 @@ pub struct ColumnarReader {
 }
 
 impl ColumnarReader {
-    /// Opens `path`, checks that the named columns are there and hold strings.
+    /// Opens `path`, checks that the named columns are there and hold strings (or
+    /// integers, for the fields that take them: `Field::takes_integers`).
     pub fn open(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
         Self::open_inner(path, columns, false, false)
     }
@@ -460,7 +507,7 @@ impl ColumnarReader {
     /// Opens `path` as [`Self::open`] does, except that a column named for a field other
     /// than the text that the file does not have is left out (its values are `None`), as
     /// a JSONL record may lack a field: the text column must be there, and every named
-    /// column that is there must hold strings.
+    /// column that is there must hold what its field takes.
     pub fn open_present(path: &Path, columns: &Columns) -> Result<ColumnarReader, ColumnarError> {
         Self::open_inner(path, columns, true, false)
     }
@@ -878,7 +925,8 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 /// The rule a run applies to a Parquet or Arrow file's schema, for readers of the same
 /// files elsewhere (the Spark job reads Parquet with Spark's reader, and checks the schema
 /// it sees here): the columns read are [`Columns::present_in`] `schema`, each must hold
-/// strings (plain, large, view or dictionary-encoded), and the text column must be there.
+/// strings (plain, large, view or dictionary-encoded), or integers for the id and outlet
+/// (`Field::takes_integers`), and the text column must be there.
 /// `path` names the file (or the input) in the error.
 pub fn check_schema(
     path: &Path,
@@ -909,7 +957,7 @@ fn check_columns(
                 present: schema.fields().iter().map(|f| f.name().clone()).collect(),
             });
         };
-        if !is_string(column.data_type()) {
+        if !readable_as(field, column.data_type()) {
             return Err(ColumnarError::WrongType {
                 path: path.to_owned(),
                 field,
@@ -1071,6 +1119,71 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn integer_ids_and_outlets_read_as_their_decimal_text() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("data.parquet");
+        write_parquet(&path, 20, 8, ParquetCompression::SNAPPY);
+        // the file's `n` is Int64 (the row number): as the id, and as the outlet
+        let by_number = Columns {
+            id: Some("n".to_owned()),
+            outlet: Some("n".to_owned()),
+            ..columns()
+        };
+        let rows: Vec<OwnedRow> = read(&path, &by_number)
+            .into_iter()
+            .flat_map(|b| b.expect("batch"))
+            .collect();
+        assert_eq!(rows.len(), 20);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.1.as_deref(), Some(i.to_string().as_str()));
+            assert_eq!(r.3.as_deref(), Some(i.to_string().as_str()));
+        }
+        // the same rule for every integer width, and nulls stay null
+        let array: ArrayRef = Arc::new(arrow_array::UInt64Array::from(vec![
+            Some(u64::MAX),
+            None,
+            Some(0),
+        ]));
+        let text = decimal_text::<UInt64Type>(&array);
+        assert_eq!(text.value(0), "18446744073709551615");
+        assert!(text.is_null(1));
+        assert_eq!(text.value(2), "0");
+        let array: ArrayRef = Arc::new(arrow_array::Int8Array::from(vec![-128i8, 7]));
+        let text = decimal_text::<Int8Type>(&array);
+        assert_eq!((text.value(0), text.value(1)), ("-128", "7"));
+        // a number is no url or text
+        let err = ColumnarReader::open(
+            &path,
+            &Columns {
+                url: Some("n".to_owned()),
+                ..columns()
+            },
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            err.to_string()
+                .contains("column `n` (the url field) is Int64, not a string column"),
+            "{err}"
+        );
+        let err = ColumnarReader::open(
+            &path,
+            &Columns {
+                id: Some("tags".to_owned()),
+                ..columns()
+            },
+        )
+        .err()
+        .expect("refused");
+        let message = err.to_string();
+        assert!(
+            message.contains("column `tags` (the id field) is List(")
+                && message.ends_with("not a string or integer column"),
+            "{err}"
+        );
     }
 
     #[test]

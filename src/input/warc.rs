@@ -21,7 +21,7 @@
 use std::borrow::Cow;
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::bufread::{MultiGzDecoder, ZlibDecoder};
+use flate2::bufread::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 
 /// The largest record read by default: above any real HTML page or WET text, and small
 /// enough that a few reader threads fit in memory.
@@ -386,7 +386,7 @@ pub enum HttpError {
     /// A compressed body that does not decompress.
     #[error("bad {encoding} content encoding: {detail}")]
     ContentEncoding {
-        /// The Content-Encoding, lower-cased (`gzip`, `deflate`, or one not supported).
+        /// The Content-Encoding, lower-cased (`gzip`, `deflate`, `zstd`, or one not supported).
         encoding: String,
         /// The decoder's error, `not supported`, or the decoded size limit.
         detail: String,
@@ -500,12 +500,30 @@ impl<'a> HttpResponse<'a> {
         let decoded = match encoding.as_str() {
             "" | "identity" => return Ok(body),
             "gzip" | "x-gzip" => read_bounded(MultiGzDecoder::new(&body[..])),
-            "deflate" => read_bounded(ZlibDecoder::new(&body[..])),
+            // RFC 9110's deflate is zlib-wrapped, but servers have long sent the raw
+            // stream instead, and browsers take both: so do we, by the zlib header
+            "deflate" if is_zlib_header(&body) => read_bounded(ZlibDecoder::new(&body[..])),
+            "deflate" => read_bounded(DeflateDecoder::new(&body[..])),
+            "zstd" => zstd::stream::read::Decoder::with_buffer(&body[..])
+                .map_err(|e| e.to_string())
+                .and_then(read_bounded),
             _ => Err("not supported".to_owned()),
         };
         decoded
             .map(Cow::Owned)
             .map_err(|detail| HttpError::ContentEncoding { encoding, detail })
+    }
+}
+
+/// Whether `body` starts with a zlib header (RFC 1950): method 8 (deflate) with a window
+/// of at most 32 KiB, and the two bytes a multiple of 31. A raw deflate stream starts
+/// with a block header, which passes this check one time in about 500.
+fn is_zlib_header(body: &[u8]) -> bool {
+    match body {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+        }
+        _ => false,
     }
 }
 
@@ -1415,6 +1433,40 @@ mod tests {
         let http = HttpResponse::parse(&gz).expect("parses");
         assert_eq!(http.payload().expect("gunzips").as_ref(), b"not html");
         assert_eq!(http.is_html(), Ok(false));
+        // deflate as the RFC says (zlib-wrapped) and as many servers send it (raw), and zstd
+        let page = b"<p>deflated page</p>".repeat(20);
+        let zlib = {
+            use std::io::Write;
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&page).unwrap();
+            e.finish().unwrap()
+        };
+        let raw = {
+            use std::io::Write;
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&page).unwrap();
+            e.finish().unwrap()
+        };
+        assert!(is_zlib_header(&zlib) && !is_zlib_header(&raw));
+        let zst = zstd::encode_all(&page[..], 3).unwrap();
+        for (encoding, body) in [("deflate", zlib), ("Deflate", raw), ("zstd", zst)] {
+            let mut block =
+                format!("HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n\r\n").into_bytes();
+            block.extend_from_slice(&body);
+            let http = HttpResponse::parse(&block).expect("parses");
+            assert_eq!(
+                http.payload().expect(encoding).as_ref(),
+                &page[..],
+                "{encoding}"
+            );
+        }
+        let mut bad = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\n\r\n".to_vec();
+        bad.extend_from_slice(b"\xff\xff\xff not deflate");
+        assert!(matches!(
+            HttpResponse::parse(&bad).expect("parses").payload(),
+            Err(HttpError::ContentEncoding { .. })
+        ));
         let br = b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\n\r\n\x00";
         assert!(matches!(
             HttpResponse::parse(br).expect("parses").payload(),

@@ -382,14 +382,16 @@ pub fn write_all(
         };
         DocLine {
             id: Cow::Borrowed(&meta.id),
-            cluster: a.cluster,
-            keep: a.keep,
+            cluster: a.cluster(),
+            keep: a.keep(),
             duplicate_of: a
-                .duplicate_of
+                .duplicate_of()
                 .map(|r| Cow::Borrowed(&*metas[r as usize].id)),
-            similarity: a.similarity,
-            containment: a.containment,
-            split_from: a.split_from.map(|r| Cow::Borrowed(&*metas[r as usize].id)),
+            similarity: a.similarity(),
+            containment: a.containment(),
+            split_from: a
+                .split_from()
+                .map(|r| Cow::Borrowed(&*metas[r as usize].id)),
             provenance: dedup.provenance[i].as_deref().map(Cow::Borrowed),
             status: Cow::Borrowed(meta.status.as_str()),
             file: Cow::Borrowed(&source_names[meta.source as usize]),
@@ -411,10 +413,10 @@ pub fn write_all(
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (i, a) in dedup.assignments.iter().enumerate() {
-        if let (Some(c), Some(_)) = (a.cluster, a.duplicate_of) {
+        if let (Some(c), Some(_)) = (a.cluster(), a.duplicate_of()) {
             members.entry(c).or_default().push(i as u32);
         }
-        if let Some(from) = a.split_from {
+        if let Some(from) = a.split_from() {
             split_off.entry(from).or_default().push(i as u32);
         }
     }
@@ -424,7 +426,7 @@ pub fn write_all(
         .iter()
         .filter(|(_, dups)| {
             let rep = dedup.assignments[dups[0] as usize]
-                .duplicate_of
+                .duplicate_of()
                 .expect("members are duplicates");
             dups.iter().chain([&rep]).any(|&r| (r as usize) >= archived)
         })
@@ -432,7 +434,7 @@ pub fn write_all(
     let cluster_line = |k: usize| {
         let (cluster, dups) = members[k];
         let rep = dedup.assignments[dups[0] as usize]
-            .duplicate_of
+            .duplicate_of()
             .expect("members are duplicates");
         let mut all: Vec<u32> = dups.clone();
         all.push(rep);
@@ -441,7 +443,7 @@ pub fn write_all(
             let m = &metas[r as usize];
             ClusterMember {
                 id: Cow::Borrowed(&m.id),
-                similarity: dedup.assignments[r as usize].similarity.unwrap_or(1.0),
+                similarity: dedup.assignments[r as usize].similarity().unwrap_or(1.0),
                 outlet: records.outlet(m).map(Cow::Borrowed),
                 date: m.date.as_deref().map(Cow::Borrowed),
                 provenance: dedup.provenance[r as usize].as_deref().map(Cow::Borrowed),
@@ -815,7 +817,7 @@ fn same_record(
             &format!("record {} is not where the first pass read it", index + 1),
         ));
     };
-    if !dedup.assignments[index].keep {
+    if !dedup.assignments[index].keep() {
         return Ok(None);
     }
     if digest() != meta.raw_digest {

@@ -10,6 +10,8 @@
 //! - Every `--flag` in docs/cli.md exists in `neardup <command> --help` of the section
 //!   it is in, and every flag of every command is in its section; flags on the other
 //!   pages exist in some command; an example's flags exist in the command it runs.
+//! - The table of what a run holds per document (docs/method.md, "Memory") gives each
+//!   named type's size in this build.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -503,4 +505,47 @@ fn the_doc_checks_themselves() {
     assert_eq!(found[1].command, "neardup c");
     assert_eq!(section_command("`neardup dedup`"), Some("dedup"));
     assert_eq!(section_command("Exit codes"), None);
+}
+
+/// The rows of docs/method.md's memory table that name a type in their first cell give
+/// its size, as this build lays it out: a type that grows or shrinks changes the page.
+#[test]
+fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
+    use std::mem::size_of;
+    let sizes: BTreeMap<&str, usize> = BTreeMap::from([
+        ("RecordMeta", size_of::<neardup::records::RecordMeta>()),
+        ("Assignment", size_of::<neardup::Assignment>()),
+        (
+            "(DocId, Placement)",
+            size_of::<(neardup::ids::DocId, neardup::cluster::Placement)>(),
+        ),
+        ("Provenance", size_of::<neardup::provenance::Provenance>()),
+        ("Edge", size_of::<neardup::cluster::Edge>()),
+    ]);
+    let page = read("docs/method.md");
+    let mut seen = BTreeSet::new();
+    for line in page
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.ends_with(" |"))
+    {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        let (Some(first), Some(bytes)) = (cells.first(), cells.last()) else {
+            continue;
+        };
+        for (name, size) in &sizes {
+            if first.contains(&format!("(`{name}`")) {
+                assert_eq!(
+                    bytes.parse::<usize>().ok(),
+                    Some(*size),
+                    "docs/method.md gives {bytes} bytes for `{name}`, the build {size}"
+                );
+                seen.insert(*name);
+            }
+        }
+    }
+    let missing: Vec<_> = sizes.keys().filter(|n| !seen.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/method.md's memory table lacks {missing:?}"
+    );
 }

@@ -7,6 +7,7 @@ mod determinism;
 mod docs;
 mod eval;
 mod formats;
+mod full_disk;
 mod hostile_input;
 mod hostile_output;
 mod index;

@@ -125,7 +125,7 @@ fn check_against_brute_force(
         "the corpus must exercise the test: {} pairs",
         must.len()
     );
-    let cluster = |i: usize| result.assignments[i].cluster;
+    let cluster = |i: usize| result.assignments[i].cluster();
     let missed: Vec<_> = must
         .iter()
         .filter(|&&(i, j, _)| cluster(i) != cluster(j))
@@ -170,7 +170,7 @@ fn lsh_candidates_cover_brute_force_pairs_at_the_rate_the_s_curve_predicts() {
     assert!(high.len() > 50, "{} high pairs", high.len());
     let together = high
         .iter()
-        .filter(|&&(i, j, _)| result.assignments[i].cluster == result.assignments[j].cluster)
+        .filter(|&&(i, j, _)| result.assignments[i].cluster() == result.assignments[j].cluster())
         .count();
     assert_eq!(together, high.len());
 }
@@ -215,21 +215,21 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
             let rb = r.records.doc_records[e] as usize;
             assert_eq!(
                 same_comp,
-                r.assignments[ra].cluster == r.assignments[rb].cluster
+                r.assignments[ra].cluster() == r.assignments[rb].cluster()
             );
         }
     }
     // without dates, the representative is the first member in input order
     for (i, a) in r.assignments.iter().enumerate() {
-        if let Some(rep) = a.duplicate_of {
+        if let Some(rep) = a.duplicate_of() {
             assert!((rep as usize) < i, "representative {rep} after member {i}");
-            assert!(r.assignments[rep as usize].keep);
+            assert!(r.assignments[rep as usize].keep());
         }
     }
     // exactly one kept record per cluster
     let mut kept: HashMap<u64, u32> = HashMap::new();
     for a in &r.assignments {
-        *kept.entry(a.cluster.unwrap()).or_default() += u32::from(a.keep);
+        *kept.entry(a.cluster().unwrap()).or_default() += u32::from(a.keep());
     }
     assert!(kept.values().all(|&k| k == 1));
 }
@@ -284,7 +284,8 @@ fn containment_matches_agree_with_brute_force() {
             must += 1;
             by_containment += u32::from(jac < t);
             assert_eq!(
-                r.assignments[i].cluster, r.assignments[j].cluster,
+                r.assignments[i].cluster(),
+                r.assignments[j].cluster(),
                 "pair {i}-{j}: J {jac:.3}, containment {cont:.3}, shared {inter}"
             );
         }
