@@ -37,6 +37,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::is_boilerplate;
@@ -1790,14 +1791,10 @@ pub fn verify(dir: &Path) -> Result<Info> {
     for (entry, seg) in segs {
         let path = segment_dir(dir, &entry.name);
         // every file's checksum first, so damage is said as damage
-        for (name, kind) in [
-            ("sets.dat", "setsdat"),
-            ("bands", "bands"),
-            ("bandruns", "bandruns"),
-        ] {
+        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
+        for (name, kind) in [("bands", "bands"), ("bandruns", "bandruns")] {
             store::check_stream(&path.join(name), kind, Some(digest))?;
         }
-        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
         if len != seg.sets.offsets.last().copied().unwrap_or(0) {
             return Err(store::corrupt(
                 &path.join("sets.dat"),
@@ -1913,10 +1910,14 @@ struct StaleBoilerplate {
     /// Whether boilerplate changes what is compared at all (the paragraph stage on, its
     /// paragraphs left out of the articles).
     applies: bool,
-    /// The archive's counts, all segments' summed by group name.
-    counts: ParagraphCounts,
-    /// Group name to its index in `counts.groups`.
+    /// Group name to its index among all segments' groups (summed by name).
     names: HashMap<String, u32>,
+    /// Each of those groups' documents now.
+    group_docs: Vec<u64>,
+    /// The `(group, paragraph hash)` keys that are boilerplate by the counts as they
+    /// stand: few, so a lookup stays in cache. (`is_boilerplate` grows with the count, so
+    /// a key not here is boilerplate only if a count of 0 would be.)
+    now: FxHashSet<(u32, u64)>,
     docs: u64,
 }
 
@@ -1929,6 +1930,7 @@ impl StaleBoilerplate {
                 counts.merge(&s.paragraphs);
             }
         }
+        let group_docs: Vec<u64> = counts.groups.iter().map(|&(_, n)| n).collect();
         StaleBoilerplate {
             applies,
             params: params.clone(),
@@ -1938,7 +1940,13 @@ impl StaleBoilerplate {
                 .enumerate()
                 .map(|(i, (n, _))| (n.clone(), i as u32))
                 .collect(),
-            counts,
+            now: counts
+                .keys
+                .iter()
+                .filter(|&&(g, _, n)| is_boilerplate(n, group_docs[g as usize], params))
+                .map(|&(g, h, _)| (g, h))
+                .collect(),
+            group_docs,
             docs: 0,
         }
     }
@@ -1966,25 +1974,22 @@ impl StaleBoilerplate {
             .iter()
             .map(|(name, _)| {
                 let g = self.names[name];
-                (g, self.counts.groups[g as usize].1)
+                (g, self.group_docs[g as usize])
             })
             .collect();
         let (mut removed, mut flagged) = (0, 0);
+        let mut hashes = Vec::new();
         for d in 0..n {
             let bytes = sets.read_into(d as DocId, buf)?;
-            let rec = ParagraphRecord::decode(bytes).ok_or_else(|| {
+            ParagraphRecord::decode_hashes(bytes, &mut hashes).ok_or_else(|| {
                 store::corrupt(path, format!("record {d} is not a paragraph record"))
             })?;
             let kept_out = list_at(&seg.sets.removed, &mut removed, d);
             let was_flagged = list_at(&seg.sets.flagged, &mut flagged, d);
             let (g, group_docs) = groups[seg.sets.groups[d] as usize];
-            let differs = rec.hashes.iter().enumerate().any(|(i, &h)| {
-                let count = self
-                    .counts
-                    .keys
-                    .binary_search_by(|&(kg, kh, _)| (kg, kh).cmp(&(g, h)))
-                    .map_or(0, |at| self.counts.keys[at].2);
-                let now = is_boilerplate(count, group_docs, &self.params);
+            let unseen = is_boilerplate(0, group_docs, &self.params);
+            let differs = hashes.iter().enumerate().any(|(i, &h)| {
+                let now = unseen || self.now.contains(&(g, h));
                 let i = i as u32;
                 (now && !kept_out.contains(&i)) || (!now && was_flagged.contains(&i))
             });
