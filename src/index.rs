@@ -1774,8 +1774,10 @@ pub fn info(dir: &Path) -> Result<Info> {
 
 /// Checks every file of every live segment whole (checksums, lengths, counts against the
 /// manifest, every record of every run in exactly one segment, the cluster table covering
-/// every record). Returns the index's figures; an error names the first bad file. Orphans
-/// are listed in the figures, never taken as part of the index.
+/// every record, every paragraph record against its checksum). Returns the index's
+/// figures, with the archived documents boilerplate learned later would make compare
+/// differently (`StaleBoilerplate`); an error names the first bad file. Orphans are
+/// listed in the figures, never taken as part of the index.
 pub fn verify(dir: &Path) -> Result<Info> {
     let info = info(dir)?;
     let ix = Index::open(dir, true)?;
@@ -1903,8 +1905,8 @@ fn list_at<'a>(lists: &'a [(u32, Vec<u32>)], at: &mut usize, d: usize) -> &'a [u
 /// now and that their run kept, or one their run flagged that is no longer boilerplate
 /// (its group's documents grew faster than its count: `boilerplate_min_fraction`). Their
 /// runs' decisions stand (docs/index.md, "The paragraph stage with an index"); this says
-/// how many. It needs every paragraph record, so `verify`, which reads them all anyway,
-/// counts it.
+/// how many. It needs every paragraph record, so `verify`, which reads them all (each
+/// against its checksum), counts it.
 struct StaleBoilerplate {
     params: ValidParams,
     /// Whether boilerplate changes what is compared at all (the paragraph stage on, its
@@ -1915,8 +1917,9 @@ struct StaleBoilerplate {
     /// Each of those groups' documents now.
     group_docs: Vec<u64>,
     /// The `(group, paragraph hash)` keys that are boilerplate by the counts as they
-    /// stand: few, so a lookup stays in cache. (`is_boilerplate` grows with the count, so
-    /// a key not here is boilerplate only if a count of 0 would be.)
+    /// stand, only those: a lookup here missed the cache far less than a binary search
+    /// among all the summed keys (benches/README.md). `is_boilerplate` grows with the
+    /// count, so a key not here is boilerplate only if a count of 0 would be.
     now: FxHashSet<(u32, u64)>,
     docs: u64,
 }
