@@ -49,7 +49,8 @@ pub enum Command {
 pub enum IndexCommand {
     /// Print the index's documents, runs, segments, bytes, parameters and orphans (JSON).
     Info(IndexDirArg),
-    /// Check every checksum and that every record of every run is in exactly one segment.
+    /// Check every checksum and that every record of every run is in exactly one segment;
+    /// count the archived documents boilerplate learned later would compare differently.
     Verify(IndexDirArg),
     /// Print every record of the index (JSONL: id, run, status, cluster, keep) as it stands.
     Records(IndexDirArg),

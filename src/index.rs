@@ -10,7 +10,7 @@
 //! | file | what |
 //! |---|---|
 //! | `records` | every record of the run in input order: run, id, date, outlet, status |
-//! | `sets.idx`, `sets.dat` | each compared document's paragraph record (the spill record), with offsets, a checksum each, sizes and the paragraphs left out |
+//! | `sets.idx`, `sets.dat` | each compared document's paragraph record (the spill record), with offsets, a checksum each, sizes, outlet groups, the paragraphs left out and the boilerplate among them |
 //! | `bands` | each document's band keys and opening keys, one row each with its checksum (`bands`) |
 //! | `bandruns` | per band, `(key, document)` sorted; and the opening keys' run (`bands`) |
 //! | `paragraphs` | per outlet group, the documents and the paragraph-key counts (boilerplate) |
@@ -37,10 +37,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use crate::boilerplate::is_boilerplate;
 use crate::cluster::UnionFind;
-use crate::document::{PackedPosition, Position};
+use crate::document::{PackedPosition, ParagraphRecord, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists, Pair};
 use crate::lsh::BandTable;
@@ -326,13 +328,21 @@ fn pick_records(
 }
 
 /// The index of a segment's set store: where each document's record lies in `sets.dat`
-/// (offsets into its body), its checksum, its size and the paragraphs left out.
+/// (offsets into its body), its checksum, its size, the paragraphs left out, its outlet
+/// group and the boilerplate its run flagged.
 #[derive(Debug, Default)]
 struct SetsIndex {
     offsets: Vec<u64>,
     digests: Vec<u64>,
     sizes: Vec<u32>,
     removed: Vec<(u32, Vec<u32>)>,
+    /// Each document's outlet group, as an index into its segment's `paragraphs` groups
+    /// (empty when the run counted no paragraphs): whose counts decide its boilerplate.
+    groups: Vec<u32>,
+    /// The paragraphs its run flagged as boilerplate (a part of `removed`, which holds
+    /// repeats too), for the documents that have any, sorted by document: what `verify`
+    /// compares with the counts as they stand now.
+    flagged: Vec<(u32, Vec<u32>)>,
 }
 
 impl SetsIndex {
@@ -348,6 +358,12 @@ impl SetsIndex {
         e.u32s(&self.sizes);
         e.count(self.removed.len());
         for (d, r) in &self.removed {
+            e.u32(*d);
+            e.u32s(r);
+        }
+        e.u32s(&self.groups);
+        e.count(self.flagged.len());
+        for (d, r) in &self.flagged {
             e.u32(*d);
             e.u32s(r);
         }
@@ -367,12 +383,27 @@ impl SetsIndex {
         if sizes.len() != n || offsets.windows(2).any(|w| w[0] > w[1]) {
             return Err(d.error("sizes or offsets do not fit the document count"));
         }
+        let groups = d.u32s()?;
+        let k = d.count()?;
+        let flagged = (0..k)
+            .map(|_| Ok((d.u32()?, d.u32s()?)))
+            .collect::<Result<Vec<_>>>()?;
+        if !(groups.is_empty() || groups.len() == n) {
+            return Err(d.error(format!("{} outlet groups for {n} documents", groups.len())));
+        }
+        if flagged.windows(2).any(|w| w[0].0 >= w[1].0)
+            || flagged.last().is_some_and(|l| l.0 as usize >= n)
+        {
+            return Err(d.error("the flagged paragraphs do not fit the documents"));
+        }
         d.finish()?;
         Ok(SetsIndex {
             offsets,
             digests,
             sizes,
             removed,
+            groups,
+            flagged,
         })
     }
 }
@@ -603,6 +634,19 @@ impl Segment {
         if sets.digests.len() != docs {
             return Err(mismatch("sets.idx", sets.digests.len(), entry.docs));
         }
+        if let Some((d, g)) = sets
+            .groups
+            .iter()
+            .enumerate()
+            .find(|&(_, &g)| g as usize >= paragraphs.groups.len())
+        {
+            return Err(group_out_of_range(
+                &file("sets.idx"),
+                d,
+                *g,
+                paragraphs.groups.len(),
+            ));
+        }
         if let Some(r) = records
             .iter()
             .find(|r| r.run < entry.runs.0 || r.run > entry.runs.1)
@@ -641,6 +685,18 @@ impl Segment {
     }
 }
 
+/// The error for document `d` of a segment whose `sets.idx` names outlet group `g` where
+/// its `paragraphs` holds `groups`.
+fn group_out_of_range(path: &Path, d: usize, g: u32, groups: usize) -> Error {
+    store::corrupt(
+        path,
+        format!(
+            "document {d} is in outlet group {g}, where the segment's paragraphs hold {groups} \
+             groups"
+        ),
+    )
+}
+
 /// Opens a `sets.dat` whose body `sets.idx` says is `end` bytes long, refusing one of
 /// another length (its records are checked one by one as they are read).
 fn open_sets_file(path: &Path, end: u64) -> Result<std::fs::File> {
@@ -670,8 +726,16 @@ struct PickedSets {
 }
 
 /// Streams a segment's `sets.idx` (of `docs` documents), keeping what `want` (ascending
-/// segment documents) needs. Memory follows `want`.
-fn pick_sets(path: &Path, digest: u128, docs: usize, want: &[u32]) -> Result<PickedSets> {
+/// segment documents) needs. Memory follows `want`. The outlet groups are checked against
+/// `groups`, the segment's (from its `paragraphs`; `None`: not checked), and the flagged
+/// lists skipped: a run does not use them.
+fn pick_sets(
+    path: &Path,
+    digest: u128,
+    docs: usize,
+    groups: Option<usize>,
+    want: &[u32],
+) -> Result<PickedSets> {
     let mut r = store::BodyReader::open(path, "setsidx", Some(digest))?;
     let n = r.count(20)?;
     if n != docs {
@@ -721,13 +785,34 @@ fn pick_sets(path: &Path, digest: u128, docs: usize, want: &[u32]) -> Result<Pic
             out.removed.push((at, list));
         }
     }
+    let g = r.count(4)?;
+    if g != 0 && g != n {
+        return Err(r.error(format!("{g} outlet groups for {n} documents")));
+    }
+    let mut bad = None;
+    for d in 0..g {
+        let x = r.u32()?;
+        if groups.is_some_and(|n| x as usize >= n) && bad.is_none() {
+            bad = Some((d, x));
+        }
+    }
+    let k = r.count(12)?;
+    for _ in 0..k {
+        r.u32()?;
+        let m = r.count(4)?;
+        r.skip(4 * m as u64)?;
+    }
+    // the checksum first, so that damage is said as damage
     r.finish()?;
+    if let (Some((d, x)), Some(n)) = (bad, groups) {
+        return Err(group_out_of_range(path, d, x, n));
+    }
     Ok(out)
 }
 
-/// A segment's documents of each batch group `(group, documents)`, and its documents
-/// holding each batch key `((group, hash), documents)`.
-type PriorCounts = (Vec<(u32, u64)>, Vec<((u32, u64), u64)>);
+/// A segment's documents of each batch group `(group, documents)`, its documents holding
+/// each batch key `((group, hash), documents)`, and its number of groups.
+type PriorCounts = (Vec<(u32, u64)>, Vec<((u32, u64), u64)>, usize);
 
 /// Streams a segment's `paragraphs` and returns what the batch needs of it: for each
 /// group of the batch's (`groups`, by name) the segment's documents, and for each of
@@ -797,7 +882,7 @@ fn pick_paragraphs(
         left -= k;
     }
     r.finish()?;
-    Ok((docs, counts))
+    Ok((docs, counts, n))
 }
 
 /// Writes a segment's record table, set-store index, band keys (rows and runs) and
@@ -1031,6 +1116,11 @@ struct IndexArchive {
     pending: Option<tempfile::TempDir>,
     /// The batch's own paragraph counts.
     batch_paragraphs: ParagraphCounts,
+    /// The batch's documents' outlet groups, indices into `batch_paragraphs.groups`.
+    batch_groups: Vec<u32>,
+    /// Each live segment's number of outlet groups (from its `paragraphs`, streamed by
+    /// `before_clean`), which its `sets.idx` groups are checked against.
+    segment_groups: Vec<usize>,
     batch_records: usize,
     batch_docs: usize,
     /// Every local record's component after this run (see `ClusterRow::component`).
@@ -1064,6 +1154,8 @@ impl IndexArchive {
             in_scope: Vec::new(),
             pending: None,
             batch_paragraphs: ParagraphCounts::default(),
+            batch_groups: Vec::new(),
+            segment_groups: Vec::new(),
             batch_records: 0,
             batch_docs: 0,
             components: Vec::new(),
@@ -1160,7 +1252,7 @@ impl IndexArchive {
         let digest = self.index.digest;
         let (mut rec_base, mut doc_base) = (0u64, 0u64);
         let mut at = 0; // the first member of this segment
-        for e in self.live() {
+        for (i, e) in self.live().into_iter().enumerate() {
             let seg = segment_dir(&self.index.dir, &e.name);
             let end = self.members[at..].partition_point(|m| m.record < rec_base + e.records) + at;
             let mine = &self.members[at..end];
@@ -1186,6 +1278,7 @@ impl IndexArchive {
                     &seg.join("sets.idx"),
                     digest,
                     usize::try_from(e.docs).map_err(|_| too_many(&self.index.dir))?,
+                    self.segment_groups.get(i).copied(),
                     &docs,
                 )?;
                 let path = seg.join("sets.dat");
@@ -1242,7 +1335,8 @@ fn too_many(dir: &Path) -> Error {
 
 impl Archive for IndexArchive {
     fn before_clean(&mut self, index: &mut ParagraphIndex) -> Result<()> {
-        // the batch's own counts, for its segment
+        // the batch's own counts and its documents' groups, for its segment
+        self.batch_groups.clone_from(&index.doc_groups);
         let mut keys: Vec<(u32, u64, u64)> = Vec::new();
         index
             .keys
@@ -1272,9 +1366,11 @@ impl Archive for IndexArchive {
             .collect();
         let mut prior: HashMap<(u32, u64), u64> = HashMap::new();
         let mut group_docs = vec![0u64; index.group_docs.len()];
+        self.segment_groups.clear();
         for e in self.live() {
             let path = segment_dir(&self.index.dir, &e.name).join("paragraphs");
-            let (docs, counts) = pick_paragraphs(&path, self.index.digest, &groups, &wanted)?;
+            let (docs, counts, n) = pick_paragraphs(&path, self.index.digest, &groups, &wanted)?;
+            self.segment_groups.push(n);
             for (g, d) in docs {
                 group_docs[g as usize] += d;
             }
@@ -1320,6 +1416,12 @@ impl Archive for IndexArchive {
                 sizes: cleaned.sizes.clone(),
                 removed: cleaned
                     .removed
+                    .iter()
+                    .map(|(d, r)| (d, r.to_vec()))
+                    .collect(),
+                groups: std::mem::take(&mut self.batch_groups),
+                flagged: records
+                    .boilerplate
                     .iter()
                     .map(|(d, r)| (d, r.to_vec()))
                     .collect(),
@@ -1645,6 +1747,11 @@ pub struct Info {
     /// Directories under `segments/` that the manifest does not name (a killed run's, a
     /// compaction's leftovers): not part of the index; `compact` removes them.
     pub orphans: Vec<String>,
+    /// From `verify` only (it reads every paragraph record): archived documents whose
+    /// article sets the paragraph counts as they stand would make otherwise than their
+    /// runs did (boilerplate learned later; their runs' decisions stand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_boilerplate: Option<u64>,
 }
 
 fn dir_bytes(dir: &Path) -> Result<u64> {
@@ -1689,14 +1796,17 @@ pub fn info(dir: &Path) -> Result<Info> {
         docs: m.segments.iter().map(|s| s.docs).sum(),
         bytes,
         orphans: orphans(dir, &m)?,
+        stale_boilerplate: None,
         manifest: m,
     })
 }
 
 /// Checks every file of every live segment whole (checksums, lengths, counts against the
 /// manifest, every record of every run in exactly one segment, the cluster table covering
-/// every record). Returns the index's figures; an error names the first bad file. Orphans
-/// are listed in the figures, never taken as part of the index.
+/// every record, every paragraph record against its checksum). Returns the index's
+/// figures, with the archived documents boilerplate learned later would make compare
+/// differently (`StaleBoilerplate`); an error names the first bad file. Orphans are
+/// listed in the figures, never taken as part of the index.
 pub fn verify(dir: &Path) -> Result<Info> {
     let info = info(dir)?;
     let ix = Index::open(dir, true)?;
@@ -1706,23 +1816,26 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let mut next_run = 1;
     let mut bands_a_doc = None;
     let mut is_doc: Vec<bool> = Vec::new();
-    for (entry, seg) in ix.segments()? {
+    let segs = ix.segments()?;
+    let mut stale = StaleBoilerplate::new(&m.params.clone().validate()?, &segs);
+    let mut buf = Vec::new();
+    for (entry, seg) in segs {
         let path = segment_dir(dir, &entry.name);
         // every file's checksum first, so damage is said as damage
-        for (name, kind) in [
-            ("sets.dat", "setsdat"),
-            ("bands", "bands"),
-            ("bandruns", "bandruns"),
-        ] {
+        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
+        for (name, kind) in [("bands", "bands"), ("bandruns", "bandruns")] {
             store::check_stream(&path.join(name), kind, Some(digest))?;
         }
-        let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
         if len != seg.sets.offsets.last().copied().unwrap_or(0) {
             return Err(store::corrupt(
                 &path.join("sets.dat"),
                 "its length is not the one sets.idx gives",
             ));
         }
+        // every paragraph record against its checksum, and compared with the paragraph
+        // counts as they stand
+        let sets = seg.open_sets(&path)?;
+        stale.segment(&path.join("sets.dat"), &seg, &sets, &mut buf)?;
         let (shape, docs) = bands::for_each_row(&path.join("bands"), digest, |_, _| Ok(()))?;
         if docs as u64 != entry.docs || *bands_a_doc.get_or_insert(shape.bands) != shape.bands {
             return Err(store::corrupt(
@@ -1798,7 +1911,126 @@ pub fn verify(dir: &Path) -> Result<Info> {
             format!("cluster {c} has {n} representatives"),
         ));
     }
-    Ok(info)
+    Ok(Info {
+        stale_boilerplate: Some(stale.docs),
+        ..info
+    })
+}
+
+/// Document `d`'s list in `lists` (sorted by document; empty when it has none), for
+/// documents asked in ascending order: `at` is the cursor kept between calls.
+fn list_at<'a>(lists: &'a [(u32, Vec<u32>)], at: &mut usize, d: usize) -> &'a [u32] {
+    while lists.get(*at).is_some_and(|(x, _)| (*x as usize) < d) {
+        *at += 1;
+    }
+    match lists.get(*at) {
+        Some((x, l)) if *x as usize == d => l,
+        _ => &[],
+    }
+}
+
+/// Counts the archived documents whose article sets the archive's paragraph counts, as
+/// they stand, would make otherwise than their runs did: a paragraph that is boilerplate
+/// now and that their run kept, or one their run flagged that is no longer boilerplate
+/// (its group's documents grew faster than its count: `boilerplate_min_fraction`). Their
+/// runs' decisions stand (docs/index.md, "The paragraph stage with an index"); this says
+/// how many. It needs every paragraph record, so `verify`, which reads them all (each
+/// against its checksum), counts it.
+struct StaleBoilerplate {
+    params: ValidParams,
+    /// Whether boilerplate changes what is compared at all (the paragraph stage on, its
+    /// paragraphs left out of the articles).
+    applies: bool,
+    /// Group name to its index among all segments' groups (summed by name).
+    names: HashMap<String, u32>,
+    /// Each of those groups' documents now.
+    group_docs: Vec<u64>,
+    /// The `(group, paragraph hash)` keys that are boilerplate by the counts as they
+    /// stand, only those: a lookup here missed the cache far less than a binary search
+    /// among all the summed keys (benches/README.md). `is_boilerplate` grows with the
+    /// count, so a key not here is boilerplate only if a count of 0 would be.
+    now: FxHashSet<(u32, u64)>,
+    docs: u64,
+}
+
+impl StaleBoilerplate {
+    fn new(params: &ValidParams, segs: &[(SegmentEntry, Segment)]) -> Self {
+        let applies = params.paragraphs.enabled && params.paragraphs.clean_articles;
+        let mut counts = ParagraphCounts::default();
+        if applies {
+            for (_, s) in segs {
+                counts.merge(&s.paragraphs);
+            }
+        }
+        let group_docs: Vec<u64> = counts.groups.iter().map(|&(_, n)| n).collect();
+        StaleBoilerplate {
+            applies,
+            params: params.clone(),
+            names: counts
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.clone(), i as u32))
+                .collect(),
+            now: counts
+                .keys
+                .iter()
+                .filter(|&&(g, _, n)| is_boilerplate(n, group_docs[g as usize], params))
+                .map(|&(g, h, _)| (g, h))
+                .collect(),
+            group_docs,
+            docs: 0,
+        }
+    }
+
+    /// Reads every paragraph record of `seg` from `sets` (its `sets.dat`, at `path`),
+    /// each checked against its checksum, and counts its documents that differ.
+    fn segment(
+        &mut self,
+        path: &Path,
+        seg: &Segment,
+        sets: &ShingleSets,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        let n = seg.sets.digests.len();
+        if !self.applies || seg.sets.groups.is_empty() {
+            for d in 0..n {
+                sets.read_into(d as DocId, buf)?;
+            }
+            return Ok(());
+        }
+        // each of the segment's groups, as (group among all, its documents now)
+        let groups: Vec<(u32, u64)> = seg
+            .paragraphs
+            .groups
+            .iter()
+            .map(|(name, _)| {
+                let g = self.names[name];
+                (g, self.group_docs[g as usize])
+            })
+            .collect();
+        let (mut removed, mut flagged) = (0, 0);
+        let mut hashes = Vec::new();
+        for d in 0..n {
+            let bytes = sets.read_into(d as DocId, buf)?;
+            ParagraphRecord::decode_hashes(bytes, &mut hashes).ok_or_else(|| {
+                store::corrupt(path, format!("record {d} is not a paragraph record"))
+            })?;
+            let kept_out = list_at(&seg.sets.removed, &mut removed, d);
+            let was_flagged = list_at(&seg.sets.flagged, &mut flagged, d);
+            let (g, group_docs) = groups[seg.sets.groups[d] as usize];
+            let unseen = is_boilerplate(0, group_docs, &self.params);
+            let differs = hashes.iter().enumerate().any(|(i, &h)| {
+                let now = unseen || self.now.contains(&(g, h));
+                let i = i as u32;
+                (now && !kept_out.contains(&i)) || (!now && was_flagged.contains(&i))
+            });
+            if differs {
+                self.docs += 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One record of the index as it stands: `neardup index records` prints one a line.
@@ -1864,8 +2096,31 @@ pub fn compact(dir: &Path) -> Result<Info> {
             sets.sizes.extend_from_slice(&s.sets.sizes);
             sets.removed
                 .extend(s.sets.removed.iter().map(|(d, r)| (base + d, r.clone())));
+            sets.flagged
+                .extend(s.sets.flagged.iter().map(|(d, r)| (base + d, r.clone())));
             paragraphs.merge(&s.paragraphs);
             base += s.sets.digests.len() as u32;
+        }
+        // each document's group, by name among the merged groups (none unless every
+        // segment has them)
+        if segs
+            .iter()
+            .all(|(_, s)| s.sets.groups.len() == s.sets.digests.len())
+        {
+            let merged: HashMap<&str, u32> = paragraphs
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.as_str(), i as u32))
+                .collect();
+            for (_, s) in &segs {
+                sets.groups.extend(
+                    s.sets
+                        .groups
+                        .iter()
+                        .map(|&g| merged[s.paragraphs.groups[g as usize].0.as_str()]),
+                );
+            }
         }
         let sources: Vec<(&ShingleSets, usize)> = opened.iter().map(|s| (s, s.docs())).collect();
         write_sets(seg_dir.path(), digest, &sources, &mut sets)?;
@@ -1940,6 +2195,34 @@ mod tests {
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].starts_with("minhash.seed: index has"), "{d:?}");
         assert!(d[1].starts_with("shingle.size"), "{d:?}");
+    }
+
+    #[test]
+    fn sets_index_keeps_groups_and_flags_and_a_group_out_of_range_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("sets.idx");
+        let sets = SetsIndex {
+            offsets: vec![0, 0, 0],
+            digests: vec![1, 2],
+            sizes: vec![3, 4],
+            removed: vec![(1, vec![0, 2])],
+            groups: vec![0, 5],
+            flagged: vec![(1, vec![2])],
+        };
+        store::write(&path, "setsidx", 7, &sets.encode()).unwrap();
+        let back = SetsIndex::decode(&path, &store::read(&path, "setsidx", None).unwrap()).unwrap();
+        assert_eq!((back.groups, back.flagged), (sets.groups, sets.flagged));
+        // a run's streaming reader takes what it wants and checks the groups
+        let picked = pick_sets(&path, 7, 2, Some(6), &[1]).unwrap();
+        assert_eq!(picked.removed, vec![(0, vec![0, 2])]);
+        let err = pick_sets(&path, 7, 2, Some(2), &[1])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sets.idx"), "{err}");
+        assert!(
+            err.contains("document 1 is in outlet group 5, where the segment's paragraphs hold 2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -135,6 +135,13 @@ fn index(cmd: &IndexCommand) -> anyhow::Result<()> {
             info.bytes
         )?;
     }
+    if let Some(n) = info.stale_boilerplate {
+        writeln!(
+            out,
+            "boilerplate learned later: {n} archived documents would now compare differently \
+             (their runs' decisions stand; a full run without --index gives today's answer)"
+        )?;
+    }
     for o in &info.orphans {
         say_warning(&format!(
             "segments/{o} is not named by the manifest (a killed run's or a compaction's \

@@ -31,7 +31,9 @@ use crate::params::ValidParams;
 pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
 
 /// Version of the container and of every body layout in it; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+/// 2: per-band sorted runs (`bandruns`), band-key rows with a checksum each; 3: each
+/// document's outlet group and flagged boilerplate paragraphs in `sets.idx`.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
 pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;
@@ -396,7 +398,11 @@ pub fn check<'a>(
     if version != FORMAT_VERSION {
         return Err(corrupt(
             path,
-            format!("format version {version}; this neardup reads version {FORMAT_VERSION}"),
+            format!(
+                "format version {version}; this neardup reads version {FORMAT_VERSION} only: \
+                 rebuild the index (run its batches again into a new --index directory, or \
+                 use the neardup that wrote it)"
+            ),
         ));
     }
     if bytes[12..20] != kind_bytes(kind) {
@@ -624,5 +630,18 @@ mod tests {
         }
         std::fs::write(&path, &good[..good.len() - 3]).unwrap();
         assert!(msg(read(&path, "records", None)).contains("cut short"));
+        // a file of an earlier version: refused by name, saying what to do
+        let mut old = good.clone();
+        old[8..12].copy_from_slice(&(FORMAT_VERSION - 1).to_le_bytes());
+        std::fs::write(&path, &old).unwrap();
+        let m = msg(read(&path, "records", None));
+        assert!(
+            m.contains(&format!(
+                "format version {}; this neardup reads version {FORMAT_VERSION} only",
+                FORMAT_VERSION - 1
+            )),
+            "{m}"
+        );
+        assert!(m.contains("rebuild the index"), "{m}");
     }
 }

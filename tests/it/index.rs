@@ -604,3 +604,128 @@ fn a_damaged_band_run_is_an_error_naming_it() {
     std::fs::write(&path, &good).unwrap();
     neardup_ok(dir, &["index", "verify", "ix"]);
 }
+
+/// Issue 16: a paragraph that becomes boilerplate only later. The first run's documents
+/// keep it (one outlet document in three holds it); the second run's three hold it too,
+/// so the counts now make it the outlet's boilerplate: their run leaves it out, the
+/// first run's decision stands, and `index verify` counts the one archived document that
+/// would now compare differently.
+#[test]
+fn boilerplate_learned_later_is_counted_by_verify_and_earlier_decisions_stand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let footer = "subscribe to the morning briefing for the stories that matter delivered \
+                  to your inbox before breakfast every weekday";
+    let doc = |id: &str, n: usize, with_footer: bool| {
+        let para = |p: usize| -> String {
+            (0..40)
+                .map(|w| format!("w{n}p{p}x{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut text = format!("{}\n\n{}", para(0), para(1));
+        if with_footer {
+            text.push_str("\n\n");
+            text.push_str(footer);
+        }
+        serde_json::json!({"id": id, "outlet": "daily", "date": "2024-01-01", "text": text})
+    };
+    write_rows(
+        &dir.join("day1.jsonl"),
+        &[doc("a", 1, true), doc("b", 2, false), doc("c", 3, false)],
+    );
+    write_rows(
+        &dir.join("day2.jsonl"),
+        &[doc("d", 4, true), doc("e", 5, true), doc("f", 6, true)],
+    );
+    let verified = |dir: &Path| {
+        let out = neardup_ok(dir, &["index", "verify", "ix"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    neardup_ok(
+        dir,
+        &["dedup", "day1.jsonl", "--index", "ix", "--out", "o1", "-q"],
+    );
+    let text = verified(dir);
+    assert!(
+        text.contains("boilerplate learned later: 0 archived documents"),
+        "{text}"
+    );
+    neardup_ok(
+        dir,
+        &["dedup", "day2.jsonl", "--index", "ix", "--out", "o2", "-q"],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("o2/summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["paragraphs"]["docs_with_boilerplate"], 3,
+        "the second run learned the footer from the archive's count and its own: {}",
+        summary["paragraphs"]
+    );
+    let text = verified(dir);
+    assert!(
+        text.contains("boilerplate learned later: 1 archived documents"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&text[..text.find("\nverified:").unwrap()]).unwrap();
+    assert_eq!(json["stale_boilerplate"], 1);
+    // info does not read the set stores, so does not say
+    let info: serde_json::Value =
+        serde_json::from_slice(&neardup_ok(dir, &["index", "info", "ix"]).stdout).unwrap();
+    assert!(info.get("stale_boilerplate").is_none());
+    // compaction keeps each document's group and flags: the same count
+    neardup_ok(dir, &["index", "compact", "ix"]);
+    let text = verified(dir);
+    assert!(
+        text.contains("boilerplate learned later: 1 archived documents"),
+        "{text}"
+    );
+    // and a run against the compacted index reads its groups
+    write_rows(&dir.join("day3.jsonl"), &[doc("g", 7, true)]);
+    neardup_ok(
+        dir,
+        &["dedup", "day3.jsonl", "--index", "ix", "--out", "o3", "-q"],
+    );
+    let text = verified(dir);
+    assert!(
+        text.contains("boilerplate learned later: 1 archived documents"),
+        "{text}"
+    );
+}
+
+/// An index written by an earlier neardup (store format 1, before the band runs; 2,
+/// before `sets.idx` kept outlet groups and flagged paragraphs) is refused by name,
+/// saying to rebuild it, before anything is read as data.
+#[test]
+fn an_index_of_an_older_format_is_refused_saying_to_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    small_index(dir);
+    let manifest = dir.join("ix/MANIFEST");
+    let good = std::fs::read(&manifest).unwrap();
+    let now = u32::from_le_bytes(good[8..12].try_into().unwrap());
+    for old in 1..now {
+        let mut bytes = good.clone();
+        bytes[8..12].copy_from_slice(&old.to_le_bytes());
+        std::fs::write(&manifest, &bytes).unwrap();
+        for args in [
+            &["index", "verify", "ix"][..],
+            &["dedup", "in.jsonl", "--index", "ix", "--out", "o2", "-q"],
+        ] {
+            let out = neardup(dir, args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = stderr(&out);
+            assert!(
+                err.contains(&format!(
+                    "ix/MANIFEST: format version {old}; this neardup reads version {now} only"
+                )),
+                "{err}"
+            );
+            assert!(err.contains("rebuild the index"), "{err}");
+        }
+        assert!(!dir.join("o2/docs.jsonl").exists());
+    }
+    std::fs::write(&manifest, &good).unwrap();
+    neardup_ok(dir, &["index", "verify", "ix"]);
+}
