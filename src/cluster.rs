@@ -123,35 +123,110 @@ pub struct Verified {
     pub skipped: Vec<Pair>,
     /// What verification did.
     pub stats: VerifyStats,
+    /// With verdicts known before (`cluster_pairs`' `known`): the verdicts of the pairs
+    /// scored now, for the index to keep.
+    pub scored: Option<Verdicts>,
+    /// Pairs whose verdict was taken from `known` instead of being scored.
+    pub taken: u64,
 }
 
-/// Verifies candidate pairs and joins the matching ones.
+/// Verdicts on candidate pairs: rejected, or accepted with the score that decided (what
+/// joining the pair and its edge need). Each list is sorted by pair; a pair is in at
+/// most one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdicts {
+    /// Pairs the match rule rejected.
+    pub rejected: Vec<Pair>,
+    /// Pairs the match rule accepted, with their scores.
+    pub accepted: Vec<(Pair, PairScore)>,
+}
+
+impl Verdicts {
+    /// The verdict on `pair`: `None` when unknown, `Some(None)` when rejected,
+    /// `Some(Some(score))` when accepted.
+    #[must_use]
+    pub fn get(&self, pair: Pair) -> Option<Option<&PairScore>> {
+        if self.rejected.binary_search(&pair).is_ok() {
+            return Some(None);
+        }
+        self.accepted
+            .binary_search_by(|(p, _)| p.cmp(&pair))
+            .ok()
+            .map(|i| Some(&self.accepted[i].1))
+    }
+
+    /// Pairs with a verdict.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rejected.len() + self.accepted.len()
+    }
+
+    /// True without verdicts.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Verifies candidate pairs and joins the matching ones. With `known` (the verdicts of an
+/// index's earlier runs), a pair found there takes its stored verdict instead of being
+/// scored: a verdict is a function of the two documents and the parameters, so the
+/// result is the same, pair for pair and in the same order; and the verdicts of the
+/// pairs scored now are returned in `Verified::scored`.
 pub fn cluster_pairs(
     docs: usize,
     pairs: &[Pair],
     verifier: &Verifier,
     rule: &MatchRule,
+    known: Option<&Verdicts>,
     mut advance: impl FnMut(u64),
 ) -> Result<Verified> {
     let mut uf = UnionFind::new(docs);
     let mut edges = Vec::new();
     let mut skipped = Vec::new();
     let mut stats = VerifyStats::default();
+    let mut scored = known.map(|_| Verdicts::default());
+    let mut taken = 0u64;
     let mut todo: Vec<Pair> = Vec::with_capacity(VERIFY_BATCH);
+    // per pair to join, in candidate order: the index of its score in `todo`, or its
+    // stored verdict
+    let mut order: Vec<(Pair, Result<usize, Option<&PairScore>>)> =
+        Vec::with_capacity(VERIFY_BATCH);
     for batch in pairs.chunks(VERIFY_BATCH) {
         todo.clear();
+        order.clear();
         for &(a, b) in batch {
             if uf.find(a) == uf.find(b) {
                 stats.already_connected += 1;
                 skipped.push((a, b));
+            } else if let Some(v) = known.and_then(|k| k.get((a, b))) {
+                taken += 1;
+                order.push(((a, b), Err(v)));
             } else {
+                order.push(((a, b), Ok(todo.len())));
                 todo.push((a, b));
             }
         }
         let scores = score_pairs(&todo, verifier)?;
         stats.verified += todo.len() as u64;
-        for (&pair, s) in todo.iter().zip(&scores) {
-            join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+        for &(pair, at) in &order {
+            match at {
+                Ok(i) => {
+                    let s = &scores[i];
+                    let accepted = join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                    if let Some(v) = &mut scored {
+                        if accepted {
+                            v.accepted.push((pair, *s));
+                        } else {
+                            v.rejected.push(pair);
+                        }
+                    }
+                }
+                Err(Some(s)) => {
+                    join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                }
+                Err(None) => {}
+            }
         }
         advance(batch.len() as u64);
     }
@@ -160,6 +235,8 @@ pub fn cluster_pairs(
         edges,
         skipped,
         stats,
+        scored,
+        taken,
     })
 }
 
@@ -211,10 +288,13 @@ pub fn cluster_scored(
         edges,
         skipped: Vec::new(),
         stats,
+        scored: None,
+        taken: 0,
     }
 }
 
-/// Joins a scored pair's documents when the rule accepts it, keeping the edge as evidence.
+/// Joins a scored pair's documents when the rule accepts it, keeping the edge as
+/// evidence; true when it does.
 fn join_if_match(
     rule: &MatchRule,
     (a, b): Pair,
@@ -222,7 +302,7 @@ fn join_if_match(
     uf: &mut UnionFind,
     edges: &mut Vec<Edge>,
     stats: &mut VerifyStats,
-) {
+) -> bool {
     if rule.accepts(s) {
         stats.accepted += 1;
         match rule.matches(s) {
@@ -237,6 +317,9 @@ fn join_if_match(
             containment: s.containment(),
         });
         uf.union(a, b);
+        true
+    } else {
+        false
     }
 }
 

@@ -31,7 +31,7 @@ use crate::params::ValidParams;
 pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
 
 /// Version of the container and of every body layout in it; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
 pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;
