@@ -79,7 +79,8 @@ impl UnionFind {
 pub struct VerifyStats {
     /// Candidate pairs whose similarity was computed.
     pub verified: u64,
-    /// Of those, pairs that match (see `MatchRule`).
+    /// Pairs that match (see `MatchRule`): of those verified, and in an index run of those
+    /// whose verdict was taken from the index too.
     pub accepted: u64,
     /// Of the accepted, pairs below the Jaccard threshold that matched by containment.
     pub by_containment: u64,
@@ -791,5 +792,70 @@ mod tests {
         };
         v.sort_by(|&a, &b| order.compare(a, b, &length));
         assert_eq!(v, vec![0, 3, 2, 1]);
+    }
+
+    /// Documents of one paragraph each: runs of shingles that overlap by degrees.
+    fn verifier(dir: &std::path::Path) -> (Verifier, usize) {
+        let mut spill = crate::spill::ShingleSpill::create_in(dir).unwrap();
+        let docs: Vec<Vec<u64>> = (0..12u64)
+            .map(|i| {
+                let start = (i / 3) * 100 + (i % 3) * 3;
+                (start..start + 40).collect()
+            })
+            .collect();
+        let mut sizes = Vec::new();
+        for d in &docs {
+            let mut rec = ParagraphRecord::default();
+            rec.shingles.extend_from_slice(d);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(0);
+            rec.push_snippet("");
+            spill.push_bytes(&rec.encode()).unwrap();
+            sizes.push(d.len() as u32);
+        }
+        let records = spill.finish().unwrap();
+        (
+            Verifier::exact(records, crate::ids::DocLists::default(), sizes),
+            docs.len(),
+        )
+    }
+
+    #[test]
+    fn known_verdicts_give_what_scoring_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, n) = verifier(dir.path());
+        let rule = MatchRule::new(&crate::Params::default().validate().unwrap());
+        let pairs: Vec<Pair> = (0..n as DocId)
+            .flat_map(|a| (a + 1..n as DocId).map(move |b| (a, b)))
+            .collect();
+        let plain = cluster_pairs(n, &pairs, &v, &rule, None, |_| {}).unwrap();
+        assert!(plain.scored.is_none());
+        let first =
+            cluster_pairs(n, &pairs, &v, &rule, Some(&Verdicts::default()), |_| {}).unwrap();
+        let scored = first.scored.clone().unwrap();
+        assert_eq!(scored.len() as u64, first.stats.verified);
+        assert!(!scored.accepted.is_empty() && !scored.rejected.is_empty());
+        assert_eq!(first.edges, plain.edges);
+        assert_eq!(first.stats, plain.stats);
+        // every verdict known: nothing scored, the same edges, skips and counts
+        let again = cluster_pairs(n, &pairs, &v, &rule, Some(&scored), |_| {}).unwrap();
+        assert_eq!(again.stats.verified, 0);
+        assert_eq!(again.taken, first.stats.verified);
+        assert_eq!(again.scored, Some(Verdicts::default()));
+        assert_eq!(again.edges, plain.edges);
+        assert_eq!(again.skipped, plain.skipped);
+        let mut stats = again.stats.clone();
+        stats.verified = plain.stats.verified;
+        assert_eq!(stats, plain.stats);
+        // some known (the rejected only): the rest scored, the same answer
+        let part = Verdicts {
+            rejected: scored.rejected.clone(),
+            accepted: Vec::new(),
+        };
+        let mixed = cluster_pairs(n, &pairs, &v, &rule, Some(&part), |_| {}).unwrap();
+        assert_eq!(mixed.taken, scored.rejected.len() as u64);
+        assert_eq!(mixed.stats.verified, scored.accepted.len() as u64);
+        assert_eq!(mixed.edges, plain.edges);
+        assert_eq!(mixed.skipped, plain.skipped);
     }
 }
