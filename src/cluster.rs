@@ -79,7 +79,8 @@ impl UnionFind {
 pub struct VerifyStats {
     /// Candidate pairs whose similarity was computed.
     pub verified: u64,
-    /// Of those, pairs that match (see `MatchRule`).
+    /// Pairs that match (see `MatchRule`): of those verified, and in an index run of those
+    /// whose verdict was taken from the index too.
     pub accepted: u64,
     /// Of the accepted, pairs below the Jaccard threshold that matched by containment.
     pub by_containment: u64,
@@ -123,35 +124,110 @@ pub struct Verified {
     pub skipped: Vec<Pair>,
     /// What verification did.
     pub stats: VerifyStats,
+    /// With verdicts known before (`cluster_pairs`' `known`): the verdicts of the pairs
+    /// scored now, for the index to keep.
+    pub scored: Option<Verdicts>,
+    /// Pairs whose verdict was taken from `known` instead of being scored.
+    pub taken: u64,
 }
 
-/// Verifies candidate pairs and joins the matching ones.
+/// Verdicts on candidate pairs: rejected, or accepted with the score that decided (what
+/// joining the pair and its edge need). Each list is sorted by pair; a pair is in at
+/// most one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdicts {
+    /// Pairs the match rule rejected.
+    pub rejected: Vec<Pair>,
+    /// Pairs the match rule accepted, with their scores.
+    pub accepted: Vec<(Pair, PairScore)>,
+}
+
+impl Verdicts {
+    /// The verdict on `pair`: `None` when unknown, `Some(None)` when rejected,
+    /// `Some(Some(score))` when accepted.
+    #[must_use]
+    pub fn get(&self, pair: Pair) -> Option<Option<&PairScore>> {
+        if self.rejected.binary_search(&pair).is_ok() {
+            return Some(None);
+        }
+        self.accepted
+            .binary_search_by(|(p, _)| p.cmp(&pair))
+            .ok()
+            .map(|i| Some(&self.accepted[i].1))
+    }
+
+    /// Pairs with a verdict.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rejected.len() + self.accepted.len()
+    }
+
+    /// True without verdicts.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Verifies candidate pairs and joins the matching ones. With `known` (the verdicts of an
+/// index's earlier runs), a pair found there takes its stored verdict instead of being
+/// scored: a verdict is a function of the two documents and the parameters, so the
+/// result is the same, pair for pair and in the same order; and the verdicts of the
+/// pairs scored now are returned in `Verified::scored`.
 pub fn cluster_pairs(
     docs: usize,
     pairs: &[Pair],
     verifier: &Verifier,
     rule: &MatchRule,
+    known: Option<&Verdicts>,
     mut advance: impl FnMut(u64),
 ) -> Result<Verified> {
     let mut uf = UnionFind::new(docs);
     let mut edges = Vec::new();
     let mut skipped = Vec::new();
     let mut stats = VerifyStats::default();
+    let mut scored = known.map(|_| Verdicts::default());
+    let mut taken = 0u64;
     let mut todo: Vec<Pair> = Vec::with_capacity(VERIFY_BATCH);
+    // per pair to join, in candidate order: the index of its score in `todo`, or its
+    // stored verdict
+    let mut order: Vec<(Pair, Result<usize, Option<&PairScore>>)> =
+        Vec::with_capacity(VERIFY_BATCH);
     for batch in pairs.chunks(VERIFY_BATCH) {
         todo.clear();
+        order.clear();
         for &(a, b) in batch {
             if uf.find(a) == uf.find(b) {
                 stats.already_connected += 1;
                 skipped.push((a, b));
+            } else if let Some(v) = known.and_then(|k| k.get((a, b))) {
+                taken += 1;
+                order.push(((a, b), Err(v)));
             } else {
+                order.push(((a, b), Ok(todo.len())));
                 todo.push((a, b));
             }
         }
         let scores = score_pairs(&todo, verifier)?;
         stats.verified += todo.len() as u64;
-        for (&pair, s) in todo.iter().zip(&scores) {
-            join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+        for &(pair, at) in &order {
+            match at {
+                Ok(i) => {
+                    let s = &scores[i];
+                    let accepted = join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                    if let Some(v) = &mut scored {
+                        if accepted {
+                            v.accepted.push((pair, *s));
+                        } else {
+                            v.rejected.push(pair);
+                        }
+                    }
+                }
+                Err(Some(s)) => {
+                    join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                }
+                Err(None) => {}
+            }
         }
         advance(batch.len() as u64);
     }
@@ -160,6 +236,8 @@ pub fn cluster_pairs(
         edges,
         skipped,
         stats,
+        scored,
+        taken,
     })
 }
 
@@ -211,10 +289,13 @@ pub fn cluster_scored(
         edges,
         skipped: Vec::new(),
         stats,
+        scored: None,
+        taken: 0,
     }
 }
 
-/// Joins a scored pair's documents when the rule accepts it, keeping the edge as evidence.
+/// Joins a scored pair's documents when the rule accepts it, keeping the edge as
+/// evidence; true when it does.
 fn join_if_match(
     rule: &MatchRule,
     (a, b): Pair,
@@ -222,7 +303,7 @@ fn join_if_match(
     uf: &mut UnionFind,
     edges: &mut Vec<Edge>,
     stats: &mut VerifyStats,
-) {
+) -> bool {
     if rule.accepts(s) {
         stats.accepted += 1;
         match rule.matches(s) {
@@ -237,6 +318,9 @@ fn join_if_match(
             containment: s.containment(),
         });
         uf.union(a, b);
+        true
+    } else {
+        false
     }
 }
 
@@ -708,5 +792,70 @@ mod tests {
         };
         v.sort_by(|&a, &b| order.compare(a, b, &length));
         assert_eq!(v, vec![0, 3, 2, 1]);
+    }
+
+    /// Documents of one paragraph each: runs of shingles that overlap by degrees.
+    fn verifier(dir: &std::path::Path) -> (Verifier, usize) {
+        let mut spill = crate::spill::ShingleSpill::create_in(dir).unwrap();
+        let docs: Vec<Vec<u64>> = (0..12u64)
+            .map(|i| {
+                let start = (i / 3) * 100 + (i % 3) * 3;
+                (start..start + 40).collect()
+            })
+            .collect();
+        let mut sizes = Vec::new();
+        for d in &docs {
+            let mut rec = ParagraphRecord::default();
+            rec.shingles.extend_from_slice(d);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(0);
+            rec.push_snippet("");
+            spill.push_bytes(&rec.encode()).unwrap();
+            sizes.push(d.len() as u32);
+        }
+        let records = spill.finish().unwrap();
+        (
+            Verifier::exact(records, crate::ids::DocLists::default(), sizes),
+            docs.len(),
+        )
+    }
+
+    #[test]
+    fn known_verdicts_give_what_scoring_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, n) = verifier(dir.path());
+        let rule = MatchRule::new(&crate::Params::default().validate().unwrap());
+        let pairs: Vec<Pair> = (0..n as DocId)
+            .flat_map(|a| (a + 1..n as DocId).map(move |b| (a, b)))
+            .collect();
+        let plain = cluster_pairs(n, &pairs, &v, &rule, None, |_| {}).unwrap();
+        assert!(plain.scored.is_none());
+        let first =
+            cluster_pairs(n, &pairs, &v, &rule, Some(&Verdicts::default()), |_| {}).unwrap();
+        let scored = first.scored.clone().unwrap();
+        assert_eq!(scored.len() as u64, first.stats.verified);
+        assert!(!scored.accepted.is_empty() && !scored.rejected.is_empty());
+        assert_eq!(first.edges, plain.edges);
+        assert_eq!(first.stats, plain.stats);
+        // every verdict known: nothing scored, the same edges, skips and counts
+        let again = cluster_pairs(n, &pairs, &v, &rule, Some(&scored), |_| {}).unwrap();
+        assert_eq!(again.stats.verified, 0);
+        assert_eq!(again.taken, first.stats.verified);
+        assert_eq!(again.scored, Some(Verdicts::default()));
+        assert_eq!(again.edges, plain.edges);
+        assert_eq!(again.skipped, plain.skipped);
+        let mut stats = again.stats.clone();
+        stats.verified = plain.stats.verified;
+        assert_eq!(stats, plain.stats);
+        // some known (the rejected only): the rest scored, the same answer
+        let part = Verdicts {
+            rejected: scored.rejected.clone(),
+            accepted: Vec::new(),
+        };
+        let mixed = cluster_pairs(n, &pairs, &v, &rule, Some(&part), |_| {}).unwrap();
+        assert_eq!(mixed.taken, scored.rejected.len() as u64);
+        assert_eq!(mixed.stats.verified, scored.accepted.len() as u64);
+        assert_eq!(mixed.edges, plain.edges);
+        assert_eq!(mixed.skipped, plain.skipped);
     }
 }

@@ -41,7 +41,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::boilerplate::is_boilerplate;
-use crate::cluster::UnionFind;
+use crate::cluster::{UnionFind, Verdicts};
 use crate::document::{PackedPosition, ParagraphRecord, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists, Pair};
@@ -57,6 +57,7 @@ use crate::spill::{Scratch, ShingleSets};
 use crate::store::{self, Decoder, Encoder};
 
 mod bands;
+mod verdicts;
 
 /// The manifest's file name in an index directory.
 pub const MANIFEST: &str = "MANIFEST";
@@ -1125,6 +1126,9 @@ struct IndexArchive {
     batch_docs: usize,
     /// Every local record's component after this run (see `ClusterRow::component`).
     components: Vec<u64>,
+    /// The verdicts of the pairs this run scored, in archived document numbers, for its
+    /// segment's `verdicts`.
+    scored: Vec<verdicts::Entry>,
 }
 
 /// What `load_members` reads of the members, in local document order.
@@ -1159,6 +1163,7 @@ impl IndexArchive {
             batch_records: 0,
             batch_docs: 0,
             components: Vec::new(),
+            scored: Vec::new(),
             readonly,
             index,
         }
@@ -1396,6 +1401,9 @@ impl Archive for IndexArchive {
         let bands = params.bands();
         self.batch_records = records.metas.len();
         self.batch_docs = batch_docs;
+        // a document's number over all runs is a `DocId` (the verdicts name pairs by them)
+        DocId::try_from(self.archived_docs + batch_docs as u64)
+            .map_err(|_| too_many(&self.index.dir))?;
         let batch_spill = std::mem::replace(&mut cleaned.records, ShingleSets::chain(Vec::new()));
         let keys = if self.readonly {
             bands::batch_runs(
@@ -1545,8 +1553,45 @@ impl Archive for IndexArchive {
         pairs.retain(|&(a, b)| in_scope(a) && in_scope(b));
     }
 
-    fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()> {
+    fn known(&mut self) -> Result<Verdicts> {
+        let mut out = Verdicts::default();
+        if !self.in_scope.iter().any(|&s| s) {
+            return Ok(out);
+        }
+        let docs: Vec<DocId> = self.members.iter().map(|m| m.doc).collect();
+        let mut through = 0u64;
+        for e in self.live() {
+            through += e.docs;
+            let path = segment_dir(&self.index.dir, &e.name).join(verdicts::FILE);
+            verdicts::pick(
+                &path,
+                self.index.digest,
+                through,
+                &docs,
+                |i| self.in_scope[i],
+                &mut out,
+            )?;
+        }
+        verdicts::sort(&mut out);
+        Ok(out)
+    }
+
+    fn after_cluster(&mut self, dedup: &mut Dedup, scored: Verdicts, taken: u64) -> Result<()> {
         let archived = self.members.len();
+        if !self.readonly {
+            let members = &self.members;
+            let first_new = self.archived_docs;
+            self.scored = verdicts::entries(&scored, |d| {
+                if (d as usize) < archived {
+                    members[d as usize].doc
+                } else {
+                    // the batch's documents follow the archive's (`prepend` checked
+                    // that the numbers fit)
+                    (first_new + u64::from(d) - archived as u64) as DocId
+                }
+            });
+        }
+        drop(scored);
         let members = &self.members;
         let first_batch = self.archived_records;
         let position = |i: usize| {
@@ -1652,6 +1697,7 @@ impl Archive for IndexArchive {
             archived_docs: self.archived_docs,
             probe_hits: self.probe_hits,
             loaded_docs: archived as u64,
+            stored_verdicts: taken,
             representative_changes: previous.len() as u64,
         });
         dedup.archived = Some(Archived {
@@ -1667,9 +1713,14 @@ impl Archive for IndexArchive {
         let Some(seg) = self.pending.take() else {
             return Ok(()); // read-only
         };
+        let digest = self.index.digest;
+        verdicts::write(
+            &seg.path().join(verdicts::FILE),
+            digest,
+            &std::mem::take(&mut self.scored),
+        )?;
         // the cluster table: the old one streamed, the members' rows replaced, the
         // batch's appended
-        let digest = self.index.digest;
         let row = |i: usize| {
             let a = &dedup.assignments[i];
             ClusterRow {
@@ -1816,11 +1867,15 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let mut next_run = 1;
     let mut bands_a_doc = None;
     let mut is_doc: Vec<bool> = Vec::new();
+    let mut docs_through = 0u64;
     let segs = ix.segments()?;
     let mut stale = StaleBoilerplate::new(&m.params.clone().validate()?, &segs);
     let mut buf = Vec::new();
     for (entry, seg) in segs {
         let path = segment_dir(dir, &entry.name);
+        // pairs of the segment's documents and earlier ones', sorted
+        docs_through += entry.docs;
+        verdicts::check(&path.join(verdicts::FILE), digest, docs_through)?;
         // every file's checksum first, so damage is said as damage
         let len = store::check_stream(&path.join("sets.dat"), "setsdat", Some(digest))?;
         for (name, kind) in [("bands", "bands"), ("bandruns", "bandruns")] {
@@ -2145,6 +2200,17 @@ pub fn compact(dir: &Path) -> Result<Info> {
             bands_a_doc + 1,
             &runs,
         )?;
+        let verdict_files: Vec<PathBuf> = paths.iter().map(|p| p.join(verdicts::FILE)).collect();
+        let mut through = 0u64;
+        let verdict_files: Vec<(&Path, u64)> = verdict_files
+            .iter()
+            .zip(&segs)
+            .map(|(p, (e, _))| {
+                through += e.docs;
+                (p.as_path(), through)
+            })
+            .collect();
+        verdicts::merge(&seg_dir.path().join(verdicts::FILE), digest, &verdict_files)?;
         let old = ix
             .clusters_path()
             .expect("an index with segments has a table");

@@ -191,10 +191,14 @@ fn dedup(args: &DedupArgs) -> anyhow::Result<()> {
         c.kept
     )?;
     let v = &summary.verification;
+    // an index run's accepted pairs include the verdicts it took from the index
+    let stored = summary.index.as_ref().map_or(String::new(), |i| {
+        format!(", {} verdicts from the index", i.stored_verdicts)
+    });
     writeln!(
         out,
-        "bands x rows {} x {}, {} candidate pairs, {} verified, {} accepted ({} by containment); \
-         {} split off, {} weak links; {:.2} s",
+        "bands x rows {} x {}, {} candidate pairs, {} verified{stored}, {} accepted ({} by \
+         containment); {} split off, {} weak links; {:.2} s",
         params.bands(),
         params.rows(),
         summary.candidates.pairs,

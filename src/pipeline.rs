@@ -27,8 +27,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Edge, Placement, RepresentativeOrder, Verified, VerifyStats, cluster_pairs, cluster_scored,
-    place,
+    Edge, Placement, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
+    cluster_scored, place,
 };
 use crate::document::Position;
 use crate::error::{Error, Result};
@@ -104,9 +104,14 @@ pub trait Archive: Send {
     /// archived documents whose components no batch document touches were decided by
     /// earlier runs and would be decided the same way again.
     fn candidates(&mut self, pairs: &mut Vec<Pair>);
+    /// After `candidates`: the verdicts earlier runs reached on pairs among the archive's
+    /// documents of this run (local document numbers), taken instead of scoring them
+    /// again (see `cluster::cluster_pairs`).
+    fn known(&mut self) -> Result<Verdicts>;
     /// Turns the clustered whole into this run's answer (stable cluster ids, the batch's
-    /// counts, what changed for archived clusters).
-    fn after_cluster(&mut self, dedup: &mut Dedup) -> Result<()>;
+    /// counts, what changed for archived clusters); `scored` are the verdicts of the pairs
+    /// verification scored, `taken` how many it took from `known`.
+    fn after_cluster(&mut self, dedup: &mut Dedup, scored: Verdicts, taken: u64) -> Result<()>;
     /// After the outputs are written: adds the batch to the archive (a no-op for a
     /// read-only run).
     fn commit(&mut self, dedup: &Dedup) -> Result<()>;
@@ -605,7 +610,16 @@ where
         progress,
         archive.as_deref_mut(),
     )?;
-    let clustered = cluster_stage(&sketched, None, params, progress)?;
+    let Clustered {
+        counts,
+        seconds: cluster_seconds,
+        assignments,
+        provenance,
+        edges,
+        stats,
+        scored,
+        taken,
+    } = cluster_stage(&sketched, None, params, progress)?;
     // the spill and the candidates go here: what is written needs neither
     let Sketched {
         sources,
@@ -621,7 +635,7 @@ where
         mut seconds,
         ..
     } = sketched;
-    seconds.extend(clustered.seconds);
+    seconds.extend(cluster_seconds);
     let working_dir = std::env::current_dir().ok();
     let summary = Summary {
         format_version: FORMAT_VERSION,
@@ -631,10 +645,10 @@ where
         params: params.get().clone(),
         inputs: reports,
         unread_inputs: Vec::new(),
-        counts: clustered.counts,
+        counts,
         candidates,
         simhash,
-        verification: clustered.stats,
+        verification: stats,
         spill_bytes,
         paragraphs,
         seconds,
@@ -646,14 +660,14 @@ where
     let mut dedup = Dedup {
         sources,
         records,
-        assignments: clustered.assignments,
-        provenance: clustered.provenance,
-        edges: clustered.edges,
+        assignments,
+        provenance,
+        edges,
         summary,
         archived: None,
     };
     if let Some(a) = archive {
-        a.after_cluster(&mut dedup)?;
+        a.after_cluster(&mut dedup, scored.unwrap_or_default(), taken)?;
     }
     Ok(dedup)
 }
@@ -700,6 +714,8 @@ pub struct Sketched {
     pub verifier: Verifier,
     /// The candidate pairs, sorted.
     pub pairs: Vec<Pair>,
+    /// With an archive: the verdicts its earlier runs reached on some of `pairs`.
+    pub known: Option<Verdicts>,
     /// The candidate stage's figures.
     pub candidates: CandidateStats,
     /// The SimHash index's figures, when it ran.
@@ -730,6 +746,10 @@ pub struct Clustered {
     pub edges: Vec<Edge>,
     /// What verification and placement did.
     pub stats: VerifyStats,
+    /// With an archive's `known` verdicts: the verdicts of the pairs scored now.
+    pub scored: Option<Verdicts>,
+    /// Pairs whose verdict was taken from the archive's `known` verdicts.
+    pub taken: u64,
 }
 
 /// Reads, sketches and finds candidates (see `dedup_stream`).
@@ -927,9 +947,13 @@ where
         pairs.dedup();
         simhash_stats = Some(stats);
     }
-    if let Some(a) = archive {
-        a.candidates(&mut pairs);
-    }
+    let known = match archive {
+        Some(a) => {
+            a.candidates(&mut pairs);
+            Some(a.known()?)
+        }
+        None => None,
+    };
     progress.finish_stage();
     seconds.insert("candidates".into(), t.elapsed().as_secs_f64());
 
@@ -953,6 +977,7 @@ where
         warnings,
         verifier,
         pairs,
+        known,
         candidates: cand_stats,
         simhash: simhash_stats,
         paragraphs: paragraph_summary,
@@ -976,6 +1001,7 @@ pub fn cluster_stage(
         records,
         verifier,
         pairs,
+        known,
         ..
     } = sketched;
     let mut counts = sketched.counts.clone();
@@ -990,8 +1016,10 @@ pub fn cluster_stage(
         edges,
         skipped,
         stats: mut verify_stats,
+        scored,
+        taken,
     } = match scores {
-        None => cluster_pairs(docs, pairs, verifier, &rule, |n| {
+        None => cluster_pairs(docs, pairs, verifier, &rule, known.as_ref(), |n| {
             progress.advance(n);
         })?,
         Some(scores) => cluster_scored(docs, pairs, scores, &rule),
@@ -1032,6 +1060,8 @@ pub fn cluster_stage(
         provenance,
         edges,
         stats: verify_stats,
+        scored,
+        taken,
     })
 }
 

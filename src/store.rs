@@ -32,8 +32,9 @@ pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
 
 /// Version of the container and of every body layout in it; a reader refuses any other.
 /// 2: per-band sorted runs (`bandruns`), band-key rows with a checksum each; 3: each
-/// document's outlet group and flagged boilerplate paragraphs in `sets.idx`.
-pub const FORMAT_VERSION: u32 = 3;
+/// document's outlet group and flagged boilerplate paragraphs in `sets.idx`; 4: the
+/// stored verdicts (`verdicts`).
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
 pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;

@@ -299,6 +299,10 @@ pub struct IndexRun {
     /// Archived documents this run loaded and compared: the members of the components
     /// of `probe_hits`. The others were not read.
     pub loaded_docs: u64,
+    /// Candidate pairs whose verdict this run took from the index (earlier runs scored
+    /// them) instead of scoring them again; `verification.verified` counts those it
+    /// scored.
+    pub stored_verdicts: u64,
     /// Clusters whose representative this run changed (see `clusters.jsonl`'s
     /// `previous_representative`).
     pub representative_changes: u64,

@@ -226,6 +226,93 @@ fn batches_fed_one_a_run_give_the_partition_and_originals_of_one_full_run() {
     assert_eq!(info["manifest"]["runs"], 4);
 }
 
+fn summary(dir: &Path, out: &str) -> serde_json::Value {
+    let path = dir.join(out).join("summary.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn later_runs_take_stored_verdicts_and_still_give_the_full_runs_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (batches, all) = batches_by_date(dir, 4);
+    let off = ["--paragraphs", "off"];
+    let mut args = vec!["dedup", all.to_str().unwrap(), "--out", "full", "-q"];
+    args.extend_from_slice(&off);
+    neardup_ok(dir, &args);
+    let full = answer(&[dir.join("full/docs.jsonl")]);
+    let full_verified = summary(dir, "full")["verification"]["verified"]
+        .as_u64()
+        .unwrap();
+    incremental(dir, &batches, "ix", &off);
+    let stored: Vec<u64> = (0..batches.len())
+        .map(|i| {
+            summary(dir, &format!("ix-out{i}"))["index"]["stored_verdicts"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(stored[0], 0, "the first run has nothing stored");
+    assert!(
+        stored[1..].iter().any(|&n| n > 0),
+        "a later run took verdicts from the index: {stored:?}"
+    );
+    // what the runs scored, summed, is no more than what one full run scores: each
+    // archived pair is scored once
+    let scored: u64 = (0..batches.len())
+        .map(|i| {
+            summary(dir, &format!("ix-out{i}"))["verification"]["verified"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        scored <= full_verified + stored.iter().sum::<u64>(),
+        "{scored} scored by the runs, {full_verified} by the full run"
+    );
+    let inc = index_answer(dir, "ix");
+    assert_eq!(inc.len(), full.len(), "every record answered once");
+    for (id, want) in &full {
+        assert_eq!(&inc[id], want, "{id}");
+    }
+    // a batch the index already holds, compared again: the pairs among its archived
+    // copies are all stored, and the answer is what the index says
+    let again = |out: &str| {
+        neardup_ok(
+            dir,
+            &[
+                "dedup",
+                batches[2].to_str().unwrap(),
+                "--index",
+                "ix",
+                "--index-readonly",
+                "--out",
+                out,
+                "-q",
+                "--paragraphs",
+                "off",
+            ],
+        );
+        summary(dir, out)
+    };
+    let s = again("again1");
+    assert!(s["index"]["stored_verdicts"].as_u64().unwrap() > 0, "{s}");
+    // compaction merges the verdicts: the same run takes the same ones
+    neardup_ok(dir, &["index", "compact", "ix"]);
+    neardup_ok(dir, &["index", "verify", "ix"]);
+    let t = again("again2");
+    assert_eq!(s["index"], t["index"]);
+    assert_eq!(s["verification"], t["verification"]);
+    assert_eq!(
+        std::fs::read(dir.join("again1/docs.jsonl")).unwrap(),
+        std::fs::read(dir.join("again2/docs.jsonl")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("again1/clusters.jsonl")).unwrap(),
+        std::fs::read(dir.join("again2/clusters.jsonl")).unwrap()
+    );
+}
+
 #[test]
 fn with_the_paragraph_stage_the_difference_from_a_full_run_is_small_and_counted() {
     // Boilerplate is learned from the archive's counts plus the batch's; earlier runs'
@@ -457,7 +544,7 @@ fn a_damaged_file_is_an_error_naming_it() {
         .unwrap()
         .unwrap()
         .path();
-    for name in ["bands", "records", "sets.dat", "clusters"] {
+    for name in ["bands", "records", "sets.dat", "clusters", "verdicts"] {
         let path = seg.join(name);
         let good = std::fs::read(&path).unwrap();
         let mut bad = good.clone();
@@ -695,7 +782,8 @@ fn boilerplate_learned_later_is_counted_by_verify_and_earlier_decisions_stand() 
 }
 
 /// An index written by an earlier neardup (store format 1, before the band runs; 2,
-/// before `sets.idx` kept outlet groups and flagged paragraphs) is refused by name,
+/// before `sets.idx` kept outlet groups and flagged paragraphs; 3, before the stored
+/// verdicts) is refused by name,
 /// saying to rebuild it, before anything is read as data.
 #[test]
 fn an_index_of_an_older_format_is_refused_saying_to_rebuild() {
