@@ -134,20 +134,29 @@ pub(super) struct Rows {
     docs: usize,
 }
 
+/// Opens a `bands` file for its rows: its header read, the shape it gives and its
+/// document count checked against the body's length; the reader stands at the first row.
+fn open_rows(path: &Path, digest: u128) -> Result<(BodyReader, Shape, usize)> {
+    let mut r = BodyReader::open(path, "bands", Some(digest))?;
+    let (bands, slots, docs) = (r.u64()?, r.u64()?, r.u64()?);
+    let bad = || store::corrupt(path, "its shape does not fit its length");
+    let shape = Shape {
+        bands: usize::try_from(bands).map_err(|_| bad())?,
+        slots: usize::try_from(slots).map_err(|_| bad())?,
+    };
+    let docs = usize::try_from(docs).map_err(|_| bad())?;
+    if (docs as u64).checked_mul(shape.row_bytes() as u64) != Some(r.left()) {
+        return Err(bad());
+    }
+    Ok((r, shape, docs))
+}
+
 impl Rows {
     /// Opens `path`, checking its header and that its length is that of its rows.
     pub fn open(path: &Path, digest: u128) -> Result<Self> {
-        let mut r = BodyReader::open(path, "bands", Some(digest))?;
-        let (bands, slots, docs) = (r.u64()?, r.u64()?, r.u64()?);
-        let bad = || store::corrupt(path, "its shape does not fit its length");
-        let shape = Shape {
-            bands: usize::try_from(bands).map_err(|_| bad())?,
-            slots: usize::try_from(slots).map_err(|_| bad())?,
-        };
-        let docs = usize::try_from(docs).map_err(|_| bad())?;
-        if shape.bands == 0 || (docs as u64).checked_mul(shape.row_bytes() as u64) != Some(r.left())
-        {
-            return Err(bad());
+        let (_, shape, docs) = open_rows(path, digest)?;
+        if shape.bands == 0 {
+            return Err(store::corrupt(path, "its shape does not fit its length"));
         }
         let file = std::fs::File::open(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
@@ -249,17 +258,7 @@ pub(super) fn for_each_row(
     digest: u128,
     mut f: impl FnMut(DocId, DocKeys) -> Result<()>,
 ) -> Result<(Shape, usize)> {
-    let mut r = BodyReader::open(path, "bands", Some(digest))?;
-    let (bands, slots, docs) = (r.u64()?, r.u64()?, r.u64()?);
-    let bad = || store::corrupt(path, "its shape does not fit its length");
-    let shape = Shape {
-        bands: usize::try_from(bands).map_err(|_| bad())?,
-        slots: usize::try_from(slots).map_err(|_| bad())?,
-    };
-    let docs = usize::try_from(docs).map_err(|_| bad())?;
-    if (docs as u64).checked_mul(shape.row_bytes() as u64) != Some(r.left()) {
-        return Err(bad());
-    }
+    let (mut r, shape, docs) = open_rows(path, digest)?;
     let mut row = vec![0u8; shape.row_bytes()];
     for d in 0..docs {
         r.read(&mut row)?;

@@ -538,12 +538,7 @@ fn a_damaged_file_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     small_index(dir);
-    let seg = std::fs::read_dir(dir.join("ix/segments"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let seg = first_segment(dir);
     for name in ["bands", "records", "sets.dat", "clusters", "verdicts"] {
         let path = seg.join(name);
         let good = std::fs::read(&path).unwrap();
@@ -670,12 +665,7 @@ fn a_damaged_band_run_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     small_index(dir);
-    let seg = std::fs::read_dir(dir.join("ix/segments"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let seg = first_segment(dir);
     let path = seg.join("bandruns");
     let good = std::fs::read(&path).unwrap();
     let mut bad = good.clone();
@@ -816,4 +806,14 @@ fn an_index_of_an_older_format_is_refused_saying_to_rebuild() {
     }
     std::fs::write(&manifest, &good).unwrap();
     neardup_ok(dir, &["index", "verify", "ix"]);
+}
+
+/// The directory of the index's first segment (`small_index` makes one).
+fn first_segment(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join("ix/segments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
 }
