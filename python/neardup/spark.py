@@ -427,12 +427,19 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return sharded.repartition(shards, "shard").mapInArrow(pairs, "a bigint, b bigint").distinct()
 
 
-def _verify(pairs: DataFrame, sketched: DataFrame, params: _core.Params) -> DataFrame:
+# Candidate pairs (16 bytes each) up to this many are broadcast to the first join of
+# verification, so that the compared records are not shuffled for it; beyond, both sides
+# are shuffled (Spark's own threshold, 10 MB, broadcast them up to some 600,000 only).
+BROADCAST_PAIRS = 1 << 21
+
+
+def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> DataFrame:
     """The accepted pairs: both compared records joined to each candidate pair and scored
-    where the pair is (no broadcast: the driver never holds a set)."""
+    where the pair is (the driver never holds a set; it holds the pairs when there are at
+    most `BROADCAST_PAIRS`)."""
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
-    joined = pairs.join(sa, "a").join(sb, "b")
+    joined = (F.broadcast(pairs) if n_pairs <= BROADCAST_PAIRS else pairs).join(sa, "a").join(sb, "b")
     scored = _map_arrow(
         joined,
         ["sa", "sb"],
@@ -609,7 +616,7 @@ def cluster_records(
     done("records", base)
     pairs = _candidates(sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("candidates", pairs)
-    edges = _verify(pairs, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = _verify(pairs, timing.stages[-1]["rows"], sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("verify", edges)
     pairs.unpersist()
     comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)

@@ -120,7 +120,8 @@ def test_inputs_are_numbered_in_the_clis_order(spark, tmp_path):
 def test_boilerplate_shipped_or_joined_gives_the_same_answer(spark, tmp_path, monkeypatch):
     """An outlet's footer is boilerplate: left out, it no longer makes its articles
     duplicates of each other. The keys found go to the tasks with the function, or (more
-    than `BROADCAST_KEYS`) are joined to each record: the same answer both ways."""
+    than `BROADCAST_KEYS`) are joined to each record: the same answer both ways (and with
+    the candidate pairs shuffled rather than broadcast to verification)."""
     import json
     import random
 
@@ -152,6 +153,7 @@ def test_boilerplate_shipped_or_joined_gives_the_same_answer(spark, tmp_path, mo
     clustered = {r[0] for r in shipped if r[1] is not None and any(o[1] == r[1] and o[0] != r[0] for o in shipped)}
     assert clustered == {"d1", "d8"}
     monkeypatch.setattr(nspark, "BROADCAST_KEYS", 0)
+    monkeypatch.setattr(nspark, "BROADCAST_PAIRS", 0)
     joined, found_joined = run()
     assert joined == shipped and found_joined == found
     # the footer alone makes duplicates when it is not boilerplate
