@@ -19,10 +19,12 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    flagged, repeats and boilerplate left out, MinHash, LSH band keys, and the record of
    the compared paragraphs that verification and placement compare: the only
    text-sized data kept (on the executors' disks).
-4. candidates: group by (band, key) in Spark; each bucket's pairs by the core (the CLI's
-   cap at max_bucket); distinct.
-5. verify (Rust): both compared records joined to each pair; exact Jaccard /
-   containment, the CLI's match rule.
+4. candidates: each batch's band and opening keys as one binary row per shard (band
+   and key decide the shard); per shard, Rust sorts them and pairs each bucket's
+   documents (the CLI's cap at max_bucket); distinct.
+5. verify (Rust): both compared records joined to each pair (the pairs broadcast to the
+   first join, up to `BROADCAST_PAIRS`); exact Jaccard / containment, the CLI's match
+   rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
