@@ -7,33 +7,49 @@
 #
 # PY: a venv with the neardup wheel and pyspark[sql] installed (python/README.md);
 # ND: the CLI; MASTER (default local[2]); OUT (default a temporary directory);
-# SPARK_CONF: extra spark-submit arguments (e.g. "--driver-memory 2g").
+# SPARK_CONF: extra spark-submit arguments (e.g. "--driver-memory 2g"); LOCAL (default
+# OUT/local): Spark's local directory (`spark.local.dir`), emptied after each run.
 set -euo pipefail
 PY=${PY:?set PY to the venv python with neardup and pyspark}
 ND=${ND:-target/release/neardup}
 MASTER=${MASTER:-local[2]}
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
+LOCAL=${LOCAL:-$OUT/local}
 SPARK_HOME=$("$PY" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')
 export SPARK_HOME SPARK_LOCAL_IP=127.0.0.1
 CLIPY=$("$PY" -c 'import neardup.cli as c; print(c.__file__)')
 SUBMIT=$(dirname "$PY")/spark-submit
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); nproc: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| corpus | MB | run | wall s | CPU s | peak RSS MB | CPU s vs CLI | stages (s) |"
-echo "|---|--:|---|--:|--:|--:|--:|---|"
+echo "| corpus | MB | run | wall s | CPU s | peak RSS MB | CPU s vs CLI | local dir peak MB | stages (s) |"
+echo "|---|--:|---|--:|--:|--:|--:|--:|---|"
 for corpus in "$@"; do
   name=$(basename "$corpus")
   mb=$(( $(stat -c %s "$corpus") / 1000000 ))
   /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.cli.time" "$ND" dedup "$corpus" --out "$OUT/$name.cli" --quiet
   read -r cw cu cs cm <"$OUT/$name.cli.time"
   ccpu=$(echo "$cu + $cs" | bc)
-  echo "| $name | $mb | CLI | $cw | $ccpu | $((cm / 1024)) | 1 | |"
+  echo "| $name | $mb | CLI | $cw | $ccpu | $((cm / 1024)) | 1 | | |"
+  rm -rf "$LOCAL" && mkdir -p "$LOCAL"
+  # the local directory's size every 2 s, its peak kept in a file (the sampler is this
+  # script's own background job, stopped by its pid)
+  (peak=0; while :; do
+     kb=$(du -sk "$LOCAL" 2>/dev/null | cut -f1); [ "${kb:-0}" -gt "$peak" ] && peak=$kb && echo "$peak" >"$OUT/$name.local.kb"
+     sleep 2
+   done) &
+  sampler=$!
+  trap 'kill "$sampler" 2>/dev/null || true' EXIT
+  echo 0 >"$OUT/$name.local.kb"
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.spark.time" "$SUBMIT" --master "$MASTER" \
+  # TMPDIR: the job's checkpoint directory goes there too
+  TMPDIR=$LOCAL /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.spark.time" "$SUBMIT" --master "$MASTER" \
     --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 \
-    --conf spark.driver.bindAddress=127.0.0.1 --conf spark.pyspark.python="$PY" ${SPARK_CONF:-} \
+    --conf spark.driver.bindAddress=127.0.0.1 --conf spark.pyspark.python="$PY" \
+    --conf spark.local.dir="$LOCAL" ${SPARK_CONF:-} \
     "$CLIPY" "$corpus" --out "$OUT/$name.spark" 2>"$OUT/$name.spark.log"
+  kill "$sampler" && wait "$sampler" 2>/dev/null || true
+  rm -rf "$LOCAL"
   read -r sw su ss sm <"$OUT/$name.spark.time"
   scpu=$(echo "$su + $ss" | bc)
   stages=$("$PY" - "$OUT/$name.spark/timing.json" <<'PYEOF'
@@ -42,6 +58,6 @@ t = json.load(open(sys.argv[1]))
 print(", ".join("%s %.1f" % (s["stage"], s["seconds"]) for s in t["stages"]))
 PYEOF
 )
-  echo "| $name | $mb | Spark $MASTER | $sw | $scpu | $((sm / 1024)) | $(echo "scale=1; $scpu / $ccpu" | bc) | $stages |"
+  echo "| $name | $mb | Spark $MASTER | $sw | $scpu | $((sm / 1024)) | $(echo "scale=1; $scpu / $ccpu" | bc) | $(( $(cat "$OUT/$name.local.kb") / 1024 )) | $stages |"
   "$PY" "$(dirname "$0")/../python/tests/spark_equals_cli.py" "$OUT/$name.cli/docs.jsonl" "$OUT/$name.spark/docs" >&2
 done

@@ -10,7 +10,7 @@
 //! | file | what |
 //! |---|---|
 //! | `records` | every record of the run in input order: run, id, date, outlet, status |
-//! | `sets.idx`, `sets.dat` | each compared document's paragraph record (the spill record), with offsets, a checksum each, sizes, outlet groups, the paragraphs left out and the boilerplate among them |
+//! | `sets.idx`, `sets.dat` | each compared document's text, zstd-compressed, and its paragraph hashes (`spill::TextEntry`), from which a run makes its paragraph record (the spill record) again; offsets, a checksum of each entry and of each record, sizes, outlet groups, the paragraphs left out and the boilerplate among them |
 //! | `bands` | each document's band keys and opening keys, one row each with its checksum (`bands`) |
 //! | `bandruns` | per band, `(key, document)` sorted; and the opening keys' run (`bands`) |
 //! | `paragraphs` | per outlet group, the documents and the paragraph-key counts (boilerplate) |
@@ -19,8 +19,9 @@
 //! A run's cost and memory follow its batch and what the batch touches, not the archive:
 //! it probes each segment's band runs with the batch's sorted keys (streamed, a band at a
 //! time), finds the components (documents joined by accepted pairs) of the archived
-//! documents hit, and loads only their members (records, band keys, set-store entries),
-//! in archive order, before the batch's (`pipeline::Archive`). Candidates come from the
+//! documents hit, and loads only their members (records, band keys, set-store entries,
+//! whose texts are made into paragraph records again), in archive order, before the
+//! batch's (`pipeline::Archive`). Candidates come from the
 //! ordinary LSH stage over those; it then verifies and places only the components that a
 //! batch document is a candidate of: every other archived pair would be decided as
 //! before, since nothing new is joined to either side, and an archived document outside
@@ -37,12 +38,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::Analyzer;
 use crate::boilerplate::is_boilerplate;
 use crate::cluster::{UnionFind, Verdicts};
-use crate::document::{PackedPosition, ParagraphRecord, Position};
+use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists, Pair};
 use crate::lsh::BandTable;
@@ -53,7 +56,7 @@ use crate::pipeline::{Archive, RunOptions, run_with};
 use crate::progress::Progress;
 use crate::records::{Archived, Assignment, Dedup, RecordMeta, Records, Status};
 use crate::sketch::pass::{CleanArticles, ParagraphIndex};
-use crate::spill::{Scratch, ShingleSets};
+use crate::spill::{Scratch, ShingleSets, ShingleSpill, TextEntry, TextUnpacker};
 use crate::store::{self, Decoder, Encoder};
 
 mod bands;
@@ -328,13 +331,18 @@ fn pick_records(
     Ok(out)
 }
 
-/// The index of a segment's set store: where each document's record lies in `sets.dat`
-/// (offsets into its body), its checksum, its size, the paragraphs left out, its outlet
-/// group and the boilerplate its run flagged.
+/// The index of a segment's set store: where each document's entry (`spill::TextEntry`:
+/// its text, compressed, and its paragraph hashes) lies in `sets.dat` (offsets into its
+/// body), the entry's checksum, the checksum of the paragraph record its run compared
+/// (which the record made again from the text must match), its size, the paragraphs
+/// left out, its outlet group and the boilerplate its run flagged.
 #[derive(Debug, Default)]
 struct SetsIndex {
     offsets: Vec<u64>,
+    /// xxh3-64 of each paragraph record as its run spilled it.
     digests: Vec<u64>,
+    /// xxh3-64 of each entry's bytes in `sets.dat`.
+    entries: Vec<u64>,
     sizes: Vec<u32>,
     removed: Vec<(u32, Vec<u32>)>,
     /// Each document's outlet group, as an index into its segment's `paragraphs` groups
@@ -354,6 +362,9 @@ impl SetsIndex {
             e.u64(o);
         }
         for &x in &self.digests {
+            e.u64(x);
+        }
+        for &x in &self.entries {
             e.u64(x);
         }
         e.u32s(&self.sizes);
@@ -376,6 +387,7 @@ impl SetsIndex {
         let n = d.count()?;
         let offsets = (0..=n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
         let digests = (0..n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
+        let entries = (0..n).map(|_| d.u64()).collect::<Result<Vec<_>>>()?;
         let sizes = d.u32s()?;
         let k = d.count()?;
         let removed = (0..k)
@@ -401,6 +413,7 @@ impl SetsIndex {
         Ok(SetsIndex {
             offsets,
             digests,
+            entries,
             sizes,
             removed,
             groups,
@@ -667,7 +680,8 @@ impl Segment {
         })
     }
 
-    /// Opens `sets.dat` for reading by document.
+    /// Opens `sets.dat` for reading its entries (`spill::TextEntry`) by document, each
+    /// checked against its checksum.
     fn open_sets(&self, seg: &Path) -> Result<ShingleSets> {
         let path = seg.join("sets.dat");
         let file = open_sets_file(&path, self.sets.offsets.last().copied().unwrap_or(0))?;
@@ -681,7 +695,7 @@ impl Segment {
             path,
             file,
             offsets,
-            Some(self.sets.digests.clone()),
+            Some(self.sets.entries.clone()),
         ))
     }
 }
@@ -713,12 +727,14 @@ fn open_sets_file(path: &Path, end: u64) -> Result<std::fs::File> {
     Ok(file)
 }
 
-/// What a run takes of a segment's set store for some of its documents: their records'
-/// spans in `sets.dat`'s body, checksums, sizes and left-out paragraphs.
+/// What a run takes of a segment's set store for some of its documents: their entries'
+/// spans in `sets.dat`'s body, the entries' and their records' checksums, sizes and
+/// left-out paragraphs.
 #[derive(Debug, Default)]
 struct PickedSets {
     spans: Vec<(u64, u64)>,
     digests: Vec<u64>,
+    entries: Vec<u64>,
     sizes: Vec<u32>,
     /// `(position in the documents asked for, paragraphs left out)`.
     removed: Vec<(usize, Vec<u32>)>,
@@ -759,12 +775,14 @@ fn pick_sets(
         prev = o;
     }
     out.end = prev;
-    let mut j = 0;
-    for i in 0..n {
-        let x = r.u64()?;
-        if want.get(j) == Some(&(i as u32)) {
-            out.digests.push(x);
-            j += 1;
+    for list in [&mut out.digests, &mut out.entries] {
+        let mut j = 0;
+        for i in 0..n {
+            let x = r.u64()?;
+            if want.get(j) == Some(&(i as u32)) {
+                list.push(x);
+                j += 1;
+            }
         }
     }
     if r.count(4)? != n {
@@ -910,8 +928,9 @@ fn write_segment_files(
     )
 }
 
-/// Streams the first `n` records of each `(sets, n)` of `sources`, in order, into
-/// `seg/sets.dat`, filling `index`'s offsets and checksums.
+/// Streams the first `n` entries (`spill::TextEntry`) of each `(sets, n)` of `sources`,
+/// in order, into `seg/sets.dat`, filling `index`'s offsets and entry checksums (the
+/// records' checksums are the caller's).
 fn write_sets(
     seg: &Path,
     digest: u128,
@@ -919,7 +938,7 @@ fn write_sets(
     index: &mut SetsIndex,
 ) -> Result<()> {
     index.offsets = vec![0];
-    index.digests.clear();
+    index.entries.clear();
     let mut len = 0u64;
     // one pass for the length the header needs, one to copy: the page cache holds them
     for &(sets, n) in sources {
@@ -927,7 +946,7 @@ fn write_sets(
             let b = sets.read_bytes(d as DocId)?;
             len += b.len() as u64;
             index.offsets.push(len);
-            index.digests.push(xxhash_rust::xxh3::xxh3_64(&b));
+            index.entries.push(xxhash_rust::xxh3::xxh3_64(&b));
         }
     }
     store::write_stream(&seg.join("sets.dat"), "setsdat", digest, len, |sink| {
@@ -1132,11 +1151,11 @@ struct IndexArchive {
 }
 
 /// What `load_members` reads of the members, in local document order.
-#[derive(Default)]
 struct Loaded {
     keys: Vec<u64>,
     openings: Vec<(u64, DocId)>,
-    sets: Vec<ShingleSets>,
+    /// The members' paragraph records, made again from their texts.
+    sets: ShingleSets,
     sizes: Vec<u32>,
     removed: DocLists<u32>,
 }
@@ -1251,9 +1270,18 @@ impl IndexArchive {
     }
 
     /// Reads the members' records, band and opening keys, and set-store entries,
-    /// segment by segment.
-    fn load_members(&mut self, bands: usize) -> Result<Loaded> {
-        let mut out = Loaded::default();
+    /// segment by segment, making each member's paragraph record again from its text
+    /// into a spill of `scratch`.
+    fn load_members(&mut self, params: &ValidParams, scratch: &Scratch) -> Result<Loaded> {
+        let bands = params.bands();
+        let mut out = Loaded {
+            keys: Vec::new(),
+            openings: Vec::new(),
+            sets: ShingleSets::chain(Vec::new()),
+            sizes: Vec::new(),
+            removed: DocLists::default(),
+        };
+        let mut spill = ShingleSpill::create_in(&scratch.dir)?;
         let digest = self.index.digest;
         let (mut rec_base, mut doc_base) = (0u64, 0u64);
         let mut at = 0; // the first member of this segment
@@ -1293,8 +1321,14 @@ impl IndexArchive {
                     .iter()
                     .map(|&(s, t)| (s + store::HEADER as u64, t + store::HEADER as u64))
                     .collect();
-                out.sets
-                    .push(ShingleSets::from_spans(path, file, &spans, picked.digests));
+                let entries = ShingleSets::from_spans(
+                    path.clone(),
+                    file,
+                    &spans,
+                    picked.entries,
+                    docs.clone(),
+                );
+                rebuild_records(&path, &entries, &docs, &picked.digests, params, &mut spill)?;
                 out.sizes.extend_from_slice(&picked.sizes);
                 for (k, list) in &picked.removed {
                     out.removed.push((at + k) as DocId, list);
@@ -1330,7 +1364,77 @@ impl IndexArchive {
             rec_base += e.records;
             doc_base += e.docs;
         }
+        out.sets = spill.finish()?;
         Ok(out)
+    }
+}
+
+/// Makes again, from their texts, the paragraph records of the documents `docs` (of the
+/// segment whose `sets.dat` is `path`) whose entries `entries` holds in that order,
+/// checks each against `digests` (the checksum of the record its run compared), and
+/// appends them to `spill`. The streaming pass's work for these documents, in parallel,
+/// a chunk at a time so that memory stays a chunk's.
+fn rebuild_records(
+    path: &Path,
+    entries: &ShingleSets,
+    docs: &[u32],
+    digests: &[u64],
+    params: &ValidParams,
+    spill: &mut ShingleSpill,
+) -> Result<()> {
+    const CHUNK: usize = 1024;
+    for start in (0..docs.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(docs.len());
+        let records: Vec<Vec<u8>> = (start..end)
+            .into_par_iter()
+            .map_init(Rebuilder::default, |r, i| {
+                let bytes = entries.read_into(i as DocId, &mut r.buf)?.to_vec();
+                r.record(path, &bytes, docs[i], digests[i], params)
+            })
+            .collect::<Result<_>>()?;
+        for r in &records {
+            spill.push_bytes(r)?;
+        }
+    }
+    Ok(())
+}
+
+/// What makes a paragraph record again from an archived text; one per worker.
+#[derive(Default)]
+struct Rebuilder {
+    analyzer: Analyzer,
+    unpacker: TextUnpacker,
+    buf: Vec<u8>,
+}
+
+impl Rebuilder {
+    /// The paragraph record of document `doc` (of the segment whose `sets.dat` is
+    /// `path`) from its entry `bytes`, which must match `digest`, the checksum of the
+    /// record its run compared: the same text through the same code gives the same
+    /// record, so a record that differs is an error, never a different answer.
+    fn record(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        doc: u32,
+        digest: u64,
+        params: &ValidParams,
+    ) -> Result<Vec<u8>> {
+        let damaged = |what: &str| store::corrupt(path, format!("document {doc}: {what}"));
+        let entry = TextEntry::parse(bytes).ok_or_else(|| damaged("its entry is cut short"))?;
+        let text = self
+            .unpacker
+            .text(&entry)
+            .ok_or_else(|| damaged("its text does not decompress"))?;
+        let record = self.analyzer.record_of(text, params).encode();
+        if xxhash_rust::xxh3::xxh3_64(&record) != digest {
+            return Err(damaged(
+                "its text gives another paragraph record than the one its run compared (was \
+                 the index written by a neardup that segments, normalizes or shingles text \
+                 otherwise?): rebuild the index",
+            ));
+        }
+        Ok(record)
     }
 }
 
@@ -1390,10 +1494,15 @@ impl Archive for IndexArchive {
         Ok(())
     }
 
+    fn keeps_texts(&self) -> bool {
+        !self.readonly
+    }
+
     fn prepend(
         &mut self,
         records: &mut Records,
         cleaned: &mut CleanArticles,
+        texts: Option<ShingleSets>,
         params: &ValidParams,
         scratch: &Scratch,
     ) -> Result<()> {
@@ -1435,7 +1544,17 @@ impl Archive for IndexArchive {
                     .collect(),
                 ..SetsIndex::default()
             };
-            write_sets(seg.path(), digest, &[(&batch_spill, batch_docs)], &mut sets)?;
+            // the record each text must give back when it is made again: the spill's
+            let mut buf = Vec::new();
+            sets.digests = (0..batch_docs)
+                .map(|d| {
+                    Ok(xxhash_rust::xxh3::xxh3_64(
+                        batch_spill.read_into(d as DocId, &mut buf)?,
+                    ))
+                })
+                .collect::<Result<_>>()?;
+            let texts = texts.expect("an index that adds the batch keeps its texts");
+            write_sets(seg.path(), digest, &[(&texts, batch_docs)], &mut sets)?;
             let mut rows: Vec<RecordRow> = Vec::with_capacity(records.metas.len());
             records.metas.scan(|_, m| {
                 rows.push(RecordRow {
@@ -1473,7 +1592,7 @@ impl Archive for IndexArchive {
         self.probe_hits = hits.len() as u64;
         self.members = self.find_members(&hits)?;
         drop(hits);
-        let loaded = self.load_members(bands)?;
+        let loaded = self.load_members(params, scratch)?;
 
         // the members' records, then the batch's
         let base_docs =
@@ -1526,9 +1645,7 @@ impl Archive for IndexArchive {
         let mut openings = loaded.openings;
         openings.extend(cleaned.openings.iter().map(|&(k, d)| (k, d + base_docs)));
         cleaned.openings = openings;
-        let mut parts = loaded.sets;
-        parts.push(batch_spill);
-        cleaned.records = ShingleSets::chain(parts);
+        cleaned.records = ShingleSets::chain(vec![loaded.sets, batch_spill]);
         let mut removed = loaded.removed;
         removed.extend_shifted(&cleaned.removed, base_docs);
         cleaned.removed = removed;
@@ -1798,7 +1915,7 @@ pub struct Info {
     /// Directories under `segments/` that the manifest does not name (a killed run's, a
     /// compaction's leftovers): not part of the index; `compact` removes them.
     pub orphans: Vec<String>,
-    /// From `verify` only (it reads every paragraph record): archived documents whose
+    /// From `verify` only (it reads every set-store entry): archived documents whose
     /// article sets the paragraph counts as they stand would make otherwise than their
     /// runs did (boilerplate learned later; their runs' decisions stand).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1854,7 +1971,7 @@ pub fn info(dir: &Path) -> Result<Info> {
 
 /// Checks every file of every live segment whole (checksums, lengths, counts against the
 /// manifest, every record of every run in exactly one segment, the cluster table covering
-/// every record, every paragraph record against its checksum). Returns the index's
+/// every record, every set-store entry against its checksum). Returns the index's
 /// figures, with the archived documents boilerplate learned later would make compare
 /// differently (`StaleBoilerplate`); an error names the first bad file. Orphans are
 /// listed in the figures, never taken as part of the index.
@@ -1887,8 +2004,8 @@ pub fn verify(dir: &Path) -> Result<Info> {
                 "its length is not the one sets.idx gives",
             ));
         }
-        // every paragraph record against its checksum, and compared with the paragraph
-        // counts as they stand
+        // every set-store entry against its checksum, its paragraph hashes compared with
+        // the paragraph counts as they stand
         let sets = seg.open_sets(&path)?;
         stale.segment(&path.join("sets.dat"), &seg, &sets, &mut buf)?;
         let (shape, docs) = bands::for_each_row(&path.join("bands"), digest, |_, _| Ok(()))?;
@@ -1989,8 +2106,8 @@ fn list_at<'a>(lists: &'a [(u32, Vec<u32>)], at: &mut usize, d: usize) -> &'a [u
 /// now and that their run kept, or one their run flagged that is no longer boilerplate
 /// (its group's documents grew faster than its count: `boilerplate_min_fraction`). Their
 /// runs' decisions stand (docs/index.md, "The paragraph stage with an index"); this says
-/// how many. It needs every paragraph record, so `verify`, which reads them all (each
-/// against its checksum), counts it.
+/// how many. It needs every document's paragraph hashes, so `verify`, which reads every
+/// set-store entry (each against its checksum), counts it.
 struct StaleBoilerplate {
     params: ValidParams,
     /// Whether boilerplate changes what is compared at all (the paragraph stage on, its
@@ -2038,7 +2155,7 @@ impl StaleBoilerplate {
         }
     }
 
-    /// Reads every paragraph record of `seg` from `sets` (its `sets.dat`, at `path`),
+    /// Reads every entry of `seg` from `sets` (its `sets.dat`, at `path`),
     /// each checked against its checksum, and counts its documents that differ.
     fn segment(
         &mut self,
@@ -2068,9 +2185,9 @@ impl StaleBoilerplate {
         let mut hashes = Vec::new();
         for d in 0..n {
             let bytes = sets.read_into(d as DocId, buf)?;
-            ParagraphRecord::decode_hashes(bytes, &mut hashes).ok_or_else(|| {
-                store::corrupt(path, format!("record {d} is not a paragraph record"))
-            })?;
+            TextEntry::parse(bytes)
+                .ok_or_else(|| store::corrupt(path, format!("record {d} is cut short")))?
+                .hashes_into(&mut hashes);
             let kept_out = list_at(&seg.sets.removed, &mut removed, d);
             let was_flagged = list_at(&seg.sets.flagged, &mut flagged, d);
             let (g, group_docs) = groups[seg.sets.groups[d] as usize];
@@ -2148,6 +2265,8 @@ pub fn compact(dir: &Path) -> Result<Info> {
         let mut base: u32 = 0;
         for (_, s) in &segs {
             records.extend(s.records.iter().cloned());
+            // the entries are copied as they are: their records' checksums hold
+            sets.digests.extend_from_slice(&s.sets.digests);
             sets.sizes.extend_from_slice(&s.sets.sizes);
             sets.removed
                 .extend(s.sets.removed.iter().map(|(d, r)| (base + d, r.clone())));
@@ -2263,6 +2382,107 @@ mod tests {
         assert!(d[1].starts_with("shingle.size"), "{d:?}");
     }
 
+    /// The set store's promise: every archived text, made into a paragraph record again
+    /// as a run loads it (`Rebuilder`), gives back byte for byte the record the streaming
+    /// pass of a plain run spilled, for every document of data/sample.jsonl and of a
+    /// generated corpus, with the paragraph stage on and off. The whole text is kept:
+    /// what lies between the paragraphs decides which way `auto` segments, and a text
+    /// without paragraphs is shingled whole.
+    #[test]
+    fn every_archived_text_rebuilds_the_record_a_plain_run_spills() {
+        let tmp = tempfile::tempdir().unwrap();
+        let generated = tmp.path().join("generated.jsonl");
+        let gen_params = crate::generate::GenParams {
+            docs: 1500,
+            seed: 16,
+            ..crate::generate::GenParams::default()
+        };
+        crate::generate::generate_to(&gen_params, &generated).unwrap();
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample.jsonl");
+        for input in [sample, generated] {
+            let texts: Vec<(String, String)> = std::fs::read_to_string(&input)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    (v["id"].to_string(), v["text"].as_str().unwrap().to_owned())
+                })
+                .collect();
+            for paragraphs in [true, false] {
+                let mut p = Params::default();
+                p.paragraphs.enabled = paragraphs;
+                let params = p.validate().unwrap();
+                let sketched = crate::pipeline::sketch_texts(&texts, &params).unwrap();
+                let spill = sketched.verifier.records();
+                let dir = tmp.path().join(format!("ix-{paragraphs}"));
+                let _ = std::fs::remove_dir_all(&dir);
+                let opts = RunOptions {
+                    out_dir: tmp.path().join("out"),
+                    threads: Some(2),
+                    spill_dir: None,
+                    memory: None,
+                    emit_clean: false,
+                    output_format: crate::output::OutputFormat::default(),
+                };
+                let index = IndexOptions {
+                    dir: dir.clone(),
+                    readonly: false,
+                };
+                run(
+                    std::slice::from_ref(&input),
+                    &params,
+                    &opts,
+                    &index,
+                    &crate::progress::NoProgress,
+                )
+                .unwrap();
+                let segs = Index::open(&dir, true).unwrap().segments().unwrap();
+                let [(entry, seg)] = &segs[..] else {
+                    panic!("one run, one segment")
+                };
+                let path = segment_dir(&dir, &entry.name);
+                let entries = seg.open_sets(&path).unwrap();
+                let path = path.join("sets.dat");
+                assert_eq!(entries.docs(), spill.docs(), "{}", input.display());
+                assert!(spill.docs() > 900, "{}", spill.docs());
+                let mut r = Rebuilder::default();
+                for d in 0..spill.docs() {
+                    let bytes = entries.read_bytes(d as DocId).unwrap();
+                    let record = r
+                        .record(&path, &bytes, d as u32, seg.sets.digests[d], &params)
+                        .unwrap();
+                    assert!(
+                        record == spill.read_bytes(d as DocId).unwrap(),
+                        "{} (paragraphs {paragraphs}): document {d}",
+                        input.display()
+                    );
+                }
+                // a text that gives another record than its run compared is an error
+                // naming the file and the document, never another answer
+                let bytes = entries.read_bytes(7).unwrap();
+                let err = r
+                    .record(&path, &bytes, 7, seg.sets.digests[7] ^ 1, &params)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("sets.dat") && err.contains("document 7: its text gives another"),
+                    "{err}"
+                );
+                // and a frame that does not decompress, damage the checksum let through
+                let mut cut = bytes.clone();
+                cut.truncate(cut.len() - 3);
+                let err = r
+                    .record(&path, &cut, 7, seg.sets.digests[7], &params)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("document 7: its text does not decompress"),
+                    "{err}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn sets_index_keeps_groups_and_flags_and_a_group_out_of_range_is_named() {
         let tmp = tempfile::tempdir().unwrap();
@@ -2270,6 +2490,7 @@ mod tests {
         let sets = SetsIndex {
             offsets: vec![0, 0, 0],
             digests: vec![1, 2],
+            entries: vec![5, 6],
             sizes: vec![3, 4],
             removed: vec![(1, vec![0, 2])],
             groups: vec![0, 5],
@@ -2281,6 +2502,7 @@ mod tests {
         // a run's streaming reader takes what it wants and checks the groups
         let picked = pick_sets(&path, 7, 2, Some(6), &[1]).unwrap();
         assert_eq!(picked.removed, vec![(0, vec![0, 2])]);
+        assert_eq!((picked.digests, picked.entries), (vec![2], vec![6]));
         let err = pick_sets(&path, 7, 2, Some(2), &[1])
             .unwrap_err()
             .to_string();

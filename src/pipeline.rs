@@ -48,7 +48,7 @@ use crate::sketch::DocFrequency;
 use crate::sketch::pass::{
     CleanArticles, Fingerprints, IndexBuilder, ParagraphIndex, clean_and_sketch,
 };
-use crate::spill::{DEFAULT_MEMORY, Scratch, ShingleSpill};
+use crate::spill::{DEFAULT_MEMORY, Scratch, ShingleSets, ShingleSpill, TextPacker};
 use crate::verify::{MatchRule, PairScore, Verifier, round6};
 
 /// Everything about a run that is not a parameter of the result.
@@ -88,13 +88,19 @@ pub trait Archive: Send {
     /// Sees the batch's paragraph index before boilerplate is decided (to add the
     /// archive's paragraph counts to it).
     fn before_clean(&mut self, index: &mut ParagraphIndex) -> Result<()>;
+    /// Whether the batch's texts are to be kept (`spill::TextEntry`, one a compared
+    /// document, packed by the streaming pass's workers) and handed to `prepend`: an
+    /// archive that adds the batch keeps them, a read-only one does not pay for them.
+    fn keeps_texts(&self) -> bool;
     /// Puts the archive's records and documents before the batch's, in `records` and
     /// `cleaned` (whose `keys` hold the batch's band keys), so that candidates,
-    /// verification and clustering run over both.
+    /// verification and clustering run over both. `texts` holds the batch's documents'
+    /// `TextEntry`s, in document order, when `keeps_texts` asked for them.
     fn prepend(
         &mut self,
         records: &mut Records,
         cleaned: &mut CleanArticles,
+        texts: Option<ShingleSets>,
         params: &ValidParams,
         scratch: &Scratch,
     ) -> Result<()>;
@@ -416,6 +422,8 @@ struct Processed {
     /// The outlet group (paragraph mode) and the record to spill.
     group: Option<String>,
     paragraphs: Option<DocumentAnalysis>,
+    /// A compared document's `TextEntry`, when the run keeps texts.
+    text: Option<Vec<u8>>,
 }
 
 struct RawRecordHeader {
@@ -427,6 +435,7 @@ struct RawRecordHeader {
 
 fn process(
     worker: &mut Analyzer,
+    packer: Option<&mut TextPacker>,
     rec: RawRecord,
     params: &ValidParams,
     docfreq: Option<&DocFrequency>,
@@ -446,6 +455,7 @@ fn process(
         detail: String::new(),
         group: None,
         paragraphs: None,
+        text: None,
     };
     if let Some((reason, detail)) = parsed.skip {
         out.status = Status::Skipped(reason);
@@ -465,6 +475,9 @@ fn process(
         distinct.dedup();
         df.add_document(&distinct);
     }
+    // packed here, in the parallel workers, while the text is at hand: the index's set
+    // store keeps it, and the collector only appends it
+    out.text = packer.map(|p| p.pack(&parsed.text, &worker.record().hashes));
     out.paragraphs = Some(analysis);
     out
 }
@@ -475,6 +488,8 @@ struct Collector<'a> {
     sources: &'a [Source],
     records: Records,
     paragraphs: IndexBuilder,
+    /// The compared documents' `TextEntry`s, when the run keeps texts.
+    texts: Option<ShingleSpill>,
     counts: Counts,
     seen_ids: HashSet<u64>,
     warnings: Vec<String>,
@@ -545,6 +560,12 @@ impl Collector<'_> {
                     .paragraphs
                     .expect("a compared record carries its paragraph record");
                 self.paragraphs.add(d, p.group, out)?;
+                if let Some(t) = &mut self.texts {
+                    t.push_bytes(
+                        &p.text
+                            .expect("a run keeping texts packs every compared one"),
+                    )?;
+                }
                 self.counts.compared += 1;
                 doc = Some(d);
             }
@@ -628,6 +649,7 @@ where
         simhash,
         paragraphs,
         spill_bytes,
+        text_bytes,
         band_run_bytes,
         key_run_bytes,
         mut seconds,
@@ -650,7 +672,7 @@ where
         spill_bytes,
         paragraphs,
         seconds,
-        disk: temporary_disk(spill_bytes, band_run_bytes, key_run_bytes),
+        disk: temporary_disk(spill_bytes, text_bytes, band_run_bytes, key_run_bytes),
         warnings,
         outputs: BTreeMap::new(),
         index: None,
@@ -677,22 +699,29 @@ where
 /// sketch pass; `band_runs` (band keys sorted into runs past a quarter of `--memory`) from
 /// the sketch pass to the end of the candidate stage. The two kinds of run never exist
 /// at once, and the spill is there with either: so `peak`, the most held at once, is the
-/// spill plus the larger of the two. Outputs written under temporary names are not
-/// counted: they become the outputs.
+/// spill plus the larger of the two. A run that adds to an index also keeps its
+/// documents' compressed texts (`texts`, only then) from the streaming pass until its
+/// segment is written in the sketch pass, beside either kind of run. Outputs written
+/// under temporary names are not counted: they become the outputs.
 fn temporary_disk(
     spill_bytes: u64,
+    text_bytes: u64,
     band_run_bytes: u64,
     key_run_bytes: u64,
 ) -> BTreeMap<String, u64> {
-    BTreeMap::from([
+    let mut disk = BTreeMap::from([
         ("spill".to_owned(), spill_bytes),
         ("band_runs".to_owned(), band_run_bytes),
         ("paragraph_runs".to_owned(), key_run_bytes),
         (
             "peak".to_owned(),
-            spill_bytes + band_run_bytes.max(key_run_bytes),
+            spill_bytes + text_bytes + band_run_bytes.max(key_run_bytes),
         ),
-    ])
+    ]);
+    if text_bytes > 0 {
+        disk.insert("texts".to_owned(), text_bytes);
+    }
+    disk
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -722,6 +751,9 @@ pub struct Sketched {
     pub paragraphs: Option<ParagraphSummary>,
     /// Bytes spilled.
     pub spill_bytes: u64,
+    /// Bytes of the compressed texts kept for an index's set store (0 unless the run adds
+    /// to an index).
+    pub text_bytes: u64,
     /// Bytes of band-key runs written (0 when the band table fit its budget).
     pub band_run_bytes: u64,
     /// Bytes of boilerplate-key runs written (0 when the keys fit their budget).
@@ -792,11 +824,16 @@ where
         sources: &sources,
         records: Records::new(&scratch.dir),
         paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?, scratch),
+        texts: match archive.as_deref() {
+            Some(a) if a.keeps_texts() => Some(ShingleSpill::create_in(&scratch.dir)?),
+            _ => None,
+        },
         counts: Counts::default(),
         seen_ids: HashSet::new(),
         warnings: Vec::new(),
         progress,
     };
+    let keep_texts = collector.texts.is_some();
     progress.stage("read", None);
     // Three kinds of thread overlap here: the reader splits files into batches, the rayon
     // workers process one batch while the collector thread folds the previous one into
@@ -831,9 +868,12 @@ where
                 let processed: Vec<Processed> = batch
                     .records
                     .into_par_iter()
-                    .map_init(Analyzer::default, |w, rec| {
-                        process(w, rec, params, docfreq.as_ref())
-                    })
+                    .map_init(
+                        || (Analyzer::default(), keep_texts.then(TextPacker::new)),
+                        |(w, packer), rec| {
+                            process(w, packer.as_mut(), rec, params, docfreq.as_ref())
+                        },
+                    )
                     .collect();
                 if done_tx.send(processed).is_err() {
                     break; // the collector stopped on an error; it reports it below
@@ -880,6 +920,7 @@ where
     let Collector {
         mut records,
         paragraphs: pc,
+        texts,
         counts,
         warnings,
         ..
@@ -911,8 +952,10 @@ where
     drop(docfreq);
     records.boilerplate = std::mem::take(&mut cleaned.boilerplate);
     records.repeats = std::mem::take(&mut repeats);
+    let texts = texts.map(ShingleSpill::finish).transpose()?;
+    let text_bytes = texts.as_ref().map_or(0, ShingleSets::total_bytes);
     if let Some(a) = archive.as_deref_mut() {
-        a.prepend(&mut records, &mut cleaned, params, scratch)?;
+        a.prepend(&mut records, &mut cleaned, texts, params, scratch)?;
     }
     let table = cleaned.table;
     let (_, band_run_bytes) = table.spilled();
@@ -980,6 +1023,7 @@ where
         simhash: simhash_stats,
         paragraphs: paragraph_summary,
         spill_bytes,
+        text_bytes,
         band_run_bytes,
         key_run_bytes: cleaned.key_run_bytes,
         seconds,

@@ -9,6 +9,10 @@
 //! only their offsets stay in memory: 8 bytes a document. Reads are positioned, so any
 //! number of threads read at once, and the operating system's page cache does the
 //! caching.
+//!
+//! A run that adds to an index keeps a second spill beside it: each compared document's
+//! text, compressed (`TextPacker`), for the index's set store, from which the paragraph
+//! record is made again when an archived document is needed (`TextEntry`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -171,6 +175,8 @@ struct SetsPart {
     /// xxh3-64 of each record, checked on every read, for a file that outlives the run
     /// (a damaged archived record is an error naming the file, never a wrong score).
     digests: Option<Vec<u64>>,
+    /// Each record's number in its file, for messages, when they are not `0..`.
+    names: Option<Vec<u32>>,
 }
 
 impl ShingleSets {
@@ -195,6 +201,7 @@ impl ShingleSets {
                 offsets,
                 ends: None,
                 digests,
+                names: None,
             }],
             first_docs: vec![0],
         }
@@ -202,9 +209,16 @@ impl ShingleSets {
 
     /// The records of `file` (named `path` in messages) at `spans` (each record's start
     /// and end, in bytes from the file's start, in the order they are to be read),
-    /// checked against `digests`: some records of a file, not necessarily adjacent.
+    /// checked against `digests`: some records of a file, not necessarily adjacent, named
+    /// in messages by their numbers in the file, `names`.
     #[must_use]
-    pub fn from_spans(path: PathBuf, file: File, spans: &[(u64, u64)], digests: Vec<u64>) -> Self {
+    pub fn from_spans(
+        path: PathBuf,
+        file: File,
+        spans: &[(u64, u64)],
+        digests: Vec<u64>,
+        names: Vec<u32>,
+    ) -> Self {
         ShingleSets {
             parts: vec![SetsPart {
                 path,
@@ -212,6 +226,7 @@ impl ShingleSets {
                 offsets: spans.iter().map(|s| s.0).collect(),
                 ends: Some(spans.iter().map(|s| s.1).collect()),
                 digests: Some(digests),
+                names: Some(names),
             }],
             first_docs: vec![0],
         }
@@ -276,9 +291,10 @@ impl ShingleSets {
         if let Some(digests) = &part.digests
             && xxhash_rust::xxh3::xxh3_64(bytes) != digests[d]
         {
+            let n = part.names.as_ref().map_or(d, |names| names[d] as usize);
             return Err(Error::Corrupt {
                 path: part.path.clone(),
-                message: format!("record {d} does not match its checksum: the file is damaged"),
+                message: format!("record {n} does not match its checksum: the file is damaged"),
             });
         }
         Ok(bytes)
@@ -303,6 +319,132 @@ impl SetsPart {
             Some(ends) => ends.len(),
             None => self.offsets.len() - 1,
         }
+    }
+}
+
+/// The zstd level of an archived text. Measured on 20,000 documents of the generated
+/// news corpus, each compressed alone (benches/README.md, "The set store keeps the
+/// texts"): level 1 leaves 53.6% of the bytes at 174 MB/s, level 3 53.7% at 97 MB/s,
+/// level 19 52.5% at 6 MB/s. A document of a few kilobytes gives any level little to
+/// find, so the fastest wins.
+pub const TEXT_LEVEL: i32 = 1;
+
+/// A compared document as an index's set store keeps it: the text its paragraph record
+/// was made from, zstd-compressed, from which the record is made again by the same code
+/// (`analyze::Analyzer::record_of`), and the record's paragraph hashes uncompressed, so
+/// that what needs only those (`index verify`'s boilerplate count) does not redo the rest.
+///
+/// Layout, little-endian: `n: u32`, `n` paragraph hashes `u64`, the text's length `u32`,
+/// one zstd frame of the text.
+pub struct TextEntry<'a> {
+    /// The paragraph hashes, as the record holds them.
+    pub hashes: &'a [u8],
+    /// The text's length in bytes.
+    pub text_len: usize,
+    /// The compressed text.
+    pub frame: &'a [u8],
+}
+
+impl<'a> TextEntry<'a> {
+    /// The parts of `bytes`; `None` for bytes `TextPacker::pack` did not write.
+    #[must_use]
+    pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        let n = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let end = 4usize.checked_add(n.checked_mul(8)?)?;
+        let hashes = bytes.get(4..end)?;
+        let text_len = u32::from_le_bytes(bytes.get(end..end + 4)?.try_into().ok()?) as usize;
+        Some(TextEntry {
+            hashes,
+            text_len,
+            frame: &bytes[end + 4..],
+        })
+    }
+
+    /// The paragraph hashes, into `out` (replacing what it held).
+    pub fn hashes_into(&self, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(
+            self.hashes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+        );
+    }
+}
+
+/// Packs texts into `TextEntry` bytes, reusing one compression context: one per worker.
+pub struct TextPacker {
+    compressor: zstd::bulk::Compressor<'static>,
+}
+
+impl TextPacker {
+    /// A packer at `TEXT_LEVEL`.
+    #[must_use]
+    pub fn new() -> Self {
+        TextPacker {
+            compressor: zstd::bulk::Compressor::new(TEXT_LEVEL)
+                .expect("zstd accepts its own levels"),
+        }
+    }
+
+    /// The entry of `text`, whose paragraph record has the paragraph hashes `hashes`.
+    pub fn pack(&mut self, text: &str, hashes: &[u64]) -> Vec<u8> {
+        let text_len = u32::try_from(text.len()).expect("a record's text is under 4 GiB");
+        let mut out = Vec::with_capacity(8 + hashes.len() * 8 + text.len() / 2);
+        out.extend_from_slice(&(hashes.len() as u32).to_le_bytes());
+        for h in hashes {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out.extend_from_slice(&text_len.to_le_bytes());
+        let frame = self
+            .compressor
+            .compress(text.as_bytes())
+            .expect("zstd compresses into a buffer of its bound");
+        out.extend_from_slice(&frame);
+        out
+    }
+}
+
+impl Default for TextPacker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Unpacks the texts of `TextEntry`s, reusing one decompression context: one per worker.
+pub struct TextUnpacker {
+    decompressor: zstd::bulk::Decompressor<'static>,
+    buf: Vec<u8>,
+}
+
+impl TextUnpacker {
+    /// A fresh context.
+    #[must_use]
+    pub fn new() -> Self {
+        TextUnpacker {
+            decompressor: zstd::bulk::Decompressor::new().expect("a zstd context"),
+            buf: Vec::new(),
+        }
+    }
+
+    /// The text of `entry`; `None` when its frame does not decompress to a UTF-8 text of
+    /// the length it gives.
+    pub fn text(&mut self, entry: &TextEntry<'_>) -> Option<&str> {
+        self.buf.clear();
+        self.buf.reserve(entry.text_len);
+        let n = self
+            .decompressor
+            .decompress_to_buffer(entry.frame, &mut self.buf)
+            .ok()?;
+        if n != entry.text_len {
+            return None;
+        }
+        std::str::from_utf8(&self.buf).ok()
+    }
+}
+
+impl Default for TextUnpacker {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -411,5 +553,33 @@ mod tests {
         assert_eq!(sets.read_into(2, &mut buf).unwrap(), b"third record");
         assert_eq!(sets.read_into(0, &mut buf).unwrap(), b"first");
         assert_eq!(sets.read_into(1, &mut buf).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_text_entry_gives_back_its_text_and_hashes_and_refuses_damage() {
+        let text = "first paragraph\n\nsecond one, a little longer ".repeat(20);
+        let bytes = TextPacker::new().pack(&text, &[7, u64::MAX]);
+        let entry = TextEntry::parse(&bytes).unwrap();
+        let mut hashes = vec![1];
+        entry.hashes_into(&mut hashes);
+        assert_eq!(hashes, [7, u64::MAX]);
+        assert_eq!(entry.text_len, text.len());
+        let mut u = TextUnpacker::new();
+        assert_eq!(u.text(&entry), Some(text.as_str()));
+        assert!(entry.frame.len() < text.len() / 4, "{}", entry.frame.len());
+        // an empty text, no paragraphs
+        let bytes = TextPacker::new().pack("", &[]);
+        assert_eq!(u.text(&TextEntry::parse(&bytes).unwrap()), Some(""));
+        // cut short anywhere: not an entry, or a frame that does not give the text
+        let bytes = TextPacker::new().pack(&text, &[7, 8]);
+        for cut in 0..bytes.len() {
+            if let Some(e) = TextEntry::parse(&bytes[..cut]) {
+                assert_ne!(u.text(&e), Some(text.as_str()), "cut at {cut}");
+            }
+        }
+        // a length that lies
+        let mut bad = bytes.clone();
+        bad[4 + 16] ^= 1;
+        assert_eq!(u.text(&TextEntry::parse(&bad).unwrap()), None);
     }
 }

@@ -33,8 +33,10 @@ pub const MAGIC: [u8; 8] = *b"NEARDUP\0";
 /// Version of the container and of every body layout in it; a reader refuses any other.
 /// 2: per-band sorted runs (`bandruns`), band-key rows with a checksum each; 3: each
 /// document's outlet group and flagged boilerplate paragraphs in `sets.idx`; 4: the
-/// stored verdicts (`verdicts`).
-pub const FORMAT_VERSION: u32 = 4;
+/// stored verdicts (`verdicts`); 5: `sets.dat` holds each document's text, compressed,
+/// and its paragraph hashes (`spill::TextEntry`), `sets.idx` the entries' checksums
+/// beside the records'.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Bytes before the body: a body offset `n` is file offset `HEADER + n`.
 pub const HEADER: usize = 8 + 4 + 8 + 16 + 8;

@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             records = read_jsonl(spark, inputs)
             kind = "lines"
+        # the counting pass that numbers the input
+        timing.stage("positions")
         result = cluster_records(records, kind, params, int(own["--max-rounds"]), timing).orderBy("idx").drop("idx")
         if kind == "lines":
             result = result.drop("row")

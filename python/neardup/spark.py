@@ -10,24 +10,30 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 1. number (Spark): each record's position in input order, from the file scan's own
    split offsets and row numbers (one counting pass, a few rows per input split to the
    driver): no sort, no `zipWithIndex`.
-2. analyze (Rust): parse, normalize, segment, shingle, repeats.
-3. boilerplate (paragraph stage on): documents per (outlet group, paragraph hash) and
-   per group, counted by Spark; each count tested by the core's `is_boilerplate`; the
-   keys found are joined back to the documents holding them (nothing is collected).
-4. sketch (Rust): boilerplate flagged, repeats and boilerplate left out, MinHash, LSH
-   band keys, the record of the compared paragraphs that verification compares.
-5. candidates: group by (band, key) in Spark; each bucket's pairs by the core (the CLI's
-   cap at max_bucket); distinct.
-6. verify (Rust): both compared records joined to each pair; exact Jaccard /
-   containment, the CLI's match rule.
-7. connected components of the accepted pairs in Spark: alternating large-star and
+2. boilerplate (paragraph stage on): each record parsed and analyzed in Rust for its
+   paragraph hashes only; documents per (outlet group, paragraph hash) and per group,
+   counted by Spark; each count tested by the core's `is_boilerplate`. The keys found
+   (per group, not per document: bounded by `BROADCAST_KEYS`) go to every task with the
+   next pass's function; more than that, and each record's keys are joined to it.
+3. sketch (Rust, one pass): parse, normalize, segment, shingle, repeats, boilerplate
+   flagged, repeats and boilerplate left out, MinHash, LSH band keys, and the record of
+   the compared paragraphs that verification and placement compare: the only
+   text-sized data kept (on the executors' disks).
+4. candidates: each batch's band and opening keys as one binary row per shard (band
+   and key decide the shard); per shard, Rust sorts them and pairs each bucket's
+   documents (the CLI's cap at max_bucket); distinct.
+5. verify (Rust): both compared records joined to each pair (the pairs broadcast to the
+   first join, up to `BROADCAST_PAIRS`); exact Jaccard / containment, the CLI's match
+   rule.
+6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
-8. place (per component, Rust): representative and star split exactly as the CLI
+7. place (per component, Rust): representative and star split exactly as the CLI
    (`cluster::place_component`), the component's members and pairs joined to it.
-9. cluster ids numbered in input order of each cluster's first record, as the CLI.
+8. cluster ids numbered in input order of each cluster's first record, as the CLI.
 
-The driver holds nothing per document: per input split a count, per partition a count.
+The driver holds nothing per document: per input split a count, per partition a count,
+and the boilerplate keys (per outlet group).
 """
 
 from __future__ import annotations
@@ -38,24 +44,18 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from . import _core
 from . import params as make_params
-
-_ANALYZED = (
-    "status string, id string, date string, outlet string, grp string, record binary, "
-    "hashes array<bigint>, repeated array<int>"
-)
-_SKETCHED = "removed array<int>, size bigint, keys array<bigint>, set binary, opening array<bigint>"
-
 
 class ComponentsDidNotConverge(RuntimeError):
     """Large-star/small-star did not reach a fixed point within `max_rounds` rounds."""
@@ -126,7 +126,7 @@ def _checkpoint_dir(spark: SparkSession) -> None:
 
 
 # Rows per Arrow batch and per cached columnar batch, and bytes of input per file-scan
-# partition. A document's analyzed record is about 2-3x its text, and batches and cached
+# partition. A document's compared record is about 1.4x its text, and batches and cached
 # partitions are held whole in the JVM: Spark's defaults (10,000 rows; 128 MB of input a
 # partition) make blocks of 100s of MB, which a 1 GB driver (the executor too, in local
 # mode) cannot deserialize. These keep each batch near 10 MB and each cached partition
@@ -299,110 +299,149 @@ def number_rows(df: DataFrame) -> DataFrame:
 # the stages
 
 
-def _analyze(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
+def _inputs(records: DataFrame, kind: str) -> tuple[list[str], list[str]]:
+    """The columns the Rust record parser reads, and those passed through beside its
+    result (position, file, line or row)."""
     if kind == "lines":
-        keep = ["idx", "file", "line"]
-        analyzed = _map_arrow(
-            records,
-            ["value", "first"],
-            keep,
-            lambda b: _core.analyze_lines_batch(b, params),
-            "idx bigint, file string, line bigint, " + _ANALYZED,
-        )
-        analyzed = analyzed.where(F.col("status") != "blank").withColumn(
-            "id", F.coalesce(F.col("id"), F.concat_ws(":", F.col("file"), F.col("line").cast("string")))
-        )
-    else:
-        present = [c for c in ("file", "row") if c in records.columns]
-        analyzed = _map_arrow(
-            records,
-            ["id", "text", "date", "outlet", "url"],
-            ["idx", *present],
-            lambda b: _core.analyze_docs_batch(b, params),
-            _field_types(records, ["idx", *present]) + ", " + _ANALYZED,
-        )
-        if "file" not in present:
-            analyzed = analyzed.withColumn("file", F.lit(None).cast("string"))
-        if "row" not in present:
-            analyzed = analyzed.withColumn("row", F.lit(None).cast("long"))
-    if kind == "lines":
-        analyzed = analyzed.withColumn("row", F.lit(None).cast("long"))
-    else:
-        analyzed = analyzed.withColumn("line", F.lit(None).cast("long"))
-    return analyzed
+        return ["value", "first"], ["idx", "file", "line"]
+    present = [c for c in ("file", "row") if c in records.columns]
+    return ["id", "text", "date", "outlet", "url"], ["idx", *present]
 
 
-def _boilerplate(ok: DataFrame, params: _core.Params) -> DataFrame:
-    """`(idx, boilerplate)`: per document holding any, its paragraph hashes that are its
-    group's boilerplate."""
-    held = ok.select("idx", "grp", F.explode("hashes").alias("h"))
-    group_docs = ok.groupBy("grp").agg(F.count(F.lit(1)).alias("group_docs"))
-    counts = (
-        held.groupBy("grp", "h")
-        .agg(F.count(F.lit(1)).alias("n"))
-        # boilerplate_min_docs is at least 2 (validated): a pre-filter, the core decides
-        .where(F.col("n") >= 2)
-    )
-    g = group_docs.withColumnRenamed("grp", "g")
-    joined = counts.join(g, counts["grp"].eqNullSafe(g["g"])).select("grp", "h", "n", "group_docs")
-    frequent = _map_arrow(
+def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
+    """`(idx, grp, h)`: per compared record a row with `h` null (the record, for its
+    group's count) and a row per distinct paragraph hash `h`."""
+    inputs, _ = _inputs(records, kind)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            keys = _core.paragraph_keys_batch(b.select(inputs), params)
+            idx = b.column("idx").take(keys.column("row"))
+            yield pa.RecordBatch.from_arrays([idx, keys.column("grp"), keys.column("h")], names=["idx", "grp", "h"])
+
+    return records.select("idx", *inputs).mapInArrow(run, "idx bigint, grp string, h bigint")
+
+
+def _frequent(keys: DataFrame, params: _core.Params) -> DataFrame:
+    """`(grp, h)`: the paragraph hashes that are their group's boilerplate."""
+    counts = keys.groupBy("grp", "h").agg(F.count(F.lit(1)).alias("n"))
+    group_docs = counts.where(F.col("h").isNull()).select(F.col("grp").alias("g"), F.col("n").alias("group_docs"))
+    # boilerplate_min_docs is at least 2 (validated): a pre-filter, the core decides
+    held = counts.where(F.col("h").isNotNull() & (F.col("n") >= 2))
+    joined = held.join(group_docs, held["grp"].eqNullSafe(group_docs["g"])).select("grp", "h", "n", "group_docs")
+    return _map_arrow(
         joined,
         ["n", "group_docs"],
         ["grp", "h"],
         lambda b: _core.boilerplate_batch(b, params),
         "grp string, h bigint, frequent boolean",
-    ).where("frequent")
-    f = frequent.select(F.col("grp").alias("fg"), F.col("h").alias("fh"))
-    hits = held.join(f, held["grp"].eqNullSafe(f["fg"]) & (held["h"] == f["fh"]))
-    return hits.groupBy("idx").agg(F.collect_list("h").alias("boilerplate"))
+    ).where("frequent").select("grp", "h")
 
 
-def _sketch(ok: DataFrame, boilerplate: DataFrame | None, params: _core.Params) -> DataFrame:
-    if boilerplate is None:
-        docs = ok.select("*", F.lit(None).cast("array<bigint>").alias("boilerplate"))
+# The boilerplate keys go to every task with the job's function when there are at most
+# this many (a few dozen MB on the driver, which collects them); beyond, each record's
+# keys are joined to it instead (a shuffle of the input records).
+BROADCAST_KEYS = 1 << 20
+
+# Per Python worker (Spark reuses them across tasks): the boilerplate of the running job,
+# built once from the keys shipped with the function, not once per task.
+_BOILERPLATE: dict[str, _core.Boilerplate] = {}
+
+
+def _boilerplate_of(token: str, table: pa.Table) -> _core.Boilerplate:
+    found = _BOILERPLATE.get(token)
+    if found is None:
+        _BOILERPLATE.clear()
+        batch = (
+            pa.concat_batches(table.to_batches())
+            if table.num_rows
+            else pa.RecordBatch.from_arrays([pa.array([], pa.string()), pa.array([], pa.int64())], names=["grp", "h"])
+        )
+        found = _BOILERPLATE[token] = _core.Boilerplate(batch)
+    return found
+
+
+def _collect_arrow(df: DataFrame) -> pa.Table:
+    if hasattr(df, "toArrow"):  # PySpark >= 4.0
+        return df.toArrow()
+    return pa.Table.from_batches(df._collect_as_arrow(), schema=pa.schema([("grp", pa.string()), ("h", pa.int64())]))
+
+
+def _sketch(records: DataFrame, kind: str, params: _core.Params, boilerplate) -> DataFrame:
+    """Every record parsed, analyzed and sketched in one pass (`sketch_records_batch`):
+    `idx, id, status, file, line, row, date, outlet, size, keys, opening, set`, blank
+    lines left out. `boilerplate`: None, the frequent keys as a pyarrow Table (shipped
+    with the function), or the name of the per-record column that lists them."""
+    inputs, keep = _inputs(records, kind)
+    if isinstance(boilerplate, str):
+        inputs = [*inputs, boilerplate]
+        table = None
     else:
-        docs = ok.join(boilerplate, "idx", "left")
-    keep = ["idx", "id", "date", "outlet"]
-    return _map_arrow(
-        docs,
-        ["record", "repeated", "boilerplate"],
+        table = boilerplate
+    token = uuid.uuid4().hex
+
+    def fn(b: pa.RecordBatch) -> pa.RecordBatch:
+        bp = _boilerplate_of(token, table) if table is not None else None
+        return _core.sketch_records_batch(b, params, bp)
+
+    sketched = _map_arrow(
+        records,
+        inputs,
         keep,
-        lambda b: _core.sketch_batch(b, params),
-        _field_types(ok, keep) + ", " + _SKETCHED,
+        fn,
+        _field_types(records, keep)
+        + ", status string, id string, date string, outlet string, size bigint, keys array<bigint>, "
+        "opening array<bigint>, set binary",
     )
+    if kind == "lines":
+        sketched = sketched.where(F.col("status") != "blank").withColumn(
+            "id", F.coalesce(F.col("id"), F.concat_ws(":", F.col("file"), F.col("line").cast("string")))
+        )
+        sketched = sketched.withColumn("row", F.lit(None).cast("long"))
+    else:
+        for c, t in (("file", "string"), ("row", "long"), ("line", "long")):
+            if c not in keep:
+                sketched = sketched.withColumn(c, F.lit(None).cast(t))
+    return sketched
 
 
 def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     """Pairs sharing an article band key (in the same band), or any opening key (each
     already seeded by its band, as the CLI buckets them)."""
-    bands = sketched.select("idx", F.posexplode("keys").alias("band", "key"))
-    openings = sketched.select("idx", F.lit(-1).alias("band"), F.explode("opening").alias("key"))
-    # Nearly every key is one document's alone. Counting per key over a window (one
-    # shuffle by key, then a sort) drops those before any list is built; the grouping that
-    # follows needs no second shuffle (same partitioning) and builds lists for shared keys
-    # only, where collecting every key first made millions of one-element sets.
-    per_key = Window.partitionBy("band", "key")
-    buckets = (
-        bands.union(openings)
-        .withColumn("n", F.count(F.lit(1)).over(per_key))
-        .where(F.col("n") > 1)
-        .groupBy("band", "key")
-        .agg(F.collect_set("idx").alias("docs"))
-        .where(F.size("docs") > 1)
-    )
+    # Each batch's band and opening keys leave Rust as one row per shard (a binary of
+    # entries), not a row per key: some 65 keys a document, nearly all of them one
+    # document's alone, were most of this stage as Spark rows (explode, a shuffle of
+    # rows, a sort, lists). A shard's entries meet in one task, where Rust sorts them and
+    # pairs each bucket's documents.
+    shards = int(sketched.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     max_bucket = params.max_bucket
-    pairs = _map_arrow(
-        buckets, ["docs"], [], lambda b: _core.bucket_pairs_batch(b, max_bucket), "a bigint, b bigint"
-    )
-    return pairs.distinct()
+
+    def entries(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for b in batches:
+            yield _core.band_entries_batch(b, shards)
+
+    def pairs(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        held = [b for b in batches if b.num_rows]
+        if held:
+            yield _core.shard_pairs_batch(held, max_bucket)
+
+    sharded = sketched.select("idx", "keys", "opening").mapInArrow(entries, "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(pairs, "a bigint, b bigint").distinct()
 
 
-def _verify(pairs: DataFrame, sketched: DataFrame, params: _core.Params) -> DataFrame:
+# Candidate pairs (16 bytes each) up to this many are broadcast to the first join of
+# verification, so that the compared records are not shuffled for it; beyond, both sides
+# are shuffled (Spark's own threshold, 10 MB, broadcast them up to some 600,000 only).
+BROADCAST_PAIRS = 1 << 21
+
+
+def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> DataFrame:
     """The accepted pairs: both compared records joined to each candidate pair and scored
-    where the pair is (no broadcast: the driver never holds a set)."""
+    where the pair is (the driver never holds a set; it holds the pairs when there are at
+    most `BROADCAST_PAIRS`)."""
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
-    joined = pairs.join(sa, "a").join(sb, "b")
+    joined = (F.broadcast(pairs) if n_pairs <= BROADCAST_PAIRS else pairs).join(sa, "a").join(sb, "b")
     scored = _map_arrow(
         joined,
         ["sa", "sb"],
@@ -538,8 +577,8 @@ def cluster_records(
     params = make_params(flags)
     params.check_distributed()
     _bounded_batches(records.sparkSession)
-    # every stage is materialized as it ends, timed or not: the analyzed records are
-    # unpersisted once the sketches exist, and must not be computed twice
+    # every stage is materialized as it ends, timed or not: what later stages read is
+    # persisted, and must be computed once
     timing = timing if timing is not None else Timing()
 
     def done(name: str, df: DataFrame | None = None, nbytes_col: str | None = None) -> None:
@@ -550,28 +589,36 @@ def cluster_records(
         r = df.agg(*aggs).first()
         timing.stage(name, r[0], (r[1] or 0) if nbytes_col else None)
 
-    # the text-sized frames (analyzed records, compared records) go to the executors'
-    # disks: held in memory they would take the heap that joins and sorts need (in local
-    # mode the driver's), and are each read two or three times, sequentially
-    analyzed = _analyze(records, kind, params).persist(StorageLevel.DISK_ONLY)
-    done("analyze", analyzed, "record")
-    ok = analyzed.where(F.col("status") == "ok")
+    # Records are analyzed twice where the paragraph stage is on: once for the boilerplate
+    # keys (nothing of them kept), once with the boilerplate known, straight to the
+    # sketches and compared records. Keeping the analyzed records between the two instead
+    # wrote and read back about 2.2 bytes a byte of text.
     boilerplate = None
     if params.paragraphs:
-        boilerplate = _boilerplate(ok, params).persist(StorageLevel.MEMORY_AND_DISK)
-        done("boilerplate", boilerplate)
-    sketched = _sketch(ok, boilerplate, params).persist(StorageLevel.DISK_ONLY)
-    done("sketch", sketched, "set")
-    base = analyzed.select("idx", "id", "status", "file", "line", "row").persist(StorageLevel.MEMORY_AND_DISK)
+        keys = _paragraph_keys(records, kind, params)
+        frequent = _frequent(keys, params)
+        table = _collect_arrow(frequent.limit(BROADCAST_KEYS + 1))
+        if table.num_rows <= BROADCAST_KEYS:
+            boilerplate = table
+        else:
+            f = frequent.select(F.col("grp").alias("fg"), F.col("h").alias("fh"))
+            held = keys.where(F.col("h").isNotNull())
+            hits = held.join(f, held["grp"].eqNullSafe(f["fg"]) & (held["h"] == f["fh"]))
+            per_record = hits.groupBy("idx").agg(F.collect_list("h").alias("boilerplate"))
+            records = records.join(per_record, "idx", "left")
+            boilerplate = "boilerplate"
+        timing.stage("boilerplate", table.num_rows)
+    # the compared records (text-sized) go to the executors' disks: held in memory they
+    # would take the heap that joins and sorts need (in local mode the driver's), and they
+    # are read several times, sequentially
+    docs = _sketch(records, kind, params, boilerplate).persist(StorageLevel.DISK_ONLY)
+    done("sketch", docs, "set")
+    sketched = docs.where(F.col("status") == "ok")
+    base = docs.select("idx", "id", "status", "file", "line", "row").persist(StorageLevel.MEMORY_AND_DISK)
     done("records", base)
-    # the analyzed records (text-sized) are needed no more: what follows reads the
-    # sketches, the compared records and the light per-record columns
-    analyzed.unpersist()
-    if boilerplate is not None:
-        boilerplate.unpersist()
     pairs = _candidates(sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("candidates", pairs)
-    edges = _verify(pairs, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    edges = _verify(pairs, timing.stages[-1]["rows"], sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("verify", edges)
     pairs.unpersist()
     comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)

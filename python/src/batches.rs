@@ -5,15 +5,16 @@
 //!
 //! Every function takes its columns by name (a missing column or a column of another type
 //! is a `ValueError` naming it) and returns one output row per input row, in order, except
-//! `bucket_pairs_batch` (pairs) and `place_batch` (the members of one component): the
-//! Python side puts the columns it passed through (positions, ids) beside the result.
+//! `paragraph_keys_batch` (keys, each naming its input row), `band_entries_batch` (a row
+//! per shard), `shard_pairs_batch` (pairs) and `place_batch` (the members of components): the Python side puts the columns it
+//! passed through (positions, ids) beside the result.
 //!
 //! Document positions are Spark's `idx`: 64-bit, in input order, not necessarily dense.
 //! The library numbers documents with 32-bit `DocId`s, so the functions that work on
 //! several documents (buckets, components) number them locally, in the same order, which
 //! keeps every decision that input order breaks ties in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::builder::{
@@ -22,15 +23,17 @@ use arrow_array::builder::{
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BinaryArray, GenericListArray, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, GenericListArray, RecordBatch, StringArray,
+};
 use arrow_pyarrow::PyArrowType;
 use arrow_schema::{DataType, Field, Schema};
 use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::params::ValidParams;
 use neardup::stages::{
-    Analyzer, Compared, ComponentMember, DocId, MatchRule, MinHasher, ParagraphRecord,
-    bucket_pairs, clean_document, is_boilerplate, opening_hasher, opening_keys, outlet_group,
-    place_members, round6, score_pair,
+    Analyzer, Compared, ComponentMember, DocId, DocumentAnalysis, MatchRule, MinHasher,
+    ParagraphRecord, bucket_pairs, clean_document, is_boilerplate, opening_hasher, opening_keys,
+    outlet_group, place_members, round6, score_pair,
 };
 use pyo3::prelude::*;
 
@@ -114,181 +117,95 @@ fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> PyResult<Batch> {
         .map_err(value_error)
 }
 
-/// Builders of the analyzed columns.
-#[derive(Default)]
-struct AnalyzedColumns {
-    status: StringBuilder,
-    id: StringBuilder,
-    date: StringBuilder,
-    outlet: StringBuilder,
-    grp: StringBuilder,
-    record: BinaryBuilder,
-    hashes: ListBuilder<Int64Builder>,
-    repeated: ListBuilder<Int32Builder>,
+/// The input rows of a batch, through the CLI's record parser: JSONL lines (columns
+/// `value`, binary: the line without its `\n`; `first`, bool: the first line of its file,
+/// whose UTF-8 BOM is dropped) when the batch has a `value` column, else documents
+/// (`id`, string, not null; `text`, string, null is the status `missing_text`; `date`,
+/// `outlet`, `url`, strings).
+enum Rows<'a> {
+    Lines {
+        value: &'a BinaryArray,
+        first: &'a BooleanArray,
+    },
+    Docs {
+        id: &'a StringArray,
+        text: &'a StringArray,
+        date: &'a StringArray,
+        outlet: &'a StringArray,
+        url: &'a StringArray,
+    },
 }
 
-impl AnalyzedColumns {
-    fn push(&mut self, analyzer: &mut Analyzer, parsed: ParsedRecord, p: &ValidParams) {
-        self.id.append_option(parsed.id.as_deref());
-        self.date.append_option(parsed.date.as_deref());
-        self.outlet.append_option(parsed.outlet.as_deref());
-        let group = if p.paragraphs.enabled {
-            outlet_group(parsed.outlet.as_deref(), parsed.url.as_deref())
+impl<'a> Rows<'a> {
+    fn of(b: &'a RecordBatch) -> PyResult<Self> {
+        if b.column_by_name("value").is_some() {
+            let first = column(b, "first")?;
+            Ok(Rows::Lines {
+                value: binary(b, "value")?,
+                first: first
+                    .as_boolean_opt()
+                    .ok_or_else(|| wrong_type("first", "bool", first.data_type()))?,
+            })
         } else {
-            None
-        };
-        let outcome = match parsed.skip {
-            Some((reason, _)) => Err(reason.as_str()),
-            None => analyzer.analyze(&parsed.text, p).ok_or("empty"),
-        };
-        match outcome {
-            Err(status) => {
-                self.status.append_value(status);
-                self.grp.append_null();
-                self.record.append_null();
-                self.hashes.append(true);
-                self.repeated.append(true);
-            }
-            Ok(a) => {
-                self.status.append_value("ok");
-                self.grp.append_option(group);
-                self.record.append_value(&a.record);
-                for &h in &a.hashes {
-                    self.hashes.values().append_value(h as i64);
-                }
-                self.hashes.append(true);
-                for r in &a.repeats {
-                    self.repeated.values().append_value(r.paragraph as i32);
-                }
-                self.repeated.append(true);
-            }
+            Ok(Rows::Docs {
+                id: string(b, "id")?,
+                text: string(b, "text")?,
+                date: string(b, "date")?,
+                outlet: string(b, "outlet")?,
+                url: string(b, "url")?,
+            })
         }
     }
 
-    /// A blank JSONL line: no record (the CLI does not count it either).
-    fn push_blank(&mut self) {
-        self.status.append_value("blank");
-        self.id.append_null();
-        self.date.append_null();
-        self.outlet.append_null();
-        self.grp.append_null();
-        self.record.append_null();
-        self.hashes.append(true);
-        self.repeated.append(true);
-    }
-
-    fn finish(mut self) -> PyResult<Batch> {
-        batch(
-            vec![
-                Field::new("status", DataType::Utf8, false),
-                field("id", DataType::Utf8),
-                field("date", DataType::Utf8),
-                field("outlet", DataType::Utf8),
-                field("grp", DataType::Utf8),
-                field("record", DataType::Binary),
-                field("hashes", list_of(DataType::Int64)),
-                field("repeated", list_of(DataType::Int32)),
-            ],
-            vec![
-                Arc::new(self.status.finish()),
-                Arc::new(self.id.finish()),
-                Arc::new(self.date.finish()),
-                Arc::new(self.outlet.finish()),
-                Arc::new(self.grp.finish()),
-                Arc::new(self.record.finish()),
-                Arc::new(self.hashes.finish()),
-                Arc::new(self.repeated.finish()),
-            ],
-        )
-    }
-}
-
-/// JSONL lines through the CLI's record parser and the paragraph stage. Columns: `value`
-/// (binary: the line without its `\n`), `first` (bool: the first line of its file, whose
-/// UTF-8 BOM is dropped). Per line: `status` (`ok`, `empty`, a skip reason, or `blank`
-/// for a blank line, which is not a record), `id` (null when the record has none),
-/// `date`, `outlet`, `grp` (the boilerplate group), `record` (the paragraph record,
-/// `ok` only), `hashes` (paragraph hashes), `repeated` (repeated paragraphs).
-#[pyfunction]
-pub fn analyze_lines_batch(
-    py: Python<'_>,
-    lines: Batch,
-    params: &NeardupParams,
-) -> PyResult<Batch> {
-    let b = lines.0;
-    let p = &params.valid;
-    let value = binary(&b, "value")?;
-    let first = column(&b, "first")?;
-    let first = first
-        .as_boolean_opt()
-        .ok_or_else(|| wrong_type("first", "bool", first.data_type()))?;
-    py.detach(|| {
-        let mut out = AnalyzedColumns::default();
-        let mut analyzer = Analyzer::default();
-        for i in 0..b.num_rows() {
-            let mut bytes: &[u8] = if value.is_valid(i) {
-                value.value(i)
-            } else {
-                b""
-            };
-            if first.is_valid(i) && first.value(i) {
-                bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-            }
-            if bytes.last() == Some(&b'\r') {
-                bytes = &bytes[..bytes.len() - 1];
-            }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                out.push_blank();
-                continue;
-            }
-            let raw = if bytes.len() as u64 > p.input.max_doc_bytes.saturating_add(1 << 16) {
-                Raw::Oversized {
-                    bytes: bytes.len() as u64,
-                    id: None,
+    /// Row `i` as the CLI reads it; `None` for a blank JSONL line, which is no record
+    /// (the CLI does not count it either).
+    fn parse(&self, i: usize, p: &ValidParams) -> PyResult<Option<ParsedRecord>> {
+        match *self {
+            Rows::Lines { value, first } => {
+                let mut bytes: &[u8] = if value.is_valid(i) {
+                    value.value(i)
+                } else {
+                    b""
+                };
+                if first.is_valid(i) && first.value(i) {
+                    bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
                 }
-            } else {
-                Raw::Line(bytes.to_vec())
-            };
-            out.push(&mut analyzer, parse_record(raw, &p.input), p);
-        }
-        out.finish()
-    })
-}
-
-/// Documents through the paragraph stage. Columns: `id` (string, not null), `text`
-/// (string; null is the status `missing_text`), `date`, `outlet`, `url` (strings). The
-/// result as `analyze_lines_batch`'s.
-#[pyfunction]
-pub fn analyze_docs_batch(py: Python<'_>, docs: Batch, params: &NeardupParams) -> PyResult<Batch> {
-    let b = docs.0;
-    let p = &params.valid;
-    let (id, text) = (string(&b, "id")?, string(&b, "text")?);
-    let (date, outlet, url) = (
-        string(&b, "date")?,
-        string(&b, "outlet")?,
-        string(&b, "url")?,
-    );
-    py.detach(|| {
-        let mut out = AnalyzedColumns::default();
-        let mut analyzer = Analyzer::default();
-        for i in 0..b.num_rows() {
-            let (id, date, outlet, url) = (
-                opt_str(id, i),
-                opt_str(date, i),
-                opt_str(outlet, i),
-                opt_str(url, i),
-            );
-            let id = id.ok_or_else(|| value_error(format!("row {i}: the id is null")))?;
-            let parsed = if text.is_null(i) {
-                ParsedRecord {
-                    id: Some(id),
-                    text: String::new(),
-                    date,
-                    outlet,
-                    url,
-                    skip: Some((neardup::SkipReason::MissingText, "missing text".to_owned())),
+                if bytes.last() == Some(&b'\r') {
+                    bytes = &bytes[..bytes.len() - 1];
                 }
-            } else {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                let raw = if bytes.len() as u64 > p.input.max_doc_bytes.saturating_add(1 << 16) {
+                    Raw::Oversized {
+                        bytes: bytes.len() as u64,
+                        id: None,
+                    }
+                } else {
+                    Raw::Line(bytes.to_vec())
+                };
+                Ok(Some(parse_record(raw, &p.input)))
+            }
+            Rows::Docs {
+                id,
+                text,
+                date,
+                outlet,
+                url,
+            } => {
+                let (date, outlet, url) = (opt_str(date, i), opt_str(outlet, i), opt_str(url, i));
+                let id = opt_str(id, i)
+                    .ok_or_else(|| value_error(format!("row {i}: the id is null")))?;
+                if text.is_null(i) {
+                    return Ok(Some(ParsedRecord {
+                        id: Some(id),
+                        text: String::new(),
+                        date,
+                        outlet,
+                        url,
+                        skip: Some((neardup::SkipReason::MissingText, "missing text".to_owned())),
+                    }));
+                }
                 let mut parsed = parse_record(
                     Raw::Document {
                         id,
@@ -299,9 +216,270 @@ pub fn analyze_docs_batch(py: Python<'_>, docs: Batch, params: &NeardupParams) -
                     &p.input,
                 );
                 parsed.url = url;
-                parsed
+                Ok(Some(parsed))
+            }
+        }
+    }
+}
+
+/// A parsed record through the paragraph stage: its analysis, or its status (a skip
+/// reason, or `empty` for a text without words).
+fn analyze(
+    analyzer: &mut Analyzer,
+    parsed: &ParsedRecord,
+    p: &ValidParams,
+) -> Result<DocumentAnalysis, &'static str> {
+    match &parsed.skip {
+        Some((reason, _)) => Err(reason.as_str()),
+        None => analyzer.analyze(&parsed.text, p).ok_or("empty"),
+    }
+}
+
+/// The boilerplate group of a parsed record (none with the paragraph stage off).
+fn group_of(parsed: &ParsedRecord, p: &ValidParams) -> Option<String> {
+    if p.paragraphs.enabled {
+        outlet_group(parsed.outlet.as_deref(), parsed.url.as_deref())
+    } else {
+        None
+    }
+}
+
+/// The boilerplate keys of the rows (`Rows`' columns): for each record the paragraph
+/// stage compares (status `ok`), a row `(row, grp, null)` (the record itself, which
+/// counts its group's documents) and a row `(row, grp, h)` per distinct paragraph hash
+/// `h`; `row` (int32) is the record's row in the batch, `grp` its boilerplate group.
+/// Counted by `(grp, h)`, these are the document counts that `boilerplate_batch` tests.
+/// Nothing of the record itself is kept: `sketch_records_batch` analyzes it again.
+#[pyfunction]
+pub fn paragraph_keys_batch(
+    py: Python<'_>,
+    rows: Batch,
+    params: &NeardupParams,
+) -> PyResult<Batch> {
+    let b = rows.0;
+    let p = &params.valid;
+    let rows = Rows::of(&b)?;
+    py.detach(|| {
+        let mut row_col = Int32Builder::new();
+        let mut grp_col = StringBuilder::new();
+        let mut h_col = Int64Builder::new();
+        let mut analyzer = Analyzer::default();
+        for i in 0..b.num_rows() {
+            let Some(parsed) = rows.parse(i, p)? else {
+                continue;
             };
-            out.push(&mut analyzer, parsed, p);
+            let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
+                continue;
+            };
+            let group = group_of(&parsed, p);
+            for h in std::iter::once(None).chain(a.hashes.iter().map(|&h| Some(h as i64))) {
+                row_col.append_value(i as i32);
+                grp_col.append_option(group.as_deref());
+                h_col.append_option(h);
+            }
+        }
+        batch(
+            vec![
+                Field::new("row", DataType::Int32, false),
+                field("grp", DataType::Utf8),
+                field("h", DataType::Int64),
+            ],
+            vec![
+                Arc::new(row_col.finish()),
+                Arc::new(grp_col.finish()),
+                Arc::new(h_col.finish()),
+            ],
+        )
+    })
+}
+
+/// The boilerplate of a whole run: per outlet group, the paragraph hashes that are its
+/// boilerplate. Built from a batch of `(grp, h)` rows (string, null for the documents
+/// without a group; int64), the keys `boilerplate_batch` found frequent; what
+/// `sketch_records_batch` flags and leaves out.
+#[pyclass(module = "neardup._core", frozen)]
+pub struct Boilerplate {
+    named: HashMap<String, HashSet<u64>>,
+    ungrouped: HashSet<u64>,
+    keys: usize,
+}
+
+#[pymethods]
+impl Boilerplate {
+    #[new]
+    fn py_new(keys: Batch) -> PyResult<Self> {
+        let b = keys.0;
+        let (grp, h) = (string(&b, "grp")?, int64(&b, "h")?);
+        let mut out = Boilerplate {
+            named: HashMap::new(),
+            ungrouped: HashSet::new(),
+            keys: 0,
+        };
+        for i in 0..b.num_rows() {
+            if h.is_null(i) {
+                return Err(value_error(format!("row {i}: the paragraph hash is null")));
+            }
+            let set = if grp.is_null(i) {
+                &mut out.ungrouped
+            } else {
+                out.named.entry(grp.value(i).to_owned()).or_default()
+            };
+            out.keys += usize::from(set.insert(h.value(i) as u64));
+        }
+        Ok(out)
+    }
+
+    /// The number of distinct `(group, paragraph hash)` keys.
+    fn __len__(&self) -> usize {
+        self.keys
+    }
+}
+
+impl Boilerplate {
+    fn of(&self, group: Option<&str>) -> Option<&HashSet<u64>> {
+        match group {
+            None => Some(&self.ungrouped),
+            Some(g) => self.named.get(g),
+        }
+    }
+}
+
+/// Builders of the sketched columns.
+#[derive(Default)]
+struct SketchedColumns {
+    status: StringBuilder,
+    id: StringBuilder,
+    date: StringBuilder,
+    outlet: StringBuilder,
+    size: Int64Builder,
+    keys: ListBuilder<Int64Builder>,
+    opening: ListBuilder<Int64Builder>,
+    set: BinaryBuilder,
+}
+
+impl SketchedColumns {
+    /// A row without a sketch: a blank line (`status` "blank") or a record that is not
+    /// compared.
+    fn push_status(&mut self, status: &str, parsed: Option<&ParsedRecord>) {
+        self.status.append_value(status);
+        self.id.append_option(parsed.and_then(|r| r.id.as_deref()));
+        self.date
+            .append_option(parsed.and_then(|r| r.date.as_deref()));
+        self.outlet
+            .append_option(parsed.and_then(|r| r.outlet.as_deref()));
+        self.size.append_null();
+        self.keys.append_null();
+        self.opening.append_null();
+        self.set.append_null();
+    }
+
+    fn finish(mut self) -> PyResult<Batch> {
+        batch(
+            vec![
+                Field::new("status", DataType::Utf8, false),
+                field("id", DataType::Utf8),
+                field("date", DataType::Utf8),
+                field("outlet", DataType::Utf8),
+                field("size", DataType::Int64),
+                field("keys", list_of(DataType::Int64)),
+                field("opening", list_of(DataType::Int64)),
+                field("set", DataType::Binary),
+            ],
+            vec![
+                Arc::new(self.status.finish()),
+                Arc::new(self.id.finish()),
+                Arc::new(self.date.finish()),
+                Arc::new(self.outlet.finish()),
+                Arc::new(self.size.finish()),
+                Arc::new(self.keys.finish()),
+                Arc::new(self.opening.finish()),
+                Arc::new(self.set.finish()),
+            ],
+        )
+    }
+}
+
+/// The per-document stages in one pass: parse, analyze (normalize, segment, shingle,
+/// repeats), flag boilerplate, leave it and the repeats out, MinHash, LSH band keys,
+/// opening keys. Rows: `Rows`' columns, and optionally `boilerplate` (list<int64>: the
+/// record's paragraph hashes that are its group's boilerplate); without that column the
+/// boilerplate is `boilerplate`'s for the record's group, and with neither there is none.
+/// Per row: `status` (`ok`, `empty`, a skip reason, or `blank` for a blank line, which is
+/// not a record), `id` (null when the record has none), `date`, `outlet`, and for `ok`
+/// only `size` (int64: compared shingles), `keys` (list<int64>: band keys, band by band),
+/// `opening` (list<int64>: keys of the opening paragraphs), `set` (binary: the record of
+/// the compared paragraphs, `ParagraphRecord::compared_record` encoded as the CLI's spill
+/// encodes records: what verification and placement read).
+#[pyfunction]
+#[pyo3(signature = (rows, params, boilerplate=None))]
+pub fn sketch_records_batch(
+    py: Python<'_>,
+    rows: Batch,
+    params: &NeardupParams,
+    boilerplate: Option<&Boilerplate>,
+) -> PyResult<Batch> {
+    let b = rows.0;
+    let p = &params.valid;
+    let rows = Rows::of(&b)?;
+    let per_row = match b.column_by_name("boilerplate") {
+        Some(_) => Some(list(&b, "boilerplate")?),
+        None => None,
+    };
+    py.detach(|| {
+        let mut out = SketchedColumns::default();
+        let mut analyzer = Analyzer::default();
+        let mut hasher = MinHasher::new(&p.minhash);
+        let mut opener = opening_hasher(p);
+        let mut openings = Vec::new();
+        let none = HashSet::new();
+        let mut listed = HashSet::new();
+        for i in 0..b.num_rows() {
+            let Some(parsed) = rows.parse(i, p)? else {
+                out.push_status("blank", None);
+                continue;
+            };
+            let a = match analyze(&mut analyzer, &parsed, p) {
+                Ok(a) => a,
+                Err(status) => {
+                    out.push_status(status, Some(&parsed));
+                    continue;
+                }
+            };
+            let frequent = if let Some(l) = per_row {
+                listed.clear();
+                listed.extend(longs(l, "boilerplate", i)?.into_iter().map(|h| h as u64));
+                &listed
+            } else {
+                let group = group_of(&parsed, p);
+                boilerplate
+                    .and_then(|bp| bp.of(group.as_deref()))
+                    .unwrap_or(&none)
+            };
+            let rec = analyzer.record();
+            let doc = clean_document(
+                rec,
+                |h| frequent.contains(&h),
+                a.repeats.iter().map(|r| r.paragraph),
+                &mut hasher,
+                p,
+            );
+            out.status.append_value("ok");
+            out.id.append_option(parsed.id.as_deref());
+            out.date.append_option(parsed.date.as_deref());
+            out.outlet.append_option(parsed.outlet.as_deref());
+            out.size.append_value(doc.set.len() as i64);
+            for &k in &doc.band_keys {
+                out.keys.values().append_value(k as i64);
+            }
+            out.keys.append(true);
+            openings.clear();
+            opening_keys(rec, &doc.removed, &mut opener, p, &mut openings);
+            for &k in &openings {
+                out.opening.values().append_value(k as i64);
+            }
+            out.opening.append(true);
+            out.set
+                .append_value(rec.compared_record(&doc.removed).encode());
         }
         out.finish()
     })
@@ -327,103 +505,116 @@ pub fn boilerplate_batch(py: Python<'_>, counts: Batch, params: &NeardupParams) 
     )
 }
 
-/// The sketch pass. Columns: `record` (binary, from the analysis), `repeated`
-/// (list<int32>), `boilerplate` (list<int64>: those of the document's paragraph hashes
-/// that are its group's boilerplate; null or empty for none). Per document: `removed`
-/// (list<int32>: paragraphs left out), `size` (int64: compared shingles), `keys`
-/// (list<int64>: LSH band keys, band by band), `set` (binary: the record of the compared
-/// paragraphs, what exact verification and placement read), `opening` (list<int64>:
-/// keys of the opening paragraphs).
-#[pyfunction]
-pub fn sketch_batch(py: Python<'_>, docs: Batch, params: &NeardupParams) -> PyResult<Batch> {
-    let b = docs.0;
-    let p = &params.valid;
-    let record = binary(&b, "record")?;
-    let repeated = list(&b, "repeated")?;
-    let boilerplate = list(&b, "boilerplate")?;
-    py.detach(|| {
-        let mut hasher = MinHasher::new(&p.minhash);
-        let mut opener = opening_hasher(p);
-        let mut removed_col = ListBuilder::new(Int32Builder::new());
-        let mut size_col = Int64Builder::with_capacity(b.num_rows());
-        let mut keys_col = ListBuilder::new(Int64Builder::new());
-        let mut set_col = BinaryBuilder::new();
-        let mut opening_col = ListBuilder::new(Int64Builder::new());
-        let mut openings = Vec::new();
-        for i in 0..b.num_rows() {
-            if record.is_null(i) {
-                return Err(value_error(format!("row {i}: the record is null")));
-            }
-            let rec = ParagraphRecord::decode(record.value(i))
-                .ok_or_else(|| value_error("not a paragraph record of this version"))?;
-            let frequent: HashSet<u64> = longs(boilerplate, "boilerplate", i)?
-                .into_iter()
-                .map(|h| h as u64)
-                .collect();
-            let doc = clean_document(
-                &rec,
-                |h| frequent.contains(&h),
-                ints(repeated, "repeated", i)?,
-                &mut hasher,
-                p,
-            );
-            for &r in &doc.removed {
-                removed_col.values().append_value(r as i32);
-            }
-            removed_col.append(true);
-            size_col.append_value(doc.set.len() as i64);
-            for &k in &doc.band_keys {
-                keys_col.values().append_value(k as i64);
-            }
-            keys_col.append(true);
-            set_col.append_value(rec.compared_record(&doc.removed).encode());
-            openings.clear();
-            opening_keys(&rec, &doc.removed, &mut opener, p, &mut openings);
-            for &k in &openings {
-                opening_col.values().append_value(k as i64);
-            }
-            opening_col.append(true);
-        }
-        batch(
-            vec![
-                field("removed", list_of(DataType::Int32)),
-                Field::new("size", DataType::Int64, false),
-                field("keys", list_of(DataType::Int64)),
-                Field::new("set", DataType::Binary, false),
-                field("opening", list_of(DataType::Int64)),
-            ],
-            vec![
-                Arc::new(removed_col.finish()),
-                Arc::new(size_col.finish()),
-                Arc::new(keys_col.finish()),
-                Arc::new(set_col.finish()),
-                Arc::new(opening_col.finish()),
-            ],
-        )
-    })
+/// Bytes of one band entry: band (i32, -1 for an opening key), key (u64), position (i64),
+/// little-endian.
+const ENTRY: usize = 20;
+
+/// The shard of a bucket: every entry of one `(band, key)` goes to the same one.
+fn shard_of(band: i32, key: u64, shards: u32) -> u32 {
+    // keys are hashes already; the band is mixed in so that a band's keys spread too
+    let h = key
+        .wrapping_add(i64::from(band) as u64)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((h >> 32) % u64::from(shards)) as u32
 }
 
-/// Candidate pairs of band buckets. Column: `docs` (list<int64>: the positions sharing
-/// one key, any order). Pairs `(a, b)`, `a < b`, as the CLI makes them from a bucket
-/// (capped at `max_bucket`); not de-duplicated across buckets.
+/// The band entries of documents, for `shard_pairs_batch`. Columns: `idx` (int64: the
+/// document's position), `keys` (list<int64>: its band keys, band by band), `opening`
+/// (list<int64>: its opening keys, bucketed by key alone, as the CLI does). One row per
+/// shard that has entries: `shard` (int32, `0..shards`: a function of band and key) and
+/// `entries` (binary: the shard's entries of the batch, 20 bytes each). Spark moves a
+/// few rows per batch instead of a row per key.
 #[pyfunction]
-pub fn bucket_pairs_batch(py: Python<'_>, buckets: Batch, max_bucket: usize) -> PyResult<Batch> {
-    let b = buckets.0;
-    let docs = list(&b, "docs")?;
+pub fn band_entries_batch(py: Python<'_>, docs: Batch, shards: u32) -> PyResult<Batch> {
+    let b = docs.0;
+    if shards == 0 {
+        return Err(value_error("shards must be at least 1"));
+    }
+    let idx = int64(&b, "idx")?;
+    let (keys, opening) = (list(&b, "keys")?, list(&b, "opening")?);
+    let (shard_col, entries_col) = py.detach(|| -> PyResult<_> {
+        let mut out: Vec<Vec<u8>> = vec![Vec::new(); shards as usize];
+        let mut push = |band: i32, key: i64, doc: i64| {
+            let o = &mut out[shard_of(band, key as u64, shards) as usize];
+            o.extend_from_slice(&band.to_le_bytes());
+            o.extend_from_slice(&key.to_le_bytes());
+            o.extend_from_slice(&doc.to_le_bytes());
+        };
+        for i in 0..b.num_rows() {
+            let doc = idx.value(i);
+            for (band, &k) in longs(keys, "keys", i)?.iter().enumerate() {
+                push(band as i32, k, doc);
+            }
+            for &k in &longs(opening, "opening", i)? {
+                push(-1, k, doc);
+            }
+        }
+        let mut shard_col = Int32Builder::new();
+        let mut entries_col = BinaryBuilder::new();
+        for (s, e) in out.iter().enumerate().filter(|(_, e)| !e.is_empty()) {
+            shard_col.append_value(s as i32);
+            entries_col.append_value(e);
+        }
+        Ok((shard_col.finish(), entries_col.finish()))
+    })?;
+    batch(
+        vec![
+            Field::new("shard", DataType::Int32, false),
+            Field::new("entries", DataType::Binary, false),
+        ],
+        vec![Arc::new(shard_col), Arc::new(entries_col)],
+    )
+}
+
+/// Candidate pairs of band buckets, from `band_entries_batch`'s `entries` (binary) in
+/// any number of batches that together hold every entry of their buckets (all the rows
+/// of a shard). Pairs `(a, b)`, `a < b`, as the CLI makes them from each bucket (its
+/// documents in position order, capped at `max_bucket`); not de-duplicated across
+/// buckets.
+#[pyfunction]
+pub fn shard_pairs_batch(
+    py: Python<'_>,
+    batches: Vec<Batch>,
+    max_bucket: usize,
+) -> PyResult<Batch> {
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.0).collect();
+    let columns = batches
+        .iter()
+        .map(|b| binary(b, "entries"))
+        .collect::<PyResult<Vec<_>>>()?;
     let (a_col, b_col) = py.detach(|| -> PyResult<_> {
+        let mut entries: Vec<(i32, u64, i64)> = Vec::new();
+        for c in &columns {
+            for i in 0..c.len() {
+                let bytes = c.value(i);
+                if bytes.len() % ENTRY != 0 {
+                    return Err(value_error("band entries: not a whole number of entries"));
+                }
+                for e in bytes.chunks_exact(ENTRY) {
+                    let band = i32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
+                    let key = u64::from_le_bytes(e[4..12].try_into().expect("8 bytes"));
+                    let doc = i64::from_le_bytes(e[12..].try_into().expect("8 bytes"));
+                    entries.push((band, key, doc));
+                }
+            }
+        }
+        entries.sort_unstable();
+        entries.dedup();
         let mut a_col = Int64Builder::new();
         let mut b_col = Int64Builder::new();
         let mut pairs = Vec::new();
-        for i in 0..b.num_rows() {
-            let mut bucket = longs(docs, "docs", i)?;
-            bucket.sort_unstable();
-            bucket.dedup();
+        let mut local: Vec<DocId> = Vec::new();
+        for bucket in entries.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+            if bucket.len() < 2 {
+                continue;
+            }
             pairs.clear();
-            let local: Vec<DocId> = (0..bucket.len() as DocId).collect();
+            local.clear();
+            local.extend(0..bucket.len() as DocId);
             bucket_pairs(&local, |&d| d, max_bucket, &mut pairs);
             for &(x, y) in &pairs {
-                a_col.append_value(bucket[x as usize]);
-                b_col.append_value(bucket[y as usize]);
+                a_col.append_value(bucket[x as usize].2);
+                b_col.append_value(bucket[y as usize].2);
             }
         }
         Ok((a_col.finish(), b_col.finish()))
@@ -437,7 +628,7 @@ pub fn bucket_pairs_batch(py: Python<'_>, buckets: Batch, max_bucket: usize) -> 
     )
 }
 
-/// A compared record (the `set` column of `sketch_batch`) and its sorted set.
+/// A compared record (the `set` column of `sketch_records_batch`) and its sorted set.
 fn decode_compared(bytes: &[u8]) -> PyResult<(ParagraphRecord, Vec<u64>)> {
     let rec = ParagraphRecord::decode(bytes)
         .ok_or_else(|| value_error("not a compared record of this version"))?;

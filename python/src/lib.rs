@@ -346,11 +346,12 @@ fn compare(py: Python<'_>, a: &str, b: &str, params: &NeardupParams) -> (bool, f
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NeardupParams>()?;
-    m.add_function(wrap_pyfunction!(batches::analyze_lines_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(batches::analyze_docs_batch, m)?)?;
+    m.add_class::<batches::Boilerplate>()?;
+    m.add_function(wrap_pyfunction!(batches::paragraph_keys_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::boilerplate_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(batches::sketch_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(batches::bucket_pairs_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::sketch_records_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::band_entries_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::shard_pairs_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::place_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::input_columns, m)?)?;

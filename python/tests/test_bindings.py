@@ -111,16 +111,9 @@ def test_distributed_stages_agree_with_the_pipeline():
             "url": pa.array([None] * 3, pa.string()),
         }
     )
-    rows = _core.analyze_docs_batch(docs, p)
-    assert rows.column("status").to_pylist() == ["ok", "ok", "empty"]
-    ok = rows.slice(0, 2)
-    sk = _core.sketch_batch(
-        pa.RecordBatch.from_arrays(
-            [ok.column("record"), ok.column("repeated"), pa.array([None, None], pa.list_(pa.int64()))],
-            names=["record", "repeated", "boilerplate"],
-        ),
-        p,
-    )
+    sk = _core.sketch_records_batch(docs, p)
+    assert sk.column("status").to_pylist() == ["ok", "ok", "empty"]
+    assert sk.column("set")[2].as_py() is None and sk.column("keys")[2].as_py() is None
     # same band keys as the one-text API (as signed 64-bit)
     assert [k & (2**64 - 1) for k in sk.column("keys")[0].as_py()] == neardup.sketch(BODY)[1]
     sets = sk.column("set")
@@ -152,20 +145,90 @@ def test_distributed_stages_agree_with_the_pipeline():
     assert placed["similarity"][placed["doc"].index(10)] == whole[0]["similarity"]
     assert placed["similarity"][placed["doc"].index(50)] == whole[0]["similarity"]
     assert whole[0]["duplicate_of"] == "b"
-    pairs = _core.bucket_pairs_batch(pa.RecordBatch.from_pydict({"docs": pa.array([[50, 0, 20, 10]], pa.list_(pa.int64()))}), 3)
-    got = sorted(zip(pairs.column("a").to_pylist(), pairs.column("b").to_pylist(), strict=True))
-    assert got == [(0, 10), (0, 20), (10, 20), (10, 50), (20, 50)]
+    # four documents share key 7 in band 0 (a bucket capped at 3, in position order) and
+    # two an opening key; their entries come from two batches, three shards
+    halves = [
+        pa.RecordBatch.from_pydict(
+            {
+                "idx": pa.array(idx, pa.int64()),
+                "keys": pa.array([[7, 100 + i] for i in idx], pa.list_(pa.int64())),
+                "opening": pa.array(opening, pa.list_(pa.int64())),
+            }
+        )
+        for idx, opening in (([50, 0], [[99], [99, 5]]), ([20, 10], [[], [6]]))
+    ]
+    entries = [_core.band_entries_batch(h, 3) for h in halves]
+    by_shard = {}
+    for e in entries:
+        for s, row in zip(e.column("shard").to_pylist(), range(e.num_rows), strict=True):
+            by_shard.setdefault(s, []).append(e.slice(row, 1))
+    got = []
+    for rows in by_shard.values():
+        pairs = _core.shard_pairs_batch(rows, 3)
+        got += zip(pairs.column("a").to_pylist(), pairs.column("b").to_pylist(), strict=True)
+    assert sorted(got) == [(0, 10), (0, 20), (0, 50), (10, 20), (10, 50), (20, 50)]
+    # (0, 50) from the opening key only: the cap leaves it out of band 0's bucket
+    assert len(got) == 6
     lines = pa.RecordBatch.from_pydict(
         {
             "value": pa.array([b'\xef\xbb\xbf{"id": 1, "text": "hello there world"}', b"  ", b"not json"], pa.binary()),
             "first": [True, False, False],
         }
     )
-    got = _core.analyze_lines_batch(lines, p).to_pydict()
+    got = _core.sketch_records_batch(lines, p).to_pydict()
     assert got["id"][0] == "1" and got["status"] == ["ok", "blank", "invalid_json"]
+    keys = _core.paragraph_keys_batch(lines, p).to_pydict()
+    # the one compared record: itself (h null) and its one paragraph
+    assert keys["row"] == [0, 0] and keys["grp"] == [None, None] and keys["h"][0] is None
     bp = _core.boilerplate_batch(pa.RecordBatch.from_pydict({"n": pa.array([3, 2], pa.int64()), "group_docs": pa.array([3, 2], pa.int64())}), p)
     assert bp.column("frequent").to_pylist() == [True, False]
+    with pytest.raises(ValueError, match="no column 'text'"):
+        _core.sketch_records_batch(pa.RecordBatch.from_pydict({"id": ["a"]}), p)
     with pytest.raises(ValueError, match="no column 'sa'"):
         _core.verify_batch(pa.RecordBatch.from_pydict({"x": [1]}), p)
     with pytest.raises(ValueError, match="column 'sa' is"):
         _core.verify_batch(pa.RecordBatch.from_pydict({"sa": [1], "sb": [2]}), p)
+
+
+def test_boilerplate_is_left_out_of_the_sketch():
+    """A paragraph that is its group's boilerplate leaves the article: the sketch and the
+    compared record are those of the article without it, whether the boilerplate comes as
+    a `Boilerplate` (per group) or as the record's own list."""
+    pa = pytest.importorskip("pyarrow")
+    p = neardup.params()
+    footer = "subscribe to our newsletter for the latest news and offers from the daily paper every morning"
+
+    def docs(texts, outlet):
+        n = len(texts)
+        return pa.RecordBatch.from_pydict(
+            {
+                "id": [str(i) for i in range(n)],
+                "text": texts,
+                "date": pa.array([None] * n, pa.string()),
+                "outlet": pa.array([outlet] * n, pa.string()),
+                "url": pa.array([None] * n, pa.string()),
+            }
+        )
+
+    keys = _core.paragraph_keys_batch(docs([footer], "x"), p).to_pydict()
+    assert keys["grp"] == ["x", "x"] and keys["h"][0] is None
+    footer_hash = keys["h"][1]
+    bp = _core.Boilerplate(pa.RecordBatch.from_pydict({"grp": ["x", "y"], "h": pa.array([footer_hash, 5], pa.int64())}))
+    assert len(bp) == 2
+    with_footer = docs([BODY + "\n\n" + footer], "x")
+    alone = _core.sketch_records_batch(docs([BODY], "x"), p).to_pydict()
+    shipped = _core.sketch_records_batch(with_footer, p, bp).to_pydict()
+    listed = _core.sketch_records_batch(
+        pa.RecordBatch.from_arrays(
+            [*with_footer.columns, pa.array([[footer_hash]], pa.list_(pa.int64()))],
+            names=[*with_footer.schema.names, "boilerplate"],
+        ),
+        p,
+    ).to_pydict()
+    kept = _core.sketch_records_batch(with_footer, p).to_pydict()
+    for got in (shipped, listed):
+        assert (got["keys"], got["set"], got["size"]) == (alone["keys"], alone["set"], alone["size"])
+    assert kept["size"][0] > alone["size"][0] and kept["keys"] != alone["keys"]
+    # another outlet's boilerplate is not this one's
+    other = _core.sketch_records_batch(docs([BODY + "\n\n" + footer], "z"), p, bp).to_pydict()
+    assert other["keys"] == kept["keys"]

@@ -115,3 +115,49 @@ def test_inputs_are_numbered_in_the_clis_order(spark, tmp_path):
     with pytest.raises(ValueError, match="no column `text` for the text field; the columns are: id, body"):
         read_parquet(spark, [str(tmp_path / "notext.parquet")], p)
     spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+def test_boilerplate_shipped_or_joined_gives_the_same_answer(spark, tmp_path, monkeypatch):
+    """An outlet's footer is boilerplate: left out, it no longer makes its articles
+    duplicates of each other. The keys found go to the tasks with the function, or (more
+    than `BROADCAST_KEYS`) are joined to each record: the same answer both ways (and with
+    the candidate pairs shuffled rather than broadcast to verification)."""
+    import json
+    import random
+
+    from neardup import spark as nspark
+    from neardup.spark import Timing, cluster_records, read_jsonl
+
+    rng = random.Random(7)
+    vocab = [f"word{i}" for i in range(5000)]
+
+    def words(n):
+        return " ".join(rng.choice(vocab) for _ in range(n))
+
+    footer = words(400)
+    bodies = [words(20) for _ in range(8)]
+    lines = [{"id": f"d{i}", "outlet": "x", "text": f"{b}\n\n{footer}"} for i, b in enumerate(bodies)]
+    # d8 copies d1's article (and its footer): the one cluster
+    lines.append({"id": "d8", "outlet": "x", "text": f"{bodies[1]}\n\n{footer}"})
+    path = tmp_path / "outlet.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+    def run():
+        t = Timing()
+        rows = cluster_records(read_jsonl(spark, [str(path)]), "lines", None, timing=t).orderBy("idx").collect()
+        found = next(s for s in t.stages if s["stage"] == "boilerplate")["rows"]
+        return [(r["id"], r["cluster"], r["keep"], r["duplicate_of"], r["similarity"]) for r in rows], found
+
+    shipped, found = run()
+    assert found >= 1
+    clustered = {r[0] for r in shipped if r[1] is not None and any(o[1] == r[1] and o[0] != r[0] for o in shipped)}
+    assert clustered == {"d1", "d8"}
+    monkeypatch.setattr(nspark, "BROADCAST_KEYS", 0)
+    monkeypatch.setattr(nspark, "BROADCAST_PAIRS", 0)
+    joined, found_joined = run()
+    assert joined == shipped and found_joined == found
+    # the footer alone makes duplicates when it is not boilerplate
+    off = cluster_records(
+        read_jsonl(spark, [str(path)]), "lines", ["--boilerplate-min-docs", "100"]
+    ).where("duplicate_of is not null").count()
+    assert off > 1

@@ -64,6 +64,12 @@ impl Verifier {
         }
     }
 
+    /// The spill: each document's paragraph record as the streaming pass encoded it.
+    #[must_use]
+    pub fn records(&self) -> &ShingleSets {
+        &self.records
+    }
+
     /// Scores from MinHash signatures; shared counts are derived from the estimated
     /// Jaccard and the sizes the sketch pass counted.
     #[must_use]

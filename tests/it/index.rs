@@ -459,6 +459,30 @@ fn other_parameters_are_refused_naming_each() {
         &["--threads", "1", "--memory", "8M"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    // a run that adds to the index kept its texts on the side, and says so; a read-only
+    // run keeps none
+    let disk = |name: &str| {
+        let s: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(tmp.path().join(name).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        s["disk"].clone()
+    };
+    let added = disk("o3");
+    assert!(added["texts"].as_u64().unwrap() > 0, "{added}");
+    assert_eq!(
+        added["peak"].as_u64().unwrap(),
+        added["spill"].as_u64().unwrap()
+            + added["texts"].as_u64().unwrap()
+            + added["band_runs"]
+                .as_u64()
+                .unwrap()
+                .max(added["paragraph_runs"].as_u64().unwrap()),
+        "{added}"
+    );
+    let out = dedup_into(tmp.path(), "ix", "o4", &["--index-readonly"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(disk("o4").get("texts").is_none(), "{}", disk("o4"));
 }
 
 #[test]
@@ -555,6 +579,14 @@ fn a_damaged_file_is_an_error_naming_it() {
         let out = dedup_into(dir, "ix", "o2", &["--index-readonly"]);
         assert!(!out.status.success(), "{name}");
         assert!(stderr(&out).contains(name), "{}", stderr(&out));
+        if name == "sets.dat" {
+            // a document's stored text, by its entry's checksum, before it is decompressed
+            assert!(
+                stderr(&out).contains("does not match its checksum: the file is damaged"),
+                "{}",
+                stderr(&out)
+            );
+        }
         std::fs::write(&path, &good[..good.len() - 5]).unwrap();
         let err = stderr(&neardup(dir, &["index", "verify", "ix"]));
         assert!(err.contains("cut short"), "{name}: {err}");
