@@ -103,6 +103,18 @@ pub struct PackedPosition(u64);
 impl PackedPosition {
     const VALUE: u64 = (1 << 62) - 1;
 
+    /// The 64 bits it is kept in, for a table that stores it.
+    #[must_use]
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    /// The position `to_bits` gave.
+    #[must_use]
+    pub fn from_bits(bits: u64) -> Self {
+        PackedPosition(bits)
+    }
+
     /// The position it holds.
     #[must_use]
     pub fn unpack(self) -> Position {

@@ -1555,17 +1555,17 @@ impl Archive for IndexArchive {
                 .collect::<Result<_>>()?;
             let texts = texts.expect("an index that adds the batch keeps its texts");
             write_sets(seg.path(), digest, &[(&texts, batch_docs)], &mut sets)?;
-            let rows: Vec<RecordRow> = records
-                .metas
-                .iter()
-                .map(|m| RecordRow {
+            let mut rows: Vec<RecordRow> = Vec::with_capacity(records.metas.len());
+            records.metas.scan(|_, m| {
+                rows.push(RecordRow {
                     run,
                     id: m.id.to_string(),
                     date: m.date.as_deref().map(str::to_owned),
-                    outlet: records.outlet(m).map(str::to_owned),
+                    outlet: records.outlet(&m).map(str::to_owned),
                     status: m.status,
-                })
-                .collect();
+                });
+                Ok(())
+            })?;
             let paragraphs = std::mem::take(&mut self.batch_paragraphs);
             write_segment_files(seg.path(), digest, &rows, &sets, &paragraphs)?;
             bands::write_rows(
@@ -1597,12 +1597,12 @@ impl Archive for IndexArchive {
         // the members' records, then the batch's
         let base_docs =
             DocId::try_from(self.members.len()).map_err(|_| too_many(&self.index.dir))?;
-        let mut all = Records::default();
+        let mut all = Records::new(&scratch.dir);
         for row in &self.rows {
             let outlet = row.outlet.clone().map(|o| all.outlet_id(o));
             let d = all.doc_records.len() as DocId;
             all.doc_records.push(all.metas.len() as u32);
-            all.metas.push(RecordMeta {
+            all.metas.push(&RecordMeta {
                 id: row.id.as_str().into(),
                 date: row.date.as_deref().map(Into::into),
                 outlet,
@@ -1612,16 +1612,16 @@ impl Archive for IndexArchive {
                 status: row.status,
                 doc: Some(d),
                 raw_digest: 0,
-            });
+            })?;
         }
-        let batch = std::mem::take(records);
-        for mut m in batch.metas {
+        let batch = std::mem::replace(records, Records::new(&scratch.dir));
+        batch.metas.scan(|_, mut m| {
             m.outlet = m
                 .outlet
                 .map(|o| all.outlet_id(batch.outlets[o as usize].clone()));
             m.doc = m.doc.map(|d| d + base_docs);
-            all.metas.push(m);
-        }
+            all.metas.push(&m)
+        })?;
         all.doc_records
             .extend(batch.doc_records.iter().map(|&r| r + base_docs));
         all.repeats = batch
@@ -1738,14 +1738,14 @@ impl Archive for IndexArchive {
             }
         }
         // components, for the next run's scope: of the touched, from this run's edges
-        let metas = &dedup.records.metas;
+        let records = &dedup.records;
         let mut uf = UnionFind::new(dedup.records.doc_records.len());
         for e in &dedup.edges {
             uf.union(e.a, e.b);
         }
         let mut first_of_root: HashMap<DocId, u64> = HashMap::new();
-        self.components = (0..metas.len())
-            .map(|i| match metas[i].doc {
+        self.components = (0..records.metas.len())
+            .map(|i| match records.doc_of(i) {
                 Some(d) if i >= archived || self.in_scope[d as usize] => {
                     *first_of_root.entry(uf.find(d)).or_insert(position(i))
                 }
@@ -1843,7 +1843,7 @@ impl Archive for IndexArchive {
             ClusterRow {
                 cluster: a.cluster().unwrap_or(NO_CLUSTER),
                 keep: a.keep(),
-                doc: dedup.records.metas[i].doc.is_some(),
+                doc: dedup.records.doc_of(i).is_some(),
                 component: self.components[i],
             }
         };

@@ -43,8 +43,7 @@ use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
-use crate::provenance::Provenance;
-use crate::records::{Assignment, Dedup, RecordMeta, Records, Status};
+use crate::records::{Assignment, Dedup, ProvenanceTable, RecordMeta, Records, Status};
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{
     CleanArticles, Fingerprints, IndexBuilder, ParagraphIndex, clean_and_sketch,
@@ -573,7 +572,7 @@ impl Collector<'_> {
             Status::Empty => self.counts.empty += 1,
             Status::Skipped(_) => {}
         }
-        self.records.metas.push(RecordMeta {
+        self.records.metas.push(&RecordMeta {
             id: id.into(),
             date: date.map(Into::into),
             outlet,
@@ -582,8 +581,7 @@ impl Collector<'_> {
             status: p.status,
             doc,
             raw_digest: p.record.digest,
-        });
-        Ok(())
+        })
     }
 
     fn warn(&mut self, message: String) {
@@ -772,8 +770,8 @@ pub struct Clustered {
     pub seconds: BTreeMap<String, f64>,
     /// Where each record ended up, in input order.
     pub assignments: Vec<Assignment>,
-    /// Per record: how a copy relates to its representative.
-    pub provenance: Vec<Option<Box<Provenance>>>,
+    /// Per duplicate: how a copy relates to its representative, on disk.
+    pub provenance: ProvenanceTable,
     /// The accepted pairs.
     pub edges: Vec<Edge>,
     /// What verification and placement did.
@@ -824,7 +822,7 @@ where
     let collector = Collector {
         params,
         sources: &sources,
-        records: Records::default(),
+        records: Records::new(&scratch.dir),
         paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?, scratch),
         texts: match archive.as_deref() {
             Some(a) if a.keeps_texts() => Some(ShingleSpill::create_in(&scratch.dir)?),
@@ -1075,12 +1073,17 @@ pub fn cluster_stage(
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
     let placements = {
-        let meta = |d: DocId| &records.metas[records.doc_records[d as usize] as usize];
+        let keys = OrderKeys::load(records, &edges)?;
+        let keys = &keys;
         let order = RepresentativeOrder::new(
             &params.cluster,
-            move |d| meta(d).date.as_deref(),
-            move |d| records.outlet(meta(d)),
-            move |d| &*meta(d).id,
+            move |d| keys.get(d).date.as_deref(),
+            move |d| {
+                keys.get(d)
+                    .outlet
+                    .map(|o| records.outlets[o as usize].as_str())
+            },
+            move |d| &*keys.get(d).id,
         );
         place(
             &mut uf,
@@ -1094,7 +1097,7 @@ pub fn cluster_stage(
         )?
     };
     drop(skipped);
-    let (assignments, provenance) = assign(records, placements, &mut counts);
+    let (assignments, provenance) = assign(records, placements, &mut counts)?;
     progress.finish_stage();
     seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
@@ -1116,7 +1119,7 @@ fn assign(
     records: &Records,
     mut placements: Vec<(DocId, Placement)>,
     counts: &mut Counts,
-) -> (Vec<Assignment>, Vec<Option<Box<Provenance>>>) {
+) -> Result<(Vec<Assignment>, ProvenanceTable)> {
     let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
     for (_, p) in &placements {
@@ -1125,7 +1128,7 @@ fn assign(
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
     let mut out = Vec::with_capacity(records.metas.len());
-    let mut by_record = Vec::with_capacity(records.metas.len());
+    let mut by_record = ProvenanceTable::new(records.metas.dir());
     let mut alone = Placement {
         rep: 0,
         score: None,
@@ -1133,7 +1136,7 @@ fn assign(
         split_from: None,
         provenance: None,
     };
-    for meta in &records.metas {
+    records.metas.scan(|i, meta| {
         let mut prov = None;
         let a = match (meta.status, meta.doc) {
             (Status::Ok, Some(d)) => {
@@ -1181,9 +1184,63 @@ fn assign(
             counts.kept += 1;
         }
         out.push(a);
-        by_record.push(prov);
+        if let Some(p) = prov {
+            by_record.push(i as u32, &p)?;
+        }
+        Ok(())
+    })?;
+    Ok((out, by_record))
+}
+
+/// What the representative order reads of the documents it compares, the members of
+/// components of two or more (those of an accepted pair): their id, date and outlet,
+/// read from the record table in one pass before placement, sorted by document. The
+/// documents alone, most of a large dump, are never compared and not loaded.
+struct OrderKeys {
+    docs: Vec<DocId>,
+    keys: Vec<OrderKey>,
+}
+
+struct OrderKey {
+    id: compact_str::CompactString,
+    date: Option<compact_str::CompactString>,
+    outlet: Option<u32>,
+}
+
+impl OrderKeys {
+    fn load(records: &Records, edges: &[Edge]) -> Result<Self> {
+        let mut docs: Vec<DocId> = edges.iter().flat_map(|e| [e.a, e.b]).collect();
+        docs.par_sort_unstable();
+        docs.dedup();
+        let mut keys = Vec::with_capacity(docs.len());
+        // record indices rise with documents: one pass in input order finds them all
+        let mut next = docs
+            .iter()
+            .map(|&d| records.doc_records[d as usize] as usize)
+            .peekable();
+        if next.peek().is_some() {
+            records.metas.scan(|i, m| {
+                if next.peek() == Some(&i) {
+                    next.next();
+                    keys.push(OrderKey {
+                        id: m.id,
+                        date: m.date,
+                        outlet: m.outlet,
+                    });
+                }
+                Ok(())
+            })?;
+        }
+        Ok(OrderKeys { docs, keys })
     }
-    (out, by_record)
+
+    fn get(&self, d: DocId) -> &OrderKey {
+        let k = self
+            .docs
+            .binary_search(&d)
+            .expect("only members of a component are ordered");
+        &self.keys[k]
+    }
 }
 
 #[cfg(test)]
@@ -1217,17 +1274,18 @@ mod tests {
 
     #[test]
     fn clusters_are_numbered_in_record_order_and_every_record_is_assigned() {
-        let records = Records {
-            metas: vec![
-                meta(Status::Ok, Some(0)),
-                meta(Status::Skipped(SkipReason::InvalidJson), None),
-                meta(Status::Ok, Some(1)),
-                meta(Status::Empty, None),
-                meta(Status::Ok, Some(2)),
-            ],
-            doc_records: vec![0, 2, 4],
-            ..Records::default()
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut records = Records::new(dir.path());
+        for m in [
+            meta(Status::Ok, Some(0)),
+            meta(Status::Skipped(SkipReason::InvalidJson), None),
+            meta(Status::Ok, Some(1)),
+            meta(Status::Empty, None),
+            meta(Status::Ok, Some(2)),
+        ] {
+            records.metas.push(&m).unwrap();
+        }
+        records.doc_records = vec![0, 2, 4];
         let copy = PairScore {
             jaccard: 0.123_456_789,
             shared: 9,
@@ -1238,9 +1296,10 @@ mod tests {
         // document 2 is alone: not listed
         let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
         let mut counts = Counts::default();
-        let (a, provenance) = assign(&records, placements, &mut counts);
+        let (a, provenance) = assign(&records, placements, &mut counts).unwrap();
         assert_eq!(a.len(), 5);
-        assert_eq!(provenance.len(), 5);
+        // placed without a provenance: the table holds none
+        assert!(provenance.is_empty());
         assert_eq!((a[0].cluster(), a[0].keep()), (Some(0), true));
         assert_eq!(a[1], Assignment::UNREAD);
         // the copy points at its representative's record, with rounded scores

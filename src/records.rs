@@ -3,24 +3,32 @@
 //!
 //! In: one entry per input record, in input order, from the streaming pass; one placement
 //! per compared document from clustering. Out: the table the outputs are written from
-//! (`output`) and a sweep re-clusters (`tune`).
+//! (`output`) and a sweep re-clusters (`tune`). The rows of the record table and the
+//! provenance of the duplicates live in temporary files (`RecordTable`,
+//! `ProvenanceTable`): they grow with the documents and are read in input order, or by
+//! record for the few records the outputs name.
 //!
 //! Invariant: every input record has exactly one `RecordMeta` and one `Assignment`, at
 //! its index in input order; nothing is dropped silently.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::cluster::Edge;
 use crate::document::PackedPosition;
-use crate::error::SkipReason;
+use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists};
 use crate::input::Source;
 use crate::output::schema::Summary;
 use crate::paragraph::Repeat;
-use crate::provenance::Provenance;
+use crate::provenance::{Provenance, Relation};
+use crate::spill::read_exact_at;
 
 /// What became of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +53,8 @@ impl Status {
     }
 }
 
-/// The little that is kept per record for the whole run.
+/// A row of the record table: the little that is kept per record for the whole run
+/// (on disk, in `RecordTable`; a `RecordMeta` exists only while a row is read back).
 ///
 /// Ids and dates are `CompactString`s: up to 24 bytes (a typical id, any ISO date) sit
 /// inside the record itself, so a million records do not cost two million small heap
@@ -72,10 +81,10 @@ pub struct RecordMeta {
 }
 
 /// Per-record table of a run, in input order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Records {
-    /// One per record, in input order.
-    pub metas: Vec<RecordMeta>,
+    /// One per record, in input order, on disk.
+    pub metas: RecordTable,
     /// Record index of each compared document.
     pub doc_records: Vec<u32>,
     /// Distinct outlet names, in order of first appearance.
@@ -89,6 +98,19 @@ pub struct Records {
 }
 
 impl Records {
+    /// An empty table whose rows go to a temporary file in `dir` (the spill directory).
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        Records {
+            metas: RecordTable::new(dir),
+            doc_records: Vec::new(),
+            outlets: Vec::new(),
+            outlet_index: HashMap::new(),
+            repeats: Vec::new(),
+            boilerplate: DocLists::default(),
+        }
+    }
+
     /// The index of an outlet name in `outlets`, added on first sight.
     pub fn outlet_id(&mut self, outlet: String) -> u32 {
         if let Some(&i) = self.outlet_index.get(&outlet) {
@@ -98,6 +120,14 @@ impl Records {
         self.outlets.push(outlet.clone());
         self.outlet_index.insert(outlet, i);
         i
+    }
+
+    /// The compared document of record `i`, if it is one (`RecordMeta::doc`, without
+    /// reading the table: `doc_records` rises with records).
+    #[must_use]
+    pub fn doc_of(&self, i: usize) -> Option<DocId> {
+        let i = u32::try_from(i).ok()?;
+        self.doc_records.binary_search(&i).ok().map(|d| d as DocId)
     }
 
     /// A record's outlet name.
@@ -118,6 +148,511 @@ impl Records {
     #[must_use]
     pub fn boilerplate_of(&self, doc: DocId) -> &[u32] {
         self.boilerplate.get(doc)
+    }
+}
+
+/// Bytes kept in memory before an on-disk table appends them to its file.
+const TAIL_BYTES: usize = 1 << 20;
+
+/// Records of the table whose rows share one offset held in memory: a lookup decodes at
+/// most this many rows, and the offsets cost half a byte a record.
+const BLOCK: usize = 16;
+
+/// An append-only temporary file (unnamed, in the run's spill directory) read back by
+/// position: the last bytes appended stay in memory until there are `TAIL_BYTES` of them,
+/// so a small run never creates the file, and a read needs no flush. The caller chooses
+/// where `flush` may cut, so that no item it reads back straddles the file and the tail.
+#[derive(Debug)]
+struct Appended {
+    dir: PathBuf,
+    file: Option<File>,
+    /// Bytes in `file`.
+    flushed: u64,
+    tail: Vec<u8>,
+}
+
+impl Appended {
+    fn new(dir: &Path) -> Self {
+        Appended {
+            dir: dir.to_path_buf(),
+            file: None,
+            flushed: 0,
+            tail: Vec::new(),
+        }
+    }
+
+    /// Bytes appended so far.
+    fn len(&self) -> u64 {
+        self.flushed + self.tail.len() as u64
+    }
+
+    /// Moves the tail to the file once it is large enough.
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.tail.len() < TAIL_BYTES {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(tempfile::tempfile_in(&self.dir).map_err(|e| Error::spill(&self.dir, e))?),
+        };
+        file.write_all(&self.tail)
+            .map_err(|e| Error::spill(&self.dir, e))?;
+        self.flushed += self.tail.len() as u64;
+        self.tail.clear();
+        Ok(())
+    }
+
+    /// The bytes from `start` to `end`.
+    fn read(&self, start: u64, end: u64) -> Result<Cow<'_, [u8]>> {
+        if start >= self.flushed {
+            let (s, e) = (
+                (start - self.flushed) as usize,
+                (end - self.flushed) as usize,
+            );
+            return Ok(Cow::Borrowed(&self.tail[s..e]));
+        }
+        let mut buf = vec![0; (end - start) as usize];
+        let in_file = (end.min(self.flushed) - start) as usize;
+        let file = self
+            .file
+            .as_ref()
+            .expect("bytes before `flushed` are in the file");
+        read_exact_at(file, &mut buf[..in_file], start).map_err(|e| Error::spill(&self.dir, e))?;
+        if end > self.flushed {
+            buf[in_file..].copy_from_slice(&self.tail[..(end - self.flushed) as usize]);
+        }
+        Ok(Cow::Owned(buf))
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A cursor over bytes this process wrote: a row that does not decode means the
+/// temporary file changed under the run, an error naming its directory.
+struct Rows<'a> {
+    bytes: &'a [u8],
+    dir: &'a Path,
+}
+
+impl Rows<'_> {
+    fn bad(&self) -> Error {
+        Error::spill(
+            self.dir,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a row of the run's temporary record table does not decode",
+            ),
+        )
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let (&b, rest) = self.bytes.split_first().ok_or_else(|| self.bad())?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(self.bad())
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let v = self.varint()?;
+        u32::try_from(v).map_err(|_| self.bad())
+    }
+
+    fn u64_le(&mut self) -> Result<u64> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        if self.bytes.len() < n {
+            return Err(self.bad());
+        }
+        let (b, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn text(&mut self, len: usize) -> Result<CompactString> {
+        let dir = self.dir;
+        let b = self.take(len)?;
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(CompactString::from(s)),
+            Err(_) => Err(Rows { bytes: &[], dir }.bad()),
+        }
+    }
+
+    /// `None` when the varint is 0, else the varint less one.
+    fn option(&mut self) -> Result<Option<u64>> {
+        Ok(self.varint()?.checked_sub(1))
+    }
+}
+
+fn status_code(s: Status) -> u8 {
+    match s {
+        Status::Ok => 0,
+        Status::Empty => 1,
+        Status::Skipped(r) => {
+            2 + SkipReason::ALL
+                .iter()
+                .position(|&x| x == r)
+                .expect("every reason is in ALL") as u8
+        }
+    }
+}
+
+fn encode_meta(m: &RecordMeta, out: &mut Vec<u8>) {
+    put_varint(out, m.id.len() as u64);
+    out.extend_from_slice(m.id.as_bytes());
+    match &m.date {
+        Some(d) => {
+            put_varint(out, d.len() as u64 + 1);
+            out.extend_from_slice(d.as_bytes());
+        }
+        None => out.push(0),
+    }
+    put_varint(out, m.outlet.map_or(0, |o| u64::from(o) + 1));
+    put_varint(out, u64::from(m.source));
+    let bits = m.position.to_bits();
+    out.push((bits >> 62) as u8);
+    put_varint(out, bits & ((1 << 62) - 1));
+    out.push(status_code(m.status));
+    put_varint(out, m.doc.map_or(0, |d| u64::from(d) + 1));
+    out.extend_from_slice(&m.raw_digest.to_le_bytes());
+}
+
+/// Moves past one row of `encode_meta`.
+fn skip_meta(rows: &mut Rows<'_>) -> Result<()> {
+    let id_len = rows.varint()? as usize;
+    rows.take(id_len)?;
+    if let Some(len) = rows.option()? {
+        rows.take(len as usize)?;
+    }
+    rows.varint()?; // outlet
+    rows.varint()?; // source
+    rows.byte()?; // position kind
+    rows.varint()?; // position value
+    rows.byte()?; // status
+    rows.varint()?; // doc
+    rows.take(8)?; // raw digest
+    Ok(())
+}
+
+fn decode_meta(rows: &mut Rows<'_>) -> Result<RecordMeta> {
+    let id_len = rows.varint()? as usize;
+    let id = rows.text(id_len)?;
+    let date = match rows.option()? {
+        Some(len) => Some(rows.text(len as usize)?),
+        None => None,
+    };
+    let outlet = match rows.option()? {
+        Some(o) => Some(u32::try_from(o).map_err(|_| rows.bad())?),
+        None => None,
+    };
+    let source = rows.u32()?;
+    let kind = u64::from(rows.byte()?);
+    let value = rows.varint()?;
+    if kind > 3 || value >= 1 << 62 {
+        return Err(rows.bad());
+    }
+    let position = PackedPosition::from_bits(kind << 62 | value);
+    let status = match rows.byte()? {
+        0 => Status::Ok,
+        1 => Status::Empty,
+        c => Status::Skipped(
+            *SkipReason::ALL
+                .get(usize::from(c) - 2)
+                .ok_or_else(|| rows.bad())?,
+        ),
+    };
+    let doc = match rows.option()? {
+        Some(d) => Some(DocId::try_from(d).map_err(|_| rows.bad())?),
+        None => None,
+    };
+    let raw_digest = rows.u64_le()?;
+    Ok(RecordMeta {
+        id,
+        date,
+        outlet,
+        source,
+        position,
+        status,
+        doc,
+        raw_digest,
+    })
+}
+
+/// The record table of a run, one row a record in input order, on disk: what is kept per
+/// record but read at random only for a few records (the representatives and members of
+/// clusters, as the outputs name them) or in input order (the outputs, the index's
+/// `records` file). In memory it keeps the byte offset of every `BLOCK`th row (half a
+/// byte a record) and the last rows appended; a row is about 50 bytes on disk (a typical
+/// id and an ISO date) against 88 as a `RecordMeta`.
+#[derive(Debug)]
+pub struct RecordTable {
+    bytes: Appended,
+    /// Byte offset of the first row of each block.
+    blocks: Vec<u64>,
+    rows: usize,
+    scratch: Vec<u8>,
+}
+
+impl RecordTable {
+    /// An empty table whose file, when it needs one, goes in `dir`.
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        RecordTable {
+            bytes: Appended::new(dir),
+            blocks: Vec::new(),
+            rows: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Rows in the table.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// The directory of its file.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.bytes.dir
+    }
+
+    /// True when the table has no rows.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends the next record's row.
+    pub fn push(&mut self, meta: &RecordMeta) -> Result<()> {
+        if self.rows.is_multiple_of(BLOCK) {
+            // a block never straddles the file and the tail
+            self.bytes.flush_if_full()?;
+            self.blocks.push(self.bytes.len());
+        }
+        self.scratch.clear();
+        encode_meta(meta, &mut self.scratch);
+        self.bytes.tail.extend_from_slice(&self.scratch);
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows of blocks `first..=last`, decoded.
+    fn blocks(&self, first: usize, last: usize) -> Result<Vec<RecordMeta>> {
+        let start = self.blocks[first];
+        let end = self
+            .blocks
+            .get(last + 1)
+            .copied()
+            .unwrap_or(self.bytes.len());
+        let bytes = self.bytes.read(start, end)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        let n = ((last + 1) * BLOCK).min(self.rows) - first * BLOCK;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(decode_meta(&mut rows)?);
+        }
+        Ok(out)
+    }
+
+    /// Row `i`: the rows before it in its block are skipped, not decoded.
+    pub fn get(&self, i: usize) -> Result<RecordMeta> {
+        assert!(i < self.rows, "row {i} of a table of {}", self.rows);
+        let b = i / BLOCK;
+        let start = self.blocks[b];
+        let end = self.blocks.get(b + 1).copied().unwrap_or(self.bytes.len());
+        let bytes = self.bytes.read(start, end)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        for _ in 0..i % BLOCK {
+            skip_meta(&mut rows)?;
+        }
+        decode_meta(&mut rows)
+    }
+
+    /// Rows `start..end`, read in one go.
+    pub fn range(&self, start: usize, end: usize) -> Result<Vec<RecordMeta>> {
+        assert!(
+            start <= end && end <= self.rows,
+            "rows {start}..{end} of {}",
+            self.rows
+        );
+        if start == end {
+            return Ok(Vec::new());
+        }
+        let mut rows = self.blocks(start / BLOCK, (end - 1) / BLOCK)?;
+        rows.truncate(end - start / BLOCK * BLOCK);
+        rows.drain(..start % BLOCK);
+        Ok(rows)
+    }
+
+    /// Every row in order, a few thousand at a time: `f(index, row)`.
+    pub fn scan(&self, mut f: impl FnMut(usize, RecordMeta) -> Result<()>) -> Result<()> {
+        const CHUNK: usize = 256 * BLOCK;
+        for start in (0..self.rows).step_by(CHUNK) {
+            let end = (start + CHUNK).min(self.rows);
+            for (k, m) in self.range(start, end)?.into_iter().enumerate() {
+                f(start + k, m)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The provenance of the duplicates of a run, on disk, in record order: produced per
+/// cluster, read when the outputs are written (in input order for `docs.jsonl`, by record
+/// for a cluster's members). In memory: the record index and byte offset of each entry
+/// (12 bytes a duplicate) against about 150 bytes for a boxed `Provenance` and its lists.
+#[derive(Debug)]
+pub struct ProvenanceTable {
+    bytes: Appended,
+    /// Record index of each entry, ascending.
+    records: Vec<u32>,
+    /// Byte offset of each entry.
+    offsets: Vec<u64>,
+    scratch: Vec<u8>,
+}
+
+const RELATIONS: [Relation; 6] = [
+    Relation::Identical,
+    Relation::NearIdentical,
+    Relation::Trimmed,
+    Relation::Extended,
+    Relation::Edited,
+    Relation::Digest,
+];
+
+impl ProvenanceTable {
+    /// An empty table whose file, when it needs one, goes in `dir`.
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        ProvenanceTable {
+            bytes: Appended::new(dir),
+            records: Vec::new(),
+            offsets: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Duplicates with a provenance.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when no record has a provenance.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Adds the provenance of record `record`, after those of every record before it.
+    pub fn push(&mut self, record: u32, p: &Provenance) -> Result<()> {
+        assert!(
+            self.records.last().is_none_or(|&r| r < record),
+            "provenance is added in record order"
+        );
+        self.bytes.flush_if_full()?;
+        let out = &mut self.scratch;
+        out.clear();
+        out.push(
+            RELATIONS
+                .iter()
+                .position(|&r| r == p.relation)
+                .expect("every relation is listed") as u8,
+        );
+        for f in [p.jaccard, p.copy_in_original, p.original_in_copy] {
+            out.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        put_varint(out, p.shared_shingles);
+        put_varint(out, u64::from(p.kept_paragraphs));
+        put_varint(out, u64::from(p.original_paragraphs));
+        for list in [&p.cut_paragraphs, &p.added_paragraphs] {
+            put_varint(out, list.len() as u64);
+            for &i in list {
+                put_varint(out, u64::from(i));
+            }
+        }
+        out.push(u8::from(p.weak));
+        self.records.push(record);
+        self.offsets.push(self.bytes.len());
+        self.bytes.tail.extend_from_slice(&self.scratch);
+        Ok(())
+    }
+
+    /// The provenance of record `record`, if it has one.
+    pub fn get(&self, record: u32) -> Result<Option<Provenance>> {
+        let Ok(k) = self.records.binary_search(&record) else {
+            return Ok(None);
+        };
+        let start = self.offsets[k];
+        let end = self.offsets.get(k + 1).copied().unwrap_or(self.bytes.len());
+        let bytes = self.bytes.read(start, end)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        let relation = *RELATIONS
+            .get(usize::from(rows.byte()?))
+            .ok_or_else(|| rows.bad())?;
+        let jaccard = f64::from_bits(rows.u64_le()?);
+        let copy_in_original = f64::from_bits(rows.u64_le()?);
+        let original_in_copy = f64::from_bits(rows.u64_le()?);
+        let shared_shingles = rows.varint()?;
+        let kept_paragraphs = rows.u32()?;
+        let original_paragraphs = rows.u32()?;
+        let mut lists = [Vec::new(), Vec::new()];
+        for list in &mut lists {
+            let n = rows.varint()? as usize;
+            for _ in 0..n {
+                list.push(rows.u32()?);
+            }
+        }
+        let weak = rows.byte()? != 0;
+        let [cut_paragraphs, added_paragraphs] = lists;
+        Ok(Some(Provenance {
+            relation,
+            jaccard,
+            copy_in_original,
+            original_in_copy,
+            shared_shingles,
+            kept_paragraphs,
+            original_paragraphs,
+            cut_paragraphs,
+            added_paragraphs,
+            weak,
+        }))
+    }
+
+    /// True when record `record` is a weak link of its cluster.
+    pub fn is_weak(&self, record: u32) -> Result<bool> {
+        Ok(self.get(record)?.is_some_and(|p| p.weak))
     }
 }
 
@@ -276,8 +811,8 @@ pub struct Dedup {
     pub records: Records,
     /// Where each record ended up, in input order.
     pub assignments: Vec<Assignment>,
-    /// Per record: how a duplicate relates to its representative.
-    pub provenance: Vec<Option<Box<Provenance>>>,
+    /// Per duplicate: how it relates to its representative.
+    pub provenance: ProvenanceTable,
     /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
     pub edges: Vec<Edge>,
     /// What `summary.json` will say (timings of the write still to come).
@@ -305,6 +840,117 @@ pub struct Archived {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Position;
+
+    fn row(i: usize) -> RecordMeta {
+        RecordMeta {
+            // ids longer than 24 bytes too, so that some are not inline
+            id: format!("id-{i}-{}", "x".repeat(i % 40)).into(),
+            date: (!i.is_multiple_of(3)).then(|| format!("2024-01-{:02}", i % 28 + 1).into()),
+            outlet: (!i.is_multiple_of(5)).then_some((i % 7) as u32),
+            source: (i % 4) as u32,
+            position: match i % 4 {
+                0 => Position::Line(i as u64 * 1_000_003),
+                1 => Position::Offset(i as u64),
+                2 => Position::Row(i as u64),
+                _ => Position::File,
+            }
+            .pack(),
+            status: match i % 9 {
+                0 => Status::Empty,
+                1 => Status::Skipped(SkipReason::ALL[i % SkipReason::ALL.len()]),
+                _ => Status::Ok,
+            },
+            doc: (i % 9 > 1).then_some(i as DocId),
+            raw_digest: (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        }
+    }
+
+    fn same(a: &RecordMeta, b: &RecordMeta) -> bool {
+        (a.id == b.id)
+            && a.date == b.date
+            && a.outlet == b.outlet
+            && a.source == b.source
+            && a.position == b.position
+            && a.status == b.status
+            && a.doc == b.doc
+            && a.raw_digest == b.raw_digest
+    }
+
+    #[test]
+    fn the_record_table_gives_back_every_row_at_random_in_ranges_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = RecordTable::new(dir.path());
+        assert!(t.is_empty());
+        // enough rows that most of them went to the file, the last ones still in memory
+        let n = 40_003;
+        for i in 0..n {
+            t.push(&row(i)).unwrap();
+        }
+        assert_eq!(t.len(), n);
+        assert!(t.bytes.flushed > 0 && !t.bytes.tail.is_empty());
+        for i in [0, 1, 15, 16, 17, 12_345, n - 17, n - 16, n - 1] {
+            assert!(same(&t.get(i).unwrap(), &row(i)), "row {i}");
+        }
+        // a range across the file and the tail, and ranges cut inside blocks
+        let flushed_rows = t
+            .blocks
+            .iter()
+            .take_while(|&&b| b < t.bytes.flushed)
+            .count()
+            * BLOCK;
+        for (a, b) in [
+            (0, 0),
+            (3, 5),
+            (15, 33),
+            (flushed_rows - 20, flushed_rows + 20),
+            (n - 3, n),
+        ] {
+            let got = t.range(a, b).unwrap();
+            assert_eq!(got.len(), b - a);
+            for (k, m) in got.iter().enumerate() {
+                assert!(same(m, &row(a + k)), "row {}", a + k);
+            }
+        }
+        let mut seen = 0;
+        t.scan(|i, m| {
+            assert_eq!(i, seen);
+            assert!(same(&m, &row(i)), "row {i}");
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, n);
+    }
+
+    #[test]
+    fn the_provenance_table_gives_back_what_was_put_by_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = ProvenanceTable::new(dir.path());
+        let p = |i: u32| Provenance {
+            relation: RELATIONS[i as usize % RELATIONS.len()],
+            jaccard: f64::from(i) / 7.0,
+            copy_in_original: 1.0 / f64::from(i + 1),
+            original_in_copy: 0.1 + f64::from(i % 10) / 3.0,
+            shared_shingles: u64::from(i) << 20,
+            kept_paragraphs: i % 11,
+            original_paragraphs: i % 13,
+            cut_paragraphs: (0..i % 5).collect(),
+            added_paragraphs: (0..i % 3).map(|k| k * 1000 + i).collect(),
+            weak: i.is_multiple_of(4),
+        };
+        // every third record has one; enough that the file is used
+        for r in (0..120_000).step_by(3) {
+            t.push(r, &p(r)).unwrap();
+        }
+        assert!(t.bytes.flushed > 0);
+        assert_eq!(t.len(), 40_000);
+        for r in [0, 1, 2, 3, 30_000, 30_001, 119_997, 119_998] {
+            let want = (r % 3 == 0).then(|| p(r));
+            assert_eq!(t.get(r).unwrap(), want, "record {r}");
+            assert_eq!(t.is_weak(r).unwrap(), want.is_some_and(|p| p.weak));
+        }
+    }
 
     #[test]
     fn packed_assignments_give_back_what_they_were_built_with() {

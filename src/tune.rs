@@ -164,17 +164,15 @@ fn sweep(
         let score_seconds = t.elapsed().as_secs_f64();
         // families per record; unlabelled records are not scored, and a pairs file's
         // unnamed records are singletons of their own
-        let families: Vec<Option<u64>> = sketched
-            .records
-            .metas
-            .iter()
-            .enumerate()
-            .map(|(i, m)| match truth.family(&m.id) {
+        let mut families: Vec<Option<u64>> = Vec::with_capacity(sketched.records.metas.len());
+        sketched.records.metas.scan(|i, m| {
+            families.push(match truth.family(&m.id) {
                 Some(f) => Some(u64::from(f)),
                 None if truth.is_pairs() => Some((1 << 40) + i as u64),
                 None => None,
-            })
-            .collect();
+            });
+            Ok(())
+        })?;
         sketches.push(SketchCost {
             shingle: shingle.to_string(),
             records: sketched.records.metas.len() as u64,

@@ -188,22 +188,23 @@ impl DocsSink {
         }
     }
 
-    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    /// Writes lines `0..n` in order; `lines(from, to)` makes lines `from..to`.
     fn write_lines<'a>(
         &mut self,
         dir: &Path,
         n: usize,
-        line: impl Fn(usize) -> DocLine<'a> + Sync,
+        lines: impl Fn(usize, usize) -> Result<Vec<DocLine<'a>>> + Sync,
         progress: &dyn Progress,
     ) -> Result<()> {
         match self {
-            DocsSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
+            DocsSink::Jsonl(p) => write_lines(p, dir, n, lines, progress),
             #[cfg(feature = "columnar")]
-            DocsSink::Parquet(w) => (0..n).try_for_each(|i| {
-                if i % 4096 == 0 {
-                    check_cancel(progress)?;
+            DocsSink::Parquet(w) => (0..n).step_by(SLICE).try_for_each(|from| {
+                check_cancel(progress)?;
+                for line in lines(from, (from + SLICE).min(n))? {
+                    w.push(dir, &line)?;
                 }
-                w.push(dir, &line(i))
+                Ok(())
             }),
         }
     }
@@ -236,20 +237,23 @@ impl ClustersSink {
         }
     }
 
-    /// Writes `line(0)`, ..., `line(n - 1)`, in order.
+    /// Writes lines `0..n` in order; `lines(from, to)` makes lines `from..to`.
     fn write_lines<'a>(
         &mut self,
         dir: &Path,
         n: usize,
-        line: impl Fn(usize) -> ClusterLine<'a> + Sync,
+        lines: impl Fn(usize, usize) -> Result<Vec<ClusterLine<'a>>> + Sync,
         progress: &dyn Progress,
     ) -> Result<()> {
         match self {
-            ClustersSink::Jsonl(p) => write_lines(p, dir, n, line, progress),
+            ClustersSink::Jsonl(p) => write_lines(p, dir, n, lines, progress),
             #[cfg(feature = "columnar")]
             ClustersSink::Parquet(w) => (0..n).try_for_each(|i| {
                 check_cancel(progress)?;
-                w.push(dir, &line(i))
+                for line in lines(i, i + 1)? {
+                    w.push(dir, &line)?;
+                }
+                Ok(())
             }),
         }
     }
@@ -374,42 +378,45 @@ pub fn write_all(
     // Against an index, the records before the batch's came from it: they are members of
     // clusters, never lines of docs.jsonl.
     let archived = dedup.archived.as_ref().map_or(0, |a| a.records);
-    let doc_line = |i: usize| {
-        let (meta, a) = (&metas[i], &dedup.assignments[i]);
-        let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
-            Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
-            None => (&[], &[]),
-        };
-        DocLine {
-            id: Cow::Borrowed(&meta.id),
-            cluster: a.cluster(),
-            keep: a.keep(),
-            duplicate_of: a
-                .duplicate_of()
-                .map(|r| Cow::Borrowed(&*metas[r as usize].id)),
-            similarity: a.similarity(),
-            containment: a.containment(),
-            split_from: a
-                .split_from()
-                .map(|r| Cow::Borrowed(&*metas[r as usize].id)),
-            provenance: dedup.provenance[i].as_deref().map(Cow::Borrowed),
-            status: Cow::Borrowed(meta.status.as_str()),
-            file: Cow::Borrowed(&source_names[meta.source as usize]),
-            line: meta.position.unpack().line(),
-            offset: meta.position.unpack().offset(),
-            row: meta.position.unpack().row(),
-            repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
-            repeat_blocks: paragraphs.then(|| blocks(repeats)),
-            boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
+    // the record table and the provenance are on disk: a slice of lines reads its rows in
+    // one go, and the few records it names (representatives) one by one
+    let id_of = |r: u32| -> Result<Cow<'_, str>> {
+        Ok(Cow::Owned(metas.get(r as usize)?.id.into_string()))
+    };
+    let doc_lines = |from: usize, to: usize| -> Result<Vec<DocLine<'_>>> {
+        let rows = metas.range(archived + from, archived + to)?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for (k, meta) in rows.into_iter().enumerate() {
+            let i = archived + from + k;
+            let a = &dedup.assignments[i];
+            let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
+                Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
+                None => (&[], &[]),
+            };
+            let position = meta.position.unpack();
+            lines.push(DocLine {
+                id: Cow::Owned(meta.id.into_string()),
+                cluster: a.cluster(),
+                keep: a.keep(),
+                duplicate_of: a.duplicate_of().map(id_of).transpose()?,
+                similarity: a.similarity(),
+                containment: a.containment(),
+                split_from: a.split_from().map(id_of).transpose()?,
+                provenance: dedup.provenance.get(i as u32)?.map(Cow::Owned),
+                status: Cow::Borrowed(meta.status.as_str()),
+                file: Cow::Borrowed(&source_names[meta.source as usize]),
+                line: position.line(),
+                offset: position.offset(),
+                row: position.row(),
+                repeats: paragraphs.then_some(Cow::Borrowed(repeats)),
+                repeat_blocks: paragraphs.then(|| blocks(repeats)),
+                boilerplate: paragraphs.then_some(Cow::Borrowed(boilerplate)),
+            });
         }
+        Ok(lines)
     };
     let mut docs = DocsSink::new(dir, format)?;
-    docs.write_lines(
-        dir,
-        metas.len() - archived,
-        |k| doc_line(archived + k),
-        progress,
-    )?;
+    docs.write_lines(dir, metas.len() - archived, doc_lines, progress)?;
     let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     for (i, a) in dedup.assignments.iter().enumerate() {
@@ -431,7 +438,7 @@ pub fn write_all(
             dups.iter().chain([&rep]).any(|&r| (r as usize) >= archived)
         })
         .collect();
-    let cluster_line = |k: usize| {
+    let cluster_line = |k: usize| -> Result<ClusterLine<'_>> {
         let (cluster, dups) = members[k];
         let rep = dedup.assignments[dups[0] as usize]
             .duplicate_of()
@@ -439,52 +446,54 @@ pub fn write_all(
         let mut all: Vec<u32> = dups.clone();
         all.push(rep);
         all.sort_unstable();
-        let member = |r: u32| {
-            let m = &metas[r as usize];
-            ClusterMember {
-                id: Cow::Borrowed(&m.id),
+        let mut member_lines = Vec::with_capacity(all.len());
+        let mut weak_links = Vec::new();
+        let mut representative = None;
+        for &r in &all {
+            let m = metas.get(r as usize)?;
+            let provenance = dedup.provenance.get(r)?;
+            let id: Cow<'_, str> = Cow::Owned(m.id.to_string());
+            if provenance.as_ref().is_some_and(|p| p.weak) {
+                weak_links.push(id.clone());
+            }
+            if r == rep {
+                representative = Some(id.clone());
+            }
+            member_lines.push(ClusterMember {
+                id,
                 similarity: dedup.assignments[r as usize].similarity().unwrap_or(1.0),
-                outlet: records.outlet(m).map(Cow::Borrowed),
-                date: m.date.as_deref().map(Cow::Borrowed),
-                provenance: dedup.provenance[r as usize].as_deref().map(Cow::Borrowed),
+                outlet: records.outlet(&m).map(Cow::Borrowed),
+                date: m.date.map(|d| Cow::Owned(d.into_string())),
+                provenance: provenance.map(Cow::Owned),
                 run: dedup
                     .archived
                     .as_ref()
                     .and_then(|a| a.runs.get(r as usize).copied()),
-            }
-        };
-        let weak_links = all
-            .iter()
-            .filter(|&&r| {
-                dedup.provenance[r as usize]
-                    .as_ref()
-                    .is_some_and(|p| p.weak)
-            })
-            .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
-            .collect();
-        ClusterLine {
+            });
+        }
+        Ok(ClusterLine {
             cluster: *cluster,
             size: all.len(),
-            representative: Cow::Borrowed(&metas[rep as usize].id),
-            members: all.into_iter().map(member).collect(),
+            representative: representative.expect("the representative is a member"),
+            members: member_lines,
             weak_links,
             split_off: split_off
                 .get(&rep)
-                .map(|v| {
-                    v.iter()
-                        .map(|&r| Cow::Borrowed(&*metas[r as usize].id))
-                        .collect()
-                })
+                .map(|v| v.iter().map(|&r| id_of(r)).collect::<Result<_>>())
+                .transpose()?
                 .unwrap_or_default(),
             previous_representative: dedup
                 .archived
                 .as_ref()
                 .and_then(|a| a.previous_representative.get(cluster))
-                .map(|&r| Cow::Borrowed(&*metas[r as usize].id)),
-        }
+                .map(|&r| id_of(r))
+                .transpose()?,
+        })
     };
+    let cluster_lines =
+        |from: usize, to: usize| (from..to).map(cluster_line).collect::<Result<Vec<_>>>();
     let mut clusters = ClustersSink::new(dir, format)?;
-    clusters.write_lines(dir, members.len(), cluster_line, progress)?;
+    clusters.write_lines(dir, members.len(), cluster_lines, progress)?;
 
     check_cancel(progress)?;
     let digests = [docs.digest(), clusters.digest()];
@@ -542,17 +551,21 @@ pub fn write_all(
 /// stays small.
 const FORMAT_BLOCK: usize = 1 << 14;
 
-/// Writes `line(0)`, ..., `line(n - 1)` as JSON lines, in that order: each block of
-/// `FORMAT_BLOCK` lines is formatted in parallel, in slices whose texts are then written in
-/// order, so the file does not depend on the thread count.
+/// Lines made and formatted by one task: a slice of docs.jsonl reads its rows of the
+/// record table in one go.
+const SLICE: usize = 256;
+
+/// Writes lines `0..n` as JSON lines, in that order, `lines(from, to)` making lines
+/// `from..to`: each block of `FORMAT_BLOCK` lines is made and formatted in parallel, in
+/// slices whose texts are then written in order, so the file does not depend on the
+/// thread count.
 fn write_lines<T: Serialize>(
     out: &mut Pending,
     dir: &Path,
     n: usize,
-    line: impl Fn(usize) -> T + Sync,
+    lines: impl Fn(usize, usize) -> Result<Vec<T>> + Sync,
     progress: &dyn Progress,
 ) -> Result<()> {
-    const SLICE: usize = 256;
     for start in (0..n).step_by(FORMAT_BLOCK) {
         let end = (start + FORMAT_BLOCK).min(n);
         let texts: Vec<Vec<u8>> = (start..end)
@@ -561,8 +574,8 @@ fn write_lines<T: Serialize>(
             .into_par_iter()
             .map(|from| -> Result<Vec<u8>> {
                 let mut text = Vec::new();
-                for i in from..(from + SLICE).min(end) {
-                    serde_json::to_writer(&mut text, &line(i))
+                for line in lines(from, (from + SLICE).min(end))? {
+                    serde_json::to_writer(&mut text, &line)
                         .map_err(|e| Error::output(dir.join(out.name), e.into()))?;
                     text.push(b'\n');
                 }
@@ -632,7 +645,7 @@ pub fn write_clean(
                     let meta =
                         same_record(dedup, index, rec.source, rec.position, || rec.raw.digest())?;
                     let Some(meta) = meta else { return Ok(None) };
-                    clean_out(rec.raw, meta, &dedup.records, params, docs_as_parquet)
+                    clean_out(rec.raw, &meta, &dedup.records, params, docs_as_parquet)
                         .map(Some)
                         .map_err(|why| changed(&source.path, rec.position, &why))
                 })
@@ -803,14 +816,15 @@ fn same_record(
     source: u32,
     position: Position,
     digest: impl FnOnce() -> u64,
-) -> Result<Option<&RecordMeta>> {
+) -> Result<Option<RecordMeta>> {
     let path = &dedup.sources[source as usize].path;
-    let Some(meta) = dedup
-        .records
-        .metas
-        .get(index)
-        .filter(|m| m.source == source && m.position.unpack() == position)
-    else {
+    let metas = &dedup.records.metas;
+    let meta = if index < metas.len() {
+        Some(metas.get(index)?)
+    } else {
+        None
+    };
+    let Some(meta) = meta.filter(|m| m.source == source && m.position.unpack() == position) else {
         return Err(changed(
             path,
             position,
@@ -893,7 +907,7 @@ fn clean_rows(
                 })?;
                 Ok(meta.map(|meta| {
                     row.text
-                        .map(|text| clean_text(text, meta, &dedup.records, params))
+                        .map(|text| clean_text(text, &meta, &dedup.records, params))
                 }))
             })
             .collect();

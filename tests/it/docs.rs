@@ -513,7 +513,6 @@ fn the_doc_checks_themselves() {
 fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
     use std::mem::size_of;
     let sizes: BTreeMap<&str, usize> = BTreeMap::from([
-        ("RecordMeta", size_of::<neardup::records::RecordMeta>()),
         ("Assignment", size_of::<neardup::Assignment>()),
         (
             "(DocId, Placement)",
