@@ -58,8 +58,11 @@ fn batches_by_date(dir: &Path, k: usize) -> (Vec<PathBuf>, PathBuf) {
     (paths, all)
 }
 
+/// Per record id: the ids of its cluster's members and its `duplicate_of`.
+type Answer = BTreeMap<String, (BTreeSet<String>, Option<String>)>;
+
 /// Id -> (the set of ids in its cluster, its `duplicate_of`), from docs.jsonl files.
-fn answer(files: &[PathBuf]) -> BTreeMap<String, (BTreeSet<String>, Option<String>)> {
+fn answer(files: &[PathBuf]) -> Answer {
     let docs: Vec<serde_json::Value> = files.iter().flat_map(|f| lines(f)).collect();
     let mut members: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
     for d in &docs {
@@ -83,7 +86,7 @@ fn answer(files: &[PathBuf]) -> BTreeMap<String, (BTreeSet<String>, Option<Strin
 
 /// Id -> (its cluster's ids, its representative unless it is one), from `neardup index
 /// records`: the index's answer as it stands.
-fn index_answer(dir: &Path, index: &str) -> BTreeMap<String, (BTreeSet<String>, Option<String>)> {
+fn index_answer(dir: &Path, index: &str) -> Answer {
     let out = neardup_ok(dir, &["index", "records", index]);
     let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -132,26 +135,36 @@ fn incremental(dir: &Path, batches: &[PathBuf], index: &str, extra: &[&str]) -> 
         .collect()
 }
 
+/// One run over `all` into `dir/full`, with `extra` flags: the oracle's answer.
+fn full_run(dir: &Path, all: &Path, extra: &[&str]) -> Answer {
+    let mut args = vec!["dedup", all.to_str().unwrap(), "--out", "full", "-q"];
+    args.extend_from_slice(extra);
+    neardup_ok(dir, &args);
+    answer(&[dir.join("full/docs.jsonl")])
+}
+
+/// The index's answer, as `index records` gives it, is `full`'s for every record.
+fn assert_index_answers(dir: &Path, index: &str, full: &Answer) {
+    let inc = index_answer(dir, index);
+    assert_eq!(inc.len(), full.len(), "every record answered once");
+    for (id, want) in full {
+        assert_eq!(&inc[id], want, "{id}");
+    }
+}
+
 #[test]
 fn batches_fed_one_a_run_give_the_partition_and_originals_of_one_full_run() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (batches, all) = batches_by_date(dir, 4);
     let off = ["--paragraphs", "off"];
-    let mut args = vec!["dedup", all.to_str().unwrap(), "--out", "full", "-q"];
-    args.extend_from_slice(&off);
-    neardup_ok(dir, &args);
-    let full = answer(&[dir.join("full/docs.jsonl")]);
+    let full = full_run(dir, &all, &off);
     let runs = incremental(dir, &batches, "ix", &off);
     assert!(
         full.values().any(|(m, _)| m.len() > 2),
         "the corpus has clusters to compare"
     );
-    let inc = index_answer(dir, "ix");
-    assert_eq!(inc.len(), full.len(), "every record answered once");
-    for (id, want) in &full {
-        assert_eq!(&inc[id], want, "{id}");
-    }
+    assert_index_answers(dir, "ix", &full);
     // each run wrote the answer as of its run; where a later run changed a record's
     // representative, that later run's clusters.jsonl said so
     let as_written = answer(&runs);
@@ -237,10 +250,7 @@ fn later_runs_take_stored_verdicts_and_still_give_the_full_runs_answer() {
     let dir = tmp.path();
     let (batches, all) = batches_by_date(dir, 4);
     let off = ["--paragraphs", "off"];
-    let mut args = vec!["dedup", all.to_str().unwrap(), "--out", "full", "-q"];
-    args.extend_from_slice(&off);
-    neardup_ok(dir, &args);
-    let full = answer(&[dir.join("full/docs.jsonl")]);
+    let full = full_run(dir, &all, &off);
     let full_verified = summary(dir, "full")["verification"]["verified"]
         .as_u64()
         .unwrap();
@@ -270,11 +280,7 @@ fn later_runs_take_stored_verdicts_and_still_give_the_full_runs_answer() {
         scored <= full_verified + stored.iter().sum::<u64>(),
         "{scored} scored by the runs, {full_verified} by the full run"
     );
-    let inc = index_answer(dir, "ix");
-    assert_eq!(inc.len(), full.len(), "every record answered once");
-    for (id, want) in &full {
-        assert_eq!(&inc[id], want, "{id}");
-    }
+    assert_index_answers(dir, "ix", &full);
     // a batch the index already holds, compared again: the pairs among its archived
     // copies are all stored, and the answer is what the index says
     let again = |out: &str| {
@@ -321,11 +327,7 @@ fn with_the_paragraph_stage_the_difference_from_a_full_run_is_small_and_counted(
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (batches, all) = batches_by_date(dir, 4);
-    neardup_ok(
-        dir,
-        &["dedup", all.to_str().unwrap(), "--out", "full", "-q"],
-    );
-    let full = answer(&[dir.join("full/docs.jsonl")]);
+    let full = full_run(dir, &all, &[]);
     incremental(dir, &batches, "ix", &[]);
     let inc = index_answer(dir, "ix");
     let differ = full.iter().filter(|(id, want)| inc[*id] != **want).count();
