@@ -36,6 +36,8 @@
 //! when a late document joins two clusters the union keeps the smaller id.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -600,11 +602,15 @@ fn read_clusters(path: &Path, digest: u128, records: u64) -> Result<Vec<ClusterR
 }
 
 /// The files of one segment read whole, for the commands that read every file
-/// (`verify`, `records`, `compact`); a run reads only what its batch needs.
+/// (`verify`, `records`, `compact`), but for the paragraph keys, of which only the
+/// groups are read: they grow with the documents, so `verify` streams them and
+/// `compact` reads them when it merges (`Segment::paragraphs`). A run reads only what
+/// its batch needs.
 struct Segment {
     records: Vec<RecordRow>,
     sets: SetsIndex,
-    paragraphs: ParagraphCounts,
+    /// Its `paragraphs` groups: `(group name, documents)`.
+    groups: Vec<(String, u64)>,
 }
 
 fn segment_dir(dir: &Path, name: &str) -> PathBuf {
@@ -612,8 +618,8 @@ fn segment_dir(dir: &Path, name: &str) -> PathBuf {
 }
 
 impl Segment {
-    /// Reads a live segment's record table, set-store index and paragraph counts, each
-    /// checked whole.
+    /// Reads a live segment's record table and set-store index, each checked whole, and
+    /// the groups of its paragraph counts.
     fn read(seg: &Path, digest: u128, entry: &SegmentEntry) -> Result<Self> {
         let file = |name: &str| seg.join(name);
         let records = decode_records(
@@ -624,10 +630,11 @@ impl Segment {
             &file("sets.idx"),
             &store::read(&file("sets.idx"), "setsidx", Some(digest))?,
         )?;
-        let paragraphs = ParagraphCounts::decode(
+        let groups = paragraph_groups(&mut store::BodyReader::open(
             &file("paragraphs"),
-            &store::read(&file("paragraphs"), "paras", Some(digest))?,
-        )?;
+            "paras",
+            Some(digest),
+        )?)?;
         let docs = records.iter().filter(|r| r.status == Status::Ok).count();
         let mismatch = |what: &str, n: usize, want: u64| {
             store::corrupt(
@@ -652,14 +659,9 @@ impl Segment {
             .groups
             .iter()
             .enumerate()
-            .find(|&(_, &g)| g as usize >= paragraphs.groups.len())
+            .find(|&(_, &g)| g as usize >= groups.len())
         {
-            return Err(group_out_of_range(
-                &file("sets.idx"),
-                d,
-                *g,
-                paragraphs.groups.len(),
-            ));
+            return Err(group_out_of_range(&file("sets.idx"), d, *g, groups.len()));
         }
         if let Some(r) = records
             .iter()
@@ -676,8 +678,14 @@ impl Segment {
         Ok(Segment {
             records,
             sets,
-            paragraphs,
+            groups,
         })
+    }
+
+    /// Reads the segment's paragraph counts whole, checked.
+    fn paragraphs(seg: &Path, digest: u128) -> Result<ParagraphCounts> {
+        let path = seg.join("paragraphs");
+        ParagraphCounts::decode(&path, &store::read(&path, "paras", Some(digest))?)
     }
 
     /// Opens `sets.dat` for reading its entries (`spill::TextEntry`) by document, each
@@ -859,49 +867,77 @@ fn pick_paragraphs(
     }
     // the segment's keys are sorted by (its group, hash): each of its groups is a run of
     // ascending hashes, merge-joined with the batch's keys of the same group
-    let m = r.count(20)?;
     let mut counts = Vec::new();
-    let mut buf = vec![0u8; 20 * 8192];
-    let mut prev: Option<(u32, u64)> = None;
+    let mut group: Option<u32> = None;
     let mut slice: &[(u32, u64)] = &[];
     let mut j = 0;
-    let mut left = m;
+    for_each_paragraph_key(&mut r, n, |g, h, c| {
+        if group != Some(g) {
+            group = Some(g);
+            slice = match to_batch[g as usize] {
+                Some(bg) => {
+                    let start = keys.partition_point(|k| k.0 < bg);
+                    let end = keys.partition_point(|k| k.0 <= bg);
+                    &keys[start..end]
+                }
+                None => &[],
+            };
+            j = 0;
+        }
+        while j < slice.len() && slice[j].1 < h {
+            j += 1;
+        }
+        if j < slice.len() && slice[j].1 == h {
+            counts.push((slice[j], c));
+        }
+    })?;
+    r.finish()?;
+    Ok((docs, counts, n))
+}
+
+/// Reads the groups of a segment's `paragraphs`, `(group name, documents)`, leaving the
+/// reader at its keys.
+fn paragraph_groups(r: &mut store::BodyReader) -> Result<Vec<(String, u64)>> {
+    let n = r.count(16)?;
+    let mut name = Vec::new();
+    (0..n)
+        .map(|_| Ok((r.str_into(&mut name)?.to_owned(), r.u64()?)))
+        .collect()
+}
+
+/// Bytes of one key of a segment's `paragraphs`: group `u32`, hash `u64`, documents `u64`.
+const PARAGRAPH_KEY: usize = 20;
+
+/// Streams the keys of a segment's `paragraphs` (the reader standing after its `groups`
+/// groups) into `f` as `(group, hash, documents)`, checking that they ascend and name a
+/// group that is there.
+fn for_each_paragraph_key(
+    r: &mut store::BodyReader,
+    groups: usize,
+    mut f: impl FnMut(u32, u64, u64),
+) -> Result<()> {
+    let mut left = r.count(PARAGRAPH_KEY as u64)?;
+    let mut buf = vec![0u8; PARAGRAPH_KEY * 8192];
+    let mut prev: Option<(u32, u64)> = None;
     while left > 0 {
         let k = left.min(8192);
-        r.read(&mut buf[..20 * k])?;
-        for e in buf[..20 * k].chunks_exact(20) {
+        r.read(&mut buf[..PARAGRAPH_KEY * k])?;
+        for e in buf[..PARAGRAPH_KEY * k].chunks_exact(PARAGRAPH_KEY) {
             let g = u32::from_le_bytes(e[..4].try_into().expect("4 bytes"));
             let h = u64::from_le_bytes(e[4..12].try_into().expect("8 bytes"));
             let c = u64::from_le_bytes(e[12..].try_into().expect("8 bytes"));
             if prev.is_some_and(|p| p >= (g, h)) {
                 return Err(r.error("paragraph keys out of order"));
             }
-            if prev.is_none_or(|p| p.0 != g) {
-                let batch = *to_batch
-                    .get(g as usize)
-                    .ok_or_else(|| r.error("a paragraph key names a group that is not there"))?;
-                slice = match batch {
-                    Some(bg) => {
-                        let start = keys.partition_point(|k| k.0 < bg);
-                        let end = keys.partition_point(|k| k.0 <= bg);
-                        &keys[start..end]
-                    }
-                    None => &[],
-                };
-                j = 0;
+            if g as usize >= groups {
+                return Err(r.error("a paragraph key names a group that is not there"));
             }
             prev = Some((g, h));
-            while j < slice.len() && slice[j].1 < h {
-                j += 1;
-            }
-            if j < slice.len() && slice[j].1 == h {
-                counts.push((slice[j], c));
-            }
+            f(g, h, c);
         }
         left -= k;
     }
-    r.finish()?;
-    Ok((docs, counts, n))
+    Ok(())
 }
 
 /// Writes a segment's record table, set-store index, band keys (rows and runs) and
@@ -1985,11 +2021,18 @@ pub fn verify(dir: &Path) -> Result<Info> {
     let mut bands_a_doc = None;
     let mut is_doc: Vec<bool> = Vec::new();
     let mut docs_through = 0u64;
-    let segs = ix.segments()?;
-    let mut stale = StaleBoilerplate::new(&m.params.clone().validate()?, &segs);
+    let mut stale = StaleBoilerplate::new(
+        &m.params.clone().validate()?,
+        dir,
+        &m.segments,
+        digest,
+        VERIFY_COUNTS_BUDGET,
+    )?;
     let mut buf = Vec::new();
-    for (entry, seg) in segs {
+    // one segment at a time: what the index holds a document is never all in memory
+    for entry in &m.segments {
         let path = segment_dir(dir, &entry.name);
+        let seg = Segment::read(&path, digest, entry)?;
         // pairs of the segment's documents and earlier ones', sorted
         docs_through += entry.docs;
         verdicts::check(&path.join(verdicts::FILE), digest, docs_through)?;
@@ -2089,6 +2132,93 @@ pub fn verify(dir: &Path) -> Result<Info> {
     })
 }
 
+/// Bytes of summed paragraph keys `verify` holds in memory at once (`StaleBoilerplate`).
+const VERIFY_COUNTS_BUDGET: usize = 64 << 20;
+
+/// `(group, hash, documents)` keys from several segments, summed by key inside a memory
+/// budget: held in memory when they fit it, else split by hash into parts on disk.
+struct SummedKeys {
+    /// The keys, when one part holds them all.
+    held: Vec<(u32, u64, u64)>,
+    /// The parts on disk (none when `held` is used), 20 bytes a key as in `paragraphs`.
+    parts: Vec<BufWriter<File>>,
+}
+
+impl SummedKeys {
+    /// Room for about `keys` keys in parts of at most `budget` bytes each.
+    fn new(keys: u64, budget: usize) -> Result<Self> {
+        let entry = std::mem::size_of::<(u32, u64, u64)>() as u64;
+        let parts = (keys * entry).div_ceil(budget.max(1) as u64);
+        let parts = if parts <= 1 {
+            Vec::new()
+        } else {
+            (0..parts)
+                .map(|_| {
+                    tempfile::tempfile()
+                        .map(|f| BufWriter::with_capacity(1 << 16, f))
+                        .map_err(|e| Error::spill(std::env::temp_dir(), e))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        Ok(SummedKeys {
+            held: Vec::new(),
+            parts,
+        })
+    }
+
+    fn add(&mut self, group: u32, hash: u64, documents: u64) -> Result<()> {
+        if self.parts.is_empty() {
+            self.held.push((group, hash, documents));
+            return Ok(());
+        }
+        // hashes are uniform: their top bits pick the part
+        let part = ((u128::from(hash) * self.parts.len() as u128) >> 64) as usize;
+        let out = &mut self.parts[part];
+        out.write_all(&group.to_le_bytes())
+            .and_then(|()| out.write_all(&hash.to_le_bytes()))
+            .and_then(|()| out.write_all(&documents.to_le_bytes()))
+            .map_err(|e| Error::spill(std::env::temp_dir(), e))
+    }
+
+    /// Calls `f` with every distinct `(group, hash)` and its summed documents, one part
+    /// after the other.
+    fn for_each_sum(self, mut f: impl FnMut(u32, u64, u64)) -> Result<()> {
+        let err = |e| Error::spill(std::env::temp_dir(), e);
+        let mut sum = |keys: &mut Vec<(u32, u64, u64)>| {
+            keys.sort_unstable_by_key(|&(g, h, _)| (g, h));
+            for run in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+                f(run[0].0, run[0].1, run.iter().map(|k| k.2).sum());
+            }
+        };
+        if self.parts.is_empty() {
+            let mut held = self.held;
+            sum(&mut held);
+            return Ok(());
+        }
+        let mut keys = Vec::new();
+        for part in self.parts {
+            let mut file = part.into_inner().map_err(|e| err(e.into_error()))?;
+            file.seek(SeekFrom::Start(0)).map_err(err)?;
+            let mut r = BufReader::with_capacity(1 << 16, file);
+            let mut e = [0u8; PARAGRAPH_KEY];
+            keys.clear();
+            loop {
+                match r.read_exact(&mut e) {
+                    Ok(()) => keys.push((
+                        u32::from_le_bytes(e[..4].try_into().expect("4 bytes")),
+                        u64::from_le_bytes(e[4..12].try_into().expect("8 bytes")),
+                        u64::from_le_bytes(e[12..].try_into().expect("8 bytes")),
+                    )),
+                    Err(x) if x.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(x) => return Err(err(x)),
+                }
+            }
+            sum(&mut keys);
+        }
+        Ok(())
+    }
+}
+
 /// Document `d`'s list in `lists` (sorted by document; empty when it has none), for
 /// documents asked in ascending order: `at` is the cursor kept between calls.
 fn list_at<'a>(lists: &'a [(u32, Vec<u32>)], at: &mut usize, d: usize) -> &'a [u32] {
@@ -2126,33 +2256,73 @@ struct StaleBoilerplate {
 }
 
 impl StaleBoilerplate {
-    fn new(params: &ValidParams, segs: &[(SegmentEntry, Segment)]) -> Self {
+    /// Sums the paragraph counts of the live segments `entries` of the index in `dir` by
+    /// group name and keeps the keys that are boilerplate by those sums. The summed keys
+    /// grow with the archive, so they are gathered in at most `budget` bytes: past it,
+    /// the keys are split by hash into parts written to unnamed temporary files (in the
+    /// system's temporary directory: `verify` writes nothing into the index), and each
+    /// part is summed alone.
+    fn new(
+        params: &ValidParams,
+        dir: &Path,
+        entries: &[SegmentEntry],
+        digest: u128,
+        budget: usize,
+    ) -> Result<Self> {
         let applies = params.paragraphs.enabled && params.paragraphs.clean_articles;
-        let mut counts = ParagraphCounts::default();
-        if applies {
-            for (_, s) in segs {
-                counts.merge(&s.paragraphs);
-            }
-        }
-        let group_docs: Vec<u64> = counts.groups.iter().map(|&(_, n)| n).collect();
-        StaleBoilerplate {
+        let mut stale = StaleBoilerplate {
             applies,
             params: params.clone(),
-            names: counts
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.clone(), i as u32))
-                .collect(),
-            now: counts
-                .keys
-                .iter()
-                .filter(|&&(g, _, n)| is_boilerplate(n, group_docs[g as usize], params))
-                .map(|&(g, h, _)| (g, h))
-                .collect(),
-            group_docs,
+            names: HashMap::new(),
+            group_docs: Vec::new(),
+            now: FxHashSet::default(),
             docs: 0,
+        };
+        if !applies {
+            return Ok(stale);
         }
+        let paths: Vec<PathBuf> = entries
+            .iter()
+            .map(|e| segment_dir(dir, &e.name).join("paragraphs"))
+            .collect();
+        let mut bytes = 0u64;
+        for path in &paths {
+            bytes += std::fs::metadata(path)
+                .map_err(|e| Error::io(path, e))?
+                .len();
+        }
+        let mut parts = SummedKeys::new(bytes / PARAGRAPH_KEY as u64, budget)?;
+        for path in &paths {
+            let mut r = store::BodyReader::open(path, "paras", Some(digest))?;
+            let to_all: Vec<u32> = paragraph_groups(&mut r)?
+                .into_iter()
+                .map(|(name, docs)| {
+                    let next = stale.group_docs.len() as u32;
+                    let g = *stale.names.entry(name).or_insert(next);
+                    if g == next {
+                        stale.group_docs.push(0);
+                    }
+                    stale.group_docs[g as usize] += docs;
+                    g
+                })
+                .collect();
+            let mut written = Ok(());
+            for_each_paragraph_key(&mut r, to_all.len(), |g, h, c| {
+                if written.is_ok() {
+                    written = parts.add(to_all[g as usize], h, c);
+                }
+            })?;
+            written?;
+            r.finish()?;
+        }
+        let group_docs = &stale.group_docs;
+        let now = &mut stale.now;
+        parts.for_each_sum(|g, h, n| {
+            if is_boilerplate(n, group_docs[g as usize], params) {
+                now.insert((g, h));
+            }
+        })?;
+        Ok(stale)
     }
 
     /// Reads every entry of `seg` from `sets` (its `sets.dat`, at `path`),
@@ -2173,7 +2343,6 @@ impl StaleBoilerplate {
         }
         // each of the segment's groups, as (group among all, its documents now)
         let groups: Vec<(u32, u64)> = seg
-            .paragraphs
             .groups
             .iter()
             .map(|(name, _)| {
@@ -2263,7 +2432,7 @@ pub fn compact(dir: &Path) -> Result<Info> {
         let mut sets = SetsIndex::default();
         let mut paragraphs = ParagraphCounts::default();
         let mut base: u32 = 0;
-        for (_, s) in &segs {
+        for (e, s) in &segs {
             records.extend(s.records.iter().cloned());
             // the entries are copied as they are: their records' checksums hold
             sets.digests.extend_from_slice(&s.sets.digests);
@@ -2272,7 +2441,7 @@ pub fn compact(dir: &Path) -> Result<Info> {
                 .extend(s.sets.removed.iter().map(|(d, r)| (base + d, r.clone())));
             sets.flagged
                 .extend(s.sets.flagged.iter().map(|(d, r)| (base + d, r.clone())));
-            paragraphs.merge(&s.paragraphs);
+            paragraphs.merge(&Segment::paragraphs(&segment_dir(dir, &e.name), digest)?);
             base += s.sets.digests.len() as u32;
         }
         // each document's group, by name among the merged groups (none unless every
@@ -2292,7 +2461,7 @@ pub fn compact(dir: &Path) -> Result<Info> {
                     s.sets
                         .groups
                         .iter()
-                        .map(|&g| merged[s.paragraphs.groups[g as usize].0.as_str()]),
+                        .map(|&g| merged[s.groups[g as usize].0.as_str()]),
                 );
             }
         }
@@ -2480,6 +2649,102 @@ mod tests {
                     "{err}"
                 );
             }
+        }
+    }
+
+    /// The boilerplate keys and stale documents `verify` finds with the summed keys
+    /// held in `budget` bytes, the keys by group name.
+    fn stale_by_budget(dir: &Path, budget: usize) -> (HashSet<(String, u64)>, u64) {
+        let ix = Index::open(dir, true).unwrap();
+        let m = ix.manifest.clone().unwrap();
+        let params = m.params.clone().validate().unwrap();
+        let mut stale =
+            StaleBoilerplate::new(&params, dir, &m.segments, ix.digest, budget).unwrap();
+        let mut buf = Vec::new();
+        for e in &m.segments {
+            let path = segment_dir(dir, &e.name);
+            let seg = Segment::read(&path, ix.digest, e).unwrap();
+            let sets = seg.open_sets(&path).unwrap();
+            stale
+                .segment(&path.join("sets.dat"), &seg, &sets, &mut buf)
+                .unwrap();
+        }
+        let names: HashMap<u32, &String> = stale.names.iter().map(|(n, &g)| (g, n)).collect();
+        let now = stale
+            .now
+            .iter()
+            .map(|&(g, h)| (names[&g].clone(), h))
+            .collect();
+        (now, stale.docs)
+    }
+
+    #[test]
+    fn verify_sums_the_archives_paragraph_counts_the_same_inside_any_budget() {
+        let tmp = tempfile::tempdir().unwrap();
+        let generated = tmp.path().join("generated.jsonl");
+        let gen_params = crate::generate::GenParams {
+            docs: 3000,
+            seed: 21,
+            ..crate::generate::GenParams::default()
+        };
+        crate::generate::generate_to(&gen_params, &generated).unwrap();
+        let lines: Vec<String> = std::fs::read_to_string(&generated)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let dir = tmp.path().join("ix");
+        let params = Params::default().validate().unwrap();
+        for (i, batch) in lines.chunks(lines.len().div_ceil(3)).enumerate() {
+            let input = tmp.path().join(format!("batch{i}.jsonl"));
+            std::fs::write(&input, batch.join("\n") + "\n").unwrap();
+            let opts = RunOptions {
+                out_dir: tmp.path().join(format!("out{i}")),
+                threads: Some(2),
+                spill_dir: None,
+                memory: None,
+                emit_clean: false,
+                output_format: crate::output::OutputFormat::default(),
+            };
+            let index = IndexOptions {
+                dir: dir.clone(),
+                readonly: false,
+            };
+            run(
+                &[input],
+                &params,
+                &opts,
+                &index,
+                &crate::progress::NoProgress,
+            )
+            .unwrap();
+        }
+        // the oracle: every segment's counts merged in memory, as `compact` does
+        let ix = Index::open(&dir, true).unwrap();
+        let m = ix.manifest.clone().unwrap();
+        assert_eq!(m.segments.len(), 3);
+        let mut all = ParagraphCounts::default();
+        let mut bytes = 0;
+        for e in &m.segments {
+            let seg = segment_dir(&dir, &e.name);
+            bytes += std::fs::metadata(seg.join("paragraphs")).unwrap().len() as usize;
+            all.merge(&Segment::paragraphs(&seg, ix.digest).unwrap());
+        }
+        let want: HashSet<(String, u64)> = all
+            .keys
+            .iter()
+            .filter(|&&(g, _, n)| is_boilerplate(n, all.groups[g as usize].1, &params))
+            .map(|&(g, h, _)| (all.groups[g as usize].0.clone(), h))
+            .collect();
+        assert!(want.len() > 10, "{} boilerplate keys", want.len());
+        let (held, stale) = stale_by_budget(&dir, usize::MAX);
+        assert_eq!(held, want);
+        // about 7 and 50 parts on disk
+        let keys = bytes / PARAGRAPH_KEY;
+        for parts in [7, 50] {
+            let budget = keys * 24 / parts;
+            assert!(SummedKeys::new(keys as u64, budget).unwrap().parts.len() >= parts);
+            assert_eq!(stale_by_budget(&dir, budget), (want.clone(), stale));
         }
     }
 
