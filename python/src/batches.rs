@@ -571,16 +571,15 @@ impl ParagraphCounts {
                     continue;
                 };
                 let group = group_of(&parsed, p);
-                let g = match self.group_ids.get(&group) {
-                    Some(&g) => g,
-                    None => {
-                        let g = u32::try_from(self.groups.len())
-                            .map_err(|_| value_error("more than 2^32 boilerplate groups"))?;
-                        self.groups.push(group.clone());
-                        self.group_ids.insert(group, g);
-                        self.docs.push(0);
-                        g
-                    }
+                let g = if let Some(&g) = self.group_ids.get(&group) {
+                    g
+                } else {
+                    let g = u32::try_from(self.groups.len())
+                        .map_err(|_| value_error("more than 2^32 boilerplate groups"))?;
+                    self.groups.push(group.clone());
+                    self.group_ids.insert(group, g);
+                    self.docs.push(0);
+                    g
                 };
                 self.docs[g as usize] += 1;
                 for &h in &a.hashes {
@@ -602,8 +601,7 @@ impl ParagraphCounts {
         let counts = std::mem::take(self);
         let (shard_col, entries_col) = py.detach(|| -> PyResult<_> {
             // per shard: the groups it names (global id -> local id) and its entries
-            let mut local: Vec<(HashMap<u32, u32>, Vec<u32>, Vec<u8>)> =
-                (0..shards).map(|_| Default::default()).collect();
+            let mut local: Vec<ShardCounts> = (0..shards).map(|_| Default::default()).collect();
             let mut push = |tag: u8, g: u32, h: Option<u64>, n: u64| -> PyResult<()> {
                 let group = counts.groups[g as usize].as_deref();
                 let (ids, named, out) = &mut local[count_shard(group, h, shards) as usize];
@@ -660,6 +658,10 @@ impl ParagraphCounts {
     }
 }
 
+/// One shard's part of `ParagraphCounts::entries`: its groups (global id to local id, and
+/// the global ids in local order) and its entries.
+type ShardCounts = (HashMap<u32, u32>, Vec<u32>, Vec<u8>);
+
 /// A reader of `ParagraphCounts::entries` bytes, naming what is wrong when they are not.
 struct CountReader<'a> {
     bytes: &'a [u8],
@@ -703,16 +705,18 @@ pub fn paragraph_shard_counts(py: Python<'_>, batches: Vec<Batch>) -> PyResult<B
         let mut named: Vec<u32> = Vec::new();
         for c in &columns {
             for i in 0..c.len() {
-                let mut r = CountReader { bytes: c.value(i) };
+                let mut reader = CountReader { bytes: c.value(i) };
                 named.clear();
-                for _ in 0..r.u32()? {
-                    let len = r.u32()?;
+                for _ in 0..reader.u32()? {
+                    let len = reader.u32()?;
                     let group = if len == NO_GROUP {
                         None
                     } else {
-                        Some(std::str::from_utf8(r.take(len as usize)?).map_err(|_| {
-                            value_error("paragraph counts: a group name is not UTF-8")
-                        })?)
+                        Some(
+                            std::str::from_utf8(reader.take(len as usize)?).map_err(|_| {
+                                value_error("paragraph counts: a group name is not UTF-8")
+                            })?,
+                        )
                     };
                     let next = groups.len() as u32;
                     named.push(*group_ids.entry(group).or_insert_with(|| {
@@ -720,15 +724,15 @@ pub fn paragraph_shard_counts(py: Python<'_>, batches: Vec<Batch>) -> PyResult<B
                         next
                     }));
                 }
-                if r.bytes.len() % COUNT_ENTRY != 0 {
+                if !reader.bytes.len().is_multiple_of(COUNT_ENTRY) {
                     return Err(value_error(
                         "paragraph counts: not a whole number of entries",
                     ));
                 }
-                for e in r.bytes.chunks_exact(COUNT_ENTRY) {
-                    let l = u32::from_le_bytes(e[1..5].try_into().expect("4 bytes"));
+                for e in reader.bytes.chunks_exact(COUNT_ENTRY) {
+                    let local = u32::from_le_bytes(e[1..5].try_into().expect("4 bytes"));
                     let g = *named
-                        .get(l as usize)
+                        .get(local as usize)
                         .ok_or_else(|| value_error("paragraph counts: group out of range"))?;
                     let h = u64::from_le_bytes(e[5..13].try_into().expect("8 bytes"));
                     let n = u64::from(u32::from_le_bytes(e[13..].try_into().expect("4 bytes")));
