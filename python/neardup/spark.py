@@ -311,7 +311,9 @@ def _inputs(records: DataFrame, kind: str) -> tuple[list[str], list[str]]:
 
 def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
     """`(idx, grp, h)`: per compared record a row with `h` null (the record, for its
-    group's count) and a row per distinct paragraph hash `h`."""
+    group's count) and a row per distinct paragraph hash `h`. A row per key: used only
+    to join the keys found to each record when they are too many to ship (the counts
+    come from `_paragraph_counts`)."""
     inputs, _ = _inputs(records, kind)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
