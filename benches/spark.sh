@@ -35,7 +35,9 @@ for corpus in "$@"; do
   # the local directory's size every 2 s, its peak kept in a file (the sampler is this
   # script's own background job, stopped by its pid)
   (peak=0; while :; do
-     kb=$(du -sk "$LOCAL" 2>/dev/null | cut -f1); [ "${kb:-0}" -gt "$peak" ] && peak=$kb && echo "$peak" >"$OUT/$name.local.kb"
+     # du fails on files Spark deletes while it walks; with pipefail and -e that ended
+     # the sampler mid-run
+     kb=$(du -sk "$LOCAL" 2>/dev/null | cut -f1 || true); [ "${kb:-0}" -gt "$peak" ] && peak=$kb && echo "$peak" >"$OUT/$name.local.kb"
      sleep 2
    done) &
   sampler=$!

@@ -12,7 +12,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    driver): no sort, no `zipWithIndex`.
 2. boilerplate (paragraph stage on): each record parsed and analyzed in Rust for its
    paragraph hashes only; documents per (outlet group, paragraph hash) and per group,
-   counted by Spark; each count tested by the core's `is_boilerplate`. The keys found
+   counted in Rust per partition, then per shard of keys after one shuffle of binary
+   rows; each count tested by the core's `is_boilerplate`. The keys found
    (per group, not per document: bounded by `BROADCAST_KEYS`) go to every task with the
    next pass's function; more than that, and each record's keys are joined to it.
 3. sketch (Rust, one pass): parse, normalize, segment, shingle, repeats, boilerplate
@@ -23,8 +24,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    and key decide the shard); per shard, Rust sorts them and pairs each bucket's
    documents (the CLI's cap at max_bucket); distinct.
 5. verify (Rust): both compared records joined to each pair (the pairs broadcast to the
-   first join, up to `BROADCAST_PAIRS`); exact Jaccard / containment, the CLI's match
-   rule.
+   first join, and their second ids to the second records, up to `BROADCAST_PAIRS`);
+   exact Jaccard / containment, the CLI's match rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
@@ -310,7 +311,9 @@ def _inputs(records: DataFrame, kind: str) -> tuple[list[str], list[str]]:
 
 def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
     """`(idx, grp, h)`: per compared record a row with `h` null (the record, for its
-    group's count) and a row per distinct paragraph hash `h`."""
+    group's count) and a row per distinct paragraph hash `h`. A row per key: used only
+    to join the keys found to each record when they are too many to ship (the counts
+    come from `_paragraph_counts`)."""
     inputs, _ = _inputs(records, kind)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -322,9 +325,36 @@ def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> Data
     return records.select("idx", *inputs).mapInArrow(run, "idx bigint, grp string, h bigint")
 
 
-def _frequent(keys: DataFrame, params: _core.Params) -> DataFrame:
-    """`(grp, h)`: the paragraph hashes that are their group's boilerplate."""
-    counts = keys.groupBy("grp", "h").agg(F.count(F.lit(1)).alias("n"))
+def _paragraph_counts(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
+    """`(grp, h, n)`: per boilerplate group its compared records (`h` null), and per
+    (group, paragraph hash) held by two records or more the records holding it. The
+    counts `_paragraph_keys`' rows would give, summed in Rust: per partition first
+    (`ParagraphCounts`), then per shard of keys (`paragraph_shard_counts`)."""
+    # A row per key (some 16 a news document, each with its group's name) was most of
+    # this pass as Spark rows: converted from Arrow, shuffled and hash-aggregated. Summed
+    # per partition, a partition's keys leave as one binary row per shard, each naming
+    # its groups once.
+    inputs, _ = _inputs(records, kind)
+    shards = int(records.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+
+    def entries(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        counts = _core.ParagraphCounts()
+        for b in batches:
+            counts.add(b, params)
+        yield counts.entries(shards)
+
+    def summed(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        held = [b for b in batches if b.num_rows]
+        if held:
+            yield _core.paragraph_shard_counts(held)
+
+    sharded = records.select(*inputs).mapInArrow(entries, "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(summed, "grp string, h bigint, n bigint")
+
+
+def _frequent(counts: DataFrame, params: _core.Params) -> DataFrame:
+    """`(grp, h)`: the paragraph hashes that are their group's boilerplate, from
+    `_paragraph_counts`."""
     group_docs = counts.where(F.col("h").isNull()).select(F.col("grp").alias("g"), F.col("n").alias("group_docs"))
     # boilerplate_min_docs is at least 2 (validated): a pre-filter, the core decides
     held = counts.where(F.col("h").isNotNull() & (F.col("n") >= 2))
@@ -441,7 +471,15 @@ def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.P
     most `BROADCAST_PAIRS`)."""
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
-    joined = (F.broadcast(pairs) if n_pairs <= BROADCAST_PAIRS else pairs).join(sa, "a").join(sb, "b")
+    if n_pairs <= BROADCAST_PAIRS:
+        # The second join shuffles its two sides: the pairs with their first record, and
+        # the second records. Only the records that are some pair's second go, not every
+        # compared record (6.8 GB at news1000k): the pairs' second ids are broadcast to
+        # filter them where they are stored.
+        sb = sb.join(F.broadcast(pairs.select("b").distinct()), "b", "leftsemi")
+        joined = F.broadcast(pairs).join(sa, "a").join(sb, "b")
+    else:
+        joined = pairs.join(sa, "a").join(sb, "b")
     scored = _map_arrow(
         joined,
         ["sa", "sb"],
@@ -495,11 +533,15 @@ def connected_components(edges: DataFrame, max_rounds: int = 64) -> DataFrame:
     raise ComponentsDidNotConverge(f"connected components: no fixed point after {max_rounds} rounds")
 
 
-def _place(comps: DataFrame, edges: DataFrame, sketched: DataFrame, params: _core.Params) -> DataFrame:
+def _place(
+    comps: DataFrame, n_nodes: int, edges: DataFrame, sketched: DataFrame, params: _core.Params
+) -> DataFrame:
     """`(doc, rep, similarity)` for every document of a component: its members (with
     their compared records) and its accepted pairs, one group per component, placed by
-    the core."""
-    members = comps.join(sketched, comps["node"] == sketched["idx"]).select(
+    the core. Up to `BROADCAST_PAIRS` nodes, the components are broadcast to the compared
+    records (else a join would shuffle every compared record, not only the members)."""
+    by_node = F.broadcast(comps) if n_nodes <= BROADCAST_PAIRS else comps
+    members = by_node.join(sketched, comps["node"] == sketched["idx"]).select(
         "component",
         F.lit(0).alias("kind"),
         "idx",
@@ -595,13 +637,13 @@ def cluster_records(
     # wrote and read back about 2.2 bytes a byte of text.
     boilerplate = None
     if params.paragraphs:
-        keys = _paragraph_keys(records, kind, params)
-        frequent = _frequent(keys, params)
+        frequent = _frequent(_paragraph_counts(records, kind, params), params)
         table = _collect_arrow(frequent.limit(BROADCAST_KEYS + 1))
         if table.num_rows <= BROADCAST_KEYS:
             boilerplate = table
         else:
             f = frequent.select(F.col("grp").alias("fg"), F.col("h").alias("fh"))
+            keys = _paragraph_keys(records, kind, params)
             held = keys.where(F.col("h").isNotNull())
             hits = held.join(f, held["grp"].eqNullSafe(f["fg"]) & (held["h"] == f["fh"]))
             per_record = hits.groupBy("idx").agg(F.collect_list("h").alias("boilerplate"))
@@ -623,7 +665,7 @@ def cluster_records(
     pairs.unpersist()
     comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)
     done("components", comps)
-    placed = _place(comps, edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    placed = _place(comps, timing.stages[-1]["rows"], edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("place", placed)
     with_rep = (
         base.join(placed, base["idx"] == placed["doc"], "left")

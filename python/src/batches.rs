@@ -5,9 +5,10 @@
 //!
 //! Every function takes its columns by name (a missing column or a column of another type
 //! is a `ValueError` naming it) and returns one output row per input row, in order, except
-//! `paragraph_keys_batch` (keys, each naming its input row), `band_entries_batch` (a row
-//! per shard), `shard_pairs_batch` (pairs) and `place_batch` (the members of components): the Python side puts the columns it
-//! passed through (positions, ids) beside the result.
+//! `paragraph_keys_batch` (keys, each naming its input row), `ParagraphCounts::entries`
+//! and `band_entries_batch` (a row per shard), `paragraph_shard_counts` (counts),
+//! `shard_pairs_batch` (pairs) and `place_batch` (the members of components): the Python
+//! side puts the columns it passed through (positions, ids) beside the result.
 //!
 //! Document positions are Spark's `idx`: 64-bit, in input order, not necessarily dense.
 //! The library numbers documents with 32-bit `DocId`s, so the functions that work on
@@ -502,6 +503,274 @@ pub fn boilerplate_batch(py: Python<'_>, counts: Batch, params: &NeardupParams) 
     batch(
         vec![Field::new("frequent", DataType::Boolean, false)],
         vec![Arc::new(out)],
+    )
+}
+
+/// Bytes of one paragraph-count entry: tag (u8: `DOCS_TAG` for the documents of the group,
+/// `KEY_TAG` for the documents holding the paragraph), group (u32: an index into the row's
+/// dictionary of groups), paragraph hash (u64, 0 for `DOCS_TAG`), documents (u32),
+/// little-endian.
+const COUNT_ENTRY: usize = 17;
+const DOCS_TAG: u8 = 0;
+const KEY_TAG: u8 = 1;
+/// The dictionary length of "no group" (a record without outlet or URL host).
+const NO_GROUP: u32 = u32::MAX;
+
+/// The shard of a paragraph key (or, with `h` `None`, of its group's document count):
+/// a stable function of group and hash, so that every partition sends one key's counts to
+/// the same shard.
+fn count_shard(group: Option<&str>, h: Option<u64>, shards: u32) -> u32 {
+    // FNV-1a over the group's bytes: `DefaultHasher` would do too, but its output is not
+    // promised to stay the same across Rust releases, and executors may differ
+    let mut g: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in group.map_or(&[][..], str::as_bytes) {
+        g = (g ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let g = g ^ u64::from(group.is_none());
+    let h = match h {
+        Some(h) => h.wrapping_add(g.rotate_left(17)),
+        None => g,
+    };
+    ((h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % u64::from(shards)) as u32
+}
+
+/// The boilerplate counts of one partition, summed in Rust before they leave it: per
+/// boilerplate group its compared records, and per `(group, paragraph hash)` the records
+/// holding the paragraph. `add` takes the partition's batches (`Rows`' columns) one by
+/// one; `entries` hands the sums over as one binary row per shard, each with its own
+/// dictionary of group names, for `paragraph_shard_counts` to add up across partitions.
+/// What it counts is what `paragraph_keys_batch` emits a row for.
+#[pyclass(module = "neardup._core")]
+#[derive(Default)]
+pub struct ParagraphCounts {
+    groups: Vec<Option<String>>,
+    group_ids: HashMap<Option<String>, u32>,
+    docs: Vec<u64>,
+    keys: HashMap<(u32, u64), u64>,
+}
+
+#[pymethods]
+impl ParagraphCounts {
+    #[new]
+    fn py_new() -> Self {
+        Self::default()
+    }
+
+    /// Counts the compared records of a batch of input rows (`Rows`' columns).
+    fn add(&mut self, py: Python<'_>, rows: Batch, params: &NeardupParams) -> PyResult<()> {
+        let b = rows.0;
+        let p = &params.valid;
+        let rows = Rows::of(&b)?;
+        py.detach(|| {
+            let mut analyzer = Analyzer::default();
+            for i in 0..b.num_rows() {
+                let Some(parsed) = rows.parse(i, p)? else {
+                    continue;
+                };
+                let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
+                    continue;
+                };
+                let group = group_of(&parsed, p);
+                let g = if let Some(&g) = self.group_ids.get(&group) {
+                    g
+                } else {
+                    let g = u32::try_from(self.groups.len())
+                        .map_err(|_| value_error("more than 2^32 boilerplate groups"))?;
+                    self.groups.push(group.clone());
+                    self.group_ids.insert(group, g);
+                    self.docs.push(0);
+                    g
+                };
+                self.docs[g as usize] += 1;
+                for &h in &a.hashes {
+                    *self.keys.entry((g, h)).or_default() += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The counts so far as `(shard int32, entries binary)` rows, one per shard that has
+    /// any, and the counts emptied. `entries`: a dictionary (u32 count, then per group its
+    /// byte length as u32, `NO_GROUP` for none, and its UTF-8 bytes) and `COUNT_ENTRY`
+    /// entries indexing it.
+    fn entries(&mut self, py: Python<'_>, shards: u32) -> PyResult<Batch> {
+        if shards == 0 {
+            return Err(value_error("shards must be at least 1"));
+        }
+        let counts = std::mem::take(self);
+        let (shard_col, entries_col) = py.detach(|| -> PyResult<_> {
+            // per shard: the groups it names (global id -> local id) and its entries
+            let mut local: Vec<ShardCounts> = (0..shards).map(|_| Default::default()).collect();
+            let mut push = |tag: u8, g: u32, h: Option<u64>, n: u64| -> PyResult<()> {
+                let group = counts.groups[g as usize].as_deref();
+                let (ids, named, out) = &mut local[count_shard(group, h, shards) as usize];
+                let next = named.len() as u32;
+                let l = *ids.entry(g).or_insert_with(|| {
+                    named.push(g);
+                    next
+                });
+                let n = u32::try_from(n)
+                    .map_err(|_| value_error("more than 2^32 documents in one partition"))?;
+                out.push(tag);
+                out.extend_from_slice(&l.to_le_bytes());
+                out.extend_from_slice(&h.unwrap_or(0).to_le_bytes());
+                out.extend_from_slice(&n.to_le_bytes());
+                Ok(())
+            };
+            for (g, &n) in counts.docs.iter().enumerate() {
+                push(DOCS_TAG, g as u32, None, n)?;
+            }
+            for (&(g, h), &n) in &counts.keys {
+                push(KEY_TAG, g, Some(h), n)?;
+            }
+            let mut shard_col = Int32Builder::new();
+            let mut entries_col = BinaryBuilder::new();
+            let mut bytes = Vec::new();
+            for (s, (_, named, out)) in local.iter().enumerate() {
+                if out.is_empty() {
+                    continue;
+                }
+                bytes.clear();
+                bytes.extend_from_slice(&(named.len() as u32).to_le_bytes());
+                for &g in named {
+                    match &counts.groups[g as usize] {
+                        None => bytes.extend_from_slice(&NO_GROUP.to_le_bytes()),
+                        Some(name) => {
+                            bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
+                            bytes.extend_from_slice(name.as_bytes());
+                        }
+                    }
+                }
+                bytes.extend_from_slice(out);
+                shard_col.append_value(s as i32);
+                entries_col.append_value(&bytes);
+            }
+            Ok((shard_col.finish(), entries_col.finish()))
+        })?;
+        batch(
+            vec![
+                Field::new("shard", DataType::Int32, false),
+                Field::new("entries", DataType::Binary, false),
+            ],
+            vec![Arc::new(shard_col), Arc::new(entries_col)],
+        )
+    }
+}
+
+/// One shard's part of `ParagraphCounts::entries`: its groups (global id to local id, and
+/// the global ids in local order) and its entries.
+type ShardCounts = (HashMap<u32, u32>, Vec<u32>, Vec<u8>);
+
+/// A reader of `ParagraphCounts::entries` bytes, naming what is wrong when they are not.
+struct CountReader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> CountReader<'a> {
+    fn take(&mut self, n: usize) -> PyResult<&'a [u8]> {
+        if self.bytes.len() < n {
+            return Err(value_error("paragraph counts: truncated entries"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> PyResult<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+}
+
+/// The boilerplate counts of whole shards, from `ParagraphCounts::entries` rows in any
+/// number of batches that together hold every row of their shards: `(grp, h, n)` rows,
+/// per group a row with `h` null and `n` its compared records, and per `(group,
+/// paragraph hash)` held by at least two records a row with `n` the records holding it
+/// (a paragraph of one record is never boilerplate: `boilerplate_min_docs` is at least
+/// 2). Sorted by group (none first), then hash; `n` as `boilerplate_batch` tests it.
+#[pyfunction]
+pub fn paragraph_shard_counts(py: Python<'_>, batches: Vec<Batch>) -> PyResult<Batch> {
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.0).collect();
+    let columns = batches
+        .iter()
+        .map(|b| binary(b, "entries"))
+        .collect::<PyResult<Vec<_>>>()?;
+    let rows = py.detach(|| -> PyResult<_> {
+        let mut group_ids: HashMap<Option<&str>, u32> = HashMap::new();
+        let mut groups: Vec<Option<&str>> = Vec::new();
+        let mut docs: HashMap<u32, u64> = HashMap::new();
+        let mut keys: HashMap<(u32, u64), u64> = HashMap::new();
+        let mut named: Vec<u32> = Vec::new();
+        for c in &columns {
+            for i in 0..c.len() {
+                let mut reader = CountReader { bytes: c.value(i) };
+                named.clear();
+                for _ in 0..reader.u32()? {
+                    let len = reader.u32()?;
+                    let group = if len == NO_GROUP {
+                        None
+                    } else {
+                        Some(
+                            std::str::from_utf8(reader.take(len as usize)?).map_err(|_| {
+                                value_error("paragraph counts: a group name is not UTF-8")
+                            })?,
+                        )
+                    };
+                    let next = groups.len() as u32;
+                    named.push(*group_ids.entry(group).or_insert_with(|| {
+                        groups.push(group);
+                        next
+                    }));
+                }
+                if !reader.bytes.len().is_multiple_of(COUNT_ENTRY) {
+                    return Err(value_error(
+                        "paragraph counts: not a whole number of entries",
+                    ));
+                }
+                for e in reader.bytes.chunks_exact(COUNT_ENTRY) {
+                    let local = u32::from_le_bytes(e[1..5].try_into().expect("4 bytes"));
+                    let g = *named
+                        .get(local as usize)
+                        .ok_or_else(|| value_error("paragraph counts: group out of range"))?;
+                    let h = u64::from_le_bytes(e[5..13].try_into().expect("8 bytes"));
+                    let n = u64::from(u32::from_le_bytes(e[13..].try_into().expect("4 bytes")));
+                    match e[0] {
+                        DOCS_TAG => *docs.entry(g).or_default() += n,
+                        KEY_TAG => *keys.entry((g, h)).or_default() += n,
+                        t => return Err(value_error(format!("paragraph counts: tag {t}"))),
+                    }
+                }
+            }
+        }
+        let mut rows: Vec<(Option<&str>, Option<u64>, u64)> = docs
+            .into_iter()
+            .map(|(g, n)| (groups[g as usize], None, n))
+            .chain(
+                keys.into_iter()
+                    .filter(|&(_, n)| n >= 2)
+                    .map(|((g, h), n)| (groups[g as usize], Some(h), n)),
+            )
+            .collect();
+        rows.sort_unstable();
+        let mut grp = StringBuilder::new();
+        let mut hash = Int64Builder::new();
+        let mut count = Int64Builder::new();
+        for (g, h, n) in rows {
+            grp.append_option(g);
+            hash.append_option(h.map(|h| h as i64));
+            count.append_value(n as i64);
+        }
+        Ok((grp.finish(), hash.finish(), count.finish()))
+    })?;
+    batch(
+        vec![
+            field("grp", DataType::Utf8),
+            field("h", DataType::Int64),
+            Field::new("n", DataType::Int64, false),
+        ],
+        vec![Arc::new(rows.0), Arc::new(rows.1), Arc::new(rows.2)],
     )
 }
 

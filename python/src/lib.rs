@@ -347,8 +347,10 @@ fn compare(py: Python<'_>, a: &str, b: &str, params: &NeardupParams) -> (bool, f
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NeardupParams>()?;
     m.add_class::<batches::Boilerplate>()?;
+    m.add_class::<batches::ParagraphCounts>()?;
     m.add_function(wrap_pyfunction!(batches::paragraph_keys_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::boilerplate_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::paragraph_shard_counts, m)?)?;
     m.add_function(wrap_pyfunction!(batches::sketch_records_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::band_entries_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::shard_pairs_batch, m)?)?;

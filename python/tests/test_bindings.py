@@ -232,3 +232,69 @@ def test_boilerplate_is_left_out_of_the_sketch():
     # another outlet's boilerplate is not this one's
     other = _core.sketch_records_batch(docs([BODY + "\n\n" + footer], "z"), p, bp).to_pydict()
     assert other["keys"] == kept["keys"]
+
+
+def test_paragraph_counts_summed_across_partitions_and_shards():
+    """`ParagraphCounts` (per partition) and `paragraph_shard_counts` (per shard) give the
+    counts that `paragraph_keys_batch`'s rows give counted one by one: a group split over
+    two partitions, a paragraph held in both, records without a group, every shard's rows
+    from both partitions added up wherever they land."""
+    pa = pytest.importorskip("pyarrow")
+    from collections import Counter
+
+    p = neardup.params()
+    footer = "subscribe to our newsletter for the latest news and offers from the daily paper every morning"
+    other = "all rights reserved by the publisher of this fine newspaper and its many partner sites"
+
+    def docs(rows):
+        return pa.RecordBatch.from_pydict(
+            {
+                "id": [str(i) for i in range(len(rows))],
+                "text": [t for t, _ in rows],
+                "date": pa.array([None] * len(rows), pa.string()),
+                "outlet": pa.array([o for _, o in rows], pa.string()),
+                "url": pa.array([None] * len(rows), pa.string()),
+            }
+        )
+
+    # partition one in two batches, partition two in one; outlet "x" in both partitions,
+    # "é" (non-ASCII) and no outlet too; a text without words is not counted
+    partitions = [
+        [
+            docs([(BODY + "\n\n" + footer, "x"), (footer, "x"), ("...", "x")]),
+            docs([(BODY + "\n\n" + other, None), (other, "é")]),
+        ],
+        [docs([(footer + "\n\n" + other, "x"), (BODY + "\n\n" + other, None), (footer, "y")])],
+    ]
+    expected = Counter()
+    for part in partitions:
+        for b in part:
+            keys = _core.paragraph_keys_batch(b, p).to_pydict()
+            expected.update(zip(keys["grp"], keys["h"], strict=True))
+    # the counts a Spark groupBy gave: every group's documents, keys of two or more
+    expected = {k: n for k, n in expected.items() if k[1] is None or n >= 2}
+    assert expected[("x", None)] == 3 and expected[(None, None)] == 2
+    assert max(n for (g, h), n in expected.items() if g == "x" and h is not None) == 3
+    for shards in (1, 3):
+        by_shard = {}
+        for part in partitions:
+            counts = _core.ParagraphCounts()
+            for b in part:
+                counts.add(b, p)
+            entries = counts.entries(shards)
+            assert entries.num_rows <= shards
+            for row in range(entries.num_rows):
+                by_shard.setdefault(entries.column("shard")[row].as_py(), []).append(entries.slice(row, 1))
+        got = {}
+        for rows in by_shard.values():
+            summed = _core.paragraph_shard_counts(rows).to_pydict()
+            for g, h, n in zip(summed["grp"], summed["h"], summed["n"], strict=True):
+                assert (g, h) not in got, "a key counted in two shards"
+                got[(g, h)] = n
+        assert got == expected
+    # counts handed over are emptied
+    counts = _core.ParagraphCounts()
+    counts.add(partitions[1][0], p)
+    assert counts.entries(2).num_rows > 0 and counts.entries(2).num_rows == 0
+    with pytest.raises(ValueError, match="truncated"):
+        _core.paragraph_shard_counts([pa.RecordBatch.from_pydict({"entries": pa.array([b"\x01\x00"], pa.binary())})])

@@ -161,3 +161,36 @@ def test_boilerplate_shipped_or_joined_gives_the_same_answer(spark, tmp_path, mo
         read_jsonl(spark, [str(path)]), "lines", ["--boilerplate-min-docs", "100"]
     ).where("duplicate_of is not null").count()
     assert off > 1
+
+
+def test_paragraph_counts_equal_counted_keys_over_many_partitions(spark, tmp_path):
+    """The boilerplate counts summed in Rust per partition and per shard equal the key
+    rows counted by Spark, on an input read as several partitions, its outlets' records
+    spread over all of them."""
+    import json
+
+    from pyspark.sql import functions as F
+
+    from neardup.spark import _paragraph_counts, _paragraph_keys, read_jsonl
+
+    footers = {o: f"footer of outlet {o} with enough words to be a paragraph of its own" for o in "abc"}
+    lines = []
+    for i in range(600):
+        o = "abc"[i % 3]
+        text = f"story number {i} about the town and its people" + (f"\n\n{footers[o]}" if i % 4 else "")
+        lines.append({"id": f"d{i}", "outlet": o if i % 5 else None, "text": text})
+    path = tmp_path / "spread.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "8192")
+    try:
+        records = read_jsonl(spark, [str(path)])
+        assert records.rdd.getNumPartitions() > 4
+        p = neardup.params()
+        got = {(r["grp"], r["h"]): r["n"] for r in _paragraph_counts(records, "lines", p).collect()}
+        counted = _paragraph_keys(records, "lines", p).groupBy("grp", "h").agg(F.count(F.lit(1)).alias("n"))
+        expected = {(r["grp"], r["h"]): r["n"] for r in counted.collect() if r["h"] is None or r["n"] >= 2}
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert got == expected
+    assert got[("a", None)] == sum(1 for i in range(600) if i % 3 == 0 and i % 5)
+    assert max(n for (g, h), n in got.items() if g == "b" and h is not None) >= 100
