@@ -1093,7 +1093,8 @@ pub fn cluster_stage(
     drop(uf);
     let (placements, provenance) =
         place_all(records, comps, verifier, &rule, params, &mut verify_stats)?;
-    let assignments = assign(records, placements, &mut counts)?;
+    let assignments = assign(records, &placements, &mut counts)?;
+    drop(placements);
     progress.finish_stage();
     seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
@@ -1212,12 +1213,12 @@ fn place_groups(
 /// every other compared document is alone.
 fn assign(
     records: &Records,
-    placements: Vec<(DocId, Placement)>,
+    placements: &[(DocId, Placement)],
     counts: &mut Counts,
 ) -> Result<Vec<Assignment>> {
     let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
-    for (_, p) in &placements {
+    for (_, p) in placements {
         size[p.rep as usize] += 1;
     }
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
@@ -1383,7 +1384,7 @@ mod tests {
         // document 2 is alone: not listed
         let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
         let mut counts = Counts::default();
-        let a = assign(&records, placements, &mut counts).unwrap();
+        let a = assign(&records, &placements, &mut counts).unwrap();
         assert_eq!(a.len(), 5);
         assert_eq!((a[0].cluster(), a[0].keep()), (Some(0), true));
         assert_eq!(a[1], Assignment::UNREAD);
@@ -1419,7 +1420,7 @@ mod tests {
         let mut docs = Vec::new();
         for s in 0..60 {
             let story: Vec<String> = (0..8).map(|p| paragraph(s, p)).collect();
-            for c in 0..(s % 5 + 1) {
+            for c in 0..=(s % 5) {
                 let mut paras = story.clone();
                 match c {
                     1 => drop(paras.pop()),
