@@ -4,11 +4,11 @@
 //! with a minimum shared amount) are joined by union-find. Pairs are visited in sorted
 //! order in fixed-size batches, and a pair whose ends are already connected is not scored
 //! again: that saves most of the work inside large groups of copies without changing the
-//! components, which depend only on the set of matching pairs. `place` then shapes each
-//! component as a star around its representative (the original): members are scored
-//! against it and those joined only through others are split off. Cluster ids are
-//! numbered in input order of each cluster's first record, so the result is the same
-//! whatever the thread count.
+//! components, which depend only on the set of matching pairs. `place_component` then
+//! shapes each component (listed by `components`) as a star around its representative
+//! (the original): members are scored against it and those joined only through others
+//! are split off. Cluster ids are numbered in input order of each cluster's first
+//! record, so the result is the same whatever the thread count.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -360,74 +360,62 @@ pub struct Placement {
     pub provenance: Option<Box<Provenance>>,
 }
 
-/// Turns components into clusters around a representative, the first member in `order`.
-/// With `ClusterShape::Star` every member is scored against the representative; members
-/// that do not `stay` are split off and their own components (over the matching pairs
-/// among them) are placed the same way. Components are independent, so they are placed
-/// in parallel and the result does not depend on the thread count. Returns the placement
-/// of every document of a component of two or more, sorted by document; a document not
-/// listed is alone, its own representative.
-#[allow(clippy::too_many_arguments)]
-pub fn place(
+/// A connected component of two or more documents, to be placed by `place_component`.
+#[derive(Debug, Clone, Default)]
+pub struct Component {
+    /// Its documents, ascending.
+    pub members: Vec<DocId>,
+    /// With `ClusterShape::Star`: the matching pairs among them (`true`) and the
+    /// candidate pairs not verified yet (`false`); empty otherwise.
+    pub links: Vec<(DocId, DocId, bool)>,
+}
+
+/// The components of two or more documents of `uf`, in order of their first member,
+/// each with the links `place_component` needs. Components are independent: the caller
+/// places them in any grouping and in parallel, and the result does not depend on the
+/// thread count. A document in none of them is alone, its own representative (most
+/// documents of a large dump are).
+pub fn components(
     uf: &mut UnionFind,
     verified_edges: &[Edge],
     skipped: &[Pair],
-    verifier: &Verifier,
-    rule: &MatchRule,
     shape: ClusterShape,
-    order: &OrderFn<'_>,
-    stats: &mut VerifyStats,
-) -> Result<Vec<(DocId, Placement)>> {
+) -> Vec<Component> {
+    if verified_edges.is_empty() {
+        return Vec::new();
+    }
     let docs = uf.len();
     let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
     let mut comp_of_root: Vec<u32> = vec![u32::MAX; docs];
-    let mut comps: Vec<Vec<DocId>> = Vec::new();
-    if !verified_edges.is_empty() {
-        let mut size = vec![0u32; docs];
-        for &r in &roots {
-            size[r as usize] += 1;
-        }
-        for d in 0..docs as DocId {
-            let r = roots[d as usize] as usize;
-            if size[r] < 2 {
-                continue;
-            }
-            if comp_of_root[r] == u32::MAX {
-                comp_of_root[r] = comps.len() as u32;
-                comps.push(Vec::new());
-            }
-            // members are pushed in ascending order: place_component relies on it
-            comps[comp_of_root[r] as usize].push(d);
-        }
+    let mut comps: Vec<Component> = Vec::new();
+    let mut size = vec![0u32; docs];
+    for &r in &roots {
+        size[r as usize] += 1;
     }
+    for d in 0..docs as DocId {
+        let r = roots[d as usize] as usize;
+        if size[r] < 2 {
+            continue;
+        }
+        if comp_of_root[r] == u32::MAX {
+            comp_of_root[r] = comps.len() as u32;
+            comps.push(Component::default());
+        }
+        // members are pushed in ascending order: place_component relies on it
+        comps[comp_of_root[r] as usize].members.push(d);
+    }
+    drop(size);
     let comp = |d: DocId| comp_of_root[roots[d as usize] as usize] as usize;
     // links inside each component: matching pairs, and skipped pairs still to be scored
-    let mut links: Vec<Vec<(DocId, DocId, bool)>> = vec![Vec::new(); comps.len()];
     if shape == ClusterShape::Star {
         for e in verified_edges {
-            links[comp(e.a)].push((e.a, e.b, true));
+            comps[comp(e.a)].links.push((e.a, e.b, true));
         }
         for &(a, b) in skipped {
-            links[comp(a)].push((a, b, false));
+            comps[comp(a)].links.push((a, b, false));
         }
     }
-    let placed: Vec<Placed> = comps
-        .par_iter()
-        .zip(links.par_iter())
-        .map(|(members, links)| place_component(members, links, verifier, rule, shape, order))
-        .collect::<Result<_>>()?;
-    // only the members of components: a document alone is its own representative, and
-    // most documents of a large dump are alone
-    let mut out: Vec<(DocId, Placement)> = Vec::with_capacity(comps.iter().map(Vec::len).sum());
-    drop(comps);
-    drop(links);
-    for (list, split, weak) in placed {
-        stats.split_off += split;
-        stats.weak_links += weak;
-        out.extend(list);
-    }
-    out.sort_unstable_by_key(|(d, _)| *d);
-    Ok(out)
+    comps
 }
 
 /// How much of the story each member carries: its shingles found in at least one other
@@ -482,7 +470,11 @@ impl Members for Verifier {
 }
 
 /// Places one component: `members` in ascending order, `links` the matching pairs among
-/// them (`true`) and the candidate pairs not verified yet (`false`). See `place`.
+/// them (`true`) and the candidate pairs not verified yet (`false`) (see `components`).
+/// The representative is the first member in `order`. With `ClusterShape::Star` every
+/// member is scored against the representative; members that do not `stay` are split
+/// off and their own components (over the matching pairs among them) are placed the
+/// same way.
 pub fn place_component<V: Members + ?Sized>(
     members: &[DocId],
     links: &[(DocId, DocId, bool)],
@@ -641,8 +633,8 @@ impl Members for InMemory {
     }
 }
 
-/// Places one connected component of accepted pairs exactly as `cluster::place` does on
-/// one machine: the representative is the first member in the representative order,
+/// Places one connected component of accepted pairs exactly as a run does on one machine
+/// (`components`, `place_component`): the representative is the first member in the representative order,
 /// and with star clusters the members that do not stay are split off and re-clustered
 /// over the accepted pairs among them. `links` are the accepted pairs inside the
 /// component (any order; the set of accepted pairs, not which were verified first,

@@ -27,8 +27,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Edge, Placement, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
-    cluster_scored, place,
+    Component, Edge, Placed, Placement, RepresentativeOrder, Verdicts, Verified, VerifyStats,
+    cluster_pairs, cluster_scored, components, place_component,
 };
 use crate::document::Position;
 use crate::error::{Error, Result};
@@ -672,7 +672,14 @@ where
         spill_bytes,
         paragraphs,
         seconds,
-        disk: temporary_disk(spill_bytes, text_bytes, band_run_bytes, key_run_bytes),
+        disk: temporary_disk(
+            spill_bytes,
+            text_bytes,
+            band_run_bytes,
+            key_run_bytes,
+            records.metas.file_bytes(),
+            provenance.file_bytes(),
+        ),
         warnings,
         outputs: BTreeMap::new(),
         index: None,
@@ -698,24 +705,33 @@ where
 /// `--memory`) from the streaming pass until boilerplate is decided at the start of the
 /// sketch pass; `band_runs` (band keys sorted into runs past a quarter of `--memory`) from
 /// the sketch pass to the end of the candidate stage. The two kinds of run never exist
-/// at once, and the spill is there with either: so `peak`, the most held at once, is the
-/// spill plus the larger of the two. A run that adds to an index also keeps its
-/// documents' compressed texts (`texts`, only then) from the streaming pass until its
-/// segment is written in the sketch pass, beside either kind of run. Outputs written
-/// under temporary names are not counted: they become the outputs.
+/// at once, and the spill is there with either. A run that adds to an index also keeps
+/// its documents' compressed texts (`texts`, only then) from the streaming pass until its
+/// segment is written in the sketch pass, beside either kind of run. The record table
+/// (`records`) lives from the first batch to the end, the duplicates' provenance
+/// (`provenance`) from clustering to the end: so `peak`, the most held at once, is the
+/// record table and the spill plus the larger of the texts and runs (before clustering)
+/// and the provenance (from clustering on). Outputs written under temporary names are not
+/// counted: they become the outputs.
 fn temporary_disk(
     spill_bytes: u64,
     text_bytes: u64,
     band_run_bytes: u64,
     key_run_bytes: u64,
+    record_bytes: u64,
+    provenance_bytes: u64,
 ) -> BTreeMap<String, u64> {
     let mut disk = BTreeMap::from([
         ("spill".to_owned(), spill_bytes),
         ("band_runs".to_owned(), band_run_bytes),
         ("paragraph_runs".to_owned(), key_run_bytes),
+        ("records".to_owned(), record_bytes),
+        ("provenance".to_owned(), provenance_bytes),
         (
             "peak".to_owned(),
-            spill_bytes + text_bytes + band_run_bytes.max(key_run_bytes),
+            record_bytes
+                + spill_bytes
+                + (text_bytes + band_run_bytes.max(key_run_bytes)).max(provenance_bytes),
         ),
     ]);
     if text_bytes > 0 {
@@ -1072,32 +1088,13 @@ pub fn cluster_stage(
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
-    let placements = {
-        let keys = OrderKeys::load(records, &edges)?;
-        let keys = &keys;
-        let order = RepresentativeOrder::new(
-            &params.cluster,
-            move |d| keys.get(d).date.as_deref(),
-            move |d| {
-                keys.get(d)
-                    .outlet
-                    .map(|o| records.outlets[o as usize].as_str())
-            },
-            move |d| &*keys.get(d).id,
-        );
-        place(
-            &mut uf,
-            &edges,
-            &skipped,
-            verifier,
-            &rule,
-            params.cluster.shape,
-            &|a, b, length| order.compare(a, b, length),
-            &mut verify_stats,
-        )?
-    };
+    let comps = components(&mut uf, &edges, &skipped, params.cluster.shape);
     drop(skipped);
-    let (assignments, provenance) = assign(records, placements, &mut counts)?;
+    drop(uf);
+    let (placements, provenance) =
+        place_all(records, comps, verifier, &rule, params, &mut verify_stats)?;
+    let assignments = assign(records, &placements, &mut counts)?;
+    drop(placements);
     progress.finish_stage();
     seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
     Ok(Clustered {
@@ -1112,23 +1109,121 @@ pub fn cluster_stage(
     })
 }
 
+/// Members placed at a time: a group's order keys (about 60 bytes a member) and the
+/// provenance of its duplicates (about 130 bytes each, until written to the table) stay
+/// a few MB whatever the number of documents.
+const PLACE_GROUP_MEMBERS: usize = 1 << 16;
+
+/// Places every component, a group of components at a time (in parallel inside a
+/// group): the group's order keys are read from the record table when it is placed,
+/// and the provenance of its duplicates goes to the provenance table before the next
+/// group is placed. Returns the placements, sorted by document, and the table. Groups
+/// are formed in component order and each component is placed alone, so neither the
+/// thread count nor the group size changes the result.
+fn place_all(
+    records: &Records,
+    mut comps: Vec<Component>,
+    verifier: &Verifier,
+    rule: &MatchRule,
+    params: &ValidParams,
+    stats: &mut VerifyStats,
+) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
+    place_groups(
+        records,
+        &mut comps,
+        verifier,
+        rule,
+        params,
+        stats,
+        PLACE_GROUP_MEMBERS,
+    )
+}
+
+/// `place_all` with groups of up to `group_members` members (a component larger than
+/// that is a group of its own).
+fn place_groups(
+    records: &Records,
+    comps: &mut [Component],
+    verifier: &Verifier,
+    rule: &MatchRule,
+    params: &ValidParams,
+    stats: &mut VerifyStats,
+    group_members: usize,
+) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
+    let mut out = Vec::with_capacity(comps.iter().map(|c| c.members.len()).sum());
+    let mut table = ProvenanceTable::new(records.metas.dir());
+    let mut start = 0;
+    while start < comps.len() {
+        let mut end = start + 1;
+        let mut n = comps[start].members.len();
+        while end < comps.len() && n + comps[end].members.len() <= group_members {
+            n += comps[end].members.len();
+            end += 1;
+        }
+        let group = &mut comps[start..end];
+        let keys = OrderKeys::load(records, group)?;
+        let keys = &keys;
+        let order = RepresentativeOrder::new(
+            &params.cluster,
+            move |d| keys.get(d).date.as_deref(),
+            move |d| {
+                keys.get(d)
+                    .outlet
+                    .map(|o| records.outlets[o as usize].as_str())
+            },
+            move |d| &*keys.get(d).id,
+        );
+        let compare =
+            |a: DocId, b: DocId, length: &dyn Fn(DocId) -> (u64, u64)| order.compare(a, b, length);
+        let placed: Vec<Placed> = group
+            .par_iter()
+            .map(|c| {
+                place_component(
+                    &c.members,
+                    &c.links,
+                    verifier,
+                    rule,
+                    params.cluster.shape,
+                    &compare,
+                )
+            })
+            .collect::<Result<_>>()?;
+        for c in group.iter_mut() {
+            *c = Component::default();
+        }
+        for (list, split, weak) in placed {
+            stats.split_off += split;
+            stats.weak_links += weak;
+            for (d, mut p) in list {
+                if let Some(prov) = p.provenance.take() {
+                    table.push(records.doc_records[d as usize], &prov)?;
+                }
+                out.push((d, p));
+            }
+        }
+        start = end;
+    }
+    out.par_sort_unstable_by_key(|(d, _)| *d);
+    table.finish();
+    Ok((out, table))
+}
+
 /// Cluster ids, representatives and similarities for every record. `placements` are those
-/// of the documents in components of two or more, sorted by document (`cluster::place`);
+/// of the documents in components of two or more, sorted by document (`place_all`);
 /// every other compared document is alone.
 fn assign(
     records: &Records,
-    mut placements: Vec<(DocId, Placement)>,
+    placements: &[(DocId, Placement)],
     counts: &mut Counts,
-) -> Result<(Vec<Assignment>, ProvenanceTable)> {
+) -> Result<Vec<Assignment>> {
     let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
-    for (_, p) in &placements {
+    for (_, p) in placements {
         size[p.rep as usize] += 1;
     }
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
     let mut out = Vec::with_capacity(records.metas.len());
-    let mut by_record = ProvenanceTable::new(records.metas.dir());
     let mut alone = Placement {
         rep: 0,
         score: None,
@@ -1136,15 +1231,14 @@ fn assign(
         split_from: None,
         provenance: None,
     };
-    records.metas.scan(|i, meta| {
-        let mut prov = None;
+    records.metas.scan(|_, meta| {
         let a = match (meta.status, meta.doc) {
             (Status::Ok, Some(d)) => {
                 let p = if let Ok(i) = placements.binary_search_by_key(&d, |(x, _)| *x) {
-                    &mut placements[i].1
+                    &placements[i].1
                 } else {
                     alone.rep = d;
-                    &mut alone
+                    &alone
                 };
                 let rep = p.rep as usize;
                 if cluster_of_rep[rep] == u64::MAX {
@@ -1159,7 +1253,6 @@ fn assign(
                     }
                 }
                 let split_from = p.split_from.map(|r| records.doc_records[r as usize]);
-                prov = p.provenance.take();
                 match &p.score {
                     None => Assignment::kept(cluster, split_from),
                     Some(score) => {
@@ -1184,18 +1277,15 @@ fn assign(
             counts.kept += 1;
         }
         out.push(a);
-        if let Some(p) = prov {
-            by_record.push(i as u32, &p)?;
-        }
         Ok(())
     })?;
-    Ok((out, by_record))
+    Ok(out)
 }
 
-/// What the representative order reads of the documents it compares, the members of
-/// components of two or more (those of an accepted pair): their id, date and outlet,
-/// read from the record table in one pass before placement, sorted by document. The
-/// documents alone, most of a large dump, are never compared and not loaded.
+/// What the representative order reads of the members of a group of components: their
+/// id, date and outlet, read from the record table when the group is placed, sorted by
+/// document. The documents alone, most of a large dump, are never compared and not
+/// loaded.
 struct OrderKeys {
     docs: Vec<DocId>,
     keys: Vec<OrderKey>,
@@ -1208,29 +1298,27 @@ struct OrderKey {
 }
 
 impl OrderKeys {
-    fn load(records: &Records, edges: &[Edge]) -> Result<Self> {
-        let mut docs: Vec<DocId> = edges.iter().flat_map(|e| [e.a, e.b]).collect();
-        docs.par_sort_unstable();
-        docs.dedup();
-        let mut keys = Vec::with_capacity(docs.len());
-        // record indices rise with documents: one pass in input order finds them all
-        let mut next = docs
+    fn load(records: &Records, group: &[Component]) -> Result<Self> {
+        let mut docs: Vec<DocId> = group
             .iter()
-            .map(|&d| records.doc_records[d as usize] as usize)
-            .peekable();
-        if next.peek().is_some() {
-            records.metas.scan(|i, m| {
-                if next.peek() == Some(&i) {
-                    next.next();
-                    keys.push(OrderKey {
-                        id: m.id,
-                        date: m.date,
-                        outlet: m.outlet,
-                    });
-                }
-                Ok(())
-            })?;
-        }
+            .flat_map(|c| c.members.iter().copied())
+            .collect();
+        docs.par_sort_unstable();
+        // a lookup reads one block of the table: the members' rows, scattered over the
+        // whole table, are read in parallel
+        let keys = docs
+            .par_iter()
+            .map(|&d| {
+                let m = records
+                    .metas
+                    .get(records.doc_records[d as usize] as usize)?;
+                Ok(OrderKey {
+                    id: m.id,
+                    date: m.date,
+                    outlet: m.outlet,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(OrderKeys { docs, keys })
     }
 
@@ -1296,10 +1384,8 @@ mod tests {
         // document 2 is alone: not listed
         let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
         let mut counts = Counts::default();
-        let (a, provenance) = assign(&records, placements, &mut counts).unwrap();
+        let a = assign(&records, &placements, &mut counts).unwrap();
         assert_eq!(a.len(), 5);
-        // placed without a provenance: the table holds none
-        assert!(provenance.is_empty());
         assert_eq!((a[0].cluster(), a[0].keep()), (Some(0), true));
         assert_eq!(a[1], Assignment::UNREAD);
         // the copy points at its representative's record, with rounded scores
@@ -1321,5 +1407,93 @@ mod tests {
             ),
             (1, 2, 1, 3)
         );
+    }
+
+    /// Stories of eight paragraphs, each with copies that cut, add or edit paragraphs, so
+    /// that duplicates carry provenance lists and some chains are split off.
+    fn near_copies() -> Vec<(String, String)> {
+        let word =
+            |s: usize, p: usize, w: usize| format!("w{}x{}", (s * 31 + p * 7 + w) % 997, w % 13);
+        let paragraph = |s: usize, p: usize| -> String {
+            (0..40).map(|w| word(s, p, w)).collect::<Vec<_>>().join(" ")
+        };
+        let mut docs = Vec::new();
+        for s in 0..60 {
+            let story: Vec<String> = (0..8).map(|p| paragraph(s, p)).collect();
+            for c in 0..=(s % 5) {
+                let mut paras = story.clone();
+                match c {
+                    1 => drop(paras.pop()),
+                    2 => paras.push(paragraph(s + 1000, 0)),
+                    3 => paras[2] = paragraph(s + 2000, 2),
+                    4 => {
+                        paras.truncate(5);
+                        paras.push(paragraph(s + 3000, 1));
+                    }
+                    _ => {}
+                }
+                docs.push((format!("s{s}-c{c}"), paras.join("\n\n")));
+            }
+        }
+        docs
+    }
+
+    #[test]
+    fn placement_in_groups_of_any_size_and_threads_gives_the_same_placements_and_provenance() {
+        let docs = near_copies();
+        let params = crate::params::Params::default().validate().unwrap();
+        let sketched = sketch_texts(&docs, &params).unwrap();
+        let place = |group: usize, threads: usize| {
+            with_threads(Some(threads), || {
+                let rule = MatchRule::new(&params);
+                let Verified {
+                    mut uf,
+                    edges,
+                    skipped,
+                    mut stats,
+                    ..
+                } = cluster_pairs(
+                    sketched.records.doc_records.len(),
+                    &sketched.pairs,
+                    &sketched.verifier,
+                    &rule,
+                    None,
+                    |_| {},
+                )?;
+                let mut comps = components(&mut uf, &edges, &skipped, params.cluster.shape);
+                let (placements, table) = place_groups(
+                    &sketched.records,
+                    &mut comps,
+                    &sketched.verifier,
+                    &rule,
+                    &params,
+                    &mut stats,
+                    group,
+                )?;
+                let provenance = (0..docs.len() as u32)
+                    .map(|r| table.get(r))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((placements, provenance, stats.split_off, stats.weak_links))
+            })
+            .unwrap()
+        };
+        let want = place(PLACE_GROUP_MEMBERS, 1);
+        // the corpus exercises what could go wrong: many components, duplicates with
+        // provenance (out of record order when groups are small), split-off members
+        let with_provenance = want.1.iter().flatten().count();
+        assert!(with_provenance > 50, "{with_provenance} duplicates");
+        assert!(
+            want.1
+                .iter()
+                .flatten()
+                .any(|p| !p.cut_paragraphs.is_empty()),
+            "a copy with cut paragraphs"
+        );
+        for (group, threads) in [(1, 2), (2, 1), (7, 2), (PLACE_GROUP_MEMBERS, 2)] {
+            assert!(
+                place(group, threads) == want,
+                "groups of {group} members, {threads} threads"
+            );
+        }
     }
 }

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use compact_str::CompactString;
+use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
 use crate::cluster::Edge;
@@ -432,6 +433,13 @@ impl RecordTable {
         self.rows
     }
 
+    /// Bytes of its rows in its temporary file (the last ones appended may still be in
+    /// memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.bytes.flushed
+    }
+
     /// The directory of its file.
     #[must_use]
     pub fn dir(&self) -> &Path {
@@ -525,18 +533,26 @@ impl RecordTable {
     }
 }
 
-/// The provenance of the duplicates of a run, on disk, in record order: produced per
-/// cluster, read when the outputs are written (in input order for `docs.jsonl`, by record
-/// for a cluster's members). In memory: the record index and byte offset of each entry
-/// (12 bytes a duplicate) against about 150 bytes for a boxed `Provenance` and its lists.
+/// The provenance of the duplicates of a run, on disk: written per component as
+/// clustering places it (so out of record order), read when the outputs are written (in
+/// input order for `docs.jsonl`, by record for a cluster's members). In memory: the
+/// record index, length and byte offset of each entry (16 bytes a duplicate), sorted by
+/// record once every entry is in (`finish`), against about 150 bytes for a boxed
+/// `Provenance` and its lists.
 #[derive(Debug)]
 pub struct ProvenanceTable {
     bytes: Appended,
-    /// Record index of each entry, ascending.
-    records: Vec<u32>,
-    /// Byte offset of each entry.
-    offsets: Vec<u64>,
+    /// One per entry; sorted by record after `finish`.
+    entries: Vec<ProvenanceEntry>,
+    sorted: bool,
     scratch: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ProvenanceEntry {
+    record: u32,
+    len: u32,
+    offset: u64,
 }
 
 const RELATIONS: [Relation; 6] = [
@@ -554,8 +570,8 @@ impl ProvenanceTable {
     pub fn new(dir: &Path) -> Self {
         ProvenanceTable {
             bytes: Appended::new(dir),
-            records: Vec::new(),
-            offsets: Vec::new(),
+            entries: Vec::new(),
+            sorted: true,
             scratch: Vec::new(),
         }
     }
@@ -563,21 +579,27 @@ impl ProvenanceTable {
     /// Duplicates with a provenance.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.entries.len()
     }
 
     /// True when no record has a provenance.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Adds the provenance of record `record`, after those of every record before it.
+    /// Bytes of the entries in its temporary file (the last ones may still be in memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.bytes.flushed
+    }
+
+    /// Adds the provenance of record `record`, in any order of records; `finish` before
+    /// reading.
     pub fn push(&mut self, record: u32, p: &Provenance) -> Result<()> {
-        assert!(
-            self.records.last().is_none_or(|&r| r < record),
-            "provenance is added in record order"
-        );
+        // entries whose records rise need no sort: the common case of a table built in
+        // input order (the tests, an index's records)
+        self.sorted &= self.entries.last().is_none_or(|e| e.record < record);
         self.bytes.flush_if_full()?;
         let out = &mut self.scratch;
         out.clear();
@@ -600,20 +622,36 @@ impl ProvenanceTable {
             }
         }
         out.push(u8::from(p.weak));
-        self.records.push(record);
-        self.offsets.push(self.bytes.len());
+        self.entries.push(ProvenanceEntry {
+            record,
+            len: u32::try_from(self.scratch.len()).expect("an entry is far below 4 GB"),
+            offset: self.bytes.len(),
+        });
         self.bytes.tail.extend_from_slice(&self.scratch);
         Ok(())
     }
 
+    /// Sorts the index by record, so that `get` finds them. A record has at most one
+    /// provenance.
+    pub fn finish(&mut self) {
+        if !self.sorted {
+            self.entries.par_sort_unstable_by_key(|e| e.record);
+            self.sorted = true;
+        }
+        assert!(
+            self.entries.windows(2).all(|w| w[0].record < w[1].record),
+            "a record has at most one provenance"
+        );
+    }
+
     /// The provenance of record `record`, if it has one.
     pub fn get(&self, record: u32) -> Result<Option<Provenance>> {
-        let Ok(k) = self.records.binary_search(&record) else {
+        assert!(self.sorted, "the provenance table is read after `finish`");
+        let Ok(k) = self.entries.binary_search_by_key(&record, |e| e.record) else {
             return Ok(None);
         };
-        let start = self.offsets[k];
-        let end = self.offsets.get(k + 1).copied().unwrap_or(self.bytes.len());
-        let bytes = self.bytes.read(start, end)?;
+        let e = self.entries[k];
+        let bytes = self.bytes.read(e.offset, e.offset + u64::from(e.len))?;
         let mut rows = Rows {
             bytes: &bytes,
             dir: &self.bytes.dir,
@@ -939,10 +977,14 @@ mod tests {
             added_paragraphs: (0..i % 3).map(|k| k * 1000 + i).collect(),
             weak: i.is_multiple_of(4),
         };
-        // every third record has one; enough that the file is used
-        for r in (0..120_000).step_by(3) {
+        // every third record has one; enough that the file is used; pushed out of
+        // record order, as clustering places components
+        let mut order: Vec<u32> = (0..120_000).step_by(3).collect();
+        order.sort_by_key(|&r| (r % 7, std::cmp::Reverse(r)));
+        for &r in &order {
             t.push(r, &p(r)).unwrap();
         }
+        t.finish();
         assert!(t.bytes.flushed > 0);
         assert_eq!(t.len(), 40_000);
         for r in [0, 1, 2, 3, 30_000, 30_001, 119_997, 119_998] {

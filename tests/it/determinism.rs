@@ -49,7 +49,11 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
         assert_eq!(disk("spill"), summary["spill_bytes"].as_u64().unwrap());
         assert_eq!(
             disk("peak"),
-            disk("spill") + disk("band_runs").max(disk("paragraph_runs"))
+            disk("records")
+                + disk("spill")
+                + disk("band_runs")
+                    .max(disk("paragraph_runs"))
+                    .max(disk("provenance"))
         );
         assert_eq!(disk("band_runs") > 0, *memory == "1M", "{threads} {memory}");
         assert_eq!(
