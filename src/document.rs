@@ -485,7 +485,7 @@ fn is_folded_ascii(head: &[u8]) -> bool {
         folds |= matches!(b, b'\t'..=b'\r');
     }
     for w in head.windows(2) {
-        folds |= (w[0] == b' ') & (w[1] == b' ');
+        folds |= w[0] == b' ' && w[1] == b' ';
     }
     !folds
 }

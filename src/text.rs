@@ -248,7 +248,7 @@ fn ascii_chunk(x: u64, prev_word: bool) -> Option<(u64, bool)> {
     }
     let lower = x + (upper >> 2); // 'A' + 0x20 = 'a'
     let separator_bytes = (separator >> 7) * 0xff;
-    let out = (lower & !separator_bytes) | (ONES * u64::from(b' ') & separator_bytes);
+    let out = (lower & !separator_bytes) | ((ONES * u64::from(b' ')) & separator_bytes);
     Some((out, separator >> 63 == 0))
 }
 
