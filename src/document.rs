@@ -424,6 +424,12 @@ fn fold_snippet(text: &str, out: &mut Vec<u8>) {
     if text.is_ascii() {
         // most paragraphs: a byte is a character, and the whitespace `split_whitespace`
         // knows among ASCII is tab to carriage return and space
+        let head = &text.as_bytes()[..text.len().min(CHARS)];
+        if is_folded_ascii(head) {
+            // the snippet is the paragraph's first 80 bytes as they stand
+            out.extend_from_slice(head);
+            return;
+        }
         let mut in_word = false;
         let mut space_due = false;
         for &b in text.as_bytes() {
@@ -464,6 +470,24 @@ fn fold_snippet(text: &str, out: &mut Vec<u8>) {
     if let Some((i, _)) = folded.char_indices().nth(CHARS) {
         out.truncate(start + i);
     }
+}
+
+/// Whether folding the ASCII `head` leaves it as it is: it neither starts nor ends with
+/// whitespace and its only whitespace is single spaces. Most paragraphs' first 80 bytes
+/// are so, and are then the snippet without a byte-by-byte fold.
+fn is_folded_ascii(head: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (head.first(), head.last()) else {
+        return false;
+    };
+    // no early exit: the loops over 80 bytes vectorise
+    let mut folds = first == b' ' || last == b' ';
+    for &b in head {
+        folds |= matches!(b, b'\t'..=b'\r');
+    }
+    for w in head.windows(2) {
+        folds |= w[0] == b' ' && w[1] == b' ';
+    }
+    !folds
 }
 
 /// A document as exact verification compares it: its paragraph record, the paragraphs
@@ -593,8 +617,34 @@ mod tests {
             words in proptest::collection::vec("[a-zé東 \t\n\u{a0}]{0,30}", 0..40),
             ascii in proptest::collection::vec("[a-z \t\n\r\x0b\x0c\x1c\x1f.]{0,30}", 0..40),
         ) {
-            // mixed text takes the general path, ASCII text the fast one
+            // mixed text takes the general path, ASCII text the byte loop or, when its
+            // first 80 bytes fold to themselves, the copy
             for paragraph in [words.join(" "), ascii.join(" ")] {
+                let mut rec = ParagraphRecord::default();
+                rec.push_snippet(&paragraph);
+                proptest::prop_assert_eq!(rec.snippet(0), snippet_oracle(&paragraph));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_snippets_copied_or_folded_are_what_the_summary_showed(
+            words in proptest::collection::vec("[a-zA-Z0-9.,'-]{1,12}", 0..25),
+            flaw in 0usize..400,
+            flaw_byte in proptest::sample::select(vec![b' ', b'\t', b'\n', b'\r', 0x0b, 0x0c, b'x']),
+        ) {
+            // single spaces between words: the copy; one byte changed anywhere (an
+            // added space, a tab, a line break, at the start, the end or the 80th byte):
+            // a fold, or the copy where the change is past the 80th byte
+            let clean = words.join(" ");
+            let mut flawed = clean.clone().into_bytes();
+            if !flawed.is_empty() {
+                let at = flaw % flawed.len();
+                flawed[at] = flaw_byte;
+            }
+            let flawed = String::from_utf8(flawed).expect("ASCII");
+            for paragraph in [clean, flawed] {
                 let mut rec = ParagraphRecord::default();
                 rec.push_snippet(&paragraph);
                 proptest::prop_assert_eq!(rec.snippet(0), snippet_oracle(&paragraph));
@@ -609,6 +659,11 @@ mod tests {
             format!("{} {}", "a".repeat(79), "b".repeat(10)),
             "é".repeat(300),
             format!("{}  x", "w ".repeat(60)),
+            format!("{} b", "a".repeat(79)),
+            format!("{} b", "a".repeat(80)),
+            format!("{}\tb", "a".repeat(79)),
+            " a".to_owned(),
+            "a ".to_owned(),
             String::new(),
         ] {
             let mut rec = ParagraphRecord::default();

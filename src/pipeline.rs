@@ -16,12 +16,13 @@
 //! Everything observable is a function of the input and the parameters: worker results
 //! are put back in input order before anything depends on them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashSet;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::analyze::{Analyzer, DocumentAnalysis};
@@ -491,7 +492,9 @@ struct Collector<'a> {
     /// The compared documents' `TextEntry`s, when the run keeps texts.
     texts: Option<ShingleSpill>,
     counts: Counts,
-    seen_ids: HashSet<u64>,
+    /// xxh3 of each id: already mixed, so hashed again by a multiply (the collector is
+    /// one thread for the whole read stage), not SipHash.
+    seen_ids: FxHashSet<u64>,
     warnings: Vec<String>,
     progress: &'a dyn Progress,
 }
@@ -845,7 +848,7 @@ where
             _ => None,
         },
         counts: Counts::default(),
-        seen_ids: HashSet::new(),
+        seen_ids: FxHashSet::default(),
         warnings: Vec::new(),
         progress,
     };

@@ -103,15 +103,30 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
             if buf.len() < w + run + 16 {
                 buf.resize(w + run + 16, 0);
             }
-            for &b in &bytes[i..i + run] {
-                let c = ASCII_MAP[b as usize];
-                let is_word = c > 1;
-                let skip = c == 1;
-                buf[w] = if is_word { c } else { b' ' };
-                w += usize::from((is_word || prev_word) && !skip);
-                prev_word = if skip { prev_word } else { is_word };
+            let end = i + run;
+            while i < end {
+                if end - i >= 8 {
+                    let chunk = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+                    if let Some((out, word_last)) = ascii_chunk(chunk, prev_word) {
+                        buf[w..w + 8].copy_from_slice(&out.to_le_bytes());
+                        w += 8;
+                        prev_word = word_last;
+                        i += 8;
+                        continue;
+                    }
+                }
+                // a chunk the fast path does not take, and the tail, byte by byte
+                let stop = end.min(i + 8);
+                for &b in &bytes[i..stop] {
+                    let c = ASCII_MAP[b as usize];
+                    let is_word = c > 1;
+                    let skip = c == 1;
+                    buf[w] = if is_word { c } else { b' ' };
+                    w += usize::from((is_word || prev_word) && !skip);
+                    prev_word = if skip { prev_word } else { is_word };
+                }
+                i = stop;
             }
-            i += run;
             last_ccc = 0;
             if i == bytes.len() {
                 break;
@@ -165,15 +180,76 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
     let spans = &mut out.spans;
     spans.clear();
     let mut start = 0u32;
-    for space in memchr::memchr_iter(b' ', &buf) {
-        spans.push((start, space as u32));
-        start = space as u32 + 1;
+    // Spaces found eight bytes at a time: tokens are a few bytes long, too short for a
+    // vector search to pay for its set-up at each one.
+    let mut chunks = buf.chunks_exact(8);
+    let mut base = 0u32;
+    for chunk in &mut chunks {
+        let mut spaces = zero_bytes(
+            u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b' ')),
+        );
+        while spaces != 0 {
+            let space = base + spaces.trailing_zeros() / 8;
+            spans.push((start, space));
+            start = space + 1;
+            spaces &= spaces - 1;
+        }
+        base += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        if b == b' ' {
+            let space = base + k as u32;
+            spans.push((start, space));
+            start = space + 1;
+        }
     }
     if !buf.is_empty() {
         spans.push((start, buf.len() as u32));
     }
     out.text = String::from_utf8(buf).expect("only whole characters and ASCII are written");
     clean
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `x`, exactly (no borrow from a byte below).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    const LOWS: u64 = !HIGHS;
+    !(((x & LOWS) + LOWS) | x | LOWS)
+}
+
+/// The high bit of each byte of `x` (all ASCII) that lies in `lo..=hi`.
+#[inline]
+fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+    // a byte below 128 plus at most 128 does not carry into the next byte
+    let at_least_lo = x + ONES * u64::from(128 - lo);
+    let above_hi = x + ONES * u64::from(127 - hi);
+    at_least_lo & !above_hi & HIGHS
+}
+
+/// Eight ASCII bytes (little-endian in `x`) at once, when they need no byte-by-byte
+/// decision: no apostrophe, and every separator right after a word byte (after the word
+/// that ends the output so far when it is the first, `prev_word`), so each byte gives
+/// one output byte: a letter or digit lower-cased, a separator a space. Returns those
+/// eight bytes and whether the last is a word byte; `None` sends the chunk to the byte
+/// loop, whose result this equals.
+#[inline]
+fn ascii_chunk(x: u64, prev_word: bool) -> Option<(u64, bool)> {
+    let upper = in_range(x, b'A', b'Z');
+    let word = upper | in_range(x, b'a', b'z') | in_range(x, b'0', b'9');
+    let separator = !word & HIGHS;
+    let apostrophe = in_range(x, b'\'', b'\'');
+    // the separators whose byte before is a separator (or, for the first, no word)
+    let after_separator = (separator << 8) | if prev_word { 0 } else { 0x80 };
+    if apostrophe != 0 || separator & after_separator != 0 {
+        return None;
+    }
+    let lower = x + (upper >> 2); // 'A' + 0x20 = 'a'
+    let separator_bytes = (separator >> 7) * 0xff;
+    let out = (lower & !separator_bytes) | ((ONES * u64::from(b' ')) & separator_bytes);
+    Some((out, separator >> 63 == 0))
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -253,6 +329,102 @@ mod tests {
             normalize(s),
             "the u s top diplomat centcom said 75 camps dont panic"
         );
+    }
+
+    /// The rules of the module page, a character at a time, over the text made NFKC.
+    fn normalize_oracle(text: &str) -> String {
+        let text: String = text.nfkc().collect();
+        let mut tokens = Vec::new();
+        let mut word = String::new();
+        for c in text.chars() {
+            if is_apostrophe(c) {
+                continue;
+            }
+            if (c.is_alphanumeric() || is_combining_mark(c)) && !is_scriptio_continua(c) {
+                word.extend(c.to_lowercase());
+                continue;
+            }
+            if !word.is_empty() {
+                tokens.push(std::mem::take(&mut word));
+            }
+            if c.is_alphanumeric() || is_combining_mark(c) {
+                tokens.push(c.to_string());
+            }
+        }
+        if !word.is_empty() {
+            tokens.push(word);
+        }
+        tokens.join(" ")
+    }
+
+    /// `normalize_into` against the oracle: the text, and spans that are its tokens.
+    fn check(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let mut n = Normalized::default();
+        normalize_into(text, &mut n);
+        let want = normalize_oracle(text);
+        proptest::prop_assert_eq!(&n.text, &want, "{:?}", text);
+        let toks: Vec<&str> = n.tokens().collect();
+        let split: Vec<&str> = want.split(' ').filter(|t| !t.is_empty()).collect();
+        proptest::prop_assert_eq!(toks, split, "{:?}", text);
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_follows_the_rules_on_ascii_prose(
+            words in proptest::collection::vec(
+                ("[a-zA-Z0-9]{1,11}", proptest::sample::select(vec![
+                    " ", " ", " ", " ", ", ", ". ", "'", "’", "\n", "\n\n", "  ", "-", "\t", "é ",
+                ])),
+                0..60,
+            ),
+            lead in proptest::sample::select(vec!["", " ", "'", "\"", "É"]),
+        ) {
+            // mostly single spaces between words, as prose: the eight-byte path, left
+            // for the byte loop at every other separator, apostrophe and non-ASCII byte
+            let mut text = lead.to_owned();
+            for (w, sep) in &words {
+                text.push_str(w);
+                text.push_str(sep);
+            }
+            check(&text)?;
+        }
+
+        #[test]
+        fn normalize_follows_the_rules_on_any_mix(
+            chars in proptest::collection::vec(proptest::sample::select(vec![
+                'a', 'b', 'Z', '7', ' ', ' ', '\t', '\n', ',', '.', '\'', '’', '\u{2bc}', '-',
+                'é', 'É', 'ß', 'İ', 'Ж', '東', 'タ', 'ﬁ', 'Ａ', '\u{301}', '\u{327}', '\u{a0}',
+                'ก', '\u{7f}', '\0',
+            ]), 0..200),
+        ) {
+            let text: String = chars.into_iter().collect();
+            check(&text)?;
+        }
+
+        #[test]
+        fn ascii_bytes_normalize_by_the_rules(bytes in proptest::collection::vec(0u8..128, 0..120)) {
+            let text = String::from_utf8(bytes).expect("ASCII");
+            check(&text)?;
+        }
+    }
+
+    #[test]
+    fn eight_byte_chunks_at_every_offset() {
+        // each separator kind at each of the eight positions of a chunk, after and not
+        // after a word, and at the edges of the run before a non-ASCII character
+        for sep in [" ", "  ", ",", ", ", "'", "\n", "-"] {
+            for at in 0..20 {
+                let text = format!(
+                    "{}{sep}{}",
+                    "Ab1".repeat(7)[..at].to_owned(),
+                    "xY9".repeat(6)
+                );
+                check(&text).expect("as the oracle");
+                let text = format!("é{text}é{sep}");
+                check(&text).expect("as the oracle");
+            }
+        }
     }
 
     #[test]

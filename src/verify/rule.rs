@@ -389,6 +389,43 @@ pub fn score(a: Compared<'_>, b: Compared<'_>) -> PairScore {
 mod tests {
     use super::*;
 
+    #[test]
+    fn overlap_counts_like_a_search_of_the_whole_set() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..600u64 {
+            let universe = [6, 60, 600, u64::MAX][round as usize % 4];
+            let mut other: Vec<u64> = (0..round % 97).map(|_| next() % universe).collect();
+            other.sort_unstable();
+            other.dedup();
+            // a sorted run with repeats, as the streaming pass writes it; every fifth one
+            // out of order, as no version writes it
+            let mut run: Vec<u64> = (0..round % 41).map(|_| next() % universe).collect();
+            if round % 5 != 0 {
+                run.sort_unstable();
+            }
+            let mut distinct = 0;
+            let mut found = 0;
+            for (i, s) in run.iter().enumerate() {
+                if i > 0 && run[i - 1] == *s {
+                    continue;
+                }
+                distinct += 1;
+                found += u64::from(other.contains(s));
+            }
+            assert_eq!(
+                overlap(&run, &other),
+                (distinct, found),
+                "{run:?} {other:?}"
+            );
+        }
+    }
+
     const RULE: MatchRule = MatchRule {
         threshold: 0.8,
         min_containment: Some(0.5),
