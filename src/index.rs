@@ -2557,6 +2557,31 @@ mod tests {
     /// generated corpus, with the paragraph stage on and off. The whole text is kept:
     /// what lies between the paragraphs decides which way `auto` segments, and a text
     /// without paragraphs is shingled whole.
+    /// A run of `input` on 2 threads that adds it to the index at `dir`, its outputs in
+    /// `out`.
+    fn add_to_index(input: &Path, params: &ValidParams, dir: &Path, out: &Path) {
+        let opts = RunOptions {
+            out_dir: out.to_path_buf(),
+            threads: Some(2),
+            spill_dir: None,
+            memory: None,
+            emit_clean: false,
+            output_format: crate::output::OutputFormat::default(),
+        };
+        let index = IndexOptions {
+            dir: dir.to_path_buf(),
+            readonly: false,
+        };
+        run(
+            std::slice::from_ref(&input.to_path_buf()),
+            params,
+            &opts,
+            &index,
+            &crate::progress::NoProgress,
+        )
+        .unwrap();
+    }
+
     #[test]
     fn every_archived_text_rebuilds_the_record_a_plain_run_spills() {
         let tmp = tempfile::tempdir().unwrap();
@@ -2585,26 +2610,7 @@ mod tests {
                 let spill = sketched.verifier.records();
                 let dir = tmp.path().join(format!("ix-{paragraphs}"));
                 let _ = std::fs::remove_dir_all(&dir);
-                let opts = RunOptions {
-                    out_dir: tmp.path().join("out"),
-                    threads: Some(2),
-                    spill_dir: None,
-                    memory: None,
-                    emit_clean: false,
-                    output_format: crate::output::OutputFormat::default(),
-                };
-                let index = IndexOptions {
-                    dir: dir.clone(),
-                    readonly: false,
-                };
-                run(
-                    std::slice::from_ref(&input),
-                    &params,
-                    &opts,
-                    &index,
-                    &crate::progress::NoProgress,
-                )
-                .unwrap();
+                add_to_index(&input, &params, &dir, &tmp.path().join("out"));
                 let segs = Index::open(&dir, true).unwrap().segments().unwrap();
                 let [(entry, seg)] = &segs[..] else {
                     panic!("one run, one segment")
@@ -2698,26 +2704,7 @@ mod tests {
         for (i, batch) in lines.chunks(lines.len().div_ceil(3)).enumerate() {
             let input = tmp.path().join(format!("batch{i}.jsonl"));
             std::fs::write(&input, batch.join("\n") + "\n").unwrap();
-            let opts = RunOptions {
-                out_dir: tmp.path().join(format!("out{i}")),
-                threads: Some(2),
-                spill_dir: None,
-                memory: None,
-                emit_clean: false,
-                output_format: crate::output::OutputFormat::default(),
-            };
-            let index = IndexOptions {
-                dir: dir.clone(),
-                readonly: false,
-            };
-            run(
-                &[input],
-                &params,
-                &opts,
-                &index,
-                &crate::progress::NoProgress,
-            )
-            .unwrap();
+            add_to_index(&input, &params, &dir, &tmp.path().join(format!("out{i}")));
         }
         // the oracle: every segment's counts merged in memory, as `compact` does
         let ix = Index::open(&dir, true).unwrap();

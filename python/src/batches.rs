@@ -236,6 +236,28 @@ fn analyze(
     }
 }
 
+/// Calls `f` with each compared record of a batch of input rows (`Rows`' columns): its
+/// row, its boilerplate group and its distinct paragraph hashes, what the boilerplate
+/// counts count (`paragraph_keys_batch` as rows, `ParagraphCounts` summed).
+fn each_compared(
+    b: &RecordBatch,
+    p: &ValidParams,
+    mut f: impl FnMut(usize, Option<String>, &[u64]) -> PyResult<()>,
+) -> PyResult<()> {
+    let rows = Rows::of(b)?;
+    let mut analyzer = Analyzer::default();
+    for i in 0..b.num_rows() {
+        let Some(parsed) = rows.parse(i, p)? else {
+            continue;
+        };
+        let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
+            continue;
+        };
+        f(i, group_of(&parsed, p), &a.hashes)?;
+    }
+    Ok(())
+}
+
 /// The boilerplate group of a parsed record (none with the paragraph stage off).
 fn group_of(parsed: &ParsedRecord, p: &ValidParams) -> Option<String> {
     if p.paragraphs.enabled {
@@ -259,26 +281,18 @@ pub fn paragraph_keys_batch(
 ) -> PyResult<Batch> {
     let b = rows.0;
     let p = &params.valid;
-    let rows = Rows::of(&b)?;
     py.detach(|| {
         let mut row_col = Int32Builder::new();
         let mut grp_col = StringBuilder::new();
         let mut h_col = Int64Builder::new();
-        let mut analyzer = Analyzer::default();
-        for i in 0..b.num_rows() {
-            let Some(parsed) = rows.parse(i, p)? else {
-                continue;
-            };
-            let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
-                continue;
-            };
-            let group = group_of(&parsed, p);
-            for h in std::iter::once(None).chain(a.hashes.iter().map(|&h| Some(h as i64))) {
+        each_compared(&b, p, |i, group, hashes| {
+            for h in std::iter::once(None).chain(hashes.iter().map(|&h| Some(h as i64))) {
                 row_col.append_value(i as i32);
                 grp_col.append_option(group.as_deref());
                 h_col.append_option(h);
             }
-        }
+            Ok(())
+        })?;
         batch(
             vec![
                 Field::new("row", DataType::Int32, false),
@@ -560,17 +574,8 @@ impl ParagraphCounts {
     fn add(&mut self, py: Python<'_>, rows: Batch, params: &NeardupParams) -> PyResult<()> {
         let b = rows.0;
         let p = &params.valid;
-        let rows = Rows::of(&b)?;
         py.detach(|| {
-            let mut analyzer = Analyzer::default();
-            for i in 0..b.num_rows() {
-                let Some(parsed) = rows.parse(i, p)? else {
-                    continue;
-                };
-                let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
-                    continue;
-                };
-                let group = group_of(&parsed, p);
+            each_compared(&b, p, |_, group, hashes| {
                 let g = if let Some(&g) = self.group_ids.get(&group) {
                     g
                 } else {
@@ -582,11 +587,11 @@ impl ParagraphCounts {
                     g
                 };
                 self.docs[g as usize] += 1;
-                for &h in &a.hashes {
+                for &h in hashes {
                     *self.keys.entry((g, h)).or_default() += 1;
                 }
-            }
-            Ok(())
+                Ok(())
+            })
         })
     }
 
