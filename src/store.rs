@@ -108,6 +108,24 @@ pub fn write_stream(
     Ok(())
 }
 
+/// `write_stream` for a body whose length is known only by making it: `fill` is called
+/// twice, first with a sink that only counts, then to write. It must give the same
+/// bytes both times (it streams what it reads from files that do not change), and its
+/// errors come from the first call, before the file is created.
+pub fn write_stream_measured(
+    path: &Path,
+    kind: &str,
+    digest: u128,
+    mut fill: impl FnMut(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+) -> Result<()> {
+    let mut len = 0u64;
+    fill(&mut |chunk: &[u8]| {
+        len += chunk.len() as u64;
+        Ok(())
+    })?;
+    write_stream(path, kind, digest, len, fill)
+}
+
 /// Checks a file written by `write_stream` (or `write`) without holding it in memory:
 /// the header as `check` does, and the checksum over the whole file read in blocks.
 /// Returns the body's length.
@@ -206,6 +224,12 @@ impl BodyReader {
         self.len == 0
     }
 
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Bytes of the body not read yet.
     #[must_use]
     pub fn left(&self) -> u64 {
@@ -258,11 +282,18 @@ impl BodyReader {
     }
 
     /// Reads and drops `n` bytes (they are still checksummed).
-    pub fn skip(&mut self, mut n: u64) -> Result<()> {
+    pub fn skip(&mut self, n: u64) -> Result<()> {
+        self.copy_to(n, &mut |_| Ok(()))
+    }
+
+    /// Reads `n` bytes and hands them to `sink` a block at a time (they are checksummed
+    /// too: the copy is used only once `finish` has succeeded, or its file is dropped).
+    pub fn copy_to(&mut self, mut n: u64, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         let mut buf = vec![0u8; usize::try_from(n.min(1 << 20)).expect("at most 1 MiB")];
         while n > 0 {
             let k = usize::try_from(n.min(buf.len() as u64)).expect("at most a buffer");
             self.read(&mut buf[..k])?;
+            sink(&buf[..k])?;
             n -= k as u64;
         }
         Ok(())
