@@ -275,6 +275,92 @@ fn decode_records(path: &Path, body: &[u8]) -> Result<Vec<RecordRow>> {
     Ok(rows)
 }
 
+/// A segment's record table read a row at a time, each row's run checked against its
+/// segment's (`entry`) and, after the last, the counts against the manifest; the
+/// checksum is checked by `finish`.
+struct RecordRows<'a> {
+    r: store::BodyReader,
+    entry: &'a SegmentEntry,
+    rows: u64,
+    next: u64,
+    docs: u64,
+    id: Vec<u8>,
+    date: Vec<u8>,
+    outlet: Vec<u8>,
+    status: Vec<u8>,
+}
+
+/// A record row as read: run, id, date, outlet (borrowed from the reader) and status.
+type RowRef<'b> = (u64, &'b [u8], Option<&'b [u8]>, Option<&'b [u8]>, Status);
+
+impl<'a> RecordRows<'a> {
+    fn open(path: &Path, digest: u128, entry: &'a SegmentEntry) -> Result<Self> {
+        let mut r = store::BodyReader::open(path, "records", Some(digest))?;
+        let rows = r.count(8)? as u64;
+        Ok(RecordRows {
+            r,
+            entry,
+            rows,
+            next: 0,
+            docs: 0,
+            id: Vec::new(),
+            date: Vec::new(),
+            outlet: Vec::new(),
+            status: Vec::new(),
+        })
+    }
+
+    /// The next row, `None` after the last (when the counts are checked).
+    fn next(&mut self) -> Result<Option<RowRef<'_>>> {
+        let (entry, path) = (self.entry, self.r.path());
+        if self.next == self.rows {
+            if self.rows != entry.records || self.docs != entry.docs {
+                return Err(store::corrupt(
+                    path,
+                    format!(
+                        "holds {} records and {} documents where the manifest names {} and {}",
+                        self.rows, self.docs, entry.records, entry.docs
+                    ),
+                ));
+            }
+            return Ok(None);
+        }
+        let r = &mut self.r;
+        let run = r.u64()?;
+        r.str_into(&mut self.id)?;
+        let has_date = r.opt_str_into(&mut self.date)?;
+        let has_outlet = r.opt_str_into(&mut self.outlet)?;
+        let s = r.str_into(&mut self.status)?;
+        let st = status_from(s).ok_or_else(|| r.error(format!("unknown status {s:?}")))?;
+        if run < entry.runs.0 || run > entry.runs.1 {
+            return Err(store::corrupt(
+                r.path(),
+                format!(
+                    "record {} says run {run}, outside the segment's runs {}-{}",
+                    self.next, entry.runs.0, entry.runs.1
+                ),
+            ));
+        }
+        self.docs += u64::from(st == Status::Ok);
+        self.next += 1;
+        Ok(Some((
+            run,
+            &self.id,
+            has_date.then_some(&self.date[..]),
+            has_outlet.then_some(&self.outlet[..]),
+            st,
+        )))
+    }
+
+    fn finish(self) -> Result<()> {
+        self.r.finish()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Streams a segment's `records` (`entry` says how many records and documents it holds
 /// and which runs), keeping the rows at the positions `want` (ascending) with them.
 /// Memory follows `want`, not the segment.
@@ -284,50 +370,28 @@ fn pick_records(
     entry: &SegmentEntry,
     want: &[u64],
 ) -> Result<Vec<RecordRow>> {
-    let mut r = store::BodyReader::open(path, "records", Some(digest))?;
-    let n = r.count(8)?;
-    let (mut id, mut date, mut outlet, mut status) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut rows = RecordRows::open(path, digest, entry)?;
     let mut out = Vec::with_capacity(want.len());
     let mut next = want.iter().peekable();
-    let mut docs = 0u64;
-    for i in 0..n as u64 {
-        let run = r.u64()?;
-        r.str_into(&mut id)?;
-        let has_date = r.opt_str_into(&mut date)?;
-        let has_outlet = r.opt_str_into(&mut outlet)?;
-        let s = r.str_into(&mut status)?;
-        let st = status_from(s).ok_or_else(|| r.error(format!("unknown status {s:?}")))?;
-        if run < entry.runs.0 || run > entry.runs.1 {
-            return Err(store::corrupt(
-                path,
-                format!(
-                    "record {i} says run {run}, outside the segment's runs {}-{}",
-                    entry.runs.0, entry.runs.1
-                ),
-            ));
-        }
-        docs += u64::from(st == Status::Ok);
+    let mut i = 0u64;
+    while let Some((run, id, date, outlet, status)) = rows.next()? {
         if next.peek() == Some(&&i) {
             next.next();
-            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
             out.push(RecordRow {
                 run,
-                id: text(&id),
-                date: has_date.then(|| text(&date)),
-                outlet: has_outlet.then(|| text(&outlet)),
-                status: st,
+                id: text(id),
+                date: date.map(text),
+                outlet: outlet.map(text),
+                status,
             });
         }
+        i += 1;
     }
-    r.finish()?;
-    if n as u64 != entry.records || docs != entry.docs || next.next().is_some() {
+    rows.finish()?;
+    if next.next().is_some() {
         return Err(store::corrupt(
             path,
-            format!(
-                "holds {n} records and {docs} documents where the manifest names {} and {}",
-                entry.records, entry.docs
-            ),
+            format!("holds {i} records, fewer than a run asked for"),
         ));
     }
     Ok(out)
@@ -564,6 +628,62 @@ fn write_clusters(
     )
 }
 
+/// A cluster table read a row at a time; the checksum is checked by `finish`, after
+/// the last row.
+struct ClusterRows {
+    r: store::BodyReader,
+    rows: u64,
+    next: u64,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl ClusterRows {
+    /// Opens the table at `path`, which must hold `records` rows.
+    fn open(path: &Path, digest: u128, records: u64) -> Result<Self> {
+        let mut r = store::BodyReader::open(path, "clusters", Some(digest))?;
+        let rows = r.count(CLUSTER_ROW as u64)? as u64;
+        if rows != records {
+            return Err(store::corrupt(
+                path,
+                format!("{rows} rows for the index's {records} records"),
+            ));
+        }
+        Ok(ClusterRows {
+            r,
+            rows,
+            next: 0,
+            buf: Vec::new(),
+            at: 0,
+        })
+    }
+
+    /// The next row, `None` after the last.
+    fn next(&mut self) -> Result<Option<ClusterRow>> {
+        if self.next == self.rows {
+            return Ok(None);
+        }
+        if self.at == self.buf.len() {
+            let k = (self.rows - self.next).min(8192) as usize;
+            self.buf.resize(k * CLUSTER_ROW, 0);
+            self.r.read(&mut self.buf)?;
+            self.at = 0;
+        }
+        let b = &self.buf[self.at..self.at + CLUSTER_ROW];
+        let row = decode_cluster_row(b).ok_or_else(|| {
+            self.r
+                .error(format!("row {}: flag byte {}", self.next, b[8]))
+        })?;
+        self.at += CLUSTER_ROW;
+        self.next += 1;
+        Ok(Some(row))
+    }
+
+    fn finish(self) -> Result<()> {
+        self.r.finish()
+    }
+}
+
 /// Streams a cluster table of `records` rows, calling `f` with each record's index
 /// position and row; the checksum is checked after the last.
 fn scan_clusters(
@@ -572,27 +692,13 @@ fn scan_clusters(
     records: u64,
     mut f: impl FnMut(u64, ClusterRow) -> Result<()>,
 ) -> Result<()> {
-    let mut r = store::BodyReader::open(path, "clusters", Some(digest))?;
-    let n = r.count(CLUSTER_ROW as u64)? as u64;
-    if n != records {
-        return Err(store::corrupt(
-            path,
-            format!("{n} rows for the index's {records} records"),
-        ));
+    let mut rows = ClusterRows::open(path, digest, records)?;
+    let mut i = 0;
+    while let Some(row) = rows.next()? {
+        f(i, row)?;
+        i += 1;
     }
-    let mut buf = vec![0u8; CLUSTER_ROW * 8192];
-    let mut i = 0u64;
-    while i < n {
-        let k = (n - i).min(8192) as usize;
-        r.read(&mut buf[..k * CLUSTER_ROW])?;
-        for b in buf[..k * CLUSTER_ROW].chunks_exact(CLUSTER_ROW) {
-            let row = decode_cluster_row(b)
-                .ok_or_else(|| r.error(format!("row {i}: flag byte {}", b[8])))?;
-            f(i, row)?;
-            i += 1;
-        }
-    }
-    r.finish()
+    rows.finish()
 }
 
 /// A cluster table read whole (`index verify`, `index records`).
@@ -1077,7 +1183,8 @@ impl Index {
         }
     }
 
-    /// Reads every live segment.
+    /// Reads every live segment (the tests' oracle of what the streaming readers read).
+    #[cfg(test)]
     fn segments(&self) -> Result<Vec<(SegmentEntry, Segment)>> {
         let Some(m) = &self.manifest else {
             return Ok(Vec::new());
@@ -2542,24 +2649,48 @@ pub struct IndexedRecord {
     pub keep: bool,
 }
 
-/// Every record of the index in index order, with its cluster and representative as they
-/// stand after the last run (which may differ from what that record's own run wrote: a
-/// later run's `clusters.jsonl` says so).
-pub fn records(dir: &Path) -> Result<Vec<IndexedRecord>> {
+/// Calls `f` with every record of the index in index order, with its cluster and
+/// representative as they stand after the last run (which may differ from what that
+/// record's own run wrote: a later run's `clusters.jsonl` says so). Streamed: every
+/// record table and the cluster table are checked whole first (nothing is handed out
+/// from a damaged file), then read side by side, so memory does not grow with the index.
+pub fn for_each_record<E: From<Error>>(
+    dir: &Path,
+    mut f: impl FnMut(IndexedRecord) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     existing(dir)?;
     let ix = Index::open(dir, true)?;
-    let clusters = ix.clusters()?;
-    let rows = ix.segments()?.into_iter().flat_map(|(_, s)| s.records);
-    Ok(rows
-        .zip(clusters)
-        .map(|(r, c)| IndexedRecord {
-            id: r.id,
-            run: r.run,
-            status: r.status.as_str(),
-            cluster: (c.cluster != NO_CLUSTER).then_some(c.cluster),
-            keep: c.keep,
-        })
-        .collect())
+    let (Some(m), Some(table)) = (&ix.manifest, ix.clusters_path()) else {
+        return Ok(());
+    };
+    let files: Vec<PathBuf> = m
+        .segments
+        .iter()
+        .map(|e| segment_dir(dir, &e.name).join("records"))
+        .collect();
+    for (file, entry) in files.iter().zip(&m.segments) {
+        pick_records(file, ix.digest, entry, &[])?;
+    }
+    store::check_stream(&table, "clusters", Some(ix.digest))?;
+    let mut clusters = ClusterRows::open(&table, ix.digest, ix.records())?;
+    for (file, entry) in files.iter().zip(&m.segments) {
+        let mut rows = RecordRows::open(file, ix.digest, entry)?;
+        while let Some((run, id, _, _, status)) = rows.next()? {
+            let c = clusters
+                .next()?
+                .ok_or_else(|| store::corrupt(&table, "fewer rows than records"))?;
+            f(IndexedRecord {
+                id: text(id),
+                run,
+                status: status.as_str(),
+                cluster: (c.cluster != NO_CLUSTER).then_some(c.cluster),
+                keep: c.keep,
+            })?;
+        }
+        rows.finish()?;
+    }
+    clusters.finish()?;
+    Ok(())
 }
 
 /// Writes the record tables of the segments at `paths` (`entries` their manifest
@@ -3109,6 +3240,31 @@ mod tests {
             dat.extend_from_slice(&body);
             base += s.sets.digests.len() as u32;
         }
+        // `index records` streamed, against the segments and the cluster table read whole
+        let listed = || {
+            let mut all = Vec::new();
+            for_each_record(&dir, |r| {
+                all.push(r);
+                Ok::<(), Error>(())
+            })
+            .unwrap();
+            all
+        };
+        let clusters = ix.clusters().unwrap();
+        let want: Vec<IndexedRecord> = records
+            .iter()
+            .zip(&clusters)
+            .map(|(r, c)| IndexedRecord {
+                id: r.id.clone(),
+                run: r.run,
+                status: r.status.as_str(),
+                cluster: (c.cluster != NO_CLUSTER).then_some(c.cluster),
+                keep: c.keep,
+            })
+            .collect();
+        assert_eq!(want.len(), 3000);
+        assert!(want.iter().any(|r| r.cluster.is_some() && !r.keep));
+        assert_eq!(listed(), want);
         assert!(!sets.removed.is_empty() && !sets.flagged.is_empty());
         assert!(paragraphs.groups.len() > 3 && paragraphs.keys.len() > 1000);
         assert_eq!(sets.groups.len(), sets.digests.len());
@@ -3139,8 +3295,9 @@ mod tests {
         assert!(body("sets.idx", "setsidx") == sets.encode());
         assert!(body("paragraphs", "paras") == paragraphs.encode());
         assert!(body("sets.dat", "setsdat") == dat);
-        // and what was compacted reads back whole
+        // and what was compacted reads back whole, the same records listed
         Segment::read(&seg, digest, &m.segments[0]).unwrap();
+        assert_eq!(listed(), want);
     }
 
     #[test]

@@ -108,10 +108,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn index(cmd: &IndexCommand) -> anyhow::Result<()> {
     if let IndexCommand::Records(a) = cmd {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        for r in neardup::index::records(&a.dir)? {
+        neardup::index::for_each_record(&a.dir, |r| -> anyhow::Result<()> {
             serde_json::to_writer(&mut out, &r)?;
             writeln!(out)?;
-        }
+            Ok(())
+        })?;
         out.flush()?;
         return Ok(());
     }
