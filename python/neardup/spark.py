@@ -41,6 +41,7 @@ and the boilerplate keys (per outlet group).
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import re
 import shutil
@@ -83,6 +84,34 @@ class Timing:
         self._t = now
 
 
+# Whether this Python worker has frozen its start-up objects (`_worker`).
+_FROZEN = False
+
+
+def _worker(fn):
+    """`fn` (batches -> batches), freezing the worker's objects at its first task. PySpark's
+    reused workers run a full `gc.collect()` after every task, and each walks every object
+    the worker holds (pyspark, pyarrow, pandas, numpy: some 75,000): a third of a Python
+    worker's CPU in a profile of verification at news100k, some 30 ms a task beside
+    tasks of about a second. Frozen objects (`gc.freeze`) are left out of those walks; they
+    are freed by their reference counts as before, only cycles among them are kept."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _freeze_once()
+        yield from fn(batches)
+
+    return run
+
+
+def _freeze_once() -> None:
+    # module-level, so pickled by reference: its flag is the worker's module's, kept
+    # across tasks (a nested function's globals are copied into each pickled task)
+    global _FROZEN
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN = True
+
+
 def _with_columns(batch: pa.RecordBatch, keep: Sequence[str], result: pa.RecordBatch) -> pa.RecordBatch:
     """`keep` columns of `batch` (zero-copy) beside `result`'s."""
     arrays = [batch.column(n) for n in keep] + list(result.columns)
@@ -99,7 +128,7 @@ def _map_arrow(df: DataFrame, inputs: Sequence[str], keep: Sequence[str], fn, sc
         for b in batches:
             yield _with_columns(b, keep, fn(b.select(list(inputs))))
 
-    return df.select(*cols).mapInArrow(run, schema)
+    return df.select(*cols).mapInArrow(_worker(run), schema)
 
 
 def _field_types(df: DataFrame, names: Sequence[str]) -> str:
@@ -323,7 +352,7 @@ def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> Data
             idx = b.column("idx").take(keys.column("row"))
             yield pa.RecordBatch.from_arrays([idx, keys.column("grp"), keys.column("h")], names=["idx", "grp", "h"])
 
-    return records.select("idx", *inputs).mapInArrow(run, "idx bigint, grp string, h bigint")
+    return records.select("idx", *inputs).mapInArrow(_worker(run), "idx bigint, grp string, h bigint")
 
 
 def _paragraph_counts(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
@@ -349,8 +378,8 @@ def _paragraph_counts(records: DataFrame, kind: str, params: _core.Params) -> Da
         if held:
             yield _core.paragraph_shard_counts(held)
 
-    sharded = records.select(*inputs).mapInArrow(entries, "shard int, entries binary")
-    return sharded.repartition(shards, "shard").mapInArrow(summed, "grp string, h bigint, n bigint")
+    sharded = records.select(*inputs).mapInArrow(_worker(entries), "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(_worker(summed), "grp string, h bigint, n bigint")
 
 
 def _frequent(counts: DataFrame, params: _core.Params) -> DataFrame:
@@ -458,8 +487,8 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
         if held:
             yield _core.shard_pairs_batch(held, max_bucket)
 
-    sharded = sketched.select("idx", "keys", "opening").mapInArrow(entries, "shard int, entries binary")
-    return sharded.repartition(shards, "shard").mapInArrow(pairs, "a bigint, b bigint").distinct()
+    sharded = sketched.select("idx", "keys", "opening").mapInArrow(_worker(entries), "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
 # Candidate pairs (16 bytes each) up to this many are broadcast to the first join of
@@ -531,10 +560,10 @@ def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.P
                 if len(heads):
                     carry = b.slice(heads[-1].as_py(), 1)
 
-        rows = sketched.select("idx", "set").mapInArrow(_pair_sides(table), "b bigint, a bigint, set binary")
+        rows = sketched.select("idx", "set").mapInArrow(_worker(_pair_sides(table)), "b bigint, a bigint, set binary")
         # ascending sorts put nulls first: each second record before its pairs
         grouped = rows.repartition("b").sortWithinPartitions("b", "a")
-        return grouped.mapInArrow(score, "a bigint, b bigint")
+        return grouped.mapInArrow(_worker(score), "a bigint, b bigint")
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
     joined = pairs.join(sa, "a").join(sb, "b")
@@ -648,7 +677,7 @@ def _place(
     # one Rust call places all the components of a batch (one call per component, as
     # `applyInArrow` makes, costs milliseconds each in Python and Arrow conversions)
     grouped = rows.repartition("component").sortWithinPartitions("component")
-    return grouped.mapInArrow(place, "doc bigint, rep bigint, similarity double")
+    return grouped.mapInArrow(_worker(place), "doc bigint, rep bigint, similarity double")
 
 
 def _number_clusters(firsts: DataFrame) -> DataFrame:

@@ -236,3 +236,24 @@ def test_grouped_verification_equals_the_joins(spark, monkeypatch):
     assert grouped == joined
     # some accepted, some not: the test tells the paths apart from "all" and "none"
     assert 0 < len(grouped) < n
+
+
+def test_workers_freeze_their_objects_once(spark):
+    """Every task of a job through `_worker` runs in a Python worker whose start-up objects
+    are frozen, the flag kept in the worker's own module (not a per-task copy)."""
+    import gc
+
+    import pyarrow as pa
+
+    from neardup.spark import _worker
+
+    def report(batches):
+        import neardup.spark
+
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"frozen": [neardup.spark._FROZEN], "objects": [gc.get_freeze_count()]})
+
+    got = spark.range(0, 40, numPartitions=8).mapInArrow(_worker(report), "frozen boolean, objects long").collect()
+    assert len(got) == 8
+    assert all(r["frozen"] and r["objects"] > 1000 for r in got)
