@@ -491,9 +491,9 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
-# Candidate pairs (16 bytes each) up to this many are broadcast to the first join of
-# verification, so that the compared records are not shuffled for it; beyond, both sides
-# are shuffled (Spark's own threshold, 10 MB, broadcast them up to some 600,000 only).
+# Candidate pairs (16 bytes each) up to this many are collected and shipped with the
+# function of verification's one scan of the compared records (as two sorted arrays);
+# beyond, both compared records are joined to each pair, every side shuffled.
 BROADCAST_PAIRS = 1 << 21
 
 
