@@ -23,9 +23,10 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 4. candidates: each batch's band and opening keys as one binary row per shard (band
    and key decide the shard); per shard, Rust sorts them and pairs each bucket's
    documents (the CLI's cap at max_bucket); distinct.
-5. verify (Rust): both compared records joined to each pair (the pairs broadcast to the
-   first join, and their second ids to the second records, up to `BROADCAST_PAIRS`);
-   exact Jaccard / containment, the CLI's match rule.
+5. verify (Rust): up to `BROADCAST_PAIRS` pairs, shipped with the function of one scan
+   of the compared records, which sends each record to its pairs' seconds' partitions;
+   sorted by second, each partition scored in Rust (beyond, both compared records joined
+   to each pair); exact Jaccard / containment, the CLI's match rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
@@ -40,6 +41,7 @@ and the boilerplate keys (per outlet group).
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import re
 import shutil
@@ -82,6 +84,34 @@ class Timing:
         self._t = now
 
 
+# Whether this Python worker has frozen its start-up objects (`_worker`).
+_FROZEN = False
+
+
+def _worker(fn):
+    """`fn` (batches -> batches), freezing the worker's objects at its first task. PySpark's
+    reused workers run a full `gc.collect()` after every task, and each walks every object
+    the worker holds (pyspark, pyarrow, pandas, numpy: some 75,000): a third of a Python
+    worker's CPU in a profile of verification at news100k, some 30 ms a task beside
+    tasks of about a second. Frozen objects (`gc.freeze`) are left out of those walks; they
+    are freed by their reference counts as before, only cycles among them are kept."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        _freeze_once()
+        yield from fn(batches)
+
+    return run
+
+
+def _freeze_once() -> None:
+    # module-level, so pickled by reference: its flag is the worker's module's, kept
+    # across tasks (a nested function's globals are copied into each pickled task)
+    global _FROZEN
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN = True
+
+
 def _with_columns(batch: pa.RecordBatch, keep: Sequence[str], result: pa.RecordBatch) -> pa.RecordBatch:
     """`keep` columns of `batch` (zero-copy) beside `result`'s."""
     arrays = [batch.column(n) for n in keep] + list(result.columns)
@@ -98,7 +128,7 @@ def _map_arrow(df: DataFrame, inputs: Sequence[str], keep: Sequence[str], fn, sc
         for b in batches:
             yield _with_columns(b, keep, fn(b.select(list(inputs))))
 
-    return df.select(*cols).mapInArrow(run, schema)
+    return df.select(*cols).mapInArrow(_worker(run), schema)
 
 
 def _field_types(df: DataFrame, names: Sequence[str]) -> str:
@@ -322,7 +352,7 @@ def _paragraph_keys(records: DataFrame, kind: str, params: _core.Params) -> Data
             idx = b.column("idx").take(keys.column("row"))
             yield pa.RecordBatch.from_arrays([idx, keys.column("grp"), keys.column("h")], names=["idx", "grp", "h"])
 
-    return records.select("idx", *inputs).mapInArrow(run, "idx bigint, grp string, h bigint")
+    return records.select("idx", *inputs).mapInArrow(_worker(run), "idx bigint, grp string, h bigint")
 
 
 def _paragraph_counts(records: DataFrame, kind: str, params: _core.Params) -> DataFrame:
@@ -348,8 +378,8 @@ def _paragraph_counts(records: DataFrame, kind: str, params: _core.Params) -> Da
         if held:
             yield _core.paragraph_shard_counts(held)
 
-    sharded = records.select(*inputs).mapInArrow(entries, "shard int, entries binary")
-    return sharded.repartition(shards, "shard").mapInArrow(summed, "grp string, h bigint, n bigint")
+    sharded = records.select(*inputs).mapInArrow(_worker(entries), "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(_worker(summed), "grp string, h bigint, n bigint")
 
 
 def _frequent(counts: DataFrame, params: _core.Params) -> DataFrame:
@@ -391,10 +421,12 @@ def _boilerplate_of(token: str, table: pa.Table) -> _core.Boilerplate:
     return found
 
 
-def _collect_arrow(df: DataFrame) -> pa.Table:
+def _collect_arrow(df: DataFrame, schema: pa.Schema) -> pa.Table:
+    """`df` on the driver as Arrow (`schema`: its columns' Arrow types, for an empty
+    result on PySpark < 4.0)."""
     if hasattr(df, "toArrow"):  # PySpark >= 4.0
         return df.toArrow()
-    return pa.Table.from_batches(df._collect_as_arrow(), schema=pa.schema([("grp", pa.string()), ("h", pa.int64())]))
+    return pa.Table.from_batches(df._collect_as_arrow(), schema=schema)
 
 
 def _sketch(records: DataFrame, kind: str, params: _core.Params, boilerplate) -> DataFrame:
@@ -455,31 +487,86 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
         if held:
             yield _core.shard_pairs_batch(held, max_bucket)
 
-    sharded = sketched.select("idx", "keys", "opening").mapInArrow(entries, "shard int, entries binary")
-    return sharded.repartition(shards, "shard").mapInArrow(pairs, "a bigint, b bigint").distinct()
+    sharded = sketched.select("idx", "keys", "opening").mapInArrow(_worker(entries), "shard int, entries binary")
+    return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
-# Candidate pairs (16 bytes each) up to this many are broadcast to the first join of
-# verification, so that the compared records are not shuffled for it; beyond, both sides
-# are shuffled (Spark's own threshold, 10 MB, broadcast them up to some 600,000 only).
+# Candidate pairs (16 bytes each) up to this many are collected and shipped with the
+# function of verification's one scan of the compared records (as two sorted arrays);
+# beyond, both compared records are joined to each pair, every side shuffled.
 BROADCAST_PAIRS = 1 << 21
 
 
+def _pair_sides(pairs: pa.Table):
+    """A function from batches of compared records (`idx`, `set`) to the rows that
+    `verify_grouped_batch` scores (`b`, `a`, `set`): per record, a row with `a` null if it
+    is some pair's second, and a row per pair whose first it is. `pairs` (`a`, `b`) go
+    with the function, as sorted arrays (vectorized look-ups, no Python object per row)."""
+    import numpy as np
+
+    a = pairs.column("a").to_numpy()
+    order = np.argsort(a, kind="stable")
+    firsts, their_seconds = a[order], pairs.column("b").to_numpy()[order]
+    seconds = np.unique(pairs.column("b").to_numpy())
+
+    def sides(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            if batch.num_rows == 0 or seconds.size == 0:
+                continue
+            x = batch.column("idx").to_numpy()
+            # the pairs whose first is x[i]: firsts[lo[i]:hi[i]]
+            lo, hi = np.searchsorted(firsts, x, "left"), np.searchsorted(firsts, x, "right")
+            n = hi - lo
+            as_first = np.repeat(np.arange(len(x)), n)
+            pair = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
+            at = np.minimum(np.searchsorted(seconds, x), seconds.size - 1)
+            as_second = np.nonzero(seconds[at] == x)[0]
+            a_col = np.concatenate([np.zeros(len(as_second), np.int64), x[as_first]])
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(np.concatenate([x[as_second], their_seconds[pair]])),
+                    pa.array(a_col, mask=np.arange(len(a_col)) < len(as_second)),
+                    batch.column("set").take(pa.array(np.concatenate([as_second, as_first]))),
+                ],
+                names=["b", "a", "set"],
+            )
+
+    return sides
+
+
 def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> DataFrame:
-    """The accepted pairs: both compared records joined to each candidate pair and scored
-    where the pair is (the driver never holds a set; it holds the pairs when there are at
-    most `BROADCAST_PAIRS`)."""
+    """The accepted pairs: both compared records brought to each candidate pair and scored
+    there (the driver never holds a set; it holds the pairs when there are at most
+    `BROADCAST_PAIRS`)."""
+    if n_pairs <= BROADCAST_PAIRS:
+        # One scan of the compared records (6.8 GB at news1000k) and one shuffle: each
+        # record goes to its pairs' seconds' partitions, once as a second and once per
+        # pair it is the first of, the pairs shipped with the function; each partition,
+        # sorted by second, is scored in Rust, every second record decoded once. Two
+        # joins (the pairs broadcast to the first, their seconds' ids to filter the
+        # second's records) scanned the compared records twice and shuffled the same rows.
+        table = _collect_arrow(pairs.select("a", "b"), pa.schema([("a", pa.int64()), ("b", pa.int64())]))
+
+        def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            # a group may go on in the next batch: its second record's row goes with it
+            carry = None
+            for b in batches:
+                if carry is not None:
+                    b = pa.concat_batches([carry, b])
+                if b.num_rows == 0:
+                    continue
+                yield _core.verify_grouped_batch(b, params)
+                heads = pc.indices_nonzero(pc.is_null(b.column("a")))
+                if len(heads):
+                    carry = b.slice(heads[-1].as_py(), 1)
+
+        rows = sketched.select("idx", "set").mapInArrow(_worker(_pair_sides(table)), "b bigint, a bigint, set binary")
+        # ascending sorts put nulls first: each second record before its pairs
+        grouped = rows.repartition("b").sortWithinPartitions("b", "a")
+        return grouped.mapInArrow(_worker(score), "a bigint, b bigint")
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
-    if n_pairs <= BROADCAST_PAIRS:
-        # The second join shuffles its two sides: the pairs with their first record, and
-        # the second records. Only the records that are some pair's second go, not every
-        # compared record (6.8 GB at news1000k): the pairs' second ids are broadcast to
-        # filter them where they are stored.
-        sb = sb.join(F.broadcast(pairs.select("b").distinct()), "b", "leftsemi")
-        joined = F.broadcast(pairs).join(sa, "a").join(sb, "b")
-    else:
-        joined = pairs.join(sa, "a").join(sb, "b")
+    joined = pairs.join(sa, "a").join(sb, "b")
     scored = _map_arrow(
         joined,
         ["sa", "sb"],
@@ -590,7 +677,7 @@ def _place(
     # one Rust call places all the components of a batch (one call per component, as
     # `applyInArrow` makes, costs milliseconds each in Python and Arrow conversions)
     grouped = rows.repartition("component").sortWithinPartitions("component")
-    return grouped.mapInArrow(place, "doc bigint, rep bigint, similarity double")
+    return grouped.mapInArrow(_worker(place), "doc bigint, rep bigint, similarity double")
 
 
 def _number_clusters(firsts: DataFrame) -> DataFrame:
@@ -638,7 +725,7 @@ def cluster_records(
     boilerplate = None
     if params.paragraphs:
         frequent = _frequent(_paragraph_counts(records, kind, params), params)
-        table = _collect_arrow(frequent.limit(BROADCAST_KEYS + 1))
+        table = _collect_arrow(frequent.limit(BROADCAST_KEYS + 1), pa.schema([("grp", pa.string()), ("h", pa.int64())]))
         if table.num_rows <= BROADCAST_KEYS:
             boilerplate = table
         else:

@@ -604,7 +604,7 @@ impl ParagraphCounts {
             return Err(value_error("shards must be at least 1"));
         }
         let counts = std::mem::take(self);
-        let (shard_col, entries_col) = py.detach(|| -> PyResult<_> {
+        py.detach(|| -> PyResult<_> {
             // per shard: the groups it names (global id -> local id) and its entries
             let mut local: Vec<ShardCounts> = (0..shards).map(|_| Default::default()).collect();
             let mut push = |tag: u8, g: u32, h: Option<u64>, n: u64| -> PyResult<()> {
@@ -629,14 +629,11 @@ impl ParagraphCounts {
             for (&(g, h), &n) in &counts.keys {
                 push(KEY_TAG, g, Some(h), n)?;
             }
-            let mut shard_col = Int32Builder::new();
-            let mut entries_col = BinaryBuilder::new();
-            let mut bytes = Vec::new();
-            for (s, (_, named, out)) in local.iter().enumerate() {
+            let rows = local.iter().map(|(_, named, out)| {
                 if out.is_empty() {
-                    continue;
+                    return Vec::new();
                 }
-                bytes.clear();
+                let mut bytes = Vec::with_capacity(4 + out.len());
                 bytes.extend_from_slice(&(named.len() as u32).to_le_bytes());
                 for &g in named {
                     match &counts.groups[g as usize] {
@@ -648,19 +645,33 @@ impl ParagraphCounts {
                     }
                 }
                 bytes.extend_from_slice(out);
-                shard_col.append_value(s as i32);
-                entries_col.append_value(&bytes);
-            }
-            Ok((shard_col.finish(), entries_col.finish()))
-        })?;
-        batch(
-            vec![
-                Field::new("shard", DataType::Int32, false),
-                Field::new("entries", DataType::Binary, false),
-            ],
-            vec![Arc::new(shard_col), Arc::new(entries_col)],
-        )
+                bytes
+            });
+            shard_rows(rows)
+        })
     }
+}
+
+/// The `(shard, entries)` batch of `ParagraphCounts::entries` and `band_entries_batch`:
+/// one row per shard whose entries (the `s`-th item, in shard order) are not empty, for
+/// Spark to repartition by `shard`.
+fn shard_rows<E: AsRef<[u8]>>(per_shard: impl IntoIterator<Item = E>) -> PyResult<Batch> {
+    let mut shard_col = Int32Builder::new();
+    let mut entries_col = BinaryBuilder::new();
+    for (s, e) in per_shard.into_iter().enumerate() {
+        let e = e.as_ref();
+        if !e.is_empty() {
+            shard_col.append_value(s as i32);
+            entries_col.append_value(e);
+        }
+    }
+    batch(
+        vec![
+            Field::new("shard", DataType::Int32, false),
+            Field::new("entries", DataType::Binary, false),
+        ],
+        vec![Arc::new(shard_col.finish()), Arc::new(entries_col.finish())],
+    )
 }
 
 /// One shard's part of `ParagraphCounts::entries`: its groups (global id to local id, and
@@ -806,7 +817,7 @@ pub fn band_entries_batch(py: Python<'_>, docs: Batch, shards: u32) -> PyResult<
     }
     let idx = int64(&b, "idx")?;
     let (keys, opening) = (list(&b, "keys")?, list(&b, "opening")?);
-    let (shard_col, entries_col) = py.detach(|| -> PyResult<_> {
+    py.detach(|| -> PyResult<_> {
         let mut out: Vec<Vec<u8>> = vec![Vec::new(); shards as usize];
         let mut push = |band: i32, key: i64, doc: i64| {
             let o = &mut out[shard_of(band, key as u64, shards) as usize];
@@ -823,21 +834,8 @@ pub fn band_entries_batch(py: Python<'_>, docs: Batch, shards: u32) -> PyResult<
                 push(-1, k, doc);
             }
         }
-        let mut shard_col = Int32Builder::new();
-        let mut entries_col = BinaryBuilder::new();
-        for (s, e) in out.iter().enumerate().filter(|(_, e)| !e.is_empty()) {
-            shard_col.append_value(s as i32);
-            entries_col.append_value(e);
-        }
-        Ok((shard_col.finish(), entries_col.finish()))
-    })?;
-    batch(
-        vec![
-            Field::new("shard", DataType::Int32, false),
-            Field::new("entries", DataType::Binary, false),
-        ],
-        vec![Arc::new(shard_col), Arc::new(entries_col)],
-    )
+        shard_rows(out)
+    })
 }
 
 /// Candidate pairs of band buckets, from `band_entries_batch`'s `entries` (binary) in
@@ -949,6 +947,71 @@ pub fn verify_batch(py: Python<'_>, pairs: Batch, params: &NeardupParams) -> PyR
             Field::new("containment", DataType::Float64, false),
         ],
         vec![Arc::new(ok), Arc::new(j), Arc::new(c)],
+    )
+}
+
+/// Exact verification of pairs grouped by their second document. Columns: `b` (int64),
+/// `a` (int64), `set` (binary); rows sorted by `b`, and within a `b` first a row with `a`
+/// null whose `set` is b's compared record, then a row per pair `(a, b)` whose `set` is
+/// a's. Each second record is decoded once for all its pairs. Returns the accepted pairs
+/// (the CLI's match rule): `a`, `b` (int64). A group may start in one batch and go on in
+/// the next when the next starts with its null-`a` row again; a pair whose second record
+/// did not come first is an error.
+#[pyfunction]
+pub fn verify_grouped_batch(
+    py: Python<'_>,
+    rows: Batch,
+    params: &NeardupParams,
+) -> PyResult<Batch> {
+    let r = rows.0;
+    let (b_col, a_col, sets) = (int64(&r, "b")?, int64(&r, "a")?, binary(&r, "set")?);
+    if b_col.null_count() > 0 {
+        return Err(value_error("column 'b' has a null"));
+    }
+    let rule = MatchRule::new(&params.valid);
+    let (a_out, b_out) = py.detach(|| -> PyResult<_> {
+        let mut a_out = Int64Builder::new();
+        let mut b_out = Int64Builder::new();
+        let mut second: Option<(i64, ParagraphRecord, Vec<u64>)> = None;
+        for i in 0..r.num_rows() {
+            let b = b_col.value(i);
+            if a_col.is_null(i) {
+                let (rec, set) = decode_compared(sets.value(i))?;
+                second = Some((b, rec, set));
+                continue;
+            }
+            let a = a_col.value(i);
+            let Some((_, rb, setb)) = second.as_ref().filter(|(sb, _, _)| *sb == b) else {
+                return Err(value_error(format!(
+                    "pair ({a}, {b}): its second record does not come before it"
+                )));
+            };
+            let (ra, seta) = decode_compared(sets.value(i))?;
+            let s = score_pair(
+                Compared {
+                    record: &ra,
+                    removed: &[],
+                    set: &seta,
+                },
+                Compared {
+                    record: rb,
+                    removed: &[],
+                    set: setb,
+                },
+            );
+            if rule.accepts(&s) {
+                a_out.append_value(a);
+                b_out.append_value(b);
+            }
+        }
+        Ok((a_out.finish(), b_out.finish()))
+    })?;
+    batch(
+        vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Int64, false),
+        ],
+        vec![Arc::new(a_out), Arc::new(b_out)],
     )
 }
 

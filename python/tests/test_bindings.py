@@ -120,6 +120,38 @@ def test_distributed_stages_agree_with_the_pipeline():
     v = _core.verify_batch(pa.RecordBatch.from_arrays([sets.slice(0, 1), sets.slice(1, 1)], names=["sa", "sb"]), p)
     assert v.column("accepted")[0].as_py()
     assert v.column("jaccard")[0].as_py() == pytest.approx(neardup.compare(BODY, BODY + " and more")[1])
+    # pairs grouped by their second: 5 (record 1) with its pairs from 3 (record 0: a
+    # match) and 4 (an unrelated text: no match); 8 (record 0) with its pair from 2
+    # (record 1), the group cut after its second record's row as a batch may cut it
+    unrelated = _core.sketch_records_batch(
+        pa.RecordBatch.from_pydict(
+            {
+                "id": ["z"],
+                "text": ["markets and rates and banks today and tomorrow again and again"],
+                "date": pa.array([None], pa.string()),
+                "outlet": pa.array([None], pa.string()),
+                "url": pa.array([None], pa.string()),
+            }
+        ),
+        p,
+    ).column("set")[0].as_py()
+
+    def grouped(rows):
+        return pa.RecordBatch.from_pydict(
+            {
+                "b": pa.array([r[0] for r in rows], pa.int64()),
+                "a": pa.array([r[1] for r in rows], pa.int64()),
+                "set": pa.array([r[2] for r in rows], pa.binary()),
+            }
+        )
+
+    s0, s1 = sets[0].as_py(), sets[1].as_py()
+    first = _core.verify_grouped_batch(grouped([(5, None, s1), (5, 3, s0), (5, 4, unrelated), (8, None, s0)]), p)
+    second = _core.verify_grouped_batch(grouped([(8, None, s0), (8, 2, s1)]), p)
+    got = [(r["a"], r["b"]) for b in (first, second) for r in b.to_pylist()]
+    assert got == [(3, 5), (2, 8)]
+    with pytest.raises(ValueError, match=r"pair \(2, 8\): its second record does not come before it"):
+        _core.verify_grouped_batch(grouped([(5, None, s1), (8, 2, s1)]), p)
     # two components in one batch, their rows together: members 10 and 30 (positions need
     # not be dense) and their pair; members 40 and 50 and theirs
     rec, size = [sets[0].as_py(), sets[1].as_py()], [sk.column("size")[0].as_py(), sk.column("size")[1].as_py()]

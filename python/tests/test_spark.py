@@ -194,3 +194,66 @@ def test_paragraph_counts_equal_counted_keys_over_many_partitions(spark, tmp_pat
     assert got == expected
     assert got[("a", None)] == sum(1 for i in range(600) if i % 3 == 0 and i % 5)
     assert max(n for (g, h), n in got.items() if g == "b" and h is not None) >= 100
+
+
+def test_grouped_verification_equals_the_joins(spark, monkeypatch):
+    """Verification with the pairs shipped (one scan of the compared records, grouped by
+    each pair's second) accepts the same pairs as the two joins (more than
+    `BROADCAST_PAIRS`), also when Arrow batches of 3 rows cut the groups."""
+    import random
+
+    from neardup import spark as nspark
+
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(3000)]
+    bases = [" ".join(rng.choice(vocab) for _ in range(60)) for _ in range(3)]
+    texts = []
+    for i in range(14):
+        words = bases[i % 3].split()
+        # a few words changed: near copies of their base, some too far
+        for _ in range(i):
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        texts.append(" ".join(words))
+    rows = [(i * 10, f"d{i}", t, None, None, None) for i, t in enumerate(texts)]
+    records = spark.createDataFrame(rows, "idx long, id string, text string, date string, outlet string, url string")
+    p = neardup.params(["--paragraphs", "off"])
+    sketched = nspark._sketch(records, "docs", p, None).where("status = 'ok'").persist()
+    pairs = spark.createDataFrame([(a * 10, b * 10) for b in range(14) for a in range(b)], "a long, b long")
+    n = pairs.count()
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, "3")
+    try:
+        grouped = sorted(tuple(r) for r in nspark._verify(pairs, n, sketched, p).collect())
+        monkeypatch.setattr(nspark, "BROADCAST_PAIRS", 0)
+        joined = sorted(tuple(r) for r in nspark._verify(pairs, n, sketched, p).select("a", "b").collect())
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+        sketched.unpersist()
+    assert grouped == joined
+    # some accepted, some not: the test tells the paths apart from "all" and "none"
+    assert 0 < len(grouped) < n
+
+
+def test_workers_freeze_their_objects_once(spark):
+    """Every task of a job through `_worker` runs in a Python worker whose start-up objects
+    are frozen, the flag kept in the worker's own module (not a per-task copy)."""
+    import gc
+
+    import pyarrow as pa
+
+    from neardup.spark import _worker
+
+    def report(batches):
+        import neardup.spark
+
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_pydict({"frozen": [neardup.spark._FROZEN], "objects": [gc.get_freeze_count()]})
+
+    got = spark.range(0, 40, numPartitions=8).mapInArrow(_worker(report), "frozen boolean, objects long").collect()
+    assert len(got) == 8
+    assert all(r["frozen"] and r["objects"] > 1000 for r in got)
