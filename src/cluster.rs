@@ -241,8 +241,13 @@ pub fn cluster_pairs(
     })
 }
 
+/// Pairs of one first document scored by one task: a document of a large family has
+/// hundreds of candidates, and scoring them all on one thread left the other cores idle
+/// at the end of each batch.
+const SCORE_CHUNK: usize = 16;
+
 /// Scores every pair (sorted by first document, so each run of one first document builds
-/// its set once).
+/// its set once; a long run is scored in chunks of `SCORE_CHUNK` pairs in parallel).
 pub fn score_pairs(pairs: &[Pair], verifier: &Verifier) -> Result<Vec<PairScore>> {
     let mut runs = Vec::new();
     let mut i = 0;
@@ -260,7 +265,14 @@ pub fn score_pairs(pairs: &[Pair], verifier: &Verifier) -> Result<Vec<PairScore>
             let a = pairs[r.start].0;
             let loaded = verifier.load_for_scoring(a)?;
             let others: Vec<DocId> = pairs[r.clone()].iter().map(|p| p.1).collect();
-            verifier.score_many(a, loaded.as_ref(), &others)
+            if others.len() <= SCORE_CHUNK {
+                return verifier.score_many(a, loaded.as_ref(), &others);
+            }
+            let chunks: Vec<Vec<PairScore>> = others
+                .par_chunks(SCORE_CHUNK)
+                .map(|chunk| verifier.score_many(a, loaded.as_ref(), chunk))
+                .collect::<Result<_>>()?;
+            Ok(chunks.concat())
         })
         .collect::<Result<_>>()?;
     Ok(scores.into_iter().flatten().collect())
@@ -469,6 +481,14 @@ impl Members for Verifier {
     }
 }
 
+/// Members of one component loaded and scored by one task: small components, most of
+/// them, stay on the thread that places them.
+const PLACE_CHUNK: usize = 8;
+
+/// Skipped pairs among split-off members scored at a time: enough for every thread,
+/// few enough that a pair joined by the previous chunk's matches is not scored.
+const LINK_CHUNK: usize = 256;
+
 /// Places one component: `members` in ascending order, `links` the matching pairs among
 /// them (`true`) and the candidate pairs not verified yet (`false`) (see `components`).
 /// The representative is the first member in `order`. With `ClusterShape::Star` every
@@ -489,8 +509,11 @@ pub fn place_component<V: Members + ?Sized>(
     while let Some((set, split_from)) = work.pop() {
         // each member is read from the spill once: its set serves the representative
         // choice, the score and the paragraph alignment
+        // a large family, placed alone, would keep one core busy and the others idle: its
+        // members are loaded and scored in parallel, in order
         let loaded: Vec<(ParagraphRecord, &[u32], Vec<u64>)> = set
-            .iter()
+            .par_iter()
+            .with_min_len(PLACE_CHUNK)
             .map(|&d| verifier.load(d))
             .collect::<Result<_>>()?;
         // counted only if the order gets that far (dates and preferred outlets tie)
@@ -519,32 +542,44 @@ pub fn place_component<V: Members + ?Sized>(
             removed: loaded[i].1,
             set: &loaded[i].2,
         };
-        let mut detached = Vec::new();
-        for (i, &m) in set.iter().enumerate() {
-            if i == rep_index {
-                continue;
-            }
-            let s = if verifier.is_estimate() {
-                verifier.score(m, rep)?
-            } else {
-                crate::verify::rule::score(compared(i), compared(rep_index))
-            };
-            if shape == ClusterShape::Components || rule.stays(&s) {
+        // each member against the representative: its placement, or `None` when it is
+        // split off
+        let fates: Vec<(DocId, Option<Placement>)> = set
+            .par_iter()
+            .enumerate()
+            .with_min_len(PLACE_CHUNK)
+            .filter(|&(i, _)| i != rep_index)
+            .map(|(i, &m)| -> Result<(DocId, Option<Placement>)> {
+                let s = if verifier.is_estimate() {
+                    verifier.score(m, rep)?
+                } else {
+                    crate::verify::rule::score(compared(i), compared(rep_index))
+                };
+                if shape != ClusterShape::Components && !rule.stays(&s) {
+                    return Ok((m, None));
+                }
                 let weak = !rule.accepts(&s);
-                weak_links += u64::from(weak);
                 let alignment = align(compared(rep_index), compared(i));
-                out.push((
+                Ok((
                     m,
-                    Placement {
+                    Some(Placement {
                         rep,
                         score: Some(Similarity::from(&s)),
                         weak,
                         split_from,
                         provenance: Some(Box::new(provenance(&s, alignment, rule, weak))),
-                    },
-                ));
-            } else {
-                detached.push(m);
+                    }),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let mut detached = Vec::new();
+        for (m, fate) in fates {
+            match fate {
+                Some(p) => {
+                    weak_links += u64::from(p.weak);
+                    out.push((m, p));
+                }
+                None => detached.push(m),
             }
         }
         drop(loaded);
@@ -557,12 +592,34 @@ pub fn place_component<V: Members + ?Sized>(
         detached.sort_unstable();
         let local = |d: DocId| detached.binary_search(&d).ok();
         let mut uf = UnionFind::new(detached.len());
+        let mut skipped = Vec::new();
         for &(a, b, known) in links {
-            if let (Some(x), Some(y)) = (local(a), local(b))
-                && uf.find(x as DocId) != uf.find(y as DocId)
-                && (known || rule.accepts(&verifier.score(a, b)?))
-            {
-                uf.union(x as DocId, y as DocId);
+            if let (Some(x), Some(y)) = (local(a), local(b)) {
+                if known {
+                    uf.union(x as DocId, y as DocId);
+                } else {
+                    skipped.push((a, b, x as DocId, y as DocId));
+                }
+            }
+        }
+        // The skipped pairs, scored a chunk at a time in parallel: a pair whose members
+        // are joined already is not scored. Which pairs that spares depends on the order,
+        // but not the components: they are those of the matching pairs, whatever order
+        // they are joined in, and a union-find's roots are the smallest members.
+        for chunk in skipped.chunks(LINK_CHUNK) {
+            let open: Vec<&(DocId, DocId, DocId, DocId)> = chunk
+                .iter()
+                .filter(|&&(_, _, x, y)| uf.find(x) != uf.find(y))
+                .collect();
+            let accepted: Vec<bool> = open
+                .par_iter()
+                .with_min_len(PLACE_CHUNK)
+                .map(|&&(a, b, _, _)| Ok(rule.accepts(&verifier.score(a, b)?)))
+                .collect::<Result<_>>()?;
+            for (&&(_, _, x, y), ok) in open.iter().zip(accepted) {
+                if ok {
+                    uf.union(x, y);
+                }
             }
         }
         let mut groups: BTreeMap<DocId, Vec<DocId>> = BTreeMap::new();
@@ -849,5 +906,89 @@ mod tests {
         assert_eq!(mixed.stats.verified, scored.accepted.len() as u64);
         assert_eq!(mixed.edges, plain.edges);
         assert_eq!(mixed.skipped, plain.skipped);
+    }
+
+    /// `families` families of `size` documents, each a run of 60 shingles shifted by 2
+    /// from the previous member's: long candidate runs, large components, and members far
+    /// enough from any representative to be split off.
+    fn family_verifier(dir: &std::path::Path, families: u64, size: u64) -> Verifier {
+        let mut spill = crate::spill::ShingleSpill::create_in(dir).unwrap();
+        let mut sizes = Vec::new();
+        for i in 0..families * size {
+            let start = (i / size) * 10_000 + (i % size) * 2;
+            let mut rec = ParagraphRecord::default();
+            rec.shingles.extend(start..start + 60);
+            rec.offsets.push(rec.shingles.len() as u32);
+            rec.hashes.push(0);
+            rec.push_snippet("");
+            spill.push_bytes(&rec.encode()).unwrap();
+            sizes.push(60);
+        }
+        Verifier::exact(
+            spill.finish().unwrap(),
+            crate::ids::DocLists::default(),
+            sizes,
+        )
+    }
+
+    fn in_pool<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn long_runs_scored_in_parallel_give_each_pairs_own_score_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = family_verifier(dir.path(), 3, 70);
+        // every pair inside a family: runs of up to 69 pairs, several chunks each
+        let pairs: Vec<Pair> = (0..210u32)
+            .flat_map(|a| (a + 1..(a / 70 + 1) * 70).map(move |b| (a, b)))
+            .collect();
+        let want: Vec<PairScore> = pairs.iter().map(|&(a, b)| v.score(a, b).unwrap()).collect();
+        assert!(want.iter().any(|s| s.shared == 0) && want.iter().any(|s| s.shared > 50));
+        for threads in [1, 2, 5] {
+            let got = in_pool(threads, || score_pairs(&pairs, &v).unwrap());
+            assert_eq!(got, want, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_large_component_placed_in_parallel_is_placed_as_on_one_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = family_verifier(dir.path(), 1, 40);
+        let members: Vec<DocId> = (0..40).collect();
+        // a third of the neighbours matched in verification, the rest (and the members
+        // two apart) skipped there and scored when their members are split off
+        let links: Vec<(DocId, DocId, bool)> = (0..39)
+            .map(|a| (a, a + 1, a % 3 == 0))
+            .chain((0..38).map(|a| (a, a + 2, false)))
+            .collect();
+        let rule = MatchRule::new(&crate::Params::default().validate().unwrap());
+        // every member but the two ends carries the whole story: member 1 is the
+        // representative, and the members far from it are split off and placed again
+        let order = |a: DocId, b: DocId, length: &dyn Fn(DocId) -> (u64, u64)| {
+            length(b).cmp(&length(a)).then(a.cmp(&b))
+        };
+        for shape in [ClusterShape::Star, ClusterShape::Components] {
+            let place = |threads| {
+                in_pool(threads, || {
+                    place_component(&members, &links, &v, &rule, shape, &order).unwrap()
+                })
+            };
+            let want = place(1);
+            assert_eq!(want.0.len(), 40);
+            if shape == ClusterShape::Star {
+                assert!(want.1 > PLACE_CHUNK as u64, "members split off: {}", want.1);
+                let reps: std::collections::BTreeSet<DocId> =
+                    want.0.iter().map(|(_, p)| p.rep).collect();
+                assert!(reps.len() > 2, "split-off members placed again: {reps:?}");
+            }
+            for threads in [2, 3] {
+                assert_eq!(place(threads), want, "{shape:?}, {threads} threads");
+            }
+        }
     }
 }

@@ -188,6 +188,43 @@ fn add_bucket(
     bucket_pairs(bucket, |&(_, d)| d, max_bucket, pairs);
 }
 
+/// Adds every bucket of `entries` (sorted `(key, doc)` entries) to the pairs and the
+/// statistics, as `add_bucket` one after the other would: the entries are cut into
+/// slices at bucket boundaries, paired in parallel, and the slices' pairs appended in
+/// order.
+fn add_buckets(
+    entries: &[(u64, DocId)],
+    max_bucket: usize,
+    stats: &mut CandidateStats,
+    pairs: &mut Vec<Pair>,
+) {
+    let slices = (rayon::current_num_threads() * 4).min(entries.len() / 4096 + 1);
+    let mut cuts = vec![0];
+    for i in 1..slices {
+        let mut at = (entries.len() * i / slices).max(*cuts.last().expect("starts with 0"));
+        while at > 0 && at < entries.len() && entries[at - 1].0 == entries[at].0 {
+            at += 1;
+        }
+        cuts.push(at);
+    }
+    cuts.push(entries.len());
+    let found: Vec<(Vec<Pair>, CandidateStats)> = cuts
+        .par_windows(2)
+        .map(|w| {
+            let mut stats = CandidateStats::default();
+            let mut pairs = Vec::new();
+            for bucket in entries[w[0]..w[1]].chunk_by(|x, y| x.0 == y.0) {
+                add_bucket(bucket, max_bucket, &mut stats, &mut pairs);
+            }
+            (pairs, stats)
+        })
+        .collect();
+    for (slice_pairs, slice_stats) in found {
+        stats.add_buckets(&slice_stats);
+        pairs.extend(slice_pairs);
+    }
+}
+
 /// All pairs of documents sharing a band key, sorted, without duplicates. A bucket of
 /// more than `max_bucket` documents pairs each member with its next `max_bucket - 1`
 /// members only (see `LshParams::max_bucket`). A table that wrote runs is merged from
@@ -203,12 +240,14 @@ pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>,
     let mut entries: Vec<(u64, DocId)> = Vec::with_capacity(table.docs());
     for band in &table.buffer {
         entries.clear();
-        entries.extend(band.iter().enumerate().map(|(doc, &k)| (k, doc as DocId)));
+        entries.par_extend(
+            band.par_iter()
+                .enumerate()
+                .map(|(doc, &k)| (k, doc as DocId)),
+        );
         entries.par_sort_unstable();
         let before = pairs.len();
-        for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
-            add_bucket(bucket, max_bucket, &mut stats, &mut pairs);
-        }
+        add_buckets(&entries, max_bucket, &mut stats, &mut pairs);
         // keep the list from holding one copy of each pair per band
         if pairs.len() - before > 0 && pairs.len() > 1 << 20 {
             pairs.par_sort_unstable();
@@ -369,5 +408,37 @@ mod tests {
             sig.iter().all(|k| !other.contains(k)),
             "seeds keep the two apart"
         );
+    }
+
+    #[test]
+    fn buckets_paired_in_parallel_slices_give_the_serial_pairs_in_order() {
+        // 60,000 sorted entries over 900 keys: buckets of about 67 documents, cut by the
+        // slice boundaries
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut entries: Vec<(u64, DocId)> = (0..60_000u32)
+            .map(|d| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 900, d)
+            })
+            .collect();
+        entries.sort_unstable();
+        for max_bucket in [8, 256] {
+            let mut want_stats = CandidateStats::default();
+            let mut want = Vec::new();
+            for bucket in entries.chunk_by(|x, y| x.0 == y.0) {
+                add_bucket(bucket, max_bucket, &mut want_stats, &mut want);
+            }
+            for threads in [1, 2, 3, 8] {
+                let (mut stats, mut pairs) = (CandidateStats::default(), Vec::new());
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| add_buckets(&entries, max_bucket, &mut stats, &mut pairs));
+                assert_eq!((&pairs, &stats), (&want, &want_stats), "{threads} threads");
+            }
+        }
     }
 }

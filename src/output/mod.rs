@@ -558,7 +558,8 @@ const SLICE: usize = 256;
 /// Writes lines `0..n` as JSON lines, in that order, `lines(from, to)` making lines
 /// `from..to`: each block of `FORMAT_BLOCK` lines is made and formatted in parallel, in
 /// slices whose texts are then written in order, so the file does not depend on the
-/// thread count.
+/// thread count. A block is written (and digested, on one thread) while the next one is
+/// formatted, so the other threads do not wait for the write.
 fn write_lines<T: Serialize>(
     out: &mut Pending,
     dir: &Path,
@@ -566,9 +567,10 @@ fn write_lines<T: Serialize>(
     lines: impl Fn(usize, usize) -> Result<Vec<T>> + Sync,
     progress: &dyn Progress,
 ) -> Result<()> {
-    for start in (0..n).step_by(FORMAT_BLOCK) {
+    let name = out.name;
+    let format = |start: usize| -> Result<Vec<Vec<u8>>> {
         let end = (start + FORMAT_BLOCK).min(n);
-        let texts: Vec<Vec<u8>> = (start..end)
+        (start..end)
             .step_by(SLICE)
             .collect::<Vec<usize>>()
             .into_par_iter()
@@ -576,18 +578,27 @@ fn write_lines<T: Serialize>(
                 let mut text = Vec::new();
                 for line in lines(from, (from + SLICE).min(end))? {
                     serde_json::to_writer(&mut text, &line)
-                        .map_err(|e| Error::output(dir.join(out.name), e.into()))?;
+                        .map_err(|e| Error::output(dir.join(name), e.into()))?;
                     text.push(b'\n');
                 }
                 Ok(text)
             })
-            .collect::<Result<_>>()?;
-        for text in &texts {
-            out.write(dir, text)?;
-        }
+            .collect()
+    };
+    let write = |out: &mut Pending, texts: Vec<Vec<u8>>| -> Result<()> {
+        texts.iter().try_for_each(|text| out.write(dir, text))
+    };
+    let mut formatted: Option<Vec<Vec<u8>>> = None;
+    for start in (0..n).step_by(FORMAT_BLOCK) {
+        let (written, next) = rayon::join(
+            || formatted.take().map_or(Ok(()), |texts| write(out, texts)),
+            || format(start),
+        );
+        written?;
+        formatted = Some(next?);
         check_cancel(progress)?;
     }
-    Ok(())
+    formatted.map_or(Ok(()), |texts| write(out, texts))
 }
 
 /// Writes the clean files (`--emit-clean`): every kept record, its text rebuilt without
@@ -1089,4 +1100,39 @@ fn clean_out(
     let mut line = serde_json::to_vec(&value).expect("JSON values serialize");
     line.push(b'\n');
     Ok(CleanOut::Json(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    #[test]
+    fn lines_written_while_the_next_block_is_formatted_keep_their_order() {
+        let n = 3 * FORMAT_BLOCK + 5;
+        let mut want = Vec::new();
+        for i in 0..n {
+            serde_json::to_writer(&mut want, &[i]).unwrap();
+            want.push(b'\n');
+        }
+        for threads in [1, 2, 4] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut out = Pending::new(dir.path(), "docs.jsonl").unwrap();
+            let lines = |from: usize, to: usize| Ok((from..to).map(|i| [i]).collect());
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| write_lines(&mut out, dir.path(), n, lines, &NoProgress))
+                .unwrap();
+            let digest = out.digest();
+            let (file, _) = out.finish(dir.path()).unwrap();
+            let got = std::fs::read(file.path()).unwrap();
+            assert!(got == want, "{threads} threads");
+            assert_eq!(
+                digest,
+                format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&want))
+            );
+        }
+    }
 }

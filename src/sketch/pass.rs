@@ -321,9 +321,8 @@ pub fn clean_and_sketch(
         ..ParagraphSummary::default()
     };
     let mut snippets: HashMap<(u32, u64), String> = HashMap::new();
-    for start in (0..docs).step_by(CHUNK) {
-        let end = (start + CHUNK).min(docs);
-        let results: Vec<Result<CleanedDoc>> = (start..end)
+    let clean = |start: usize| -> Vec<Result<CleanedDoc>> {
+        (start..(start + CHUNK).min(docs))
             .into_par_iter()
             .map_init(
                 || {
@@ -379,7 +378,9 @@ pub fn clean_and_sketch(
                     })
                 },
             )
-            .collect();
+            .collect()
+    };
+    let mut fold = |start: usize, results: Vec<Result<CleanedDoc>>| -> Result<()> {
         for (offset, r) in results.into_iter().enumerate() {
             let CleanedDoc {
                 keys,
@@ -419,7 +420,25 @@ pub fn clean_and_sketch(
                 snippets.entry((group, hash)).or_insert(text);
             }
         }
-        advance((end - start) as u64);
+        Ok(())
+    };
+    // A chunk is folded in document order, on one thread, while the next one is cleaned
+    // and sketched on the others: the fold no longer leaves them idle.
+    let mut cleaned: Option<(usize, Vec<Result<CleanedDoc>>)> = None;
+    for start in (0..docs).step_by(CHUNK).chain([docs]) {
+        let (folded, next) = rayon::join(
+            || {
+                cleaned
+                    .take()
+                    .map(|(from, results)| (from, fold(from, results)))
+            },
+            || (start < docs).then(|| clean(start)),
+        );
+        if let Some((from, folded)) = folded {
+            folded?;
+            advance(((from + CHUNK).min(docs) - from) as u64);
+        }
+        cleaned = next.map(|results| (start, results));
     }
     summary.top_boilerplate = top_boilerplate(&frequent, &snippets, &group_docs, &group_names);
     Ok(CleanArticles {
