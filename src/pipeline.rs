@@ -39,7 +39,7 @@ use crate::input::{
     FileReport, Inputs, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources,
     rereadable,
 };
-use crate::lsh::{CandidateStats, candidates, key_candidates};
+use crate::lsh::{CandidateStats, candidates};
 use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
@@ -984,21 +984,13 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
-    let (mut pairs, mut cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
+    // the opening keys are in the table: the index needed them apart, and is done with them
+    drop(std::mem::take(&mut cleaned.openings));
+    let (mut pairs, cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
         (Vec::new(), CandidateStats::default())
     } else {
         candidates(table, params.lsh.max_bucket)?
     };
-    if !cleaned.openings.is_empty() {
-        let (opening, stats) =
-            key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);
-        cand_stats.opening_pairs = stats.pairs;
-        cand_stats.add_buckets(&stats);
-        pairs.extend(opening);
-        pairs.par_sort_unstable();
-        pairs.dedup();
-        cand_stats.pairs = pairs.len() as u64;
-    }
     let mut simhash_stats = None;
     if params.candidates.method != CandidateMethod::MinHash {
         let (near, stats) = near_pairs(&cleaned.fingerprints, params.simhash.max_hamming);
