@@ -130,6 +130,15 @@ impl BandTable {
         self.runs.as_ref().map_or((0, 0), |r| (r.len(), r.bytes()))
     }
 
+    /// Writes the buffered documents as one more run when the table has spilled, so that
+    /// `spilled` counts every run the candidates will merge; nothing otherwise.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.spilled().0 > 0 {
+            self.write_run()?;
+        }
+        Ok(())
+    }
+
     fn write_run(&mut self) -> Result<()> {
         let n = self.buffered;
         if n == 0 {
@@ -214,7 +223,7 @@ fn add_bucket(
 pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>, CandidateStats)> {
     let bands = table.buffer.len();
     let (mut pairs, mut stats, opening) = if table.spilled().0 > 0 {
-        table.write_run()?;
+        table.flush()?;
         let runs = table.runs.take().expect("a table that spilled has runs");
         let (pairs, stats) = merged_candidates(&runs, bands, max_bucket)?;
         (
@@ -224,7 +233,7 @@ pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>,
         )
     } else {
         let openings = std::mem::take(&mut table.openings);
-        let (pairs, stats) = band_candidates(table, max_bucket);
+        let (pairs, stats) = band_candidates(&table, max_bucket);
         (pairs, stats, key_candidates(openings, max_bucket))
     };
     let (opening, opening_stats) = opening;
@@ -241,7 +250,7 @@ pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>,
 }
 
 /// The pairs of a table held in memory, from its bands alone.
-fn band_candidates(table: BandTable, max_bucket: usize) -> (Vec<Pair>, CandidateStats) {
+fn band_candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, CandidateStats) {
     let mut stats = CandidateStats::default();
     let mut pairs: Vec<Pair> = Vec::new();
     let mut entries: Vec<(u64, DocId)> = Vec::with_capacity(table.docs());
@@ -398,6 +407,14 @@ mod tests {
         }
         let t = table(&keys, Some((1, dir.path())));
         assert_eq!((t.docs(), t.spilled().0), (5, 5));
+        // runs of two documents: the fifth is written by `flush`, and counted
+        let mut t = table(&keys, Some((2 * 32, dir.path())));
+        assert_eq!(t.spilled(), (2, 2 * 4 * 12));
+        t.flush().unwrap();
+        assert_eq!(t.spilled(), (3, 2 * 5 * 12));
+        let mut t = table(&keys, None);
+        t.flush().unwrap();
+        assert_eq!(t.spilled(), (0, 0), "a table in memory stays there");
     }
 
     #[test]

@@ -706,7 +706,7 @@ where
 /// record a document) lives from the first batch to the end of clustering;
 /// `paragraph_runs` (boilerplate keys counted into runs when they outgrow their share of
 /// `--memory`) from the streaming pass until boilerplate is decided at the start of the
-/// sketch pass; `band_runs` (band keys sorted into runs past a quarter of `--memory`) from
+/// sketch pass; `band_runs` (band and opening keys sorted into runs past a quarter of `--memory`) from
 /// the sketch pass to the end of the candidate stage. The two kinds of run never exist
 /// at once, and the spill is there with either. A run that adds to an index also keeps
 /// its documents' compressed texts (`texts`, only then) from the streaming pass until its
@@ -976,7 +976,9 @@ where
     if let Some(a) = archive.as_deref_mut() {
         a.prepend(&mut records, &mut cleaned, texts, params, scratch)?;
     }
-    let table = cleaned.table;
+    let mut table = cleaned.table;
+    // the last block too: `disk` counts every run the candidate stage reads
+    table.flush()?;
     let (_, band_run_bytes) = table.spilled();
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();

@@ -164,13 +164,16 @@ fn decode(e: [u8; ENTRY]) -> (u64, DocId) {
 mod tests {
     use super::*;
 
+    /// A block's first document, its keys of two bands, its opening entries.
+    type Block = (DocId, [Vec<u64>; 2], Vec<(u64, DocId)>);
+
     #[test]
     fn merging_runs_gives_the_order_of_one_sort() {
         let dir = tempfile::tempdir().unwrap();
         let mut runs = Runs::new(dir.path());
         // three blocks of documents, two bands and the opening keys; keys repeat across
         // blocks, and a document may repeat an opening key or have none
-        let blocks: [(DocId, [Vec<u64>; 2], Vec<(u64, DocId)>); 3] = [
+        let blocks: [Block; 3] = [
             (
                 0,
                 [vec![5, 1, 5], vec![9, 9, 2]],
