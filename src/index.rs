@@ -1585,6 +1585,30 @@ impl Rebuilder {
     }
 }
 
+/// Pushes documents into `table`: `keys` document-major (`bands` a document), `openings`
+/// as `(key, document)` in document order, documents numbered from 0 in `keys`.
+fn push_docs(
+    table: &mut BandTable,
+    bands: usize,
+    keys: &[u64],
+    openings: &[(u64, DocId)],
+) -> Result<()> {
+    let mut rest = openings;
+    let mut doc_openings = Vec::new();
+    for (d, doc_keys) in keys.chunks(bands.max(1)).enumerate() {
+        let n = rest.iter().take_while(|&&(_, o)| o as usize == d).count();
+        doc_openings.clear();
+        doc_openings.extend(rest[..n].iter().map(|&(k, _)| k));
+        rest = &rest[n..];
+        table.push(doc_keys, &doc_openings)?;
+    }
+    debug_assert!(
+        rest.is_empty(),
+        "every opening key names a document of `keys`"
+    );
+    Ok(())
+}
+
 fn too_many(dir: &Path) -> Error {
     index_error(dir, "more than 2^32 documents: too many for one index")
 }
@@ -1782,16 +1806,10 @@ impl Archive for IndexArchive {
         *records = all;
 
         let mut table = BandTable::with_budget(bands, scratch.band_budget(), &scratch.dir);
-        for doc in loaded.keys.chunks(bands.max(1)) {
-            table.push(doc)?;
-        }
-        for doc in cleaned.keys.chunks(bands.max(1)) {
-            table.push(doc)?;
-        }
+        push_docs(&mut table, bands, &loaded.keys, &loaded.openings)?;
+        push_docs(&mut table, bands, &cleaned.keys, &cleaned.openings)?;
         cleaned.table = table;
-        let mut openings = loaded.openings;
-        openings.extend(cleaned.openings.iter().map(|&(k, d)| (k, d + base_docs)));
-        cleaned.openings = openings;
+        cleaned.openings = Vec::new();
         cleaned.records = ShingleSets::chain(vec![loaded.sets, batch_spill]);
         let mut removed = loaded.removed;
         removed.extend_shifted(&cleaned.removed, base_docs);

@@ -4,8 +4,9 @@
 //! band key. Two documents are candidates when they share a key in any band. Buckets are
 //! found by sorting `(key, doc)` pairs one band at a time, which needs 16 bytes a document
 //! and no hash map of vectors. The output is sorted and free of duplicates, so it is the
-//! same whatever the thread count. Past a memory budget the band table goes to disk in
-//! sorted runs that are merged band by band (`runs`), with the same output.
+//! same whatever the thread count. Past a memory budget the band table, with the opening
+//! keys, goes to disk in sorted runs that are merged band by band (`runs`), with the same
+//! output.
 
 mod runs;
 
@@ -50,15 +51,21 @@ pub fn append_band_keys(
     }
 }
 
-/// Band keys of every document, band-major, held in memory up to a budget and beyond it
-/// in sorted runs on disk (`runs`), so that one band can be sorted, or merged, without
-/// touching the others.
+/// Band keys of every document, band-major, and the opening keys (any number a document,
+/// see `sketch::pass::opening_keys`), held in memory up to a budget and beyond it in sorted
+/// runs on disk (`runs`), so that one band can be sorted, or merged, without touching the
+/// others.
 pub struct BandTable {
     /// `buffer[band][i]`: the key of document `buffered_from + i` in `band`.
     buffer: Vec<Vec<u64>>,
+    /// `(opening key, document)` of the buffered documents, in document order.
+    openings: Vec<(u64, DocId)>,
     buffered_from: DocId,
-    /// Documents buffered before the buffer is written out as a run.
-    block: usize,
+    /// Documents in the buffer.
+    buffered: usize,
+    /// Bytes the buffer may take (counted as `BandTable::held` does) before it is
+    /// written out as a run.
+    budget: usize,
     runs: Option<Runs>,
 }
 
@@ -68,8 +75,10 @@ impl BandTable {
     pub fn new(bands: usize) -> Self {
         BandTable {
             buffer: vec![Vec::new(); bands],
+            openings: Vec::new(),
             buffered_from: 0,
-            block: usize::MAX,
+            buffered: 0,
+            budget: usize::MAX,
             runs: None,
         }
     }
@@ -78,30 +87,41 @@ impl BandTable {
     /// rest into sorted runs in `dir`. The candidates do not depend on the budget.
     #[must_use]
     pub fn with_budget(bands: usize, budget: usize, dir: &Path) -> Self {
-        // the buffer's keys, and the (key, doc) copy of one band while it is sorted
-        let per_doc = bands * std::mem::size_of::<u64>() + 16;
         BandTable {
-            block: (budget / per_doc).max(1),
+            budget,
             runs: Some(Runs::new(dir)),
             ..BandTable::new(bands)
         }
     }
 
-    /// Appends one document's band keys; documents are numbered in push order.
-    pub fn push(&mut self, doc_keys: &[u64]) -> Result<()> {
+    /// Bytes the buffer holds, and will hold while it is written: each document's band
+    /// keys and the `(key, doc)` copy of one band while it is sorted, and the opening
+    /// entries (sorted where they are).
+    fn held(&self) -> usize {
+        let per_doc = self.buffer.len() * std::mem::size_of::<u64>() + 16;
+        self.buffered * per_doc + self.openings.len() * std::mem::size_of::<(u64, DocId)>()
+    }
+
+    /// Appends one document's band keys and opening keys; documents are numbered in push
+    /// order.
+    pub fn push(&mut self, doc_keys: &[u64], openings: &[u64]) -> Result<()> {
         for (band, &k) in self.buffer.iter_mut().zip(doc_keys) {
             band.push(k);
         }
-        if self.buffered() >= self.block {
+        let doc =
+            self.buffered_from + DocId::try_from(self.buffered).expect("document ids fit a DocId");
+        self.openings.extend(openings.iter().map(|&k| (k, doc)));
+        self.buffered += 1;
+        if self.held() >= self.budget {
             self.write_run()?;
         }
         Ok(())
     }
 
-    /// Documents pushed so far (0 for a table of no bands).
+    /// Documents pushed so far.
     #[must_use]
     pub fn docs(&self) -> usize {
-        self.buffered_from as usize + self.buffered()
+        self.buffered_from as usize + self.buffered
     }
 
     /// Runs written to disk so far, and their bytes.
@@ -110,12 +130,17 @@ impl BandTable {
         self.runs.as_ref().map_or((0, 0), |r| (r.len(), r.bytes()))
     }
 
-    fn buffered(&self) -> usize {
-        self.buffer.first().map_or(0, Vec::len)
+    /// Writes the buffered documents as one more run when the table has spilled, so that
+    /// `spilled` counts every run the candidates will merge; nothing otherwise.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.spilled().0 > 0 {
+            self.write_run()?;
+        }
+        Ok(())
     }
 
     fn write_run(&mut self) -> Result<()> {
-        let n = self.buffered();
+        let n = self.buffered;
         if n == 0 {
             return Ok(());
         }
@@ -123,12 +148,14 @@ impl BandTable {
             .runs
             .as_mut()
             .expect("only a budgeted table writes runs");
-        runs.write(&self.buffer, self.buffered_from)?;
+        runs.write(&self.buffer, self.buffered_from, &mut self.openings)?;
         self.buffered_from += DocId::try_from(n).expect("document ids fit a DocId");
+        self.buffered = 0;
+        // give the memory back: the next block may never come
         for band in &mut self.buffer {
-            // give the memory back: the next block may never come
             *band = Vec::new();
         }
+        self.openings = Vec::new();
         Ok(())
     }
 }
@@ -225,16 +252,42 @@ fn add_buckets(
     }
 }
 
-/// All pairs of documents sharing a band key, sorted, without duplicates. A bucket of
-/// more than `max_bucket` documents pairs each member with its next `max_bucket - 1`
-/// members only (see `LshParams::max_bucket`). A table that wrote runs is merged from
-/// them band by band, with the same result as sorting it in memory.
+/// All pairs of documents sharing a band key or an opening key, sorted, without
+/// duplicates; `opening_pairs` in the statistics counts the pairs the opening keys found
+/// on their own. A bucket of more than `max_bucket` documents pairs each member with its
+/// next `max_bucket - 1` members only (see `LshParams::max_bucket`). A table that wrote
+/// runs is merged from them band by band, with the same result as sorting it in memory.
 pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>, CandidateStats)> {
-    if table.spilled().0 > 0 {
-        table.write_run()?;
+    let bands = table.buffer.len();
+    let (mut pairs, mut stats, opening) = if table.spilled().0 > 0 {
+        table.flush()?;
         let runs = table.runs.take().expect("a table that spilled has runs");
-        return merged_candidates(&runs, table.buffer.len(), max_bucket);
+        let (pairs, stats) = merged_candidates(&runs, bands, max_bucket)?;
+        (
+            pairs,
+            stats,
+            merged_key_candidates(&runs, bands, max_bucket)?,
+        )
+    } else {
+        let openings = std::mem::take(&mut table.openings);
+        let (pairs, stats) = band_candidates(&table, max_bucket);
+        (pairs, stats, key_candidates(openings, max_bucket))
+    };
+    let (opening, opening_stats) = opening;
+    // an opening bucket counts toward the largest even when it pairs nothing
+    if opening_stats.largest_bucket > 0 {
+        stats.opening_pairs = opening_stats.pairs;
+        stats.add_buckets(&opening_stats);
+        pairs.extend(opening);
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        stats.pairs = pairs.len() as u64;
     }
+    Ok((pairs, stats))
+}
+
+/// The pairs of a table held in memory, from its bands alone.
+fn band_candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, CandidateStats) {
     let mut stats = CandidateStats::default();
     let mut pairs: Vec<Pair> = Vec::new();
     let mut entries: Vec<(u64, DocId)> = Vec::with_capacity(table.docs());
@@ -253,6 +306,32 @@ pub fn candidates(mut table: BandTable, max_bucket: usize) -> Result<(Vec<Pair>,
             pairs.par_sort_unstable();
             pairs.dedup();
         }
+    }
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    stats.pairs = pairs.len() as u64;
+    (pairs, stats)
+}
+
+/// `key_candidates` over the opening keys' runs on disk (band `bands` of each run): the
+/// merge yields the entries sorted and each once, as `key_candidates` makes them.
+fn merged_key_candidates(
+    runs: &Runs,
+    bands: usize,
+    max_bucket: usize,
+) -> Result<(Vec<Pair>, CandidateStats)> {
+    let mut stats = CandidateStats::default();
+    let mut pairs = Vec::new();
+    let mut bucket: Vec<(u64, DocId)> = Vec::new();
+    runs.merge_band(bands, |key, doc| {
+        if bucket.first().is_some_and(|&(k, _)| k != key) {
+            add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
+            bucket.clear();
+        }
+        bucket.push((key, doc));
+    })?;
+    if !bucket.is_empty() {
+        add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
     }
     pairs.par_sort_unstable();
     pairs.dedup();
@@ -346,7 +425,7 @@ mod tests {
             None => BandTable::new(2),
         };
         for k in keys {
-            t.push(k).unwrap();
+            t.push(k, &[]).unwrap();
         }
         t
     }
@@ -367,6 +446,14 @@ mod tests {
         }
         let t = table(&keys, Some((1, dir.path())));
         assert_eq!((t.docs(), t.spilled().0), (5, 5));
+        // runs of two documents: the fifth is written by `flush`, and counted
+        let mut t = table(&keys, Some((2 * 32, dir.path())));
+        assert_eq!(t.spilled(), (2, 2 * 4 * 12));
+        t.flush().unwrap();
+        assert_eq!(t.spilled(), (3, 2 * 5 * 12));
+        let mut t = table(&keys, None);
+        t.flush().unwrap();
+        assert_eq!(t.spilled(), (0, 0), "a table in memory stays there");
     }
 
     #[test]
@@ -391,6 +478,87 @@ mod tests {
                 "budget {budget}, {spilled} runs"
             );
         }
+    }
+
+    /// 3,000 documents with keys from small ranges, so that buckets of every size occur,
+    /// and 0 to 3 opening keys each (some repeated).
+    fn keys_and_openings() -> Vec<([u64; 2], Vec<u64>)> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..3000)
+            .map(|_| {
+                let keys = [next() % 900, next() % 2500];
+                let n = next() % 4;
+                let openings = (0..n).map(|_| next() % 1200).collect();
+                (keys, openings)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spilled_openings_give_the_candidates_held_in_memory() {
+        let docs = keys_and_openings();
+        let fill = |mut t: BandTable| {
+            for (keys, openings) in &docs {
+                t.push(keys, openings).unwrap();
+            }
+            t
+        };
+        // the oracle: the bands' candidates and the openings' apart, merged
+        let mut bands_only = BandTable::new(2);
+        let mut entries = Vec::new();
+        for (d, (keys, openings)) in docs.iter().enumerate() {
+            bands_only.push(keys, &[]).unwrap();
+            entries.extend(openings.iter().map(|&k| (k, d as DocId)));
+        }
+        let (mut want, mut want_stats) = candidates(bands_only, 8).unwrap();
+        let (opening, opening_stats) = key_candidates(entries, 8);
+        assert!(opening_stats.pairs > 100 && opening_stats.capped_buckets > 0);
+        want_stats.opening_pairs = opening_stats.pairs;
+        want_stats.add_buckets(&opening_stats);
+        want.extend(opening);
+        want.sort_unstable();
+        want.dedup();
+        want_stats.pairs = want.len() as u64;
+        assert!(want_stats.pairs > want_stats.opening_pairs);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            candidates(fill(BandTable::new(2)), 8).unwrap(),
+            (want.clone(), want_stats.clone())
+        );
+        // runs of a few documents (a few hundred files open at once), of tens, of
+        // hundreds, and none
+        for budget in [300, 1000, 16 << 10, 1 << 20] {
+            let t = fill(BandTable::with_budget(2, budget, dir.path()));
+            let (runs, bytes) = t.spilled();
+            assert_eq!(runs > 0, budget < 1 << 20, "budget {budget}");
+            assert!(
+                runs == 0 || bytes > 2 * 3000 * 12,
+                "the openings are in the runs"
+            );
+            assert_eq!(
+                candidates(t, 8).unwrap(),
+                (want.clone(), want_stats.clone()),
+                "budget {budget}, {runs} runs"
+            );
+        }
+    }
+
+    #[test]
+    fn openings_count_inside_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        // a document's band keys take 2 x 8 + 16 bytes; its openings 16 each
+        let mut t = BandTable::with_budget(2, 100, dir.path());
+        t.push(&[1, 2], &[7, 8, 9]).unwrap();
+        assert_eq!(t.spilled().0, 0, "80 bytes held");
+        t.push(&[1, 2], &[]).unwrap();
+        assert_eq!(t.spilled().0, 1, "112 bytes held");
+        assert_eq!(t.docs(), 2);
     }
 
     #[test]

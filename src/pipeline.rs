@@ -39,7 +39,7 @@ use crate::input::{
     FileReport, Inputs, Raw, RawRecord, Source, expand_inputs, parse_record, read_sources,
     rereadable,
 };
-use crate::lsh::{CandidateStats, candidates, key_candidates};
+use crate::lsh::{CandidateStats, candidates};
 use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
@@ -706,7 +706,7 @@ where
 /// record a document) lives from the first batch to the end of clustering;
 /// `paragraph_runs` (boilerplate keys counted into runs when they outgrow their share of
 /// `--memory`) from the streaming pass until boilerplate is decided at the start of the
-/// sketch pass; `band_runs` (band keys sorted into runs past a quarter of `--memory`) from
+/// sketch pass; `band_runs` (band and opening keys sorted into runs past a quarter of `--memory`) from
 /// the sketch pass to the end of the candidate stage. The two kinds of run never exist
 /// at once, and the spill is there with either. A run that adds to an index also keeps
 /// its documents' compressed texts (`texts`, only then) from the streaming pass until its
@@ -976,7 +976,9 @@ where
     if let Some(a) = archive.as_deref_mut() {
         a.prepend(&mut records, &mut cleaned, texts, params, scratch)?;
     }
-    let table = cleaned.table;
+    let mut table = cleaned.table;
+    // the last block too: `disk` counts every run the candidate stage reads
+    table.flush()?;
     let (_, band_run_bytes) = table.spilled();
     let paragraph_summary = params.paragraphs.enabled.then_some(cleaned.summary);
     progress.finish_stage();
@@ -984,21 +986,13 @@ where
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("candidates", Some(params.bands() as u64));
-    let (mut pairs, mut cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
+    // the opening keys are in the table: the index needed them apart, and is done with them
+    drop(std::mem::take(&mut cleaned.openings));
+    let (mut pairs, cand_stats) = if params.candidates.method == CandidateMethod::SimHash {
         (Vec::new(), CandidateStats::default())
     } else {
         candidates(table, params.lsh.max_bucket)?
     };
-    if !cleaned.openings.is_empty() {
-        let (opening, stats) =
-            key_candidates(std::mem::take(&mut cleaned.openings), params.lsh.max_bucket);
-        cand_stats.opening_pairs = stats.pairs;
-        cand_stats.add_buckets(&stats);
-        pairs.extend(opening);
-        pairs.par_sort_unstable();
-        pairs.dedup();
-        cand_stats.pairs = pairs.len() as u64;
-    }
     let mut simhash_stats = None;
     if params.candidates.method != CandidateMethod::MinHash {
         let (near, stats) = near_pairs(&cleaned.fingerprints, params.simhash.max_hamming);

@@ -126,13 +126,13 @@ pub struct ParagraphIndex {
 
 /// The article-level result of the cleaning pass.
 pub struct CleanArticles {
-    /// Every document's band keys, band-major.
+    /// Every document's band keys, band-major, and its opening keys (see `opening_keys`).
     pub table: BandTable,
     /// Every document's band keys again, document-major, when the caller asked for them
     /// (an index stores them); empty otherwise.
     pub keys: Vec<u64>,
     /// `(opening key, document)` for every opening paragraph of every document, in
-    /// document order (see `opening_keys`).
+    /// document order, when the caller asked for the keys; empty otherwise.
     pub openings: Vec<(u64, DocId)>,
     /// The paragraph records, from which exact verification rebuilds cleaned sets.
     pub records: ShingleSets,
@@ -394,11 +394,11 @@ pub fn clean_and_sketch(
                 texts,
             } = r?;
             let d = (start + offset) as DocId;
-            table.push(&keys)?;
+            table.push(&keys, &doc_openings)?;
             if keep_keys {
                 doc_keys.extend_from_slice(&keys);
+                openings.extend(doc_openings.into_iter().map(|k| (k, d)));
             }
-            openings.extend(doc_openings.into_iter().map(|k| (k, d)));
             sizes.push(size);
             if keep_signatures {
                 signatures.extend_from_slice(&sig);
