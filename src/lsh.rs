@@ -313,17 +313,17 @@ fn band_candidates(table: &BandTable, max_bucket: usize) -> (Vec<Pair>, Candidat
     (pairs, stats)
 }
 
-/// `key_candidates` over the opening keys' runs on disk (band `bands` of each run): the
-/// merge yields the entries sorted and each once, as `key_candidates` makes them.
-fn merged_key_candidates(
+/// The pairs and statistics of band `band` of the runs on disk, its runs merged k-way
+/// and cut into buckets (the pairs neither sorted nor deduplicated).
+fn run_band_pairs(
     runs: &Runs,
-    bands: usize,
+    band: usize,
     max_bucket: usize,
 ) -> Result<(Vec<Pair>, CandidateStats)> {
     let mut stats = CandidateStats::default();
     let mut pairs = Vec::new();
     let mut bucket: Vec<(u64, DocId)> = Vec::new();
-    runs.merge_band(bands, |key, doc| {
+    runs.merge_band(band, |key, doc| {
         if bucket.first().is_some_and(|&(k, _)| k != key) {
             add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
             bucket.clear();
@@ -333,6 +333,17 @@ fn merged_key_candidates(
     if !bucket.is_empty() {
         add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
     }
+    Ok((pairs, stats))
+}
+
+/// `key_candidates` over the opening keys' runs on disk (band `bands` of each run): the
+/// merge yields the entries sorted and each once, as `key_candidates` makes them.
+fn merged_key_candidates(
+    runs: &Runs,
+    bands: usize,
+    max_bucket: usize,
+) -> Result<(Vec<Pair>, CandidateStats)> {
+    let (mut pairs, mut stats) = run_band_pairs(runs, bands, max_bucket)?;
     pairs.par_sort_unstable();
     pairs.dedup();
     stats.pairs = pairs.len() as u64;
@@ -352,22 +363,7 @@ fn merged_candidates(
     for group in all.chunks(rayon::current_num_threads().max(1)) {
         let found: Vec<Result<(Vec<Pair>, CandidateStats)>> = group
             .par_iter()
-            .map(|&band| {
-                let mut stats = CandidateStats::default();
-                let mut pairs = Vec::new();
-                let mut bucket: Vec<(u64, DocId)> = Vec::new();
-                runs.merge_band(band, |key, doc| {
-                    if bucket.first().is_some_and(|&(k, _)| k != key) {
-                        add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
-                        bucket.clear();
-                    }
-                    bucket.push((key, doc));
-                })?;
-                if !bucket.is_empty() {
-                    add_bucket(&bucket, max_bucket, &mut stats, &mut pairs);
-                }
-                Ok((pairs, stats))
-            })
+            .map(|&band| run_band_pairs(runs, band, max_bucket))
             .collect();
         for result in found {
             let (band_pairs, band_stats) = result?;

@@ -922,18 +922,7 @@ pub fn verify_batch(py: Python<'_>, pairs: Batch, params: &NeardupParams) -> PyR
         for i in 0..b.num_rows() {
             let (ra, seta) = decode_compared(sa.value(i))?;
             let (rb, setb) = decode_compared(sb.value(i))?;
-            let s = score_pair(
-                Compared {
-                    record: &ra,
-                    removed: &[],
-                    set: &seta,
-                },
-                Compared {
-                    record: &rb,
-                    removed: &[],
-                    set: &setb,
-                },
-            );
+            let s = score_pair(compared(&ra, &seta), compared(&rb, &setb));
             ok.append_value(rule.accepts(&s));
             j.append_value(s.jaccard);
             c.append_value(s.containment());
@@ -948,6 +937,16 @@ pub fn verify_batch(py: Python<'_>, pairs: Batch, params: &NeardupParams) -> PyR
         ],
         vec![Arc::new(ok), Arc::new(j), Arc::new(c)],
     )
+}
+
+/// A compared record as the Spark job carries it: paragraphs left out are already out of
+/// its set, so none are named.
+fn compared<'a>(record: &'a ParagraphRecord, set: &'a [u64]) -> Compared<'a> {
+    Compared {
+        record,
+        removed: &[],
+        set,
+    }
 }
 
 /// Exact verification of pairs grouped by their second document. Columns: `b` (int64),
@@ -987,18 +986,7 @@ pub fn verify_grouped_batch(
                 )));
             };
             let (ra, seta) = decode_compared(sets.value(i))?;
-            let s = score_pair(
-                Compared {
-                    record: &ra,
-                    removed: &[],
-                    set: &seta,
-                },
-                Compared {
-                    record: rb,
-                    removed: &[],
-                    set: setb,
-                },
-            );
+            let s = score_pair(compared(&ra, &seta), compared(rb, setb));
             if rule.accepts(&s) {
                 a_out.append_value(a);
                 b_out.append_value(b);
