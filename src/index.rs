@@ -610,20 +610,14 @@ fn write_clusters(
         digest,
         8 + rows * CLUSTER_ROW as u64,
         |sink| {
-            let mut buf = Vec::with_capacity(1 << 20);
-            buf.extend_from_slice(&rows.to_le_bytes());
+            sink.put(&rows.to_le_bytes())?;
             let mut written = 0u64;
             fill(&mut |row| {
-                encode_cluster_row(row, &mut buf);
                 written += 1;
-                if buf.len() >= 1 << 20 {
-                    sink(&buf)?;
-                    buf.clear();
-                }
-                Ok(())
+                sink.put_with(|buf| encode_cluster_row(row, buf))
             })?;
             assert_eq!(written, rows, "the table has the rows announced");
-            sink(&buf)
+            Ok(())
         },
     )
 }
@@ -1098,7 +1092,7 @@ fn write_sets(
     store::write_stream(&seg.join("sets.dat"), "setsdat", digest, len, |sink| {
         for &(sets, n) in sources {
             for d in 0..n {
-                sink(&sets.read_bytes(d as DocId)?)?;
+                sink.put(&sets.read_bytes(d as DocId)?)?;
             }
         }
         Ok(())
@@ -2728,11 +2722,11 @@ fn concat_records(
     }
     let records: u64 = entries.iter().map(|e| e.records).sum();
     store::write_stream(path, "records", digest, len, |sink| {
-        sink(&records.to_le_bytes())?;
+        sink.put(&records.to_le_bytes())?;
         for file in &files {
             let mut r = store::BodyReader::open(file, "records", Some(digest))?;
             r.u64()?;
-            r.copy_to(r.left(), sink)?;
+            r.copy_to(r.left(), |b| sink.put(b))?;
             r.finish()?;
         }
         Ok(())
@@ -2763,17 +2757,9 @@ fn merge_paragraphs(
     head.u64(sorted.len);
     let len = head.buf.len() as u64 + sorted.len * PARAGRAPH_KEY as u64;
     store::write_stream(path, "paras", digest, len, |sink| {
-        sink(&head.buf)?;
-        let mut buf = Vec::with_capacity(1 << 20);
-        sorted.for_each(|k| {
-            write_key(&mut buf, k).expect("a Vec takes every write");
-            if buf.len() >= 1 << 20 {
-                sink(&buf)?;
-                buf.clear();
-            }
-            Ok(())
-        })?;
-        sink(&buf)
+        sink.put(&head.buf)?;
+        sorted
+            .for_each(|k| sink.put_with(|buf| write_key(buf, k).expect("a Vec takes every write")))
     })?;
     Ok(merged.to_merged)
 }
@@ -2808,10 +2794,9 @@ fn concat_sets(
                 return Err(r.error(format!("holds {k} documents where the manifest names {n}")));
             }
         }
-        let mut buf = Vec::with_capacity(1 << 16);
-        put(&mut buf, &(total as u64).to_le_bytes(), sink)?;
+        sink.put(&(total as u64).to_le_bytes())?;
         // offsets: a segment's entries come after the bytes of the segments before
-        put(&mut buf, &0u64.to_le_bytes(), sink)?;
+        sink.put(&0u64.to_le_bytes())?;
         let mut base = 0u64;
         for (r, &n) in rs.iter_mut().zip(&docs) {
             if r.u64()? != 0 {
@@ -2823,18 +2808,16 @@ fn concat_sets(
                 if o < prev {
                     return Err(r.error("offsets go backwards"));
                 }
-                put(&mut buf, &(base + o).to_le_bytes(), sink)?;
+                sink.put(&(base + o).to_le_bytes())?;
                 prev = o;
             }
             ends.push(prev);
             base += prev;
         }
-        sink(&buf)?;
-        buf.clear();
         // the records' checksums, then the entries', as they are
         for width in [8, 8] {
             for (r, &n) in rs.iter_mut().zip(&docs) {
-                r.copy_to(width * n as u64, sink)?;
+                r.copy_to(width * n as u64, |b| sink.put(b))?;
             }
         }
         for (r, &n) in rs.iter_mut().zip(&docs) {
@@ -2842,9 +2825,9 @@ fn concat_sets(
                 return Err(r.error("sizes do not fit the document count"));
             }
         }
-        sink(&(total as u64).to_le_bytes())?;
+        sink.put(&(total as u64).to_le_bytes())?;
         for (r, &n) in rs.iter_mut().zip(&docs) {
-            r.copy_to(4 * n as u64, sink)?;
+            r.copy_to(4 * n as u64, |b| sink.put(b))?;
         }
         concat_doc_lists(&mut rs, &docs, false, sink)?;
         let mut groups = Vec::with_capacity(rs.len());
@@ -2856,7 +2839,7 @@ fn concat_sets(
             groups.push(g);
         }
         let kept = groups == docs;
-        sink(&(if kept { total as u64 } else { 0 }).to_le_bytes())?;
+        sink.put(&(if kept { total as u64 } else { 0 }).to_le_bytes())?;
         for ((r, &g), to_merged) in rs.iter_mut().zip(&groups).zip(to_merged) {
             for d in 0..g {
                 let x = r.u32()?;
@@ -2864,11 +2847,10 @@ fn concat_sets(
                     return Err(group_out_of_range(r.path(), d, x, to_merged.len()));
                 };
                 if kept {
-                    put(&mut buf, &merged.to_le_bytes(), sink)?;
+                    sink.put(&merged.to_le_bytes())?;
                 }
             }
         }
-        sink(&buf)?;
         concat_doc_lists(&mut rs, &docs, true, sink)?;
         rs.into_iter().try_for_each(store::BodyReader::finish)
     })?;
@@ -2891,22 +2873,12 @@ fn concat_sets(
         ends.iter().sum(),
         |sink| {
             for mut r in opened {
-                r.copy_to(r.len(), sink)?;
+                r.copy_to(r.len(), |b| sink.put(b))?;
                 r.finish()?;
             }
             Ok(())
         },
     )
-}
-
-/// Appends `bytes` to `buf`, handing `buf` to `sink` when it has grown past 64 KiB.
-fn put(buf: &mut Vec<u8>, bytes: &[u8], sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-    buf.extend_from_slice(bytes);
-    if buf.len() >= 1 << 16 {
-        sink(buf)?;
-        buf.clear();
-    }
-    Ok(())
 }
 
 /// Copies a section of `(document, u32 list)` entries of every segment's `sets.idx`
@@ -2917,13 +2889,13 @@ fn concat_doc_lists(
     rs: &mut [store::BodyReader],
     docs: &[usize],
     ascending: bool,
-    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    sink: &mut store::Sink,
 ) -> Result<()> {
     let counts = rs
         .iter_mut()
         .map(|r| r.count(12))
         .collect::<Result<Vec<_>>>()?;
-    sink(&(counts.iter().sum::<usize>() as u64).to_le_bytes())?;
+    sink.put(&(counts.iter().sum::<usize>() as u64).to_le_bytes())?;
     let mut base = 0u32;
     for ((r, &n), &k) in rs.iter_mut().zip(docs).zip(&counts) {
         let mut prev = None;
@@ -2934,9 +2906,9 @@ fn concat_doc_lists(
             }
             prev = Some(d);
             let m = r.count(4)?;
-            sink(&(base + d).to_le_bytes())?;
-            sink(&(m as u64).to_le_bytes())?;
-            r.copy_to(4 * m as u64, sink)?;
+            sink.put(&(base + d).to_le_bytes())?;
+            sink.put(&(m as u64).to_le_bytes())?;
+            r.copy_to(4 * m as u64, |b| sink.put(b))?;
         }
         base += n as u32;
     }

@@ -76,30 +76,27 @@ pub fn write_stream(
     kind: &str,
     digest: u128,
     len: u64,
-    fill: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    fill: impl FnOnce(&mut Sink) -> Result<()>,
 ) -> Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::output(dir, e))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let mut hasher = Xxh3Default::new();
-    let mut written = 0u64;
-    let head = header(kind, digest, len);
-    hasher.update(&head);
-    out.write_all(&head).map_err(|e| Error::output(path, e))?;
-    fill(&mut |chunk: &[u8]| {
-        hasher.update(chunk);
-        written += chunk.len() as u64;
-        out.write_all(chunk).map_err(|e| Error::output(path, e))
-    })?;
+    let mut sink = Sink {
+        path,
+        buf: Vec::with_capacity(SINK_BLOCK),
+        body: 0,
+        file: Some((tmp, Xxh3Default::new())),
+    };
+    sink.put(&header(kind, digest, len))?;
+    fill(&mut sink)?;
+    sink.flush()?;
+    let (mut tmp, hasher) = sink.file.take().expect("a writing sink");
     assert_eq!(
-        written, len,
+        sink.body - HEADER as u64,
+        len,
         "write_stream's body is the length it announced"
     );
-    out.write_all(&hasher.digest128().to_le_bytes())
+    tmp.write_all(&hasher.digest128().to_le_bytes())
         .map_err(|e| Error::output(path, e))?;
-    let tmp = out
-        .into_inner()
-        .map_err(|e| Error::output(path, e.into_error()))?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| Error::output(path, e))?;
@@ -116,14 +113,77 @@ pub fn write_stream_measured(
     path: &Path,
     kind: &str,
     digest: u128,
-    mut fill: impl FnMut(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    mut fill: impl FnMut(&mut Sink) -> Result<()>,
 ) -> Result<()> {
-    let mut len = 0u64;
-    fill(&mut |chunk: &[u8]| {
-        len += chunk.len() as u64;
+    let mut counter = Sink {
+        path,
+        buf: Vec::with_capacity(SINK_BLOCK),
+        body: 0,
+        file: None,
+    };
+    fill(&mut counter)?;
+    counter.flush()?;
+    write_stream(path, kind, digest, counter.body, fill)
+}
+
+/// Bytes a `Sink` gathers before hashing and writing them: the many small pieces of a
+/// row-by-row encoder cost a copy each, not a call into the hasher and the file.
+const SINK_BLOCK: usize = 1 << 20;
+
+/// Where `write_stream` takes a body: pieces of any size, gathered into blocks that are
+/// checksummed and written as one (or, for `write_stream_measured`'s first call, only
+/// counted). The one home of that buffering for every streamed file.
+pub struct Sink<'a> {
+    path: &'a Path,
+    buf: Vec<u8>,
+    /// Bytes handed on: hashed and written, or counted.
+    body: u64,
+    /// The temporary file and the running checksum; `None` when the sink only counts.
+    file: Option<(tempfile::NamedTempFile, Xxh3Default)>,
+}
+
+impl Sink<'_> {
+    /// Appends `bytes` to the body.
+    pub fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.buf.is_empty() && bytes.len() >= SINK_BLOCK {
+            return self.hand_on(bytes);
+        }
+        self.buf.extend_from_slice(bytes);
+        self.flush_if_full()
+    }
+
+    /// Appends what `encode` writes into the sink's buffer (an encoder that writes into a
+    /// `Vec` writes straight into the block).
+    pub fn put_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<()> {
+        encode(&mut self.buf);
+        self.flush_if_full()
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.buf.len() >= SINK_BLOCK {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.buf);
+        let handed = self.hand_on(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        handed
+    }
+
+    fn hand_on(&mut self, bytes: &[u8]) -> Result<()> {
+        self.body += bytes.len() as u64;
+        if let Some((file, hasher)) = &mut self.file {
+            hasher.update(bytes);
+            file.write_all(bytes)
+                .map_err(|e| Error::output(self.path, e))?;
+        }
         Ok(())
-    })?;
-    write_stream(path, kind, digest, len, fill)
+    }
 }
 
 /// Checks a file written by `write_stream` (or `write`) without holding it in memory:
@@ -283,12 +343,12 @@ impl BodyReader {
 
     /// Reads and drops `n` bytes (they are still checksummed).
     pub fn skip(&mut self, n: u64) -> Result<()> {
-        self.copy_to(n, &mut |_| Ok(()))
+        self.copy_to(n, |_| Ok(()))
     }
 
     /// Reads `n` bytes and hands them to `sink` a block at a time (they are checksummed
     /// too: the copy is used only once `finish` has succeeded, or its file is dropped).
-    pub fn copy_to(&mut self, mut n: u64, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    pub fn copy_to(&mut self, mut n: u64, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
         let mut buf = vec![0u8; usize::try_from(n.min(1 << 20)).expect("at most 1 MiB")];
         while n > 0 {
             let k = usize::try_from(n.min(buf.len() as u64)).expect("at most a buffer");
@@ -634,6 +694,40 @@ impl<'a> Decoder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A body streamed in pieces of every size (empty, small, one past a block, several
+    /// blocks at once, into the buffer and past it) is the file `write` makes of it
+    /// whole, measured or announced.
+    #[test]
+    fn a_streamed_body_is_the_file_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..3 * SINK_BLOCK + 777)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let cuts = [0, 0, 5, 1, SINK_BLOCK + 1, 3, 2 * SINK_BLOCK, 10, 0];
+        let pieces = |sink: &mut Sink| -> Result<()> {
+            let mut at = 0;
+            for (i, &n) in cuts.iter().enumerate() {
+                let piece = &body[at..at + n];
+                if i % 2 == 0 {
+                    sink.put(piece)?;
+                } else {
+                    sink.put_with(|buf| buf.extend_from_slice(piece))?;
+                }
+                at += n;
+            }
+            sink.put(&body[at..])
+        };
+        let whole = dir.path().join("whole");
+        write(&whole, "records", 9, &body).unwrap();
+        let announced = dir.path().join("announced");
+        write_stream(&announced, "records", 9, body.len() as u64, pieces).unwrap();
+        let measured = dir.path().join("measured");
+        write_stream_measured(&measured, "records", 9, pieces).unwrap();
+        let expected = std::fs::read(&whole).unwrap();
+        assert_eq!(std::fs::read(&announced).unwrap(), expected);
+        assert_eq!(std::fs::read(&measured).unwrap(), expected);
+    }
 
     #[test]
     fn a_file_reads_back_and_any_damage_is_named() {

@@ -103,18 +103,15 @@ pub(super) fn write_rows(
     };
     let len = 24 + (docs * shape.row_bytes()) as u64;
     store::write_stream(path, "bands", digest, len, |sink| {
-        let mut buf = Vec::with_capacity(24 + shape.row_bytes() * 1024);
         for x in [bands, shape.slots, docs] {
-            buf.extend_from_slice(&(x as u64).to_le_bytes());
+            sink.put(&(x as u64).to_le_bytes())?;
         }
         for (d, opening) in per_doc.iter().enumerate() {
-            encode_row(shape, &keys[d * bands..(d + 1) * bands], opening, &mut buf);
-            if buf.len() >= 1 << 20 {
-                sink(&buf)?;
-                buf.clear();
-            }
+            sink.put_with(|buf| {
+                encode_row(shape, &keys[d * bands..(d + 1) * bands], opening, buf);
+            })?;
         }
-        sink(&buf)
+        Ok(())
     })
 }
 
@@ -231,21 +228,15 @@ pub(super) fn merge_rows(path: &Path, digest: u128, parts: &[&Path]) -> Result<u
     let docs: usize = opened.iter().map(|r| r.docs).sum();
     let len = 24 + (docs * shape.row_bytes()) as u64;
     store::write_stream(path, "bands", digest, len, |sink| {
-        let mut buf = Vec::with_capacity(1 << 20);
         for x in [bands, shape.slots, docs] {
-            buf.extend_from_slice(&(x as u64).to_le_bytes());
+            sink.put(&(x as u64).to_le_bytes())?;
         }
         for part in parts {
             for_each_row(part, digest, |_, keys| {
-                encode_row(shape, &keys.bands, &keys.openings, &mut buf);
-                if buf.len() >= 1 << 20 {
-                    sink(&buf)?;
-                    buf.clear();
-                }
-                Ok(())
+                sink.put_with(|buf| encode_row(shape, &keys.bands, &keys.openings, buf))
             })?;
         }
-        sink(&buf)
+        Ok(())
     })?;
     Ok(docs)
 }
@@ -295,23 +286,23 @@ pub(super) fn batch_runs(
     let len = 8 + 8 * (bands as u64 + 1) + (ENTRY * (bands * docs + opening.len())) as u64;
     let mut distinct = Vec::new();
     store::write_stream(path, "bandruns", digest, len, |sink| {
-        sink(&(bands as u64 + 1).to_le_bytes())?;
-        distinct = each_run(bands, docs, keys, &opening, &mut |run| {
-            let mut buf = Vec::with_capacity((8 + ENTRY * run.len()).min(1 << 20));
-            buf.extend_from_slice(&(run.len() as u64).to_le_bytes());
-            for &(k, d) in run {
-                buf.extend_from_slice(&k.to_le_bytes());
-                buf.extend_from_slice(&d.to_le_bytes());
-                if buf.len() >= 1 << 20 {
-                    sink(&buf)?;
-                    buf.clear();
-                }
-            }
-            sink(&buf)
-        })?;
+        sink.put(&(bands as u64 + 1).to_le_bytes())?;
+        distinct = each_run(bands, docs, keys, &opening, &mut |run| put_run(sink, run))?;
         Ok(())
     })?;
     Ok(distinct)
+}
+
+/// Writes one run as a `bandruns` body holds it: its entry count, then its entries.
+fn put_run(sink: &mut store::Sink, run: &[(u64, DocId)]) -> Result<()> {
+    sink.put(&(run.len() as u64).to_le_bytes())?;
+    for &(k, d) in run {
+        sink.put_with(|buf| {
+            buf.extend_from_slice(&k.to_le_bytes());
+            buf.extend_from_slice(&d.to_le_bytes());
+        })?;
+    }
+    Ok(())
 }
 
 /// Takes one sorted run of `(key, document)`.
@@ -452,9 +443,8 @@ pub(super) fn merge_runs(
     let per_run = 8 * runs as u64;
     let body_len = 8 + per_run + readers.iter().map(|r| r.r.len() - 8 - per_run).sum::<u64>();
     store::write_stream(path, "bandruns", digest, body_len, |sink| {
-        sink(&(runs as u64).to_le_bytes())?;
+        sink.put(&(runs as u64).to_le_bytes())?;
         let mut merged: Vec<(u64, DocId)> = Vec::new();
-        let mut buf = Vec::with_capacity(1 << 20);
         for _ in 0..runs {
             merged.clear();
             let mut base: DocId = 0;
@@ -465,17 +455,7 @@ pub(super) fn merge_runs(
             // each part is sorted and the parts' documents ascend: an unstable sort of
             // distinct entries is the k-way merge's order
             merged.sort_unstable();
-            buf.clear();
-            buf.extend_from_slice(&(merged.len() as u64).to_le_bytes());
-            for &(k, d) in &merged {
-                buf.extend_from_slice(&k.to_le_bytes());
-                buf.extend_from_slice(&d.to_le_bytes());
-                if buf.len() >= 1 << 20 {
-                    sink(&buf)?;
-                    buf.clear();
-                }
-            }
-            sink(&buf)?;
+            put_run(sink, &merged)?;
         }
         for r in readers.drain(..) {
             r.finish()?;

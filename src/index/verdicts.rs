@@ -244,8 +244,7 @@ pub(super) fn merge(out: &Path, digest: u128, inputs: &[(&Path, u64)]) -> Result
         .map(Reader::next)
         .collect::<Result<_>>()?;
     store::write_stream(out, KIND, digest, len, |sink| {
-        sink(&entries.to_le_bytes())?;
-        let mut buf = Vec::with_capacity(1 << 16);
+        sink.put(&entries.to_le_bytes())?;
         let mut last: Option<Pair> = None;
         while let Some(i) = (0..heads.len())
             .filter(|&i| heads[i].is_some())
@@ -259,14 +258,10 @@ pub(super) fn merge(out: &Path, digest: u128, inputs: &[(&Path, u64)]) -> Result
                 ));
             }
             last = Some(e.0);
-            encode(&mut buf, &e);
-            if buf.len() >= 1 << 16 {
-                sink(&buf)?;
-                buf.clear();
-            }
+            sink.put_with(|buf| encode(buf, &e))?;
             heads[i] = readers[i].next()?;
         }
-        sink(&buf)
+        Ok(())
     })?;
     for r in readers {
         r.finish()?;
