@@ -492,8 +492,8 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
 
 
 # Candidate pairs up to this many are broadcast to verification's one scan of the compared
-# records (with their seconds: up to twice as many rows of three longs, some 200 MB of
-# the driver's heap at the bound, estimated); beyond, both compared records are joined to each
+# records (with their seconds: up to twice as many rows of three longs, 160 MiB of the
+# driver's heap at the bound by Spark's estimate, held by its default 1 GB); beyond, both compared records are joined to each
 # pair, every side shuffled.
 BROADCAST_PAIRS = 1 << 21
 
