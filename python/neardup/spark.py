@@ -23,8 +23,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 4. candidates: each batch's band and opening keys as one binary row per shard (band
    and key decide the shard); per shard, Rust sorts them and pairs each bucket's
    documents (the CLI's cap at max_bucket); distinct.
-5. verify (Rust): up to `BROADCAST_PAIRS` pairs, shipped with the function of one scan
-   of the compared records, which sends each record to its pairs' seconds' partitions;
+5. verify (Rust): up to `BROADCAST_PAIRS` pairs, broadcast to one scan of the compared
+   records, whose join sends each record to its pairs' seconds' partitions;
    sorted by second, each partition scored in Rust (beyond, both compared records joined
    to each pair); exact Jaccard / containment, the CLI's match rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
@@ -491,61 +491,33 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
-# Candidate pairs (16 bytes each) up to this many are collected and shipped with the
-# function of verification's one scan of the compared records (as two sorted arrays);
-# beyond, both compared records are joined to each pair, every side shuffled.
+# Candidate pairs up to this many are broadcast to verification's one scan of the compared
+# records (with their seconds: up to twice as many rows of three longs, 160 MiB of the
+# driver's heap at the bound by Spark's estimate, held by its default 1 GB); beyond, both compared records are joined to each
+# pair, every side shuffled.
 BROADCAST_PAIRS = 1 << 21
 
 
-def _pair_sides(pairs: pa.Table):
-    """A function from batches of compared records (`idx`, `set`) to the rows that
-    `verify_grouped_batch` scores (`b`, `a`, `set`): per record, a row with `a` null if it
-    is some pair's second, and a row per pair whose first it is. `pairs` (`a`, `b`) go
-    with the function, as sorted arrays (vectorized look-ups, no Python object per row)."""
-    import numpy as np
-
-    a = pairs.column("a").to_numpy()
-    order = np.argsort(a, kind="stable")
-    firsts, their_seconds = a[order], pairs.column("b").to_numpy()[order]
-    seconds = np.unique(pairs.column("b").to_numpy())
-
-    def sides(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            if batch.num_rows == 0 or seconds.size == 0:
-                continue
-            x = batch.column("idx").to_numpy()
-            # the pairs whose first is x[i]: firsts[lo[i]:hi[i]]
-            lo, hi = np.searchsorted(firsts, x, "left"), np.searchsorted(firsts, x, "right")
-            n = hi - lo
-            as_first = np.repeat(np.arange(len(x)), n)
-            pair = np.arange(int(n.sum())) + np.repeat(lo - (np.cumsum(n) - n), n)
-            at = np.minimum(np.searchsorted(seconds, x), seconds.size - 1)
-            as_second = np.nonzero(seconds[at] == x)[0]
-            a_col = np.concatenate([np.zeros(len(as_second), np.int64), x[as_first]])
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array(np.concatenate([x[as_second], their_seconds[pair]])),
-                    pa.array(a_col, mask=np.arange(len(a_col)) < len(as_second)),
-                    batch.column("set").take(pa.array(np.concatenate([as_second, as_first]))),
-                ],
-                names=["b", "a", "set"],
-            )
-
-    return sides
+def _pair_sides(pairs: DataFrame) -> DataFrame:
+    """`(idx, b, a)`: what each compared record `idx` is sent as for scoring: a row with
+    `a` null if it is some pair's second, and a row per pair `(a, b)` it is the first of."""
+    firsts = pairs.select(F.col("a").alias("idx"), "b", "a")
+    seconds = pairs.select(F.col("b").alias("idx"), "b", F.lit(None).cast("long").alias("a")).distinct()
+    return firsts.unionByName(seconds)
 
 
 def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> DataFrame:
     """The accepted pairs: both compared records brought to each candidate pair and scored
-    there (the driver never holds a set; it holds the pairs when there are at most
+    there (the driver never holds a set; its JVM holds the pairs when there are at most
     `BROADCAST_PAIRS`)."""
     if n_pairs <= BROADCAST_PAIRS:
-        # One scan of the compared records (6.8 GB at news1000k) and one shuffle: each
-        # record goes to its pairs' seconds' partitions, once as a second and once per
-        # pair it is the first of, the pairs shipped with the function; each partition,
-        # sorted by second, is scored in Rust, every second record decoded once. Two
-        # joins (the pairs broadcast to the first, their seconds' ids to filter the
-        # second's records) scanned the compared records twice and shuffled the same rows.
-        table = _collect_arrow(pairs.select("a", "b"), pa.schema([("a", pa.int64()), ("b", pa.int64())]))
+        # One scan of the compared records (6.8 GB at news1000k) and one shuffle: the
+        # pairs' sides are broadcast to the scan, whose join sends each record to its
+        # pairs' seconds' partitions, once as a second and once per pair it is the first
+        # of (a record in no pair goes nowhere); sorted by second, each partition is
+        # scored in Rust, every second record decoded once. The join is the JVM's: the
+        # same rows made in Python sent every compared record through the Arrow socket to
+        # the Python worker and the rows back, once more than scoring does.
 
         def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             # a group may go on in the next batch: its second record's row goes with it
@@ -560,7 +532,8 @@ def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.P
                 if len(heads):
                     carry = b.slice(heads[-1].as_py(), 1)
 
-        rows = sketched.select("idx", "set").mapInArrow(_worker(_pair_sides(table)), "b bigint, a bigint, set binary")
+        sides = F.broadcast(_pair_sides(pairs))
+        rows = sketched.select("idx", "set").join(sides, "idx").select("b", "a", "set")
         # ascending sorts put nulls first: each second record before its pairs
         grouped = rows.repartition("b").sortWithinPartitions("b", "a")
         return grouped.mapInArrow(_worker(score), "a bigint, b bigint")

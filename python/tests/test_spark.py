@@ -197,8 +197,8 @@ def test_paragraph_counts_equal_counted_keys_over_many_partitions(spark, tmp_pat
 
 
 def test_grouped_verification_equals_the_joins(spark, monkeypatch):
-    """Verification with the pairs shipped (one scan of the compared records, grouped by
-    each pair's second) accepts the same pairs as the two joins (more than
+    """Verification with the pairs broadcast (one scan of the compared records joined to
+    the pairs' sides, grouped by each pair's second) accepts the same pairs as the two joins (more than
     `BROADCAST_PAIRS`), also when Arrow batches of 3 rows cut the groups."""
     import random
 
