@@ -53,7 +53,7 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
                 + disk("spill")
                 + disk("band_runs")
                     .max(disk("paragraph_runs"))
-                    .max(disk("provenance"))
+                    .max(disk("provenance") + disk("assignments"))
         );
         assert_eq!(disk("band_runs") > 0, *memory == "1M", "{threads} {memory}");
         assert_eq!(
