@@ -1768,7 +1768,7 @@ impl Archive for IndexArchive {
         // the members' records, then the batch's
         let base_docs =
             DocId::try_from(self.members.len()).map_err(|_| too_many(&self.index.dir))?;
-        let mut all = Records::new(&scratch.dir);
+        let mut all = Records::in_scratch(scratch);
         for row in &self.rows {
             let outlet = row.outlet.clone().map(|o| all.outlet_id(o));
             let d = all.doc_records.len() as DocId;
@@ -1785,7 +1785,7 @@ impl Archive for IndexArchive {
                 raw_digest: 0,
             })?;
         }
-        let batch = std::mem::replace(records, Records::new(&scratch.dir));
+        let batch = std::mem::replace(records, Records::in_scratch(scratch));
         batch.metas.scan(|_, mut m| {
             m.outlet = m
                 .outlet

@@ -848,7 +848,7 @@ where
     let collector = Collector {
         params,
         sources: &sources,
-        records: Records::new(&scratch.dir),
+        records: Records::in_scratch(scratch),
         paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?, scratch),
         texts: match archive.as_deref() {
             Some(a) if a.keeps_texts() => Some(ShingleSpill::create_in(&scratch.dir)?),
@@ -1155,7 +1155,7 @@ fn place_groups(
     group_members: usize,
 ) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
     let mut out = Vec::with_capacity(comps.iter().map(|c| c.members.len()).sum());
-    let mut table = ProvenanceTable::new(records.metas.dir());
+    let mut table = ProvenanceTable::beside(&records.metas);
     let mut start = 0;
     while start < comps.len() {
         let mut end = start + 1;
@@ -1227,7 +1227,7 @@ fn assign(
     }
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
-    let mut out = AssignmentTable::new(records.metas.dir());
+    let mut out = AssignmentTable::beside(&records.metas);
     let mut alone = Placement {
         rep: 0,
         score: None,

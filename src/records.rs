@@ -29,7 +29,7 @@ use crate::input::Source;
 use crate::output::schema::Summary;
 use crate::paragraph::Repeat;
 use crate::provenance::{Provenance, Relation};
-use crate::spill::read_exact_at;
+use crate::spill::{Scratch, read_exact_at};
 
 /// What became of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,22 @@ impl Records {
     /// An empty table whose rows go to a temporary file in `dir` (the spill directory).
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        Records::with_table(RecordTable::new(dir))
+    }
+
+    /// An empty table whose rows go to a temporary file in the spill directory, keeping
+    /// in memory a share of the budget (`tail_bytes`) of the last rows appended.
+    #[must_use]
+    pub fn in_scratch(scratch: &Scratch) -> Self {
+        Records::with_table(RecordTable::with_tail(
+            &scratch.dir,
+            tail_bytes(scratch.memory),
+        ))
+    }
+
+    fn with_table(metas: RecordTable) -> Self {
         Records {
-            metas: RecordTable::new(dir),
+            metas,
             doc_records: Vec::new(),
             outlets: Vec::new(),
             outlet_index: HashMap::new(),
@@ -155,6 +169,15 @@ impl Records {
 /// Bytes kept in memory before an on-disk table appends them to its file.
 const TAIL_BYTES: usize = 1 << 20;
 
+/// The bytes an on-disk table keeps in memory under a budget of `memory`: `TAIL_BYTES`
+/// with the default budget, down to 4 KiB for a budget of 1 MiB (so a small run under a
+/// tiny budget reads its tables back from disk, as a large one does).
+fn tail_bytes(memory: u64) -> usize {
+    usize::try_from(memory / 256)
+        .unwrap_or(TAIL_BYTES)
+        .clamp(4 << 10, TAIL_BYTES)
+}
+
 /// Records of the table whose rows share one offset held in memory: a lookup decodes at
 /// most this many rows, and the offsets cost half a byte a record.
 const BLOCK: usize = 16;
@@ -166,6 +189,8 @@ const BLOCK: usize = 16;
 #[derive(Debug)]
 struct Appended {
     dir: PathBuf,
+    /// Bytes of the tail that send it to the file.
+    tail_bytes: usize,
     file: Option<File>,
     /// Bytes in `file`.
     flushed: u64,
@@ -173,9 +198,10 @@ struct Appended {
 }
 
 impl Appended {
-    fn new(dir: &Path) -> Self {
+    fn new(dir: &Path, tail_bytes: usize) -> Self {
         Appended {
             dir: dir.to_path_buf(),
+            tail_bytes,
             file: None,
             flushed: 0,
             tail: Vec::new(),
@@ -189,7 +215,7 @@ impl Appended {
 
     /// Moves the tail to the file once it is large enough.
     fn flush_if_full(&mut self) -> Result<()> {
-        if self.tail.len() < TAIL_BYTES {
+        if self.tail.len() < self.tail_bytes {
             return Ok(());
         }
         let file = match &mut self.file {
@@ -424,8 +450,13 @@ impl RecordTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        RecordTable::with_tail(dir, TAIL_BYTES)
+    }
+
+    /// An empty table that keeps up to `tail` bytes of its last rows in memory.
+    fn with_tail(dir: &Path, tail: usize) -> Self {
         RecordTable {
-            bytes: Appended::new(dir),
+            bytes: Appended::new(dir, tail),
             blocks: Vec::new(),
             rows: 0,
             scratch: Vec::new(),
@@ -455,6 +486,12 @@ impl RecordTable {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// Bytes of its last rows it keeps in memory, at most.
+    #[must_use]
+    pub fn tail_bytes(&self) -> usize {
+        self.bytes.tail_bytes
     }
 
     /// Appends the next record's row.
@@ -573,8 +610,18 @@ impl ProvenanceTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        ProvenanceTable::beside_with(dir, TAIL_BYTES)
+    }
+
+    /// An empty table in the directory of `records`, keeping as many bytes in memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        ProvenanceTable::beside_with(records.dir(), records.tail_bytes())
+    }
+
+    fn beside_with(dir: &Path, tail: usize) -> Self {
         ProvenanceTable {
-            bytes: Appended::new(dir),
+            bytes: Appended::new(dir, tail),
             entries: Vec::new(),
             sorted: true,
             scratch: Vec::new(),
@@ -873,8 +920,18 @@ impl AssignmentTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        AssignmentTable::beside_with(dir, TAIL_BYTES)
+    }
+
+    /// An empty table in the directory of `records`, keeping as many bytes in memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        AssignmentTable::beside_with(records.dir(), records.tail_bytes())
+    }
+
+    fn beside_with(dir: &Path, tail: usize) -> Self {
         AssignmentTable {
-            bytes: Appended::new(dir),
+            bytes: Appended::new(dir, tail),
             rows: 0,
         }
     }
@@ -1001,7 +1058,7 @@ impl AssignmentTable {
 
     /// A new table (in the same directory) of `f(index, assignment)` for every row.
     pub fn map(&self, mut f: impl FnMut(usize, Assignment) -> Assignment) -> Result<Self> {
-        let mut out = AssignmentTable::new(self.dir());
+        let mut out = AssignmentTable::beside_with(self.dir(), self.bytes.tail_bytes);
         self.scan(|i, a| out.push(f(i, a)))?;
         Ok(out)
     }
