@@ -1762,7 +1762,7 @@ impl Archive for IndexArchive {
         // the members' records, then the batch's
         let base_docs =
             DocId::try_from(self.members.len()).map_err(|_| too_many(&self.index.dir))?;
-        let mut all = Records::new(&scratch.dir);
+        let mut all = Records::in_scratch(scratch);
         for row in &self.rows {
             let outlet = row.outlet.clone().map(|o| all.outlet_id(o));
             let d = all.doc_records.len() as DocId;
@@ -1779,7 +1779,7 @@ impl Archive for IndexArchive {
                 raw_digest: 0,
             })?;
         }
-        let batch = std::mem::replace(records, Records::new(&scratch.dir));
+        let batch = std::mem::replace(records, Records::in_scratch(scratch));
         batch.metas.scan(|_, mut m| {
             m.outlet = m
                 .outlet
@@ -1878,24 +1878,23 @@ impl Archive for IndexArchive {
             }
         };
         // stable ids: the index position of each cluster's first record (local order is
-        // index order)
+        // index order); the loaded members no batch document is a candidate of keep what
+        // their runs decided (this run saw none of their pairs; see `candidates`)
         let mut first: HashMap<u64, u64> = HashMap::new();
-        for (i, a) in dedup.assignments.iter_mut().enumerate() {
-            if let Some(c) = a.cluster() {
-                *a = a.in_cluster(*first.entry(c).or_insert(position(i)));
-            }
-        }
-        // the loaded members no batch document is a candidate of keep what their runs
-        // decided (this run saw none of their pairs; see `candidates`)
-        for (i, a) in dedup.assignments[..archived].iter_mut().enumerate() {
-            if !self.in_scope[i] {
+        let in_scope = &self.in_scope;
+        dedup.assignments = dedup.assignments.map(|i, a| {
+            // every record's cluster names its first record, the stored ones' too
+            let a = match a.cluster() {
+                Some(c) => a.in_cluster(*first.entry(c).or_insert(position(i))),
+                None => a,
+            };
+            if i < archived && !in_scope[i] {
                 let row = members[i].row;
-                *a = Assignment::stored(
-                    (row.cluster != NO_CLUSTER).then_some(row.cluster),
-                    row.keep,
-                );
+                Assignment::stored((row.cluster != NO_CLUSTER).then_some(row.cluster), row.keep)
+            } else {
+                a
             }
-        }
+        })?;
         // components, for the next run's scope: of the touched, from this run's edges
         let records = &dedup.records;
         let mut uf = UnionFind::new(dedup.records.doc_records.len());
@@ -1914,14 +1913,19 @@ impl Archive for IndexArchive {
             .collect();
         let mut size: HashMap<u64, u64> = HashMap::new();
         let mut rep: HashMap<u64, u32> = HashMap::new();
-        for (i, a) in dedup.assignments.iter().enumerate() {
+        let mut touched = std::collections::BTreeSet::new();
+        dedup.assignments.scan(|i, a| {
             if let Some(c) = a.cluster() {
                 *size.entry(c).or_default() += 1;
                 if a.keep() {
                     rep.insert(c, i as u32);
                 }
+                if i >= archived {
+                    touched.insert(c);
+                }
             }
-        }
+            Ok(())
+        })?;
         // what the representative of each touched cluster was before this run (a
         // cluster lies inside one component, so its members are all loaded)
         let before: HashMap<u64, u32> = members
@@ -1931,12 +1935,6 @@ impl Archive for IndexArchive {
             .map(|(i, m)| (m.row.cluster, i as u32))
             .collect();
         let mut previous = BTreeMap::new();
-        let mut touched = std::collections::BTreeSet::new();
-        for a in &dedup.assignments[archived..] {
-            if let Some(c) = a.cluster() {
-                touched.insert(c);
-            }
-        }
         for &c in &touched {
             if let (Some(&old), Some(&new)) = (before.get(&c), rep.get(&c))
                 && old != new
@@ -1953,17 +1951,20 @@ impl Archive for IndexArchive {
         counts.docs_in_clusters = 0;
         counts.duplicates = 0;
         counts.kept = 0;
-        for a in &dedup.assignments[archived..] {
-            if a.cluster().is_some_and(|c| size[&c] > 1) {
-                counts.docs_in_clusters += 1;
-            }
-            if a.duplicate_of().is_some() {
-                counts.duplicates += 1;
-            }
-            if a.keep() {
-                counts.kept += 1;
-            }
-        }
+        dedup
+            .assignments
+            .scan_range(archived, dedup.assignments.len(), |_, a| {
+                if a.cluster().is_some_and(|c| size[&c] > 1) {
+                    counts.docs_in_clusters += 1;
+                }
+                if a.duplicate_of().is_some() {
+                    counts.duplicates += 1;
+                }
+                if a.keep() {
+                    counts.kept += 1;
+                }
+                Ok(())
+            })?;
         let run = self.run_number();
         dedup.summary.index = Some(IndexRun {
             dir: self.index.dir.clone(),
@@ -1997,14 +1998,17 @@ impl Archive for IndexArchive {
         )?;
         // the cluster table: the old one streamed, the members' rows replaced, the
         // batch's appended
-        let row = |i: usize| {
-            let a = &dedup.assignments[i];
-            ClusterRow {
+        // rows asked for in rising order: the members', then the batch's
+        let mut assignments = dedup.assignments.reader();
+        let components = &self.components;
+        let mut row = |i: usize| -> Result<ClusterRow> {
+            let a = assignments.get(i)?;
+            Ok(ClusterRow {
                 cluster: a.cluster().unwrap_or(NO_CLUSTER),
                 keep: a.keep(),
                 doc: dedup.records.doc_of(i).is_some(),
-                component: self.components[i],
-            }
+                component: components[i],
+            })
         };
         let old = self.index.clusters_path();
         let members = &self.members;
@@ -2018,14 +2022,14 @@ impl Archive for IndexArchive {
                     scan_clusters(old, digest, self.archived_records, |i, r| {
                         if members.get(next).is_some_and(|m| m.record == i) {
                             next += 1;
-                            put(&row(next - 1))
+                            put(&row(next - 1)?)
                         } else {
                             put(&r)
                         }
                     })?;
                 }
                 for i in members.len()..dedup.assignments.len() {
-                    put(&row(i))?;
+                    put(&row(i)?)?;
                 }
                 Ok(())
             },

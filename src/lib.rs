@@ -20,7 +20,8 @@
 //!     ("c", "an entirely different story about markets and rates".to_string()),
 //! ];
 //! let params = Params::default().validate()?;
-//! let out = dedup_texts(&docs, &params)?.assignments;
+//! // where each record ended up, in input order (on disk: `to_vec` for a few records)
+//! let out = dedup_texts(&docs, &params)?.assignments.to_vec()?;
 //! assert_eq!(out[0].cluster(), out[1].cluster());
 //! assert!(out[0].keep() && !out[1].keep());
 //! assert_ne!(out[0].cluster(), out[2].cluster());

@@ -44,7 +44,9 @@ use crate::output::OutputFormat;
 use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
-use crate::records::{Assignment, Dedup, ProvenanceTable, RecordMeta, Records, Status};
+use crate::records::{
+    Assignment, AssignmentTable, Dedup, ProvenanceTable, RecordMeta, Records, Status,
+};
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{
     CleanArticles, Fingerprints, IndexBuilder, ParagraphIndex, clean_and_sketch,
@@ -682,6 +684,7 @@ where
             key_run_bytes,
             records.metas.file_bytes(),
             provenance.file_bytes(),
+            assignments.file_bytes(),
         ),
         warnings,
         outputs: BTreeMap::new(),
@@ -712,9 +715,10 @@ where
 /// its documents' compressed texts (`texts`, only then) from the streaming pass until its
 /// segment is written in the sketch pass, beside either kind of run. The record table
 /// (`records`) lives from the first batch to the end, the duplicates' provenance
-/// (`provenance`) from clustering to the end: so `peak`, the most held at once, is the
-/// record table and the spill plus the larger of the texts and runs (before clustering)
-/// and the provenance (from clustering on). Outputs written under temporary names are not
+/// (`provenance`) and the assignments (`assignments`) from clustering to the end: so
+/// `peak`, the most held at once, is the record table and the spill plus the larger of
+/// the texts and runs (before clustering) and the provenance with the assignments (from
+/// clustering on). Outputs written under temporary names are not
 /// counted: they become the outputs.
 fn temporary_disk(
     spill_bytes: u64,
@@ -723,6 +727,7 @@ fn temporary_disk(
     key_run_bytes: u64,
     record_bytes: u64,
     provenance_bytes: u64,
+    assignment_bytes: u64,
 ) -> BTreeMap<String, u64> {
     let mut disk = BTreeMap::from([
         ("spill".to_owned(), spill_bytes),
@@ -730,11 +735,13 @@ fn temporary_disk(
         ("paragraph_runs".to_owned(), key_run_bytes),
         ("records".to_owned(), record_bytes),
         ("provenance".to_owned(), provenance_bytes),
+        ("assignments".to_owned(), assignment_bytes),
         (
             "peak".to_owned(),
             record_bytes
                 + spill_bytes
-                + (text_bytes + band_run_bytes.max(key_run_bytes)).max(provenance_bytes),
+                + (text_bytes + band_run_bytes.max(key_run_bytes))
+                    .max(provenance_bytes + assignment_bytes),
         ),
     ]);
     if text_bytes > 0 {
@@ -787,8 +794,8 @@ pub struct Clustered {
     pub counts: Counts,
     /// Seconds of verification and clustering.
     pub seconds: BTreeMap<String, f64>,
-    /// Where each record ended up, in input order.
-    pub assignments: Vec<Assignment>,
+    /// Where each record ended up, in input order, on disk.
+    pub assignments: AssignmentTable,
     /// Per duplicate: how a copy relates to its representative, on disk.
     pub provenance: ProvenanceTable,
     /// The accepted pairs.
@@ -841,7 +848,7 @@ where
     let collector = Collector {
         params,
         sources: &sources,
-        records: Records::new(&scratch.dir),
+        records: Records::in_scratch(scratch),
         paragraphs: IndexBuilder::new(ShingleSpill::create_in(&scratch.dir)?, scratch),
         texts: match archive.as_deref() {
             Some(a) if a.keeps_texts() => Some(ShingleSpill::create_in(&scratch.dir)?),
@@ -1148,7 +1155,7 @@ fn place_groups(
     group_members: usize,
 ) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
     let mut out = Vec::with_capacity(comps.iter().map(|c| c.members.len()).sum());
-    let mut table = ProvenanceTable::new(records.metas.dir());
+    let mut table = ProvenanceTable::beside(&records.metas);
     let mut start = 0;
     while start < comps.len() {
         let mut end = start + 1;
@@ -1205,14 +1212,14 @@ fn place_groups(
     Ok((out, table))
 }
 
-/// Cluster ids, representatives and similarities for every record. `placements` are those
-/// of the documents in components of two or more, sorted by document (`place_all`);
-/// every other compared document is alone.
+/// Cluster ids, representatives and similarities for every record, in input order, to a
+/// table on disk. `placements` are those of the documents in components of two or more,
+/// sorted by document (`place_all`); every other compared document is alone.
 fn assign(
     records: &Records,
     placements: &[(DocId, Placement)],
     counts: &mut Counts,
-) -> Result<Vec<Assignment>> {
+) -> Result<AssignmentTable> {
     let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
     for (_, p) in placements {
@@ -1220,7 +1227,7 @@ fn assign(
     }
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
-    let mut out = Vec::with_capacity(records.metas.len());
+    let mut out = AssignmentTable::beside(&records.metas);
     let mut alone = Placement {
         rep: 0,
         score: None,
@@ -1273,8 +1280,7 @@ fn assign(
         if a.keep() {
             counts.kept += 1;
         }
-        out.push(a);
-        Ok(())
+        out.push(a)
     })?;
     Ok(out)
 }
@@ -1381,7 +1387,10 @@ mod tests {
         // document 2 is alone: not listed
         let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
         let mut counts = Counts::default();
-        let a = assign(&records, &placements, &mut counts).unwrap();
+        let a = assign(&records, &placements, &mut counts)
+            .unwrap()
+            .to_vec()
+            .unwrap();
         assert_eq!(a.len(), 5);
         assert_eq!((a[0].cluster(), a[0].keep()), (Some(0), true));
         assert_eq!(a[1], Assignment::UNREAD);

@@ -29,7 +29,7 @@ use crate::input::Source;
 use crate::output::schema::Summary;
 use crate::paragraph::Repeat;
 use crate::provenance::{Provenance, Relation};
-use crate::spill::read_exact_at;
+use crate::spill::{Scratch, read_exact_at};
 
 /// What became of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,22 @@ impl Records {
     /// An empty table whose rows go to a temporary file in `dir` (the spill directory).
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        Records::with_table(RecordTable::new(dir))
+    }
+
+    /// An empty table whose rows go to a temporary file in the spill directory, keeping
+    /// in memory a share of the budget (`tail_bytes`) of the last rows appended.
+    #[must_use]
+    pub fn in_scratch(scratch: &Scratch) -> Self {
+        Records::with_table(RecordTable::with_tail(
+            &scratch.dir,
+            tail_bytes(scratch.memory),
+        ))
+    }
+
+    fn with_table(metas: RecordTable) -> Self {
         Records {
-            metas: RecordTable::new(dir),
+            metas,
             doc_records: Vec::new(),
             outlets: Vec::new(),
             outlet_index: HashMap::new(),
@@ -155,6 +169,15 @@ impl Records {
 /// Bytes kept in memory before an on-disk table appends them to its file.
 const TAIL_BYTES: usize = 1 << 20;
 
+/// The bytes an on-disk table keeps in memory under a budget of `memory`: `TAIL_BYTES`
+/// with the default budget, down to 4 KiB for a budget of 1 MiB (so a small run under a
+/// tiny budget reads its tables back from disk, as a large one does).
+fn tail_bytes(memory: u64) -> usize {
+    usize::try_from(memory / 256)
+        .unwrap_or(TAIL_BYTES)
+        .clamp(4 << 10, TAIL_BYTES)
+}
+
 /// Records of the table whose rows share one offset held in memory: a lookup decodes at
 /// most this many rows, and the offsets cost half a byte a record.
 const BLOCK: usize = 16;
@@ -166,6 +189,8 @@ const BLOCK: usize = 16;
 #[derive(Debug)]
 struct Appended {
     dir: PathBuf,
+    /// Bytes of the tail that send it to the file.
+    tail_bytes: usize,
     file: Option<File>,
     /// Bytes in `file`.
     flushed: u64,
@@ -173,9 +198,10 @@ struct Appended {
 }
 
 impl Appended {
-    fn new(dir: &Path) -> Self {
+    fn new(dir: &Path, tail_bytes: usize) -> Self {
         Appended {
             dir: dir.to_path_buf(),
+            tail_bytes,
             file: None,
             flushed: 0,
             tail: Vec::new(),
@@ -189,7 +215,7 @@ impl Appended {
 
     /// Moves the tail to the file once it is large enough.
     fn flush_if_full(&mut self) -> Result<()> {
-        if self.tail.len() < TAIL_BYTES {
+        if self.tail.len() < self.tail_bytes {
             return Ok(());
         }
         let file = match &mut self.file {
@@ -275,6 +301,11 @@ impl Rows<'_> {
     fn u32(&mut self) -> Result<u32> {
         let v = self.varint()?;
         u32::try_from(v).map_err(|_| self.bad())
+    }
+
+    fn u32_le(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes(b.try_into().expect("4 bytes")))
     }
 
     fn u64_le(&mut self) -> Result<u64> {
@@ -419,8 +450,13 @@ impl RecordTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        RecordTable::with_tail(dir, TAIL_BYTES)
+    }
+
+    /// An empty table that keeps up to `tail` bytes of its last rows in memory.
+    fn with_tail(dir: &Path, tail: usize) -> Self {
         RecordTable {
-            bytes: Appended::new(dir),
+            bytes: Appended::new(dir, tail),
             blocks: Vec::new(),
             rows: 0,
             scratch: Vec::new(),
@@ -450,6 +486,12 @@ impl RecordTable {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// Bytes of its last rows it keeps in memory, at most.
+    #[must_use]
+    pub fn tail_bytes(&self) -> usize {
+        self.bytes.tail_bytes
     }
 
     /// Appends the next record's row.
@@ -568,8 +610,18 @@ impl ProvenanceTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
+        ProvenanceTable::beside_with(dir, TAIL_BYTES)
+    }
+
+    /// An empty table in the directory of `records`, keeping as many bytes in memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        ProvenanceTable::beside_with(records.dir(), records.tail_bytes())
+    }
+
+    fn beside_with(dir: &Path, tail: usize) -> Self {
         ProvenanceTable {
-            bytes: Appended::new(dir),
+            bytes: Appended::new(dir, tail),
             entries: Vec::new(),
             sorted: true,
             scratch: Vec::new(),
@@ -841,14 +893,217 @@ impl Serialize for Assignment {
     }
 }
 
+/// Bytes of an assignment's row: its cluster, similarity and containment bits, the
+/// records it is a duplicate of and split from (little-endian, the sentinels as they are)
+/// and whether it is kept.
+const ASSIGNMENT_BYTES: usize = 8 + 8 + 8 + 4 + 4 + 1;
+
+/// Rows an `AssignmentTable` reads at a time when it goes through them in order (about
+/// 1 MiB).
+const ASSIGNMENT_CHUNK: usize = 1 << 15;
+
+/// Where each record ended up, one row a record in input order, on disk: clustering
+/// appends them in input order and the outputs read them back in order, or by record for
+/// the few records they name. Rows have one width, so row `i` is at `i` times it and
+/// nothing is kept in memory but the last rows appended (against 40 bytes a record for a
+/// `Vec<Assignment>`).
+#[derive(Debug)]
+pub struct AssignmentTable {
+    bytes: Appended,
+    rows: usize,
+}
+
+impl AssignmentTable {
+    /// Bytes of a row on disk, one a record.
+    pub const ROW_BYTES: usize = ASSIGNMENT_BYTES;
+
+    /// An empty table whose file, when it needs one, goes in `dir`.
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        AssignmentTable::beside_with(dir, TAIL_BYTES)
+    }
+
+    /// An empty table in the directory of `records`, keeping as many bytes in memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        AssignmentTable::beside_with(records.dir(), records.tail_bytes())
+    }
+
+    fn beside_with(dir: &Path, tail: usize) -> Self {
+        AssignmentTable {
+            bytes: Appended::new(dir, tail),
+            rows: 0,
+        }
+    }
+
+    /// The table of `assignments`, its file (when it needs one) in `dir`.
+    pub fn from_slice(dir: &Path, assignments: &[Assignment]) -> Result<Self> {
+        let mut t = AssignmentTable::new(dir);
+        for &a in assignments {
+            t.push(a)?;
+        }
+        Ok(t)
+    }
+
+    /// Rows in the table.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when the table has no rows.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Bytes of its rows in its temporary file (the last ones appended may still be in
+    /// memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.bytes.flushed
+    }
+
+    /// The directory of its file.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.bytes.dir
+    }
+
+    /// Appends the next record's assignment.
+    pub fn push(&mut self, a: Assignment) -> Result<()> {
+        // a row never straddles the file and the tail
+        self.bytes.flush_if_full()?;
+        let tail = &mut self.bytes.tail;
+        tail.extend_from_slice(&a.cluster.to_le_bytes());
+        tail.extend_from_slice(&a.similarity.to_le_bytes());
+        tail.extend_from_slice(&a.containment.to_le_bytes());
+        tail.extend_from_slice(&a.duplicate_of.to_le_bytes());
+        tail.extend_from_slice(&a.split_from.to_le_bytes());
+        tail.push(u8::from(a.keep));
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Row `i`.
+    pub fn get(&self, i: usize) -> Result<Assignment> {
+        Ok(self.range(i, i + 1)?[0])
+    }
+
+    /// Rows `start..end`, read in one go.
+    pub fn range(&self, start: usize, end: usize) -> Result<Vec<Assignment>> {
+        assert!(
+            start <= end && end <= self.rows,
+            "rows {start}..{end} of {}",
+            self.rows
+        );
+        let bytes = self.bytes.read(
+            (start * ASSIGNMENT_BYTES) as u64,
+            (end * ASSIGNMENT_BYTES) as u64,
+        )?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        let mut out = Vec::with_capacity(end - start);
+        for _ in start..end {
+            let cluster = rows.u64_le()?;
+            let similarity = rows.u64_le()?;
+            let containment = rows.u64_le()?;
+            let duplicate_of = rows.u32_le()?;
+            let split_from = rows.u32_le()?;
+            let keep = match rows.byte()? {
+                0 => false,
+                1 => true,
+                _ => return Err(rows.bad()),
+            };
+            out.push(Assignment {
+                cluster,
+                similarity,
+                containment,
+                duplicate_of,
+                split_from,
+                keep,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Rows `start..end` in order, a chunk at a time: `f(index, assignment)`.
+    pub fn scan_range(
+        &self,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(usize, Assignment) -> Result<()>,
+    ) -> Result<()> {
+        for from in (start..end).step_by(ASSIGNMENT_CHUNK) {
+            let to = (from + ASSIGNMENT_CHUNK).min(end);
+            for (k, a) in self.range(from, to)?.into_iter().enumerate() {
+                f(from + k, a)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every row in order: `f(index, assignment)`.
+    pub fn scan(&self, f: impl FnMut(usize, Assignment) -> Result<()>) -> Result<()> {
+        self.scan_range(0, self.rows, f)
+    }
+
+    /// Every row, in memory: for callers that hold a few records (a library call on
+    /// texts in memory, a sweep), not for a dump.
+    pub fn to_vec(&self) -> Result<Vec<Assignment>> {
+        self.range(0, self.rows)
+    }
+
+    /// A new table (in the same directory) of `f(index, assignment)` for every row.
+    pub fn map(&self, mut f: impl FnMut(usize, Assignment) -> Assignment) -> Result<Self> {
+        let mut out = AssignmentTable::beside_with(self.dir(), self.bytes.tail_bytes);
+        self.scan(|i, a| out.push(f(i, a)))?;
+        Ok(out)
+    }
+
+    /// A reader for rows asked for in rising order, mostly one after the other: it reads
+    /// a chunk at a time.
+    #[must_use]
+    pub fn reader(&self) -> AssignmentReader<'_> {
+        AssignmentReader {
+            table: self,
+            start: 0,
+            chunk: Vec::new(),
+        }
+    }
+}
+
+/// Reads an `AssignmentTable` a chunk at a time (`AssignmentTable::reader`).
+pub struct AssignmentReader<'a> {
+    table: &'a AssignmentTable,
+    /// Index of the first row of `chunk`.
+    start: usize,
+    chunk: Vec<Assignment>,
+}
+
+impl AssignmentReader<'_> {
+    /// Row `i`: from the chunk in memory when it holds it, else from the chunk that
+    /// starts at `i`.
+    pub fn get(&mut self, i: usize) -> Result<Assignment> {
+        if i < self.start || i >= self.start + self.chunk.len() {
+            let end = (i + ASSIGNMENT_CHUNK).min(self.table.rows);
+            self.chunk = self.table.range(i, end)?;
+            self.start = i;
+        }
+        Ok(self.chunk[i - self.start])
+    }
+}
+
 /// The result of the comparison stages, before anything is written.
 pub struct Dedup {
     /// The inputs, in the order their records were read.
     pub sources: Vec<Source>,
     /// The per-record table.
     pub records: Records,
-    /// Where each record ended up, in input order.
-    pub assignments: Vec<Assignment>,
+    /// Where each record ended up, in input order, on disk.
+    pub assignments: AssignmentTable,
     /// Per duplicate: how it relates to its representative.
     pub provenance: ProvenanceTable,
     /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
@@ -992,6 +1247,75 @@ mod tests {
             assert_eq!(t.get(r).unwrap(), want, "record {r}");
             assert_eq!(t.is_weak(r).unwrap(), want.is_some_and(|p| p.weak));
         }
+    }
+
+    fn assignment(i: usize) -> Assignment {
+        match i % 5 {
+            0 => Assignment::UNREAD,
+            1 => Assignment::kept(i as u64, None),
+            2 => Assignment::kept(i as u64 / 3, Some(i as u32 - 1)),
+            3 => Assignment::duplicate(
+                i as u64 * 1_000_003,
+                i as u32 / 2,
+                1.0 / i as f64,
+                0.5,
+                None,
+            ),
+            _ => Assignment::duplicate(u64::MAX - 1, u32::MAX - 1, 0.0, 1.0, Some(7)),
+        }
+    }
+
+    #[test]
+    fn the_assignment_table_gives_back_every_row_at_random_in_ranges_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // 3.3 MB of rows: most in the file, the last in the tail
+        let n = 100_000;
+        let want: Vec<Assignment> = (0..n).map(assignment).collect();
+        let table = AssignmentTable::from_slice(dir.path(), &want).unwrap();
+        assert_eq!(table.len(), n);
+        assert!(
+            table.file_bytes() >= 3 * (1 << 20),
+            "{}",
+            table.file_bytes()
+        );
+        assert!(table.file_bytes() < (n * ASSIGNMENT_BYTES) as u64);
+        assert_eq!(table.to_vec().unwrap(), want);
+        // rows on both sides of the boundary between the file and the tail
+        let boundary = table.file_bytes() as usize / ASSIGNMENT_BYTES;
+        for i in [0, 1, boundary - 1, boundary, boundary + 1, n - 1]
+            .into_iter()
+            .chain((0..n).step_by(997))
+        {
+            assert_eq!(table.get(i).unwrap(), want[i], "row {i}");
+        }
+        for (start, end) in [(0, 0), (5, 6), (boundary - 3, boundary + 3), (n - 10, n)] {
+            assert_eq!(table.range(start, end).unwrap(), &want[start..end]);
+        }
+        let mut seen = Vec::new();
+        table
+            .scan_range(boundary - 40_000, n, |i, a| {
+                seen.push((i, a));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen.len(), n - boundary + 40_000);
+        assert!(seen.iter().all(|&(i, a)| want[i] == a));
+        // the reader, in rising order with jumps, then back
+        let mut reader = table.reader();
+        for i in (0..n).step_by(3).chain([n - 1, 0, 40_000]) {
+            assert_eq!(reader.get(i).unwrap(), want[i], "row {i}");
+        }
+        let doubled = table.map(|i, a| a.in_cluster(i as u64 * 2)).unwrap();
+        assert_eq!(doubled.len(), n);
+        doubled
+            .scan(|i, a| {
+                assert_eq!(a, want[i].in_cluster(i as u64 * 2));
+                Ok(())
+            })
+            .unwrap();
+        // an empty table reads as one
+        let empty = AssignmentTable::new(dir.path());
+        assert!(empty.is_empty() && empty.to_vec().unwrap().is_empty());
     }
 
     #[test]

@@ -119,7 +119,11 @@ mod tests {
                 "an entirely different story about markets and rates and banks".into(),
             ),
         ];
-        let whole = crate::dedup_texts(&docs, &params).unwrap().assignments;
+        let whole = crate::dedup_texts(&docs, &params)
+            .unwrap()
+            .assignments
+            .to_vec()
+            .unwrap();
         let members: Vec<ComponentMember> = docs
             .iter()
             .enumerate()

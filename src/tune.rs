@@ -194,7 +194,7 @@ fn sweep(
                 let clustered = cluster_stage(&sketched, Some(&scores), &v, &NoProgress)?;
                 let labels: Vec<(u64, u64)> = families
                     .iter()
-                    .zip(&clustered.assignments)
+                    .zip(clustered.assignments.to_vec()?)
                     .filter_map(|(f, a)| Some(((*f)?, a.cluster()?)))
                     .collect();
                 rows.push(SweepRow {

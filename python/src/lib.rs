@@ -259,6 +259,8 @@ fn dedup_texts(
     py.detach(|| {
         let d = neardup::dedup_texts(&docs, p).map_err(runtime_error)?;
         Ok(d.assignments
+            .to_vec()
+            .map_err(runtime_error)?
             .iter()
             .map(|a| (a.cluster(), a.keep(), a.duplicate_of(), a.similarity()))
             .collect())

@@ -385,10 +385,10 @@ pub fn write_all(
     };
     let doc_lines = |from: usize, to: usize| -> Result<Vec<DocLine<'_>>> {
         let rows = metas.range(archived + from, archived + to)?;
+        let assignments = dedup.assignments.range(archived + from, archived + to)?;
         let mut lines = Vec::with_capacity(rows.len());
-        for (k, meta) in rows.into_iter().enumerate() {
+        for (k, (meta, a)) in rows.into_iter().zip(assignments).enumerate() {
             let i = archived + from + k;
-            let a = &dedup.assignments[i];
             let (repeats, boilerplate): (&[Repeat], &[u32]) = match meta.doc {
                 Some(d) => (records.repeats_of(d), records.boilerplate_of(d)),
                 None => (&[], &[]),
@@ -417,33 +417,39 @@ pub fn write_all(
     };
     let mut docs = DocsSink::new(dir, format)?;
     docs.write_lines(dir, metas.len() - archived, doc_lines, progress)?;
-    let mut members: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+    // every duplicate as (cluster, record, representative), sorted: a cluster's
+    // duplicates in record order, one flat list (16 bytes a duplicate, no allocation a
+    // cluster); the assignments themselves stay on disk
+    let mut dups: Vec<(u64, u32, u32)> = Vec::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for (i, a) in dedup.assignments.iter().enumerate() {
-        if let (Some(c), Some(_)) = (a.cluster(), a.duplicate_of()) {
-            members.entry(c).or_default().push(i as u32);
+    dedup.assignments.scan(|i, a| {
+        if let (Some(c), Some(rep)) = (a.cluster(), a.duplicate_of()) {
+            dups.push((c, i as u32, rep));
         }
         if let Some(from) = a.split_from() {
             split_off.entry(from).or_default().push(i as u32);
         }
+        Ok(())
+    })?;
+    dups.par_sort_unstable();
+    // where each cluster's duplicates start in `dups`; against an index, an archived
+    // cluster this run did not touch is not written
+    let mut starts: Vec<usize> = Vec::new();
+    let mut start = 0;
+    while start < dups.len() {
+        let (cluster, _, rep) = dups[start];
+        let end = start + dups[start..].partition_point(|d| d.0 == cluster);
+        if dups[start..end].iter().any(|d| d.1 as usize >= archived) || rep as usize >= archived {
+            starts.push(start);
+        }
+        start = end;
     }
-
-    // against an index, an archived cluster this run did not touch is not written
-    let members: Vec<(&u64, &Vec<u32>)> = members
-        .iter()
-        .filter(|(_, dups)| {
-            let rep = dedup.assignments[dups[0] as usize]
-                .duplicate_of()
-                .expect("members are duplicates");
-            dups.iter().chain([&rep]).any(|&r| (r as usize) >= archived)
-        })
-        .collect();
     let cluster_line = |k: usize| -> Result<ClusterLine<'_>> {
-        let (cluster, dups) = members[k];
-        let rep = dedup.assignments[dups[0] as usize]
-            .duplicate_of()
-            .expect("members are duplicates");
-        let mut all: Vec<u32> = dups.clone();
+        let start = starts[k];
+        let (cluster, _, rep) = dups[start];
+        let end = start + dups[start..].partition_point(|d| d.0 == cluster);
+        let cluster = &cluster;
+        let mut all: Vec<u32> = dups[start..end].iter().map(|d| d.1).collect();
         all.push(rep);
         all.sort_unstable();
         let mut member_lines = Vec::with_capacity(all.len());
@@ -461,7 +467,11 @@ pub fn write_all(
             }
             member_lines.push(ClusterMember {
                 id,
-                similarity: dedup.assignments[r as usize].similarity().unwrap_or(1.0),
+                similarity: dedup
+                    .assignments
+                    .get(r as usize)?
+                    .similarity()
+                    .unwrap_or(1.0),
                 outlet: records.outlet(&m).map(Cow::Borrowed),
                 date: m.date.map(|d| Cow::Owned(d.into_string())),
                 provenance: provenance.map(Cow::Owned),
@@ -493,7 +503,7 @@ pub fn write_all(
     let cluster_lines =
         |from: usize, to: usize| (from..to).map(cluster_line).collect::<Result<Vec<_>>>();
     let mut clusters = ClustersSink::new(dir, format)?;
-    clusters.write_lines(dir, members.len(), cluster_lines, progress)?;
+    clusters.write_lines(dir, starts.len(), cluster_lines, progress)?;
 
     check_cancel(progress)?;
     let digests = [docs.digest(), clusters.digest()];
@@ -842,7 +852,7 @@ fn same_record(
             &format!("record {} is not where the first pass read it", index + 1),
         ));
     };
-    if !dedup.assignments[index].keep() {
+    if !dedup.assignments.get(index)?.keep() {
         return Ok(None);
     }
     if digest() != meta.raw_digest {

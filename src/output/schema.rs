@@ -261,7 +261,9 @@ pub struct Summary {
     /// Bytes of temporary disk: `spill` (paragraph records), `band_runs` (band keys
     /// sorted into runs under `--memory`), `paragraph_runs` (boilerplate keys counted
     /// into runs under `--memory`), `texts` (a run adding to an index: its documents'
-    /// texts, compressed) and `peak` (the most held at once). Like
+    /// texts, compressed), `records`, `provenance` and `assignments` (the record table,
+    /// the duplicates' provenance and where each record ended up) and `peak` (the most
+    /// held at once). Like
     /// `seconds`, a figure of how the run went, which `--memory` changes, not of its
     /// result. Empty in runs written before it existed.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

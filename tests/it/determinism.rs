@@ -10,7 +10,8 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
     write_jsonl(&work.path().join("c.jsonl"), &corpus);
     let mut runs = Vec::new();
     // 1M leaves the band table 256 KiB and the boilerplate keys as much: the 3,000
-    // documents' band keys go to disk in 6 runs, their paragraph keys in several
+    // documents' band keys go to disk in 6 runs, their paragraph keys in several, and
+    // the rows of the record table, the provenance and the assignments to their files
     let settings = [
         ("1", "256M"),
         ("2", "256M"),
@@ -53,7 +54,7 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
                 + disk("spill")
                 + disk("band_runs")
                     .max(disk("paragraph_runs"))
-                    .max(disk("provenance"))
+                    .max(disk("provenance") + disk("assignments"))
         );
         assert_eq!(disk("band_runs") > 0, *memory == "1M", "{threads} {memory}");
         assert_eq!(
@@ -61,6 +62,15 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
             *memory == "1M",
             "{threads} {memory}"
         );
+        // under 1M the record table, the provenance and the assignments keep 4 KiB each
+        // in memory: the outputs are read back from their files
+        for table in ["records", "provenance", "assignments"] {
+            assert_eq!(
+                disk(table) > 0,
+                *memory == "1M",
+                "{table} {threads} {memory}"
+            );
+        }
         let files: Vec<String> = ["docs.jsonl", "clusters.jsonl", "summary.json"]
             .iter()
             .map(|f| read_stable(&work.path().join(&out).join(f)))

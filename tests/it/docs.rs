@@ -513,7 +513,11 @@ fn the_doc_checks_themselves() {
 fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
     use std::mem::size_of;
     let sizes: BTreeMap<&str, usize> = BTreeMap::from([
-        ("Assignment", size_of::<neardup::Assignment>()),
+        // on disk: the width of its rows
+        (
+            "AssignmentTable",
+            neardup::records::AssignmentTable::ROW_BYTES,
+        ),
         (
             "(DocId, Placement)",
             size_of::<(neardup::ids::DocId, neardup::cluster::Placement)>(),

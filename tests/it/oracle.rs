@@ -118,6 +118,7 @@ fn check_against_brute_force(
         .collect();
     let t = params.lsh.threshold;
     let result = dedup_texts(&docs, params).unwrap();
+    let assignments = result.assignments.to_vec().unwrap();
 
     let must = brute.pairs_at_least(t + 0.05);
     assert!(
@@ -125,7 +126,7 @@ fn check_against_brute_force(
         "the corpus must exercise the test: {} pairs",
         must.len()
     );
-    let cluster = |i: usize| result.assignments[i].cluster();
+    let cluster = |i: usize| assignments[i].cluster();
     let missed: Vec<_> = must
         .iter()
         .filter(|&&(i, j, _)| cluster(i) != cluster(j))
@@ -164,13 +165,17 @@ fn lsh_candidates_cover_brute_force_pairs_at_the_rate_the_s_curve_predicts() {
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
     let params = article_params();
-    let result = dedup_texts(&docs, &params).unwrap();
+    let assignments = dedup_texts(&docs, &params)
+        .unwrap()
+        .assignments
+        .to_vec()
+        .unwrap();
     let brute = Brute::new(&texts, params.shingle.size);
     let high = brute.pairs_at_least(0.9);
     assert!(high.len() > 50, "{} high pairs", high.len());
     let together = high
         .iter()
-        .filter(|&&(i, j, _)| result.assignments[i].cluster() == result.assignments[j].cluster())
+        .filter(|&&(i, j, _)| assignments[i].cluster() == assignments[j].cluster())
         .count();
     assert_eq!(together, high.len());
 }
@@ -185,6 +190,7 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
         .collect();
     let params = article_params();
     let r = dedup_texts(&docs, &params).unwrap();
+    let assignments = r.assignments.to_vec().unwrap();
     // components by a plain BFS over the edges
     let n = r.records.doc_records.len();
     let mut adj: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -215,20 +221,20 @@ fn clusters_are_exactly_the_components_of_accepted_edges_and_representatives_are
             let rb = r.records.doc_records[e] as usize;
             assert_eq!(
                 same_comp,
-                r.assignments[ra].cluster() == r.assignments[rb].cluster()
+                assignments[ra].cluster() == assignments[rb].cluster()
             );
         }
     }
     // without dates, the representative is the first member in input order
-    for (i, a) in r.assignments.iter().enumerate() {
+    for (i, a) in assignments.iter().enumerate() {
         if let Some(rep) = a.duplicate_of() {
             assert!((rep as usize) < i, "representative {rep} after member {i}");
-            assert!(r.assignments[rep as usize].keep());
+            assert!(assignments[rep as usize].keep());
         }
     }
     // exactly one kept record per cluster
     let mut kept: HashMap<u64, u32> = HashMap::new();
-    for a in &r.assignments {
+    for a in &assignments {
         *kept.entry(a.cluster().unwrap()).or_default() += u32::from(a.keep());
     }
     assert!(kept.values().all(|&k| k == 1));
@@ -250,6 +256,7 @@ fn containment_matches_agree_with_brute_force() {
         .map(|d| (d.id.as_str(), d.text.as_str()))
         .collect();
     let r = dedup_texts(&docs, &params).unwrap();
+    let assignments = r.assignments.to_vec().unwrap();
     let (t, c, m) = (
         params.lsh.threshold,
         params.containment.min_containment,
@@ -284,8 +291,8 @@ fn containment_matches_agree_with_brute_force() {
             must += 1;
             by_containment += u32::from(jac < t);
             assert_eq!(
-                r.assignments[i].cluster(),
-                r.assignments[j].cluster(),
+                assignments[i].cluster(),
+                assignments[j].cluster(),
                 "pair {i}-{j}: J {jac:.3}, containment {cont:.3}, shared {inter}"
             );
         }

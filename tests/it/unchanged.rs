@@ -44,19 +44,23 @@ const OUTPUTS: [&str; 3] = ["docs.jsonl", "clusters.jsonl", "summary.json"];
 ///   `records` and `provenance` (the record table's and the provenance's temporary files,
 ///   blanked like the others), the only change (checked with `diff` of the sample's
 ///   summary.json from 592e066 and after: the `seconds` values and the two lines).
+/// - issue 14 (the assignments on disk): `disk` gains the key `assignments` (where each
+///   record ended up, a temporary file; blanked like the others), the only change
+///   (checked with `diff` of the sample's summary.json from main's binary and this one:
+///   the `seconds` values and that line).
 ///
 /// `neardup dedup data/sample.jsonl`: docs.jsonl, clusters.jsonl, summary.json.
 const SAMPLE: [&str; 3] = [
     "90da3683fc5b6f75c93327968bbb0768",
     "9cd1b457bbbe883ace5c5c9430930a3e",
-    "a2fdae612de8429f4cf75b4c3e9eaccb",
+    "0855b76112d05d9bf3fb8682a2cfaca3",
 ];
 
 /// `neardup generate --docs 20000 --seed 20`, then `neardup dedup` on it.
 const GENERATED_20K: [&str; 3] = [
     "6bcd94bf5eb12e3f5cf0798a1486e63d",
     "eb2dae73bb62051609a3386a772c3f9a",
-    "b4d4739531cd44d4d98eeb8bc2161fa3",
+    "d5d26da950833b87e644fabcecef735d",
 ];
 
 /// The parts of an output that differ between two runs of the same input, replaced by
