@@ -292,7 +292,10 @@ pub fn find_repeats(
 ) -> Vec<Repeat> {
     // paragraph hashes are xxh3 values already: a multiply mixes them enough, where the
     // default SipHash cost about 1% of a run (one map a document)
-    let mut first_by_hash: FxHashMap<u64, u32> = FxHashMap::default();
+    // sized once, where grown from empty it rehashed at 3, 7 and 14 paragraphs; it is
+    // only looked up, so its capacity changes no answer
+    let mut first_by_hash: FxHashMap<u64, u32> =
+        FxHashMap::with_capacity_and_hasher(paragraphs.len(), Default::default());
     let mut repeats = Vec::new();
     let near = paragraphs.len() <= NEAR_REPEAT_LIMIT;
     let mut originals = NearIndex::new(
