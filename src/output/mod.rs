@@ -417,14 +417,16 @@ pub fn write_all(
     };
     let mut docs = DocsSink::new(dir, format)?;
     docs.write_lines(dir, metas.len() - archived, doc_lines, progress)?;
-    // every duplicate as (cluster, record, representative), sorted: a cluster's
-    // duplicates in record order, one flat list (16 bytes a duplicate, no allocation a
-    // cluster); the assignments themselves stay on disk
-    let mut dups: Vec<(u64, u32, u32)> = Vec::new();
+    // every duplicate as (cluster, record, representative, the bits of its similarity),
+    // sorted: a cluster's duplicates in record order, one flat list (24 bytes a
+    // duplicate, no allocation a cluster) carrying the one field of the assignments that
+    // clusters.jsonl prints, which stay on disk
+    let mut dups: Vec<(u64, u32, u32, u64)> = Vec::new();
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     dedup.assignments.scan(|i, a| {
         if let (Some(c), Some(rep)) = (a.cluster(), a.duplicate_of()) {
-            dups.push((c, i as u32, rep));
+            let similarity = a.similarity().unwrap_or(1.0);
+            dups.push((c, i as u32, rep, similarity.to_bits()));
         }
         if let Some(from) = a.split_from() {
             split_off.entry(from).or_default().push(i as u32);
@@ -437,7 +439,7 @@ pub fn write_all(
     let mut starts: Vec<usize> = Vec::new();
     let mut start = 0;
     while start < dups.len() {
-        let (cluster, _, rep) = dups[start];
+        let (cluster, _, rep, _) = dups[start];
         let end = start + dups[start..].partition_point(|d| d.0 == cluster);
         if dups[start..end].iter().any(|d| d.1 as usize >= archived) || rep as usize >= archived {
             starts.push(start);
@@ -446,16 +448,20 @@ pub fn write_all(
     }
     let cluster_line = |k: usize| -> Result<ClusterLine<'_>> {
         let start = starts[k];
-        let (cluster, _, rep) = dups[start];
+        let (cluster, _, rep, _) = dups[start];
         let end = start + dups[start..].partition_point(|d| d.0 == cluster);
         let cluster = &cluster;
-        let mut all: Vec<u32> = dups[start..end].iter().map(|d| d.1).collect();
-        all.push(rep);
-        all.sort_unstable();
+        // (record, similarity) of every member, the representative's 1
+        let mut all: Vec<(u32, f64)> = dups[start..end]
+            .iter()
+            .map(|d| (d.1, f64::from_bits(d.3)))
+            .collect();
+        all.push((rep, 1.0));
+        all.sort_unstable_by_key(|m| m.0);
         let mut member_lines = Vec::with_capacity(all.len());
         let mut weak_links = Vec::new();
         let mut representative = None;
-        for &r in &all {
+        for &(r, similarity) in &all {
             let m = metas.get(r as usize)?;
             let provenance = dedup.provenance.get(r)?;
             let id: Cow<'_, str> = Cow::Owned(m.id.to_string());
@@ -467,11 +473,7 @@ pub fn write_all(
             }
             member_lines.push(ClusterMember {
                 id,
-                similarity: dedup
-                    .assignments
-                    .get(r as usize)?
-                    .similarity()
-                    .unwrap_or(1.0),
+                similarity,
                 outlet: records.outlet(&m).map(Cow::Borrowed),
                 date: m.date.map(|d| Cow::Owned(d.into_string())),
                 provenance: provenance.map(Cow::Owned),
