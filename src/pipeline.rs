@@ -28,8 +28,8 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Component, Edge, Placed, Placement, RepresentativeOrder, Verdicts, Verified, VerifyStats,
-    cluster_pairs, cluster_scored, components, place_component,
+    Component, Edge, Placed, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
+    cluster_scored, components, place_component,
 };
 use crate::document::Position;
 use crate::error::{Error, Result};
@@ -45,7 +45,8 @@ use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::records::{
-    Assignment, AssignmentTable, Dedup, ProvenanceTable, RecordMeta, Records, Status,
+    Assignment, AssignmentTable, Dedup, PlacedRow, PlacementRuns, ProvenanceTable, RecordMeta,
+    Records, Status,
 };
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{
@@ -1121,7 +1122,7 @@ const PLACE_GROUP_MEMBERS: usize = 1 << 16;
 /// Places every component, a group of components at a time (in parallel inside a
 /// group): the group's order keys are read from the record table when it is placed,
 /// and the provenance of its duplicates goes to the provenance table before the next
-/// group is placed. Returns the placements, sorted by document, and the table. Groups
+/// group is placed. Returns the placements (on disk, a run a group) and the table. Groups
 /// are formed in component order and each component is placed alone, so neither the
 /// thread count nor the group size changes the result.
 fn place_all(
@@ -1131,7 +1132,7 @@ fn place_all(
     rule: &MatchRule,
     params: &ValidParams,
     stats: &mut VerifyStats,
-) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
+) -> Result<(PlacementRuns, ProvenanceTable)> {
     place_groups(
         records,
         &mut comps,
@@ -1153,8 +1154,9 @@ fn place_groups(
     params: &ValidParams,
     stats: &mut VerifyStats,
     group_members: usize,
-) -> Result<(Vec<(DocId, Placement)>, ProvenanceTable)> {
-    let mut out = Vec::with_capacity(comps.iter().map(|c| c.members.len()).sum());
+) -> Result<(PlacementRuns, ProvenanceTable)> {
+    let mut out = PlacementRuns::beside(&records.metas);
+    let mut rows = Vec::new();
     let mut table = ProvenanceTable::beside(&records.metas);
     let mut start = 0;
     while start < comps.len() {
@@ -1198,52 +1200,53 @@ fn place_groups(
         for (list, split, weak) in placed {
             stats.split_off += split;
             stats.weak_links += weak;
-            for (d, mut p) in list {
-                if let Some(prov) = p.provenance.take() {
-                    table.push(records.doc_records[d as usize], &prov)?;
+            for (d, p) in list {
+                if let Some(prov) = &p.provenance {
+                    table.push(records.doc_records[d as usize], prov)?;
                 }
-                out.push((d, p));
+                rows.push(PlacedRow {
+                    doc: d,
+                    rep: p.rep,
+                    score: p.score.map(|s| (s.jaccard, s.containment)),
+                    split_from: p.split_from,
+                });
             }
         }
+        out.push_run(&mut rows)?;
         start = end;
     }
-    out.par_sort_unstable_by_key(|(d, _)| *d);
     table.finish();
     Ok((out, table))
 }
 
 /// Cluster ids, representatives and similarities for every record, in input order, to a
-/// table on disk. `placements` are those of the documents in components of two or more,
-/// sorted by document (`place_all`); every other compared document is alone.
+/// table on disk. `placements` are those of the documents in components of two or more
+/// (`place_all`); every other compared document is alone.
 fn assign(
     records: &Records,
-    placements: &[(DocId, Placement)],
+    placements: &PlacementRuns,
     counts: &mut Counts,
 ) -> Result<AssignmentTable> {
     let docs = records.doc_records.len();
     let mut size = vec![0u32; docs];
-    for (_, p) in placements {
+    let mut merged = placements.merged();
+    while let Some(p) = merged.next()? {
         size[p.rep as usize] += 1;
     }
+    let mut merged = placements.merged();
     let mut cluster_of_rep: Vec<u64> = vec![u64::MAX; docs];
     let mut next = 0u64;
     let mut out = AssignmentTable::beside(&records.metas);
-    let mut alone = Placement {
-        rep: 0,
-        score: None,
-        weak: false,
-        split_from: None,
-        provenance: None,
-    };
     records.metas.scan(|_, meta| {
         let a = match (meta.status, meta.doc) {
             (Status::Ok, Some(d)) => {
-                let p = if let Ok(i) = placements.binary_search_by_key(&d, |(x, _)| *x) {
-                    &placements[i].1
-                } else {
-                    alone.rep = d;
-                    &alone
-                };
+                // documents come in rising order with the records
+                let p = merged.take(d)?.unwrap_or(PlacedRow {
+                    doc: d,
+                    rep: d,
+                    score: None,
+                    split_from: None,
+                });
                 let rep = p.rep as usize;
                 if cluster_of_rep[rep] == u64::MAX {
                     cluster_of_rep[rep] = next;
@@ -1257,15 +1260,15 @@ fn assign(
                     }
                 }
                 let split_from = p.split_from.map(|r| records.doc_records[r as usize]);
-                match &p.score {
+                match p.score {
                     None => Assignment::kept(cluster, split_from),
-                    Some(score) => {
+                    Some((jaccard, containment)) => {
                         counts.duplicates += 1;
                         Assignment::duplicate(
                             cluster,
                             records.doc_records[rep],
-                            round6(score.jaccard),
-                            round6(score.containment),
+                            round6(jaccard),
+                            round6(containment),
                             split_from,
                         )
                     }
@@ -1353,13 +1356,13 @@ mod tests {
         }
     }
 
-    fn placed(rep: DocId, score: Option<PairScore>) -> Placement {
-        Placement {
+    fn placed(doc: DocId, rep: DocId, score: Option<PairScore>) -> PlacedRow {
+        let score = score.as_ref().map(crate::cluster::Similarity::from);
+        PlacedRow {
+            doc,
             rep,
-            score: score.as_ref().map(crate::cluster::Similarity::from),
-            weak: false,
+            score: score.map(|s| (s.jaccard, s.containment)),
             split_from: None,
-            provenance: None,
         }
     }
 
@@ -1385,7 +1388,10 @@ mod tests {
             shared_text: None,
         };
         // document 2 is alone: not listed
-        let placements = vec![(0, placed(0, None)), (1, placed(0, Some(copy)))];
+        let mut placements = PlacementRuns::beside(&records.metas);
+        placements
+            .push_run(&mut vec![placed(1, 0, Some(copy)), placed(0, 0, None)])
+            .unwrap();
         let mut counts = Counts::default();
         let a = assign(&records, &placements, &mut counts)
             .unwrap()
@@ -1479,7 +1485,12 @@ mod tests {
                 let provenance = (0..docs.len() as u32)
                     .map(|r| table.get(r))
                     .collect::<Result<Vec<_>>>()?;
-                Ok((placements, provenance, stats.split_off, stats.weak_links))
+                Ok((
+                    placements.to_vec()?,
+                    provenance,
+                    stats.split_off,
+                    stats.weak_links,
+                ))
             })
             .unwrap()
         };

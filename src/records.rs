@@ -1096,6 +1096,220 @@ impl AssignmentReader<'_> {
     }
 }
 
+/// What placement decided for one member of a component of two or more, as the
+/// assignments need it: its representative, its scores against it (`None` for the
+/// representative) and the representative a chain had joined it to before the star
+/// check split it off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlacedRow {
+    /// The member.
+    pub doc: DocId,
+    /// The representative of its cluster (itself for a representative).
+    pub rep: DocId,
+    /// Jaccard and containment against the representative.
+    pub score: Option<(f64, f64)>,
+    /// The representative it was split off from.
+    pub split_from: Option<DocId>,
+}
+
+/// Bytes of a `PlacedRow` on disk: document, representative, the two scores' bits
+/// (`u64::MAX` for none: no score is a NaN), split-off representative (`u32::MAX` for
+/// none).
+const PLACED_BYTES: usize = 4 + 4 + 8 + 8 + 4;
+
+/// Rows a run's cursor reads at a time while the runs are merged (28 KiB a run).
+const PLACED_CHUNK: usize = 1024;
+
+/// The placements of every member of a component of two or more, on temporary disk
+/// (they were 56 bytes a member in memory from placement to the assignments). Placement
+/// goes a group of components at a time, out of document order: each group's rows are
+/// sorted by document and appended as a run; `merged` gives them back in document order
+/// (the members of different groups are disjoint), a chunk of each run in memory.
+#[derive(Debug)]
+pub struct PlacementRuns {
+    bytes: Appended,
+    /// Each run's first and last row.
+    runs: Vec<(u64, u64)>,
+}
+
+impl PlacementRuns {
+    /// Bytes of a row on disk, one a member.
+    pub const ROW_BYTES: usize = PLACED_BYTES;
+
+    /// An empty set of runs in the directory of `records`, keeping as many bytes in
+    /// memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        PlacementRuns {
+            bytes: Appended::new(records.dir(), records.tail_bytes()),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Members placed.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.bytes.len() / PLACED_BYTES as u64
+    }
+
+    /// True when nothing was placed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.bytes.len() == 0
+    }
+
+    /// Appends one group's rows as a run, sorted by document (and empties `rows`).
+    pub fn push_run(&mut self, rows: &mut Vec<PlacedRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        rows.sort_unstable_by_key(|r| r.doc);
+        let first = self.len();
+        for r in rows.drain(..) {
+            self.bytes.flush_if_full()?;
+            let (jaccard, containment) = r
+                .score
+                .map_or((u64::MAX, u64::MAX), |(j, c)| (j.to_bits(), c.to_bits()));
+            let tail = &mut self.bytes.tail;
+            tail.extend_from_slice(&r.doc.to_le_bytes());
+            tail.extend_from_slice(&r.rep.to_le_bytes());
+            tail.extend_from_slice(&jaccard.to_le_bytes());
+            tail.extend_from_slice(&containment.to_le_bytes());
+            tail.extend_from_slice(&r.split_from.unwrap_or(u32::MAX).to_le_bytes());
+        }
+        self.runs.push((first, self.len()));
+        Ok(())
+    }
+
+    /// Rows `start..end` of the file, decoded.
+    fn rows(&self, start: u64, end: u64) -> Result<Vec<PlacedRow>> {
+        let bytes = self
+            .bytes
+            .read(start * PLACED_BYTES as u64, end * PLACED_BYTES as u64)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for _ in start..end {
+            let doc = rows.u32_le()?;
+            let rep = rows.u32_le()?;
+            let jaccard = rows.u64_le()?;
+            let containment = rows.u64_le()?;
+            let split_from = rows.u32_le()?;
+            out.push(PlacedRow {
+                doc,
+                rep,
+                score: (jaccard != u64::MAX)
+                    .then(|| (f64::from_bits(jaccard), f64::from_bits(containment))),
+                split_from: (split_from != u32::MAX).then_some(split_from),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every row in document order, the runs merged.
+    #[must_use]
+    pub fn merged(&self) -> MergedPlacements<'_> {
+        MergedPlacements {
+            runs: self,
+            cursors: self
+                .runs
+                .iter()
+                .map(|&(start, end)| RunCursor {
+                    next: start,
+                    end,
+                    chunk: std::collections::VecDeque::new(),
+                })
+                .collect(),
+            heap: None,
+        }
+    }
+
+    /// Every row in document order, in memory: for tests and small runs.
+    pub fn to_vec(&self) -> Result<Vec<PlacedRow>> {
+        let mut merged = self.merged();
+        let mut out = Vec::new();
+        while let Some(r) = merged.next()? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// One run of a `PlacementRuns` being merged: the rows not yet read, and a chunk read.
+struct RunCursor {
+    next: u64,
+    end: u64,
+    chunk: std::collections::VecDeque<PlacedRow>,
+}
+
+/// The rows of a `PlacementRuns` in document order (`PlacementRuns::merged`).
+pub struct MergedPlacements<'a> {
+    runs: &'a PlacementRuns,
+    cursors: Vec<RunCursor>,
+    /// Each run's next document, smallest first; made on the first call.
+    heap: Option<std::collections::BinaryHeap<std::cmp::Reverse<(DocId, usize)>>>,
+}
+
+impl MergedPlacements<'_> {
+    /// The next row of run `i`, reading its next chunk when the one in memory is used up.
+    fn head(&mut self, i: usize) -> Result<Option<PlacedRow>> {
+        let c = &mut self.cursors[i];
+        if c.chunk.is_empty() && c.next < c.end {
+            let to = (c.next + PLACED_CHUNK as u64).min(c.end);
+            c.chunk = self.runs.rows(c.next, to)?.into();
+            c.next = to;
+        }
+        Ok(c.chunk.front().copied())
+    }
+
+    /// Each run's first document in the heap, on the first call.
+    fn start(&mut self) -> Result<()> {
+        if self.heap.is_none() {
+            let mut heap = std::collections::BinaryHeap::new();
+            for i in 0..self.cursors.len() {
+                if let Some(r) = self.head(i)? {
+                    heap.push(std::cmp::Reverse((r.doc, i)));
+                }
+            }
+            self.heap = Some(heap);
+        }
+        Ok(())
+    }
+
+    /// The row of the next document placed, `None` after the last.
+    #[allow(clippy::should_implement_trait)] // fallible: not an `Iterator`
+    pub fn next(&mut self) -> Result<Option<PlacedRow>> {
+        self.start()?;
+        let Some(std::cmp::Reverse((_, i))) = self
+            .heap
+            .as_mut()
+            .and_then(std::collections::BinaryHeap::pop)
+        else {
+            return Ok(None);
+        };
+        let row = self.cursors[i].chunk.pop_front().expect("a head");
+        if let Some(r) = self.head(i)? {
+            self.heap
+                .as_mut()
+                .expect("made by start")
+                .push(std::cmp::Reverse((r.doc, i)));
+        }
+        Ok(Some(row))
+    }
+
+    /// The row of `doc` when it is the next document placed (documents asked for in
+    /// rising order), else `None`.
+    pub fn take(&mut self, doc: DocId) -> Result<Option<PlacedRow>> {
+        self.start()?;
+        match self.heap.as_ref().and_then(|h| h.peek()) {
+            Some(std::cmp::Reverse((d, _))) if *d == doc => self.next(),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// The result of the comparison stages, before anything is written.
 pub struct Dedup {
     /// The inputs, in the order their records were read.
@@ -1262,6 +1476,59 @@ mod tests {
                 None,
             ),
             _ => Assignment::duplicate(u64::MAX - 1, u32::MAX - 1, 0.0, 1.0, Some(7)),
+        }
+    }
+
+    /// Runs of every size (empty, one row, across the file and the tail, past a cursor's
+    /// chunk) merge into the rows sorted by document, and `take` finds each document
+    /// asked for in rising order and only those.
+    #[test]
+    fn placement_runs_merge_into_document_order() {
+        let dir = tempfile::tempdir().unwrap();
+        for tail in [4 << 10, TAIL_BYTES] {
+            let records = RecordTable::with_tail(dir.path(), tail);
+            let mut runs = PlacementRuns::beside(&records);
+            // 20,000 documents, every third placed, dealt to runs of uneven sizes
+            let placed: Vec<DocId> = (0..20_000).filter(|d| d % 3 != 1).collect();
+            let mut want = Vec::new();
+            let mut at = 0;
+            for size in [0usize, 1, 5000, 2, 3000, 0, 1500].into_iter().cycle() {
+                if at >= placed.len() {
+                    break;
+                }
+                // a run's members spread over the documents, as a group's components'
+                // are (7919 is prime to 20,000: distinct documents stay distinct)
+                let mut run: Vec<PlacedRow> = placed[at..(at + size).min(placed.len())]
+                    .iter()
+                    .rev()
+                    .map(|&d| PlacedRow {
+                        doc: d * 7919 % 20_000,
+                        rep: d / 2,
+                        score: (d % 2 == 0).then(|| (1.0 / f64::from(d + 1), 0.5)),
+                        split_from: (d % 5 == 0).then_some(d + 1),
+                    })
+                    .collect();
+                at += size;
+                want.extend(run.iter().copied());
+                runs.push_run(&mut run).unwrap();
+                assert!(run.is_empty());
+            }
+            want.sort_by_key(|r| r.doc);
+            assert_eq!(runs.len(), want.len() as u64);
+            assert_eq!(runs.to_vec().unwrap(), want);
+            let mut merged = runs.merged();
+            let mut found = 0;
+            for d in 0..20_000 {
+                match merged.take(d).unwrap() {
+                    Some(r) => {
+                        assert_eq!(r.doc, d);
+                        found += 1;
+                    }
+                    None => assert!(want.binary_search_by_key(&d, |r| r.doc).is_err()),
+                }
+            }
+            assert_eq!(found, want.len());
+            assert_eq!(merged.next().unwrap(), None);
         }
     }
 

@@ -518,6 +518,7 @@ fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
             "AssignmentTable",
             neardup::records::AssignmentTable::ROW_BYTES,
         ),
+        ("PlacementRuns", neardup::records::PlacementRuns::ROW_BYTES),
         (
             "(DocId, Placement)",
             size_of::<(neardup::ids::DocId, neardup::cluster::Placement)>(),
