@@ -1285,6 +1285,12 @@ fn assign(
         }
         out.push(a)
     })?;
+    // every placed document is a compared record, met in rising order: a row left over
+    // would mean a placement no record took (the documents after it taken as alone)
+    assert!(
+        merged.next()?.is_none(),
+        "every placement is taken by its record"
+    );
     Ok(out)
 }
 
