@@ -539,3 +539,30 @@ fn issue_12_an_os_error_is_printed_once() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn a_budget_too_small_for_the_documents_is_said_before_clustering() {
+    let dir = tempfile::tempdir().unwrap();
+    // 7,000 documents keep 140,000 bytes in memory beside what the budget bounds: more
+    // than the eighth of 1 MiB left for them, less than that of 2 MiB
+    let lines: String = (0..7_000)
+        .map(|i| format!("{{\"id\":\"d{i}\",\"text\":\"story {i} of the night desk\"}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("in.jsonl"), lines).unwrap();
+    let stderr = |memory: &str| {
+        let out = neardup(
+            dir.path(),
+            &["dedup", "in.jsonl", "--out", "out", "--memory", memory],
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let tight = stderr("1M");
+    assert!(
+        tight.contains("warning: 7000 documents keep 1 MiB in memory beside what --memory bounds"),
+        "{tight}"
+    );
+    assert!(tight.contains("--memory 2M or more holds it"), "{tight}");
+    let enough = stderr("2M");
+    assert!(!enough.contains("--memory bounds"), "{enough}");
+}
