@@ -90,6 +90,7 @@ const RESIDENT_SHARE: u64 = 8;
 
 /// The warning for a run whose `docs` compared documents keep more in memory than a
 /// budget of `memory` bytes leaves for them, naming the budget that would hold them.
+#[must_use]
 pub fn resident_beyond_budget(docs: usize, memory: u64) -> Option<String> {
     let resident = docs as u64 * RESIDENT_BYTES_A_DOCUMENT;
     (resident > memory / RESIDENT_SHARE).then(|| {
