@@ -3,6 +3,7 @@
 //! Run with `NEARDUP_BLESS=1` to rewrite `expected/` after a deliberate change, then
 //! review the diff.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::util::{neardup, read_stable};
@@ -545,9 +546,14 @@ fn a_budget_too_small_for_the_documents_is_said_before_clustering() {
     let dir = tempfile::tempdir().unwrap();
     // 7,000 documents keep 140,000 bytes in memory beside what the budget bounds: more
     // than the eighth of 1 MiB left for them, less than that of 2 MiB
-    let lines: String = (0..7_000)
-        .map(|i| format!("{{\"id\":\"d{i}\",\"text\":\"story {i} of the night desk\"}}\n"))
-        .collect();
+    let mut lines = String::new();
+    for i in 0..7_000 {
+        writeln!(
+            lines,
+            "{{\"id\":\"d{i}\",\"text\":\"story {i} of the night desk\"}}"
+        )
+        .unwrap();
+    }
     std::fs::write(dir.path().join("in.jsonl"), lines).unwrap();
     let stderr = |memory: &str| {
         let out = neardup(
