@@ -76,6 +76,37 @@ pub struct RunOptions {
 
 const MAX_WARNINGS: usize = 20;
 
+/// Bytes each compared document keeps in memory from the read stage to the end of the
+/// run, outside what `--memory` bounds because they are read at random by document: its
+/// spill offset and compared size (12), its record (`Records::doc_records`, 4) and its
+/// union-find parent (4).
+pub const RESIDENT_BYTES_A_DOCUMENT: u64 = 20;
+
+/// What `--memory` bounds (two quarters for keys and paragraph counts, the tables'
+/// tails, a batch of text and its workers' buffers) peaks near three quarters of it
+/// (benches/README.md): the per-document data may take an eighth before the peak passes
+/// the budget.
+const RESIDENT_SHARE: u64 = 8;
+
+/// The warning for a run whose `docs` compared documents keep more in memory than a
+/// budget of `memory` bytes leaves for them, naming the budget that would hold them.
+#[must_use]
+pub fn resident_beyond_budget(docs: usize, memory: u64) -> Option<String> {
+    let resident = docs as u64 * RESIDENT_BYTES_A_DOCUMENT;
+    (resident > memory / RESIDENT_SHARE).then(|| {
+        let mib = |b: u64| b.div_ceil(1 << 20);
+        format!(
+            "{docs} documents keep {} MiB in memory beside what --memory bounds \
+             ({RESIDENT_BYTES_A_DOCUMENT} bytes a document: spill offset and size, record, \
+             union-find), more than the eighth of the {} MiB budget left for them: the \
+             peak can pass the budget by about that much; --memory {}M or more holds it",
+            mib(resident),
+            mib(memory),
+            mib(resident * RESIDENT_SHARE),
+        )
+    })
+}
+
 /// Runs the pipeline on files and writes the outputs into `opts.out_dir`.
 pub fn run(
     inputs: &[PathBuf],
@@ -984,6 +1015,11 @@ where
     if let Some(a) = archive.as_deref_mut() {
         a.prepend(&mut records, &mut cleaned, texts, params, scratch)?;
     }
+    // every document this run compares is known here, before what it keeps in memory
+    // per document is used: a budget that cannot hold it is said now, not by the kernel
+    if let Some(message) = resident_beyond_budget(records.doc_records.len(), scratch.memory) {
+        progress.warn(&message);
+    }
     let mut table = cleaned.table;
     // the last block too: `disk` counts every run the candidate stage reads
     table.flush()?;
@@ -1360,6 +1396,26 @@ mod tests {
             doc,
             raw_digest: 0,
         }
+    }
+
+    #[test]
+    fn a_budget_is_warned_of_when_the_documents_pass_its_eighth() {
+        let memory = 256 << 20;
+        let fits = (memory / RESIDENT_SHARE / RESIDENT_BYTES_A_DOCUMENT) as usize;
+        assert_eq!(resident_beyond_budget(0, memory), None);
+        assert_eq!(resident_beyond_budget(fits, memory), None);
+        let message = resident_beyond_budget(fits + 1, memory).expect("one document too many");
+        assert!(
+            message.contains(&format!("{} documents", fits + 1)),
+            "{message}"
+        );
+        assert!(message.contains("of the 256 MiB budget"), "{message}");
+        // the budget named holds them: no warning under it
+        let ten_million = 10_000_000;
+        let message = resident_beyond_budget(ten_million, memory).expect("10M documents");
+        assert!(message.contains("keep 191 MiB"), "{message}");
+        assert!(message.contains("--memory 1526M or more"), "{message}");
+        assert_eq!(resident_beyond_budget(ten_million, 1526 << 20), None);
     }
 
     fn placed(doc: DocId, rep: DocId, score: Option<PairScore>) -> PlacedRow {

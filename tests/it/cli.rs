@@ -3,6 +3,7 @@
 //! Run with `NEARDUP_BLESS=1` to rewrite `expected/` after a deliberate change, then
 //! review the diff.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::util::{neardup, read_stable};
@@ -538,4 +539,36 @@ fn issue_12_an_os_error_is_printed_once() {
         assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }
+}
+
+#[test]
+fn a_budget_too_small_for_the_documents_is_said_before_clustering() {
+    let dir = tempfile::tempdir().unwrap();
+    // 7,000 documents keep 140,000 bytes in memory beside what the budget bounds: more
+    // than the eighth of 1 MiB left for them, less than that of 2 MiB
+    let mut lines = String::new();
+    for i in 0..7_000 {
+        writeln!(
+            lines,
+            "{{\"id\":\"d{i}\",\"text\":\"story {i} of the night desk\"}}"
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("in.jsonl"), lines).unwrap();
+    let stderr = |memory: &str| {
+        let out = neardup(
+            dir.path(),
+            &["dedup", "in.jsonl", "--out", "out", "--memory", memory],
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let tight = stderr("1M");
+    assert!(
+        tight.contains("warning: 7000 documents keep 1 MiB in memory beside what --memory bounds"),
+        "{tight}"
+    );
+    assert!(tight.contains("--memory 2M or more holds it"), "{tight}");
+    let enough = stderr("2M");
+    assert!(!enough.contains("--memory bounds"), "{enough}");
 }
