@@ -67,6 +67,27 @@ impl Analyzer {
         })
     }
 
+    /// What `analyze(text, params)` gives as `hashes`, without the rest of the analysis:
+    /// `None` when `analyze` gives `None` (a text without words), else the distinct
+    /// paragraph hashes, sorted (none with the paragraph stage off). For counting
+    /// boilerplate keys, which need nothing else of a document: segmenting, normalizing
+    /// and hashing its paragraphs is a fraction of shingling them and finding repeats.
+    pub fn paragraph_hashes(&mut self, text: &str, params: &ValidParams) -> Option<Vec<u64>> {
+        let mut hashes = Vec::new();
+        let words = if params.paragraphs.enabled {
+            let words = self
+                .paragraphs
+                .hashes(text, &params.paragraphs, &mut hashes);
+            hashes.sort_unstable();
+            hashes.dedup();
+            words
+        } else {
+            normalize_into(text, &mut self.normalized);
+            !self.normalized.text.is_empty()
+        };
+        words.then_some(hashes)
+    }
+
     /// The paragraph record of `text` as the streaming pass spills it, without looking for
     /// repeats: what `explain` rebuilds a document's compared set from.
     pub fn record_of(&mut self, text: &str, params: &ValidParams) -> &ParagraphRecord {
@@ -98,5 +119,58 @@ impl Analyzer {
     #[must_use]
     pub fn record(&self) -> &ParagraphRecord {
         &self.record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{GenParams, generate};
+    use crate::params::{Params, SplitMode};
+
+    /// `paragraph_hashes` is `analyze`'s hashes, or its `None`, on texts with empty,
+    /// wordless and repeated paragraphs and on generated news, in every split mode and with
+    /// the paragraph stage off.
+    #[test]
+    fn paragraph_hashes_are_those_of_the_analysis() {
+        let mut texts: Vec<String> = [
+            "",
+            "   \n\n  ",
+            "!!! ... ---",
+            "--\n\n!!\n\nword",
+            "a\n\nb\n\na",
+            "Line one\nline two\n\n\nLine one\n  \n...",
+            "one paragraph only, no break at all",
+            "Comments are moderated.\r\n\r\nThe story, again.\r\n\r\nComments are moderated.",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        let corpus = generate(&GenParams {
+            docs: 200,
+            seed: 17,
+            ..GenParams::default()
+        });
+        texts.extend(corpus.docs.iter().map(|d| d.text.clone()));
+        let mut compared = 0;
+        for (enabled, split) in [
+            (true, SplitMode::Auto),
+            (true, SplitMode::Blank),
+            (true, SplitMode::Line),
+            (false, SplitMode::Auto),
+        ] {
+            let mut params = Params::default();
+            params.paragraphs.enabled = enabled;
+            params.paragraphs.split = split;
+            let params = params.validate().unwrap();
+            let (mut full, mut fast) = (Analyzer::default(), Analyzer::default());
+            for text in &texts {
+                let want = full.analyze(text, &params).map(|a| a.hashes);
+                compared += usize::from(want.as_ref().is_some_and(|h| h.len() > 1));
+                assert_eq!(fast.paragraph_hashes(text, &params), want, "{text:?}");
+            }
+        }
+        // the generated texts do have several paragraphs each
+        assert!(compared > 3 * 200, "{compared}");
     }
 }

@@ -247,6 +247,28 @@ impl ParagraphWorker {
     }
 }
 
+impl ParagraphWorker {
+    /// The paragraph hashes of `text` (those `process` gives `record.hashes`, in paragraph
+    /// order, repeats included) appended to `out`; `true` when some paragraph has words
+    /// (when `process` would give the record shingles). Only segments, normalizes and
+    /// hashes: no shingles, fingerprints or snippets, which a pass counting boilerplate
+    /// keys does not read.
+    pub fn hashes(&mut self, text: &str, params: &ParagraphParams, out: &mut Vec<u64>) -> bool {
+        let mut spans = std::mem::take(&mut self.spans);
+        segment(text, params.split, &mut spans);
+        let mut words = false;
+        for &(a, b) in &spans {
+            normalize_into(&text[a as usize..b as usize], &mut self.normalized);
+            let n = &self.normalized.text;
+            // the shingler gives a normalized text at least one shingle unless it is empty
+            words |= !n.is_empty();
+            out.push(xxh3_64_with_seed(n.as_bytes(), PARAGRAPH_HASH_SEED));
+        }
+        self.spans = spans;
+        words
+    }
+}
+
 /// Near repeats differ by a few words: paragraphs whose word counts differ by more than
 /// this ratio are not compared.
 const MIN_WORD_RATIO: f64 = 0.75;

@@ -10,8 +10,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 1. number (Spark): each record's position in input order, from the file scan's own
    split offsets and row numbers (one counting pass, a few rows per input split to the
    driver): no sort, no `zipWithIndex`.
-2. boilerplate (paragraph stage on): each record parsed and analyzed in Rust for its
-   paragraph hashes only; documents per (outlet group, paragraph hash) and per group,
+2. boilerplate (paragraph stage on): each record parsed in Rust and its paragraphs
+   segmented, normalized and hashed (no shingles, fingerprints or repeats); documents per (outlet group, paragraph hash) and per group,
    counted in Rust per partition, then per shard of keys after one shuffle of binary
    rows; each count tested by the core's `is_boilerplate`. The keys found
    (per group, not per document: bounded by `BROADCAST_KEYS`) go to every task with the
@@ -691,10 +691,11 @@ def cluster_records(
         r = df.agg(*aggs).first()
         timing.stage(name, r[0], (r[1] or 0) if nbytes_col else None)
 
-    # Records are analyzed twice where the paragraph stage is on: once for the boilerplate
-    # keys (nothing of them kept), once with the boilerplate known, straight to the
-    # sketches and compared records. Keeping the analyzed records between the two instead
-    # wrote and read back about 2.2 bytes a byte of text.
+    # Records are read twice where the paragraph stage is on: once for the boilerplate
+    # keys (their paragraphs segmented, normalized and hashed, nothing else made or
+    # kept), once with the boilerplate known, analyzed in full straight to the sketches
+    # and compared records. Keeping the analyzed records between the two instead wrote
+    # and read back about 2.2 bytes a byte of text.
     boilerplate = None
     if params.paragraphs:
         frequent = _frequent(_paragraph_counts(records, kind, params), params)

@@ -238,7 +238,9 @@ fn analyze(
 
 /// Calls `f` with each compared record of a batch of input rows (`Rows`' columns): its
 /// row, its boilerplate group and its distinct paragraph hashes, what the boilerplate
-/// counts count (`paragraph_keys_batch` as rows, `ParagraphCounts` summed).
+/// counts count (`paragraph_keys_batch` as rows, `ParagraphCounts` summed). A record is
+/// compared when `analyze` would give it an analysis; of that, only the hashes are made
+/// (`Analyzer::paragraph_hashes`).
 fn each_compared(
     b: &RecordBatch,
     p: &ValidParams,
@@ -250,10 +252,14 @@ fn each_compared(
         let Some(parsed) = rows.parse(i, p)? else {
             continue;
         };
-        let Ok(a) = analyze(&mut analyzer, &parsed, p) else {
+        if parsed.skip.is_some() {
+            continue;
+        }
+        // the hashes only: the rest of the analysis is `sketch_records_batch`'s
+        let Some(hashes) = analyzer.paragraph_hashes(&parsed.text, p) else {
             continue;
         };
-        f(i, group_of(&parsed, p), &a.hashes)?;
+        f(i, group_of(&parsed, p), &hashes)?;
     }
     Ok(())
 }
@@ -272,7 +278,7 @@ fn group_of(parsed: &ParsedRecord, p: &ValidParams) -> Option<String> {
 /// counts its group's documents) and a row `(row, grp, h)` per distinct paragraph hash
 /// `h`; `row` (int32) is the record's row in the batch, `grp` its boilerplate group.
 /// Counted by `(grp, h)`, these are the document counts that `boilerplate_batch` tests.
-/// Nothing of the record itself is kept: `sketch_records_batch` analyzes it again.
+/// Nothing else of the record is made: `sketch_records_batch` analyzes it.
 #[pyfunction]
 pub fn paragraph_keys_batch(
     py: Python<'_>,
