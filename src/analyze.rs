@@ -7,7 +7,7 @@
 //! record. A document without words has no analysis: it is `empty`, kept and never
 //! compared.
 
-use crate::document::ParagraphRecord;
+use crate::document::{ParagraphRecord, sort_hashes};
 use crate::paragraph::{ParagraphWorker, Repeat};
 use crate::params::ValidParams;
 use crate::shingle::Shingler;
@@ -108,8 +108,9 @@ impl Analyzer {
         normalize_into(text, &mut self.normalized);
         self.shingler
             .append(&self.normalized, &params.shingle, &mut record.shingles);
-        // sorted once here (see `ParagraphWorker::process`)
-        record.shingles.sort_unstable();
+        // sorted once here (see `ParagraphWorker::process`); a whole document's shingles
+        // are many, spread hashes: the distribution sort, not the library's
+        sort_hashes(&mut record.shingles);
         record.offsets.push(record.shingles.len() as u32);
         record.hashes.push(0);
         record.push_snippet("");

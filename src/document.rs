@@ -366,17 +366,33 @@ pub fn sort_hashes(values: &mut Vec<u64>) {
         values.sort_unstable();
         return;
     }
+    thread_local! {
+        // the bucket counts and the scattered copy, kept across calls: every candidate
+        // pair and cluster member sorts a set, and fresh buffers of its size cost an
+        // allocation and, for the larger ones, the kernel's zeroing of new pages
+        static SCRATCH: std::cell::RefCell<(Vec<u32>, Vec<u64>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+    SCRATCH.with_borrow_mut(|(starts, out)| spread_sort(values, starts, out));
+}
+
+/// `sort_hashes` of `values` (more than `SPREAD_SORT_MIN`, not sorted) with the buffers
+/// given; `values` leaves holding `out`'s allocation, `out` the one `values` had.
+fn spread_sort(values: &mut Vec<u64>, starts: &mut Vec<u32>, out: &mut Vec<u64>) {
+    let n = values.len();
     // about one bucket a value: ceil(log2 n) bits, at most 2^20 buckets
     let bits = (usize::BITS - (n - 1).leading_zeros()).min(20);
     let shift = 64 - bits;
-    let mut starts = vec![0u32; (1 << bits) + 1];
+    starts.clear();
+    starts.resize((1 << bits) + 1, 0);
     for &v in values.iter() {
         starts[(v >> shift) as usize + 1] += 1;
     }
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut out = vec![0u64; n];
+    // every slot is written by the scatter below: only its length matters here
+    out.resize(n, 0);
     for &v in values.iter() {
         let bucket = &mut starts[(v >> shift) as usize];
         out[*bucket as usize] = v;
@@ -400,7 +416,7 @@ pub fn sort_hashes(values: &mut Vec<u64>) {
             break;
         }
     }
-    *values = out;
+    std::mem::swap(values, out);
 }
 
 /// The first 80 characters of a paragraph with whitespace folded, for reports.
