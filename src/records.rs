@@ -1940,7 +1940,7 @@ mod tests {
             })
             .collect();
         want.sort_by_key(|d| (d.cluster, d.record));
-        let keep = |g: &[ClusterDuplicate]| g[0].cluster % 3 != 0;
+        let keep = |g: &[ClusterDuplicate]| !g[0].cluster.is_multiple_of(3);
         let want: Vec<Vec<ClusterDuplicate>> = want
             .chunk_by(|a, b| a.cluster == b.cluster)
             .filter(|g| keep(g))
