@@ -113,12 +113,46 @@ pub struct Edge {
     pub containment: f64,
 }
 
+/// The accepted pairs as verification appends them, in candidate order, and as the
+/// stages after it read them back, in the same order: a `Vec` for a few documents,
+/// `records::EdgeTable` (on temporary disk) for a run, which grows with the documents.
+pub trait AcceptedPairs {
+    /// Appends the next accepted pair.
+    fn push(&mut self, e: Edge) -> Result<()>;
+
+    /// Pairs appended.
+    fn len(&self) -> u64;
+
+    /// True without pairs.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every pair, in the order appended.
+    fn scan(&self, f: &mut dyn FnMut(Edge) -> Result<()>) -> Result<()>;
+}
+
+impl AcceptedPairs for Vec<Edge> {
+    fn push(&mut self, e: Edge) -> Result<()> {
+        Vec::push(self, e);
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        Vec::len(self) as u64
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(Edge) -> Result<()>) -> Result<()> {
+        self.iter().try_for_each(|&e| f(e))
+    }
+}
+
 /// What verification leaves for clustering.
-pub struct Verified {
+pub struct Verified<E = Vec<Edge>> {
     /// The components of the accepted pairs.
     pub uf: UnionFind,
     /// The accepted pairs, in candidate order.
-    pub edges: Vec<Edge>,
+    pub edges: E,
     /// Candidate pairs not verified because their documents were already connected;
     /// star refinement verifies the few it needs.
     pub skipped: Vec<Pair>,
@@ -174,16 +208,18 @@ impl Verdicts {
 /// scored: a verdict is a function of the two documents and the parameters, so the
 /// result is the same, pair for pair and in the same order; and the verdicts of the
 /// pairs scored now are returned in `Verified::scored`.
-pub fn cluster_pairs(
+///
+/// The accepted pairs go to `edges`, in candidate order.
+pub fn cluster_pairs<E: AcceptedPairs>(
     docs: usize,
     pairs: &[Pair],
     verifier: &Verifier,
     rule: &MatchRule,
     known: Option<&Verdicts>,
+    mut edges: E,
     mut advance: impl FnMut(u64),
-) -> Result<Verified> {
+) -> Result<Verified<E>> {
     let mut uf = UnionFind::new(docs);
-    let mut edges = Vec::new();
     let mut skipped = Vec::new();
     let mut stats = VerifyStats::default();
     let mut scored = known.map(|_| Verdicts::default());
@@ -214,7 +250,7 @@ pub fn cluster_pairs(
             match at {
                 Ok(i) => {
                     let s = &scores[i];
-                    let accepted = join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                    let accepted = join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats)?;
                     if let Some(v) = &mut scored {
                         if accepted {
                             v.accepted.push((pair, *s));
@@ -224,7 +260,7 @@ pub fn cluster_pairs(
                     }
                 }
                 Err(Some(s)) => {
-                    join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+                    join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats)?;
                 }
                 Err(None) => {}
             }
@@ -279,31 +315,31 @@ pub fn score_pairs(pairs: &[Pair], verifier: &Verifier) -> Result<Vec<PairScore>
 }
 
 /// Clusters pairs whose scores are already known (`scores[i]` belongs to `pairs[i]`): what
-/// a parameter sweep does once per setting after scoring every candidate once.
-#[must_use]
-pub fn cluster_scored(
+/// a parameter sweep does once per setting after scoring every candidate once. The
+/// accepted pairs go to `edges`, in candidate order.
+pub fn cluster_scored<E: AcceptedPairs>(
     docs: usize,
     pairs: &[Pair],
     scores: &[PairScore],
     rule: &MatchRule,
-) -> Verified {
+    mut edges: E,
+) -> Result<Verified<E>> {
     let mut uf = UnionFind::new(docs);
-    let mut edges = Vec::new();
     let mut stats = VerifyStats {
         verified: pairs.len() as u64,
         ..VerifyStats::default()
     };
     for (&pair, s) in pairs.iter().zip(scores) {
-        join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats);
+        join_if_match(rule, pair, s, &mut uf, &mut edges, &mut stats)?;
     }
-    Verified {
+    Ok(Verified {
         uf,
         edges,
         skipped: Vec::new(),
         stats,
         scored: None,
         taken: 0,
-    }
+    })
 }
 
 /// Joins a scored pair's documents when the rule accepts it, keeping the edge as
@@ -313,9 +349,9 @@ fn join_if_match(
     (a, b): Pair,
     s: &PairScore,
     uf: &mut UnionFind,
-    edges: &mut Vec<Edge>,
+    edges: &mut impl AcceptedPairs,
     stats: &mut VerifyStats,
-) -> bool {
+) -> Result<bool> {
     if rule.accepts(s) {
         stats.accepted += 1;
         match rule.matches(s) {
@@ -328,11 +364,11 @@ fn join_if_match(
             b,
             jaccard: s.jaccard,
             containment: s.containment(),
-        });
+        })?;
         uf.union(a, b);
-        true
+        Ok(true)
     } else {
-        false
+        Ok(false)
     }
 }
 
@@ -389,12 +425,12 @@ pub struct Component {
 /// documents of a large dump are).
 pub fn components(
     uf: &mut UnionFind,
-    verified_edges: &[Edge],
+    verified_edges: &impl AcceptedPairs,
     skipped: &[Pair],
     shape: ClusterShape,
-) -> Vec<Component> {
+) -> Result<Vec<Component>> {
     if verified_edges.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let docs = uf.len();
     let roots: Vec<DocId> = (0..docs as DocId).map(|d| uf.find(d)).collect();
@@ -420,14 +456,15 @@ pub fn components(
     let comp = |d: DocId| comp_of_root[roots[d as usize] as usize] as usize;
     // links inside each component: matching pairs, and skipped pairs still to be scored
     if shape == ClusterShape::Star {
-        for e in verified_edges {
+        verified_edges.scan(&mut |e| {
             comps[comp(e.a)].links.push((e.a, e.b, true));
-        }
+            Ok(())
+        })?;
         for &(a, b) in skipped {
             comps[comp(a)].links.push((a, b, false));
         }
     }
-    comps
+    Ok(comps)
 }
 
 /// How much of the story each member carries: its shingles found in at least one other
@@ -877,17 +914,25 @@ mod tests {
         let pairs: Vec<Pair> = (0..n as DocId)
             .flat_map(|a| (a + 1..n as DocId).map(move |b| (a, b)))
             .collect();
-        let plain = cluster_pairs(n, &pairs, &v, &rule, None, |_| {}).unwrap();
+        let plain = cluster_pairs(n, &pairs, &v, &rule, None, Vec::new(), |_| {}).unwrap();
         assert!(plain.scored.is_none());
-        let first =
-            cluster_pairs(n, &pairs, &v, &rule, Some(&Verdicts::default()), |_| {}).unwrap();
+        let first = cluster_pairs(
+            n,
+            &pairs,
+            &v,
+            &rule,
+            Some(&Verdicts::default()),
+            Vec::new(),
+            |_| {},
+        )
+        .unwrap();
         let scored = first.scored.clone().unwrap();
         assert_eq!(scored.len() as u64, first.stats.verified);
         assert!(!scored.accepted.is_empty() && !scored.rejected.is_empty());
         assert_eq!(first.edges, plain.edges);
         assert_eq!(first.stats, plain.stats);
         // every verdict known: nothing scored, the same edges, skips and counts
-        let again = cluster_pairs(n, &pairs, &v, &rule, Some(&scored), |_| {}).unwrap();
+        let again = cluster_pairs(n, &pairs, &v, &rule, Some(&scored), Vec::new(), |_| {}).unwrap();
         assert_eq!(again.stats.verified, 0);
         assert_eq!(again.taken, first.stats.verified);
         assert_eq!(again.scored, Some(Verdicts::default()));
@@ -901,7 +946,7 @@ mod tests {
             rejected: scored.rejected.clone(),
             accepted: Vec::new(),
         };
-        let mixed = cluster_pairs(n, &pairs, &v, &rule, Some(&part), |_| {}).unwrap();
+        let mixed = cluster_pairs(n, &pairs, &v, &rule, Some(&part), Vec::new(), |_| {}).unwrap();
         assert_eq!(mixed.taken, scored.rejected.len() as u64);
         assert_eq!(mixed.stats.verified, scored.accepted.len() as u64);
         assert_eq!(mixed.edges, plain.edges);

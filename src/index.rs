@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::boilerplate::is_boilerplate;
-use crate::cluster::{UnionFind, Verdicts};
+use crate::cluster::{AcceptedPairs, UnionFind, Verdicts};
 use crate::document::{PackedPosition, Position};
 use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists, Pair};
@@ -1898,9 +1898,10 @@ impl Archive for IndexArchive {
         // components, for the next run's scope: of the touched, from this run's edges
         let records = &dedup.records;
         let mut uf = UnionFind::new(dedup.records.doc_records.len());
-        for e in &dedup.edges {
+        dedup.edges.scan(&mut |e| {
             uf.union(e.a, e.b);
-        }
+            Ok(())
+        })?;
         let mut first_of_root: HashMap<DocId, u64> = HashMap::new();
         self.components = (0..records.metas.len())
             .map(|i| match records.doc_of(i) {

@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Component, Edge, Placed, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
+    Component, Placed, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
     cluster_scored, components, place_component,
 };
 use crate::document::Position;
@@ -45,8 +45,8 @@ use crate::output::schema::{Counts, FORMAT_VERSION, Summary};
 use crate::params::{CandidateMethod, ErrorPolicy, SimHashWeights, ValidParams, VerifyMethod};
 use crate::progress::{NoProgress, Progress, check_cancel};
 use crate::records::{
-    Assignment, AssignmentTable, Dedup, PlacedRow, PlacementRuns, ProvenanceTable, RecordMeta,
-    Records, Status,
+    Assignment, AssignmentTable, Dedup, EdgeTable, PlacedRow, PlacementRuns, ProvenanceTable,
+    RecordMeta, Records, Status,
 };
 use crate::sketch::DocFrequency;
 use crate::sketch::pass::{
@@ -672,6 +672,7 @@ where
         assignments,
         provenance,
         edges,
+        placement_bytes,
         stats,
         scored,
         taken,
@@ -715,8 +716,12 @@ where
             band_run_bytes,
             key_run_bytes,
             records.metas.file_bytes(),
-            provenance.file_bytes(),
-            assignments.file_bytes(),
+            &ClusteredDisk {
+                accepted_pairs: edges.file_bytes(),
+                placements: placement_bytes,
+                provenance: provenance.file_bytes(),
+                assignments: assignments.file_bytes(),
+            },
         ),
         warnings,
         outputs: BTreeMap::new(),
@@ -746,40 +751,58 @@ where
 /// at once, and the spill is there with either. A run that adds to an index also keeps
 /// its documents' compressed texts (`texts`, only then) from the streaming pass until its
 /// segment is written in the sketch pass, beside either kind of run. The record table
-/// (`records`) lives from the first batch to the end, the duplicates' provenance
-/// (`provenance`) and the assignments (`assignments`) from clustering to the end: so
-/// `peak`, the most held at once, is the record table and the spill plus the larger of
-/// the texts and runs (before clustering) and the provenance with the assignments (from
-/// clustering on). Outputs written under temporary names are not
-/// counted: they become the outputs.
+/// (`records`) lives from the first batch to the end; the accepted pairs
+/// (`accepted_pairs`) from verification to the end; the duplicates' provenance
+/// (`provenance`) and the assignments (`assignments`) from clustering to the end; the
+/// placements (`placements`) from clustering until the assignments are made, when all
+/// four are there at once: so `peak`, the most held at once, is the record table and the
+/// spill plus the larger of the texts and runs (before clustering) and those four (from
+/// verification on). Outputs written under temporary names are not counted: they
+/// become the outputs.
 fn temporary_disk(
     spill_bytes: u64,
     text_bytes: u64,
     band_run_bytes: u64,
     key_run_bytes: u64,
     record_bytes: u64,
-    provenance_bytes: u64,
-    assignment_bytes: u64,
+    clustered: &ClusteredDisk,
 ) -> BTreeMap<String, u64> {
+    let ClusteredDisk {
+        accepted_pairs,
+        placements,
+        provenance,
+        assignments,
+    } = *clustered;
     let mut disk = BTreeMap::from([
         ("spill".to_owned(), spill_bytes),
         ("band_runs".to_owned(), band_run_bytes),
         ("paragraph_runs".to_owned(), key_run_bytes),
         ("records".to_owned(), record_bytes),
-        ("provenance".to_owned(), provenance_bytes),
-        ("assignments".to_owned(), assignment_bytes),
+        ("accepted_pairs".to_owned(), accepted_pairs),
+        ("placements".to_owned(), placements),
+        ("provenance".to_owned(), provenance),
+        ("assignments".to_owned(), assignments),
         (
             "peak".to_owned(),
             record_bytes
                 + spill_bytes
                 + (text_bytes + band_run_bytes.max(key_run_bytes))
-                    .max(provenance_bytes + assignment_bytes),
+                    .max(accepted_pairs + placements + provenance + assignments),
         ),
     ]);
     if text_bytes > 0 {
         disk.insert("texts".to_owned(), text_bytes);
     }
     disk
+}
+
+/// Bytes of the temporary files clustering writes (`summary.json`'s `disk`).
+#[derive(Clone, Copy)]
+struct ClusteredDisk {
+    accepted_pairs: u64,
+    placements: u64,
+    provenance: u64,
+    assignments: u64,
 }
 
 /// The stages up to candidate pairs: every record read and accounted for, every document
@@ -830,8 +853,11 @@ pub struct Clustered {
     pub assignments: AssignmentTable,
     /// Per duplicate: how a copy relates to its representative, on disk.
     pub provenance: ProvenanceTable,
-    /// The accepted pairs.
-    pub edges: Vec<Edge>,
+    /// The accepted pairs, in candidate order, on disk.
+    pub edges: EdgeTable,
+    /// Bytes the placements' runs wrote to their temporary file (gone once the
+    /// assignments are made).
+    pub placement_bytes: u64,
     /// What verification and placement did.
     pub stats: VerifyStats,
     /// With an archive's `known` verdicts: the verdicts of the pairs scored now.
@@ -1118,10 +1144,24 @@ pub fn cluster_stage(
         scored,
         taken,
     } = match scores {
-        None => cluster_pairs(docs, pairs, verifier, &rule, known.as_ref(), |n| {
-            progress.advance(n);
-        })?,
-        Some(scores) => cluster_scored(docs, pairs, scores, &rule),
+        None => cluster_pairs(
+            docs,
+            pairs,
+            verifier,
+            &rule,
+            known.as_ref(),
+            EdgeTable::beside(&records.metas),
+            |n| {
+                progress.advance(n);
+            },
+        )?,
+        Some(scores) => cluster_scored(
+            docs,
+            pairs,
+            scores,
+            &rule,
+            EdgeTable::beside(&records.metas),
+        )?,
     };
     progress.finish_stage();
     seconds.insert("verify".into(), t.elapsed().as_secs_f64());
@@ -1129,12 +1169,13 @@ pub fn cluster_stage(
     check_cancel(progress)?;
     let t = Instant::now();
     progress.stage("cluster", Some(records.metas.len() as u64));
-    let comps = components(&mut uf, &edges, &skipped, params.cluster.shape);
+    let comps = components(&mut uf, &edges, &skipped, params.cluster.shape)?;
     drop(skipped);
     drop(uf);
     let (placements, provenance) =
         place_all(records, comps, verifier, &rule, params, &mut verify_stats)?;
     let assignments = assign(records, &placements, &mut counts)?;
+    let placement_bytes = placements.file_bytes();
     drop(placements);
     progress.finish_stage();
     seconds.insert("cluster".into(), t.elapsed().as_secs_f64());
@@ -1144,6 +1185,7 @@ pub fn cluster_stage(
         assignments,
         provenance,
         edges,
+        placement_bytes,
         stats: verify_stats,
         scored,
         taken,
@@ -1532,9 +1574,10 @@ mod tests {
                     &sketched.verifier,
                     &rule,
                     None,
+                    EdgeTable::beside(&sketched.records.metas),
                     |_| {},
                 )?;
-                let mut comps = components(&mut uf, &edges, &skipped, params.cluster.shape);
+                let mut comps = components(&mut uf, &edges, &skipped, params.cluster.shape)?;
                 let (placements, table) = place_groups(
                     &sketched.records,
                     &mut comps,

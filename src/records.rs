@@ -21,7 +21,7 @@ use compact_str::CompactString;
 use rayon::slice::ParallelSliceMut;
 use serde::Serialize;
 
-use crate::cluster::Edge;
+use crate::cluster::{AcceptedPairs, Edge};
 use crate::document::PackedPosition;
 use crate::error::{Error, Result, SkipReason};
 use crate::ids::{DocId, DocLists};
@@ -206,6 +206,17 @@ impl Appended {
             flushed: 0,
             tail: Vec::new(),
         }
+    }
+
+    /// An empty file in the directory of `records`, keeping as many bytes in memory: the
+    /// one home of every table that lives beside the record table.
+    fn beside(records: &RecordTable) -> Self {
+        Appended::new(records.dir(), records.tail_bytes())
+    }
+
+    /// An empty file in the same directory as `self`, keeping as many bytes in memory.
+    fn like(&self) -> Self {
+        Appended::new(&self.dir, self.tail_bytes)
     }
 
     /// Bytes appended so far.
@@ -610,18 +621,18 @@ impl ProvenanceTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
-        ProvenanceTable::beside_with(dir, TAIL_BYTES)
+        ProvenanceTable::in_file(Appended::new(dir, TAIL_BYTES))
     }
 
     /// An empty table in the directory of `records`, keeping as many bytes in memory.
     #[must_use]
     pub fn beside(records: &RecordTable) -> Self {
-        ProvenanceTable::beside_with(records.dir(), records.tail_bytes())
+        ProvenanceTable::in_file(Appended::beside(records))
     }
 
-    fn beside_with(dir: &Path, tail: usize) -> Self {
+    fn in_file(bytes: Appended) -> Self {
         ProvenanceTable {
-            bytes: Appended::new(dir, tail),
+            bytes,
             entries: Vec::new(),
             sorted: true,
             scratch: Vec::new(),
@@ -920,20 +931,17 @@ impl AssignmentTable {
     /// An empty table whose file, when it needs one, goes in `dir`.
     #[must_use]
     pub fn new(dir: &Path) -> Self {
-        AssignmentTable::beside_with(dir, TAIL_BYTES)
+        AssignmentTable::in_file(Appended::new(dir, TAIL_BYTES))
     }
 
     /// An empty table in the directory of `records`, keeping as many bytes in memory.
     #[must_use]
     pub fn beside(records: &RecordTable) -> Self {
-        AssignmentTable::beside_with(records.dir(), records.tail_bytes())
+        AssignmentTable::in_file(Appended::beside(records))
     }
 
-    fn beside_with(dir: &Path, tail: usize) -> Self {
-        AssignmentTable {
-            bytes: Appended::new(dir, tail),
-            rows: 0,
-        }
+    fn in_file(bytes: Appended) -> Self {
+        AssignmentTable { bytes, rows: 0 }
     }
 
     /// The table of `assignments`, its file (when it needs one) in `dir`.
@@ -1058,8 +1066,98 @@ impl AssignmentTable {
 
     /// A new table (in the same directory) of `f(index, assignment)` for every row.
     pub fn map(&self, mut f: impl FnMut(usize, Assignment) -> Assignment) -> Result<Self> {
-        let mut out = AssignmentTable::beside_with(self.dir(), self.bytes.tail_bytes);
+        let mut out = AssignmentTable::in_file(self.bytes.like());
         self.scan(|i, a| out.push(f(i, a)))?;
+        Ok(out)
+    }
+
+    /// Every duplicate grouped by cluster, the groups in cluster order and a group's
+    /// duplicates in record order (what one sort by cluster and record gives), keeping the
+    /// clusters whose duplicates `keep` accepts (it sees each cluster's once); `each` sees
+    /// every row on the way, in input order. Sorted runs of a share of `--memory` (four
+    /// times the tail the table keeps in memory) go to a temporary file, then are merged
+    /// into the kept groups' file, which the outputs read by cluster.
+    pub fn duplicates_by_cluster(
+        &self,
+        mut each: impl FnMut(usize, Assignment),
+        mut keep: impl FnMut(&[ClusterDuplicate]) -> bool,
+    ) -> Result<DuplicatesByCluster> {
+        let run_rows = (4 * self.bytes.tail_bytes / DUPLICATE_BYTES).max(1);
+        let mut runs_file = self.bytes.like();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut run: Vec<ClusterDuplicate> = Vec::new();
+        let push_run = |run: &mut Vec<ClusterDuplicate>,
+                        file: &mut Appended,
+                        runs: &mut Vec<(u64, u64)>|
+         -> Result<()> {
+            if run.is_empty() {
+                return Ok(());
+            }
+            // (cluster, record) is unique: the order is that of one sort
+            run.par_sort_unstable_by_key(|d| (d.cluster, d.record));
+            let first = file.len() / DUPLICATE_BYTES as u64;
+            for d in run.drain(..) {
+                file.flush_if_full()?;
+                encode_duplicate(&d, &mut file.tail);
+            }
+            runs.push((first, file.len() / DUPLICATE_BYTES as u64));
+            Ok(())
+        };
+        self.scan(|i, a| {
+            if let (Some(cluster), Some(rep)) = (a.cluster(), a.duplicate_of()) {
+                run.push(ClusterDuplicate {
+                    cluster,
+                    record: i as u32,
+                    rep,
+                    similarity: a.similarity().unwrap_or(1.0),
+                });
+                if run.len() == run_rows {
+                    push_run(&mut run, &mut runs_file, &mut runs)?;
+                }
+            }
+            each(i, a);
+            Ok(())
+        })?;
+        push_run(&mut run, &mut runs_file, &mut runs)?;
+        drop(run);
+        let mut out = DuplicatesByCluster {
+            bytes: self.bytes.like(),
+            groups: Vec::new(),
+            run_bytes: runs_file.flushed,
+        };
+        let mut merge = Merge::new(&runs_file, DUPLICATE_BYTES, &runs, decode_duplicate, |d| {
+            (d.cluster, d.record)
+        });
+        let mut group: Vec<ClusterDuplicate> = Vec::new();
+        let mut close = |group: &mut Vec<ClusterDuplicate>| -> Result<()> {
+            if !group.is_empty() && keep(group) {
+                let bytes = &mut out.bytes;
+                let start = bytes.len() / DUPLICATE_BYTES as u64;
+                for d in group.iter() {
+                    bytes.flush_if_full()?;
+                    encode_duplicate(d, &mut bytes.tail);
+                }
+                let too_many = || {
+                    Error::spill(
+                        &bytes.dir,
+                        std::io::Error::other("more duplicates than 32-bit record numbers"),
+                    )
+                };
+                out.groups.push((
+                    u32::try_from(start).map_err(|_| too_many())?,
+                    u32::try_from(group.len()).map_err(|_| too_many())?,
+                ));
+            }
+            group.clear();
+            Ok(())
+        };
+        while let Some(d) = merge.next()? {
+            if group.first().is_some_and(|g| g.cluster != d.cluster) {
+                close(&mut group)?;
+            }
+            group.push(d);
+        }
+        close(&mut group)?;
         Ok(out)
     }
 
@@ -1117,9 +1215,6 @@ pub struct PlacedRow {
 /// none).
 const PLACED_BYTES: usize = 4 + 4 + 8 + 8 + 4;
 
-/// Rows a run's cursor reads at a time while the runs are merged (28 KiB a run).
-const PLACED_CHUNK: usize = 1024;
-
 /// The placements of every member of a component of two or more, on temporary disk
 /// (they were 56 bytes a member in memory from placement to the assignments). Placement
 /// goes a group of components at a time, out of document order: each group's rows are
@@ -1141,7 +1236,7 @@ impl PlacementRuns {
     #[must_use]
     pub fn beside(records: &RecordTable) -> Self {
         PlacementRuns {
-            bytes: Appended::new(records.dir(), records.tail_bytes()),
+            bytes: Appended::beside(records),
             runs: Vec::new(),
         }
     }
@@ -1150,6 +1245,12 @@ impl PlacementRuns {
     #[must_use]
     pub fn len(&self) -> u64 {
         self.bytes.len() / PLACED_BYTES as u64
+    }
+
+    /// Bytes of its rows in its temporary file (the last ones may still be in memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.bytes.flushed
     }
 
     /// True when nothing was placed.
@@ -1181,49 +1282,16 @@ impl PlacementRuns {
         Ok(())
     }
 
-    /// Rows `start..end` of the file, decoded.
-    fn rows(&self, start: u64, end: u64) -> Result<Vec<PlacedRow>> {
-        let bytes = self
-            .bytes
-            .read(start * PLACED_BYTES as u64, end * PLACED_BYTES as u64)?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        let mut out = Vec::with_capacity((end - start) as usize);
-        for _ in start..end {
-            let doc = rows.u32_le()?;
-            let rep = rows.u32_le()?;
-            let jaccard = rows.u64_le()?;
-            let containment = rows.u64_le()?;
-            let split_from = rows.u32_le()?;
-            out.push(PlacedRow {
-                doc,
-                rep,
-                score: (jaccard != u64::MAX)
-                    .then(|| (f64::from_bits(jaccard), f64::from_bits(containment))),
-                split_from: (split_from != u32::MAX).then_some(split_from),
-            });
-        }
-        Ok(out)
-    }
-
     /// Every row in document order, the runs merged.
     #[must_use]
     pub fn merged(&self) -> MergedPlacements<'_> {
-        MergedPlacements {
-            runs: self,
-            cursors: self
-                .runs
-                .iter()
-                .map(|&(start, end)| RunCursor {
-                    next: start,
-                    end,
-                    chunk: std::collections::VecDeque::new(),
-                })
-                .collect(),
-            heap: None,
-        }
+        MergedPlacements(Merge::new(
+            &self.bytes,
+            PLACED_BYTES,
+            &self.runs,
+            decode_placed,
+            |r| r.doc,
+        ))
     }
 
     /// Every row in document order, in memory: for tests and small runs.
@@ -1237,40 +1305,97 @@ impl PlacementRuns {
     }
 }
 
-/// One run of a `PlacementRuns` being merged: the rows not yet read, and a chunk read.
-struct RunCursor {
+fn decode_placed(rows: &mut Rows<'_>) -> Result<PlacedRow> {
+    let doc = rows.u32_le()?;
+    let rep = rows.u32_le()?;
+    let jaccard = rows.u64_le()?;
+    let containment = rows.u64_le()?;
+    let split_from = rows.u32_le()?;
+    Ok(PlacedRow {
+        doc,
+        rep,
+        score: (jaccard != u64::MAX)
+            .then(|| (f64::from_bits(jaccard), f64::from_bits(containment))),
+        split_from: (split_from != u32::MAX).then_some(split_from),
+    })
+}
+
+/// Rows a run's cursor reads at a time while sorted runs are merged (24-28 KiB a run).
+const MERGE_CHUNK: u64 = 1024;
+
+/// One sorted run being merged: the rows not yet read, and a chunk read.
+struct RunCursor<T> {
     next: u64,
     end: u64,
-    chunk: std::collections::VecDeque<PlacedRow>,
+    chunk: std::collections::VecDeque<T>,
 }
 
-/// The rows of a `PlacementRuns` in document order (`PlacementRuns::merged`).
-pub struct MergedPlacements<'a> {
-    runs: &'a PlacementRuns,
-    cursors: Vec<RunCursor>,
-    /// Each run's next document, smallest first; made on the first call.
-    heap: Option<std::collections::BinaryHeap<std::cmp::Reverse<(DocId, usize)>>>,
+/// The k-way merge of sorted runs of fixed-width rows appended to one file (each run a
+/// range of rows, sorted by `key`, the keys of all runs distinct): every row in the
+/// order of one sort, a chunk of each run in memory.
+struct Merge<'a, T, K> {
+    bytes: &'a Appended,
+    row_bytes: u64,
+    decode: fn(&mut Rows<'_>) -> Result<T>,
+    key: fn(&T) -> K,
+    cursors: Vec<RunCursor<T>>,
+    /// Each run's next key, smallest first; made on the first call.
+    heap: Option<std::collections::BinaryHeap<std::cmp::Reverse<(K, usize)>>>,
 }
 
-impl MergedPlacements<'_> {
-    /// The next row of run `i`, reading its next chunk when the one in memory is used up.
-    fn head(&mut self, i: usize) -> Result<Option<PlacedRow>> {
-        let c = &mut self.cursors[i];
-        if c.chunk.is_empty() && c.next < c.end {
-            let to = (c.next + PLACED_CHUNK as u64).min(c.end);
-            c.chunk = self.runs.rows(c.next, to)?.into();
-            c.next = to;
+impl<'a, T, K: Ord + Copy> Merge<'a, T, K> {
+    fn new(
+        bytes: &'a Appended,
+        row_bytes: usize,
+        runs: &[(u64, u64)],
+        decode: fn(&mut Rows<'_>) -> Result<T>,
+        key: fn(&T) -> K,
+    ) -> Self {
+        Merge {
+            bytes,
+            row_bytes: row_bytes as u64,
+            decode,
+            key,
+            cursors: runs
+                .iter()
+                .map(|&(start, end)| RunCursor {
+                    next: start,
+                    end,
+                    chunk: std::collections::VecDeque::new(),
+                })
+                .collect(),
+            heap: None,
         }
-        Ok(c.chunk.front().copied())
     }
 
-    /// Each run's first document in the heap, on the first call.
+    /// The key of run `i`'s next row, reading its next chunk when the one in memory is
+    /// used up.
+    fn head(&mut self, i: usize) -> Result<Option<K>> {
+        let c = &mut self.cursors[i];
+        if c.chunk.is_empty() && c.next < c.end {
+            let to = (c.next + MERGE_CHUNK).min(c.end);
+            let bytes = self
+                .bytes
+                .read(c.next * self.row_bytes, to * self.row_bytes)?;
+            let mut rows = Rows {
+                bytes: &bytes,
+                dir: &self.bytes.dir,
+            };
+            for _ in c.next..to {
+                c.chunk.push_back((self.decode)(&mut rows)?);
+            }
+            c.next = to;
+        }
+        Ok(c.chunk.front().map(self.key))
+    }
+
+    /// Each run's first key in the heap, on the first call.
     fn start(&mut self) -> Result<()> {
         if self.heap.is_none() {
             let mut heap = std::collections::BinaryHeap::new();
             for i in 0..self.cursors.len() {
-                if let Some(r) = self.head(i)? {
-                    heap.push(std::cmp::Reverse((r.doc, i)));
+                if let Some(k) = self.head(i)? {
+                    heap.push(std::cmp::Reverse((k, i)));
                 }
             }
             self.heap = Some(heap);
@@ -1278,9 +1403,8 @@ impl MergedPlacements<'_> {
         Ok(())
     }
 
-    /// The row of the next document placed, `None` after the last.
-    #[allow(clippy::should_implement_trait)] // fallible: not an `Iterator`
-    pub fn next(&mut self) -> Result<Option<PlacedRow>> {
+    /// The next row, `None` after the last.
+    fn next(&mut self) -> Result<Option<T>> {
         self.start()?;
         let Some(std::cmp::Reverse((_, i))) = self
             .heap
@@ -1290,23 +1414,226 @@ impl MergedPlacements<'_> {
             return Ok(None);
         };
         let row = self.cursors[i].chunk.pop_front().expect("a head");
-        if let Some(r) = self.head(i)? {
+        if let Some(k) = self.head(i)? {
             self.heap
                 .as_mut()
                 .expect("made by start")
-                .push(std::cmp::Reverse((r.doc, i)));
+                .push(std::cmp::Reverse((k, i)));
         }
         Ok(Some(row))
+    }
+
+    /// The key of the next row, `None` after the last.
+    fn peek(&mut self) -> Result<Option<K>> {
+        self.start()?;
+        Ok(self
+            .heap
+            .as_ref()
+            .and_then(|h| h.peek())
+            .map(|std::cmp::Reverse((k, _))| *k))
+    }
+}
+
+/// The rows of a `PlacementRuns` in document order (`PlacementRuns::merged`).
+pub struct MergedPlacements<'a>(Merge<'a, PlacedRow, DocId>);
+
+impl MergedPlacements<'_> {
+    /// The row of the next document placed, `None` after the last.
+    #[allow(clippy::should_implement_trait)] // fallible: not an `Iterator`
+    pub fn next(&mut self) -> Result<Option<PlacedRow>> {
+        self.0.next()
     }
 
     /// The row of `doc` when it is the next document placed (documents asked for in
     /// rising order), else `None`.
     pub fn take(&mut self, doc: DocId) -> Result<Option<PlacedRow>> {
-        self.start()?;
-        match self.heap.as_ref().and_then(|h| h.peek()) {
-            Some(std::cmp::Reverse((d, _))) if *d == doc => self.next(),
-            _ => Ok(None),
+        if self.0.peek()? == Some(doc) {
+            self.0.next()
+        } else {
+            Ok(None)
         }
+    }
+}
+
+/// A duplicate as `clusters.jsonl` lists it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClusterDuplicate {
+    /// Its cluster.
+    pub cluster: u64,
+    /// Its record.
+    pub record: u32,
+    /// The record of its cluster's representative.
+    pub rep: u32,
+    /// Its similarity to the representative (1 when it has none).
+    pub similarity: f64,
+}
+
+/// Bytes of a `ClusterDuplicate` on disk.
+const DUPLICATE_BYTES: usize = 8 + 4 + 4 + 8;
+
+fn encode_duplicate(d: &ClusterDuplicate, out: &mut Vec<u8>) {
+    out.extend_from_slice(&d.cluster.to_le_bytes());
+    out.extend_from_slice(&d.record.to_le_bytes());
+    out.extend_from_slice(&d.rep.to_le_bytes());
+    out.extend_from_slice(&d.similarity.to_bits().to_le_bytes());
+}
+
+fn decode_duplicate(rows: &mut Rows<'_>) -> Result<ClusterDuplicate> {
+    Ok(ClusterDuplicate {
+        cluster: rows.u64_le()?,
+        record: rows.u32_le()?,
+        rep: rows.u32_le()?,
+        similarity: f64::from_bits(rows.u64_le()?),
+    })
+}
+
+/// The duplicates of the clusters `clusters.jsonl` writes, grouped by cluster and in
+/// record order inside one, on temporary disk (they were one sorted list in memory, 24
+/// bytes a duplicate, while the file was written): the assignments' duplicates are
+/// sorted in runs that fit a share of `--memory` and merged into one file, and memory
+/// keeps where each cluster's duplicates start (8 bytes a cluster written).
+#[derive(Debug)]
+pub struct DuplicatesByCluster {
+    bytes: Appended,
+    /// The first duplicate and the number of duplicates of each cluster, in cluster order.
+    groups: Vec<(u32, u32)>,
+    /// Bytes the runs wrote to their file (gone once merged).
+    run_bytes: u64,
+}
+
+impl DuplicatesByCluster {
+    /// Bytes of a duplicate on disk, in the runs and in the merged file.
+    pub const ROW_BYTES: usize = DUPLICATE_BYTES;
+
+    /// Clusters kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Bytes of temporary disk at the end of the merge, when the runs and the merged
+    /// groups are both there (the last bytes appended to either may still be in memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.run_bytes + self.bytes.flushed
+    }
+
+    /// True when no cluster was kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The duplicates of the `k`th cluster kept, in record order.
+    pub fn group(&self, k: usize) -> Result<Vec<ClusterDuplicate>> {
+        let (start, len) = self.groups[k];
+        let (start, end) = (u64::from(start), u64::from(start) + u64::from(len));
+        let bytes = self
+            .bytes
+            .read(start * DUPLICATE_BYTES as u64, end * DUPLICATE_BYTES as u64)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        (start..end).map(|_| decode_duplicate(&mut rows)).collect()
+    }
+}
+
+/// Bytes of an accepted pair on disk: its two documents and the bits of its Jaccard and
+/// containment (so they read back exactly).
+const EDGE_BYTES: usize = 4 + 4 + 8 + 8;
+
+/// Pairs read at a time while the table is scanned (24 KiB).
+const EDGE_CHUNK: usize = 1024;
+
+/// The accepted pairs of a run, in candidate order, on temporary disk (they were 24 bytes
+/// a pair in memory from verification to the end of the run): verification appends
+/// them, and every reader takes them in that order, a chunk at a time (the components'
+/// links for star clusters, an index's components for its next run's scope), so nothing
+/// is read at random and only the last pairs appended stay in memory.
+#[derive(Debug)]
+pub struct EdgeTable {
+    bytes: Appended,
+}
+
+impl EdgeTable {
+    /// Bytes of a pair on disk.
+    pub const ROW_BYTES: usize = EDGE_BYTES;
+
+    /// An empty table whose file, when it needs one, goes in `dir`.
+    #[must_use]
+    pub fn new(dir: &Path) -> Self {
+        EdgeTable {
+            bytes: Appended::new(dir, TAIL_BYTES),
+        }
+    }
+
+    /// An empty table in the directory of `records`, keeping as many bytes in memory.
+    #[must_use]
+    pub fn beside(records: &RecordTable) -> Self {
+        EdgeTable {
+            bytes: Appended::beside(records),
+        }
+    }
+
+    /// Bytes of its pairs in its temporary file (the last ones may still be in memory).
+    #[must_use]
+    pub fn file_bytes(&self) -> u64 {
+        self.bytes.flushed
+    }
+
+    /// Pairs `start..end`, decoded.
+    fn rows(&self, start: u64, end: u64) -> Result<Vec<Edge>> {
+        let bytes = self
+            .bytes
+            .read(start * EDGE_BYTES as u64, end * EDGE_BYTES as u64)?;
+        let mut rows = Rows {
+            bytes: &bytes,
+            dir: &self.bytes.dir,
+        };
+        let mut out = Vec::with_capacity((end - start) as usize);
+        for _ in start..end {
+            out.push(Edge {
+                a: rows.u32_le()?,
+                b: rows.u32_le()?,
+                jaccard: f64::from_bits(rows.u64_le()?),
+                containment: f64::from_bits(rows.u64_le()?),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every pair, in memory: for callers that hold a few documents (tests, a library
+    /// call on texts in memory), not for a dump.
+    pub fn to_vec(&self) -> Result<Vec<Edge>> {
+        self.rows(0, self.len())
+    }
+}
+
+impl AcceptedPairs for EdgeTable {
+    fn push(&mut self, e: Edge) -> Result<()> {
+        // a pair never straddles the file and the tail
+        self.bytes.flush_if_full()?;
+        let tail = &mut self.bytes.tail;
+        tail.extend_from_slice(&e.a.to_le_bytes());
+        tail.extend_from_slice(&e.b.to_le_bytes());
+        tail.extend_from_slice(&e.jaccard.to_bits().to_le_bytes());
+        tail.extend_from_slice(&e.containment.to_bits().to_le_bytes());
+        Ok(())
+    }
+
+    fn len(&self) -> u64 {
+        self.bytes.len() / EDGE_BYTES as u64
+    }
+
+    fn scan(&self, f: &mut dyn FnMut(Edge) -> Result<()>) -> Result<()> {
+        let n = self.len();
+        for from in (0..n).step_by(EDGE_CHUNK) {
+            for e in self.rows(from, (from + EDGE_CHUNK as u64).min(n))? {
+                f(e)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1320,8 +1647,9 @@ pub struct Dedup {
     pub assignments: AssignmentTable,
     /// Per duplicate: how it relates to its representative.
     pub provenance: ProvenanceTable,
-    /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order.
-    pub edges: Vec<Edge>,
+    /// Accepted pairs (document indices, see `Records::doc_records`), in candidate order,
+    /// on disk.
+    pub edges: EdgeTable,
     /// What `summary.json` will say (timings of the write still to come).
     pub summary: Summary,
     /// For a run against an index: the records before the batch's, which came from the
@@ -1529,6 +1857,118 @@ mod tests {
             }
             assert_eq!(found, want.len());
             assert_eq!(merged.next().unwrap(), None);
+        }
+    }
+
+    /// Pairs come back exactly (the scores' bits too) and in the order appended, whether
+    /// they went to the file or stayed in the tail, and scanned a chunk at a time.
+    #[test]
+    fn the_edge_table_gives_back_the_pairs_in_the_order_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        for (tail, n) in [
+            (4 << 10, 0u32),
+            (4 << 10, 1),
+            (4 << 10, 5_000),
+            (TAIL_BYTES, 50_000),
+        ] {
+            let records = RecordTable::with_tail(dir.path(), tail);
+            let mut t = EdgeTable::beside(&records);
+            let want: Vec<Edge> = (0..n)
+                .map(|i| Edge {
+                    a: i.wrapping_mul(7919) % 100_003,
+                    b: u32::MAX - i,
+                    jaccard: 1.0 / f64::from(i + 3),
+                    containment: f64::from(i % 17) / 3.0,
+                })
+                .collect();
+            for &e in &want {
+                AcceptedPairs::push(&mut t, e).unwrap();
+            }
+            assert_eq!(AcceptedPairs::len(&t), u64::from(n));
+            assert_eq!(t.is_empty(), n == 0);
+            // past the tail, most pairs are in the file
+            assert_eq!(
+                t.file_bytes() > 0,
+                n as usize * EDGE_BYTES > tail,
+                "{tail} {n}"
+            );
+            assert_eq!(t.to_vec().unwrap(), want);
+            let mut seen = Vec::new();
+            t.scan(&mut |e| {
+                seen.push(e);
+                Ok(())
+            })
+            .unwrap();
+            assert!(
+                seen.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.jaccard.to_bits() == b.jaccard.to_bits() && a == b)
+            );
+            assert_eq!(seen.len(), want.len());
+        }
+    }
+
+    /// Under a tiny tail (runs of 16 KiB, many of them) and the default (one run), the
+    /// groups are those of one sort of every duplicate by cluster and record, filtered by
+    /// `keep`, and `each` sees every row in order.
+    #[test]
+    fn duplicates_by_cluster_are_one_sort_in_runs_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 30_000usize;
+        // clusters numbered out of record order, of every size, some records alone or
+        // unread
+        let row = |i: usize| match i % 7 {
+            0 => Assignment::UNREAD,
+            1 => Assignment::kept(i as u64, None),
+            _ => Assignment::duplicate(
+                (i * 7919 % 997) as u64,
+                (i * 7919 % 997) as u32 + 1_000_000,
+                1.0 / (i + 1) as f64,
+                0.5,
+                None,
+            ),
+        };
+        let mut want: Vec<ClusterDuplicate> = (0..n)
+            .filter_map(|i| {
+                let a = row(i);
+                Some(ClusterDuplicate {
+                    cluster: a.cluster()?,
+                    record: i as u32,
+                    rep: a.duplicate_of()?,
+                    similarity: a.similarity().unwrap_or(1.0),
+                })
+            })
+            .collect();
+        want.sort_by_key(|d| (d.cluster, d.record));
+        let keep = |g: &[ClusterDuplicate]| !g[0].cluster.is_multiple_of(3);
+        let want: Vec<Vec<ClusterDuplicate>> = want
+            .chunk_by(|a, b| a.cluster == b.cluster)
+            .filter(|g| keep(g))
+            .map(<[_]>::to_vec)
+            .collect();
+        assert!(want.len() > 500);
+        for tail in [4 << 10, TAIL_BYTES] {
+            let records = RecordTable::with_tail(dir.path(), tail);
+            let mut table = AssignmentTable::beside(&records);
+            for i in 0..n {
+                table.push(row(i)).unwrap();
+            }
+            let mut seen = 0;
+            let dups = table
+                .duplicates_by_cluster(
+                    |i, a| {
+                        assert_eq!((i, a), (seen, row(seen)));
+                        seen += 1;
+                    },
+                    keep,
+                )
+                .unwrap();
+            assert_eq!(seen, n);
+            assert_eq!(dups.file_bytes() > 0, tail < TAIL_BYTES, "{tail}");
+            assert_eq!(dups.len(), want.len());
+            for (k, g) in want.iter().enumerate() {
+                assert_eq!(&dups.group(k).unwrap(), g, "cluster {k}");
+            }
         }
     }
 

@@ -417,45 +417,42 @@ pub fn write_all(
     };
     let mut docs = DocsSink::new(dir, format)?;
     docs.write_lines(dir, metas.len() - archived, doc_lines, progress)?;
-    // every duplicate as (cluster, record, representative, the bits of its similarity),
-    // sorted: a cluster's duplicates in record order, one flat list (24 bytes a
-    // duplicate, no allocation a cluster) carrying the one field of the assignments that
-    // clusters.jsonl prints, which stay on disk
-    let mut dups: Vec<(u64, u32, u32, u64)> = Vec::new();
+    // every duplicate grouped by cluster, in record order inside one, read back from
+    // temporary disk a cluster at a time (sorted runs merged; the assignments stay on
+    // disk too); against an index, an archived cluster this run did not touch is not
+    // written
     let mut split_off: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    dedup.assignments.scan(|i, a| {
-        if let (Some(c), Some(rep)) = (a.cluster(), a.duplicate_of()) {
-            let similarity = a.similarity().unwrap_or(1.0);
-            dups.push((c, i as u32, rep, similarity.to_bits()));
-        }
-        if let Some(from) = a.split_from() {
-            split_off.entry(from).or_default().push(i as u32);
-        }
-        Ok(())
-    })?;
-    dups.par_sort_unstable();
-    // where each cluster's duplicates start in `dups`; against an index, an archived
-    // cluster this run did not touch is not written
-    let mut starts: Vec<usize> = Vec::new();
-    let mut start = 0;
-    while start < dups.len() {
-        let (cluster, _, rep, _) = dups[start];
-        let end = start + dups[start..].partition_point(|d| d.0 == cluster);
-        if dups[start..end].iter().any(|d| d.1 as usize >= archived) || rep as usize >= archived {
-            starts.push(start);
-        }
-        start = end;
+    let dups = dedup.assignments.duplicates_by_cluster(
+        |i, a| {
+            if let Some(from) = a.split_from() {
+                split_off.entry(from).or_default().push(i as u32);
+            }
+        },
+        |group| {
+            group.iter().any(|d| d.record as usize >= archived) || group[0].rep as usize >= archived
+        },
+    )?;
+    // the runs and the merged groups live from here to the end, beside the record
+    // table, the accepted pairs, the provenance and the assignments (the spill and the
+    // placements are gone)
+    let dup_bytes = dups.file_bytes();
+    let disk = |k: &str| summary.disk.get(k).copied().unwrap_or(0);
+    let write_peak = disk("records")
+        + disk("accepted_pairs")
+        + disk("provenance")
+        + disk("assignments")
+        + dup_bytes;
+    if !summary.disk.is_empty() {
+        let peak = disk("peak").max(write_peak);
+        summary.disk.insert("duplicates".to_owned(), dup_bytes);
+        summary.disk.insert("peak".to_owned(), peak);
     }
     let cluster_line = |k: usize| -> Result<ClusterLine<'_>> {
-        let start = starts[k];
-        let (cluster, _, rep, _) = dups[start];
-        let end = start + dups[start..].partition_point(|d| d.0 == cluster);
+        let group = dups.group(k)?;
+        let (cluster, rep) = (group[0].cluster, group[0].rep);
         let cluster = &cluster;
         // (record, similarity) of every member, the representative's 1
-        let mut all: Vec<(u32, f64)> = dups[start..end]
-            .iter()
-            .map(|d| (d.1, f64::from_bits(d.3)))
-            .collect();
+        let mut all: Vec<(u32, f64)> = group.iter().map(|d| (d.record, d.similarity)).collect();
         all.push((rep, 1.0));
         all.sort_unstable_by_key(|m| m.0);
         let mut member_lines = Vec::with_capacity(all.len());
@@ -505,7 +502,7 @@ pub fn write_all(
     let cluster_lines =
         |from: usize, to: usize| (from..to).map(cluster_line).collect::<Result<Vec<_>>>();
     let mut clusters = ClustersSink::new(dir, format)?;
-    clusters.write_lines(dir, starts.len(), cluster_lines, progress)?;
+    clusters.write_lines(dir, dups.len(), cluster_lines, progress)?;
 
     check_cancel(progress)?;
     let digests = [docs.digest(), clusters.digest()];

@@ -261,9 +261,11 @@ pub struct Summary {
     /// Bytes of temporary disk: `spill` (paragraph records), `band_runs` (band keys
     /// sorted into runs under `--memory`), `paragraph_runs` (boilerplate keys counted
     /// into runs under `--memory`), `texts` (a run adding to an index: its documents'
-    /// texts, compressed), `records`, `provenance` and `assignments` (the record table,
-    /// the duplicates' provenance and where each record ended up) and `peak` (the most
-    /// held at once). Like
+    /// texts, compressed), `records`, `accepted_pairs`, `placements`, `provenance`,
+    /// `assignments` and `duplicates` (the record table, the accepted pairs, the members'
+    /// placements, the duplicates' provenance, where each record ended up and the
+    /// duplicates grouped by cluster for `clusters.jsonl`) and `peak` (the most held at
+    /// once). Like
     /// `seconds`, a figure of how the run went, which `--memory` changes, not of its
     /// result. Empty in runs written before it existed.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

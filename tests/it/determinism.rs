@@ -11,7 +11,8 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
     let mut runs = Vec::new();
     // 1M leaves the band table 256 KiB and the boilerplate keys as much: the 3,000
     // documents' band keys go to disk in 6 runs, their paragraph keys in several, and
-    // the rows of the record table, the provenance and the assignments to their files
+    // the rows of the record table, the accepted pairs, the placements, the provenance
+    // and the assignments to their files
     let settings = [
         ("1", "256M"),
         ("2", "256M"),
@@ -48,13 +49,15 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
         .unwrap();
         let disk = |k: &str| summary["disk"][k].as_u64().expect("disk figures");
         assert_eq!(disk("spill"), summary["spill_bytes"].as_u64().unwrap());
+        let clustered = disk("accepted_pairs") + disk("provenance") + disk("assignments");
         assert_eq!(
             disk("peak"),
             disk("records")
-                + disk("spill")
-                + disk("band_runs")
-                    .max(disk("paragraph_runs"))
-                    .max(disk("provenance") + disk("assignments"))
+                + (disk("spill")
+                    + disk("band_runs")
+                        .max(disk("paragraph_runs"))
+                        .max(clustered + disk("placements")))
+                .max(clustered + disk("duplicates"))
         );
         assert_eq!(disk("band_runs") > 0, *memory == "1M", "{threads} {memory}");
         assert_eq!(
@@ -62,9 +65,18 @@ fn outputs_identical_for_1_2_and_8_threads_any_budget_and_across_runs() {
             *memory == "1M",
             "{threads} {memory}"
         );
-        // under 1M the record table, the provenance and the assignments keep 4 KiB each
-        // in memory: the outputs are read back from their files
-        for table in ["records", "provenance", "assignments"] {
+        // under 1M the record table, the accepted pairs, the placements, the provenance,
+        // the assignments and the duplicates by cluster keep 4 KiB each in memory (the
+        // duplicates' runs are 16 KiB): clustering and the outputs read them back from
+        // their files
+        for table in [
+            "records",
+            "accepted_pairs",
+            "placements",
+            "provenance",
+            "assignments",
+            "duplicates",
+        ] {
             assert_eq!(
                 disk(table) > 0,
                 *memory == "1M",

@@ -524,7 +524,11 @@ fn the_memory_table_gives_the_sizes_of_the_types_it_names() {
             size_of::<(neardup::ids::DocId, neardup::cluster::Placement)>(),
         ),
         ("Provenance", size_of::<neardup::provenance::Provenance>()),
-        ("Edge", size_of::<neardup::cluster::Edge>()),
+        ("EdgeTable", neardup::records::EdgeTable::ROW_BYTES),
+        (
+            "DuplicatesByCluster",
+            neardup::records::DuplicatesByCluster::ROW_BYTES,
+        ),
     ]);
     let page = read("docs/method.md");
     let mut seen = BTreeSet::new();

@@ -48,19 +48,23 @@ const OUTPUTS: [&str; 3] = ["docs.jsonl", "clusters.jsonl", "summary.json"];
 ///   record ended up, a temporary file; blanked like the others), the only change
 ///   (checked with `diff` of the sample's summary.json from main's binary and this one:
 ///   the `seconds` values and that line).
+/// - issue 14 (the accepted pairs and the duplicates by cluster on disk): `disk` gains the
+///   keys `accepted_pairs`, `placements` and `duplicates` (temporary files, blanked like
+///   the others), the only change (checked with `diff` of the sample's summary.json from
+///   main's binary (8a6da52) and this one: the `seconds` values and those three lines).
 ///
 /// `neardup dedup data/sample.jsonl`: docs.jsonl, clusters.jsonl, summary.json.
 const SAMPLE: [&str; 3] = [
     "90da3683fc5b6f75c93327968bbb0768",
     "9cd1b457bbbe883ace5c5c9430930a3e",
-    "0855b76112d05d9bf3fb8682a2cfaca3",
+    "b7c6ab376226c4310d8bed3e88c13338",
 ];
 
 /// `neardup generate --docs 20000 --seed 20`, then `neardup dedup` on it.
 const GENERATED_20K: [&str; 3] = [
     "6bcd94bf5eb12e3f5cf0798a1486e63d",
     "eb2dae73bb62051609a3386a772c3f9a",
-    "d5d26da950833b87e644fabcecef735d",
+    "b740a0ec28c8c8a4d23feb74abebf42f",
 ];
 
 /// The parts of an output that differ between two runs of the same input, replaced by
