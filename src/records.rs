@@ -263,6 +263,37 @@ impl Appended {
         }
         Ok(Cow::Owned(buf))
     }
+
+    /// Decodes the bytes from `start` to `end` with `decode`: the one place a table's
+    /// bytes become a `Rows` cursor, so every decoding error names this file's directory.
+    fn decode<T>(
+        &self,
+        start: u64,
+        end: u64,
+        decode: impl FnOnce(&mut Rows<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let bytes = self.read(start, end)?;
+        decode(&mut Rows {
+            bytes: &bytes,
+            dir: &self.dir,
+        })
+    }
+
+    /// Rows `first..last` of a table whose rows are `width` bytes each, decoded in order
+    /// by `row`: the one read of every fixed-width table (assignments, accepted pairs,
+    /// duplicates, a merge's runs).
+    fn fixed_rows<T>(
+        &self,
+        first: u64,
+        last: u64,
+        width: usize,
+        mut row: impl FnMut(&mut Rows<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let width = width as u64;
+        self.decode(first * width, last * width, |rows| {
+            (first..last).map(|_| row(rows)).collect()
+        })
+    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -527,17 +558,10 @@ impl RecordTable {
             .get(last + 1)
             .copied()
             .unwrap_or(self.bytes.len());
-        let bytes = self.bytes.read(start, end)?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
         let n = ((last + 1) * BLOCK).min(self.rows) - first * BLOCK;
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            out.push(decode_meta(&mut rows)?);
-        }
-        Ok(out)
+        self.bytes.decode(start, end, |rows| {
+            (0..n).map(|_| decode_meta(rows)).collect()
+        })
     }
 
     /// Row `i`: the rows before it in its block are skipped, not decoded.
@@ -546,15 +570,12 @@ impl RecordTable {
         let b = i / BLOCK;
         let start = self.blocks[b];
         let end = self.blocks.get(b + 1).copied().unwrap_or(self.bytes.len());
-        let bytes = self.bytes.read(start, end)?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        for _ in 0..i % BLOCK {
-            skip_meta(&mut rows)?;
-        }
-        decode_meta(&mut rows)
+        self.bytes.decode(start, end, |rows| {
+            for _ in 0..i % BLOCK {
+                skip_meta(rows)?;
+            }
+            decode_meta(rows)
+        })
     }
 
     /// Rows `start..end`, read in one go.
@@ -714,47 +735,49 @@ impl ProvenanceTable {
             return Ok(None);
         };
         let e = self.entries[k];
-        let bytes = self.bytes.read(e.offset, e.offset + u64::from(e.len))?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        let relation = *RELATIONS
-            .get(usize::from(rows.byte()?))
-            .ok_or_else(|| rows.bad())?;
-        let jaccard = f64::from_bits(rows.u64_le()?);
-        let copy_in_original = f64::from_bits(rows.u64_le()?);
-        let original_in_copy = f64::from_bits(rows.u64_le()?);
-        let shared_shingles = rows.varint()?;
-        let kept_paragraphs = rows.u32()?;
-        let original_paragraphs = rows.u32()?;
-        let mut lists = [Vec::new(), Vec::new()];
-        for list in &mut lists {
-            let n = rows.varint()? as usize;
-            for _ in 0..n {
-                list.push(rows.u32()?);
-            }
-        }
-        let weak = rows.byte()? != 0;
-        let [cut_paragraphs, added_paragraphs] = lists;
-        Ok(Some(Provenance {
-            relation,
-            jaccard,
-            copy_in_original,
-            original_in_copy,
-            shared_shingles,
-            kept_paragraphs,
-            original_paragraphs,
-            cut_paragraphs,
-            added_paragraphs,
-            weak,
-        }))
+        self.bytes
+            .decode(e.offset, e.offset + u64::from(e.len), decode_provenance)
+            .map(Some)
     }
 
     /// True when record `record` is a weak link of its cluster.
     pub fn is_weak(&self, record: u32) -> Result<bool> {
         Ok(self.get(record)?.is_some_and(|p| p.weak))
     }
+}
+
+/// A provenance row, as `ProvenanceTable::push` wrote it.
+fn decode_provenance(rows: &mut Rows<'_>) -> Result<Provenance> {
+    let relation = *RELATIONS
+        .get(usize::from(rows.byte()?))
+        .ok_or_else(|| rows.bad())?;
+    let jaccard = f64::from_bits(rows.u64_le()?);
+    let copy_in_original = f64::from_bits(rows.u64_le()?);
+    let original_in_copy = f64::from_bits(rows.u64_le()?);
+    let shared_shingles = rows.varint()?;
+    let kept_paragraphs = rows.u32()?;
+    let original_paragraphs = rows.u32()?;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        let n = rows.varint()? as usize;
+        for _ in 0..n {
+            list.push(rows.u32()?);
+        }
+    }
+    let weak = rows.byte()? != 0;
+    let [cut_paragraphs, added_paragraphs] = lists;
+    Ok(Provenance {
+        relation,
+        jaccard,
+        copy_in_original,
+        original_in_copy,
+        shared_shingles,
+        kept_paragraphs,
+        original_paragraphs,
+        cut_paragraphs,
+        added_paragraphs,
+        weak,
+    })
 }
 
 /// Where each record ended up. Held for every record until the outputs are written, so
@@ -1005,36 +1028,12 @@ impl AssignmentTable {
             "rows {start}..{end} of {}",
             self.rows
         );
-        let bytes = self.bytes.read(
-            (start * ASSIGNMENT_BYTES) as u64,
-            (end * ASSIGNMENT_BYTES) as u64,
-        )?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        let mut out = Vec::with_capacity(end - start);
-        for _ in start..end {
-            let cluster = rows.u64_le()?;
-            let similarity = rows.u64_le()?;
-            let containment = rows.u64_le()?;
-            let duplicate_of = rows.u32_le()?;
-            let split_from = rows.u32_le()?;
-            let keep = match rows.byte()? {
-                0 => false,
-                1 => true,
-                _ => return Err(rows.bad()),
-            };
-            out.push(Assignment {
-                cluster,
-                similarity,
-                containment,
-                duplicate_of,
-                split_from,
-                keep,
-            });
-        }
-        Ok(out)
+        self.bytes.fixed_rows(
+            start as u64,
+            end as u64,
+            ASSIGNMENT_BYTES,
+            decode_assignment,
+        )
     }
 
     /// Rows `start..end` in order, a chunk at a time: `f(index, assignment)`.
@@ -1171,6 +1170,28 @@ impl AssignmentTable {
             chunk: Vec::new(),
         }
     }
+}
+
+/// An assignment row, as `AssignmentTable::push` wrote it.
+fn decode_assignment(rows: &mut Rows<'_>) -> Result<Assignment> {
+    let cluster = rows.u64_le()?;
+    let similarity = rows.u64_le()?;
+    let containment = rows.u64_le()?;
+    let duplicate_of = rows.u32_le()?;
+    let split_from = rows.u32_le()?;
+    let keep = match rows.byte()? {
+        0 => false,
+        1 => true,
+        _ => return Err(rows.bad()),
+    };
+    Ok(Assignment {
+        cluster,
+        similarity,
+        containment,
+        duplicate_of,
+        split_from,
+        keep,
+    })
 }
 
 /// Reads an `AssignmentTable` a chunk at a time (`AssignmentTable::reader`).
@@ -1335,7 +1356,7 @@ struct RunCursor<T> {
 /// order of one sort, a chunk of each run in memory.
 struct Merge<'a, T, K> {
     bytes: &'a Appended,
-    row_bytes: u64,
+    row_bytes: usize,
     decode: fn(&mut Rows<'_>) -> Result<T>,
     key: fn(&T) -> K,
     cursors: Vec<RunCursor<T>>,
@@ -1353,7 +1374,7 @@ impl<'a, T, K: Ord + Copy> Merge<'a, T, K> {
     ) -> Self {
         Merge {
             bytes,
-            row_bytes: row_bytes as u64,
+            row_bytes,
             decode,
             key,
             cursors: runs
@@ -1374,16 +1395,10 @@ impl<'a, T, K: Ord + Copy> Merge<'a, T, K> {
         let c = &mut self.cursors[i];
         if c.chunk.is_empty() && c.next < c.end {
             let to = (c.next + MERGE_CHUNK).min(c.end);
-            let bytes = self
-                .bytes
-                .read(c.next * self.row_bytes, to * self.row_bytes)?;
-            let mut rows = Rows {
-                bytes: &bytes,
-                dir: &self.bytes.dir,
-            };
-            for _ in c.next..to {
-                c.chunk.push_back((self.decode)(&mut rows)?);
-            }
+            c.chunk.extend(
+                self.bytes
+                    .fixed_rows(c.next, to, self.row_bytes, self.decode)?,
+            );
             c.next = to;
         }
         Ok(c.chunk.front().map(self.key))
@@ -1528,14 +1543,8 @@ impl DuplicatesByCluster {
     pub fn group(&self, k: usize) -> Result<Vec<ClusterDuplicate>> {
         let (start, len) = self.groups[k];
         let (start, end) = (u64::from(start), u64::from(start) + u64::from(len));
-        let bytes = self
-            .bytes
-            .read(start * DUPLICATE_BYTES as u64, end * DUPLICATE_BYTES as u64)?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        (start..end).map(|_| decode_duplicate(&mut rows)).collect()
+        self.bytes
+            .fixed_rows(start, end, DUPLICATE_BYTES, decode_duplicate)
     }
 }
 
@@ -1584,23 +1593,14 @@ impl EdgeTable {
 
     /// Pairs `start..end`, decoded.
     fn rows(&self, start: u64, end: u64) -> Result<Vec<Edge>> {
-        let bytes = self
-            .bytes
-            .read(start * EDGE_BYTES as u64, end * EDGE_BYTES as u64)?;
-        let mut rows = Rows {
-            bytes: &bytes,
-            dir: &self.bytes.dir,
-        };
-        let mut out = Vec::with_capacity((end - start) as usize);
-        for _ in start..end {
-            out.push(Edge {
+        self.bytes.fixed_rows(start, end, EDGE_BYTES, |rows| {
+            Ok(Edge {
                 a: rows.u32_le()?,
                 b: rows.u32_le()?,
                 jaccard: f64::from_bits(rows.u64_le()?),
                 containment: f64::from_bits(rows.u64_le()?),
-            });
-        }
-        Ok(out)
+            })
+        })
     }
 
     /// Every pair, in memory: for callers that hold a few documents (tests, a library
