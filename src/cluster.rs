@@ -473,8 +473,8 @@ pub fn components(
 /// copy look longer than the original it was taken from.
 fn story_sizes<'a>(sets: impl Iterator<Item = &'a [u64]> + Clone) -> Vec<u64> {
     let sets: Vec<&[u64]> = sets.collect();
-    // the sets are sorted and distinct: two members (the most common component) each
-    // carry what the two share, one merge
+    // the sets are sorted and distinct: of two members, each carries what the two share,
+    // counted by one merge
     if let [a, b] = sets[..] {
         let shared = intersection_size(a, b) as u64;
         return vec![shared, shared];
