@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Compared, ParagraphRecord};
@@ -482,8 +482,7 @@ fn story_sizes<'a>(sets: impl Iterator<Item = &'a [u64]> + Clone) -> Vec<u64> {
     // shingles are hashes already: Fx hashing them again is enough and fast; sized for
     // every shingle at once, the table is not grown and rehashed on the way
     let total = sets.iter().map(|s| s.len()).sum();
-    let mut count: FxHashMap<u64, u32> =
-        FxHashMap::with_capacity_and_hasher(total, Default::default());
+    let mut count: FxHashMap<u64, u32> = FxHashMap::with_capacity_and_hasher(total, FxBuildHasher);
     for set in &sets {
         for &s in *set {
             *count.entry(s).or_default() += 1;

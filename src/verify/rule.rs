@@ -325,7 +325,7 @@ impl<'a> SetIndex<'a> {
         // none of its values, and is only read when the range is empty)
         if to - from <= 1 {
             let first = self.set.get(from).is_some_and(|&x| x == v);
-            return first & (to > from);
+            return to > from && first;
         }
         self.set[from..to].binary_search(&v).is_ok()
     }
