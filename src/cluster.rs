@@ -14,15 +14,16 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::document::{Compared, ParagraphRecord};
 use crate::error::{Error, Result};
 use crate::ids::{DocId, Pair};
 use crate::params::{ClusterParams, ClusterShape, RepresentativeRule, ValidParams};
-use crate::provenance::{Provenance, align, provenance};
-use crate::verify::{Match, MatchRule, PairScore, Verifier};
+use crate::provenance::{Provenance, align_in, provenance};
+use crate::verify::rule::SetIndex;
+use crate::verify::{Match, MatchRule, PairScore, Verifier, intersection_size};
 
 /// Disjoint sets over documents `0..n`.
 #[derive(Debug, Clone)]
@@ -471,14 +472,24 @@ pub fn components(
 /// member. An outlet's byline, footer and word edits are its own, so they do not make a
 /// copy look longer than the original it was taken from.
 fn story_sizes<'a>(sets: impl Iterator<Item = &'a [u64]> + Clone) -> Vec<u64> {
-    // shingles are hashes already: Fx hashing them again is enough and fast
-    let mut count: FxHashMap<u64, u32> = FxHashMap::default();
-    for set in sets.clone() {
-        for &s in set {
+    let sets: Vec<&[u64]> = sets.collect();
+    // the sets are sorted and distinct: of two members, each carries what the two share,
+    // counted by one merge
+    if let [a, b] = sets[..] {
+        let shared = intersection_size(a, b) as u64;
+        return vec![shared, shared];
+    }
+    // shingles are hashes already: Fx hashing them again is enough and fast; sized for
+    // every shingle at once, the table is not grown and rehashed on the way
+    let total = sets.iter().map(|s| s.len()).sum();
+    let mut count: FxHashMap<u64, u32> = FxHashMap::with_capacity_and_hasher(total, FxBuildHasher);
+    for set in &sets {
+        for &s in *set {
             *count.entry(s).or_default() += 1;
         }
     }
-    sets.map(|set| set.iter().filter(|s| count[s] > 1).count() as u64)
+    sets.iter()
+        .map(|set| set.iter().filter(|s| count[s] > 1).count() as u64)
         .collect()
 }
 
@@ -579,6 +590,9 @@ pub fn place_component<V: Members + ?Sized>(
             removed: loaded[i].1,
             set: &loaded[i].2,
         };
+        // the representative is aligned with every member that stays: its set's index
+        // is made once
+        let rep_set = SetIndex::new(&loaded[rep_index].2);
         // each member against the representative: its placement, or `None` when it is
         // split off
         let fates: Vec<(DocId, Option<Placement>)> = set
@@ -596,7 +610,7 @@ pub fn place_component<V: Members + ?Sized>(
                     return Ok((m, None));
                 }
                 let weak = !rule.accepts(&s);
-                let alignment = align(compared(rep_index), compared(i));
+                let alignment = align_in(compared(rep_index), compared(i), &rep_set);
                 Ok((
                     m,
                     Some(Placement {
@@ -1034,6 +1048,48 @@ mod tests {
             for threads in [2, 3] {
                 assert_eq!(place(threads), want, "{shape:?}, {threads} threads");
             }
+        }
+    }
+
+    /// `story_sizes` as it was: every set's shingles counted in one growing table.
+    fn story_sizes_by_counting(sets: &[Vec<u64>]) -> Vec<u64> {
+        let mut count: FxHashMap<u64, u32> = FxHashMap::default();
+        for set in sets {
+            for &s in set {
+                *count.entry(s).or_default() += 1;
+            }
+        }
+        sets.iter()
+            .map(|set| set.iter().filter(|s| count[s] > 1).count() as u64)
+            .collect()
+    }
+
+    #[test]
+    fn story_sizes_count_as_the_growing_table_did() {
+        let mut x = 0x6a09_e667_f3bc_c908u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // components of 1 to 12 members, sharing all, some or nothing; empty sets too
+        for round in 0..1200u64 {
+            let members = (round % 12 + 1) as usize;
+            let universe = [5, 50, 5000, u64::MAX][(round / 12) as usize % 4];
+            let sets: Vec<Vec<u64>> = (0..members)
+                .map(|_| {
+                    let mut set: Vec<u64> = (0..next() % 300).map(|_| next() % universe).collect();
+                    set.sort_unstable();
+                    set.dedup();
+                    set
+                })
+                .collect();
+            assert_eq!(
+                story_sizes(sets.iter().map(Vec::as_slice)),
+                story_sizes_by_counting(&sets),
+                "round {round}"
+            );
         }
     }
 }

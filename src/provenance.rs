@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::document::Compared;
 use crate::document::ParagraphRecord;
-use crate::verify::rule::{Match, MatchRule, is_present, overlap};
+use crate::verify::rule::{Match, MatchRule, SetIndex, is_present, overlap_in};
 use crate::verify::score::{PairScore, round6};
 
 pub use crate::verify::rule::PARAGRAPH_PRESENT;
@@ -125,22 +125,29 @@ pub struct Alignment {
 /// Aligns `copy` against `original`.
 #[must_use]
 pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
-    let orig_paras: Vec<u32> = original
-        .record
-        .compared_paragraphs(original.removed)
-        .collect();
-    let copy_paras: Vec<u32> = copy.record.compared_paragraphs(copy.removed).collect();
+    align_in(original, copy, &SetIndex::new(original.set))
+}
+
+/// `align`, given the index of `original.set` (a component's representative is aligned
+/// with each of its members: its index is made once).
+#[must_use]
+pub fn align_in(
+    original: Compared<'_>,
+    copy: Compared<'_>,
+    original_index: &SetIndex<'_>,
+) -> Alignment {
+    let copy_index = SetIndex::new(copy.set);
     let mut out = Alignment {
         original_shingles: original.set.len() as u64,
         copy_shingles: copy.set.len() as u64,
         ..Alignment::default()
     };
-    let present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
-        let (n, found) = overlap(rec.paragraph_shingles(i as usize), other);
+    let present = |rec: &ParagraphRecord, i: u32, other: &SetIndex<'_>| -> (bool, u64) {
+        let (n, found) = overlap_in(rec.paragraph_shingles(i as usize), other);
         (is_present(n, found), n)
     };
-    for &i in &orig_paras {
-        let (here, n) = present(original.record, i, copy.set);
+    for i in original.record.compared_paragraphs(original.removed) {
+        let (here, n) = present(original.record, i, &copy_index);
         if here {
             out.kept.push(i);
         } else {
@@ -148,8 +155,8 @@ pub fn align(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
             out.cut_shingles += n;
         }
     }
-    for &i in &copy_paras {
-        let (here, n) = present(copy.record, i, original.set);
+    for i in copy.record.compared_paragraphs(copy.removed) {
+        let (here, n) = present(copy.record, i, original_index);
         if !here {
             out.added.push(i);
             out.added_shingles += n;
@@ -207,6 +214,7 @@ pub fn provenance(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::rule::overlap;
 
     const RULE: MatchRule = MatchRule {
         threshold: 0.8,
@@ -245,6 +253,60 @@ mod tests {
         )
     }
 
+    fn align_by_search_records(
+        original: (&ParagraphRecord, &[u32]),
+        copy: (&ParagraphRecord, &[u32]),
+    ) -> Alignment {
+        let (os, cs) = (article(original.0, original.1), article(copy.0, copy.1));
+        align_by_search(
+            Compared {
+                record: original.0,
+                removed: original.1,
+                set: &os,
+            },
+            Compared {
+                record: copy.0,
+                removed: copy.1,
+                set: &cs,
+            },
+        )
+    }
+
+    /// `align` as it was before the index: a search of the other side's sorted set.
+    fn align_by_search(original: Compared<'_>, copy: Compared<'_>) -> Alignment {
+        let orig_paras: Vec<u32> = original
+            .record
+            .compared_paragraphs(original.removed)
+            .collect();
+        let copy_paras: Vec<u32> = copy.record.compared_paragraphs(copy.removed).collect();
+        let mut out = Alignment {
+            original_shingles: original.set.len() as u64,
+            copy_shingles: copy.set.len() as u64,
+            ..Alignment::default()
+        };
+        let present = |rec: &ParagraphRecord, i: u32, other: &[u64]| -> (bool, u64) {
+            let (n, found) = overlap(rec.paragraph_shingles(i as usize), other);
+            (is_present(n, found), n)
+        };
+        for &i in &orig_paras {
+            let (here, n) = present(original.record, i, copy.set);
+            if here {
+                out.kept.push(i);
+            } else {
+                out.cut.push(i);
+                out.cut_shingles += n;
+            }
+        }
+        for &i in &copy_paras {
+            let (here, n) = present(copy.record, i, original.set);
+            if !here {
+                out.added.push(i);
+                out.added_shingles += n;
+            }
+        }
+        out
+    }
+
     fn record(paragraphs: &[std::ops::Range<u64>]) -> ParagraphRecord {
         let mut rec = ParagraphRecord::default();
         for (i, p) in paragraphs.iter().enumerate() {
@@ -254,6 +316,44 @@ mod tests {
             rec.push_snippet("");
         }
         rec
+    }
+
+    #[test]
+    fn align_in_an_index_aligns_as_the_search_did() {
+        let mut x = 0x1405_7b7e_f767_814fu64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // an original and a copy drawn from a shared pool (kept, cut and added paragraphs
+        // at every share), some paragraphs empty, some removed, all removed now and then
+        for round in 0..400u64 {
+            let universe = [20, 400, 1 << 16, u64::MAX][round as usize % 4];
+            let mut doc = |paragraphs: u64| -> (ParagraphRecord, Vec<u32>) {
+                let mut rec = ParagraphRecord::default();
+                for i in 0..paragraphs {
+                    let mut run: Vec<u64> = (0..next() % 40).map(|_| next() % universe).collect();
+                    run.sort_unstable();
+                    rec.shingles.extend(run);
+                    rec.offsets.push(rec.shingles.len() as u32);
+                    rec.hashes.push(i);
+                    rec.push_snippet("");
+                }
+                let removed = (0..paragraphs as u32)
+                    .filter(|_| next() % [5, 2, 1000][round as usize % 3] == 0)
+                    .collect();
+                (rec, removed)
+            };
+            let (original, copy) = (doc(round % 13), doc(round % 7 + 1));
+            let expected = align_by_search_records((&original.0, &original.1), (&copy.0, &copy.1));
+            assert_eq!(
+                align_records((&original.0, &original.1), (&copy.0, &copy.1)),
+                expected,
+                "round {round}"
+            );
+        }
     }
 
     #[test]

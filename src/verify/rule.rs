@@ -277,6 +277,75 @@ pub fn overlap(paragraph: &[u64], other: &[u64]) -> (u64, u64) {
     (distinct, found)
 }
 
+/// A sorted set with where each range of values starts in it, for looking up every
+/// shingle of a document's compared paragraphs: shingles are hashes, spread evenly, so a
+/// set of `n` cut into about `2n` ranges by their top bits has one value a range or none,
+/// and a lookup reads the range's two bounds and a value or two, where a binary search
+/// of the whole set is `log2 n` dependent loads. `align` looks up each side's whole text
+/// in the other side's set. Made in one pass over the set; values that are not spread
+/// (a test's small integers) fall into few ranges and are searched there.
+pub struct SetIndex<'a> {
+    set: &'a [u64],
+    /// `starts[r]`: the first position of a value of range `r` or above; one more entry
+    /// than ranges, the last `set.len()`.
+    starts: Vec<u32>,
+    /// `64 - log2(ranges)`: a value's range is its top bits.
+    shift: u32,
+}
+
+impl<'a> SetIndex<'a> {
+    /// The index of `set`, sorted and distinct.
+    #[must_use]
+    pub fn new(set: &'a [u64]) -> Self {
+        let bits = (set.len() * 2)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(1, 25);
+        let shift = 64 - bits;
+        // how many values each range holds, then where each starts: two passes without a
+        // branch on the values
+        let mut starts = vec![0u32; (1 << bits) + 1];
+        for &v in set {
+            starts[(v >> shift) as usize + 1] += 1;
+        }
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
+        }
+        SetIndex { set, starts, shift }
+    }
+
+    /// Whether `v` is in the set.
+    #[must_use]
+    #[inline]
+    pub fn contains(&self, v: u64) -> bool {
+        let r = (v >> self.shift) as usize;
+        let (from, to) = (self.starts[r] as usize, self.starts[r + 1] as usize);
+        // with twice as many ranges as values, nine ranges in ten hold one value or none:
+        // that case is a comparison, not a loop (the value read past the set's end is
+        // none of its values, and is only read when the range is empty)
+        if to - from <= 1 {
+            let first = self.set.get(from).is_some_and(|&x| x == v);
+            return to > from && first;
+        }
+        self.set[from..to].binary_search(&v).is_ok()
+    }
+}
+
+/// `overlap` against a set's index: the same counts, a lookup a distinct shingle.
+#[must_use]
+pub fn overlap_in(paragraph: &[u64], other: &SetIndex<'_>) -> (u64, u64) {
+    let (mut distinct, mut found) = (0u64, 0u64);
+    let mut prev = None;
+    for &s in paragraph {
+        let new = prev != Some(s);
+        prev = Some(s);
+        distinct += u64::from(new);
+        // looked up even when repeated: a branch on the repeat would cost more than it spares
+        found += u64::from(new) & u64::from(other.contains(s));
+    }
+    (distinct, found)
+}
+
 /// The values of the sorted `run` (repeats counted once) that occur in the sorted,
 /// distinct `other`: a merge whose steps advance by comparisons, not branches.
 fn found_by_merge(run: &[u64], other: &[u64]) -> u64 {
@@ -509,6 +578,49 @@ mod tests {
                 overlap(&edges, &other),
                 overlap_by_binary_search(&edges, &other)
             );
+        }
+    }
+
+    #[test]
+    fn overlap_in_an_index_counts_like_overlap_at_every_size_and_density() {
+        let mut x = 0x5851_f42d_4c95_7f2du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // small universes put every value in one range of the index, the largest spread them;
+        // every seventh run is out of order
+        for round in 0..3000u64 {
+            let universe = [3, 8, 100, 3000, 1 << 20, u64::MAX][round as usize % 6];
+            let other_len = [0, 1, 2, 7, 64, 1000, 2500][(round / 6) as usize % 7];
+            let run_len = [0, 1, 2, 30, 300, 2000][(round / 42) as usize % 6];
+            let mut other: Vec<u64> = (0..other_len).map(|_| next() % universe).collect();
+            other.sort_unstable();
+            other.dedup();
+            let mut run: Vec<u64> = (0..run_len)
+                .map(|_| {
+                    let r = next();
+                    if r % 3 == 0 && !other.is_empty() {
+                        other[(r >> 8) as usize % other.len()]
+                    } else {
+                        r % universe
+                    }
+                })
+                .collect();
+            if round % 7 != 0 {
+                run.sort_unstable();
+            }
+            let index = SetIndex::new(&other);
+            assert_eq!(
+                overlap_in(&run, &index),
+                overlap_by_binary_search(&run, &other),
+                "round {round}"
+            );
+            for v in [0, 1, u64::MAX].into_iter().chain(run.iter().copied()) {
+                assert_eq!(index.contains(v), other.binary_search(&v).is_ok(), "{v}");
+            }
         }
     }
 
