@@ -523,7 +523,7 @@ mod tests {
             let fresh_rec = ParagraphRecord::decode(&a.record).unwrap();
             assert_eq!(rec, fresh_rec);
             // every third paragraph hash of every other document is boilerplate
-            let frequent = |h: u64| i % 2 == 0 && h % 3 == 0;
+            let frequent = |h: u64| i.is_multiple_of(2) && h.is_multiple_of(3);
             let repeated = || a.repeats.iter().map(|r| r.paragraph);
             clean_document_into(
                 &rec,
