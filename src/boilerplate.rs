@@ -108,12 +108,23 @@ pub fn removed_paragraphs(
     params: &ValidParams,
 ) -> Vec<u32> {
     let mut removed: Vec<u32> = Vec::new();
+    removed_paragraphs_into(flagged, repeated, params, &mut removed);
+    removed
+}
+
+/// `removed_paragraphs` into `removed`, replacing what it held and keeping its buffer.
+pub fn removed_paragraphs_into(
+    flagged: &[u32],
+    repeated: impl IntoIterator<Item = u32>,
+    params: &ValidParams,
+    removed: &mut Vec<u32>,
+) {
+    removed.clear();
     if params.paragraphs.clean_articles {
         removed.extend_from_slice(flagged);
         removed.extend(repeated);
         removed.sort_unstable();
     }
-    removed
 }
 
 /// A `(group, paragraph hash)` key: one per distinct paragraph of each compared document.

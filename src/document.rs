@@ -274,7 +274,14 @@ impl ParagraphRecord {
     /// snippet_len: u8, snippet bytes`, then every paragraph's shingles as `u64`.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// `encode`, appended to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(
             4 + self.hashes.len() * 16 + self.snippet_bytes.len() + self.shingles.len() * 8,
         );
         out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
@@ -288,12 +295,22 @@ impl ParagraphRecord {
         for s in &self.shingles {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        out
     }
 
     /// Inverse of `encode`; `None` for bytes it did not write.
     #[must_use]
     pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut rec = ParagraphRecord::default();
+        rec.decode_into(bytes)?;
+        Some(rec)
+    }
+
+    /// `decode` into this record, replacing what it held and keeping its buffers: a
+    /// worker decoding record after record allocates only when one is larger than any
+    /// before. `None` (the record then unspecified) where `decode` gives `None`.
+    pub fn decode_into(&mut self, bytes: &[u8]) -> Option<()> {
+        let rec = self;
+        rec.clear();
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
             let s = bytes.get(at..at + n)?;
@@ -301,7 +318,6 @@ impl ParagraphRecord {
             Some(s)
         };
         let n = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
-        let mut rec = ParagraphRecord::default();
         for _ in 0..n {
             rec.hashes
                 .push(u64::from_le_bytes(take(8)?.try_into().ok()?));
@@ -314,11 +330,11 @@ impl ParagraphRecord {
         }
         let total = *rec.offsets.last().expect("starts with 0") as usize;
         let raw = take(total * 8)?;
-        rec.shingles = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        Some(rec)
+        rec.shingles.extend(
+            raw.chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
+        );
+        Some(())
     }
 
     /// The paragraph hashes of the bytes `encode` wrote, into `hashes` (replacing what it
@@ -541,6 +557,18 @@ mod tests {
         assert_eq!(back.snippet(1), "");
         assert_eq!(back.snippet(2), "é".repeat(80));
         assert!(ParagraphRecord::decode(&[1, 0]).is_none());
+        // decoded into a record that held a longer one: nothing of it is left
+        let mut longer = rec.clone();
+        longer.hashes.push(4);
+        longer.push_snippet("more");
+        longer.offsets.push(5);
+        longer.shingles.extend([8, 9]);
+        let mut reused = ParagraphRecord::decode(&longer.encode()).unwrap();
+        reused.decode_into(&rec.encode()).unwrap();
+        assert_eq!(reused, rec);
+        let mut appended = vec![7u8];
+        rec.encode_into(&mut appended);
+        assert_eq!(appended[1..], rec.encode()[..]);
         let (bytes, mut hashes) = (rec.encode(), vec![9]);
         assert_eq!(
             ParagraphRecord::decode_hashes(&bytes, &mut hashes),

@@ -1007,8 +1007,12 @@ where
         texts,
         counts,
         warnings,
+        seen_ids,
         ..
     } = collector;
+    // what a partial move leaves of a struct lives to the end of the scope: the ids'
+    // hashes (16-18 bytes a record) would be held through the sketch pass
+    drop(seen_ids);
     let t = Instant::now();
     progress.stage("sketch", Some(pc.docs() as u64));
     let mut index = pc.finish()?;

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::analyze::DocumentAnalysis;
 use crate::boilerplate::{
-    KeyCounts, ParagraphSummary, frequent_keys, removed_paragraphs, top_boilerplate,
+    KeyCounts, ParagraphSummary, frequent_keys, removed_paragraphs_into, top_boilerplate,
 };
 use crate::document::ParagraphRecord;
 use crate::error::Result;
@@ -181,23 +181,40 @@ pub fn clean_document(
     hasher: &mut MinHasher,
     params: &ValidParams,
 ) -> CleanDocument {
-    let flagged: Vec<u32> = (0..rec.hashes.len() as u32)
-        .filter(|&i| is_frequent(rec.hashes[i as usize]))
-        .collect();
-    let removed = removed_paragraphs(&flagged, repeated, params);
-    let mut set = Vec::with_capacity(rec.shingles.len());
-    rec.kept_shingles(&removed, &mut set);
-    let mut signature = Vec::new();
-    hasher.sketch(&set, &mut signature);
-    let mut band_keys = Vec::new();
-    crate::lsh::band_keys(&signature, params.bands(), params.rows(), &mut band_keys);
-    CleanDocument {
-        flagged,
-        removed,
-        set,
-        signature,
-        band_keys,
-    }
+    let mut out = CleanDocument {
+        flagged: Vec::new(),
+        removed: Vec::new(),
+        set: Vec::with_capacity(rec.shingles.len()),
+        signature: Vec::new(),
+        band_keys: Vec::new(),
+    };
+    clean_document_into(rec, is_frequent, repeated, hasher, params, &mut out);
+    out
+}
+
+/// `clean_document` into `out`, replacing what it held and keeping its buffers: the
+/// sketch pass's workers clean document after document without allocating for each.
+fn clean_document_into(
+    rec: &ParagraphRecord,
+    is_frequent: impl Fn(u64) -> bool,
+    repeated: impl IntoIterator<Item = u32>,
+    hasher: &mut MinHasher,
+    params: &ValidParams,
+    out: &mut CleanDocument,
+) {
+    out.flagged.clear();
+    out.flagged
+        .extend((0..rec.hashes.len() as u32).filter(|&i| is_frequent(rec.hashes[i as usize])));
+    removed_paragraphs_into(&out.flagged, repeated, params, &mut out.removed);
+    out.set.clear();
+    rec.kept_shingles(&out.removed, &mut out.set);
+    hasher.sketch(&out.set, &mut out.signature);
+    crate::lsh::band_keys(
+        &out.signature,
+        params.bands(),
+        params.rows(),
+        &mut out.band_keys,
+    );
 }
 
 /// Seed of the opening sketches' bins (xored with `minhash.seed`) and first seed of their
@@ -326,33 +343,43 @@ pub fn clean_and_sketch(
             .into_par_iter()
             .map_init(
                 || {
-                    let buf = Vec::new();
-                    (MinHasher::new(&params.minhash), opening_hasher(params), buf)
+                    // a worker's buffers: the record's bytes, the record, its cleaned
+                    // document; reused, so that a document allocates only what it hands
+                    // to the fold
+                    let clean = CleanDocument {
+                        flagged: Vec::new(),
+                        removed: Vec::new(),
+                        set: Vec::new(),
+                        signature: Vec::new(),
+                        band_keys: Vec::new(),
+                    };
+                    let buffers = (Vec::new(), ParagraphRecord::default(), clean);
+                    (
+                        MinHasher::new(&params.minhash),
+                        opening_hasher(params),
+                        buffers,
+                    )
                 },
-                |(hasher, opener, buf), d| {
+                |(hasher, opener, (buf, rec, clean)), d| {
                     let bytes = spill.read_into(d as DocId, buf)?;
-                    let rec = ParagraphRecord::decode(bytes)
+                    rec.decode_into(bytes)
                         .expect("the spill holds what this run wrote");
                     let group = doc_groups[d];
-                    let CleanDocument {
-                        flagged,
-                        removed,
-                        set,
-                        signature: sig,
-                        band_keys: keys,
-                    } = clean_document(
-                        &rec,
+                    clean_document_into(
+                        rec,
                         |h| frequent.contains_key(&(group, h)),
                         lookup_repeats(&repeats, d as DocId)
                             .iter()
                             .map(|r| r.paragraph),
                         hasher,
                         params,
+                        clean,
                     );
+                    let set = &clean.set;
                     let fingerprint = match fingerprints {
                         None => 0,
                         // repeats in the multiset are the term frequencies
-                        Some(Fingerprints::Tf) => simhash(&set),
+                        Some(Fingerprints::Tf) => simhash(set),
                         Some(Fingerprints::Tfidf(df)) => {
                             let weighted: Vec<(u64, u8)> =
                                 set.iter().map(|&s| (s, df.weight(s))).collect();
@@ -360,19 +387,25 @@ pub fn clean_and_sketch(
                         }
                     };
                     let mut openings = Vec::new();
-                    opening_keys(&rec, &removed, opener, params, &mut openings);
-                    let texts = flagged
+                    opening_keys(rec, &clean.removed, opener, params, &mut openings);
+                    let texts = clean
+                        .flagged
                         .iter()
                         .map(|&i| (rec.hashes[i as usize], rec.snippet(i as usize).to_owned()))
                         .collect();
                     Ok(CleanedDoc {
-                        keys,
+                        keys: clean.band_keys.clone(),
                         openings,
                         size: u32::try_from(set.len()).unwrap_or(u32::MAX),
                         fingerprint,
-                        removed,
-                        signature: sig,
-                        flagged,
+                        removed: clean.removed.clone(),
+                        // only estimated verification keeps signatures
+                        signature: if keep_signatures {
+                            clean.signature.clone()
+                        } else {
+                            Vec::new()
+                        },
+                        flagged: clean.flagged.clone(),
                         paragraphs: rec.hashes.len() as u64,
                         texts,
                     })
@@ -454,4 +487,58 @@ pub fn clean_and_sketch(
         summary,
         key_run_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::Analyzer;
+    use crate::generate::{GenParams, generate};
+    use crate::params::Params;
+
+    /// One record and one `CleanDocument` reused document after document (longest first,
+    /// so the buffers always hold more than the next one needs), with boilerplate flagged
+    /// and repeats left out, clean each as fresh ones do: nothing of a longer document is
+    /// left in another's flags, removed paragraphs, set, signature or band keys.
+    #[test]
+    fn a_reused_record_and_clean_document_give_what_fresh_ones_give() {
+        let corpus = generate(&GenParams {
+            docs: 80,
+            seed: 9,
+            ..GenParams::default()
+        });
+        let params = Params::default().validate().unwrap();
+        let mut analyses: Vec<DocumentAnalysis> = corpus
+            .docs
+            .iter()
+            .filter_map(|d| Analyzer::default().analyze(&d.text, &params))
+            .collect();
+        analyses.sort_by_key(|a| std::cmp::Reverse(a.record.len()));
+        let mut hasher = MinHasher::new(&params.minhash);
+        let mut rec = ParagraphRecord::default();
+        let mut reused = clean_document(&rec, |_| false, [], &mut hasher, &params);
+        let mut flagged_some = 0;
+        for (i, a) in analyses.iter().enumerate() {
+            rec.decode_into(&a.record).unwrap();
+            let fresh_rec = ParagraphRecord::decode(&a.record).unwrap();
+            assert_eq!(rec, fresh_rec);
+            // every third paragraph hash of every other document is boilerplate
+            let frequent = |h: u64| i.is_multiple_of(2) && h.is_multiple_of(3);
+            let repeated = || a.repeats.iter().map(|r| r.paragraph);
+            clean_document_into(
+                &rec,
+                frequent,
+                repeated(),
+                &mut hasher,
+                &params,
+                &mut reused,
+            );
+            let mut fresh_hasher = MinHasher::new(&params.minhash);
+            let fresh =
+                clean_document(&fresh_rec, frequent, repeated(), &mut fresh_hasher, &params);
+            assert_eq!(reused, fresh, "document {i}");
+            flagged_some += usize::from(!fresh.flagged.is_empty());
+        }
+        assert!(flagged_some > 5, "{flagged_some}");
+    }
 }
