@@ -23,10 +23,12 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 4. candidates: each batch's band and opening keys as one binary row per shard (band
    and key decide the shard); per shard, Rust sorts them and pairs each bucket's
    documents (the CLI's cap at max_bucket); distinct.
-5. verify (Rust): up to `BROADCAST_PAIRS` pairs, broadcast to one scan of the compared
-   records, whose join sends each record to its pairs' seconds' partitions;
-   sorted by second, each partition scored in Rust (beyond, both compared records joined
-   to each pair); exact Jaccard / containment, the CLI's match rule.
+5. verify (Rust): each pair given a group (the smallest document next to its second
+   document: a bucket's pairs share one); up to `BROADCAST_PAIRS` pairs, the
+   (record, group) needs broadcast to one scan of the compared records, whose join sends
+   each record once to each group holding one of its pairs; sorted by group, records
+   first, each partition scored in Rust (beyond, both compared records joined to each
+   pair); exact Jaccard / containment, the CLI's match rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
@@ -56,6 +58,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from . import _core
 from . import params as make_params
@@ -491,10 +494,12 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
-# Candidate pairs up to this many are broadcast to verification's one scan of the compared
-# records (with their seconds: up to twice as many rows of three longs, 160 MiB of the
-# driver's heap at the bound by Spark's estimate, held by its default 1 GB); beyond, both compared records are joined to each
-# pair, every side shuffled.
+# Candidate pairs up to this many: their (record, group) needs are broadcast to
+# verification's one scan of the compared records (at most two rows of two longs a pair;
+# the table of the pairs and their seconds this replaced, up to twice as many rows of
+# three longs, Spark estimated at 160 MiB of the driver's heap at the bound, which its
+# default 1 GB held); beyond, both compared records are joined to each pair, every side
+# shuffled.
 BROADCAST_PAIRS = 1 << 21
 
 
@@ -506,23 +511,20 @@ VERIFY_GROUP_PAIRS = 1 << 12
 
 def _pair_groups(pairs: DataFrame) -> DataFrame:
     """`(a, b, g)`: each candidate pair with the group it is scored in. A pair's group is
-    the smallest document next to either of its documents (in the graph of candidate
-    pairs, themselves included), so a bucket's pairs (a clique: every one of its
-    documents next to its smallest) share one group, and each compared record goes to a
-    group once however many of its pairs are there; a group of more than
-    `VERIFY_GROUP_PAIRS` pairs is cut by its pairs' second documents."""
+    the smallest document next to its second document (in the graph of candidate pairs,
+    itself included), so a bucket's pairs (up to `max_bucket` documents, a clique: every
+    one of its documents next to its smallest) share one group, as do a star's, and each
+    compared record goes to a group once however many of its pairs are there; a group of
+    more than `VERIFY_GROUP_PAIRS` pairs is cut by its pairs' second documents."""
     both = pairs.select("a", "b").union(pairs.select(F.col("b").alias("a"), F.col("a").alias("b")))
-    low = both.groupBy("a").agg(F.least(F.min("b"), F.col("a")).alias("m"))
-    keyed = (
-        pairs.join(low.select("a", F.col("m").alias("ma")), "a")
-        .join(low.select(F.col("a").alias("b"), F.col("m").alias("mb")), "b")
-        .select("a", "b", F.least("ma", "mb").alias("k"))
-    )
-    sizes = keyed.groupBy("k").agg(F.count(F.lit(1)).alias("n"))
-    cuts = F.ceil(F.col("n") / VERIFY_GROUP_PAIRS)
-    sub = F.when(F.col("n") > VERIFY_GROUP_PAIRS, F.pmod(F.xxhash64("b"), cuts)).otherwise(F.lit(0))
+    low = both.groupBy("a").agg(F.least(F.min("b"), F.col("a")).alias("k"))
+    keyed = pairs.join(low.select(F.col("a").alias("b"), "k"), "b")
+    # a group's size beside each of its pairs: one shuffle by group (a count joined back
+    # took two)
+    n = F.count(F.lit(1)).over(Window.partitionBy("k"))
+    sub = F.when(n > VERIFY_GROUP_PAIRS, F.pmod(F.xxhash64("b"), F.ceil(n / VERIFY_GROUP_PAIRS))).otherwise(F.lit(0))
     # one long per (k, sub): two groups that hash alike are scored as one, still right
-    return keyed.join(sizes, "k").select("a", "b", F.xxhash64("k", sub).alias("g"))
+    return keyed.select("a", "b", F.xxhash64("k", sub).alias("g"))
 
 
 def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> tuple[DataFrame, list[DataFrame]]:

@@ -7,7 +7,8 @@
 //! is a `ValueError` naming it) and returns one output row per input row, in order, except
 //! `paragraph_keys_batch` (keys, each naming its input row), `ParagraphCounts::entries`
 //! and `band_entries_batch` (a row per shard), `paragraph_shard_counts` (counts),
-//! `shard_pairs_batch` (pairs) and `place_batch` (the members of components): the Python
+//! `shard_pairs_batch` (pairs), `GroupVerifier::score` (the accepted pairs) and
+//! `place_batch` (the members of components): the Python
 //! side puts the columns it passed through (positions, ids) beside the result.
 //!
 //! Document positions are Spark's `idx`: 64-bit, in input order, not necessarily dense.
