@@ -516,8 +516,11 @@ def _pair_groups(pairs: DataFrame) -> DataFrame:
     one of its documents next to its smallest) share one group, as do a star's, and each
     compared record goes to a group once however many of its pairs are there; a group of
     more than `VERIFY_GROUP_PAIRS` pairs is cut by its pairs' second documents."""
-    both = pairs.select("a", "b").union(pairs.select(F.col("b").alias("a"), F.col("a").alias("b")))
-    low = both.groupBy("a").agg(F.least(F.min("b"), F.col("a")).alias("k"))
+    # each pair both ways, from one scan of the pairs (a union scanned them twice, twice
+    # the tasks)
+    ways = F.array(F.struct("a", "b"), F.struct(F.col("b").alias("a"), F.col("a").alias("b")))
+    both = pairs.select(F.explode(ways).alias("e"))
+    low = both.groupBy(F.col("e.a").alias("a")).agg(F.least(F.min("e.b"), F.col("a")).alias("k"))
     keyed = pairs.join(low.select(F.col("a").alias("b"), "k"), "b")
     # a group's size beside each of its pairs: one shuffle by group (a count joined back
     # took two)
@@ -542,11 +545,7 @@ def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.P
         # once per pair), the records of a bucket of n near-copies went n(n-1)/2 + n - 1
         # times: 10.5 GB of shuffle at news1000k, where the records themselves are 6.8 GB.
         groups = _pair_groups(pairs).persist(StorageLevel.MEMORY_AND_DISK)
-        needs = (
-            groups.select(F.col("a").alias("idx"), "g")
-            .union(groups.select(F.col("b").alias("idx"), "g"))
-            .distinct()
-        )
+        needs = groups.select(F.explode(F.array("a", "b")).alias("idx"), "g").distinct()
         records = (
             sketched.select("idx", "set")
             .join(F.broadcast(needs), "idx")
