@@ -23,10 +23,12 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
 4. candidates: each batch's band and opening keys as one binary row per shard (band
    and key decide the shard); per shard, Rust sorts them and pairs each bucket's
    documents (the CLI's cap at max_bucket); distinct.
-5. verify (Rust): up to `BROADCAST_PAIRS` pairs, broadcast to one scan of the compared
-   records, whose join sends each record to its pairs' seconds' partitions;
-   sorted by second, each partition scored in Rust (beyond, both compared records joined
-   to each pair); exact Jaccard / containment, the CLI's match rule.
+5. verify (Rust): each pair given a group (the smallest document next to its second
+   document: a bucket's pairs share one); up to `BROADCAST_PAIRS` pairs, the
+   (record, group) needs broadcast to one scan of the compared records, whose join sends
+   each record once to each group holding one of its pairs; sorted by group, records
+   first, each partition scored in Rust (beyond, both compared records joined to each
+   pair); exact Jaccard / containment, the CLI's match rule.
 6. connected components of the accepted pairs in Spark: alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
@@ -56,6 +58,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.window import Window
 
 from . import _core
 from . import params as make_params
@@ -491,52 +494,74 @@ def _candidates(sketched: DataFrame, params: _core.Params) -> DataFrame:
     return sharded.repartition(shards, "shard").mapInArrow(_worker(pairs), "a bigint, b bigint").distinct()
 
 
-# Candidate pairs up to this many are broadcast to verification's one scan of the compared
-# records (with their seconds: up to twice as many rows of three longs, 160 MiB of the
-# driver's heap at the bound by Spark's estimate, held by its default 1 GB); beyond, both compared records are joined to each
-# pair, every side shuffled.
+# Candidate pairs up to this many: their (record, group) needs are broadcast to
+# verification's one scan of the compared records (at most two rows of two longs a pair;
+# the table of the pairs and their seconds this replaced, up to twice as many rows of
+# three longs, Spark estimated at 160 MiB of the driver's heap at the bound, which its
+# default 1 GB held); beyond, both compared records are joined to each pair, every side
+# shuffled.
 BROADCAST_PAIRS = 1 << 21
 
 
-def _pair_sides(pairs: DataFrame) -> DataFrame:
-    """`(idx, b, a)`: what each compared record `idx` is sent as for scoring: a row with
-    `a` null if it is some pair's second, and a row per pair `(a, b)` it is the first of."""
-    firsts = pairs.select(F.col("a").alias("idx"), "b", "a")
-    seconds = pairs.select(F.col("b").alias("idx"), "b", F.lit(None).cast("long").alias("a")).distinct()
-    return firsts.unionByName(seconds)
+# Candidate pairs in a group beyond this many are cut into sub-groups (by their second
+# document): a group is scored by one task, and one component's pairs (a bucket of
+# near-copies, up to max_bucket documents) would otherwise all go to one.
+VERIFY_GROUP_PAIRS = 1 << 12
 
 
-def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> DataFrame:
+def _pair_groups(pairs: DataFrame) -> DataFrame:
+    """`(a, b, g)`: each candidate pair with the group it is scored in. A pair's group is
+    the smallest document next to its second document (in the graph of candidate pairs,
+    itself included), so a bucket's pairs (up to `max_bucket` documents, a clique: every
+    one of its documents next to its smallest) share one group, as do a star's, and each
+    compared record goes to a group once however many of its pairs are there; a group of
+    more than `VERIFY_GROUP_PAIRS` pairs is cut by its pairs' second documents."""
+    # each pair both ways, from one scan of the pairs (a union scanned them twice, twice
+    # the tasks)
+    ways = F.array(F.struct("a", "b"), F.struct(F.col("b").alias("a"), F.col("a").alias("b")))
+    both = pairs.select(F.explode(ways).alias("e"))
+    low = both.groupBy(F.col("e.a").alias("a")).agg(F.least(F.min("e.b"), F.col("a")).alias("k"))
+    keyed = pairs.join(low.select(F.col("a").alias("b"), "k"), "b")
+    # a group's size beside each of its pairs: one shuffle by group (a count joined back
+    # took two)
+    n = F.count(F.lit(1)).over(Window.partitionBy("k"))
+    sub = F.when(n > VERIFY_GROUP_PAIRS, F.pmod(F.xxhash64("b"), F.ceil(n / VERIFY_GROUP_PAIRS))).otherwise(F.lit(0))
+    # one long per (k, sub): two groups that hash alike are scored as one, still right
+    return keyed.select("a", "b", F.xxhash64("k", sub).alias("g"))
+
+
+def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.Params) -> tuple[DataFrame, list[DataFrame]]:
     """The accepted pairs: both compared records brought to each candidate pair and scored
-    there (the driver never holds a set; its JVM holds the pairs when there are at most
-    `BROADCAST_PAIRS`)."""
+    there (the driver never holds a set; its JVM holds the pairs' groups when there are at
+    most `BROADCAST_PAIRS` pairs), and what to unpersist once they are materialized."""
     if n_pairs <= BROADCAST_PAIRS:
-        # One scan of the compared records (6.8 GB at news1000k) and one shuffle: the
-        # pairs' sides are broadcast to the scan, whose join sends each record to its
-        # pairs' seconds' partitions, once as a second and once per pair it is the first
-        # of (a record in no pair goes nowhere); sorted by second, each partition is
-        # scored in Rust, every second record decoded once. The join is the JVM's: the
-        # same rows made in Python sent every compared record through the Arrow socket to
-        # the Python worker and the rows back, once more than scoring does.
+        # One scan of the compared records (6.8 GB at news1000k) and one shuffle: each
+        # pair's records are needed in its group (`_pair_groups`), and the (record, group)
+        # needs are broadcast to the scan, whose join (the JVM's) sends each record once to
+        # each group that holds one of its pairs; a record in no pair goes nowhere. The
+        # pairs themselves follow, each to its group; sorted by group, records first,
+        # each partition is scored in Rust, each record decoded once a group.
+        # Sent to the pairs' second documents instead (the record of each pair's first
+        # once per pair), the records of a bucket of n near-copies went n(n-1)/2 + n - 1
+        # times: 10.5 GB of shuffle at news1000k, where the records themselves are 6.8 GB.
+        groups = _pair_groups(pairs).persist(StorageLevel.MEMORY_AND_DISK)
+        needs = groups.select(F.explode(F.array("a", "b")).alias("idx"), "g").distinct()
+        records = (
+            sketched.select("idx", "set")
+            .join(F.broadcast(needs), "idx")
+            .select("g", F.col("idx").alias("a"), F.lit(None).cast("long").alias("b"), "set")
+        )
+        pair_rows = groups.select("g", "a", "b", F.lit(None).cast("binary").alias("set"))
 
         def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            # a group may go on in the next batch: its second record's row goes with it
-            carry = None
+            verifier = _core.GroupVerifier(params)
             for b in batches:
-                if carry is not None:
-                    b = pa.concat_batches([carry, b])
-                if b.num_rows == 0:
-                    continue
-                yield _core.verify_grouped_batch(b, params)
-                heads = pc.indices_nonzero(pc.is_null(b.column("a")))
-                if len(heads):
-                    carry = b.slice(heads[-1].as_py(), 1)
+                if b.num_rows:
+                    yield verifier.score(b)
 
-        sides = F.broadcast(_pair_sides(pairs))
-        rows = sketched.select("idx", "set").join(sides, "idx").select("b", "a", "set")
-        # ascending sorts put nulls first: each second record before its pairs
-        grouped = rows.repartition("b").sortWithinPartitions("b", "a")
-        return grouped.mapInArrow(_worker(score), "a bigint, b bigint")
+        # ascending sorts put nulls first: a group's records before its pairs
+        rows = records.unionByName(pair_rows).repartition("g").sortWithinPartitions("g", "b")
+        return rows.mapInArrow(_worker(score), "a bigint, b bigint"), [groups]
     sa = sketched.select(F.col("idx").alias("a"), F.col("set").alias("sa"))
     sb = sketched.select(F.col("idx").alias("b"), F.col("set").alias("sb"))
     joined = pairs.join(sa, "a").join(sb, "b")
@@ -547,7 +572,7 @@ def _verify(pairs: DataFrame, n_pairs: int, sketched: DataFrame, params: _core.P
         lambda b: _core.verify_batch(b, params),
         "a bigint, b bigint, accepted boolean, jaccard double, containment double",
     )
-    return scored.where("accepted").select("a", "b")
+    return scored.where("accepted").select("a", "b"), []
 
 
 def _canonical(e: DataFrame) -> DataFrame:
@@ -721,9 +746,11 @@ def cluster_records(
     done("records", base)
     pairs = _candidates(sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("candidates", pairs)
-    edges = _verify(pairs, timing.stages[-1]["rows"], sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    edges, held = _verify(pairs, timing.stages[-1]["rows"], sketched, params)
+    edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
     done("verify", edges)
-    pairs.unpersist()
+    for df in [pairs, *held]:
+        df.unpersist()
     comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)
     done("components", comps)
     placed = _place(comps, timing.stages[-1]["rows"], edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)

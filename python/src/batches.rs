@@ -7,7 +7,8 @@
 //! is a `ValueError` naming it) and returns one output row per input row, in order, except
 //! `paragraph_keys_batch` (keys, each naming its input row), `ParagraphCounts::entries`
 //! and `band_entries_batch` (a row per shard), `paragraph_shard_counts` (counts),
-//! `shard_pairs_batch` (pairs) and `place_batch` (the members of components): the Python
+//! `shard_pairs_batch` (pairs), `GroupVerifier::score` (the accepted pairs) and
+//! `place_batch` (the members of components): the Python
 //! side puts the columns it passed through (positions, ids) beside the result.
 //!
 //! Document positions are Spark's `idx`: 64-bit, in input order, not necessarily dense.
@@ -15,6 +16,7 @@
 //! several documents (buckets, components) number them locally, in the same order, which
 //! keeps every decision that input order breaks ties in.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -955,58 +957,89 @@ fn compared<'a>(record: &'a ParagraphRecord, set: &'a [u64]) -> Compared<'a> {
     }
 }
 
-/// Exact verification of pairs grouped by their second document. Columns: `b` (int64),
-/// `a` (int64), `set` (binary); rows sorted by `b`, and within a `b` first a row with `a`
-/// null whose `set` is b's compared record, then a row per pair `(a, b)` whose `set` is
-/// a's. Each second record is decoded once for all its pairs. Returns the accepted pairs
-/// (the CLI's match rule): `a`, `b` (int64). A group may start in one batch and go on in
-/// the next when the next starts with its null-`a` row again; a pair whose second record
-/// did not come first is an error.
-#[pyfunction]
-pub fn verify_grouped_batch(
-    py: Python<'_>,
-    rows: Batch,
-    params: &NeardupParams,
-) -> PyResult<Batch> {
-    let r = rows.0;
-    let (b_col, a_col, sets) = (int64(&r, "b")?, int64(&r, "a")?, binary(&r, "set")?);
-    if b_col.null_count() > 0 {
-        return Err(value_error("column 'b' has a null"));
-    }
-    let rule = MatchRule::new(&params.valid);
-    let (a_out, b_out) = py.detach(|| -> PyResult<_> {
-        let mut a_out = Int64Builder::new();
-        let mut b_out = Int64Builder::new();
-        let mut second: Option<(i64, ParagraphRecord, Vec<u64>)> = None;
-        for i in 0..r.num_rows() {
-            let b = b_col.value(i);
-            if a_col.is_null(i) {
-                let (rec, set) = decode_compared(sets.value(i))?;
-                second = Some((b, rec, set));
-                continue;
-            }
-            let a = a_col.value(i);
-            let Some((_, rb, setb)) = second.as_ref().filter(|(sb, _, _)| *sb == b) else {
-                return Err(value_error(format!(
-                    "pair ({a}, {b}): its second record does not come before it"
-                )));
-            };
-            let (ra, seta) = decode_compared(sets.value(i))?;
-            let s = score_pair(compared(&ra, &seta), compared(rb, setb));
-            if rule.accepts(&s) {
-                a_out.append_value(a);
-                b_out.append_value(b);
-            }
+/// Exact verification of candidate pairs in groups, each compared record decoded once a
+/// group however many of the group's pairs it is in. `score` takes a partition's batches
+/// in order: columns `g` (int64, the group), `a` (int64), `b` (int64) and `set` (binary);
+/// a record's row has `b` null, `a` its position and `set` its compared record, a pair's
+/// row `a` and `b` and `set` null. Rows come sorted by `g`, and in a group every record's
+/// row before its pairs' rows; a group may go on in the next batch (the group's records
+/// are kept until a row of another group arrives). Returns each batch's accepted pairs
+/// (the CLI's match rule): `a`, `b` (int64). A pair whose record did not come before it
+/// in its group is an error.
+#[pyclass(module = "neardup._core")]
+pub struct GroupVerifier {
+    rule: MatchRule,
+    group: Option<i64>,
+    records: HashMap<i64, (ParagraphRecord, Vec<u64>)>,
+}
+
+#[pymethods]
+impl GroupVerifier {
+    #[new]
+    fn py_new(params: &NeardupParams) -> Self {
+        GroupVerifier {
+            rule: MatchRule::new(&params.valid),
+            group: None,
+            records: HashMap::new(),
         }
-        Ok((a_out.finish(), b_out.finish()))
-    })?;
-    batch(
-        vec![
-            Field::new("a", DataType::Int64, false),
-            Field::new("b", DataType::Int64, false),
-        ],
-        vec![Arc::new(a_out), Arc::new(b_out)],
-    )
+    }
+
+    /// The accepted pairs of a batch of rows (see the type).
+    fn score(&mut self, py: Python<'_>, rows: Batch) -> PyResult<Batch> {
+        let rows = rows.0;
+        let (g_col, a_col, b_col, sets) = (
+            int64(&rows, "g")?,
+            int64(&rows, "a")?,
+            int64(&rows, "b")?,
+            binary(&rows, "set")?,
+        );
+        if g_col.null_count() > 0 || a_col.null_count() > 0 {
+            return Err(value_error("column 'g' or 'a' has a null"));
+        }
+        let (a_out, b_out) = py.detach(|| -> PyResult<_> {
+            let mut a_out = Int64Builder::new();
+            let mut b_out = Int64Builder::new();
+            for i in 0..rows.num_rows() {
+                let (g, a) = (g_col.value(i), a_col.value(i));
+                if self.group != Some(g) {
+                    self.group = Some(g);
+                    self.records.clear();
+                }
+                if b_col.is_null(i) {
+                    if sets.is_null(i) {
+                        return Err(value_error(format!("record {a}: no compared record")));
+                    }
+                    // a record is in a group once, unless two groups' keys hash alike
+                    if let Entry::Vacant(e) = self.records.entry(a) {
+                        e.insert(decode_compared(sets.value(i))?);
+                    }
+                    continue;
+                }
+                let b = b_col.value(i);
+                let side = |x: i64| {
+                    self.records.get(&x).ok_or_else(|| {
+                        value_error(format!(
+                            "pair ({a}, {b}): record {x} does not come before it in group {g}"
+                        ))
+                    })
+                };
+                let ((ra, seta), (rb, setb)) = (side(a)?, side(b)?);
+                let score = score_pair(compared(ra, seta), compared(rb, setb));
+                if self.rule.accepts(&score) {
+                    a_out.append_value(a);
+                    b_out.append_value(b);
+                }
+            }
+            Ok((a_out.finish(), b_out.finish()))
+        })?;
+        batch(
+            vec![
+                Field::new("a", DataType::Int64, false),
+                Field::new("b", DataType::Int64, false),
+            ],
+            vec![Arc::new(a_out), Arc::new(b_out)],
+        )
+    }
 }
 
 /// One component's rows, gathered from a batch: members by position, and pairs.

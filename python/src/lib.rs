@@ -350,6 +350,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NeardupParams>()?;
     m.add_class::<batches::Boilerplate>()?;
     m.add_class::<batches::ParagraphCounts>()?;
+    m.add_class::<batches::GroupVerifier>()?;
     m.add_function(wrap_pyfunction!(batches::paragraph_keys_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::boilerplate_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::paragraph_shard_counts, m)?)?;
@@ -357,7 +358,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batches::band_entries_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::shard_pairs_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::verify_batch, m)?)?;
-    m.add_function(wrap_pyfunction!(batches::verify_grouped_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::place_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::input_columns, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_texts, m)?)?;

@@ -120,9 +120,10 @@ def test_distributed_stages_agree_with_the_pipeline():
     v = _core.verify_batch(pa.RecordBatch.from_arrays([sets.slice(0, 1), sets.slice(1, 1)], names=["sa", "sb"]), p)
     assert v.column("accepted")[0].as_py()
     assert v.column("jaccard")[0].as_py() == pytest.approx(neardup.compare(BODY, BODY + " and more")[1])
-    # pairs grouped by their second: 5 (record 1) with its pairs from 3 (record 0: a
-    # match) and 4 (an unrelated text: no match); 8 (record 0) with its pair from 2
-    # (record 1), the group cut after its second record's row as a batch may cut it
+    # pairs in groups, each group's records before its pairs: group 1 holds records 3
+    # (record 0), 5 (record 1) and 4 (an unrelated text) and pairs (3, 5) (a match) and
+    # (4, 5) (none), and goes on in the next batch with (3, 4) (none); group 2 holds 2
+    # (record 1) and 8 (record 0) and their pair (a match)
     unrelated = _core.sketch_records_batch(
         pa.RecordBatch.from_pydict(
             {
@@ -139,19 +140,24 @@ def test_distributed_stages_agree_with_the_pipeline():
     def grouped(rows):
         return pa.RecordBatch.from_pydict(
             {
-                "b": pa.array([r[0] for r in rows], pa.int64()),
+                "g": pa.array([r[0] for r in rows], pa.int64()),
                 "a": pa.array([r[1] for r in rows], pa.int64()),
-                "set": pa.array([r[2] for r in rows], pa.binary()),
+                "b": pa.array([r[2] for r in rows], pa.int64()),
+                "set": pa.array([r[3] for r in rows], pa.binary()),
             }
         )
 
     s0, s1 = sets[0].as_py(), sets[1].as_py()
-    first = _core.verify_grouped_batch(grouped([(5, None, s1), (5, 3, s0), (5, 4, unrelated), (8, None, s0)]), p)
-    second = _core.verify_grouped_batch(grouped([(8, None, s0), (8, 2, s1)]), p)
+    v = _core.GroupVerifier(p)
+    first = v.score(grouped([(1, 3, None, s0), (1, 5, None, s1), (1, 4, None, unrelated), (1, 3, 5, None), (1, 4, 5, None)]))
+    second = v.score(grouped([(1, 3, 4, None), (2, 2, None, s1), (2, 8, None, s0), (2, 2, 8, None)]))
     got = [(r["a"], r["b"]) for b in (first, second) for r in b.to_pylist()]
     assert got == [(3, 5), (2, 8)]
-    with pytest.raises(ValueError, match=r"pair \(2, 8\): its second record does not come before it"):
-        _core.verify_grouped_batch(grouped([(5, None, s1), (8, 2, s1)]), p)
+    # a new group forgets the last one's records; a pair before its record is an error
+    with pytest.raises(ValueError, match=r"pair \(3, 8\): record 3 does not come before it in group 2"):
+        v.score(grouped([(2, 3, 8, None)]))
+    with pytest.raises(ValueError, match=r"pair \(2, 8\): record 8 does not come before it in group 3"):
+        _core.GroupVerifier(p).score(grouped([(3, 2, None, s1), (3, 2, 8, None), (3, 8, None, s0)]))
     # two components in one batch, their rows together: members 10 and 30 (positions need
     # not be dense) and their pair; members 40 and 50 and theirs
     rec, size = [sets[0].as_py(), sets[1].as_py()], [sk.column("size")[0].as_py(), sk.column("size")[1].as_py()]

@@ -198,8 +198,10 @@ def test_paragraph_counts_equal_counted_keys_over_many_partitions(spark, tmp_pat
 
 def test_grouped_verification_equals_the_joins(spark, monkeypatch):
     """Verification with the pairs broadcast (one scan of the compared records joined to
-    the pairs' sides, grouped by each pair's second) accepts the same pairs as the two joins (more than
-    `BROADCAST_PAIRS`), also when Arrow batches of 3 rows cut the groups."""
+    the (record, group) needs, scored by group) accepts the same pairs as the two joins
+    (more than `BROADCAST_PAIRS`): for a clique of pairs (one group) and a sparser graph
+    (several), with big groups cut or not, also when Arrow batches of 3 rows cut the
+    groups."""
     import random
 
     from neardup import spark as nspark
@@ -218,24 +220,39 @@ def test_grouped_verification_equals_the_joins(spark, monkeypatch):
     records = spark.createDataFrame(rows, "idx long, id string, text string, date string, outlet string, url string")
     p = neardup.params(["--paragraphs", "off"])
     sketched = nspark._sketch(records, "docs", p, None).where("status = 'ok'").persist()
-    pairs = spark.createDataFrame([(a * 10, b * 10) for b in range(14) for a in range(b)], "a long, b long")
-    n = pairs.count()
+    clique = [(a * 10, b * 10) for b in range(14) for a in range(b)]
+    # neighbours 1, 3 and 6 apart: a band of pairs, its groups overlapping
+    sparse = [(a, b) for a, b in clique if (b - a) // 10 in (1, 3, 6)]
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     previous = spark.conf.get(key, None)
     spark.conf.set(key, "3")
+
+    def accepted(pairs, n):
+        edges, held = nspark._verify(pairs, n, sketched, p)
+        got = sorted(tuple(r) for r in edges.select("a", "b").collect())
+        for df in held:
+            df.unpersist()
+        return got
+
     try:
-        grouped = sorted(tuple(r) for r in nspark._verify(pairs, n, sketched, p).collect())
-        monkeypatch.setattr(nspark, "BROADCAST_PAIRS", 0)
-        joined = sorted(tuple(r) for r in nspark._verify(pairs, n, sketched, p).select("a", "b").collect())
+        for listed in (clique, sparse):
+            pairs = spark.createDataFrame(listed, "a long, b long")
+            n = len(listed)
+            with monkeypatch.context() as m:
+                m.setattr(nspark, "BROADCAST_PAIRS", 0)
+                joined = accepted(pairs, n)
+            # some accepted, some not: the test tells the paths apart from "all" and "none"
+            assert 0 < len(joined) < n
+            for cut in (nspark.VERIFY_GROUP_PAIRS, 4):
+                with monkeypatch.context() as m:
+                    m.setattr(nspark, "VERIFY_GROUP_PAIRS", cut)
+                    assert accepted(pairs, n) == joined, (n, cut)
     finally:
         if previous is None:
             spark.conf.unset(key)
         else:
             spark.conf.set(key, previous)
         sketched.unpersist()
-    assert grouped == joined
-    # some accepted, some not: the test tells the paths apart from "all" and "none"
-    assert 0 < len(grouped) < n
 
 
 def test_workers_freeze_their_objects_once(spark):
