@@ -1066,13 +1066,7 @@ mod tests {
 
     #[test]
     fn story_sizes_count_as_the_growing_table_did() {
-        let mut x = 0x6a09_e667_f3bc_c908u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x6a09_e667_f3bc_c908u64);
         // components of 1 to 12 members, sharing all, some or nothing; empty sets too
         for round in 0..1200u64 {
             let members = (round % 12 + 1) as usize;

@@ -254,13 +254,7 @@ mod tests {
 
     #[test]
     fn the_incremental_index_finds_what_a_scan_finds() {
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x1234_5678_9abc_def0u64);
         let base = next();
         // clusters of fingerprints a few bits apart, and random ones
         let prints: Vec<u64> = (0..600)

@@ -59,6 +59,8 @@ pub mod sketch;
 pub mod spill;
 pub mod stages;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod tune;
 pub mod verify;

@@ -455,13 +455,7 @@ mod tests {
     #[test]
     fn a_budget_does_not_change_the_candidates() {
         // 3,000 documents, keys from a small range so that buckets of every size occur
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let keys: Vec<[u64; 2]> = (0..3000).map(|_| [next() % 700, next() % 2000]).collect();
         let dir = tempfile::tempdir().unwrap();
         let want = candidates(table(&keys, None), 8).unwrap();
@@ -479,13 +473,7 @@ mod tests {
     /// 3,000 documents with keys from small ranges, so that buckets of every size occur,
     /// and 0 to 3 opening keys each (some repeated).
     fn keys_and_openings() -> Vec<([u64; 2], Vec<u64>)> {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64);
         (0..3000)
             .map(|_| {
                 let keys = [next() % 900, next() % 2500];

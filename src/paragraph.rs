@@ -534,13 +534,7 @@ mod tests {
 
     #[test]
     fn the_indexed_search_finds_what_comparing_every_pair_finds() {
-        let mut x = 0x0dd_ba11_u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x0dd_ba11_u64);
         let mut near_repeats = 0;
         for doc in 0..12u64 {
             // a few themes; each paragraph is a theme with some bits and some grams changed
@@ -558,7 +552,13 @@ mod tests {
                 }
                 let mut set: Vec<u64> = grams
                     .iter()
-                    .map(|&g| if next() % 4 == 0 { next() % 200 } else { g })
+                    .map(|&g| {
+                        if next().is_multiple_of(4) {
+                            next() % 200
+                        } else {
+                            g
+                        }
+                    })
                     .collect();
                 set.sort_unstable();
                 set.dedup();

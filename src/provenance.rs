@@ -234,12 +234,15 @@ mod tests {
         v
     }
 
-    fn align_records(
+    /// `aligner` on two records with their removed paragraphs, their article sets made
+    /// here.
+    fn align_with(
+        aligner: fn(Compared<'_>, Compared<'_>) -> Alignment,
         original: (&ParagraphRecord, &[u32]),
         copy: (&ParagraphRecord, &[u32]),
     ) -> Alignment {
         let (os, cs) = (article(original.0, original.1), article(copy.0, copy.1));
-        align(
+        aligner(
             Compared {
                 record: original.0,
                 removed: original.1,
@@ -253,23 +256,11 @@ mod tests {
         )
     }
 
-    fn align_by_search_records(
+    fn align_records(
         original: (&ParagraphRecord, &[u32]),
         copy: (&ParagraphRecord, &[u32]),
     ) -> Alignment {
-        let (os, cs) = (article(original.0, original.1), article(copy.0, copy.1));
-        align_by_search(
-            Compared {
-                record: original.0,
-                removed: original.1,
-                set: &os,
-            },
-            Compared {
-                record: copy.0,
-                removed: copy.1,
-                set: &cs,
-            },
-        )
+        align_with(align, original, copy)
     }
 
     /// `align` as it was before the index: a search of the other side's sorted set.
@@ -320,13 +311,7 @@ mod tests {
 
     #[test]
     fn align_in_an_index_aligns_as_the_search_did() {
-        let mut x = 0x1405_7b7e_f767_814fu64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x1405_7b7e_f767_814fu64);
         // an original and a copy drawn from a shared pool (kept, cut and added paragraphs
         // at every share), some paragraphs empty, some removed, all removed now and then
         for round in 0..400u64 {
@@ -342,12 +327,16 @@ mod tests {
                     rec.push_snippet("");
                 }
                 let removed = (0..paragraphs as u32)
-                    .filter(|_| next() % [5, 2, 1000][round as usize % 3] == 0)
+                    .filter(|_| next().is_multiple_of([5, 2, 1000][round as usize % 3]))
                     .collect();
                 (rec, removed)
             };
             let (original, copy) = (doc(round % 13), doc(round % 7 + 1));
-            let expected = align_by_search_records((&original.0, &original.1), (&copy.0, &copy.1));
+            let expected = align_with(
+                align_by_search,
+                (&original.0, &original.1),
+                (&copy.0, &copy.1),
+            );
             assert_eq!(
                 align_records((&original.0, &original.1), (&copy.0, &copy.1)),
                 expected,

@@ -478,13 +478,7 @@ mod tests {
 
     #[test]
     fn overlap_counts_like_a_search_of_the_whole_set() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for round in 0..600u64 {
             let universe = [6, 60, 600, u64::MAX][round as usize % 4];
             let mut other: Vec<u64> = (0..round % 97).map(|_| next() % universe).collect();
@@ -530,13 +524,7 @@ mod tests {
 
     #[test]
     fn overlap_counts_like_a_binary_search_at_every_size_and_density() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64);
         // a paragraph against its article (short run, long set), a whole document against
         // another (`--paragraphs off`: both long), sets sharing most, some or none
         for round in 0..1500u64 {
@@ -550,7 +538,7 @@ mod tests {
                 .map(|_| {
                     let r = next();
                     // a third of the run drawn from the set itself, so that there are hits
-                    if r % 3 == 0 && !other.is_empty() {
+                    if r.is_multiple_of(3) && !other.is_empty() {
                         other[(r >> 8) as usize % other.len()]
                     } else {
                         r % universe
@@ -583,13 +571,7 @@ mod tests {
 
     #[test]
     fn overlap_in_an_index_counts_like_overlap_at_every_size_and_density() {
-        let mut x = 0x5851_f42d_4c95_7f2du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x5851_f42d_4c95_7f2du64);
         // small universes put every value in one range of the index, the largest spread them;
         // every seventh run is out of order
         for round in 0..3000u64 {
@@ -602,7 +584,7 @@ mod tests {
             let mut run: Vec<u64> = (0..run_len)
                 .map(|_| {
                     let r = next();
-                    if r % 3 == 0 && !other.is_empty() {
+                    if r.is_multiple_of(3) && !other.is_empty() {
                         other[(r >> 8) as usize % other.len()]
                     } else {
                         r % universe
@@ -659,13 +641,7 @@ mod tests {
 
     #[test]
     fn placement_walks_like_a_binary_search_of_each_shingle() {
-        let mut x = 0x1234_5678_9abc_def1u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x1234_5678_9abc_def1u64);
         // documents of up to 30 paragraphs of up to 60 shingles, some removed, against a
         // set made partly of some of their paragraphs (present, absent, a few shingles of
         // one present), the rest random: leads short and long, spreads 0 to 2
@@ -682,13 +658,15 @@ mod tests {
                 rec.hashes.push(next());
                 rec.push_snippet("");
             }
-            let removed: Vec<u32> = (0..rec.len() as u32).filter(|_| next() % 5 == 0).collect();
+            let removed: Vec<u32> = (0..rec.len() as u32)
+                .filter(|_| next().is_multiple_of(5))
+                .collect();
             let share = next() % 4;
             let mut other: Vec<u64> = (0..(next() % 2000)).map(|_| next()).collect();
             for i in 0..rec.len() {
                 if next() % 4 < share {
                     let run = rec.paragraph_shingles(i);
-                    let take = if next() % 3 == 0 {
+                    let take = if next().is_multiple_of(3) {
                         run.len() / 4 + 1
                     } else {
                         run.len()

@@ -187,13 +187,7 @@ mod tests {
 
     #[test]
     fn jaccard_at_least_is_jaccard_above_the_floor_and_none_below() {
-        let mut x = 88_172_645_463_325_252u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(88_172_645_463_325_252u64);
         for round in 0..400 {
             let universe = 2 + round % 60;
             let mut set = |n: u64| {
@@ -217,13 +211,7 @@ mod tests {
 
     #[test]
     fn intersection_size_counts_the_common_elements() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1du64);
         for round in 0..500u64 {
             // small universes make long equal runs and sets inside each other; large ones
             // make disjoint sets
