@@ -220,17 +220,19 @@ impl ParagraphWorker {
             } else {
                 // Word bigrams: the unigram bags of two unrelated paragraphs share too many
                 // frequent words to be told apart, while a changed word breaks only two.
-                self.words.clear();
-                if article.kind == ShingleKind::Word {
-                    self.words.extend_from_slice(self.shingler.token_hashes());
+                // with word shingles, the shingler's token hashes as they are (no copy)
+                let tokens: &[u64] = if article.kind == ShingleKind::Word {
+                    self.shingler.token_hashes()
                 } else {
+                    self.words.clear();
                     self.words.extend(
                         n.tokens()
                             .map(|t| xxh3_64_with_seed(t.as_bytes(), PARAGRAPH_HASH_SEED)),
                     );
-                }
+                    &self.words
+                };
                 self.bigrams.clear();
-                self.bigrams.extend(self.words.windows(2).map(fold_tokens));
+                self.bigrams.extend(tokens.windows(2).map(fold_tokens));
                 simhash(&self.bigrams)
             };
             let hash = xxh3_64_with_seed(n.text.as_bytes(), PARAGRAPH_HASH_SEED);
