@@ -90,9 +90,10 @@ fn add_to_planes(planes: &mut [u64], mut word: u64) {
     }
 }
 
-/// SimHash of features with small integer weights (1..=15), counted like `simhash`: a
-/// feature of weight w adds w to the counters of its set bits, and the byte-wide counters
-/// are flushed every 16 features, before 16 x 15 could overflow them.
+/// SimHash of features with small integer weights (1..=15), counted in byte-wide counters
+/// (eight to a `u64`, `SPREAD`): a feature of weight w adds w to the counters of its set
+/// bits, and the counters are flushed every 16 features, before 16 x 15 could overflow
+/// them.
 #[must_use]
 pub fn simhash_weighted_int(features: &[(u64, u8)]) -> u64 {
     let mut wide = [0u32; 64];
