@@ -600,12 +600,32 @@ def _small_star(e: DataFrame) -> DataFrame:
     return _canonical(out)
 
 
-def connected_components(edges: DataFrame, max_rounds: int = 64) -> DataFrame:
+# Accepted pairs up to this many are put in connected components by one task (the
+# core's union-find over them, in Rust: some 50 MB at the bound); beyond, by rounds of
+# large-star and small-star, each a few Spark jobs over every edge.
+ONE_TASK_EDGES = 1 << 22
+
+
+def connected_components(edges: DataFrame, max_rounds: int = 64, n_edges: int | None = None) -> DataFrame:
     """`(node, component)` for every node of `edges(a, b)`, the component named by its
-    smallest node: alternating large-star and small-star until a round changes nothing.
-    Raises `ComponentsDidNotConverge` after `max_rounds` rounds (each round at least
-    shrinks the graph's diameter; O(log n) rounds are expected). One checkpoint and one
-    comparison job per round."""
+    smallest node. With `n_edges` (the count of `edges`) at most `ONE_TASK_EDGES`, by
+    one task (`_core.components_batch`); otherwise alternating large-star and small-star
+    until a round changes nothing. Raises `ComponentsDidNotConverge` after `max_rounds`
+    rounds (each round at least shrinks the graph's diameter; O(log n) rounds are
+    expected). One checkpoint and one comparison job per round."""
+    if n_edges is not None and n_edges <= ONE_TASK_EDGES:
+
+        def union_find(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            held = [b for b in batches if b.num_rows]
+            if held:
+                yield _core.components_batch(held)
+
+        # coalesce, not repartition: the one task reads the edges' partitions, no shuffle
+        return edges.select("a", "b").coalesce(1).mapInArrow(_worker(union_find), "node bigint, component bigint")
+    return _star_components(edges, max_rounds)
+
+
+def _star_components(edges: DataFrame, max_rounds: int) -> DataFrame:
     e = _checkpoint(_canonical(edges))
     for _ in range(max_rounds):
         nxt = _checkpoint(_small_star(_large_star(e)))
@@ -751,12 +771,17 @@ def cluster_records(
     done("verify", edges)
     for df in [pairs, *held]:
         df.unpersist()
-    comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)
+    comps = connected_components(edges, max_rounds, timing.stages[-1]["rows"]).persist(StorageLevel.MEMORY_AND_DISK)
     done("components", comps)
-    placed = _place(comps, timing.stages[-1]["rows"], edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    n_nodes = timing.stages[-1]["rows"]
+    placed = _place(comps, n_nodes, edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("place", placed)
+    # Up to `BROADCAST_PAIRS` documents in components, what concerns them alone (their
+    # placements, their representatives' ids) is broadcast to the records, which then
+    # stay where they are; joined without the hint, every record was shuffled to meet them.
+    small = F.broadcast if n_nodes <= BROADCAST_PAIRS else (lambda df: df)
     with_rep = (
-        base.join(placed, base["idx"] == placed["doc"], "left")
+        base.join(small(placed), base["idx"] == placed["doc"], "left")
         .select(
             "idx",
             "id",
@@ -768,17 +793,22 @@ def cluster_records(
             .when(F.col("status").isin("ok", "empty"), F.col("idx"))
             .alias("rep"),
             "similarity",
+            F.col("doc").isNotNull().alias("in_component"),
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    # cluster ids: in input order of each cluster's first record
-    firsts = with_rep.where(F.col("rep").isNotNull()).groupBy("rep").agg(F.min("idx").alias("first"))
+    # cluster ids: in input order of each cluster's first record; a record in no
+    # component is its own cluster's first, so only the components' clusters are grouped
+    alone = with_rep.where(F.col("rep").isNotNull() & ~F.col("in_component")).select("rep", F.col("idx").alias("first"))
+    firsts = alone.unionByName(placed.groupBy("rep").agg(F.min("doc").alias("first")))
     numbered = _number_clusters(firsts)
     done("number")
-    rep_ids = base.select(F.col("idx").alias("ridx"), F.col("id").alias("rep_id"))
+    # only a document in a component has another as its representative (`duplicate_of`)
+    reps = placed.where(F.col("doc") == F.col("rep")).select(F.col("doc").alias("ridx"))
+    rep_ids = base.join(small(reps), base["idx"] == reps["ridx"]).select("ridx", F.col("id").alias("rep_id"))
     return (
         with_rep.join(numbered, with_rep["rep"] == numbered["crep"], "left")
-        .join(rep_ids, with_rep["rep"] == rep_ids["ridx"], "left")
+        .join(small(rep_ids), with_rep["rep"] == rep_ids["ridx"], "left")
         .select(
             "idx",
             "id",
