@@ -29,7 +29,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    each record once to each group holding one of its pairs; sorted by group, records
    first, each partition scored in Rust (beyond, both compared records joined to each
    pair); exact Jaccard / containment, the CLI's match rule.
-6. connected components of the accepted pairs in Spark: alternating large-star and
+6. connected components of the accepted pairs: up to `ONE_TASK_EDGES` of them, in one
+   task (the core's union-find, in Rust); beyond, in Spark, alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
 7. place (per component, Rust): representative and star split exactly as the CLI
@@ -601,9 +602,12 @@ def _small_star(e: DataFrame) -> DataFrame:
 
 
 # Accepted pairs up to this many are put in connected components by one task (the
-# core's union-find over them, in Rust: some 50 MB at the bound); beyond, by rounds of
-# large-star and small-star, each a few Spark jobs over every edge.
-ONE_TASK_EDGES = 1 << 22
+# core's union-find over them, in Rust; the pairs as Arrow, the documents, the
+# union-find and the result: at most about 150 MB in that task's Python worker at the
+# bound); beyond, by rounds of large-star and small-star, each a few Spark jobs over
+# every edge (at news100k, 3 rounds: 149 tasks, 20-25 task seconds, against one task of
+# under a second).
+ONE_TASK_EDGES = 1 << 21
 
 
 def connected_components(edges: DataFrame, max_rounds: int = 64, n_edges: int | None = None) -> DataFrame:
@@ -620,7 +624,8 @@ def connected_components(edges: DataFrame, max_rounds: int = 64, n_edges: int | 
             if held:
                 yield _core.components_batch(held)
 
-        # coalesce, not repartition: the one task reads the edges' partitions, no shuffle
+        # coalesce, not repartition: the one task reads the edges' partitions (persisted
+        # by the caller), no shuffle
         return edges.select("a", "b").coalesce(1).mapInArrow(_worker(union_find), "node bigint, component bigint")
     return _star_components(edges, max_rounds)
 
@@ -773,15 +778,10 @@ def cluster_records(
         df.unpersist()
     comps = connected_components(edges, max_rounds, timing.stages[-1]["rows"]).persist(StorageLevel.MEMORY_AND_DISK)
     done("components", comps)
-    n_nodes = timing.stages[-1]["rows"]
-    placed = _place(comps, n_nodes, edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
+    placed = _place(comps, timing.stages[-1]["rows"], edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("place", placed)
-    # Up to `BROADCAST_PAIRS` documents in components, what concerns them alone (their
-    # placements, their representatives' ids) is broadcast to the records, which then
-    # stay where they are; joined without the hint, every record was shuffled to meet them.
-    small = F.broadcast if n_nodes <= BROADCAST_PAIRS else (lambda df: df)
     with_rep = (
-        base.join(small(placed), base["idx"] == placed["doc"], "left")
+        base.join(placed, base["idx"] == placed["doc"], "left")
         .select(
             "idx",
             "id",
@@ -793,22 +793,17 @@ def cluster_records(
             .when(F.col("status").isin("ok", "empty"), F.col("idx"))
             .alias("rep"),
             "similarity",
-            F.col("doc").isNotNull().alias("in_component"),
         )
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    # cluster ids: in input order of each cluster's first record; a record in no
-    # component is its own cluster's first, so only the components' clusters are grouped
-    alone = with_rep.where(F.col("rep").isNotNull() & ~F.col("in_component")).select("rep", F.col("idx").alias("first"))
-    firsts = alone.unionByName(placed.groupBy("rep").agg(F.min("doc").alias("first")))
+    # cluster ids: in input order of each cluster's first record
+    firsts = with_rep.where(F.col("rep").isNotNull()).groupBy("rep").agg(F.min("idx").alias("first"))
     numbered = _number_clusters(firsts)
     done("number")
-    # only a document in a component has another as its representative (`duplicate_of`)
-    reps = placed.where(F.col("doc") == F.col("rep")).select(F.col("doc").alias("ridx"))
-    rep_ids = base.join(small(reps), base["idx"] == reps["ridx"]).select("ridx", F.col("id").alias("rep_id"))
+    rep_ids = base.select(F.col("idx").alias("ridx"), F.col("id").alias("rep_id"))
     return (
         with_rep.join(numbered, with_rep["rep"] == numbered["crep"], "left")
-        .join(small(rep_ids), with_rep["rep"] == rep_ids["ridx"], "left")
+        .join(rep_ids, with_rep["rep"] == rep_ids["ridx"], "left")
         .select(
             "idx",
             "id",
