@@ -17,7 +17,8 @@
 //! 4. `bucket_pairs`: the candidate pairs of one band bucket.
 //! 5. `score_pair` and `MatchRule::accepts`: exact verification of one pair, with where
 //!    the shared text sits (the rule looks at it).
-//! 6. `place_members`: one connected component of accepted pairs placed around its
+//! 6. `UnionFind`: the connected components of the accepted pairs, and `place_members`:
+//!    one connected component of accepted pairs placed around its
 //!    representative (star split, re-clustering), as `cluster::place` does.
 //!
 //! Document ids (`DocId`) must be in input order: they break every remaining tie, in the
@@ -32,7 +33,7 @@ use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
 
 pub use crate::analyze::{Analyzer, DocumentAnalysis};
 pub use crate::boilerplate::{is_boilerplate, outlet_group, removed_paragraphs};
-pub use crate::cluster::{ComponentMember, Placement};
+pub use crate::cluster::{ComponentMember, Placement, UnionFind};
 pub use crate::document::Compared;
 pub use crate::document::ParagraphRecord;
 pub use crate::ids::{DocId, Pair};

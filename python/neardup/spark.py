@@ -29,7 +29,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    each record once to each group holding one of its pairs; sorted by group, records
    first, each partition scored in Rust (beyond, both compared records joined to each
    pair); exact Jaccard / containment, the CLI's match rule.
-6. connected components of the accepted pairs in Spark: alternating large-star and
+6. connected components of the accepted pairs: up to `ONE_TASK_EDGES` of them, in one
+   task (the core's union-find, in Rust); beyond, in Spark, alternating large-star and
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
 7. place (per component, Rust): representative and star split exactly as the CLI
@@ -600,12 +601,36 @@ def _small_star(e: DataFrame) -> DataFrame:
     return _canonical(out)
 
 
-def connected_components(edges: DataFrame, max_rounds: int = 64) -> DataFrame:
+# Accepted pairs up to this many are put in connected components by one task (the
+# core's union-find over them, in Rust; the pairs as Arrow, the documents, the
+# union-find and the result: at most about 150 MB in that task's Python worker at the
+# bound); beyond, by rounds of large-star and small-star, each a few Spark jobs over
+# every edge (at news100k, 3 rounds: 149 tasks, 20-25 task seconds, against one task of
+# under a second).
+ONE_TASK_EDGES = 1 << 21
+
+
+def connected_components(edges: DataFrame, max_rounds: int = 64, n_edges: int | None = None) -> DataFrame:
     """`(node, component)` for every node of `edges(a, b)`, the component named by its
-    smallest node: alternating large-star and small-star until a round changes nothing.
-    Raises `ComponentsDidNotConverge` after `max_rounds` rounds (each round at least
-    shrinks the graph's diameter; O(log n) rounds are expected). One checkpoint and one
-    comparison job per round."""
+    smallest node. With `n_edges` (the count of `edges`) at most `ONE_TASK_EDGES`, by
+    one task (`_core.components_batch`); otherwise alternating large-star and small-star
+    until a round changes nothing. Raises `ComponentsDidNotConverge` after `max_rounds`
+    rounds (each round at least shrinks the graph's diameter; O(log n) rounds are
+    expected). One checkpoint and one comparison job per round."""
+    if n_edges is not None and n_edges <= ONE_TASK_EDGES:
+
+        def union_find(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            held = [b for b in batches if b.num_rows]
+            if held:
+                yield _core.components_batch(held)
+
+        # coalesce, not repartition: the one task reads the edges' partitions (persisted
+        # by the caller), no shuffle
+        return edges.select("a", "b").coalesce(1).mapInArrow(_worker(union_find), "node bigint, component bigint")
+    return _star_components(edges, max_rounds)
+
+
+def _star_components(edges: DataFrame, max_rounds: int) -> DataFrame:
     e = _checkpoint(_canonical(edges))
     for _ in range(max_rounds):
         nxt = _checkpoint(_small_star(_large_star(e)))
@@ -759,7 +784,7 @@ def cluster_records(
     done("verify", edges)
     for df in [pairs, *held]:
         df.unpersist()
-    comps = connected_components(edges, max_rounds).persist(StorageLevel.MEMORY_AND_DISK)
+    comps = connected_components(edges, max_rounds, timing.stages[-1]["rows"]).persist(StorageLevel.MEMORY_AND_DISK)
     done("components", comps)
     placed = _place(comps, timing.stages[-1]["rows"], edges, sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("place", placed)

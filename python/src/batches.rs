@@ -7,8 +7,8 @@
 //! is a `ValueError` naming it) and returns one output row per input row, in order, except
 //! `paragraph_keys_batch` (keys, each naming its input row), `ParagraphCounts::entries`
 //! and `band_entries_batch` (a row per shard), `paragraph_shard_counts` (counts),
-//! `shard_pairs_batch` (pairs), `GroupVerifier::score` (the accepted pairs) and
-//! `place_batch` (the members of components): the Python
+//! `shard_pairs_batch` (pairs), `GroupVerifier::score` (the accepted pairs),
+//! `components_batch` (a row per document of the pairs) and `place_batch` (the members of components): the Python
 //! side puts the columns it passed through (positions, ids) beside the result.
 //!
 //! Document positions are Spark's `idx`: 64-bit, in input order, not necessarily dense.
@@ -27,7 +27,8 @@ use arrow_array::builder::{
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, GenericListArray, RecordBatch, StringArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, GenericListArray, Int64Array, RecordBatch,
+    StringArray,
 };
 use arrow_pyarrow::PyArrowType;
 use arrow_schema::{DataType, Field, Schema};
@@ -35,8 +36,8 @@ use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::params::ValidParams;
 use neardup::stages::{
     Analyzer, Compared, ComponentMember, DocId, DocumentAnalysis, MatchRule, MinHasher,
-    ParagraphRecord, bucket_pairs, clean_document, is_boilerplate, opening_hasher, opening_keys,
-    outlet_group, place_members, round6, score_pair,
+    ParagraphRecord, UnionFind, bucket_pairs, clean_document, is_boilerplate, opening_hasher,
+    opening_keys, outlet_group, place_members, round6, score_pair,
 };
 use pyo3::prelude::*;
 
@@ -1040,6 +1041,65 @@ impl GroupVerifier {
             vec![Arc::new(a_out), Arc::new(b_out)],
         )
     }
+}
+
+/// The connected components of the accepted pairs `(a, b)` (int64 positions) in
+/// `batches`, all of them, in one call: `(node, component)` for every document of a
+/// pair (a self pair makes none), each component named by its smallest document, as large-star/small-star names
+/// it (`connected_components` in Python). The core's union-find over the documents
+/// numbered locally in position order: held in memory, two longs a pair and a long and
+/// a `DocId` a document.
+#[pyfunction]
+pub fn components_batch(py: Python<'_>, batches: Vec<Batch>) -> PyResult<Batch> {
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.0).collect();
+    let columns = batches
+        .iter()
+        .map(|b| {
+            let (a, b) = (int64(b, "a")?, int64(b, "b")?);
+            if a.null_count() + b.null_count() > 0 {
+                return Err(value_error(
+                    "connected components: a pair with a null document",
+                ));
+            }
+            Ok((a, b))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let (node, component) = py.detach(|| -> PyResult<_> {
+        let pairs = || {
+            columns
+                .iter()
+                .flat_map(|(a, b)| a.values().iter().copied().zip(b.values().iter().copied()))
+                .filter(|(a, b)| a != b)
+        };
+        let mut nodes: Vec<i64> = pairs().flat_map(|(a, b)| [a, b]).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        if DocId::try_from(nodes.len()).is_err() {
+            return Err(value_error(format!(
+                "connected components: {} documents in pairs, more than one task numbers",
+                nodes.len()
+            )));
+        }
+        // local numbers in position order: the union-find's roots, its smallest
+        // members, are the components' smallest documents
+        let local = |x: i64| nodes.binary_search(&x).expect("every node") as DocId;
+        let mut uf = UnionFind::new(nodes.len());
+        for (a, b) in pairs() {
+            uf.union(local(a), local(b));
+        }
+        let mut component = Int64Builder::with_capacity(nodes.len());
+        for d in 0..nodes.len() as DocId {
+            component.append_value(nodes[uf.find(d) as usize]);
+        }
+        Ok((Int64Array::from(nodes), component.finish()))
+    })?;
+    batch(
+        vec![
+            Field::new("node", DataType::Int64, false),
+            Field::new("component", DataType::Int64, false),
+        ],
+        vec![Arc::new(node), Arc::new(component)],
+    )
 }
 
 /// One component's rows, gathered from a batch: members by position, and pairs.

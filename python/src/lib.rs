@@ -358,6 +358,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batches::band_entries_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::shard_pairs_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::verify_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(batches::components_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::place_batch, m)?)?;
     m.add_function(wrap_pyfunction!(batches::input_columns, m)?)?;
     m.add_function(wrap_pyfunction!(dedup_texts, m)?)?;

@@ -41,6 +41,30 @@ def test_components_of_a_chain_and_a_cycle(spark):
         connected_components(spark.createDataFrame([(i + 1, i) for i in range(40)], "a long, b long"), max_rounds=1)
 
 
+def test_components_in_one_task_equal_the_star_rounds(spark):
+    """The union-find of one task (`components_batch`) against the large-star/small-star
+    rounds, on random graphs of chains, cycles, stars and repeats, the edges spread over
+    several partitions and Arrow batches of 3 rows."""
+    import random
+
+    from neardup.spark import _star_components
+
+    rng = random.Random(17)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "3")
+    try:
+        for _ in range(4):
+            nodes = rng.sample(range(10**12, 10**12 + 5000), 60)
+            edges = [(rng.choice(nodes), rng.choice(nodes)) for _ in range(rng.randint(20, 70))]
+            edges += [(nodes[0], n) for n in nodes[:8]] + [(nodes[9], nodes[9])]
+            df = spark.createDataFrame(edges, "a long, b long").repartition(3)
+            star = {r["node"]: r["component"] for r in _star_components(df, 64).collect()}
+            one = connected_components(df, n_edges=len(edges)).collect()
+            assert len(one) == len({r["node"] for r in one})
+            assert {r["node"]: r["component"] for r in one} == star
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+
+
 def test_dataframe_api_equals_the_library(spark):
     rows = [
         ("a", BODY, "2024-01-02"),
