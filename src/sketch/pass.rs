@@ -155,7 +155,7 @@ pub struct CleanArticles {
 
 /// One document of the sketch pass: its boilerplate, what is left out, and the sketch of
 /// the rest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CleanDocument {
     /// Boilerplate paragraph indices.
     pub flagged: Vec<u32>,
@@ -182,11 +182,8 @@ pub fn clean_document(
     params: &ValidParams,
 ) -> CleanDocument {
     let mut out = CleanDocument {
-        flagged: Vec::new(),
-        removed: Vec::new(),
         set: Vec::with_capacity(rec.shingles.len()),
-        signature: Vec::new(),
-        band_keys: Vec::new(),
+        ..CleanDocument::default()
     };
     clean_document_into(rec, is_frequent, repeated, hasher, params, &mut out);
     out
@@ -346,14 +343,11 @@ pub fn clean_and_sketch(
                     // a worker's buffers: the record's bytes, the record, its cleaned
                     // document; reused, so that a document allocates only what it hands
                     // to the fold
-                    let clean = CleanDocument {
-                        flagged: Vec::new(),
-                        removed: Vec::new(),
-                        set: Vec::new(),
-                        signature: Vec::new(),
-                        band_keys: Vec::new(),
-                    };
-                    let buffers = (Vec::new(), ParagraphRecord::default(), clean);
+                    let buffers = (
+                        Vec::new(),
+                        ParagraphRecord::default(),
+                        CleanDocument::default(),
+                    );
                     (
                         MinHasher::new(&params.minhash),
                         opening_hasher(params),
