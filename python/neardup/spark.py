@@ -737,7 +737,7 @@ def cluster_records(
         if df is None:
             timing.stage(name)
             return
-        aggs = [F.count(F.lit(1))] + ([F.sum(nbytes_col)] if nbytes_col else [])
+        aggs = [F.count(F.lit(1))] + ([F.sum(F.length(nbytes_col))] if nbytes_col else [])
         r = df.agg(*aggs).first()
         timing.stage(name, r[0], (r[1] or 0) if nbytes_col else None)
 
@@ -765,20 +765,12 @@ def cluster_records(
     # would take the heap that joins and sorts need (in local mode the driver's), and they
     # are read several times, sequentially
     docs = _sketch(records, kind, params, boilerplate).persist(StorageLevel.DISK_ONLY)
-    # Everything of `docs` but the compared records (about a tenth of its bytes), kept
-    # apart and made by the same job, which writes `docs` and reads it back once: the
-    # records and the candidates read this, not `docs`, each of whose readers
-    # deserializes whole cached blocks, `set` included, whatever columns it selects.
-    light = docs.select(*[c for c in docs.columns if c != "set"], F.length("set").alias("set_bytes")).persist(
-        StorageLevel.DISK_ONLY
-    )
-    done("sketch", light, "set_bytes")
+    done("sketch", docs, "set")
     sketched = docs.where(F.col("status") == "ok")
-    base = light.select("idx", "id", "status", "file", "line", "row").persist(StorageLevel.MEMORY_AND_DISK)
+    base = docs.select("idx", "id", "status", "file", "line", "row").persist(StorageLevel.MEMORY_AND_DISK)
     done("records", base)
-    pairs = _candidates(light.where(F.col("status") == "ok"), params).persist(StorageLevel.MEMORY_AND_DISK)
+    pairs = _candidates(sketched, params).persist(StorageLevel.MEMORY_AND_DISK)
     done("candidates", pairs)
-    light.unpersist()
     edges, held = _verify(pairs, timing.stages[-1]["rows"], sketched, params)
     edges = edges.persist(StorageLevel.MEMORY_AND_DISK)
     done("verify", edges)
