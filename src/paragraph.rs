@@ -21,10 +21,10 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::document::ParagraphRecord;
+use crate::document::{ParagraphRecord, sort_run};
 use crate::hamming::NearIndex;
 use crate::params::{ParagraphParams, ShingleKind, ShingleParams, SplitMode};
-use crate::shingle::{Shingler, fold_tokens};
+use crate::shingle::{Shingler, fold_windows};
 use crate::sketch::simhash;
 use crate::text::{Normalized, normalize_into};
 use crate::verify::score::{jaccard_at_least, round6};
@@ -212,7 +212,7 @@ impl ParagraphWorker {
             // sorted here, in the parallel streaming pass, once per paragraph: an article
             // set is then a merge of sorted runs, which verification and placement rebuild
             // for every pair and member (repeats are kept: they are SimHash's frequencies)
-            record.shingles[start..].sort_unstable();
+            sort_run(&mut record.shingles[start..]);
             record.offsets.push(record.shingles.len() as u32);
             let words = n.spans.len();
             let fingerprint = if words < params.repeat_min_words.max(1) {
@@ -232,7 +232,9 @@ impl ParagraphWorker {
                     &self.words
                 };
                 self.bigrams.clear();
-                self.bigrams.extend(tokens.windows(2).map(fold_tokens));
+                if tokens.len() >= 2 {
+                    fold_windows(tokens, 2, &mut self.bigrams);
+                }
                 simhash(&self.bigrams)
             };
             let hash = xxh3_64_with_seed(n.text.as_bytes(), PARAGRAPH_HASH_SEED);

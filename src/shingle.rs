@@ -40,6 +40,28 @@ pub fn fold_tokens(window: &[u64]) -> u64 {
     h ^ (h >> 29)
 }
 
+/// `fold_tokens` of each window of `k` token hashes of `tokens` (at least `k`), appended
+/// to `out`. The usual sizes get a loop of their own, in which the fold of a window is
+/// unrolled: over windows of a length known only when running, the fold's own loop
+/// cost as much as its arithmetic.
+pub fn fold_windows(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
+    fn fixed<const K: usize>(tokens: &[u64], out: &mut Vec<u64>) {
+        out.extend(tokens.windows(K).map(|w| {
+            let w: &[u64; K] = w.try_into().expect("windows of K");
+            fold_tokens(w)
+        }));
+    }
+    out.reserve(tokens.len() + 1 - k);
+    match k {
+        2 => fixed::<2>(tokens, out),
+        3 => fixed::<3>(tokens, out),
+        4 => fixed::<4>(tokens, out),
+        5 => fixed::<5>(tokens, out),
+        6 => fixed::<6>(tokens, out),
+        _ => out.extend(tokens.windows(k).map(fold_tokens)),
+    }
+}
+
 impl Shingler {
     /// Writes the shingle set of `normalized` into `out`: sorted ascending, no duplicates.
     pub fn shingles(
@@ -76,8 +98,7 @@ impl Shingler {
                 if th.len() < k {
                     out.push(fold_tokens(th));
                 } else {
-                    out.reserve(th.len() + 1 - k);
-                    out.extend(th.windows(k).map(fold_tokens));
+                    fold_windows(th, k, out);
                 }
             }
             ShingleKind::Char => {
@@ -137,6 +158,24 @@ mod tests {
         Shingler::default().shingles(&norm("a b c d e"), &word(5), &mut x);
         Shingler::default().shingles(&norm("b a c d e"), &word(5), &mut y);
         assert_ne!(x, y);
+    }
+
+    #[test]
+    fn windows_of_every_size_fold_as_fold_tokens() {
+        // the sizes with a loop of their own and the general one, at and above k tokens
+        let tokens: Vec<u64> = (0..40u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i << 7))
+            .collect();
+        for k in 1..=9 {
+            for len in k..=tokens.len() {
+                let mut out = vec![7];
+                fold_windows(&tokens[..len], k, &mut out);
+                let want: Vec<u64> = std::iter::once(7)
+                    .chain(tokens[..len].windows(k).map(fold_tokens))
+                    .collect();
+                assert_eq!(out, want, "k {k}, {len} tokens");
+            }
+        }
     }
 
     #[test]

@@ -74,10 +74,11 @@ const ASCII_MAP: [u8; 128] = {
     t
 };
 
-/// One pass over the text. Runs of ASCII go through a branch-free loop (a table lookup
-/// and conditional moves per byte: word boundaries in prose are too frequent and too
-/// irregular for branches to predict); other characters go through the Unicode rules.
-/// Token spans are then found with a vectorised search for the separating spaces.
+/// One pass over the text. Runs of ASCII go through eight bytes at a time when they can
+/// (`ascii_chunk`), else through a branch-free loop (a table lookup and conditional moves
+/// per byte: word boundaries in prose are too frequent and too irregular for branches to
+/// predict); other characters go through the Unicode rules. Each space is recorded as a
+/// token boundary where it is written (`SpanWriter`), so the output is not searched again.
 /// The output never starts or ends with a space and never holds two in a row. Returns
 /// false, with `out` unspecified, as soon as a character shows the text is not in NFKC
 /// (the Unicode quick check: a character not NFKC-stable, or combining marks out of
@@ -87,6 +88,7 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
     let mut buf: Vec<u8> = std::mem::take(&mut out.text).into_bytes();
     buf.clear();
     buf.resize(bytes.len() + 16, 0);
+    let mut spans = SpanWriter::new(std::mem::take(&mut out.spans), bytes.len());
     // buf[..w] is the output so far; it ends with a space only after a word followed by a
     // separator (the space is then kept if another word follows and dropped at the end).
     let mut w = 0usize;
@@ -100,30 +102,28 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
             if buf.len() < w + run + 16 {
                 buf.resize(w + run + 16, 0);
             }
-            let end = i + run;
-            while i < end {
-                if end - i >= 8 {
-                    let chunk = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-                    if let Some((out, word_last)) = ascii_chunk(chunk, prev_word) {
-                        buf[w..w + 8].copy_from_slice(&out.to_le_bytes());
-                        w += 8;
-                        prev_word = word_last;
-                        i += 8;
-                        continue;
-                    }
+            let mut chunks = bytes[i..i + run].chunks_exact(8);
+            for chunk in &mut chunks {
+                spans.reserve(8);
+                let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+                if let Some((lowered, separators)) = ascii_chunk(x, prev_word) {
+                    buf[w..w + 8].copy_from_slice(&lowered.to_le_bytes());
+                    spans.separators(w as u32, separators);
+                    w += 8;
+                    prev_word = separators >> 63 == 0;
+                } else {
+                    ascii_bytes(chunk, &mut buf, &mut w, &mut prev_word, &mut spans);
                 }
-                // a chunk the fast path does not take, and the tail, byte by byte
-                let stop = end.min(i + 8);
-                for &b in &bytes[i..stop] {
-                    let c = ASCII_MAP[b as usize];
-                    let is_word = c > 1;
-                    let skip = c == 1;
-                    buf[w] = if is_word { c } else { b' ' };
-                    w += usize::from((is_word || prev_word) && !skip);
-                    prev_word = if skip { prev_word } else { is_word };
-                }
-                i = stop;
             }
+            spans.reserve(8);
+            ascii_bytes(
+                chunks.remainder(),
+                &mut buf,
+                &mut w,
+                &mut prev_word,
+                &mut spans,
+            );
+            i += run;
             last_ccc = 0;
             if i == bytes.len() {
                 break;
@@ -143,6 +143,7 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
         if buf.len() < w + 32 {
             buf.resize(w + 64, 0);
         }
+        spans.reserve(2);
         if is_apostrophe(c) {
             continue;
         }
@@ -150,10 +151,12 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
             if is_scriptio_continua(c) {
                 if w > 0 && buf[w - 1] != b' ' {
                     buf[w] = b' ';
+                    spans.space(w as u32);
                     w += 1;
                 }
                 w += c.encode_utf8(&mut buf[w..w + 4]).len();
                 buf[w] = b' ';
+                spans.space(w as u32);
                 w += 1;
                 prev_word = false;
                 continue;
@@ -165,84 +168,124 @@ fn normalize_mixed(text: &str, out: &mut Normalized, check_nfkc: bool) -> bool {
         } else {
             if prev_word {
                 buf[w] = b' ';
+                spans.space(w as u32);
                 w += 1;
             }
             prev_word = false;
         }
     }
     buf.truncate(w);
-    if buf.last() == Some(&b' ') {
+    let trailing_space = buf.last() == Some(&b' ');
+    if trailing_space {
         buf.pop();
     }
-    token_spans(&buf, &mut out.spans);
+    out.spans = spans.finish(buf.len() as u32, trailing_space);
     out.text = String::from_utf8(buf).expect("only whole characters and ASCII are written");
     clean
 }
 
-/// The byte range of each space-separated token of `buf` into `spans` (cleared first):
-/// one a space, and one after the last space when `buf` is not empty.
+/// ASCII bytes one at a time, branch-free, into `buf[*w..]` (which has room for them); a
+/// space is written at every separator but kept (`w` moved past it) only after a word.
+#[inline]
+fn ascii_bytes(
+    bytes: &[u8],
+    buf: &mut [u8],
+    w: &mut usize,
+    prev_word: &mut bool,
+    spans: &mut SpanWriter,
+) {
+    for &b in bytes {
+        let c = ASCII_MAP[b as usize];
+        let is_word = c > 1;
+        let skip = c == 1;
+        buf[*w] = if is_word { c } else { b' ' };
+        spans.space_if(*w as u32, !is_word && !skip && *prev_word);
+        *w += usize::from((is_word || *prev_word) && !skip);
+        *prev_word = if skip { *prev_word } else { is_word };
+    }
+}
+
+/// The token spans of the normalizer's output, recorded as its spaces are written: a token
+/// ends at each kept space, and the last one at the end of the output.
 ///
-/// Spaces are found eight bytes at a time (tokens are a few bytes long, too short for a
-/// vector search to pay for its set-up at each one). A chunk of the normalizer's output
-/// holds at most four (it never has two spaces in a row), so four slots are written
-/// whatever the count and only `count` kept: looping once a space mispredicted on the
-/// irregular counts of prose and took a third of the normalizer's time. Any other input
-/// (more spaces a chunk) takes the loop and gets the same spans.
-fn token_spans(buf: &[u8], spans: &mut Vec<(u32, u32)>) {
-    // room for the spans of the normalizer's output (a space at most every other byte)
-    // and the four slots' overhang, grown below for other input; the slots beyond the
-    // last span are cut off at the end
-    let room = buf.len() / 2 + 6;
-    if spans.len() < room {
-        spans.resize(room, (0, 0));
-    }
-    let mut n = 0usize;
-    let mut start = 0u32;
-    let mut chunks = buf.chunks_exact(8);
-    let mut base = 0u32;
-    for chunk in &mut chunks {
-        let mut spaces = zero_bytes(
-            u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ (ONES * u64::from(b' ')),
-        );
-        let count = spaces.count_ones() as usize;
-        if n + 8 > spans.len() {
-            spans.resize(n + 8, (0, 0));
+/// The slots are written ahead of the count (`reserve` makes room), so that a chunk's
+/// spaces are recorded without a branch a space: looping once a space mispredicted on
+/// the irregular counts of prose.
+struct SpanWriter {
+    /// `spans[..n]` are the tokens ended so far; the slots beyond are scratch.
+    spans: Vec<(u32, u32)>,
+    n: usize,
+    /// Where the current token starts in the output.
+    start: u32,
+}
+
+impl SpanWriter {
+    /// A writer into `spans` (its contents dropped) for the output of `input_len` bytes of
+    /// input, which has at most a token every two bytes when it is ASCII.
+    fn new(mut spans: Vec<(u32, u32)>, input_len: usize) -> Self {
+        let room = input_len / 2 + 8;
+        if spans.len() < room {
+            spans.resize(room, (0, 0));
         }
-        if count <= 4 {
-            // the last space's byte (63 - leading zeros, as xor: no underflow at none)
-            let last = base + (63 ^ spaces.leading_zeros()) / 8;
-            let slots = &mut spans[n..n + 4];
-            let mut from = start;
-            for slot in slots {
-                // with no space left the slot holds a stray range, beyond `n + count`
-                let space = base + spaces.trailing_zeros() / 8;
-                *slot = (from, space);
-                from = space + 1;
-                spaces &= spaces.wrapping_sub(1);
-            }
-            n += count;
-            start = if count > 0 { last + 1 } else { start };
-        } else {
-            while spaces != 0 {
-                let space = base + spaces.trailing_zeros() / 8;
-                spans[n] = (start, space);
-                n += 1;
-                start = space + 1;
-                spaces &= spaces - 1;
-            }
-        }
-        base += 8;
-    }
-    spans.truncate(n);
-    for (k, &b) in chunks.remainder().iter().enumerate() {
-        if b == b' ' {
-            let space = base + k as u32;
-            spans.push((start, space));
-            start = space + 1;
+        Self {
+            spans,
+            n: 0,
+            start: 0,
         }
     }
-    if !buf.is_empty() {
-        spans.push((start, buf.len() as u32));
+
+    /// Room for `slots` more slots.
+    #[inline]
+    fn reserve(&mut self, slots: usize) {
+        if self.n + slots > self.spans.len() {
+            self.spans.resize(self.n + slots, (0, 0));
+        }
+    }
+
+    /// A space kept at `at`: the current token ends there.
+    #[inline]
+    fn space(&mut self, at: u32) {
+        self.spans[self.n] = (self.start, at);
+        self.n += 1;
+        self.start = at + 1;
+    }
+
+    /// `space(at)` when `kept`, without a branch.
+    #[inline]
+    fn space_if(&mut self, at: u32, kept: bool) {
+        self.spans[self.n] = (self.start, at);
+        self.n += usize::from(kept);
+        self.start = if kept { at + 1 } else { self.start };
+    }
+
+    /// The spaces of eight output bytes at `base`: the high bit of each space's byte in
+    /// `separators`, no two in adjacent bytes (so at most four), all of them kept.
+    #[inline]
+    fn separators(&mut self, base: u32, mut separators: u64) {
+        // one bit a byte at the byte's low bit: the sum of the bytes is the count
+        let count = (((separators >> 7).wrapping_mul(ONES)) >> 56) as usize;
+        // the last space's byte (63 - leading zeros, as xor: no underflow at none)
+        let last = base + (63 ^ separators.leading_zeros()) / 8;
+        let mut from = self.start;
+        for slot in &mut self.spans[self.n..self.n + 4] {
+            // with no space left the slot holds a stray range, beyond `n + count`
+            let space = base + separators.trailing_zeros() / 8;
+            *slot = (from, space);
+            from = space + 1;
+            separators &= separators.wrapping_sub(1);
+        }
+        self.n += count;
+        self.start = if count > 0 { last + 1 } else { self.start };
+    }
+
+    /// The spans of an output of `len` bytes, whose kept trailing space (when
+    /// `trailing_space`) was dropped: it ended the last token already.
+    fn finish(mut self, len: u32, trailing_space: bool) -> Vec<(u32, u32)> {
+        self.spans.truncate(self.n);
+        if len > 0 && !trailing_space {
+            self.spans.push((self.start, len));
+        }
+        self.spans
     }
 }
 
@@ -274,13 +317,6 @@ fn ascii_prefix(bytes: &[u8]) -> usize {
     n + tail.iter().position(|&b| b >= 128).unwrap_or(tail.len())
 }
 
-/// The high bit of each zero byte of `x`, exactly (no borrow from a byte below).
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    const LOWS: u64 = !HIGHS;
-    !(((x & LOWS) + LOWS) | x | LOWS)
-}
-
 /// The high bit of each byte of `x` (all ASCII) that lies in `lo..=hi`.
 #[inline]
 fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
@@ -294,10 +330,11 @@ fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
 /// decision: no apostrophe, and every separator right after a word byte (after the word
 /// that ends the output so far when it is the first, `prev_word`), so each byte gives
 /// one output byte: a letter or digit lower-cased, a separator a space. Returns those
-/// eight bytes and whether the last is a word byte; `None` sends the chunk to the byte
-/// loop, whose result this equals.
+/// eight bytes and the high bit of each separator's byte (the output's spaces; the last
+/// byte is a word byte when its bit is clear); `None` sends the chunk to the byte loop,
+/// whose result this equals.
 #[inline]
-fn ascii_chunk(x: u64, prev_word: bool) -> Option<(u64, bool)> {
+fn ascii_chunk(x: u64, prev_word: bool) -> Option<(u64, u64)> {
     let upper = in_range(x, b'A', b'Z');
     let word = upper | in_range(x, b'a', b'z') | in_range(x, b'0', b'9');
     let separator = !word & HIGHS;
@@ -310,7 +347,7 @@ fn ascii_chunk(x: u64, prev_word: bool) -> Option<(u64, bool)> {
     let lower = x + (upper >> 2); // 'A' + 0x20 = 'a'
     let separator_bytes = (separator >> 7) * 0xff;
     let out = (lower & !separator_bytes) | ((ONES * u64::from(b' ')) & separator_bytes);
-    Some((out, separator >> 63 == 0))
+    Some((out, separator))
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -418,15 +455,37 @@ mod tests {
         tokens.join(" ")
     }
 
-    /// `normalize_into` against the oracle: the text, and spans that are its tokens.
+    /// A span a space of `text`, and one after the last: what the normalizer's spans are
+    /// when its output is right.
+    fn spans_by_search(text: &str) -> Vec<(u32, u32)> {
+        let mut spans = Vec::new();
+        let mut start = 0u32;
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            if b == b' ' {
+                spans.push((start, i as u32));
+                start = i as u32 + 1;
+            }
+        }
+        if !text.is_empty() {
+            spans.push((start, text.len() as u32));
+        }
+        spans
+    }
+
+    /// `normalize_into` against the oracle: the text, and the spans of its spaces, into a
+    /// fresh `Normalized` and into one that held a longer text.
     fn check(text: &str) -> Result<(), proptest::test_runner::TestCaseError> {
-        let mut n = Normalized::default();
-        normalize_into(text, &mut n);
         let want = normalize_oracle(text);
-        proptest::prop_assert_eq!(&n.text, &want, "{:?}", text);
-        let toks: Vec<&str> = n.tokens().collect();
-        let split: Vec<&str> = want.split(' ').filter(|t| !t.is_empty()).collect();
-        proptest::prop_assert_eq!(toks, split, "{:?}", text);
+        let mut reused = Normalized::default();
+        normalize_into(
+            "Some  earlier, longer text: 東京 with many many words.",
+            &mut reused,
+        );
+        for mut n in [Normalized::default(), reused] {
+            normalize_into(text, &mut n);
+            proptest::prop_assert_eq!(&n.text, &want, "{:?}", text);
+            proptest::prop_assert_eq!(&n.spans, &spans_by_search(&want), "{:?}", text);
+        }
         Ok(())
     }
 
@@ -509,62 +568,26 @@ mod tests {
         }
     }
 
-    /// The span search `token_spans` replaced: a span a space, one after the last.
-    fn token_spans_simple(buf: &[u8]) -> Vec<(u32, u32)> {
-        let mut spans = Vec::new();
-        let mut start = 0u32;
-        for (i, &b) in buf.iter().enumerate() {
-            if b == b' ' {
-                spans.push((start, i as u32));
-                start = i as u32 + 1;
-            }
-        }
-        if !buf.is_empty() {
-            spans.push((start, buf.len() as u32));
-        }
-        spans
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn token_spans_are_the_simple_search(
-            bytes in proptest::collection::vec(
-                proptest::sample::select(vec![b'a', b'a', b'z', b' ', 0xc3, 0xa9, 0xff]),
-                0..80,
-            ),
-            reused in proptest::collection::vec((0u32..9, 0u32..9), 0..40),
-        ) {
-            // any number of spaces a chunk (more than four takes the loop), into a
-            // buffer that held other spans
-            let mut spans = reused;
-            token_spans(&bytes, &mut spans);
-            proptest::prop_assert_eq!(spans, token_spans_simple(&bytes));
-        }
-    }
-
     #[test]
-    fn token_spans_at_every_count_and_offset() {
-        // every pattern of spaces in two chunks and a tail
-        for len in 0..=19usize {
-            let patterns: u32 = if len <= 12 { 1 << len } else { 4096 };
-            for pattern in 0..patterns {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|i| {
-                        if (pattern.rotate_left(i as u32 % 7) >> (i % 12)) & 1 == 1 {
-                            b' '
-                        } else {
-                            b'x'
-                        }
-                    })
-                    .collect();
-                let mut spans = vec![(7, 7); 3];
-                token_spans(&bytes, &mut spans);
-                assert_eq!(
-                    spans,
-                    token_spans_simple(&bytes),
-                    "{:?}",
-                    String::from_utf8_lossy(&bytes)
-                );
+    fn every_pattern_of_words_and_separators_in_two_chunks_and_a_tail() {
+        // the eight-byte path records a chunk's spaces at once; every pattern of word and
+        // separator bytes (each separator kind, after and not after a word, adjacent or
+        // not, an apostrophe sending the chunk to the byte loop) gives the oracle's spans
+        for sep in [" ", ",", "'", "\n"] {
+            for len in 0..=19usize {
+                let patterns: u32 = if len <= 12 { 1 << len } else { 4096 };
+                for pattern in 0..patterns {
+                    let text: String = (0..len)
+                        .map(|i| {
+                            if (pattern.rotate_left(i as u32 % 7) >> (i % 12)) & 1 == 1 {
+                                sep
+                            } else {
+                                ["x", "Y", "7"][i % 3]
+                            }
+                        })
+                        .collect();
+                    check(&text).expect("as the oracle");
+                }
             }
         }
     }
