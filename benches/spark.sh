@@ -8,12 +8,19 @@
 # PY: a venv with the neardup wheel and pyspark[sql] installed (python/README.md);
 # ND: the CLI; MASTER (default local[2]); OUT (default a temporary directory);
 # SPARK_CONF: extra spark-submit arguments (e.g. "--driver-memory 2g"); LOCAL (default
-# OUT/local): Spark's local directory (`spark.local.dir`), emptied after each run.
+# OUT/local): Spark's local directory (`spark.local.dir`), emptied after each run;
+# JVM_OPTS (default none): the driver's and executors' JVM options (python/README.md
+# "Run it" on -XX:TieredStopAtLevel=1 for small inputs); CLI_RUNS
+# (default 3): runs of the CLI per corpus, each a row, then their median, the
+# denominator a ratio to the CLI should use (one run of the CLI moved by 20% between
+# two runs on an idle machine).
 set -euo pipefail
 PY=${PY:?set PY to the venv python with neardup and pyspark}
 ND=${ND:-target/release/neardup}
 MASTER=${MASTER:-local[2]}
 OUT=${OUT:-$(mktemp -d)}
+JVM_OPTS=${JVM_OPTS:-}
+CLI_RUNS=${CLI_RUNS:-3}
 mkdir -p "$OUT"
 LOCAL=${LOCAL:-$OUT/local}
 SPARK_HOME=$("$PY" -c 'import pyspark, os; print(os.path.dirname(pyspark.__file__))')
@@ -27,10 +34,19 @@ echo "|---|--:|---|--:|--:|--:|--:|--:|---|"
 for corpus in "$@"; do
   name=$(basename "$corpus")
   mb=$(( $(stat -c %s "$corpus") / 1000000 ))
-  /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.cli.time" "$ND" dedup "$corpus" --out "$OUT/$name.cli" --quiet
-  read -r cw cu cs cm <"$OUT/$name.cli.time"
-  ccpu=$(echo "$cu + $cs" | bc)
-  echo "| $name | $mb | CLI | $cw | $ccpu | $((cm / 1024)) | 1 | | |"
+  walls=()
+  cpus=()
+  for run in $(seq "$CLI_RUNS"); do
+    /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.cli.time" "$ND" dedup "$corpus" --out "$OUT/$name.cli" --quiet >/dev/null
+    read -r cw cu cs cm <"$OUT/$name.cli.time"
+    walls+=("$cw")
+    cpus+=("$(echo "$cu + $cs" | bc)")
+    echo "| $name | $mb | CLI (run $run) | $cw | ${cpus[-1]} | $((cm / 1024)) | | | |"
+  done
+  # the median run's wall and CPU seconds (each sorted on its own)
+  cw=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (CLI_RUNS + 1) / 2 ))p")
+  ccpu=$(printf '%s\n' "${cpus[@]}" | sort -n | sed -n "$(( (CLI_RUNS + 1) / 2 ))p")
+  echo "| $name | $mb | CLI (median of $CLI_RUNS) | $cw | $ccpu | | 1 | | |"
   rm -rf "$LOCAL" && mkdir -p "$LOCAL"
   # the local directory's size every 2 s, its peak kept in a file (the sampler is this
   # script's own background job, stopped by its pid)
@@ -48,7 +64,8 @@ for corpus in "$@"; do
   TMPDIR=$LOCAL /usr/bin/time -f "%e %U %S %M" -o "$OUT/$name.spark.time" "$SUBMIT" --master "$MASTER" \
     --conf spark.ui.enabled=false --conf spark.driver.host=127.0.0.1 \
     --conf spark.driver.bindAddress=127.0.0.1 --conf spark.pyspark.python="$PY" \
-    --conf spark.local.dir="$LOCAL" ${SPARK_CONF:-} \
+    --conf spark.local.dir="$LOCAL" \
+    ${JVM_OPTS:+--driver-java-options "$JVM_OPTS" --conf "spark.executor.extraJavaOptions=$JVM_OPTS"} ${SPARK_CONF:-} \
     "$CLIPY" "$corpus" --out "$OUT/$name.spark" 2>"$OUT/$name.spark.log"
   kill "$sampler" && wait "$sampler" 2>/dev/null || true
   rm -rf "$LOCAL"

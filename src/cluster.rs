@@ -537,12 +537,25 @@ const PLACE_CHUNK: usize = 8;
 /// few enough that a pair joined by the previous chunk's matches is not scored.
 const LINK_CHUNK: usize = 256;
 
+/// What placing a component works out for each member besides its representative, its
+/// score and the star split (which do not depend on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Also each member's provenance, from its paragraph alignment with the
+    /// representative: what docs.jsonl, clusters.jsonl and the report write.
+    Provenance,
+    /// Placements without provenance (`Placement::provenance` is `None`), for a caller
+    /// that writes only representatives and similarities (the distributed job): the
+    /// alignment costs about as much again as the score.
+    PlacementOnly,
+}
+
 /// Places one component: `members` in ascending order, `links` the matching pairs among
 /// them (`true`) and the candidate pairs not verified yet (`false`) (see `components`).
 /// The representative is the first member in `order`. With `ClusterShape::Star` every
 /// member is scored against the representative; members that do not `stay` are split
 /// off and their own components (over the matching pairs among them) are placed the
-/// same way.
+/// same way. `detail` says whether each member's provenance is worked out too.
 pub fn place_component<V: Members + ?Sized>(
     members: &[DocId],
     links: &[(DocId, DocId, bool)],
@@ -550,6 +563,7 @@ pub fn place_component<V: Members + ?Sized>(
     rule: &MatchRule,
     shape: ClusterShape,
     order: &OrderFn<'_>,
+    detail: Detail,
 ) -> Result<Placed> {
     let mut out = Vec::with_capacity(members.len());
     let (mut split, mut weak_links) = (0u64, 0u64);
@@ -592,7 +606,7 @@ pub fn place_component<V: Members + ?Sized>(
         };
         // the representative is aligned with every member that stays: its set's index
         // is made once
-        let rep_set = SetIndex::new(&loaded[rep_index].2);
+        let rep_set = (detail == Detail::Provenance).then(|| SetIndex::new(&loaded[rep_index].2));
         // each member against the representative: its placement, or `None` when it is
         // split off
         let fates: Vec<(DocId, Option<Placement>)> = set
@@ -610,7 +624,10 @@ pub fn place_component<V: Members + ?Sized>(
                     return Ok((m, None));
                 }
                 let weak = !rule.accepts(&s);
-                let alignment = align_in(compared(rep_index), compared(i), &rep_set);
+                let member_provenance = rep_set.as_ref().map(|rep_set| {
+                    let alignment = align_in(compared(rep_index), compared(i), rep_set);
+                    Box::new(provenance(&s, alignment, rule, weak))
+                });
                 Ok((
                     m,
                     Some(Placement {
@@ -618,7 +635,7 @@ pub fn place_component<V: Members + ?Sized>(
                         score: Some(Similarity::from(&s)),
                         weak,
                         split_from,
-                        provenance: Some(Box::new(provenance(&s, alignment, rule, weak))),
+                        provenance: member_provenance,
                     }),
                 ))
             })
@@ -746,11 +763,13 @@ impl Members for InMemory {
 /// and with star clusters the members that do not stay are split off and re-clustered
 /// over the accepted pairs among them. `links` are the accepted pairs inside the
 /// component (any order; the set of accepted pairs, not which were verified first,
-/// decides the result). Returns each member's placement, in no particular order.
+/// decides the result). Returns each member's placement, in no particular order, with
+/// its provenance when `detail` asks for it.
 pub fn place_members(
     mut members: Vec<ComponentMember>,
     links: &[(DocId, DocId)],
     params: &ValidParams,
+    detail: Detail,
 ) -> Result<Vec<(DocId, Placement)>> {
     members.sort_by_key(|m| m.doc);
     let sets = members
@@ -778,6 +797,7 @@ pub fn place_members(
         &rule,
         params.cluster.shape,
         &|a, b, length| order.compare(a, b, length),
+        detail,
     )?;
     Ok(placed)
 }
@@ -1034,7 +1054,16 @@ mod tests {
         for shape in [ClusterShape::Star, ClusterShape::Components] {
             let place = |threads| {
                 in_pool(threads, || {
-                    place_component(&members, &links, &v, &rule, shape, &order).unwrap()
+                    place_component(
+                        &members,
+                        &links,
+                        &v,
+                        &rule,
+                        shape,
+                        &order,
+                        Detail::Provenance,
+                    )
+                    .unwrap()
                 })
             };
             let want = place(1);
@@ -1048,6 +1077,26 @@ mod tests {
             for threads in [2, 3] {
                 assert_eq!(place(threads), want, "{shape:?}, {threads} threads");
             }
+            // without provenance: the same representatives, scores and split, each
+            // member's provenance left out
+            let lean = in_pool(2, || {
+                place_component(
+                    &members,
+                    &links,
+                    &v,
+                    &rule,
+                    shape,
+                    &order,
+                    Detail::PlacementOnly,
+                )
+                .unwrap()
+            });
+            let mut stripped = want.clone();
+            for (d, p) in &mut stripped.0 {
+                assert_eq!(p.provenance.is_some(), p.rep != *d, "{shape:?}, member {d}");
+                p.provenance = None;
+            }
+            assert_eq!(lean, stripped, "{shape:?}");
         }
     }
 

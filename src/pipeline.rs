@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::analyze::{Analyzer, DocumentAnalysis};
 use crate::boilerplate::{ParagraphSummary, outlet_group};
 use crate::cluster::{
-    Component, Placed, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
+    Component, Detail, Placed, RepresentativeOrder, Verdicts, Verified, VerifyStats, cluster_pairs,
     cluster_scored, components, place_component,
 };
 use crate::document::Position;
@@ -1273,6 +1273,7 @@ fn place_groups(
                     rule,
                     params.cluster.shape,
                     &compare,
+                    Detail::Provenance,
                 )
             })
             .collect::<Result<_>>()?;

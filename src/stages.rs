@@ -33,7 +33,7 @@ use crate::params::{CandidateMethod, ValidParams, VerifyMethod};
 
 pub use crate::analyze::{Analyzer, DocumentAnalysis};
 pub use crate::boilerplate::{is_boilerplate, outlet_group, removed_paragraphs};
-pub use crate::cluster::{ComponentMember, Placement, UnionFind};
+pub use crate::cluster::{ComponentMember, Detail, Placement, UnionFind};
 pub use crate::document::Compared;
 pub use crate::document::ParagraphRecord;
 pub use crate::ids::{DocId, Pair};
@@ -81,9 +81,10 @@ pub fn place_members(
     members: Vec<ComponentMember>,
     links: &[(DocId, DocId)],
     params: &ValidParams,
+    detail: Detail,
 ) -> Result<Vec<(DocId, Placement)>> {
     check_supported(params)?;
-    crate::cluster::place_members(members, links, params)
+    crate::cluster::place_members(members, links, params, detail)
 }
 
 #[cfg(test)]
@@ -136,7 +137,13 @@ mod tests {
             &sorted_set(&members[1].record, &members[1].removed),
         );
         assert!(rule.accepts(&score));
-        let placed = place_members(members[..2].to_vec(), &[(0, 1)], &params).unwrap();
+        let placed = place_members(
+            members[..2].to_vec(),
+            &[(0, 1)],
+            &params,
+            Detail::PlacementOnly,
+        )
+        .unwrap();
         let placement = |d: DocId| &placed.iter().find(|(m, _)| *m == d).unwrap().1;
         for d in 0..2 {
             // the longer copy is the representative, here as in the pipeline

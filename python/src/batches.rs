@@ -35,7 +35,7 @@ use arrow_schema::{DataType, Field, Schema};
 use neardup::input::{ParsedRecord, Raw, parse_record};
 use neardup::params::ValidParams;
 use neardup::stages::{
-    Analyzer, Compared, ComponentMember, DocId, DocumentAnalysis, MatchRule, MinHasher,
+    Analyzer, Compared, ComponentMember, Detail, DocId, DocumentAnalysis, MatchRule, MinHasher,
     ParagraphRecord, UnionFind, bucket_pairs, clean_document, is_boilerplate, opening_hasher,
     opening_keys, outlet_group, place_members, round6, score_pair,
 };
@@ -1134,7 +1134,9 @@ impl Component {
                 m
             })
             .collect();
-        let placed = place_members(members, &links, p).map_err(value_error)?;
+        // the job writes representatives and similarities, not provenance
+        let placed =
+            place_members(members, &links, p, Detail::PlacementOnly).map_err(value_error)?;
         Ok(placed
             .into_iter()
             .map(|(d, pl)| {
