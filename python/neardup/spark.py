@@ -34,7 +34,8 @@ Every per-document and per-group step is the Rust core's (`neardup._core`, which
    small-star (Kiveris et al., "Connected Components in MapReduce and Beyond", SoCC 2014)
    until the edge set no longer changes; more than `max_rounds` rounds is an error.
 7. place (per component, Rust): representative and star split exactly as the CLI
-   (`cluster::place_component`), the component's members and pairs joined to it.
+   (`cluster::place_component`), the component's members and pairs joined to it;
+   without the members' provenance, which the job does not write.
 8. cluster ids numbered in input order of each cluster's first record, as the CLI.
 
 The driver holds nothing per document: per input split a count, per partition a count,
