@@ -1052,21 +1052,12 @@ mod tests {
             length(b).cmp(&length(a)).then(a.cmp(&b))
         };
         for shape in [ClusterShape::Star, ClusterShape::Components] {
-            let place = |threads| {
+            let place = |threads, detail| {
                 in_pool(threads, || {
-                    place_component(
-                        &members,
-                        &links,
-                        &v,
-                        &rule,
-                        shape,
-                        &order,
-                        Detail::Provenance,
-                    )
-                    .unwrap()
+                    place_component(&members, &links, &v, &rule, shape, &order, detail).unwrap()
                 })
             };
-            let want = place(1);
+            let want = place(1, Detail::Provenance);
             assert_eq!(want.0.len(), 40);
             if shape == ClusterShape::Star {
                 assert!(want.1 > PLACE_CHUNK as u64, "members split off: {}", want.1);
@@ -1075,22 +1066,15 @@ mod tests {
                 assert!(reps.len() > 2, "split-off members placed again: {reps:?}");
             }
             for threads in [2, 3] {
-                assert_eq!(place(threads), want, "{shape:?}, {threads} threads");
+                assert_eq!(
+                    place(threads, Detail::Provenance),
+                    want,
+                    "{shape:?}, {threads} threads"
+                );
             }
             // without provenance: the same representatives, scores and split, each
             // member's provenance left out
-            let lean = in_pool(2, || {
-                place_component(
-                    &members,
-                    &links,
-                    &v,
-                    &rule,
-                    shape,
-                    &order,
-                    Detail::PlacementOnly,
-                )
-                .unwrap()
-            });
+            let lean = place(2, Detail::PlacementOnly);
             let mut stripped = want.clone();
             for (d, p) in &mut stripped.0 {
                 assert_eq!(p.provenance.is_some(), p.rep != *d, "{shape:?}, member {d}");
