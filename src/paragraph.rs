@@ -232,9 +232,7 @@ impl ParagraphWorker {
                     &self.words
                 };
                 self.bigrams.clear();
-                if tokens.len() >= 2 {
-                    fold_windows(tokens, 2, &mut self.bigrams);
-                }
+                fold_windows(tokens, 2, &mut self.bigrams);
                 simhash(&self.bigrams)
             };
             let hash = xxh3_64_with_seed(n.text.as_bytes(), PARAGRAPH_HASH_SEED);

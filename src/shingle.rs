@@ -40,16 +40,19 @@ pub fn fold_tokens(window: &[u64]) -> u64 {
     h ^ (h >> 29)
 }
 
-/// `fold_tokens` of each window of `k` token hashes of `tokens` (at least `k`), appended
-/// to `out`. The usual sizes get a loop of their own, in which the fold of a window is
-/// unrolled: over windows of a length known only when running, the fold's own loop
-/// cost as much as its arithmetic.
+/// `fold_tokens` of each window of `k` token hashes of `tokens`, appended to `out`
+/// (nothing when there are fewer than `k`). The usual sizes get a loop of their own, in
+/// which the fold of a window is unrolled: over windows of a length known only when
+/// running, the fold's own loop cost as much as its arithmetic.
 pub fn fold_windows(tokens: &[u64], k: usize, out: &mut Vec<u64>) {
     fn fixed<const K: usize>(tokens: &[u64], out: &mut Vec<u64>) {
         out.extend(tokens.windows(K).map(|w| {
             let w: &[u64; K] = w.try_into().expect("windows of K");
             fold_tokens(w)
         }));
+    }
+    if tokens.len() < k {
+        return;
     }
     out.reserve(tokens.len() + 1 - k);
     match k {
@@ -162,12 +165,13 @@ mod tests {
 
     #[test]
     fn windows_of_every_size_fold_as_fold_tokens() {
-        // the sizes with a loop of their own and the general one, at and above k tokens
+        // the sizes with a loop of their own and the general one, below, at and above k
+        // tokens
         let tokens: Vec<u64> = (0..40u64)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i << 7))
             .collect();
         for k in 1..=9 {
-            for len in k..=tokens.len() {
+            for len in 0..=tokens.len() {
                 let mut out = vec![7];
                 fold_windows(&tokens[..len], k, &mut out);
                 let want: Vec<u64> = std::iter::once(7)
